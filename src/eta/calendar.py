@@ -1,0 +1,515 @@
+"""The clock of a history: how long something took, and when a duration will have passed.
+
+Why this module exists
+----------------------
+Every part of the engine that measures a duration (training targets, censoring, drift checks,
+the promise shown to a customer) must agree on *which* clock it is measured on. A support ticket
+opened on Friday at 16:00 and closed on Monday at 10:00 took 66 wall hours but only 2 business
+hours; mixing the two silently ruins a model. So there is exactly one place that knows the clock:
+:class:`Clock`, built from a :class:`~eta.spec.DatasetSpec` with :meth:`Clock.from_spec`.
+
+Design
+------
+* **DST-safe.** Opening and closing times are local wall times in the spec's time zone. Each local
+  day's opening and closing instant is localized separately (a nonexistent local time is shifted
+  forward to the end of the gap, an ambiguous one takes its earlier occurrence), so a 00:00-24:00
+  calendar has 23 business hours on the spring-forward day and 25 on the fall-back day.
+* **Vectorized.** For the range of local days covering the data, a table holds each day's opening
+  and closing instant (UTC, int64 nanoseconds) and the cumulative business time at each day's
+  start. The clock position of an instant ``t`` on local day ``d`` is then
+  ``B(t) = cum[d] + clip(t - open[d], 0, close[d] - open[d])``: one ``np.searchsorted`` per
+  million rows. :meth:`Clock.add_hours` inverts ``B`` with another ``np.searchsorted``. The table
+  grows lazily (whole calendar years at a time) when inputs fall outside it.
+* **Holidays** come from the ``holidays`` package: every code in ``calendar.holidays`` (``'BA'``,
+  ``'US-CA'``, ...) contributes its public holidays, and a holiday is a non-working day.
+
+Conventions
+-----------
+* Instants may be given as a ``pd.Series``, ``pd.DatetimeIndex``, numpy array or list. Time-zone
+  aware values may be in any zone. **Naive values are read as local wall times in the spec's time
+  zone** (nonexistent times shift forward, ambiguous ones take the earlier occurrence).
+* Returned instants are a UTC ``pd.DatetimeIndex`` with nanosecond resolution; ``NaT`` in gives
+  ``NaT`` out and ``NaN`` hours give ``NaT``.
+* Durations given to :meth:`Clock.add_hours` are rounded to the microsecond, so that
+  ``add_hours(s, hours_between(s, e)) == e`` holds exactly despite float hours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from eta.spec import WEEKDAYS, CalendarSpec, DatasetSpec
+
+__all__ = ["Clock", "Instants"]
+
+Instants: TypeAlias = "pd.Series | pd.DatetimeIndex | np.ndarray | Sequence[Any]"
+"""What :class:`pandas.DatetimeIndex` accepts: a Series, index, array or list of instants."""
+
+_NS_PER_HOUR = 3_600_000_000_000
+_NS_PER_DAY = 86_400_000_000_000
+_NAT = np.iinfo(np.int64).min
+# Years whose local days stay inside the nanosecond range of pandas (1677-09-21 .. 2262-04-11).
+_MIN_YEAR, _MAX_YEAR = 1678, 2261
+_EPOCH_DAY = np.datetime64("1970-01-01", "D")
+
+
+@dataclass(frozen=True)
+class _DayTable:
+    """Per local day: UTC instants (int64 ns) of midnight, opening, closing; cumulative clock time.
+
+    Days are numbered ``0 .. n-1`` from ``first_day`` (days since 1970-01-01 in local dates).
+    ``day_start`` has ``n + 1`` entries (the last is the midnight after the last day); ``cum`` has
+    ``n + 1`` entries: business nanoseconds before each day's start, ``cum[0] == 0``.
+    """
+
+    first_year: int
+    last_year: int
+    first_day: int
+    day_start: np.ndarray
+    opens: np.ndarray
+    length: np.ndarray
+    cum: np.ndarray
+    working: np.ndarray
+    next_working: np.ndarray
+    """Index of the first working day strictly after each day; -1 if none inside the table."""
+
+    @property
+    def n_days(self) -> int:
+        return len(self.opens)
+
+
+class Clock:
+    """Measures durations on a spec's clock (business or wall) and adds them back to instants.
+
+    Parameters
+    ----------
+    calendar
+        Working days, opening hours, holiday codes and order cut-off.
+    timezone
+        IANA time zone in which the calendar's days and hours are meant (``'Europe/Sarajevo'``).
+    kind
+        ``'business'``: only time inside opening hours on working, non-holiday days counts.
+        ``'wall'``: plain elapsed time. The calendar still defines working days and the cut-off
+        (:meth:`effective_start`, :meth:`is_working_day`) for a wall clock.
+
+    Examples
+    --------
+    >>> from eta.spec import CalendarSpec
+    >>> clock = Clock(CalendarSpec(hours=("09:00", "17:00")), "Europe/Sarajevo", "business")
+    >>> friday = pd.DatetimeIndex(["2025-03-07 16:00"]).tz_localize("Europe/Sarajevo")
+    >>> clock.add_hours(friday, 8).tz_convert("Europe/Sarajevo")[0]
+    Timestamp('2025-03-10 16:00:00+0100', tz='Europe/Sarajevo')
+    """
+
+    def __init__(
+        self, calendar: CalendarSpec, timezone: str, kind: Literal["business", "wall"]
+    ) -> None:
+        if kind not in ("business", "wall"):
+            raise ValueError(f"clock kind must be 'business' or 'wall', not {kind!r}")
+        self.calendar = calendar
+        self.timezone = timezone
+        self.kind: Literal["business", "wall"] = kind
+        self._tz = zoneinfo.ZoneInfo(timezone)
+        self._opens_ns = _timedelta_ns(calendar.opens)
+        self._closes_ns = _timedelta_ns(calendar.closes)
+        cutoff = calendar.cutoff_time
+        self._cutoff_ns = None if cutoff is None else _timedelta_ns(cutoff)
+        # Monday = 0, as in datetime.weekday().
+        self._weekday_mask = np.array([day in calendar.days for day in WEEKDAYS], dtype=bool)
+        self._holiday_names: dict[int, dict[dt.date, str]] = {}
+        self._table: _DayTable | None = None
+
+    @classmethod
+    def from_spec(cls, spec: DatasetSpec) -> Clock:
+        """The clock a dataset spec describes (its calendar, time zone and clock kind)."""
+        return cls(spec.calendar, spec.timezone, spec.clock)
+
+    def __repr__(self) -> str:
+        return f"Clock(kind={self.kind!r}, timezone={self.timezone!r}, calendar={self.calendar!r})"
+
+    # ------------------------------------------------------------------ durations
+
+    def hours_between(self, start: Instants, end: Instants) -> np.ndarray:
+        """Clock hours from ``start`` to ``end``, element-wise.
+
+        Parameters
+        ----------
+        start, end
+            Instants of equal length (tz-aware in any zone; naive = local in the spec's zone).
+
+        Returns
+        -------
+        np.ndarray
+            float64 hours. Business clock: only time inside opening hours on working, non-holiday
+            local days counts. Wall clock: elapsed hours. ``NaN`` where either side is ``NaT``;
+            negative where ``end`` is before ``start``.
+        """
+        s = self._utc_ns(start)
+        e = self._utc_ns(end)
+        if s.shape != e.shape:
+            raise ValueError(f"start and end differ in length ({len(s)} vs {len(e)})")
+        missing = (s == _NAT) | (e == _NAT)
+        if self.kind == "wall":
+            diff = np.where(missing, 0, e - s)
+        else:
+            self._cover_instants(s, e)
+            diff = np.where(missing, 0, self._position(e) - self._position(s))
+        hours = diff.astype(np.float64) / _NS_PER_HOUR
+        hours[missing] = np.nan
+        return hours
+
+    def add_hours(
+        self, start: Instants, hours: float | Sequence[float] | np.ndarray
+    ) -> pd.DatetimeIndex:
+        """The instant at which ``hours`` clock hours have passed since ``start``.
+
+        Parameters
+        ----------
+        start
+            Instants (tz-aware in any zone; naive = local in the spec's zone).
+        hours
+            Clock hours, one per start or a scalar for all. Rounded to the microsecond.
+
+        Returns
+        -------
+        pd.DatetimeIndex
+            UTC instants. ``NaT`` where ``start`` is ``NaT`` or ``hours`` is not finite.
+
+        Notes
+        -----
+        On the business clock the result is the *earliest* instant at which the clock has
+        advanced by ``hours``: for ``hours > 0`` it lies inside opening hours (``open < t <=
+        close``), so an hour that ends exactly at closing time gives the closing time, not the
+        next opening. ``hours == 0`` returns ``start`` itself, even outside opening hours
+        (nothing has elapsed yet). The result is monotone non-decreasing in ``hours`` and
+        ``add_hours(s, hours_between(s, e)) == e`` whenever ``open < e <= close`` on a working day
+        and the clock advanced between ``s`` and ``e``.
+        """
+        s = self._utc_ns(start)
+        h = np.asarray(hours, dtype=np.float64)
+        if h.ndim == 0:
+            h = np.full(s.shape, float(h))
+        if h.shape != s.shape:
+            raise ValueError(f"start and hours differ in length ({len(s)} vs {len(h)})")
+        missing = (s == _NAT) | ~np.isfinite(h)
+        micros = np.rint(np.where(missing, 0.0, h) * 3.6e9)
+        if micros.size and np.abs(micros).max() > 2.0e15:  # ~ 63 years of hours per row
+            raise ValueError("hours are too large to add to an instant (more than ~500,000)")
+        step = micros.astype(np.int64) * 1000
+        out = s + step if self.kind == "wall" else self._add_business(s, step, missing)
+        out[missing] = _NAT
+        return _utc_index(out)
+
+    def _add_business(self, s: np.ndarray, step: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        self._cover_instants(s)
+        valid = ~missing
+        for _ in range(1000):
+            table = self._require_table()
+            pos = self._position(np.where(valid, s, table.day_start[0]))
+            target = pos + step
+            if not valid.any():
+                break
+            lo, hi = target[valid].min(), target[valid].max()
+            # Strictly after cum[0]: the earliest instant of clock position cum[0] may lie before.
+            if lo <= table.cum[0]:
+                self._extend(years_before=_years_needed(table, table.cum[0] - lo), years_after=0)
+            elif hi > table.cum[-1]:
+                self._extend(years_before=0, years_after=_years_needed(table, hi - table.cum[-1]))
+            else:
+                break
+        else:  # pragma: no cover - _extend raises before this can happen
+            raise RuntimeError("could not cover the requested clock range")
+        table = self._require_table()
+        safe_target = np.where(valid, target, table.cum[-1])
+        # Earliest instant of a clock position: the first day whose end position reaches it.
+        day = np.searchsorted(table.cum[1:], safe_target, side="left")
+        day = np.minimum(day, table.n_days - 1)
+        out = table.opens[day] + (safe_target - table.cum[day])
+        # Nothing elapsed (hours == 0, or rounded to 0): the start itself, not the last close.
+        return np.where(target == pos, s, out)
+
+    def effective_start(self, start: Instants) -> pd.DatetimeIndex:
+        """Start instants after the calendar's cut-off rule.
+
+        An item started later than ``calendar.cutoff`` (local time) on a working day, or at any
+        time on a non-working day, counts from the next working day's opening. Items started on a
+        working day at or before the cut-off are unchanged. Without a cut-off nothing changes.
+        The rule applies to both clock kinds.
+
+        Returns
+        -------
+        pd.DatetimeIndex
+            UTC instants; ``NaT`` stays ``NaT``.
+        """
+        s = self._utc_ns(start)
+        if self._cutoff_ns is None:
+            return _utc_index(s)
+        valid = s != _NAT
+        self._cover_instants(s)
+        local_ns = self._local_wall_ns(s)
+        local_day = np.floor_divide(local_ns, _NS_PER_DAY)
+        time_of_day = local_ns - local_day * _NS_PER_DAY
+        for _ in range(20):
+            table = self._require_table()
+            idx = np.where(valid, local_day - table.first_day, 0)
+            move = valid & (~table.working[idx] | (time_of_day > self._cutoff_ns))
+            nxt = table.next_working[idx]
+            if not (move & (nxt < 0)).any():
+                break
+            self._extend(years_before=0, years_after=1)
+        else:
+            raise ValueError("no working day within 20 years after the start; check the calendar")
+        out = np.where(move, table.opens[np.maximum(nxt, 0)], s)
+        out[~valid] = _NAT
+        return _utc_index(out)
+
+    def after_cutoff(self, start: Instants) -> np.ndarray:
+        """Whether each start's local time of day is later than the cut-off (all False without one).
+
+        ``NaT`` gives False.
+        """
+        s = self._utc_ns(start)
+        if self._cutoff_ns is None:
+            return np.zeros(s.shape, dtype=bool)
+        local_ns = self._local_wall_ns(s)
+        time_of_day = local_ns - np.floor_divide(local_ns, _NS_PER_DAY) * _NS_PER_DAY
+        return (s != _NAT) & (time_of_day > self._cutoff_ns)
+
+    # ------------------------------------------------------------------ days
+
+    def is_working_day(self, dates: Instants) -> np.ndarray:
+        """Whether each local date is a working day (a calendar day and not a public holiday).
+
+        Parameters
+        ----------
+        dates
+            Dates (``datetime.date``, ``datetime64[D]``, naive timestamps: read as local dates) or
+            tz-aware instants (converted to the spec's zone first). ``NaT`` gives False.
+        """
+        days = self._local_days(dates)
+        valid = days != _NAT
+        if not valid.any():
+            return np.zeros(days.shape, dtype=bool)
+        self._cover_days(int(days[valid].min()), int(days[valid].max()))
+        table = self._require_table()
+        return valid & table.working[np.where(valid, days - table.first_day, 0)]
+
+    def holidays_between(
+        self, start: pd.Timestamp | dt.date | str, end: pd.Timestamp | dt.date | str
+    ) -> list[tuple[dt.date, str]]:
+        """Public holidays ``(date, name)`` on local dates from ``start`` to ``end``, inclusive.
+
+        Holidays from several codes on the same date are joined with ``'; '``. Holidays falling
+        on a day that is not a working day anyway are listed too.
+        """
+        first, last = self._local_date(start), self._local_date(end)
+        out: list[tuple[dt.date, str]] = []
+        for year in range(max(first.year, _MIN_YEAR), min(last.year, _MAX_YEAR) + 1):
+            out.extend((d, n) for d, n in self._holidays_of(year).items() if first <= d <= last)
+        return sorted(out)
+
+    def non_working_days_between(
+        self, start: pd.Timestamp | dt.date | str, end: pd.Timestamp | dt.date | str
+    ) -> list[dt.date]:
+        """Local dates from ``start`` to ``end`` (inclusive) that are not working days."""
+        first, last = self._local_date(start), self._local_date(end)
+        if last < first:
+            return []
+        dates = np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
+        working = self.is_working_day(dates)
+        return [d.item() for d in dates[~working]]
+
+    def hours_per_day(self) -> float:
+        """Clock hours in a normal working day (opening to closing; 24 for a wall clock)."""
+        if self.kind == "wall":
+            return 24.0
+        return (self._closes_ns - self._opens_ns) / _NS_PER_HOUR
+
+    def local(self, instants: Instants) -> pd.DatetimeIndex:
+        """The instants in the spec's time zone (naive inputs are taken to be local already)."""
+        return _utc_index(self._utc_ns(instants)).tz_convert(self._tz)
+
+    # ------------------------------------------------------------------ internals: inputs
+
+    def _to_index(self, values: Instants) -> pd.DatetimeIndex:
+        if isinstance(values, str | dt.date | np.datetime64 | pd.Timestamp):
+            values = [values]
+        try:
+            index = pd.DatetimeIndex(values)
+        except (TypeError, ValueError):  # e.g. datetimes with mixed UTC offsets
+            index = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+        if index.tz is None:
+            index = index.tz_localize(
+                self._tz, ambiguous=np.ones(len(index), dtype=bool), nonexistent="shift_forward"
+            )
+        return index
+
+    def _utc_ns(self, values: Instants) -> np.ndarray:
+        """UTC int64 nanoseconds (``_NAT`` for missing); a fresh, writable array."""
+        index = self._to_index(values).tz_convert("UTC").as_unit("ns")
+        return np.array(index.asi8, dtype=np.int64, copy=True)
+
+    def _local_wall_ns(self, utc_ns: np.ndarray) -> np.ndarray:
+        """Local wall-clock time as naive nanoseconds since the epoch (``_NAT`` stays)."""
+        local = _utc_index(utc_ns).tz_convert(self._tz).tz_localize(None)
+        return np.asarray(local.as_unit("ns").asi8, dtype=np.int64)
+
+    def _local_days(self, values: Instants) -> np.ndarray:
+        """Local dates as days since 1970-01-01 (``_NAT`` for missing)."""
+        if isinstance(values, str | dt.date | np.datetime64 | pd.Timestamp):
+            values = [values]
+        index = pd.DatetimeIndex(values)
+        if index.tz is not None:
+            index = index.tz_convert(self._tz).tz_localize(None)
+        ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
+        return np.where(ns == _NAT, _NAT, np.floor_divide(ns, _NS_PER_DAY))
+
+    def _local_date(self, value: pd.Timestamp | dt.date | str) -> dt.date:
+        day = self._local_days([value])[0]
+        if day == _NAT:
+            raise ValueError(f"{value!r} is not a date")
+        return (_EPOCH_DAY + int(day)).item()
+
+    # ------------------------------------------------------------------ internals: day table
+
+    def _position(self, utc_ns: np.ndarray) -> np.ndarray:
+        """Clock position ``B(t)`` in ns; inputs must be inside the table (no NaT)."""
+        table = self._require_table()
+        day = np.searchsorted(table.day_start, utc_ns, side="right") - 1
+        day = np.clip(day, 0, table.n_days - 1)
+        inside = np.clip(utc_ns - table.opens[day], 0, table.length[day])
+        return table.cum[day] + inside
+
+    def _require_table(self) -> _DayTable:
+        if self._table is None:  # pragma: no cover - callers cover a range first
+            raise RuntimeError("day table not built")
+        return self._table
+
+    def _cover_instants(self, *arrays: np.ndarray) -> None:
+        lo, hi = None, None
+        for values in arrays:
+            finite = values[values != _NAT]
+            if finite.size:
+                a, b = int(finite.min()), int(finite.max())
+                lo = a if lo is None else min(lo, a)
+                hi = b if hi is None else max(hi, b)
+        if lo is None or hi is None:
+            if self._table is None:
+                self._cover_days(0, 0)
+            return
+        # A UTC offset is less than a day, so +/- 1 day covers every local date.
+        self._cover_days(lo // _NS_PER_DAY - 1, hi // _NS_PER_DAY + 1)
+
+    def _cover_days(self, lo_day: int, hi_day: int) -> None:
+        first = _year_of(lo_day) - 1
+        last = _year_of(hi_day) + 1
+        table = self._table
+        if table is not None and table.first_year <= first and last <= table.last_year:
+            return
+        if table is not None:
+            first, last = min(first, table.first_year), max(last, table.last_year)
+        self._build(first, last)
+
+    def _extend(self, *, years_before: int, years_after: int) -> None:
+        table = self._require_table()
+        self._build(table.first_year - years_before, table.last_year + years_after)
+
+    def _build(self, first_year: int, last_year: int) -> None:
+        if first_year < _MIN_YEAR or last_year > _MAX_YEAR:
+            raise ValueError(
+                f"instants must fall between {_MIN_YEAR + 1} and {_MAX_YEAR - 1} "
+                f"(the clock was asked to cover {first_year}..{last_year})"
+            )
+        dates = np.arange(
+            np.datetime64(f"{first_year}-01-01", "D"), np.datetime64(f"{last_year + 1}-01-01", "D")
+        )
+        n = len(dates)
+        midnights = dates.astype("datetime64[ns]")
+        day_start = self._localize(np.append(midnights, midnights[-1] + np.timedelta64(1, "D")))
+        opens = self._localize(midnights + np.timedelta64(self._opens_ns, "ns"))
+        closes = self._localize(midnights + np.timedelta64(self._closes_ns, "ns"))
+
+        day_numbers = (dates - _EPOCH_DAY).astype(np.int64)
+        weekday = (day_numbers + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+        holiday_days = [
+            (np.datetime64(d, "D") - _EPOCH_DAY).astype(np.int64)
+            for year in range(first_year, last_year + 1)
+            for d in self._holidays_of(year)
+        ]
+        working = self._weekday_mask[weekday] & ~np.isin(day_numbers, holiday_days)
+        length = np.where(working, np.maximum(closes - opens, 0), 0).astype(np.int64)
+        cum = np.concatenate([[0], np.cumsum(length)]).astype(np.int64)
+
+        # next_working[i]: first working index > i, found by a reversed running minimum.
+        candidates = np.where(working, np.arange(n), n)
+        following = np.minimum.accumulate(candidates[::-1])[::-1]
+        next_working = np.append(following[1:], n)
+        next_working = np.where(next_working >= n, -1, next_working).astype(np.int64)
+
+        self._table = _DayTable(
+            first_year=first_year,
+            last_year=last_year,
+            first_day=int(day_numbers[0]),
+            day_start=day_start,
+            opens=opens,
+            length=length,
+            cum=cum,
+            working=working,
+            next_working=next_working,
+        )
+
+    def _localize(self, naive: np.ndarray) -> np.ndarray:
+        """Local wall times (naive datetime64[ns]) to UTC ns; DST gaps shift forward."""
+        index = pd.DatetimeIndex(naive).tz_localize(
+            self._tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward"
+        )
+        return np.asarray(index.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64)
+
+    def _holidays_of(self, year: int) -> dict[dt.date, str]:
+        cached = self._holiday_names.get(year)
+        if cached is not None:
+            return cached
+        import holidays
+
+        names: dict[dt.date, list[str]] = {}
+        for code in self.calendar.holidays:
+            country, _, subdiv = code.partition("-")
+            found = holidays.country_holidays(country, subdiv=subdiv or None, years=year)
+            for day, name in found.items():
+                if day.year != year:
+                    continue
+                for part in str(name).split("; "):
+                    if part not in names.setdefault(day, []):
+                        names[day].append(part)
+        result = {day: "; ".join(parts) for day, parts in sorted(names.items())}
+        self._holiday_names[year] = result
+        return result
+
+
+def _timedelta_ns(value: dt.timedelta) -> int:
+    return (value.days * 86_400 + value.seconds) * 1_000_000_000 + value.microseconds * 1000
+
+
+def _year_of(day: int) -> int:
+    year = int(str(_EPOCH_DAY + np.timedelta64(int(day), "D"))[:4]) if -(10**6) < day < 10**6 else 0
+    return max(min(year, _MAX_YEAR + 1), _MIN_YEAR - 1)
+
+
+def _years_needed(table: _DayTable, missing_ns: int) -> int:
+    """Whole years to add so that ``missing_ns`` more clock time fits (with room to spare)."""
+    years = table.last_year - table.first_year + 1
+    per_year = max(int(table.cum[-1]) // years, _NS_PER_HOUR)
+    return int(missing_ns // per_year) + 1
+
+
+def _utc_index(utc_ns: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(np.asarray(utc_ns, dtype=np.int64).view("datetime64[ns]")).tz_localize(
+        "UTC"
+    )

@@ -1,0 +1,73 @@
+"""Inverse probability of censoring weights (IPCW) for open items.
+
+Open tickets and in-transit orders are the slowest ones; dropping them biases every quantile low and
+breaks promises. Instead, each finished item is weighted by ``1 / G(T-)``, where ``G`` is the
+Kaplan-Meier estimate of the *censoring* survival function ("how likely was an item of this age still
+being watched"), and open items get weight 0. Then the weighted empirical distribution of finished
+items estimates the distribution of all items, open ones included:
+``E[delta * 1{T <= t} / G(T-)] = P(T <= t)`` when censoring is independent of the finish time.
+
+References
+----------
+Robins, J. M. & Rotnitzky, A. (1992). Recovery of information and adjustment for dependent
+censoring using surrogate markers. *AIDS Epidemiology*.
+Bang, H. & Tsiatis, A. A. (2000). Estimating medical costs with censored data. *Biometrika* 87(2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_WEIGHT = 20.0
+"""Weights are capped (G floored at 5%) so a few very old finished items cannot dominate."""
+
+
+def censoring_survival(hours: np.ndarray, finished: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier estimate of the censoring survival function ``G(t) = P(C > t)``.
+
+    Censoring is the "event" here, so the roles of finished and open items are swapped; at tied
+    times finished items are taken to leave before the censored ones (the usual convention).
+
+    Returns
+    -------
+    times, survival : arrays such that ``G(t) = survival[k]`` for ``times[k] <= t < times[k+1]``
+        and ``G(t) = 1`` before ``times[0]``.
+    """
+    hours = np.asarray(hours, dtype=float)
+    censored = ~np.asarray(finished, dtype=bool)
+    order = np.lexsort((censored, hours))
+    t, c = hours[order], censored[order]
+    at_risk = len(t) - np.arange(len(t))
+    times, first = np.unique(t, return_index=True)
+    censored_at = np.add.reduceat(c.astype(float), first) if len(t) else np.array([])
+    at_risk_at = at_risk[first] if len(t) else np.array([])
+    survival = np.cumprod(1.0 - censored_at / np.maximum(at_risk_at, 1))
+    return times, survival
+
+
+def ipcw_weights(hours: np.ndarray, finished: np.ndarray) -> np.ndarray:
+    """Weights ``1 / G(T-)`` for finished items and 0 for open ones, normalised to mean 1.
+
+    Parameters
+    ----------
+    hours : clock hours until the item finished, or until it was last seen open.
+    finished : True where the item has finished (its hours are a finish time).
+    """
+    hours = np.asarray(hours, dtype=float)
+    finished = np.asarray(finished, dtype=bool)
+    weights = np.zeros(len(hours))
+    if not finished.any():
+        return weights
+    times, survival = censoring_survival(hours, finished)
+    # G(T-): survival strictly before T, i.e. at the last censoring time < T.
+    idx = np.searchsorted(times, hours[finished], side="left") - 1
+    g_before = np.where(idx >= 0, survival[np.clip(idx, 0, None)], 1.0)
+    weights[finished] = 1.0 / np.maximum(g_before, 1.0 / MAX_WEIGHT)
+    return weights * (len(weights) / weights.sum())
+
+
+def effective_sample_size(weights: np.ndarray) -> float:
+    """Kish's effective number of items behind a weighted estimate: (sum w)^2 / sum w^2."""
+    weights = np.asarray(weights, dtype=float)
+    total = weights.sum()
+    return float(total * total / np.square(weights).sum()) if total > 0 else 0.0

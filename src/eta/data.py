@@ -1,0 +1,271 @@
+"""Loading and validating histories: every bad row is reported with where it is, and nothing is lost.
+
+A history is a CSV or Parquet file (or a DataFrame) described by a :class:`~eta.spec.DatasetSpec`.
+Rows that cannot be used go to a quarantine file with their file, row, column and reason; a spec
+naming a missing column, or a file where too much was rejected, stops the run with a clear error.
+Open items (empty end) are kept: they are right-censored observations, not bad rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eta.calendar import Clock
+from eta.spec import DatasetSpec
+
+START, END, SEEN, HOURS, FINISHED, SEGMENT = (
+    "start",
+    "end",
+    "observed_until",
+    "hours",
+    "finished",
+    "segment",
+)
+"""Canonical column names of a validated history, whatever the spec calls them."""
+
+MIN_HOURS = 1.0 / 60.0
+"""Durations are floored at one clock minute so that logs and ratios stay finite."""
+
+_HAS_OFFSET = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)$", re.IGNORECASE)
+
+
+class DataError(ValueError):
+    """History that cannot be used at all (missing file or column, too many rejected rows)."""
+
+
+@dataclass(frozen=True)
+class History:
+    """A validated history in canonical columns, and the rows that were set aside.
+
+    ``frame`` has ``start``, ``end`` (NaT while open), ``observed_until``, ``finished``, ``hours``
+    (clock hours to the finish, or to the last look at an open item), ``segment`` and the spec's
+    feature and id columns. ``rejected`` has the original row plus ``file``, ``row``, ``column`` and
+    ``reason``.
+    """
+
+    spec: DatasetSpec
+    frame: pd.DataFrame
+    rejected: pd.DataFrame
+    as_of: pd.Timestamp
+    source: str = "data"
+
+    @property
+    def open_share(self) -> float:
+        return float(1.0 - self.frame[FINISHED].mean()) if len(self.frame) else 0.0
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, keeping every value as written (CSV cells stay strings)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        return pd.read_parquet(path)
+    if suffix in {".csv", ".txt"} or suffix.endswith(".gz"):
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write CSV or Parquet by the file's suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+
+
+def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
+    """Parse ISO-8601 timestamps to UTC; naive ones are local time in ``timezone``.
+
+    Unparseable values become NaT (the caller reports them). Nonexistent local times (the DST gap)
+    move forward; ambiguous ones (the repeated hour) take the first occurrence.
+    """
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.dt.tz_localize(
+            timezone, ambiguous=True, nonexistent="shift_forward"
+        ).dt.tz_convert("UTC")
+    text = values.astype("string").str.strip()
+    aware = text.str.contains(_HAS_OFFSET, na=False)
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    if aware.any():
+        out[aware] = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+    naive = ~aware & text.notna()
+    if naive.any():
+        local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
+        out[naive] = local.dt.tz_localize(
+            timezone, ambiguous=True, nonexistent="shift_forward"
+        ).dt.tz_convert("UTC")
+    return out
+
+
+def load_history(
+    data: str | Path | pd.DataFrame,
+    spec: DatasetSpec,
+    *,
+    as_of: pd.Timestamp | str | None = None,
+    quarantine: str | Path | None = None,
+    max_rejected: float = 0.05,
+) -> History:
+    """Load, validate and canonicalise a history.
+
+    Parameters
+    ----------
+    data : a CSV/Parquet path, or a DataFrame with the spec's columns.
+    as_of : the moment the history describes. Rows that start later are left out (they are the
+        future, not errors); finishes later than ``as_of`` are hidden, so those rows count as open.
+        Default: the latest timestamp in the data.
+    quarantine : where rejected rows are written with their reason (CSV or Parquet by suffix).
+        Default: next to the input file as ``<name>.rejected.csv``; nothing is written when no
+        row was rejected.
+    max_rejected : refuse the history when a larger share of rows was rejected.
+    """
+    source = str(data) if not isinstance(data, pd.DataFrame) else "data"
+    raw = read_table(data) if not isinstance(data, pd.DataFrame) else data.reset_index(drop=True)
+    missing = [c for c in spec.required_columns if c not in raw.columns]
+    if missing:
+        raise DataError(
+            f"{source}: the spec '{spec.name}' names column(s) {missing} that are not in the file "
+            f"(columns present: {list(raw.columns)})"
+        )
+    problems = _Problems(len(raw))
+    tz = spec.timezone
+    start = parse_timestamps(raw[spec.start], tz)
+    problems.add(raw[spec.start].isna(), spec.start, "missing start timestamp")
+    problems.add(start.isna() & raw[spec.start].notna(), spec.start, "unparseable timestamp")
+    end = parse_timestamps(raw[spec.end], tz)
+    problems.add(end.isna() & raw[spec.end].notna(), spec.end, "unparseable timestamp")
+    problems.add(end < start, spec.end, "finishes before it starts")
+    seen = None
+    if spec.observed_until:
+        seen = parse_timestamps(raw[spec.observed_until], tz)
+        col = raw[spec.observed_until]
+        problems.add(seen.isna() & col.notna(), spec.observed_until, "unparseable timestamp")
+        problems.add(end.isna() & (seen < start), spec.observed_until, "last seen before it starts")
+    numeric = {}
+    for column in spec.features.numeric:
+        values = pd.to_numeric(raw[column], errors="coerce")
+        problems.add(values.isna() & _present(raw[column]), column, "not a number")
+        numeric[column] = values.astype(float)
+    if spec.id:
+        ids = raw[spec.id].astype("string")
+        problems.add(ids.isna(), spec.id, "missing id")
+        dup = ids.duplicated(keep="first") & ids.notna()
+        problems.add(dup, spec.id, "duplicate id (first occurrence kept)")
+
+    bad = problems.any()
+    as_of = _as_of(as_of, start[~bad], end[~bad], None if seen is None else seen[~bad])
+    rejected = problems.frame(raw, source)
+    if quarantine is None and len(rejected) and not isinstance(data, pd.DataFrame):
+        quarantine = Path(source).with_suffix(".rejected.csv")
+    if quarantine is not None and len(rejected):
+        write_table(rejected, quarantine)
+    share = bad.mean() if len(raw) else 0.0
+    if share > max_rejected:
+        where = f"; rejected rows are in {quarantine}" if quarantine else ""
+        raise DataError(
+            f"{source}: {bad.sum()} of {len(raw)} rows ({share:.1%}) were rejected, more than the "
+            f"allowed {max_rejected:.0%}{where}. First problems: "
+            + "; ".join(rejected.head(3).apply(_describe, axis=1))
+        )
+
+    frame = pd.DataFrame({START: start[~bad], END: end[~bad]})
+    frame[SEEN] = seen[~bad] if seen is not None else pd.NaT
+    for column in spec.features.categorical:
+        frame[column] = raw.loc[~bad, column].astype("string").fillna("(missing)")
+    for column, values in numeric.items():
+        frame[column] = values[~bad]
+    if spec.id:
+        frame[spec.id] = raw.loc[~bad, spec.id].astype("string")
+    frame[SEGMENT] = segment_keys(frame, spec)
+    whole = History(spec=spec, frame=frame, rejected=rejected, as_of=as_of, source=source)
+    return seen_at(whole, as_of)
+
+
+def seen_at(history: History, as_of: pd.Timestamp) -> History:
+    """The history as it looked at ``as_of``: later starts left out, later finishes hidden.
+
+    This is how a backtest keeps the test period's outcomes out of sight: an item that finished
+    after ``as_of`` is open at ``as_of``, censored at that moment (or when it was last seen).
+    """
+    frame = history.frame
+    keep = (frame[START] <= as_of).to_numpy()
+    frame = frame[keep].copy()
+    last_seen = frame[SEEN].where(frame[SEEN].notna() & frame[END].isna(), as_of)
+    frame[END] = frame[END].mask(frame[END] > as_of)
+    frame[SEEN] = last_seen.clip(upper=as_of).where(frame[END].isna(), frame[END])
+    frame[FINISHED] = frame[END].notna()
+    clock = Clock.from_spec(history.spec)
+    frame[HOURS] = np.maximum(
+        clock.hours_between(clock.effective_start(frame[START]), frame[SEEN]), MIN_HOURS
+    )
+    frame = frame.reset_index(drop=True)
+    return History(history.spec, frame, history.rejected, as_of, history.source)
+
+
+def segment_keys(frame: pd.DataFrame, spec: DatasetSpec, depth: int | None = None) -> pd.Series:
+    """The calibration segment of each row: the spec's segment values joined by ' / '.
+
+    ``depth`` keeps only the first segment columns (the parent segment); depth 0 is 'all'.
+    """
+    columns = spec.segments[: len(spec.segments) if depth is None else depth]
+    if not columns:
+        return pd.Series("all", index=frame.index, dtype="string")
+    key = frame[columns[0]].astype("string").fillna("(missing)")
+    for column in columns[1:]:
+        key = key + " / " + frame[column].astype("string").fillna("(missing)")
+    return key
+
+
+def _present(values: pd.Series) -> pd.Series:
+    return values.notna() & (values.astype("string").str.strip() != "")
+
+
+def _as_of(
+    given: pd.Timestamp | str | None, start: pd.Series, end: pd.Series, seen: pd.Series | None
+) -> pd.Timestamp:
+    if given is not None:
+        ts = pd.Timestamp(given)
+        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    candidates = [s.max() for s in (start, end, seen) if s is not None and s.notna().any()]
+    if not candidates:
+        raise DataError("no usable timestamps in the history")
+    return max(candidates)
+
+
+def _describe(row: pd.Series) -> str:
+    return f"row {row['row']}, column '{row['column']}': {row['reason']}"
+
+
+class _Problems:
+    """Collects (row, column, reason) findings; a row's first problem is the one reported."""
+
+    def __init__(self, n: int) -> None:
+        self._column = np.full(n, None, dtype=object)
+        self._reason = np.full(n, None, dtype=object)
+
+    def add(self, mask: pd.Series, column: str, reason: str) -> None:
+        hit = np.asarray(mask.fillna(False), dtype=bool) & (self._reason == None)  # noqa: E711
+        self._column[hit] = column
+        self._reason[hit] = reason
+
+    def any(self) -> pd.Series:
+        return pd.Series(self._reason != None)  # noqa: E711
+
+    def frame(self, raw: pd.DataFrame, source: str) -> pd.DataFrame:
+        bad = np.flatnonzero(self._reason != None)  # noqa: E711
+        out = raw.iloc[bad].copy()
+        out.insert(0, "reason", self._reason[bad])
+        out.insert(0, "column", self._column[bad])
+        out.insert(0, "row", bad + 1)
+        out.insert(0, "file", source)
+        return out.reset_index(drop=True)

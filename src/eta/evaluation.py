@@ -1,0 +1,66 @@
+"""How good are promises: on-time rate against the target, padding, lateness, pinball loss.
+
+One place for the quality measures that backtests, reports, promotion gates and benchmarks share.
+Everything is in clock hours from the item's effective start, so tickets and deliveries compare
+the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MIN_SEGMENT_ITEMS = 300
+"""Segments smaller than this are too noisy to call the worst (the engine issue's threshold)."""
+
+
+def pinball_loss(actual: np.ndarray, predicted: np.ndarray, level: float) -> float:
+    """Mean quantile (pinball) loss at ``level``; lower is better at the same on-time rate."""
+    diff = np.asarray(actual, float) - np.asarray(predicted, float)
+    return float(np.mean(np.maximum(level * diff, (level - 1.0) * diff)))
+
+
+def promise_metrics(
+    actual_hours: np.ndarray,
+    promise_hours: np.ndarray,
+    segments: np.ndarray,
+    confidence: float,
+    *,
+    min_segment_items: int = MIN_SEGMENT_ITEMS,
+) -> dict[str, float | str | int | None]:
+    """Quality of promises for items whose actual finish (clock hours) is known.
+
+    Returns on-time rate, its gap to ``confidence``, the worst segment with at least
+    ``min_segment_items`` items, mean promise, mean padding (promise - actual, over kept promises),
+    mean lateness of broken promises and the pinball loss at ``confidence``.
+    """
+    actual = np.asarray(actual_hours, float)
+    promise = np.asarray(promise_hours, float)
+    known = ~np.isnan(actual) & ~np.isnan(promise)
+    actual, promise, segments = actual[known], promise[known], np.asarray(segments)[known]
+    on_time = actual <= promise
+    by_segment = pd.Series(on_time).groupby(segments).agg(["mean", "size"])
+    big = by_segment[by_segment["size"] >= min_segment_items]
+    worst = big["mean"].idxmin() if len(big) else None
+    late = ~on_time
+    return {
+        "items": int(known.sum()),
+        "on_time_rate": float(on_time.mean()) if len(on_time) else float("nan"),
+        "gap": float(on_time.mean() - confidence) if len(on_time) else float("nan"),
+        "worst_segment": worst,
+        "worst_segment_on_time_rate": float(big["mean"].min()) if len(big) else None,
+        "worst_segment_items": int(big.loc[worst, "size"]) if worst is not None else None,
+        "mean_promise_hours": float(promise.mean()) if len(promise) else float("nan"),
+        "mean_padding_hours": float((promise - actual)[on_time].mean()) if on_time.any() else 0.0,
+        "mean_lateness_hours": float((actual - promise)[late].mean()) if late.any() else 0.0,
+        "pinball_loss": pinball_loss(actual, promise, confidence),
+    }
+
+
+def format_metrics(metrics: dict) -> str:
+    """A short human summary, one measure per line."""
+    lines = []
+    for key, value in metrics.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"{key:>28}: {shown}")
+    return "\n".join(lines)

@@ -1,0 +1,193 @@
+"""The dataset spec: one YAML file that says what a history means.
+
+The spec is a public contract (see DESIGN.md): outside tools write these files, so unknown keys and
+wrong types are refused with an error that names the key, instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class SpecError(ValueError):
+    """A spec file is missing, unreadable, or has a bad key; the message names the key."""
+
+
+def _parse_clock_time(value: str, *, allow_24: bool = False) -> dt.timedelta:
+    """'09:30' -> 9.5 hours past midnight; '24:00' is allowed as the end of a day."""
+    try:
+        hours, minutes = (int(part) for part in value.split(":"))
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a time of day like '09:00'") from exc
+    limit = 24 if allow_24 else 23
+    if not (0 <= hours <= limit and 0 <= minutes < 60) or (hours == 24 and minutes):
+        raise ValueError(f"{value!r} is not a time of day like '09:00'")
+    return dt.timedelta(hours=hours, minutes=minutes)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CalendarSpec(_Strict):
+    """When work happens: working days, opening hours, public holidays, order cut-off."""
+
+    days: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri")
+    hours: tuple[str, str] = ("00:00", "24:00")
+    holidays: tuple[str, ...] = ()
+    """Country codes from the `holidays` package, optionally with a subdivision: 'BA', 'US-CA'."""
+    cutoff: str | None = None
+    """Items started after this local time count from the next working day (e.g. '14:00')."""
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        if value is None:
+            return ()
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_country(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import holidays
+
+        supported = holidays.list_supported_countries()
+        for code in value:
+            country, _, subdiv = code.partition("-")
+            if country not in supported:
+                raise ValueError(
+                    f"{code!r}: unknown holiday country (use an ISO code such as 'BA')"
+                )
+            if subdiv and subdiv not in supported[country]:
+                raise ValueError(f"{code!r}: unknown subdivision {subdiv!r} of {country}")
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _some_days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one working day is needed")
+        return tuple(sorted(set(value), key=WEEKDAYS.index))
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_in_order(cls, value: tuple[str, str]) -> tuple[str, str]:
+        opens, closes = _parse_clock_time(value[0]), _parse_clock_time(value[1], allow_24=True)
+        if closes <= opens:
+            raise ValueError(f"closing time {value[1]} must be after opening time {value[0]}")
+        return value
+
+    @field_validator("cutoff")
+    @classmethod
+    def _cutoff_is_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            _parse_clock_time(value)
+        return value
+
+    @property
+    def opens(self) -> dt.timedelta:
+        return _parse_clock_time(self.hours[0])
+
+    @property
+    def closes(self) -> dt.timedelta:
+        return _parse_clock_time(self.hours[1], allow_24=True)
+
+    @property
+    def cutoff_time(self) -> dt.timedelta | None:
+        return None if self.cutoff is None else _parse_clock_time(self.cutoff)
+
+
+class FeatureSpec(_Strict):
+    categorical: tuple[str, ...] = ()
+    numeric: tuple[str, ...] = ()
+    phrases: dict[str, str] = Field(default_factory=dict)
+    """Customer-safe words for a feature ('queue_open': 'how busy the queue is'); no phrase, never shown."""
+
+
+class DatasetSpec(_Strict):
+    """What one history means: which columns hold start, end and features, and on which clock."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    kind: Literal["resolution", "delivery"]
+    start: str
+    end: str
+    observed_until: str | None = None
+    id: str | None = None
+    timezone: str = "UTC"
+    clock: Literal["business", "wall"] = "wall"
+    calendar: CalendarSpec = CalendarSpec()
+    features: FeatureSpec = FeatureSpec()
+    segments: tuple[str, ...] = ()
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.9
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"{value!r} is not an IANA time zone such as 'Europe/Sarajevo'"
+            ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _segments_are_features(self) -> DatasetSpec:
+        unknown = [s for s in self.segments if s not in self.features.categorical]
+        if unknown:
+            raise ValueError(f"segments {unknown} must also be listed in features.categorical")
+        return self
+
+    @property
+    def feature_columns(self) -> tuple[str, ...]:
+        return self.features.categorical + self.features.numeric
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns a history file must have (the end column may be empty for open items)."""
+        optional = (self.observed_until, self.id)
+        return (self.start, self.end, *(c for c in optional if c), *self.feature_columns)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> DatasetSpec:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SpecError(f"{path}: cannot read spec ({exc.strerror})") from exc
+        except yaml.YAMLError as exc:
+            raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+        return cls.from_dict(raw, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: object, *, source: str = "spec") -> DatasetSpec:
+        if not isinstance(raw, dict):
+            raise SpecError(f"{source}: a spec is a mapping of keys (name, kind, start, end, ...)")
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"key '{'.'.join(str(p) for p in err['loc']) or '(top)'}': {_reason(err)}"
+                for err in exc.errors()
+            )
+            raise SpecError(f"{source}: {problems}") from None
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _reason(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key"
+    if err["type"] == "missing":
+        return "required key is missing"
+    return str(err["msg"]).removeprefix("Value error, ")

@@ -1,0 +1,444 @@
+"""Tests for eta.calendar: the business / wall clock of a history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from pathlib import Path
+
+import holidays
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from eta.calendar import Clock
+from eta.spec import CalendarSpec, DatasetSpec
+
+SPECS = Path(__file__).resolve().parents[1] / "src" / "eta" / "specs"
+SARAJEVO = "Europe/Sarajevo"
+BERLIN = "Europe/Berlin"
+
+TICKETS = Clock.from_spec(DatasetSpec.from_yaml(SPECS / "tickets.yaml"))
+DELIVERIES = Clock.from_spec(DatasetSpec.from_yaml(SPECS / "deliveries.yaml"))
+ALL_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def local(tz: str, *stamps: str | None) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(list(stamps)).tz_localize(tz)
+
+
+def sarajevo_clock(**calendar: object) -> Clock:
+    base = {"hours": ("09:00", "17:00"), "holidays": ("BA",)}
+    return Clock(CalendarSpec(**{**base, **calendar}), SARAJEVO, "business")
+
+
+# ---------------------------------------------------------------- business clock: examples
+
+
+def test_friday_afternoon_plus_a_working_day_is_monday_afternoon() -> None:
+    start = local(SARAJEVO, "2025-03-07 16:00")  # Friday, no holiday around
+    end = TICKETS.add_hours(start, 8)
+    assert end[0] == pd.Timestamp("2025-03-10 16:00", tz=SARAJEVO)
+    assert str(end.tz) == "UTC"
+    assert TICKETS.hours_between(start, end)[0] == pytest.approx(8.0)
+
+
+def test_spec_clock_is_business_on_the_spec_calendar() -> None:
+    assert TICKETS.kind == "business"
+    assert TICKETS.timezone == SARAJEVO
+    assert TICKETS.hours_per_day() == 8.0
+    assert DELIVERIES.hours_per_day() == 12.0
+
+
+def test_weekend_counts_nothing() -> None:
+    start = local(SARAJEVO, "2025-03-07 17:00", "2025-03-08 10:00")
+    end = local(SARAJEVO, "2025-03-10 09:00", "2025-03-09 23:00")
+    np.testing.assert_allclose(TICKETS.hours_between(start, end), [0.0, 0.0])
+
+
+def test_hours_outside_opening_hours_are_clipped() -> None:
+    start = local(SARAJEVO, "2025-03-10 06:00", "2025-03-10 12:30")
+    end = local(SARAJEVO, "2025-03-10 22:00", "2025-03-11 10:15")
+    np.testing.assert_allclose(TICKETS.hours_between(start, end), [8.0, 4.5 + 1.25])
+
+
+def test_end_before_start_is_negative() -> None:
+    start = local(SARAJEVO, "2025-03-10 16:00")
+    end = local(SARAJEVO, "2025-03-07 16:00")
+    assert TICKETS.hours_between(start, end)[0] == pytest.approx(-8.0)
+    assert TICKETS.add_hours(start, -8.0)[0] == end[0]
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        ("2024-12-31 16:00", "2025-01-03 16:00"),  # New Year: 1 and 2 January in BA
+        ("2025-04-30 16:00", "2025-05-05 16:00"),  # Labour Day: 1 and 2 May in BA
+        ("2025-01-06 16:00", "2025-01-08 16:00"),  # Orthodox Christmas, 7 January
+    ],
+)
+def test_ba_public_holidays_are_skipped(start: str, expected: str) -> None:
+    end = TICKETS.add_hours(local(SARAJEVO, start), 8)
+    assert end[0] == pd.Timestamp(expected, tz=SARAJEVO)
+    # Without holidays the same step ends on the next working day.
+    plain = sarajevo_clock(holidays=())
+    assert plain.add_hours(local(SARAJEVO, start), 8)[0] < end[0]
+
+
+def test_holiday_listing_matches_the_holidays_package() -> None:
+    found = TICKETS.holidays_between(pd.Timestamp("2025-04-25"), pd.Timestamp("2025-05-05"))
+    assert [d for d, _ in found] == [dt.date(2025, 5, 1), dt.date(2025, 5, 2)]
+    assert all("Labor" in name for _, name in found)
+    new_year = TICKETS.holidays_between(dt.date(2025, 1, 1), dt.date(2025, 1, 2))
+    assert [d for d, _ in new_year] == [dt.date(2025, 1, 1), dt.date(2025, 1, 2)]
+    assert TICKETS.non_working_days_between("2025-04-30", "2025-05-05") == [
+        dt.date(2025, 5, 1),
+        dt.date(2025, 5, 2),
+        dt.date(2025, 5, 3),
+        dt.date(2025, 5, 4),
+    ]
+
+
+def test_several_holiday_codes_are_a_union() -> None:
+    clock = sarajevo_clock(holidays=("BA", "DE"))
+    days = [dt.date(2025, 1, 7), dt.date(2025, 10, 3), dt.date(2025, 10, 2)]  # BA, DE, neither
+    np.testing.assert_array_equal(clock.is_working_day(days), [False, False, True])
+    new_year = clock.holidays_between("2025-01-01", "2025-01-01")
+    assert len(new_year) == 1  # one entry per date, names joined
+
+
+def test_subdivision_holidays() -> None:
+    california = Clock(CalendarSpec(holidays=("US-CA",)), "America/Los_Angeles", "business")
+    federal = Clock(CalendarSpec(holidays=("US",)), "America/Los_Angeles", "business")
+    chavez = [dt.date(2025, 3, 31)]
+    assert not california.is_working_day(chavez)[0]
+    assert federal.is_working_day(chavez)[0]
+
+
+def test_is_working_day_reads_aware_instants_in_the_spec_zone() -> None:
+    # Sunday 23:30 UTC is already Monday 00:30 in Sarajevo (winter, UTC+1).
+    sunday_utc = pd.DatetimeIndex(["2025-03-09 23:30"]).tz_localize("UTC")
+    assert TICKETS.is_working_day(sunday_utc)[0]
+    assert not TICKETS.is_working_day([dt.date(2025, 3, 9)])[0]
+    assert not TICKETS.is_working_day(pd.DatetimeIndex([None]))[0]
+
+
+# ---------------------------------------------------------------- daylight saving time
+
+
+@pytest.mark.parametrize(
+    ("hours", "day", "expected"),
+    [
+        (("00:00", "24:00"), "2025-03-30", 23.0),
+        (("00:00", "24:00"), "2025-10-26", 25.0),
+        (("00:00", "24:00"), "2025-03-29", 24.0),
+        (("08:00", "20:00"), "2025-03-30", 12.0),
+        (("08:00", "20:00"), "2025-10-26", 12.0),
+        (("01:00", "04:00"), "2025-03-30", 2.0),  # 02:00-03:00 does not exist
+        (("01:00", "04:00"), "2025-10-26", 4.0),  # 02:00-03:00 happens twice
+    ],
+)
+def test_dst_days_have_the_right_business_hours(
+    hours: tuple[str, str], day: str, expected: float
+) -> None:
+    clock = Clock(CalendarSpec(days=ALL_DAYS, hours=hours), BERLIN, "business")
+    midnight = pd.Timestamp(day).tz_localize(BERLIN)
+    next_midnight = (pd.Timestamp(day) + pd.Timedelta(days=1)).tz_localize(BERLIN)
+    got = clock.hours_between(pd.DatetimeIndex([midnight]), pd.DatetimeIndex([next_midnight]))
+    assert got[0] == pytest.approx(expected)
+    # The whole day's hours from midnight end exactly at that day's closing time.
+    closing = (pd.Timestamp(day) + clock.calendar.closes).tz_localize(BERLIN)
+    assert clock.add_hours(pd.DatetimeIndex([midnight]), expected)[0] == closing
+
+
+def test_adding_across_spring_forward() -> None:
+    clock = Clock(CalendarSpec(days=ALL_DAYS), BERLIN, "business")  # 00:00-24:00 every day
+    start = local(BERLIN, "2025-03-29 12:00")
+    # 12 h to Sunday 00:00, then 12 elapsed hours on the 23-hour Sunday: 13:00 local.
+    assert clock.add_hours(start, 24)[0] == pd.Timestamp("2025-03-30 13:00", tz=BERLIN)
+
+
+# ---------------------------------------------------------------- cut-off
+
+
+@pytest.mark.parametrize(
+    ("ordered", "counted_from"),
+    [
+        ("2025-03-11 15:00", "2025-03-12 08:00"),  # Tuesday after cut-off -> Wednesday opening
+        ("2025-03-11 13:59", "2025-03-11 13:59"),  # before cut-off: unchanged
+        ("2025-03-11 14:00", "2025-03-11 14:00"),  # exactly at cut-off: unchanged
+        ("2025-03-11 06:00", "2025-03-11 06:00"),  # early morning: unchanged (clock starts 08:00)
+        ("2025-03-15 15:00", "2025-03-17 08:00"),  # Saturday after cut-off -> Monday (no Sunday)
+        ("2025-03-16 10:00", "2025-03-17 08:00"),  # Sunday is not a working day
+        ("2025-04-17 15:00", "2025-04-19 08:00"),  # Good Friday (DE) skipped; Saturday works
+        ("2025-04-18 09:00", "2025-04-19 08:00"),  # on the holiday itself
+    ],
+)
+def test_cutoff_moves_late_orders_to_next_opening(ordered: str, counted_from: str) -> None:
+    got = DELIVERIES.effective_start(local(BERLIN, ordered))
+    assert got[0] == pd.Timestamp(counted_from, tz=BERLIN)
+    assert str(got.tz) == "UTC"
+
+
+def test_after_cutoff_flags() -> None:
+    starts = local(BERLIN, "2025-03-11 15:00", "2025-03-11 14:00", "2025-03-16 10:00", None)
+    np.testing.assert_array_equal(DELIVERIES.after_cutoff(starts), [True, False, False, False])
+    assert not TICKETS.after_cutoff(starts).any()
+
+
+def test_without_cutoff_start_is_unchanged() -> None:
+    starts = local(SARAJEVO, "2025-03-08 20:00", "2025-03-11 23:00", None)
+    got = TICKETS.effective_start(starts)
+    assert got[:2].equals(starts[:2].tz_convert("UTC"))
+    assert pd.isna(got[2])
+
+
+def test_cutoff_effective_start_keeps_nat() -> None:
+    got = DELIVERIES.effective_start(local(BERLIN, None, "2025-03-11 15:00"))
+    assert pd.isna(got[0])
+    assert got[1] == pd.Timestamp("2025-03-12 08:00", tz=BERLIN)
+
+
+# ---------------------------------------------------------------- add_hours details
+
+
+def test_zero_hours_outside_business_hours_is_the_start_itself() -> None:
+    start = local(SARAJEVO, "2025-03-08 11:00", "2025-03-10 20:00")
+    assert TICKETS.add_hours(start, 0.0).equals(start.tz_convert("UTC"))
+    # The smallest positive step lands at the next opening.
+    tiny = TICKETS.add_hours(start, 1e-6)
+    assert tiny[0] == pd.Timestamp("2025-03-10 09:00:00.0036", tz=SARAJEVO)
+
+
+def test_step_ending_at_closing_time_gives_closing_time() -> None:
+    start = local(SARAJEVO, "2025-03-07 16:00")
+    assert TICKETS.add_hours(start, 1.0)[0] == pd.Timestamp("2025-03-07 17:00", tz=SARAJEVO)
+
+
+def test_hours_broadcast_and_length_checks() -> None:
+    starts = local(SARAJEVO, "2025-03-10 09:00", "2025-03-11 09:00")
+    np.testing.assert_array_equal(
+        TICKETS.add_hours(starts, 1.0), TICKETS.add_hours(starts, [1.0, 1.0])
+    )
+    with pytest.raises(ValueError, match="length"):
+        TICKETS.add_hours(starts, [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="length"):
+        TICKETS.hours_between(starts, starts[:1])
+
+
+def test_far_apart_data_extends_the_day_table() -> None:
+    clock = sarajevo_clock()
+    clock.hours_between(local(SARAJEVO, "2025-03-10 09:00"), local(SARAJEVO, "2025-03-10 10:00"))
+    starts = local(SARAJEVO, "1995-03-06 09:00", "2090-03-06 09:00")
+    ends = local(SARAJEVO, "1995-03-06 12:00", "2090-03-06 12:00")  # both Mondays
+    fresh = sarajevo_clock()
+    np.testing.assert_allclose(clock.hours_between(starts, ends), [3.0, 3.0])
+    np.testing.assert_allclose(clock.hours_between(starts, ends), fresh.hours_between(starts, ends))
+    # A very long step (years of business hours) still lands where hours_between agrees.
+    far = clock.add_hours(starts, 20_000.0)
+    np.testing.assert_allclose(clock.hours_between(starts, far), [20_000.0, 20_000.0])
+    back = clock.add_hours(far, -20_000.0)
+    # Monday 09:00 is the same clock position as Friday 17:00; the earliest instant comes back.
+    assert back.equals(local(SARAJEVO, "1995-03-03 17:00", "2090-03-03 17:00").tz_convert("UTC"))
+    mid_morning = starts + pd.Timedelta(minutes=30)
+    there = clock.add_hours(mid_morning, 20_000.0)
+    assert clock.add_hours(there, -20_000.0).equals(mid_morning.tz_convert("UTC"))
+
+
+# ---------------------------------------------------------------- inputs and missing values
+
+
+def test_nat_and_nan_propagate() -> None:
+    starts = local(SARAJEVO, "2025-03-10 09:00", None, "2025-03-10 09:00")
+    ends = local(SARAJEVO, None, "2025-03-10 10:00", "2025-03-10 10:00")
+    hours = TICKETS.hours_between(starts, ends)
+    assert np.isnan(hours[:2]).all() and hours[2] == pytest.approx(1.0)
+    added = TICKETS.add_hours(starts, [np.nan, 1.0, 1.0])
+    assert pd.isna(added[:2]).all() and added[2] == ends[2]
+    assert pd.isna(TICKETS.add_hours(starts[:1], [np.inf])[0])
+    wall = Clock(CalendarSpec(), "UTC", "wall")
+    assert np.isnan(wall.hours_between(starts, ends)[:2]).all()
+    assert pd.isna(wall.add_hours(starts, [np.nan, 1.0, 1.0])[:2]).all()
+
+
+def test_naive_inputs_are_local_to_the_spec_zone() -> None:
+    naive = pd.Series(pd.to_datetime(["2025-03-07 16:00"]))
+    aware = local(SARAJEVO, "2025-03-07 16:00")
+    assert TICKETS.add_hours(naive, 8).equals(TICKETS.add_hours(aware, 8))
+    assert TICKETS.local(naive)[0] == aware[0]
+    assert str(TICKETS.local(naive).tz) == SARAJEVO
+
+
+def test_inputs_in_other_zones_and_types() -> None:
+    start_utc = pd.Series(pd.to_datetime(["2025-03-07 15:00"], utc=True))  # 16:00 Sarajevo
+    end_ny = pd.DatetimeIndex(["2025-03-10 11:00"]).tz_localize("America/New_York")  # 16:00
+    assert TICKETS.hours_between(start_utc, end_ny)[0] == pytest.approx(8.0)
+    as_array = np.array(["2025-03-07T15:00"], dtype="datetime64[s]")  # naive: Sarajevo time
+    assert TICKETS.hours_between(as_array, end_ny)[0] == pytest.approx(9.0)
+    assert TICKETS.hours_between([], []).shape == (0,)
+
+
+# ---------------------------------------------------------------- wall clock
+
+
+def test_wall_clock_is_elapsed_time_across_dst() -> None:
+    wall = Clock(CalendarSpec(hours=("09:00", "17:00"), holidays=("DE",)), BERLIN, "wall")
+    start = local(BERLIN, "2025-03-30 00:00", "2025-10-26 00:00", "2025-03-07 16:00")
+    end = local(BERLIN, "2025-03-31 00:00", "2025-10-27 00:00", "2025-03-10 16:00")
+    np.testing.assert_allclose(wall.hours_between(start, end), [23.0, 25.0, 72.0])
+    added = wall.add_hours(start, 24.0)
+    assert added[0] == pd.Timestamp("2025-03-31 01:00", tz=BERLIN)
+    assert added[1] == pd.Timestamp("2025-10-26 23:00", tz=BERLIN)
+    assert wall.hours_per_day() == 24.0
+
+
+def test_wall_clock_from_spec() -> None:
+    spec = DatasetSpec(name="x", kind="delivery", start="a", end="b", clock="wall")
+    clock = Clock.from_spec(spec)
+    assert clock.kind == "wall" and clock.timezone == "UTC"
+    with pytest.raises(ValueError, match="kind"):
+        Clock(CalendarSpec(), "UTC", "lunar")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- properties
+
+MIN_S = int(pd.Timestamp("2024-01-01", tz="UTC").timestamp())
+MAX_S = int(pd.Timestamp("2026-12-31", tz="UTC").timestamp())
+instants = st.integers(MIN_S, MAX_S).map(lambda s: pd.Timestamp(s, unit="s", tz="UTC"))
+
+CLOCKS = {
+    "tickets": TICKETS,
+    "deliveries": DELIVERIES,
+    "new_york": Clock(
+        CalendarSpec(hours=("09:30", "17:15"), holidays=("US-CA",)), "America/New_York", "business"
+    ),
+    "kolkata_24h": Clock(CalendarSpec(days=("Mon", "Wed", "Sun")), "Asia/Kolkata", "business"),
+}
+clocks = st.sampled_from(sorted(CLOCKS))
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def inside_business_hours(draw: st.DrawFn, clock: Clock) -> pd.Timestamp:
+    """An instant with open < t <= close on a working local day of the clock."""
+    day = draw(st.dates(dt.date(2024, 1, 2), dt.date(2026, 12, 30)))
+    assume(clock.is_working_day([day])[0])
+    opens, closes = clock.calendar.opens, clock.calendar.closes
+    minutes = draw(st.integers(1, int((closes - opens).total_seconds() // 60)))
+    naive = (
+        pd.Timestamp(dt.datetime.combine(day, dt.time())) + opens + pd.Timedelta(minutes=minutes)
+    )
+    return naive.tz_localize(clock.timezone, nonexistent="shift_forward", ambiguous=True)
+
+
+def reference_hours(clock: Clock, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Slow, obvious business hours: day by day with zoneinfo (start <= end)."""
+    zone = zoneinfo.ZoneInfo(clock.timezone)
+    first = start.tz_convert(zone).date() - dt.timedelta(days=1)
+    last = end.tz_convert(zone).date() + dt.timedelta(days=1)
+    closed = set()
+    for code in clock.calendar.holidays:
+        country, _, subdiv = code.partition("-")
+        years = range(first.year, last.year + 1)
+        closed |= set(holidays.country_holidays(country, subdiv=subdiv or None, years=years))
+    total = dt.timedelta()
+    day = first
+    while day <= last:
+        if day.strftime("%a") in clock.calendar.days and day not in closed:
+            midnight = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+            opens = (midnight.replace(tzinfo=None) + clock.calendar.opens).replace(tzinfo=zone)
+            closes = (midnight.replace(tzinfo=None) + clock.calendar.closes).replace(tzinfo=zone)
+            lo, hi = max(start.to_pydatetime(), opens), min(end.to_pydatetime(), closes)
+            if hi > lo:
+                total += hi - lo
+        day += dt.timedelta(days=1)
+    return total.total_seconds() / 3600
+
+
+@PROPERTY
+@given(name=clocks, a=instants, b=instants)
+def test_hours_between_matches_a_day_by_day_reference(
+    name: str, a: pd.Timestamp, b: pd.Timestamp
+) -> None:
+    clock = CLOCKS[name]
+    start, end = min(a, b), max(a, b)
+    got = clock.hours_between(pd.DatetimeIndex([start]), pd.DatetimeIndex([end]))[0]
+    assert got == pytest.approx(reference_hours(clock, start, end), abs=1e-9)
+
+
+@PROPERTY
+@given(data=st.data(), name=clocks, start=instants)
+def test_add_hours_inverts_hours_between(
+    data: st.DataObject, name: str, start: pd.Timestamp
+) -> None:
+    clock = CLOCKS[name]
+    end = data.draw(inside_business_hours(clock))
+    hours = clock.hours_between(pd.DatetimeIndex([start]), pd.DatetimeIndex([end]))
+    # A zero step from a start after closing time stays at the start, not at that closing time.
+    assume(hours[0] != 0 or start == end)
+    assert clock.add_hours(pd.DatetimeIndex([start]), hours)[0] == end
+
+
+@PROPERTY
+@given(name=clocks, start=instants, ends=st.lists(instants, min_size=2, max_size=30))
+def test_hours_between_is_monotone_in_end(name: str, start: pd.Timestamp, ends: list) -> None:
+    clock = CLOCKS[name]
+    ends_sorted = pd.DatetimeIndex(sorted(ends))
+    hours = clock.hours_between(pd.DatetimeIndex([start] * len(ends)), ends_sorted)
+    assert (np.diff(hours) >= 0).all()
+
+
+@PROPERTY
+@given(
+    name=clocks,
+    start=instants,
+    steps=st.lists(st.floats(-500, 500, allow_nan=False), min_size=2, max_size=30),
+)
+def test_add_hours_is_monotone_in_hours(name: str, start: pd.Timestamp, steps: list) -> None:
+    clock = CLOCKS[name]
+    steps = sorted([*steps, 0.0])
+    out = clock.add_hours(pd.DatetimeIndex([start] * len(steps)), steps)
+    assert (np.diff(out.asi8) >= 0).all()
+    assert out[steps.index(0.0)] == start
+    # Forward steps land inside opening hours and measure back to the step.
+    forward = np.array(steps) > 1e-3
+    back = clock.hours_between(pd.DatetimeIndex([start] * len(steps)), out)
+    np.testing.assert_allclose(back[forward], np.array(steps)[forward], atol=1e-9)
+
+
+ROUND_THE_CLOCK = (
+    Clock(CalendarSpec(days=ALL_DAYS), BERLIN, "business"),
+    Clock(CalendarSpec(days=ALL_DAYS), BERLIN, "wall"),
+)
+
+
+@PROPERTY
+@given(start=instants, end=instants)
+def test_round_the_clock_business_equals_wall_time(start: pd.Timestamp, end: pd.Timestamp) -> None:
+    business, wall = ROUND_THE_CLOCK
+    s, e = pd.DatetimeIndex([start]), pd.DatetimeIndex([end])
+    assert business.hours_between(s, e)[0] == pytest.approx(wall.hours_between(s, e)[0])
+    assert business.add_hours(s, 30.5)[0] == wall.add_hours(s, 30.5)[0]
+
+
+def test_vectorized_round_trip_on_many_rows() -> None:
+    rng = np.random.default_rng(7)
+    n = 20_000
+    start = pd.Series(pd.to_datetime(rng.integers(MIN_S, MAX_S, n), unit="s", utc=True))
+    # Durations are rounded to the microsecond, so exact round trips need whole microseconds.
+    end = (start + pd.to_timedelta(rng.exponential(60, n), unit="h")).dt.floor("us")
+    for clock in CLOCKS.values():
+        hours = clock.hours_between(start, end)
+        back = clock.add_hours(start, hours)
+        position = clock.hours_between(end, back)
+        assert np.allclose(position, 0.0, atol=1e-9)  # same clock position always
+        # The exact instant comes back wherever end is strictly inside opening hours.
+        local_end = clock.local(end)
+        minutes = local_end.hour * 60 + local_end.minute + local_end.second / 60
+        o = clock.calendar.opens.total_seconds() / 60
+        c = clock.calendar.closes.total_seconds() / 60
+        inside = clock.is_working_day(end) & (minutes > o) & (minutes < c) & (hours > 0)
+        assert inside.sum() > 1000
+        assert (back[inside] == pd.DatetimeIndex(end[inside])).all()
