@@ -180,6 +180,16 @@ def test_busy_queue_means_slower_tickets(plain: dict[str, SyntheticHistory]) -> 
     high = t["queue_open"] > t["queue_open"].quantile(0.8)
     low = t["queue_open"] < t["queue_open"].quantile(0.2)
     assert t.loc[high, "true_hours"].median() > 1.3 * t.loc[low, "true_hours"].median()
+    # Not only the season: within a month, the busier moments are still slower.
+    month = t["created_at"].dt.tz_convert("Europe/Sarajevo").dt.month
+    queue = np.log1p(t["queue_open"])
+    queue = queue - queue.groupby(month).transform("mean")
+    hours = np.log(t["true_hours"])
+    hours = hours - hours.groupby(month).transform("mean")
+    busier = (
+        hours[queue > queue.quantile(0.8)].median() - hours[queue < queue.quantile(0.2)].median()
+    )
+    assert np.exp(busier) > 1.2
 
 
 def test_ticket_priorities_order_the_durations(plain: dict[str, SyntheticHistory]) -> None:
@@ -206,9 +216,18 @@ def test_technical_shift_and_slow_drift(plain: dict[str, SyntheticHistory]) -> N
     technical_ratio = median(tech & after) / median(tech & ~after)
     other_ratio = median(~tech & after) / median(~tech & ~after)
     assert technical_ratio > 1.15 * other_ratio
+    # The drift hides behind busy and quiet spells: fit log hours on time, the queue and the
+    # columns, for non-technical tickets before the peak season.
     month = t["created_at"].dt.tz_convert("Europe/Sarajevo").dt.month
-    early, late = month.isin([1, 2, 3]), month.isin([6, 7, 8])
-    assert median(~tech & late) > 1.03 * median(~tech & early)
+    rows = t[~tech & (month <= 10)]
+    design = pd.get_dummies(rows[["priority", "category", "channel"]], drop_first=True)
+    design = design.astype(float).assign(
+        years=(rows["created_at"] - rows["created_at"].min()).dt.total_seconds() / 86400 / 365,
+        queue=np.log1p(rows["queue_open"]),
+        one=1.0,
+    )
+    beta = np.linalg.lstsq(design.to_numpy(), np.log(rows["true_hours"].to_numpy()), rcond=None)[0]
+    assert np.exp(beta[list(design.columns).index("years")]) > 1.08
 
 
 def test_after_cutoff_deliveries_take_longer(plain: dict[str, SyntheticHistory]) -> None:
@@ -219,9 +238,9 @@ def test_after_cutoff_deliveries_take_longer(plain: dict[str, SyntheticHistory])
     after = clock.after_cutoff(ordered)
     wall = (end - ordered).dt.total_seconds() / 3600
     assert wall[working & after].mean() > wall[working & ~after].mean() + 6
-    for service in ("express", "standard", "economy"):
+    for service in ("express", "standard"):  # economy's week-long spread blurs the half day
         same = working & (h.truth["service"] == service).to_numpy()
-        assert wall[same & after].median() > wall[same & ~after].median(), service
+        assert wall[same & after].median() > wall[same & ~after].median() + 6, service
     # Nothing leaves before the next opening: finishes are after the effective start.
     assert (end.to_numpy() > clock.effective_start(ordered).to_numpy()).all()
 

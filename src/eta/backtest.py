@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from eta.data import END, FINISHED, HOURS, START, History, seen_at
+from eta.data import FINISHED, HOURS, START, History, seen_at
 from eta.evaluation import promise_metrics
 from eta.features import Events
-from eta.model import EtaModel, Predictive, Settings
+from eta.calibration import OnlineCalibration
+from eta.model import EtaModel, Settings
 from eta.quote import quote_items
 
 
@@ -68,13 +69,10 @@ def run_backtest(
     items = period_items(history, test_start, test_end)
     if items.empty:
         raise ValueError(f"no items start in the test period from {test_start}")
-    events = Events.from_frame(history.frame)  # as-of features only ever see earlier events
-    features = model.features(items, events)
-    levels = None
-    if replay:
-        levels = replay_levels(model, items, model.predict(items, features), confidence)
+    features = model.features(items, _events(history))  # as-of: only earlier events count
+    offsets = replay_offsets(model, history, items, features) if replay else None
     quotes = quote_items(
-        model, items, confidence=confidence, levels=levels, features=features, online=False
+        model, items, confidence=confidence, features=features, offsets=offsets, online=False
     )
     quotes.index = items.index
     if actual_hours is None:
@@ -90,51 +88,69 @@ def run_backtest(
     return BacktestResult(metrics, quotes.reset_index(drop=True), model)
 
 
-def replay_levels(
-    model: EtaModel, items: pd.DataFrame, predictive: Predictive, confidence: float
-) -> np.ndarray:
-    """Promise level for each item as adaptive conformal inference would have set it live.
+WARM_UP = pd.Timedelta(days=28)
+"""Replay starts with the items of the weeks before the test period, quoted by the trained model,
+so that their outcomes (broken promises are known late) reach online calibration during the test
+period as they would in production, instead of the first weeks hearing only of kept promises."""
 
-    Items are quoted in start order. Before quoting an item, every outcome known by its start is
-    fed back: kept promises whose item finished strictly earlier, broken promises whose promise
-    passed. Nothing that happens at or after an item's start can change its quote.
+
+def replay_offsets(
+    model: EtaModel, history: History, items: pd.DataFrame, features: pd.DataFrame
+) -> np.ndarray:
+    """The online score shift each test item would have been quoted with, live.
+
+    Items are quoted in start order. Before quoting an item, every likely time and promise that
+    had passed by its start is judged and fed back (see
+    :class:`~eta.calibration.OnlineCalibration`). Nothing that happens at or after an item's
+    start can change its quote.
     """
+    test_start = items[START].min()
+    warm = period_items(history, test_start - WARM_UP, test_start)
+    stream = pd.concat([warm, items], ignore_index=True)
+    predictive = model.predict(
+        stream, pd.concat([model.features(warm, _events(history)), features], ignore_index=True)
+    )
+    is_test = np.r_[np.zeros(len(warm), bool), np.ones(len(items), bool)]
     clock = model.clock_
-    online = model.online_.__class__(confidence, model.online_.step)
-    order = np.argsort(items[START].to_numpy(), kind="stable")
-    starts = items[START].to_numpy()[order]
-    begin = clock.effective_start(items[START]).to_numpy()[order]
-    ref = min(starts.min(), begin.min())
-    # Clock positions (hours since ref): a promise has passed at t once pos(t) > its position.
-    pos_start = clock.hours_between(pd.DatetimeIndex([ref] * len(order)), pd.DatetimeIndex(starts))
-    pos_begin = clock.hours_between(pd.DatetimeIndex([ref] * len(order)), pd.DatetimeIndex(begin))
-    finished = items[FINISHED].to_numpy()[order]
-    hours = items[HOURS].to_numpy(float)[order]  # open items: hours until last seen
-    end = items[END].to_numpy()[order]
+    online = OnlineCalibration(
+        model.online_.confidence, model.online_.gain, model.online_.daily_volume
+    )
+    order = np.argsort(stream[START].to_numpy(), kind="stable")
+    starts = pd.DatetimeIndex(stream[START].to_numpy()[order])
+    begin = clock.effective_start(starts)
+    # Clock positions (hours since the first start): a promise has passed at t once pos(t) > it.
+    first = pd.DatetimeIndex([starts[0]] * len(starts))
+    pos_start, pos_begin = clock.hours_between(first, starts), clock.hours_between(first, begin)
+    starts = starts.to_numpy()
+    finished = stream[FINISHED].to_numpy()[order]
+    hours = stream[HOURS].to_numpy(float)[order]  # open items: hours until last seen
     segment = predictive.segment[order]
     location, spread = predictive.location[order], predictive.spread[order]
-    distributions = predictive.calibration.by_key
-    hits: list[tuple[np.datetime64, int]] = []  # (finish instant, item)
-    misses: list[tuple[float, int]] = []  # (clock position of the promise, item)
-    levels = np.empty(len(order))
+    checkpoints = {"likely": 0.5, "promise": model.spec.confidence}
+    z_at = {
+        (tag, name): float(d.quantile(np.array([level]))[0])
+        for tag, d in predictive.calibration.by_key.items()
+        for name, level in checkpoints.items()
+    }
+    due: list[tuple[float, int, str, bool]] = []  # (clock position, item, checkpoint, late)
+    offsets = np.zeros(len(order))
     for k in range(len(order)):
-        now, now_pos = starts[k], pos_start[k]
-        while hits and hits[0][0] < now:
-            online.update(segment[heapq.heappop(hits)[1]], missed=False)
-        while misses and misses[0][0] < now_pos:
-            online.update(segment[heapq.heappop(misses)[1]], missed=True)
-        level = float(online.level(segment[k : k + 1], confidence)[0])
-        levels[k] = level
-        z = distributions[segment[k]].quantile(np.array([level]))[0]
-        promise = float(np.exp(location[k] + spread[k] * z))
-        if finished[k] and hours[k] <= promise:
-            heapq.heappush(hits, (end[k], k))
-        elif hours[k] > promise:  # finished late, or still open when last seen after the promise
-            heapq.heappush(misses, (pos_begin[k] + promise, k))
+        while due and due[0][0] < pos_start[k]:
+            _, item, checkpoint, late = heapq.heappop(due)
+            online.update(segment[item], checkpoint, late)
+        offsets[k] = online.offsets(segment[k : k + 1])[0] if is_test[order[k]] else 0.0
+        for name in checkpoints:
+            when = float(np.exp(location[k] + offsets[k] + spread[k] * z_at[segment[k], name]))
+            if finished[k] or hours[k] > when:  # else: open, last seen before it: never judged
+                heapq.heappush(due, (pos_begin[k] + when, k, name, hours[k] > when))
     model.online_ = online
     out = np.empty(len(order))
-    out[order] = levels
-    return out
+    out[order] = offsets
+    return out[is_test]
 
 
-__all__ = ["BacktestResult", "period_items", "replay_levels", "run_backtest"]
+def _events(history: History) -> Events:
+    return Events.from_frame(history.frame)
+
+
+__all__ = ["BacktestResult", "period_items", "replay_offsets", "run_backtest"]

@@ -27,9 +27,6 @@ import numpy as np
 
 from eta.censoring import effective_sample_size
 
-MAX_LEVEL = 0.99
-"""Online calibration never asks for more than a P99: beyond it the empirical tail is too thin."""
-
 MIN_SEGMENT_ITEMS = 150.0
 """Effective number of calibration items a segment needs before it gets its own distribution."""
 
@@ -143,45 +140,77 @@ def segment_label(tag: str) -> str:
 
 @dataclass
 class OnlineCalibration:
-    """Adaptive conformal inference: nudge each segment's quantile level by how promises fared.
+    """Online recalibration from outcomes: a per-segment time factor that keeps promises honest.
 
-    After every known outcome ``level += step * (missed - (1 - confidence))``: a broken promise
-    raises that segment's level, a kept one lowers it a little, so the long-run share of kept
-    promises tracks the target even when the world drifts (Gibbs & Candès, 2021). A miss is known
-    as soon as the promise passes; a hit only once the item finishes.
+    Finish times are scaled by ``exp(offset)``. Every quote is judged twice: when its likely time
+    passes (was the item done?) and when its promise passes (was the promise kept?). Each judgement
+    moves the offset of the whole model and of the item's segment by
+    ``step * (late - (1 - level))``, with level 0.5 at the likely time and the confidence at the
+    promise: a broken promise pushes later promises out, a kept one pulls them in a little, so the
+    long-run on-time rate tracks the target even when the world drifts. The likely-time check
+    reacts about twice as fast (it comes earlier, and half of all items inform it); the promise
+    check corrects the tail. This is adaptive conformal inference run on the log-time scale
+    ("quantile tracking"): drift is mostly multiplicative (peak season makes everything 25%
+    slower), and moving the quantile *level* instead would jump to unstable extreme quantiles.
+
+    Both judgements happen when their time passes, even for items that finished earlier: feeding
+    back kept promises as soon as items finish would tell the controller mostly good news at any
+    moment (the broken promises of the same days are still pending) and bias promises low.
+
+    References
+    ----------
+    Gibbs, I. & Candès, E. (2021). Adaptive conformal inference under distribution shift. *NeurIPS*.
+    Angelopoulos, A., Candès, E. & Tibshirani, R. (2023). Conformal PID control for time series
+    prediction. *NeurIPS*.
     """
 
     confidence: float = 0.9
-    step: float = 0.01
-    shift: dict[str, float] = field(default_factory=dict)
+    gain: float = 0.05
+    """How far one day's worth of judgements moves an offset. ``step = gain / daily_volume``, so
+    the controller reacts at the same speed whether a segment sees ten items a day or ten
+    thousand; it must stay small because judgements arrive a whole promise later (a delayed
+    integral controller overshoots when its gain times the delay is large)."""
+    daily_volume: dict[str, float] = field(default_factory=dict)
+    offset: dict[str, float] = field(default_factory=dict)
     outcomes: dict[str, list[int]] = field(default_factory=dict)
     """Per segment: [promises kept, promises judged]; the live on-time rate."""
 
-    def level(self, segments: np.ndarray, confidence: float | np.ndarray) -> np.ndarray:
-        """Quantile level to use for a promise at ``confidence`` in each segment."""
-        shift = np.array([self.shift.get(s, 0.0) for s in segments], dtype=float)
-        # The shift was learned at the default confidence; scale it to the tail actually asked for.
-        scale = (1.0 - np.asarray(confidence, dtype=float)) / (1.0 - self.confidence)
-        return np.clip(np.asarray(confidence) + shift * scale, 0.5, MAX_LEVEL)
+    def offsets(self, segments: np.ndarray) -> np.ndarray:
+        """Log-time factor for each item: the model-wide one plus its segment's."""
+        shared = sum(self.offset.get(f"{c}|{ALL}", 0.0) for c in CHECKPOINTS)
+        return np.array(
+            [shared + sum(self.offset.get(f"{c}|{s}", 0.0) for c in CHECKPOINTS) for s in segments],
+            dtype=float,
+        )
 
-    def update(self, segment: str, missed: bool) -> None:
-        err = float(missed) - (1.0 - self.confidence)
-        lo, hi = 0.5 - self.confidence, MAX_LEVEL - self.confidence
-        self.shift[segment] = float(np.clip(self.shift.get(segment, 0.0) + self.step * err, lo, hi))
-        kept, judged = self.outcomes.get(segment, [0, 0])
-        self.outcomes[segment] = [kept + (not missed), judged + 1]
+    def level(self, checkpoint: str) -> float:
+        return 0.5 if checkpoint == "likely" else self.confidence
+
+    def update(self, segment: str, checkpoint: str, late: bool) -> None:
+        """Judge one quote at ``checkpoint`` ('likely' or 'promise'): was the item still open?"""
+        err = float(late) - (1.0 - self.level(checkpoint))
+        for key in (ALL, segment):
+            step = self.gain / max(self.daily_volume.get(key, 1.0), 1.0)
+            name = f"{checkpoint}|{key}"
+            self.offset[name] = float(np.clip(self.offset.get(name, 0.0) + step * err, -2.0, 2.0))
+            if checkpoint == "promise":
+                kept, judged = self.outcomes.get(key, [0, 0])
+                self.outcomes[key] = [kept + (not late), judged + 1]
 
     def on_time_rate(self) -> dict[str, float]:
         return {s: k / n for s, (k, n) in self.outcomes.items() if n}
 
     def to_dict(self) -> dict:
         return {
-            "confidence": self.confidence,
-            "step": self.step,
-            "shift": self.shift,
-            "outcomes": self.outcomes,
+            "confidence": self.confidence, "gain": self.gain, "daily_volume": self.daily_volume,
+            "offset": self.offset, "outcomes": self.outcomes,
         }
 
     @classmethod
     def from_dict(cls, raw: dict) -> OnlineCalibration:
         return cls(**raw)
+
+
+CHECKPOINTS = ("likely", "promise")
+ALL = "*"
+"""Key of the model-wide online offset."""

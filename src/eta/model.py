@@ -27,7 +27,7 @@ import pandas as pd
 
 from eta import __version__
 from eta.calendar import Clock
-from eta.calibration import MondrianCalibration, OnlineCalibration
+from eta.calibration import ALL, MondrianCalibration, OnlineCalibration
 from eta.censoring import ipcw_weights
 from eta.data import FINISHED, HOURS, START, DataError, History, segment_keys
 from eta.features import Events, feature_frame
@@ -50,7 +50,7 @@ class Settings:
     seed: int = 0
     use_open_items: bool = True
     """False drops open items instead of weighting (only to measure what censoring-awareness buys)."""
-    online_step: float = 0.01
+    online_gain: float = 0.05
 
     def lightgbm_params(self, alpha: float) -> dict:
         return {
@@ -139,7 +139,10 @@ class EtaModel:
             raise DataError(f"{history.source}: no finished items in the calibration period")
         keys = self._segment_levels(frame.iloc[calib])
         self.calibration_ = MondrianCalibration.fit(scores, w_calib, keys)
-        self.online_ = OnlineCalibration(self.spec.confidence, self.settings.online_step)
+        tags = self.calibration_.segment_of(keys)
+        self.online_ = OnlineCalibration(
+            self.spec.confidence, self.settings.online_gain, _daily_volume(frame.iloc[calib], tags)
+        )
         self.events_ = events.since(history.as_of)
         self.as_of_ = history.as_of
         self.info_ = {
@@ -187,7 +190,8 @@ class EtaModel:
 
         ``levels`` may be one list for all items or an ``(n_items, n_levels)`` array. With
         ``elapsed`` (clock hours already spent, NaN for new items) the quantiles are those of
-        ``T | T > elapsed``. Levels above 0.5 are adapted by online calibration when ``online``.
+        ``T | T > elapsed``. With ``online`` the promise side of the distribution is shifted by
+        what outcomes fed back so far say (:class:`eta.calibration.OnlineCalibration`).
         """
         predictive = self.predict(items, features)
         levels = np.asarray(levels, dtype=float)
@@ -285,26 +289,42 @@ class Predictive:
     segment: np.ndarray
     calibration: MondrianCalibration
 
-    def hours(self, levels: np.ndarray, elapsed: np.ndarray | None = None) -> np.ndarray:
+    def hours(
+        self,
+        levels: np.ndarray,
+        elapsed: np.ndarray | None = None,
+        offsets: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Quantiles in clock hours, ``levels`` of shape (n_items, n_levels), never crossing.
 
         With ``elapsed`` the quantiles are those of ``T | T > elapsed``:
         ``F^-1(F(e) + p (1 - F(e)))``. An item beyond everything seen in calibration is overdue;
-        it still gets a promise later than now, never one in the past.
+        it still gets a promise later than now, never one in the past. ``offsets`` (log hours, one
+        per item) scale the whole distribution by ``exp(offset)``: online calibration's answer to
+        "everything is 20% slower this week".
         """
         levels = np.asarray(levels, dtype=float)
         n = len(self.location)
         done = np.zeros(n) if elapsed is None else np.nan_to_num(np.asarray(elapsed, float))
+        shift = np.zeros(n) if offsets is None else np.asarray(offsets, dtype=float)
+        location = self.location + shift
         out = np.empty(levels.shape)
         for tag, rows in self.calibration.distributions(self.segment).items():
             dist = self.calibration.by_key[tag]
-            loc, spread = self.location[rows, None], self.spread[rows, None]
+            loc, spread = location[rows, None], self.spread[rows, None]
             z_done = (np.log(np.maximum(done[rows, None], 1e-9)) - loc) / spread
             floor = np.where(done[rows, None] > 0, dist.cdf(z_done), 0.0)
             z = dist.quantile(floor + levels[rows] * (1.0 - floor))
             hours = np.exp(loc + spread * z)
             out[rows] = np.maximum(hours, done[rows, None] * (1.0 + 0.25 * levels[rows]))
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
+
+
+def _daily_volume(items: pd.DataFrame, segments: np.ndarray) -> dict[str, float]:
+    """Items started per day, overall and per calibration segment (paces online calibration)."""
+    days = max((items[START].max() - items[START].min()) / pd.Timedelta(days=1), 1.0)
+    volume = {tag: n / days for tag, n in pd.Series(segments).value_counts().items()}
+    return {ALL: len(items) / days, **volume}
 
 
 def _ascending(levels: np.ndarray) -> bool:

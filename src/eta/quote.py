@@ -65,15 +65,16 @@ def quote_items(
     *,
     confidence: float | None = None,
     now: pd.Timestamp | None = None,
-    levels: np.ndarray | None = None,
     features: pd.DataFrame | None = None,
+    offsets: np.ndarray | None = None,
     online: bool = True,
 ) -> pd.DataFrame:
     """Quote canonical items (see :func:`prepare_items`); one row out per row in, same order.
 
     ``now`` makes items that started earlier "in progress" for the clock time since their
-    effective start; an ``elapsed`` column (clock hours) does the same per item. ``levels``
-    overrides the promise level per item (replay uses it for its adapted levels).
+    effective start; an ``elapsed`` column (clock hours) does the same per item. ``offsets``
+    overrides the online score shift per item (replay passes the shifts it had at each start);
+    ``online=False`` quotes without any.
     """
     confidence = model.spec.confidence if confidence is None else confidence
     if not 0.5 < confidence < 1.0:
@@ -97,20 +98,21 @@ def quote_items(
     if now is not None:
         since = clock.hours_between(begin, pd.DatetimeIndex([now] * len(good)))
         elapsed = np.where(np.isnan(elapsed) & (since > 0), since, elapsed)
-    promise_level = np.full(len(good), confidence) if levels is None else np.asarray(levels)[ok]
-    grid = np.column_stack(
-        [1.0 - promise_level, np.full(len(good), 0.5), (0.5 + promise_level) / 2, promise_level]
-    )
-    feats = model.features(good) if features is None else features[ok]
-    hours = model.quantiles(good, grid, elapsed=elapsed, features=feats, online=online)
-    fresh = model.quantiles(good, grid[:, -1:], features=feats, online=online)[:, 0]
+    grid = np.array([[1.0 - confidence, 0.5, (0.5 + confidence) / 2, confidence]] * len(good))
+    predictive = model.predict(good, None if features is None else features[ok])
+    if offsets is not None:
+        offsets = np.asarray(offsets, dtype=float)[ok]
+    elif online:
+        offsets = model.online_.offsets(predictive.segment)
+    hours = predictive.hours(grid, elapsed, offsets)
+    fresh = predictive.hours(grid[:, -1:], None, offsets)[:, 0]
     instants = {
         name: _ceil_minute(clock.add_hours(begin, hours[:, k]))
         for k, name in enumerate(("earliest_at", "likely_at", "follow_up_at", "promise_at"))
     }
     for name, values in instants.items():
         out.loc[ok, name] = values
-    out.loc[ok, "segment"] = model.segments(good)
+    out.loc[ok, "segment"] = predictive.segment
     out.loc[ok, "likely_hours"] = hours[:, 1]
     out.loc[ok, "promise_hours"] = hours[:, 3]
     out.loc[ok, "elapsed_hours"] = elapsed

@@ -11,11 +11,14 @@ durations so that a model can (and must) learn it:
 
 Tickets (spec ``tickets``, business clock 09-17 Mon-Fri, Bosnian holidays, Europe/Sarajevo)
     * arrivals are a non-homogeneous Poisson process: weekday office hours, Monday-heavy, a few
-      tickets at night, on weekends and on holidays, busier in late November and December;
+      tickets at night, on weekends and on holidays, busier in late November and December, with
+      random busy and quiet days and a few incident days (3x the volume);
     * the resolution time is drawn in *business hours* (lognormal by priority, category and
       channel) and placed on the calendar with :meth:`eta.calendar.Clock.add_hours`, so nights,
       weekends and public holidays stretch it in wall time exactly as the spec clock says;
-    * it is longer when the open backlog at creation (``queue_open``, exact) is high;
+    * it is longer when the open backlog at creation (``queue_open``, exact) is high: hours scale
+      with (backlog / its usual level) ** 0.5, and since the backlog is itself made of the slow
+      tickets, the two are solved together by a few fixed-point passes;
     * some of it is invisible in the columns: a slow drift (+15% over the year), a peak season
       (from 20 November, 25% slower), a sudden shift (technical tickets 40% slower from 70% of
       the window on, mid-September for the default year) and escalations (a few % of tickets take
@@ -23,7 +26,7 @@ Tickets (spec ``tickets``, business clock 09-17 Mon-Fri, Bosnian holidays, Europ
 
 Deliveries (spec ``deliveries``, business clock 08-20 Mon-Sat, German holidays, 14:00 cut-off)
     * orders arrive around the clock but mostly in the evening and on Sundays, with a Black Friday
-      to Christmas rush;
+      to Christmas rush (Black Friday to Cyber Monday busiest) and random busy days;
     * orders after the cut-off or on non-working days start from the next opening
       (:meth:`eta.calendar.Clock.effective_start`);
     * transit is drawn in delivery-day business hours: the service sets the base (express ~1,
