@@ -1,0 +1,212 @@
+"""The ``eta`` command: train, quote, backtest, demo (the contract in DESIGN.md).
+
+Each command answers bad input with one clear line naming the file, row, column or key at fault
+and exits with status 2; rejected history rows are written to a quarantine file, never dropped
+silently.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from eta.data import DataError, load_history, read_table, write_table
+from eta.spec import DatasetSpec, SpecError
+
+app = typer.Typer(
+    help="Realistic, padded ETAs learned from history: train, quote, backtest.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def _friendly_errors(command: F) -> F:
+    """Turn the engine's own input errors into one readable line and exit status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            command(*args, **kwargs)
+        except (SpecError, DataError, FileNotFoundError, KeyError, ValueError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _timestamp(value: str | None, name: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError as exc:
+        raise ValueError(f"--{name} {value!r} is not an ISO-8601 timestamp") from exc
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+SpecOption = Annotated[Path, typer.Option("--spec", help="Dataset spec (YAML).")]
+DataOption = Annotated[Path, typer.Option("--data", help="History (CSV or Parquet).")]
+QuarantineOption = Annotated[
+    Path | None,
+    typer.Option(help="Where rejected rows go (default: next to the data, *.rejected.csv)."),
+]
+
+
+@app.command()
+@_friendly_errors
+def train(
+    spec: SpecOption,
+    data: DataOption,
+    out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Train on what was known at this time (ISO-8601).")
+    ] = None,
+    register: Annotated[bool, typer.Option(help="Register a model version in MLflow.")] = False,
+    quarantine: QuarantineOption = None,
+    max_rejected: Annotated[float, typer.Option(help="Refuse above this share.")] = 0.05,
+) -> None:
+    """Train, calibrate and write a model; log the run to MLflow."""
+    from eta.model import EtaModel
+    from eta.tracking import log_run
+
+    dataset = DatasetSpec.from_yaml(spec)
+    history = load_history(
+        data, dataset, as_of=_timestamp(as_of, "as-of"), quarantine=quarantine,
+        max_rejected=max_rejected,
+    )
+    _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
+    with console.status(f"training {dataset.name} on {len(history.frame):,} rows"):
+        model = EtaModel(dataset).fit(history)
+        model.save(out)
+    info = model.info_
+    console.print(
+        f"[green]trained[/] {dataset.name}: {info['rows']:,} rows ({info['open_share']:.1%} open), "
+        f"{len(model.calibration_.by_key)} calibration segments -> {out}"
+    )
+    logged = log_run(
+        f"train {dataset.name}",
+        {"spec": dataset.name, "data": str(data), "as_of": info["as_of"], **model.settings.__dict__},
+        {"rows": info["rows"], "open_share": info["open_share"], "rejected_rows": info["rejected_rows"]},
+        model_dir=out,
+        files=[spec],
+        register_as=dataset.name if register else None,
+    )
+    console.print(f"MLflow run {logged['run_id']}" + (
+        f", registered {dataset.name} version {logged['version']}" if "version" in logged else ""
+    ))
+
+
+@app.command()
+@_friendly_errors
+def quote(
+    model: Annotated[Path, typer.Option("--model", help="Model directory.")],
+    data: Annotated[Path, typer.Option("--data", help="Items to quote (CSV or Parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="Quotes file (CSV or Parquet).")],
+    confidence: Annotated[
+        float | None, typer.Option(help="Promise level (default: the spec's).")
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option(help="Quote as of this time; earlier starts are in progress.")
+    ] = None,
+) -> None:
+    """Quote items: one row per input row, same order."""
+    from eta.model import EtaModel
+    from eta.quote import prepare_items, quote_items
+
+    loaded = EtaModel.load(model)
+    raw = read_table(data)
+    items, errors = prepare_items(raw, loaded.spec)
+    quotes = quote_items(loaded, items, confidence=confidence, now=_timestamp(now, "now"))
+    quotes["error"] = errors
+    write_table(quotes, out)
+    bad = int((errors != "").sum())
+    console.print(f"[green]quoted[/] {len(quotes) - bad:,} items -> {out}")
+    if bad:
+        err_console.print(f"[yellow]{bad} row(s) could not be quoted; see the 'error' column[/]")
+
+
+@app.command()
+@_friendly_errors
+def backtest(
+    spec: SpecOption,
+    data: DataOption,
+    test_start: Annotated[str, typer.Option(help="First start time of the test period.")],
+    test_end: Annotated[str | None, typer.Option(help="End of the test period (exclusive).")] = None,
+    replay: Annotated[
+        bool, typer.Option(help="Walk the test period in time order with online recalibration.")
+    ] = False,
+    out: Annotated[Path | None, typer.Option(help="Write per-item quotes here.")] = None,
+    confidence: Annotated[float | None, typer.Option(help="Promise level.")] = None,
+    quarantine: QuarantineOption = None,
+) -> None:
+    """Train on what was known at --test-start, quote the test period, measure the promises."""
+    from eta.backtest import run_backtest
+    from eta.quote import QUOTE_COLUMNS
+    from eta.tracking import log_run
+
+    dataset = DatasetSpec.from_yaml(spec)
+    history = load_history(data, dataset, quarantine=quarantine)
+    _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
+    start = _timestamp(test_start, "test-start")
+    with console.status("training and quoting the test period"):
+        result = run_backtest(
+            history, start, _timestamp(test_end, "test-end"), replay=replay, confidence=confidence
+        )
+    print_metrics(result.metrics, f"{dataset.name} backtest ({result.metrics['mode']})")
+    if out is not None:
+        columns = [*QUOTE_COLUMNS, *(c for c in result.quotes if c not in QUOTE_COLUMNS)]
+        write_table(result.quotes[columns], out)
+        console.print(f"quotes -> {out}")
+    log_run(
+        f"backtest {dataset.name}",
+        {"spec": dataset.name, "data": str(data), "test_start": test_start,
+         "test_end": test_end, "replay": replay},
+        result.metrics,
+        files=[spec],
+    )
+
+
+@app.command()
+@_friendly_errors
+def demo(
+    out: Annotated[Path, typer.Option(help="Where demo data and models go.")] = Path("demo-output"),
+    rows: Annotated[int, typer.Option(help="Synthetic history rows per dataset.")] = 20_000,
+) -> None:
+    """Build everything on embedded synthetic data: histories, models, backtests, quotes."""
+    from eta.demo import run_demo
+
+    run_demo(out, rows, console)
+
+
+def print_metrics(metrics: dict, title: str) -> None:
+    table = Table(title=title, show_header=False)
+    for key, value in metrics.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
+def _report_rejected(rejected: pd.DataFrame, where: Path) -> None:
+    if len(rejected):
+        err_console.print(
+            f"[yellow]{len(rejected)} row(s) rejected[/] (kept in {where}); first: "
+            + "; ".join(
+                f"row {r.row} column '{r.column}': {r.reason}" for r in rejected.head(3).itertuples()
+            ),
+            highlight=False,
+        )
+
+
+if __name__ == "__main__":
+    app()

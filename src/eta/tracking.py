@@ -1,0 +1,71 @@
+"""MLflow: every train and backtest run is logged; trained models can be registered.
+
+Models are logged as their native directory (LightGBM text, JSON, Parquet), never as a pickle, and
+registered as a plain model version whose source is that directory, so anything that reads the
+registry can load them with :meth:`eta.model.EtaModel.load` after downloading the artifacts.
+MLflow is imported lazily: it is slow to import and only runs that log need it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from eta.settings import get_settings
+
+MODEL_ARTIFACT = "model"
+
+
+def log_run(
+    run_name: str,
+    params: Mapping[str, object],
+    metrics: Mapping[str, object],
+    *,
+    model_dir: Path | None = None,
+    files: list[Path] | None = None,
+    register_as: str | None = None,
+) -> dict[str, str]:
+    """Log one run; returns its run id and, when registered, the new model version."""
+    mlflow = _mlflow()
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.log_params({k: _short(v) for k, v in params.items()})
+        mlflow.log_metrics(
+            {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and v == v}
+        )
+        if model_dir is not None:
+            mlflow.log_artifacts(str(model_dir), artifact_path=MODEL_ARTIFACT)
+        for path in files or []:
+            mlflow.log_artifact(str(path))
+        result = {"run_id": run.info.run_id, "tracking_uri": mlflow.get_tracking_uri()}
+        if register_as and model_dir is not None:
+            result["version"] = register(register_as, f"{run.info.artifact_uri}/{MODEL_ARTIFACT}", run)
+    return result
+
+
+def register(name: str, source: str, run: object) -> str:
+    """Create a model version (the registered model is created on first use)."""
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    if not client.search_registered_models(filter_string=f"name = '{name}'"):
+        client.create_registered_model(name)
+    version = client.create_model_version(name, source, run_id=run.info.run_id)
+    return str(version.version)
+
+
+def _mlflow():  # noqa: ANN202 - the mlflow module
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    import mlflow
+
+    settings = get_settings()
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_experiment(settings.experiment)
+    return mlflow
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 500 else text[:497] + "..."
