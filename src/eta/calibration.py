@@ -33,44 +33,90 @@ MIN_SEGMENT_ITEMS = 150.0
 
 @dataclass(frozen=True)
 class ScoreDistribution:
-    """Weighted empirical distribution of calibration scores, with conformal's extra test point.
+    """Weighted empirical distribution of calibration scores, with conformal's extra test point
+    and an exponential tail.
 
-    ``cdf(z) = sum(w_i for z_i <= z) / (sum(w) + 1)``: the unit mass of the item being quoted sits
-    at +infinity, which is what makes the promise valid in finite samples (split conformal).
+    Below ``tail_start`` (the score at level :data:`TAIL_LEVEL`),
+    ``cdf(z) = sum(w_i for z_i <= z) / (n + 1)`` with inverse-probability-of-censoring weights
+    ``w`` (zero for open items, which still count in ``n``): the unit mass of the item being
+    quoted sits at +infinity, which makes promises valid in finite samples (split conformal),
+    and mass that censoring hid stays above the largest score instead of being spread below it. Above it the
+    scores are modelled as exponential (peaks over threshold, generalised Pareto with shape 0), so
+    quantiles beyond the largest score seen stay finite and an overdue item still gets a sensible
+    conditional promise: ``z | z > z_e = z_e + Exp(rate)``.
+
+    References
+    ----------
+    Davison, A. C. & Smith, R. L. (1990). Models for exceedances over high thresholds. *JRSS B*.
     """
 
     scores: np.ndarray
     cumulative: np.ndarray
     n_effective: float
+    tail_start: float
+    tail_rate: float
 
     @classmethod
     def fit(cls, scores: np.ndarray, weights: np.ndarray) -> ScoreDistribution:
+        """``weights`` are one per item, zero for open items (see :func:`eta.censoring.ipcw_weights`)."""
+        n = len(weights)
         keep = weights > 0
         scores, weights = scores[keep], weights[keep]
         order = np.argsort(scores, kind="stable")
-        total = weights.sum()
-        cumulative = np.cumsum(weights[order]) / (total + total / max(len(weights), 1))
-        return cls(scores[order], cumulative, effective_sample_size(weights))
+        scores, weights = scores[order], weights[order]
+        cumulative = np.minimum(np.cumsum(weights) / (n + 1), 1.0 - 1.0 / (n + 1))
+        level = min(TAIL_LEVEL, cumulative[-1] - 0.02)
+        start_idx = min(np.searchsorted(cumulative, level), len(scores) - 1)
+        tail_start = float(scores[start_idx])
+        above = scores > tail_start
+        excess = np.average(scores[above] - tail_start, weights=weights[above]) if above.any() else 0
+        tail_rate = 1.0 / max(float(excess), 0.05)
+        return cls(scores, cumulative, effective_sample_size(weights), tail_start, tail_rate)
+
+    @property
+    def tail_mass(self) -> float:
+        """Probability above ``tail_start``."""
+        idx = np.searchsorted(self.scores, self.tail_start, side="right") - 1
+        return float(1.0 - self.cumulative[idx])
 
     def cdf(self, z: np.ndarray) -> np.ndarray:
+        z = np.asarray(z, dtype=float)
         idx = np.searchsorted(self.scores, z, side="right") - 1
-        return np.where(idx >= 0, self.cumulative[np.clip(idx, 0, None)], 0.0)
+        body = np.where(idx >= 0, self.cumulative[np.clip(idx, 0, None)], 0.0)
+        excess = np.maximum(z - self.tail_start, 0.0)
+        tail = 1.0 - self.tail_mass * np.exp(-self.tail_rate * excess)
+        return np.where(z > self.tail_start, tail, body)
 
     def quantile(self, p: np.ndarray) -> np.ndarray:
-        """Smallest score whose cdf reaches ``p`` (the upper step; beyond the data: the largest)."""
-        idx = np.searchsorted(self.cumulative, np.asarray(p) - 1e-12, side="left")
-        return self.scores[np.clip(idx, 0, len(self.scores) - 1)]
+        """Smallest score whose cdf reaches ``p`` (the upper step), exponential in the tail."""
+        p = np.asarray(p, dtype=float)
+        idx = np.searchsorted(self.cumulative, p - 1e-12, side="left")
+        body = self.scores[np.clip(idx, 0, len(self.scores) - 1)]
+        mass = self.tail_mass
+        in_tail = p > 1.0 - mass
+        remaining = np.clip((1.0 - p) / max(mass, 1e-12), 1e-12, 1.0)
+        tail = self.tail_start - np.log(remaining) / self.tail_rate
+        return np.where(in_tail, np.maximum(tail, body * 0 + self.tail_start), body)
 
     def to_dict(self) -> dict:
         return {
             "scores": self.scores.tolist(),
             "cumulative": self.cumulative.tolist(),
             "n_effective": self.n_effective,
+            "tail_start": self.tail_start,
+            "tail_rate": self.tail_rate,
         }
 
     @classmethod
     def from_dict(cls, raw: dict) -> ScoreDistribution:
-        return cls(np.asarray(raw["scores"]), np.asarray(raw["cumulative"]), raw["n_effective"])
+        return cls(
+            np.asarray(raw["scores"]), np.asarray(raw["cumulative"]), raw["n_effective"],
+            raw["tail_start"], raw["tail_rate"],
+        )
+
+
+TAIL_LEVEL = 0.95
+"""Above this level scores follow the fitted exponential tail instead of the raw sample."""
 
 
 @dataclass

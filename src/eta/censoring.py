@@ -46,7 +46,12 @@ def censoring_survival(hours: np.ndarray, finished: np.ndarray) -> tuple[np.ndar
 
 
 def ipcw_weights(hours: np.ndarray, finished: np.ndarray) -> np.ndarray:
-    """Weights ``1 / G(T-)`` for finished items and 0 for open ones, normalised to mean 1.
+    """Weights ``1 / G(T-)`` for finished items and 0 for open ones.
+
+    They are deliberately not normalised: ``sum(w * 1{T <= t}) / n`` estimates ``P(T <= t)``
+    (Horvitz-Thompson), and the mass it cannot see (finish times beyond the longest follow-up, or
+    beyond the weight cap) stays missing instead of being spread over the observed finish times,
+    which would pull every quantile low.
 
     Parameters
     ----------
@@ -63,7 +68,7 @@ def ipcw_weights(hours: np.ndarray, finished: np.ndarray) -> np.ndarray:
     idx = np.searchsorted(times, hours[finished], side="left") - 1
     g_before = np.where(idx >= 0, survival[np.clip(idx, 0, None)], 1.0)
     weights[finished] = 1.0 / np.maximum(g_before, 1.0 / MAX_WEIGHT)
-    return weights * (len(weights) / weights.sum())
+    return weights
 
 
 def effective_sample_size(weights: np.ndarray) -> float:

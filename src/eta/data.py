@@ -31,7 +31,7 @@ START, END, SEEN, HOURS, FINISHED, SEGMENT = (
 MIN_HOURS = 1.0 / 60.0
 """Durations are floored at one clock minute so that logs and ratios stay finite."""
 
-_HAS_OFFSET = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)$", re.IGNORECASE)
+_HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 
 
 class DataError(ValueError):

@@ -316,7 +316,8 @@ class Predictive:
             floor = np.where(done[rows, None] > 0, dist.cdf(z_done), 0.0)
             z = dist.quantile(floor + levels[rows] * (1.0 - floor))
             hours = np.exp(loc + spread * z)
-            out[rows] = np.maximum(hours, done[rows, None] * (1.0 + 0.25 * levels[rows]))
+            # Never a finish time in the past, even where floating point rounds the tail down.
+            out[rows] = np.maximum(hours, done[rows, None] + 1.0 / 60.0)
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
 
 

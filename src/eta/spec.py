@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -110,7 +117,9 @@ class FeatureSpec(_Strict):
     categorical: tuple[str, ...] = ()
     numeric: tuple[str, ...] = ()
     phrases: dict[str, str] = Field(default_factory=dict)
-    """Customer-safe words for a feature ('queue_open': 'how busy the queue is'); no phrase, never shown."""
+    """Customer-safe words per feature ('queue_open': 'how busy the queue is').
+
+    A feature without a phrase is never named to customers."""
 
 
 class DatasetSpec(_Strict):
@@ -140,12 +149,16 @@ class DatasetSpec(_Strict):
             ) from exc
         return value
 
-    @model_validator(mode="after")
-    def _segments_are_features(self) -> DatasetSpec:
-        unknown = [s for s in self.segments if s not in self.features.categorical]
+    @field_validator("segments")
+    @classmethod
+    def _segments_are_features(
+        cls, value: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        features = info.data.get("features")
+        unknown = [s for s in value if features is None or s not in features.categorical]
         if unknown:
-            raise ValueError(f"segments {unknown} must also be listed in features.categorical")
-        return self
+            raise ValueError(f"{unknown} must also be listed in features.categorical")
+        return value
 
     @property
     def feature_columns(self) -> tuple[str, ...]:

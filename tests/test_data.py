@@ -1,0 +1,101 @@
+"""History validation: every bad row reported with where it is, quarantined, never lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from eta.data import DataError, load_history, seen_at
+from eta.synthetic import load_spec
+
+SPEC = load_spec("tickets")
+HEADER = "ticket_id,created_at,resolved_at,priority,category,channel,queue_open\n"
+
+
+def write(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "history.csv"
+    path.write_text(HEADER + "\n".join(rows) + "\n")
+    return path
+
+
+GOOD = [
+    f"T{i},2025-03-0{1 + i % 5}T10:00:00+01:00,2025-03-1{i % 9}T12:00:00+01:00,high,billing,email,3"
+    for i in range(40)
+]
+
+
+def test_each_kind_of_bad_row_is_reported_with_row_column_and_reason(tmp_path: Path) -> None:
+    bad = [
+        "B1,,2025-03-10T12:00:00+01:00,high,billing,email,1",
+        "B2,yesterday,2025-03-10T12:00:00+01:00,high,billing,email,1",
+        "B3,2025-03-10T12:00:00+01:00,2025-03-01T12:00:00+01:00,high,billing,email,1",
+        "B4,2025-03-10T12:00:00+01:00,soon,high,billing,email,1",
+        "B5,2025-03-10T12:00:00+01:00,,high,billing,email,many",
+        "T0,2025-03-10T12:00:00+01:00,,high,billing,email,1",
+    ]
+    path = write(tmp_path, GOOD + bad)
+    quarantine = tmp_path / "rejected.csv"
+    history = load_history(path, SPEC, quarantine=quarantine, max_rejected=0.5)
+    got = history.rejected.set_index("ticket_id")[["row", "column", "reason"]]
+    assert got.loc["B1"].tolist() == [41, "created_at", "missing start timestamp"]
+    assert got.loc["B2"].tolist() == [42, "created_at", "unparseable timestamp"]
+    assert got.loc["B3"].tolist() == [43, "resolved_at", "finishes before it starts"]
+    assert got.loc["B4"].tolist() == [44, "resolved_at", "unparseable timestamp"]
+    assert got.loc["B5"].tolist() == [45, "queue_open", "not a number"]
+    assert got.loc["T0"].tolist() == [46, "ticket_id", "duplicate id (first occurrence kept)"]
+    saved = pd.read_csv(quarantine, dtype=str)
+    assert len(saved) == 6 and set(saved["file"]) == {str(path)}
+    assert len(history.frame) == 40  # nothing good was lost
+
+
+def test_unknown_categories_are_not_errors(tmp_path: Path) -> None:
+    rows = [*GOOD, "N1,2025-03-02T10:00:00+01:00,,galactic,never-seen,pigeon,2"]
+    history = load_history(write(tmp_path, rows), SPEC)
+    assert history.rejected.empty
+    assert "galactic" in set(history.frame["priority"])
+
+
+def test_too_many_rejected_rows_refuse_to_train(tmp_path: Path) -> None:
+    rows = GOOD[:10] + [f"X{i},garbage,,high,billing,email,1" for i in range(5)]
+    with pytest.raises(DataError, match=r"5 of 15 rows \(33.3%\) were rejected.*row 11"):
+        load_history(write(tmp_path, rows), SPEC)
+    assert (tmp_path / "history.rejected.csv").exists()
+
+
+def test_a_spec_column_missing_from_the_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("ticket_id,created_at,resolved_at\nT1,2025-01-01,\n")
+    with pytest.raises(DataError, match=r"h.csv.*\['priority', 'category', 'channel', 'queue_open'\]"):
+        load_history(path, SPEC)
+
+
+def test_naive_timestamps_are_local_to_the_spec_and_offsets_are_respected(tmp_path: Path) -> None:
+    rows = [
+        "A,2025-07-01 10:00:00,,high,billing,email,1",
+        "B,2025-07-01T10:00:00Z,,high,billing,email,1",
+    ]
+    history = load_history(write(tmp_path, rows), SPEC, as_of="2025-07-02T00:00:00Z")
+    starts = history.frame.set_index("ticket_id")["start"]
+    assert starts["A"] == pd.Timestamp("2025-07-01T08:00:00Z")  # Sarajevo is UTC+2 in July
+    assert starts["B"] == pd.Timestamp("2025-07-01T10:00:00Z")
+
+
+def test_open_rows_are_kept_as_censored_and_as_of_hides_later_finishes(tickets_history) -> None:
+    cut = tickets_history.frame["start"].quantile(0.5)
+    earlier = seen_at(tickets_history, cut)
+    assert (earlier.frame["start"] <= cut).all()
+    assert earlier.frame["end"].dropna().le(cut).all()
+    was_finished_later = tickets_history.frame["end"] > cut
+    later_ids = set(tickets_history.frame.loc[was_finished_later, "ticket_id"])
+    reopened = earlier.frame[earlier.frame["ticket_id"].isin(later_ids)]
+    assert len(reopened) > 0 and not reopened["finished"].any()
+    assert (reopened["observed_until"] == cut).all()
+
+
+def test_unknown_file_type_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "history.xlsx"
+    path.write_text("x")
+    with pytest.raises(DataError, match="unknown file type"):
+        load_history(path, SPEC)

@@ -1,0 +1,87 @@
+"""The spec contract: good specs load, bad ones are refused with the key named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eta.spec import DatasetSpec, SpecError
+from eta.synthetic import load_spec
+
+BASE = {
+    "name": "tickets",
+    "kind": "resolution",
+    "start": "created_at",
+    "end": "resolved_at",
+    "timezone": "Europe/Sarajevo",
+    "clock": "business",
+    "calendar": {"days": ["Mon", "Tue"], "hours": ["09:00", "17:00"], "holidays": "BA"},
+    "features": {"categorical": ["priority"], "numeric": ["queue_open"]},
+    "segments": ["priority"],
+}
+
+
+def test_the_design_contract_example_loads(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        """
+name: tickets
+kind: resolution
+start: created_at
+end: resolved_at
+observed_until: null
+id: ticket_id
+timezone: Europe/Sarajevo
+clock: business
+calendar: {days: [Mon, Tue, Wed, Thu, Fri], hours: ["09:00", "17:00"], holidays: BA, cutoff: null}
+features: {categorical: [priority, category, channel], numeric: [queue_open]}
+segments: [priority]
+confidence: 0.9
+"""
+    )
+    spec = DatasetSpec.from_yaml(path)
+    assert spec.calendar.holidays == ("BA",)
+    assert spec.required_columns[:3] == ("created_at", "resolved_at", "ticket_id")
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"colour": "red"}, "colour"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"kind": "teleport"}, "kind"),
+        ({"confidence": 1.5}, "confidence"),
+        ({"segments": ["region"]}, "segments"),
+        ({"calendar": {"holidays": "XX"}}, "calendar.holidays"),
+        ({"calendar": {"hours": ["17:00", "09:00"]}}, "calendar.hours"),
+        ({"calendar": {"cutoff": "25:99"}}, "calendar.cutoff"),
+        ({"calendar": {"days": ["Funday"]}}, "calendar.days.0"),
+    ],
+)
+def test_a_bad_spec_names_the_key(change: dict, key: str) -> None:
+    with pytest.raises(SpecError, match=f"key '{key}"):
+        DatasetSpec.from_dict({**BASE, **change}, source="s.yaml")
+
+
+def test_a_missing_required_key_is_named() -> None:
+    raw = {k: v for k, v in BASE.items() if k != "start"}
+    with pytest.raises(SpecError, match="key 'start': required key is missing"):
+        DatasetSpec.from_dict(raw)
+
+
+def test_unreadable_spec_file_is_a_spec_error(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="cannot read"):
+        DatasetSpec.from_yaml(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        DatasetSpec.from_yaml(bad)
+
+
+@pytest.mark.parametrize("name", ["tickets", "deliveries"])
+def test_embedded_specs_round_trip_through_yaml(name: str, tmp_path: Path) -> None:
+    spec = load_spec(name)
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec.to_yaml())
+    assert DatasetSpec.from_yaml(path) == spec
