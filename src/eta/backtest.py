@@ -126,23 +126,35 @@ def replay_offsets(
     hours = stream[HOURS].to_numpy(float)[order]  # open items: hours until last seen
     segment = predictive.segment[order]
     location, spread = predictive.location[order], predictive.spread[order]
-    checkpoints = {"likely": 0.5, "promise": model.spec.confidence}
+    checkpoints = online.checkpoints()
     z_at = {
         (tag, name): float(d.quantile(np.array([level]))[0])
         for tag, d in predictive.calibration.by_key.items()
         for name, level in checkpoints.items()
     }
-    due: list[tuple[float, int, str, bool]] = []  # (clock position, item, checkpoint, late)
+    due: list[tuple[float, int, str]] = []  # (clock position when to judge, item, checkpoint)
     offsets = np.zeros(len(order))
     for k in range(len(order)):
-        while due and due[0][0] < pos_start[k]:
-            _, item, checkpoint, late = heapq.heappop(due)
-            online.update(segment[item], checkpoint, late)
+        now = pos_start[k]
+        while due and due[0][0] < now:
+            _, item, name = heapq.heappop(due)
+            # Judge with today's offset, not the one the item was quoted with: outcomes arrive a
+            # promise late, and judging them by the old offset would keep pushing an offset that
+            # has already moved (integral wind-up).
+            limit = np.exp(
+                location[item] + online.offsets(segment[item : item + 1])[0]
+                + spread[item] * z_at[segment[item], name]
+            )
+            done_by_now = finished[item] and pos_begin[item] + hours[item] < now
+            if done_by_now or now - pos_begin[item] >= limit:
+                online.update(segment[item], name, late=hours[item] > limit)
+            elif finished[item] or hours[item] > limit:  # still running: judge when limit passes
+                heapq.heappush(due, (pos_begin[item] + limit, item, name))
         offsets[k] = online.offsets(segment[k : k + 1])[0] if is_test[order[k]] else 0.0
         for name in checkpoints:
             when = float(np.exp(location[k] + offsets[k] + spread[k] * z_at[segment[k], name]))
             if finished[k] or hours[k] > when:  # else: open, last seen before it: never judged
-                heapq.heappush(due, (pos_begin[k] + when, k, name, hours[k] > when))
+                heapq.heappush(due, (pos_begin[k] + when, k, name))
     model.online_ = online
     out = np.empty(len(order))
     out[order] = offsets

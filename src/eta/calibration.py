@@ -211,7 +211,7 @@ class OnlineCalibration:
     """
 
     confidence: float = 0.9
-    gain: float = 0.05
+    gain: float = 0.03
     """How far one day's worth of judgements moves an offset. ``step = gain / daily_volume``, so
     the controller reacts at the same speed whether a segment sees ten items a day or ten
     thousand; it must stay small because judgements arrive a whole promise later (a delayed
@@ -230,7 +230,11 @@ class OnlineCalibration:
         )
 
     def level(self, checkpoint: str) -> float:
-        return 0.5 if checkpoint == "likely" else self.confidence
+        """The quantile level a checkpoint sits at."""
+        return CHECKPOINT_LEVELS.get(checkpoint, self.confidence)
+
+    def checkpoints(self) -> dict[str, float]:
+        return {c: self.level(c) for c in CHECKPOINTS}
 
     def update(self, segment: str, checkpoint: str, late: bool) -> None:
         """Judge one quote at ``checkpoint`` ('likely' or 'promise'): was the item still open?"""
@@ -257,6 +261,7 @@ class OnlineCalibration:
         return cls(**raw)
 
 
-CHECKPOINTS = ("likely", "promise")
+CHECKPOINTS = ("early", "likely", "promise")
+CHECKPOINT_LEVELS = {"early": 0.25, "likely": 0.5}
 ALL = "*"
 """Key of the model-wide online offset."""

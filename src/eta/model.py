@@ -50,7 +50,7 @@ class Settings:
     seed: int = 0
     use_open_items: bool = True
     """False drops open items instead of weighting (only to measure what censoring-awareness buys)."""
-    online_gain: float = 0.05
+    online_gain: float = 0.03
 
     def lightgbm_params(self, alpha: float) -> dict:
         return {
