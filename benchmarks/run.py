@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
+import logging
 import os
 import platform
 import shlex
@@ -156,6 +157,7 @@ def run_fold(name: str, quick: bool, fold: int, threads: int, share_fit: bool) -
     from eta.model import Settings
 
     warnings.filterwarnings("ignore", category=UserWarning)  # sklearn/LightGBM feature names
+    logging.disable(logging.INFO)  # MAPIE turns on INFO logging of quantile crossings
     with threadpool_limits(limits=threads, user_api="openmp"):
         data = _dataset(name, quick)
         history = data.history

@@ -261,7 +261,7 @@ class OnlineCalibration:
         return cls(**raw)
 
 
-CHECKPOINTS = ("early", "likely", "promise")
-CHECKPOINT_LEVELS = {"early": 0.25, "likely": 0.5}
+CHECKPOINTS = ("likely", "promise")
+CHECKPOINT_LEVELS = {"likely": 0.5}
 ALL = "*"
 """Key of the model-wide online offset."""

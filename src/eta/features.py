@@ -123,7 +123,7 @@ def calendar_features(start: pd.Series, clock: Clock) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "start_hour": local.hour + local.minute / 60.0,
-            "start_weekday": local.weekday,
+            "start_weekday": local.day_of_week,
             "after_cutoff": clock.after_cutoff(start).astype(float),
             "days_off_next_7d": days_ahead,
         }

@@ -99,8 +99,6 @@ class EtaModel:
     def fit(self, history: History) -> EtaModel:
         """Train on the older part of ``history`` and calibrate on its most recent part."""
         frame = history.frame.sort_values(START, kind="stable").reset_index(drop=True)
-        if not self.settings.use_open_items:
-            frame = frame[frame[FINISHED]].reset_index(drop=True)
         if frame[FINISHED].sum() < 50:
             raise DataError(
                 f"{history.source}: only {frame[FINISHED].sum()} finished items; need 50+"
@@ -113,6 +111,9 @@ class EtaModel:
             for c in self.spec.features.categorical
         }
         x = self._encode(features)
+        if not self.settings.use_open_items:  # the naive way, kept only to measure against
+            keep = frame[FINISHED].to_numpy()
+            frame, x = frame[keep].reset_index(drop=True), x[keep].reset_index(drop=True)
         cut = int(len(frame) * (1.0 - self.settings.calibration_share))
         train, calib = slice(0, cut), slice(cut, None)
         log_hours = np.log(frame[HOURS].to_numpy(float))
@@ -143,7 +144,7 @@ class EtaModel:
         self.online_ = OnlineCalibration(
             self.spec.confidence, self.settings.online_gain, _daily_volume(frame.iloc[calib], tags)
         )
-        self.events_ = events.since(history.as_of)
+        self.events_ = events.since(history.as_of)  # open items stay in the backlog either way
         self.as_of_ = history.as_of
         self.info_ = {
             "eta_version": __version__,
@@ -190,19 +191,15 @@ class EtaModel:
 
         ``levels`` may be one list for all items or an ``(n_items, n_levels)`` array. With
         ``elapsed`` (clock hours already spent, NaN for new items) the quantiles are those of
-        ``T | T > elapsed``. With ``online`` the promise side of the distribution is shifted by
-        what outcomes fed back so far say (:class:`eta.calibration.OnlineCalibration`).
+        ``T | T > elapsed``. With ``online`` the distribution is scaled by the factor that
+        outcomes fed back so far call for (:class:`eta.calibration.OnlineCalibration`).
         """
         predictive = self.predict(items, features)
         levels = np.asarray(levels, dtype=float)
         if levels.ndim == 1:
             levels = np.tile(levels, (len(items), 1))
-        if online:
-            adapted = self.online_.level(
-                np.repeat(predictive.segment, levels.shape[1]), levels.ravel()
-            )
-            levels = np.where(levels > 0.5, adapted.reshape(levels.shape), levels)
-        return predictive.hours(levels, elapsed)
+        offsets = self.online_.offsets(predictive.segment) if online else None
+        return predictive.hours(levels, elapsed, offsets)
 
     def segments(self, items: pd.DataFrame) -> np.ndarray:
         """The calibration segment tag each item falls in."""

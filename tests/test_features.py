@@ -1,0 +1,41 @@
+"""Recent-history features are computed as of each item's start: no look-ahead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from eta.data import END, FINISHED, HOURS, START
+from eta.features import Events, recent_history
+
+
+def test_features_at_a_moment_ignore_everything_that_happens_later(tickets_history) -> None:
+    frame = tickets_history.frame
+    moment = frame[START].quantile(0.6)
+    queries = frame[(frame[START] >= moment)].head(300)
+    before = recent_history(Events.from_frame(frame), queries["segment"], queries[START].astype("int64"))
+
+    # Rewrite the future: every finish after `moment` moves, every later item is dropped.
+    altered = frame[frame[START] < moment].copy()
+    late = altered[END] > moment
+    altered.loc[late, END] = altered.loc[late, END] + pd.Timedelta(days=30)
+    altered.loc[late, HOURS] = altered.loc[late, HOURS] * 3
+    at = np.full(len(queries), moment.value)
+    after = recent_history(Events.from_frame(altered), queries["segment"], at)
+    original = recent_history(Events.from_frame(frame), queries["segment"], at)
+    pd.testing.assert_frame_equal(original, after)
+    assert before.shape == original.shape
+
+
+def test_backlog_counts_items_started_and_not_yet_finished(tickets_history) -> None:
+    frame = tickets_history.frame.head(3000)
+    moment = frame[START].iloc[-1]
+    segment = frame["segment"].iloc[-1]
+    got = recent_history(Events.from_frame(frame), np.array([segment]), np.array([moment.value]))
+    same = frame[frame["segment"] == segment]
+    open_then = (same[START] < moment) & ~(same[FINISHED] & (same[END] < moment))
+    assert got["backlog"].iloc[0] == open_then.sum()
+    recent = same[FINISHED] & (same[END] < moment) & (same[END] >= moment - pd.Timedelta(days=7))
+    assert got["finished_7d"].iloc[0] == recent.sum()
+    if recent.any():
+        assert np.isclose(got["recent_log_hours_7d"].iloc[0], np.log(same.loc[recent, HOURS]).mean())
