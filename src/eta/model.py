@@ -295,8 +295,9 @@ class Predictive:
         """Quantiles in clock hours, ``levels`` of shape (n_items, n_levels), never crossing.
 
         With ``elapsed`` the quantiles are those of ``T | T > elapsed``:
-        ``F^-1(F(e) + p (1 - F(e)))``. An item beyond everything seen in calibration is overdue;
-        it still gets a promise later than now, never one in the past. ``offsets`` (log hours, one
+        ``F^-1(F(e) + p (1 - F(e)))``, capped at ``e`` plus a fresh item's quantile: far in the
+        tail, where history says little, an overdue item is given its usual time again (and
+        flagged), never a promise in the past nor one months away. ``offsets`` (log hours, one
         per item) scale the whole distribution by ``exp(offset)``: online calibration's answer to
         "everything is 20% slower this week".
         """
@@ -313,6 +314,9 @@ class Predictive:
             floor = np.where(done[rows, None] > 0, dist.cdf(z_done), 0.0)
             z = dist.quantile(floor + levels[rows] * (1.0 - floor))
             hours = np.exp(loc + spread * z)
+            # Past what history can tell, an item gets at most a fresh quote's time again.
+            fresh = np.exp(loc + spread * dist.quantile(levels[rows]))
+            hours = np.minimum(hours, done[rows, None] + fresh)
             # Never a finish time in the past, even where floating point rounds the tail down.
             out[rows] = np.maximum(hours, done[rows, None] + 1.0 / 60.0)
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out

@@ -1,0 +1,109 @@
+"""The CLI contract: commands, flags and quote columns that outside tools rely on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from eta.cli import app
+from eta.quote import QUOTE_COLUMNS
+from eta.synthetic import tickets
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    sim = tickets(5_000, seed=21)
+    history = sim.history.copy()
+    history["created_at"] = history["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    history["resolved_at"] = history["resolved_at"].dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    history.loc[7, "resolved_at"] = "not a date"  # one bad row, to be quarantined
+    history.to_csv(root / "history.csv", index=False)
+    (root / "spec.yaml").write_text(sim.spec.to_yaml())
+    open_items = sim.history[sim.history["resolved_at"].isna()].head(20).drop(columns="resolved_at")
+    open_items.loc[open_items.index[3], "created_at"] = pd.NaT
+    open_items.to_csv(root / "items.csv", index=False)
+    return root
+
+
+def run(*args: str) -> object:
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_every_command_has_help() -> None:
+    for command in ("train", "quote", "backtest", "demo"):
+        result = run(command, "--help")
+        assert result.exit_code == 0 and "--" in result.output
+
+
+def test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace: Path) -> None:
+    result = run(
+        "train", "--spec", workspace / "spec.yaml", "--data", workspace / "history.csv",
+        "--out", workspace / "model", "--register",
+    )
+    assert result.exit_code == 0, result.output
+    assert (workspace / "model" / "model.json").exists()
+    rejected = pd.read_csv(workspace / "history.rejected.csv")
+    assert rejected[["row", "column", "reason"]].values.tolist() == [
+        [8, "resolved_at", "unparseable timestamp"]
+    ]
+    assert "registered tickets version 1" in result.output
+
+    import mlflow
+
+    runs = mlflow.search_runs(experiment_names=["eta"])
+    assert len(runs) == 1 and runs["metrics.rows"].iloc[0] > 4_000
+
+
+def test_quote_keeps_one_row_per_input_row_with_the_contract_columns(workspace: Path) -> None:
+    if not (workspace / "model").exists():
+        test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace)
+    out = workspace / "quotes.parquet"
+    result = run(
+        "quote", "--model", workspace / "model", "--data", workspace / "items.csv", "--out", out,
+        "--now", "2026-01-05T10:00:00+01:00", "--confidence", "0.95",
+    )
+    assert result.exit_code == 0, result.output
+    quotes = pd.read_parquet(out)
+    items = pd.read_csv(workspace / "items.csv")
+    assert list(quotes.columns[: len(QUOTE_COLUMNS)]) == list(QUOTE_COLUMNS)
+    assert quotes["id"].tolist() == items["ticket_id"].tolist()
+    assert "created_at" in quotes.loc[3, "error"] and pd.isna(quotes.loc[3, "promise_at"])
+    ok = quotes.drop(index=3)
+    assert (ok["earliest_at"] <= ok["likely_at"]).all()
+    assert (ok["likely_at"] <= ok["follow_up_at"]).all()
+    assert (ok["follow_up_at"] <= ok["promise_at"]).all()
+    assert (ok["promise_at"] > pd.Timestamp("2026-01-05T09:00:00Z")).all()  # re-quotes: future
+    assert (ok["confidence"] == 0.95).all()
+    assert ok["customer_message"].str.startswith("Most likely by").all()
+
+
+def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> None:
+    out = workspace / "bt.csv"
+    result = run(
+        "backtest", "--spec", workspace / "spec.yaml", "--data", workspace / "history.csv",
+        "--test-start", "2025-11-01", "--test-end", "2025-12-01", "--replay", "--out", out,
+    )
+    assert result.exit_code == 0, result.output
+    assert "on_time_rate" in result.output and "replay" in result.output
+    quotes = pd.read_csv(out)
+    assert list(quotes.columns[: len(QUOTE_COLUMNS)]) == list(QUOTE_COLUMNS)
+    assert len(quotes) > 200
+
+
+def test_a_bad_spec_exits_2_naming_the_key(workspace: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text((workspace / "spec.yaml").read_text().replace("clock: business", "clock: lunar"))
+    result = runner.invoke(app, ["train", "--spec", str(spec), "--data", str(workspace / "history.csv"), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert "key 'clock'" in result.output
+
+
+def test_a_missing_data_file_exits_2(workspace: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", "--spec", str(workspace / "spec.yaml"), "--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "no such file" in result.output
