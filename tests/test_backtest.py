@@ -26,7 +26,9 @@ def test_replay_quotes_do_not_change_when_later_outcomes_change(tickets_history:
     altered.loc[altered[START] > pivot_start, FINISHED] = False
     changed = run_backtest(
         History(tickets_history.spec, altered, tickets_history.rejected, tickets_history.as_of),
-        test_start, test_end, replay=True,
+        test_start,
+        test_end,
+        replay=True,
     )
     before = quotes.set_index("id")
     after = changed.quotes.set_index("id")
@@ -37,7 +39,8 @@ def test_replay_quotes_do_not_change_when_later_outcomes_change(tickets_history:
     # ... while the rewritten future does change later quotes (the test can fail).
     later_ids = before.index[~quoted_earlier.to_numpy()]
     assert not np.array_equal(
-        before.loc[later_ids, "promise_at"].to_numpy(), after.loc[later_ids, "promise_at"].to_numpy()
+        before.loc[later_ids, "promise_at"].to_numpy(),
+        after.loc[later_ids, "promise_at"].to_numpy(),
     )
 
 

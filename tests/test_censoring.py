@@ -1,4 +1,4 @@
-"""Open items are censored observations: weighting them in recovers the truth, dropping them does not."""
+"""Open items are censored observations: weighting them recovers the truth, dropping does not."""
 
 from __future__ import annotations
 

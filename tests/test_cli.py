@@ -43,8 +43,14 @@ def test_every_command_has_help() -> None:
 
 def test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace: Path) -> None:
     result = run(
-        "train", "--spec", workspace / "spec.yaml", "--data", workspace / "history.csv",
-        "--out", workspace / "model", "--register",
+        "train",
+        "--spec",
+        workspace / "spec.yaml",
+        "--data",
+        workspace / "history.csv",
+        "--out",
+        workspace / "model",
+        "--register",
     )
     assert result.exit_code == 0, result.output
     assert (workspace / "model" / "model.json").exists()
@@ -65,8 +71,17 @@ def test_quote_keeps_one_row_per_input_row_with_the_contract_columns(workspace: 
         test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace)
     out = workspace / "quotes.parquet"
     result = run(
-        "quote", "--model", workspace / "model", "--data", workspace / "items.csv", "--out", out,
-        "--now", "2026-01-05T10:00:00+01:00", "--confidence", "0.95",
+        "quote",
+        "--model",
+        workspace / "model",
+        "--data",
+        workspace / "items.csv",
+        "--out",
+        out,
+        "--now",
+        "2026-01-05T10:00:00+01:00",
+        "--confidence",
+        "0.95",
     )
     assert result.exit_code == 0, result.output
     quotes = pd.read_parquet(out)
@@ -86,8 +101,18 @@ def test_quote_keeps_one_row_per_input_row_with_the_contract_columns(workspace: 
 def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> None:
     out = workspace / "bt.csv"
     result = run(
-        "backtest", "--spec", workspace / "spec.yaml", "--data", workspace / "history.csv",
-        "--test-start", "2025-11-01", "--test-end", "2025-12-01", "--replay", "--out", out,
+        "backtest",
+        "--spec",
+        workspace / "spec.yaml",
+        "--data",
+        workspace / "history.csv",
+        "--test-start",
+        "2025-11-01",
+        "--test-end",
+        "2025-12-01",
+        "--replay",
+        "--out",
+        out,
     )
     assert result.exit_code == 0, result.output
     assert "on_time_rate" in result.output and "replay" in result.output
@@ -98,12 +123,36 @@ def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> No
 
 def test_a_bad_spec_exits_2_naming_the_key(workspace: Path, tmp_path: Path) -> None:
     spec = tmp_path / "bad.yaml"
-    spec.write_text((workspace / "spec.yaml").read_text().replace("clock: business", "clock: lunar"))
-    result = runner.invoke(app, ["train", "--spec", str(spec), "--data", str(workspace / "history.csv"), "--out", str(tmp_path / "m")])
+    spec.write_text(
+        (workspace / "spec.yaml").read_text().replace("clock: business", "clock: lunar")
+    )
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--spec",
+            str(spec),
+            "--data",
+            str(workspace / "history.csv"),
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
     assert result.exit_code == 2
     assert "key 'clock'" in result.output
 
 
 def test_a_missing_data_file_exits_2(workspace: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["train", "--spec", str(workspace / "spec.yaml"), "--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "m")])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--spec",
+            str(workspace / "spec.yaml"),
+            "--data",
+            str(tmp_path / "none.csv"),
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
     assert result.exit_code == 2 and "no such file" in result.output

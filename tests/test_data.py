@@ -67,7 +67,9 @@ def test_too_many_rejected_rows_refuse_to_train(tmp_path: Path) -> None:
 def test_a_spec_column_missing_from_the_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     path.write_text("ticket_id,created_at,resolved_at\nT1,2025-01-01,\n")
-    with pytest.raises(DataError, match=r"h.csv.*\['priority', 'category', 'channel', 'queue_open'\]"):
+    with pytest.raises(
+        DataError, match=r"h.csv.*\['priority', 'category', 'channel', 'queue_open'\]"
+    ):
         load_history(path, SPEC)
 
 

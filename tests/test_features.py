@@ -13,7 +13,9 @@ def test_features_at_a_moment_ignore_everything_that_happens_later(tickets_histo
     frame = tickets_history.frame
     moment = frame[START].quantile(0.6)
     queries = frame[(frame[START] >= moment)].head(300)
-    before = recent_history(Events.from_frame(frame), queries["segment"], queries[START].astype("int64"))
+    before = recent_history(
+        Events.from_frame(frame), queries["segment"], queries[START].astype("int64")
+    )
 
     # Rewrite the future: every finish after `moment` moves, every later item is dropped.
     altered = frame[frame[START] < moment].copy()
@@ -38,4 +40,6 @@ def test_backlog_counts_items_started_and_not_yet_finished(tickets_history) -> N
     recent = same[FINISHED] & (same[END] < moment) & (same[END] >= moment - pd.Timedelta(days=7))
     assert got["finished_7d"].iloc[0] == recent.sum()
     if recent.any():
-        assert np.isclose(got["recent_log_hours_7d"].iloc[0], np.log(same.loc[recent, HOURS]).mean())
+        assert np.isclose(
+            got["recent_log_hours_7d"].iloc[0], np.log(same.loc[recent, HOURS]).mean()
+        )

@@ -48,7 +48,10 @@ def test_open_tickets_raise_the_promise(censored_sim) -> None:
     actual = truth_hours(censored_sim, items)
     aware = run_backtest(history, start, items["start"].max(), actual_hours=actual[:-1])
     naive = run_backtest(
-        history, start, items["start"].max(), actual_hours=actual[:-1],
+        history,
+        start,
+        items["start"].max(),
+        actual_hours=actual[:-1],
         settings=Settings(use_open_items=False),
     )
     assert aware.metrics["mean_promise_hours"] > 1.1 * naive.metrics["mean_promise_hours"]
@@ -61,7 +64,9 @@ def test_open_tickets_raise_the_promise(censored_sim) -> None:
     elapsed=st.one_of(st.just(0.0), st.floats(0.01, 2_000)),
     row=st.integers(0, 499),
 )
-def test_quantiles_never_cross_and_never_lie_in_the_past(tickets_model, tickets_history, level, elapsed, row):
+def test_quantiles_never_cross_and_never_lie_in_the_past(
+    tickets_model, tickets_history, level, elapsed, row
+):
     items = tickets_history.frame.iloc[[row]]
     levels = [1 - level, 0.5, (0.5 + level) / 2, level]
     q = tickets_model.quantiles(items, levels, elapsed=np.array([elapsed]))[0]
@@ -69,7 +74,9 @@ def test_quantiles_never_cross_and_never_lie_in_the_past(tickets_model, tickets_
     assert q[0] > elapsed
 
 
-def test_a_saved_model_loads_and_quotes_identically(tickets_model, tickets_history, tmp_path: Path) -> None:
+def test_a_saved_model_loads_and_quotes_identically(
+    tickets_model, tickets_history, tmp_path: Path
+) -> None:
     items = tickets_history.frame.tail(200)
     tickets_model.save(tmp_path / "m")
     loaded = EtaModel.load(tmp_path / "m")

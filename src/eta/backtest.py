@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from eta.calibration import OnlineCalibration
 from eta.data import FINISHED, HOURS, START, History, seen_at
 from eta.evaluation import promise_metrics
 from eta.features import Events
-from eta.calibration import OnlineCalibration
 from eta.model import EtaModel, Settings
 from eta.quote import quote_items
 
@@ -142,7 +142,8 @@ def replay_offsets(
             # promise late, and judging them by the old offset would keep pushing an offset that
             # has already moved (integral wind-up).
             limit = np.exp(
-                location[item] + online.offsets(segment[item : item + 1])[0]
+                location[item]
+                + online.offsets(segment[item : item + 1])[0]
                 + spread[item] * z_at[segment[item], name]
             )
             done_by_now = finished[item] and pos_begin[item] + hours[item] < now

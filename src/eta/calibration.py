@@ -40,10 +40,10 @@ class ScoreDistribution:
     ``cdf(z) = sum(w_i for z_i <= z) / (n + 1)`` with inverse-probability-of-censoring weights
     ``w`` (zero for open items, which still count in ``n``): the unit mass of the item being
     quoted sits at +infinity, which makes promises valid in finite samples (split conformal),
-    and mass that censoring hid stays above the largest score instead of being spread below it. Above it the
-    scores are modelled as exponential (peaks over threshold, generalised Pareto with shape 0), so
-    quantiles beyond the largest score seen stay finite and an overdue item still gets a sensible
-    conditional promise: ``z | z > z_e = z_e + Exp(rate)``.
+    and mass that censoring hid stays above the largest score instead of being spread below it.
+    Above it the scores are modelled as exponential (peaks over threshold, generalised Pareto
+    with shape 0), so quantiles beyond the largest score seen stay finite and an overdue item
+    still gets a sensible conditional promise: ``z | z > z_e = z_e + Exp(rate)``.
 
     References
     ----------
@@ -58,7 +58,7 @@ class ScoreDistribution:
 
     @classmethod
     def fit(cls, scores: np.ndarray, weights: np.ndarray) -> ScoreDistribution:
-        """``weights`` are one per item, zero for open items (see :func:`eta.censoring.ipcw_weights`)."""
+        """``weights``: one per item, zero for open ones (:func:`eta.censoring.ipcw_weights`)."""
         n = len(weights)
         keep = weights > 0
         scores, weights = scores[keep], weights[keep]
@@ -69,7 +69,9 @@ class ScoreDistribution:
         start_idx = min(np.searchsorted(cumulative, level), len(scores) - 1)
         tail_start = float(scores[start_idx])
         above = scores > tail_start
-        excess = np.average(scores[above] - tail_start, weights=weights[above]) if above.any() else 0
+        excess = (
+            np.average(scores[above] - tail_start, weights=weights[above]) if above.any() else 0
+        )
         tail_rate = 1.0 / max(float(excess), 0.05)
         return cls(scores, cumulative, effective_sample_size(weights), tail_start, tail_rate)
 
@@ -110,8 +112,11 @@ class ScoreDistribution:
     @classmethod
     def from_dict(cls, raw: dict) -> ScoreDistribution:
         return cls(
-            np.asarray(raw["scores"]), np.asarray(raw["cumulative"]), raw["n_effective"],
-            raw["tail_start"], raw["tail_rate"],
+            np.asarray(raw["scores"]),
+            np.asarray(raw["cumulative"]),
+            raw["n_effective"],
+            raw["tail_start"],
+            raw["tail_rate"],
         )
 
 
@@ -252,8 +257,11 @@ class OnlineCalibration:
 
     def to_dict(self) -> dict:
         return {
-            "confidence": self.confidence, "gain": self.gain, "daily_volume": self.daily_volume,
-            "offset": self.offset, "outcomes": self.outcomes,
+            "confidence": self.confidence,
+            "gain": self.gain,
+            "daily_volume": self.daily_volume,
+            "offset": self.offset,
+            "outcomes": self.outcomes,
         }
 
     @classmethod

@@ -2,7 +2,8 @@
 
 Open tickets and in-transit orders are the slowest ones; dropping them biases every quantile low and
 breaks promises. Instead, each finished item is weighted by ``1 / G(T-)``, where ``G`` is the
-Kaplan-Meier estimate of the *censoring* survival function ("how likely was an item of this age still
+Kaplan-Meier estimate of the *censoring* survival function ("how likely was an item of this age
+still
 being watched"), and open items get weight 0. Then the weighted empirical distribution of finished
 items estimates the distribution of all items, open ones included:
 ``E[delta * 1{T <= t} / G(T-)] = P(T <= t)`` when censoring is independent of the finish time.

@@ -83,7 +83,10 @@ def train(
 
     dataset = DatasetSpec.from_yaml(spec)
     history = load_history(
-        data, dataset, as_of=_timestamp(as_of, "as-of"), quarantine=quarantine,
+        data,
+        dataset,
+        as_of=_timestamp(as_of, "as-of"),
+        quarantine=quarantine,
         max_rejected=max_rejected,
     )
     _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
@@ -97,15 +100,29 @@ def train(
     )
     logged = log_run(
         f"train {dataset.name}",
-        {"spec": dataset.name, "data": str(data), "as_of": info["as_of"], **model.settings.__dict__},
-        {"rows": info["rows"], "open_share": info["open_share"], "rejected_rows": info["rejected_rows"]},
+        {
+            "spec": dataset.name,
+            "data": str(data),
+            "as_of": info["as_of"],
+            **model.settings.__dict__,
+        },
+        {
+            "rows": info["rows"],
+            "open_share": info["open_share"],
+            "rejected_rows": info["rejected_rows"],
+        },
         model_dir=out,
         files=[spec],
         register_as=dataset.name if register else None,
     )
-    console.print(f"MLflow run {logged['run_id']}" + (
-        f", registered {dataset.name} version {logged['version']}" if "version" in logged else ""
-    ))
+    console.print(
+        f"MLflow run {logged['run_id']}"
+        + (
+            f", registered {dataset.name} version {logged['version']}"
+            if "version" in logged
+            else ""
+        )
+    )
 
 
 @app.command()
@@ -143,7 +160,9 @@ def backtest(
     spec: SpecOption,
     data: DataOption,
     test_start: Annotated[str, typer.Option(help="First start time of the test period.")],
-    test_end: Annotated[str | None, typer.Option(help="End of the test period (exclusive).")] = None,
+    test_end: Annotated[
+        str | None, typer.Option(help="End of the test period (exclusive).")
+    ] = None,
     replay: Annotated[
         bool, typer.Option(help="Walk the test period in time order with online recalibration.")
     ] = False,
@@ -171,8 +190,13 @@ def backtest(
         console.print(f"quotes -> {out}")
     log_run(
         f"backtest {dataset.name}",
-        {"spec": dataset.name, "data": str(data), "test_start": test_start,
-         "test_end": test_end, "replay": replay},
+        {
+            "spec": dataset.name,
+            "data": str(data),
+            "test_start": test_start,
+            "test_end": test_end,
+            "replay": replay,
+        },
         result.metrics,
         files=[spec],
     )
@@ -202,7 +226,8 @@ def _report_rejected(rejected: pd.DataFrame, where: Path) -> None:
         err_console.print(
             f"[yellow]{len(rejected)} row(s) rejected[/] (kept in {where}); first: "
             + "; ".join(
-                f"row {r.row} column '{r.column}': {r.reason}" for r in rejected.head(3).itertuples()
+                f"row {r.row} column '{r.column}': {r.reason}"
+                for r in rejected.head(3).itertuples()
             ),
             highlight=False,
         )

@@ -1,4 +1,4 @@
-"""Loading and validating histories: every bad row is reported with where it is, and nothing is lost.
+"""Loading and validating histories: every bad row reported with where it is, nothing lost.
 
 A history is a CSV or Parquet file (or a DataFrame) described by a :class:`~eta.spec.DatasetSpec`.
 Rows that cannot be used go to a quarantine file with their file, row, column and reason; a spec

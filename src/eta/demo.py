@@ -49,7 +49,8 @@ def run_demo(out: Path, rows: int, console: Console) -> dict[str, dict]:
         console.print(
             f"[bold]{name}[/]: replay backtest from {test_start:%Y-%m-%d}, {metrics['items']:,} "
             f"items: on time [bold]{metrics['on_time_rate']:.1%}[/] (target "
-            f"{spec.confidence:.0%}), worst segment {metrics['worst_segment_on_time_rate'] or 0:.1%}"
+            f"{spec.confidence:.0%}), worst segment "
+            f"{metrics['worst_segment_on_time_rate'] or 0:.1%}"
             f", mean promise {metrics['mean_promise_hours']:.1f} clock hours"
         )
 
@@ -68,7 +69,9 @@ def run_demo(out: Path, rows: int, console: Console) -> dict[str, dict]:
         _show(console, name, open_items, quotes, spec.start, spec.timezone)
     console.print(
         f"\nModels in {out / 'models'}; runs in MLflow ({get_settings().tracking_uri}). "
-        "Try: eta quote --model " + str(out / "models" / "tickets") + " --data ITEMS.csv --out q.csv"
+        "Try: eta quote --model "
+        + str(out / "models" / "tickets")
+        + " --data ITEMS.csv --out q.csv"
     )
     return results
 

@@ -34,7 +34,7 @@ from eta.features import Events, feature_frame
 from eta.spec import DatasetSpec
 
 MIN_SPREAD = 0.05
-"""Floor on the log-scale spread between median and P90, so no item gets a zero-width distribution."""
+"""Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Settings:
     max_bin: int = 127
     seed: int = 0
     use_open_items: bool = True
-    """False drops open items instead of weighting (only to measure what censoring-awareness buys)."""
+    """False drops open items instead of weighting them (only to measure what that buys)."""
     online_gain: float = 0.03
 
     def lightgbm_params(self, alpha: float) -> dict:

@@ -118,16 +118,13 @@ def quote_items(
     out.loc[ok, "elapsed_hours"] = elapsed
     codes = _risk_codes(model, good, begin, instants["promise_at"], hours, elapsed, fresh)
     out.loc[ok, "risk_codes"] = codes
-    out.loc[ok, "customer_message"] = [
-        _message(likely, promise, follow, code, model.spec.timezone)
-        for likely, promise, follow, code in zip(
-            instants["likely_at"],
-            instants["promise_at"],
-            instants["follow_up_at"],
-            codes,
-            strict=True,
-        )
-    ]
+    out.loc[ok, "customer_message"] = _messages(
+        instants["likely_at"],
+        instants["promise_at"],
+        instants["follow_up_at"],
+        codes,
+        model.spec.timezone,
+    )
     return out
 
 
@@ -184,17 +181,56 @@ _RISK_SENTENCES = {
 }
 
 
-def _message(
-    likely: pd.Timestamp, promise: pd.Timestamp, follow: pd.Timestamp, codes: str, tz: str
-) -> str:
-    """A plain English sentence; localized, richer wording comes with the quotes issue."""
-    fmt = "%A %d %B %H:%M"
-    text = (
-        f"Most likely by {likely.tz_convert(tz).strftime(fmt)}, and at the latest "
-        f"{promise.tz_convert(tz).strftime(fmt)}."
-    )
-    for code in codes.split(","):
-        if code in _RISK_SENTENCES:
-            text += " " + _RISK_SENTENCES[code]
-            break
-    return text + f" We'll update you by {follow.tz_convert(tz).strftime(fmt)}."
+_DAYS = np.array(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"])
+_MONTHS = np.array(
+    [
+        "",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+)
+
+
+def _say(instants: pd.DatetimeIndex, tz: str) -> list[str]:
+    """'Tuesday 03 March 14:00' for each instant, built from parts (strftime is 10x slower)."""
+    local = instants.tz_convert(tz)
+    return [
+        f"{d} {day:02d} {m} {h:02d}:{mi:02d}"
+        for d, day, m, h, mi in zip(
+            _DAYS[local.day_of_week],
+            local.day,
+            _MONTHS[local.month],
+            local.hour,
+            local.minute,
+            strict=True,
+        )
+    ]
+
+
+def _messages(
+    likely: pd.DatetimeIndex,
+    promise: pd.DatetimeIndex,
+    follow: pd.DatetimeIndex,
+    codes: list[str],
+    tz: str,
+) -> list[str]:
+    """Plain English sentences; localized, richer wording comes with the quotes issue."""
+    text = [_say(likely, tz), _say(promise, tz), _say(follow, tz)]
+    risks = [
+        next((_RISK_SENTENCES[c] + " " for c in code.split(",") if c in _RISK_SENTENCES), "")
+        for code in codes
+    ]
+    return [
+        f"Most likely by {a}, and at the latest {b}. {r}We'll update you by {c}."
+        for a, b, c, r in zip(*text, risks, strict=True)
+    ]

@@ -40,7 +40,9 @@ def log_run(
             mlflow.log_artifact(str(path))
         result = {"run_id": run.info.run_id, "tracking_uri": mlflow.get_tracking_uri()}
         if register_as and model_dir is not None:
-            result["version"] = register(register_as, f"{run.info.artifact_uri}/{MODEL_ARTIFACT}", run)
+            result["version"] = register(
+                register_as, f"{run.info.artifact_uri}/{MODEL_ARTIFACT}", run
+            )
     return result
 
 
@@ -54,7 +56,7 @@ def register(name: str, source: str, run: object) -> str:
     return str(version.version)
 
 
-def _mlflow():  # noqa: ANN202 - the mlflow module
+def _mlflow():
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
