@@ -56,6 +56,7 @@ def prepare_items(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, p
     if spec.id:
         items["id"] = raw[spec.id] if spec.id in raw.columns else pd.NA
     items["segment"] = segment_keys(items, spec)
+    items.loc[error != "", START] = pd.NaT  # a row with an error is answered, not guessed at
     return items, error
 
 
