@@ -312,7 +312,9 @@ def verdict(summary: pd.DataFrame) -> list[str]:
         f"({100 * (replay['pinball'] / peer_rows.loc[best_pinball, 'pinball'] - 1):+.1f}%).",
         f"- {mark(static_ok)} static gap no worse than the best peer's or <= 1.5 pt: engine "
         f"static {100 * static['mean_abs_gap']:.2f} pt, best peer {best_gap} "
-        f"{100 * peer_rows.loc[best_gap, 'mean_abs_gap']:.2f} pt.",
+        f"{100 * peer_rows.loc[best_gap, 'mean_abs_gap']:.2f} pt (its worst segment "
+        f"{_pct(peer_rows.loc[best_gap, 'min_worst_on_time'])}, the engine's "
+        f"{_pct(static['min_worst_on_time'])}).",
     ]
     if "engine replay, open dropped" in by.index:
         dropped = by.loc["engine replay, open dropped"]

@@ -112,9 +112,7 @@ def replay_offsets(
     )
     is_test = np.r_[np.zeros(len(warm), bool), np.ones(len(items), bool)]
     clock = model.clock_
-    online = OnlineCalibration(
-        model.online_.confidence, model.online_.gain, model.online_.daily_volume
-    )
+    online = OnlineCalibration(model.online_.confidence, model.online_.gain, model.online_.pace)
     order = np.argsort(stream[START].to_numpy(), kind="stable")
     starts = pd.DatetimeIndex(stream[START].to_numpy()[order])
     begin = clock.effective_start(starts)

@@ -216,12 +216,14 @@ class OnlineCalibration:
     """
 
     confidence: float = 0.9
-    gain: float = 0.03
-    """How far one day's worth of judgements moves an offset. ``step = gain / daily_volume``, so
-    the controller reacts at the same speed whether a segment sees ten items a day or ten
-    thousand; it must stay small because judgements arrive a whole promise later (a delayed
-    integral controller overshoots when its gain times the delay is large)."""
-    daily_volume: dict[str, float] = field(default_factory=dict)
+    gain: float = 0.3
+    """How far one promise horizon's worth of judgements moves an offset:
+    ``step = gain / pace``, with ``pace`` the number of items a key sees during one typical
+    promise. The controller then reacts at the same speed whether a segment sees ten items a day
+    or ten thousand, and whether promises are hours or weeks long; the gain must stay well below
+    1 because judgements arrive a whole promise late (a delayed integral controller overshoots
+    when its gain times the delay is large)."""
+    pace: dict[str, float] = field(default_factory=dict)
     offset: dict[str, float] = field(default_factory=dict)
     outcomes: dict[str, list[int]] = field(default_factory=dict)
     """Per segment: [promises kept, promises judged]; the live on-time rate."""
@@ -245,7 +247,7 @@ class OnlineCalibration:
         """Judge one quote at ``checkpoint`` ('likely' or 'promise'): was the item still open?"""
         err = float(late) - (1.0 - self.level(checkpoint))
         for key in (ALL, segment):
-            step = self.gain / max(self.daily_volume.get(key, 1.0), 1.0)
+            step = self.gain / max(self.pace.get(key, 1.0), 1.0)
             name = f"{checkpoint}|{key}"
             self.offset[name] = float(np.clip(self.offset.get(name, 0.0) + step * err, -2.0, 2.0))
             if checkpoint == "promise":
@@ -259,7 +261,7 @@ class OnlineCalibration:
         return {
             "confidence": self.confidence,
             "gain": self.gain,
-            "daily_volume": self.daily_volume,
+            "pace": self.pace,
             "offset": self.offset,
             "outcomes": self.outcomes,
         }

@@ -29,7 +29,7 @@ from eta import __version__
 from eta.calendar import Clock
 from eta.calibration import ALL, MondrianCalibration, OnlineCalibration
 from eta.censoring import ipcw_weights
-from eta.data import FINISHED, HOURS, START, DataError, History, segment_keys
+from eta.data import END, FINISHED, HOURS, START, DataError, History, segment_keys
 from eta.features import Events, feature_frame
 from eta.spec import DatasetSpec
 
@@ -50,7 +50,7 @@ class Settings:
     seed: int = 0
     use_open_items: bool = True
     """False drops open items instead of weighting them (only to measure what that buys)."""
-    online_gain: float = 0.03
+    online_gain: float = 0.3
 
     def lightgbm_params(self, alpha: float) -> dict:
         return {
@@ -144,7 +144,7 @@ class EtaModel:
         self.calibration_ = MondrianCalibration.fit(scores, w_calib, keys)
         tags = self.calibration_.segment_of(keys)
         self.online_ = OnlineCalibration(
-            self.spec.confidence, self.settings.online_gain, _daily_volume(frame.iloc[calib], tags)
+            self.spec.confidence, self.settings.online_gain, _pace(frame.iloc[calib], tags)
         )
         self.events_ = events.since(history.as_of)  # open items stay in the backlog either way
         self.as_of_ = history.as_of
@@ -331,11 +331,15 @@ class Predictive:
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
 
 
-def _daily_volume(items: pd.DataFrame, segments: np.ndarray) -> dict[str, float]:
-    """Items started per day, overall and per calibration segment (paces online calibration)."""
+def _pace(items: pd.DataFrame, segments: np.ndarray) -> dict[str, float]:
+    """Items started during one typical promise (wall-time P90 of finished items), overall and
+    per calibration segment: how many judgements online calibration hears per promise horizon."""
     days = max((items[START].max() - items[START].min()) / pd.Timedelta(days=1), 1.0)
-    volume = {tag: n / days for tag, n in pd.Series(segments).value_counts().items()}
-    return {ALL: len(items) / days, **volume}
+    finished = items[FINISHED].to_numpy()
+    wall = (items[END] - items[START])[finished] / pd.Timedelta(days=1)
+    horizon = float(np.quantile(wall, 0.9)) if finished.any() else 1.0
+    per_day = {tag: n / days for tag, n in pd.Series(segments).value_counts().items()}
+    return {ALL: len(items) / days * horizon, **{k: v * horizon for k, v in per_day.items()}}
 
 
 def _ascending(levels: np.ndarray) -> bool:
