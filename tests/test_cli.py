@@ -120,6 +120,14 @@ def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> No
     assert list(quotes.columns[: len(QUOTE_COLUMNS)]) == list(QUOTE_COLUMNS)
     assert len(quotes) > 200
 
+    import mlflow
+
+    runs = mlflow.search_runs(experiment_names=["eta"])
+    run_id = runs["run_id"].iloc[0]
+    assert runs["metrics.on_time_rate"].iloc[0] > 0.5
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "model")}
+    assert "model/model.json" in artifacts
+
 
 def test_a_bad_spec_exits_2_naming_the_key(workspace: Path, tmp_path: Path) -> None:
     spec = tmp_path / "bad.yaml"

@@ -8,6 +8,7 @@ silently.
 from __future__ import annotations
 
 import functools
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -188,18 +189,21 @@ def backtest(
         columns = [*QUOTE_COLUMNS, *(c for c in result.quotes if c not in QUOTE_COLUMNS)]
         write_table(result.quotes[columns], out)
         console.print(f"quotes -> {out}")
-    log_run(
-        f"backtest {dataset.name}",
-        {
-            "spec": dataset.name,
-            "data": str(data),
-            "test_start": test_start,
-            "test_end": test_end,
-            "replay": replay,
-        },
-        result.metrics,
-        files=[spec],
-    )
+    with tempfile.TemporaryDirectory() as scratch:
+        model_dir = result.model.save(Path(scratch) / "model")
+        log_run(
+            f"backtest {dataset.name}",
+            {
+                "spec": dataset.name,
+                "data": str(data),
+                "test_start": test_start,
+                "test_end": test_end,
+                "replay": replay,
+            },
+            result.metrics,
+            model_dir=model_dir,
+            files=[spec, *([out] if out is not None else [])],
+        )
 
 
 @app.command()
