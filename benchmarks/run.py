@@ -19,7 +19,7 @@ mean promise, the pinball loss at the promise level, and the seconds spent train
 Usage::
 
     python benchmarks/run.py                      # full run, writes benchmarks/RESULTS.md
-    python benchmarks/run.py --quick              # smoke run: small data, 2 folds
+    python benchmarks/run.py --quick              # smoke: small data, 2 folds, report in /tmp
     python benchmarks/run.py --datasets tickets flights --folds 3 --out /tmp/r.md
 
 Work is spread over ``--jobs`` worker processes (one fold at a time each), every worker limited
@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import datasets, peers  # noqa: E402
+from benchmarks import datasets, engine_fingerprint, peers  # noqa: E402
 
 if TYPE_CHECKING:
     from eta.data import History
@@ -329,16 +329,6 @@ def verdict(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
-def engine_fingerprint() -> str:
-    """Short content hash of the engine's source (src/eta/*.py): which engine was measured."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "src" / "eta").glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def _load_average() -> str:
     try:
         return " / ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -425,10 +415,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--folds", type=int, default=None, help="use only the last N monthly folds (default all)"
     )
-    parser.add_argument("--quick", action="store_true", help="smoke run: small data, 2 folds")
-    parser.add_argument("--out", type=Path, default=None, help="report path (Markdown)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: small data, last 2 folds; report to /tmp/eta-bench/RESULTS-quick.md",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="report path (default benchmarks/RESULTS.md)"
+    )
     parser.add_argument("--csv", type=Path, default=None, help="per-fold results as CSV")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument(
+        "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes"
+    )
     parser.add_argument("--threads", type=int, default=1, help="OpenMP threads per worker")
     parser.add_argument(
         "--refit",

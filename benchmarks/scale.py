@@ -225,6 +225,8 @@ def write_report(path: Path, args: argparse.Namespace, train: dict, quote: dict,
             f"- machine: {os.cpu_count()} CPUs (`nproc`), {platform.platform()}, Python "
             f"{platform.python_version()}, LightGBM {lightgbm.__version__}; OpenMP threads: "
             f"{threads}",
+            f"- engine: eta {ctx['eta_version']}, source hash {ctx['engine']} (sha256 of "
+            "src/eta/*.py; other engineers edit the engine in parallel)",
             f"- load average (1/5/15 min): at start {ctx['load_start']}, at end {ctx['load_end']}",
             f"- data: {train['rows']:,} synthetic tickets over {args.days} days "
             f"({100 * train['open_share']:.1f}% open at export); {quote['items']:,} new tickets "
@@ -283,7 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "SCALE.md")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    from benchmarks import engine_fingerprint
+    from eta import __version__
+
     ctx = {
+        "engine": engine_fingerprint(),
+        "eta_version": __version__,
         "command": shlex.join(["python", "benchmarks/scale.py", *argv]),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load_start": _load_average(),
