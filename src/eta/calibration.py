@@ -156,17 +156,19 @@ class MondrianCalibration:
         """The calibration segment each item uses (deepest one with enough history)."""
         chosen = np.full(len(keys[0]), _tag(0, "all"), dtype=object)
         for depth, level in enumerate(keys):
-            tags = np.array([_tag(depth, k) for k in level], dtype=object)
-            known = np.fromiter((t in self.by_key for t in tags), bool, len(tags))
-            chosen[known] = tags[known]
+            values, inverse = np.unique(level, return_inverse=True)
+            tags = np.array([_tag(depth, v) for v in values], dtype=object)
+            known = np.array([t in self.by_key for t in tags], dtype=bool)
+            hit = known[inverse]
+            chosen[hit] = tags[inverse[hit]]
         return chosen
 
     def distributions(self, segments: np.ndarray) -> dict[str, np.ndarray]:
         """Row indices per calibration segment, for vectorised work segment by segment."""
-        out: dict[str, np.ndarray] = {}
-        for tag in np.unique(segments):
-            out[tag] = np.flatnonzero(segments == tag)
-        return out
+        values, inverse = np.unique(segments.astype(str), return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(values) + 1))
+        return {v: order[bounds[i] : bounds[i + 1]] for i, v in enumerate(values)}
 
     def to_dict(self) -> dict:
         return {

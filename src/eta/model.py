@@ -203,11 +203,6 @@ class EtaModel:
         offsets = self.online_.offsets(predictive.segment) if online else None
         return predictive.hours(levels, elapsed, offsets)
 
-    def segments(self, items: pd.DataFrame) -> np.ndarray:
-        """The calibration segment tag each item falls in."""
-        self._check_fitted()
-        return self.calibration_.segment_of(self._segment_levels(items))
-
     # -- persistence --------------------------------------------------------------------------
 
     def save(self, directory: str | Path) -> Path:

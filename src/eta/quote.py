@@ -15,7 +15,7 @@ import pandas as pd
 
 from eta.data import START, parse_timestamps, segment_keys
 from eta.model import EtaModel
-from eta.spec import DatasetSpec
+from eta.spec import WEEKDAYS, DatasetSpec
 
 QUOTE_COLUMNS = (
     "id",
@@ -117,7 +117,9 @@ def quote_items(
     out.loc[ok, "likely_hours"] = hours[:, 1]
     out.loc[ok, "promise_hours"] = hours[:, 3]
     out.loc[ok, "elapsed_hours"] = elapsed
-    codes = _risk_codes(model, good, begin, instants["promise_at"], hours, elapsed, fresh)
+    codes = _risk_codes(
+        model, good, predictive.segment, instants["promise_at"], hours, elapsed, fresh
+    )
     out.loc[ok, "risk_codes"] = codes
     out.loc[ok, "customer_message"] = _messages(
         instants["likely_at"],
@@ -137,7 +139,7 @@ def _ceil_minute(values: pd.DatetimeIndex) -> pd.DatetimeIndex:
 def _risk_codes(
     model: EtaModel,
     items: pd.DataFrame,
-    begin: pd.DatetimeIndex,
+    segments: np.ndarray,
     promise: pd.DatetimeIndex,
     hours: np.ndarray,
     elapsed: np.ndarray,
@@ -150,9 +152,7 @@ def _risk_codes(
     holiday_dates = [d for d, _ in clock.holidays_between(items[START].min(), promise.max())]
     holidays = np.array(sorted(holiday_dates), dtype="datetime64[D]")
     n_holidays = np.searchsorted(holidays, last, "right") - np.searchsorted(holidays, first, "left")
-    weekmask = [
-        d in model.spec.calendar.days for d in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    ]
+    weekmask = [d in model.spec.calendar.days for d in WEEKDAYS]
     working = np.busday_count(first, last + 1, weekmask=weekmask)
     weekend = span - working > 0
     codes: list[list[str]] = [[] for _ in range(len(items))]
@@ -161,7 +161,7 @@ def _risk_codes(
         "weekend_in_window": weekend & (model.spec.clock == "business"),
         "after_cutoff": clock.after_cutoff(items[START]),
         "thin_history": np.array(
-            [not s.startswith(f"{len(model.spec.segments)}:") for s in model.segments(items)]
+            [not s.startswith(f"{len(model.spec.segments)}:") for s in segments]
         )
         & bool(model.spec.segments),
         "long_tail": hours[:, 3] > 3.0 * hours[:, 1],
