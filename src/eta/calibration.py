@@ -193,20 +193,20 @@ def segment_label(tag: str) -> str:
 
 @dataclass
 class OnlineCalibration:
-    """Online recalibration from outcomes: a per-segment time factor that keeps promises honest.
+    """Online recalibration from outcomes: per-segment corrections that keep promises honest.
 
-    Finish times are scaled by ``exp(offset)``. Every quote is judged twice: when its likely time
-    passes (was the item done?) and when its promise passes (was the promise kept?). Each judgement
-    moves the offset of the whole model and of the item's segment by
-    ``step * (late - (1 - level))``, with level 0.5 at the likely time and the confidence at the
-    promise: a broken promise pushes later promises out, a kept one pulls them in a little, so the
-    long-run on-time rate tracks the target even when the world drifts. The likely-time check
-    reacts about twice as fast (it comes earlier, and half of all items inform it); the promise
-    check corrects the tail. This is adaptive conformal inference run on the log-time scale
-    ("quantile tracking"): drift is mostly multiplicative (peak season makes everything 25%
-    slower), and moving the quantile *level* instead would jump to unstable extreme quantiles.
+    Two corrections on the log-time scale, each for the whole model plus the item's segment: a
+    *location* shift, judged when each quote's likely time passes (was the item done?), and a
+    *tail* shift on top of it for the promise, judged when the promise passes (was it kept?).
+    Each judgement moves its correction by ``step * (late - (1 - level))`` (level 0.5 at the
+    likely time, the confidence at the promise), so the median tracks the world's speed quickly
+    (half of all items inform it, and it is judged early) and the promise tracks the target
+    on-time rate; two corrections because one cannot satisfy both targets when the shape of the
+    distribution is off. This is adaptive conformal inference run on log time ("quantile
+    tracking"): drift is mostly multiplicative (peak season makes everything 25% slower), and
+    moving the quantile *level* instead would jump to unstable extreme quantiles.
 
-    Both judgements happen when their time passes, even for items that finished earlier: feeding
+    Judgements happen when their time passes, even for items that finished earlier: feeding
     back kept promises as soon as items finish would tell the controller mostly good news at any
     moment (the broken promises of the same days are still pending) and bias promises low.
 
@@ -231,12 +231,18 @@ class OnlineCalibration:
     """Per segment: [promises kept, promises judged]; the live on-time rate."""
 
     def offsets(self, segments: np.ndarray) -> np.ndarray:
-        """Log-time factor for each item: the model-wide one plus its segment's."""
-        shared = sum(self.offset.get(f"{c}|{ALL}", 0.0) for c in CHECKPOINTS)
-        return np.array(
-            [shared + sum(self.offset.get(f"{c}|{s}", 0.0) for c in CHECKPOINTS) for s in segments],
-            dtype=float,
-        )
+        """Per item ``[location shift, tail shift]`` in log hours (whole model + its segment)."""
+        out = np.empty((len(segments), len(CHECKPOINTS)))
+        for j, checkpoint in enumerate(CHECKPOINTS):
+            shared = self.offset.get(f"{checkpoint}|{ALL}", 0.0)
+            out[:, j] = [shared + self.offset.get(f"{checkpoint}|{s}", 0.0) for s in segments]
+        return out
+
+    def shift(self, offsets: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        """Log-hours shift of each quantile: the location shift, plus the tail shift in full at
+        the promise level and in proportion between the median and it."""
+        weight = np.clip((np.asarray(levels) - 0.5) / (self.confidence - 0.5), 0.0, None)
+        return offsets[:, :1] + offsets[:, 1:] * weight
 
     def level(self, checkpoint: str) -> float:
         """The quantile level a checkpoint sits at."""

@@ -200,8 +200,10 @@ class EtaModel:
         levels = np.asarray(levels, dtype=float)
         if levels.ndim == 1:
             levels = np.tile(levels, (len(items), 1))
-        offsets = self.online_.offsets(predictive.segment) if online else None
-        return predictive.hours(levels, elapsed, offsets)
+        shift = None
+        if online:
+            shift = self.online_.shift(self.online_.offsets(predictive.segment), levels)
+        return predictive.hours(levels, elapsed, shift)
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -294,26 +296,26 @@ class Predictive:
         self,
         levels: np.ndarray,
         elapsed: np.ndarray | None = None,
-        offsets: np.ndarray | None = None,
+        shift: np.ndarray | None = None,
     ) -> np.ndarray:
         """Quantiles in clock hours, ``levels`` of shape (n_items, n_levels), never crossing.
 
         With ``elapsed`` the quantiles are those of ``T | T > elapsed``:
         ``F^-1(F(e) + p (1 - F(e)))``, capped at ``e`` plus a fresh item's quantile: far in the
         tail, where history says little, an overdue item is given its usual time again (and
-        flagged), never a promise in the past nor one months away. ``offsets`` (log hours, one
-        per item) scale the whole distribution by ``exp(offset)``: online calibration's answer to
-        "everything is 20% slower this week".
+        flagged), never a promise in the past nor one months away. ``shift`` (log hours, same
+        shape as ``levels``) moves each quantile: online calibration's answer to "everything is
+        20% slower this week" (see :meth:`eta.calibration.OnlineCalibration.shift`).
         """
         levels = np.asarray(levels, dtype=float)
         n = len(self.location)
         done = np.zeros(n) if elapsed is None else np.nan_to_num(np.asarray(elapsed, float))
-        shift = np.zeros(n) if offsets is None else np.asarray(offsets, dtype=float)
-        location = self.location + shift
+        shift = np.zeros(levels.shape) if shift is None else np.asarray(shift, dtype=float)
         out = np.empty(levels.shape)
         for tag, rows in self.calibration.distributions(self.segment).items():
             dist = self.calibration.by_key[tag]
-            loc, spread = location[rows, None], self.spread[rows, None]
+            loc = self.location[rows, None] + shift[rows]
+            spread = self.spread[rows, None]
             z_done = (np.log(np.maximum(done[rows, None], 1e-9)) - loc) / spread
             floor = np.where(done[rows, None] > 0, dist.cdf(z_done), 0.0)
             z = dist.quantile(floor + levels[rows] * (1.0 - floor))

@@ -74,8 +74,8 @@ def quote_items(
 
     ``now`` makes items that started earlier "in progress" for the clock time since their
     effective start; an ``elapsed`` column (clock hours) does the same per item. ``offsets``
-    overrides the online score shift per item (replay passes the shifts it had at each start);
-    ``online=False`` quotes without any.
+    overrides online calibration's corrections per item (replay passes those it had at each
+    start); ``online=False`` quotes without any.
     """
     confidence = model.spec.confidence if confidence is None else confidence
     if not 0.5 < confidence < 1.0:
@@ -105,8 +105,9 @@ def quote_items(
         offsets = np.asarray(offsets, dtype=float)[ok]
     elif online:
         offsets = model.online_.offsets(predictive.segment)
-    hours = predictive.hours(grid, elapsed, offsets)
-    fresh = predictive.hours(grid[:, -1:], None, offsets)[:, 0]
+    shift = None if offsets is None else model.online_.shift(offsets, grid)
+    hours = predictive.hours(grid, elapsed, shift)
+    fresh = predictive.hours(grid[:, -1:], None, None if shift is None else shift[:, -1:])[:, 0]
     instants = {
         name: _ceil_minute(clock.add_hours(begin, hours[:, k]))
         for k, name in enumerate(("earliest_at", "likely_at", "follow_up_at", "promise_at"))
