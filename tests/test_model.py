@@ -61,7 +61,7 @@ def test_open_tickets_raise_the_promise(censored_sim) -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     level=st.floats(0.51, 0.995),
-    elapsed=st.one_of(st.just(0.0), st.floats(0.01, 2_000)),
+    elapsed=st.one_of(st.just(0.0), st.floats(0.01, 20_000)),
     row=st.integers(0, 499),
 )
 def test_quantiles_never_cross_and_never_lie_in_the_past(
@@ -72,6 +72,7 @@ def test_quantiles_never_cross_and_never_lie_in_the_past(
     q = tickets_model.quantiles(items, levels, elapsed=np.array([elapsed]))[0]
     assert np.all(np.diff(q) >= 0)
     assert q[0] > elapsed
+    assert q[-1] > q[1]  # even far past anything seen, the promise stays beyond the likely time
 
 
 def test_a_saved_model_loads_and_quotes_identically(

@@ -100,6 +100,18 @@ class ScoreDistribution:
         tail = self.tail_start - np.log(remaining) / self.tail_rate
         return np.where(in_tail, np.maximum(tail, body * 0 + self.tail_start), body)
 
+    def conditional_quantile(self, p: np.ndarray, given_above: np.ndarray) -> np.ndarray:
+        """Quantile ``p`` of ``z`` given ``z > given_above``: ``F^-1(F(a) + p (1 - F(a)))``.
+
+        In the exponential tail this is ``a - log(1 - p) / rate`` (memoryless), computed directly
+        because ``1 - F(a)`` underflows for items far beyond anything seen.
+        """
+        p, above = np.asarray(p, dtype=float), np.asarray(given_above, dtype=float)
+        floor = self.cdf(above)
+        body = self.quantile(floor + p * (1.0 - floor))
+        tail = above - np.log1p(-np.minimum(p, 1.0 - 1e-12)) / self.tail_rate
+        return np.where(above > self.tail_start, tail, body)
+
     def to_dict(self) -> dict:
         return {
             "scores": self.scores.tolist(),

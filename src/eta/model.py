@@ -316,9 +316,12 @@ class Predictive:
             dist = self.calibration.by_key[tag]
             loc = self.location[rows, None] + shift[rows]
             spread = self.spread[rows, None]
-            z_done = (np.log(np.maximum(done[rows, None], 1e-9)) - loc) / spread
-            floor = np.where(done[rows, None] > 0, dist.cdf(z_done), 0.0)
-            z = dist.quantile(floor + levels[rows] * (1.0 - floor))
+            z_done = np.where(
+                done[rows, None] > 0,
+                (np.log(np.maximum(done[rows, None], 1e-9)) - loc) / spread,
+                -np.inf,
+            )
+            z = dist.conditional_quantile(levels[rows], z_done)
             hours = np.exp(loc + spread * z)
             # Past what history can tell, an item gets at most a fresh quote's time again.
             fresh = np.exp(loc + spread * dist.quantile(levels[rows]))
