@@ -267,7 +267,7 @@ class OnlineCalibration:
         """Judge one quote at ``checkpoint`` ('likely' or 'promise'): was the item still open?"""
         err = float(late) - (1.0 - self.level(checkpoint))
         for key in (ALL, segment):
-            step = self.gain / max(self.pace.get(key, 1.0), 1.0)
+            step = self.gain / max(self.pace.get(key, MIN_PACE), MIN_PACE)
             name = f"{checkpoint}|{key}"
             self.offset[name] = float(np.clip(self.offset.get(name, 0.0) + step * err, -2.0, 2.0))
             if checkpoint == "promise":
@@ -292,6 +292,10 @@ class OnlineCalibration:
 
 
 CHECKPOINTS = ("likely", "promise")
+MIN_PACE = 50.0
+"""A small segment's corrections move at most ``gain / 50`` per judgement: fast enough to follow
+a real shift, slow enough that a few unlucky items do not set its promises jittering (jitter
+around the right value costs on-time rate, because the on-time rate is concave there)."""
 CHECKPOINT_LEVELS = {"likely": 0.5}
 ALL = "*"
 """Key of the model-wide online offset."""
