@@ -210,7 +210,7 @@ def backtest(
 @_friendly_errors
 def demo(
     out: Annotated[Path, typer.Option(help="Where demo data and models go.")] = Path("demo-output"),
-    rows: Annotated[int, typer.Option(help="Synthetic history rows per dataset.")] = 20_000,
+    rows: Annotated[int, typer.Option(help="Synthetic history rows per dataset.")] = 40_000,
 ) -> None:
     """Build everything on embedded synthetic data: histories, models, backtests, quotes."""
     from eta.demo import run_demo

@@ -28,7 +28,9 @@ def run_demo(out: Path, rows: int, console: Console) -> dict[str, dict]:
     out.mkdir(parents=True, exist_ok=True)
     results = {}
     for name in ("tickets", "deliveries"):
-        sim = synthetic.by_name(name, n=rows, seed=7)
+        # Two years, as most real histories have: the model has seen a peak season before the
+        # one it is tested on.
+        sim = synthetic.by_name(name, n=rows, seed=7, start="2024-01-01", days=730)
         spec = sim.spec
         data_path, spec_path = out / f"{name}.parquet", out / f"{name}.yaml"
         write_table(sim.history, data_path)
