@@ -198,11 +198,6 @@ def _tag(depth: int, key: str) -> str:
     return f"{depth}:{key}"
 
 
-def segment_label(tag: str) -> str:
-    """'2:high / billing' -> 'high / billing' (what people call the segment)."""
-    return tag.split(":", 1)[1]
-
-
 @dataclass
 class OnlineCalibration:
     """Online recalibration from outcomes: per-segment corrections that keep promises honest.

@@ -1,13 +1,12 @@
 """Settings read from the environment (prefix ``ETA_``), in one place.
 
-Everything a deployment may want to change without code lives here; defaults run the whole product
-on one laptop: a local SQLite MLflow store and models under ``./models``.
+Everything a deployment may want to change without code lives here; the defaults run the whole
+product on one laptop with a local SQLite MLflow store.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,9 +17,6 @@ class Settings(BaseSettings):
     tracking_uri: str = "sqlite:///mlflow.db"
     """MLflow tracking store; any MLflow URI works (``http://...``, ``databricks``, ...)."""
     experiment: str = "eta"
-    model_dir: Path = Path("models")
-    """Where trained models live by default (one sub-directory per model name)."""
-    port: int = 8000
 
 
 @lru_cache
