@@ -65,3 +65,12 @@ def test_bad_rows_are_answered_in_place(tickets_model, tickets_sim) -> None:
         "column 'queue_open': not a number",
     ]
     assert quotes["promise_at"].isna().tolist() == [False, True, True, False]
+
+
+def test_an_overdue_item_says_so_before_anything_else(tickets_model, tickets_sim) -> None:
+    raw = tickets_sim.history.iloc[[200]]
+    items, _ = prepare_items(raw, tickets_model.spec)
+    quote = quote_items(tickets_model, items, now=items[START].iloc[0] + pd.Timedelta(days=120))
+    assert "overdue" in quote["risk_codes"].iloc[0].split(",")
+    message = quote["customer_message"].iloc[0]
+    assert message.split(". ")[1].startswith("This is taking longer than we promised")

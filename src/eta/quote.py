@@ -228,8 +228,9 @@ def _messages(
 ) -> list[str]:
     """Plain English sentences; localized, richer wording comes with the quotes issue."""
     text = [_say(likely, tz), _say(promise, tz), _say(follow, tz)]
+    # The most important risk is said (the sentences are listed in order of importance).
     risks = [
-        next((_RISK_SENTENCES[c] + " " for c in code.split(",") if c in _RISK_SENTENCES), "")
+        next((text + " " for c, text in _RISK_SENTENCES.items() if c in code.split(",")), "")
         for code in codes
     ]
     return [
