@@ -105,6 +105,20 @@ def _time_split(n: int) -> tuple[slice, slice]:
     return slice(0, cut), slice(cut, n)
 
 
+def _conformal_split(fold: FoldData) -> tuple[pd.DataFrame, np.ndarray, slice, slice]:
+    """Finished rows' features and log hours, split in time into a fit and a calibration part."""
+    _, hours, x = _finished_rows(fold)
+    y = np.log(hours)
+    return (x, y, *_time_split(len(y)))
+
+
+class _LightGBMPeer:
+    """A peer built on LightGBM with the engine's learning settings."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+
+
 def lightgbm_kwargs(settings: Settings) -> dict:
     """``LGBMRegressor`` arguments mirroring :meth:`eta.model.Settings.lightgbm_params`.
 
@@ -158,13 +172,10 @@ class SegmentQuantile:
         return segments.map(self.table_).fillna(self.global_).to_numpy(float)
 
 
-class LightGBMQuantile:
+class LightGBMQuantile(_LightGBMPeer):
     """LightGBM quantile regression at the promise level on log clock hours (no calibration)."""
 
     name = "LightGBM quantile"
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
 
     def fit(self, fold: FoldData) -> None:
         from lightgbm import LGBMRegressor
@@ -178,7 +189,7 @@ class LightGBMQuantile:
         return np.exp(self.model_.predict(fold.x_test))
 
 
-class MapieCQR:
+class MapieCQR(_LightGBMPeer):
     """MAPIE 1.x split conformalized quantile regression, one-sided at the promise level.
 
     MAPIE's ``confidence_level`` is two-sided: at ``c`` it fits LightGBM quantiles ``(1-c)/2``,
@@ -193,16 +204,11 @@ class MapieCQR:
 
     name = "MAPIE CQR"
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
-
     def fit(self, fold: FoldData) -> None:
         from lightgbm import LGBMRegressor
         from mapie.regression import ConformalizedQuantileRegressor
 
-        _, hours, x = _finished_rows(fold)
-        y = np.log(hours)
-        fit, calib = _time_split(len(y))
+        x, y, fit, calib = _conformal_split(fold)
         # MAPIE needs ``alpha`` present to find the quantile parameter; it sets each level itself.
         estimator = LGBMRegressor(
             objective="quantile", alpha=fold.confidence, **lightgbm_kwargs(self.settings)
@@ -217,7 +223,7 @@ class MapieCQR:
         return np.exp(intervals[:, 1, 0])
 
 
-class CrepesCPS:
+class CrepesCPS(_LightGBMPeer):
     """crepes conformal predictive system on a LightGBM point regressor of log clock hours.
 
     ``WrapRegressor.calibrate(..., cps=True)`` on the most recent finished rows builds the
@@ -228,16 +234,11 @@ class CrepesCPS:
 
     name = "crepes CPS"
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
-
     def fit(self, fold: FoldData) -> None:
         from crepes import WrapRegressor
         from lightgbm import LGBMRegressor
 
-        _, hours, x = _finished_rows(fold)
-        y = np.log(hours)
-        fit, calib = _time_split(len(y))
+        x, y, fit, calib = _conformal_split(fold)
         self.model_ = WrapRegressor(
             LGBMRegressor(objective="regression", **lightgbm_kwargs(self.settings))
         )
