@@ -107,7 +107,10 @@ def quote_items(
         offsets = model.online_.offsets(predictive.segment)
     shift = None if offsets is None else model.online_.shift(offsets, grid)
     hours = predictive.hours(grid, elapsed, shift)
-    fresh = predictive.hours(grid[:, -1:], None, None if shift is None else shift[:, -1:])[:, 0]
+    fresh = hours[:, -1]  # the promise a new item would get; differs only for items under way
+    if np.any(elapsed > 0):
+        promise_shift = None if shift is None else shift[:, -1:]
+        fresh = predictive.hours(grid[:, -1:], None, promise_shift)[:, 0]
     instants = {
         name: _ceil_minute(clock.add_hours(begin, hours[:, k]))
         for k, name in enumerate(("earliest_at", "likely_at", "follow_up_at", "promise_at"))
