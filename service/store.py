@@ -60,7 +60,10 @@ def golden_check(model: EtaModel, now: pd.Timestamp | None = None) -> None:
     items, errors = prepare_items(raw, spec)
     if (errors != "").any():
         raise ModelRefused(f"golden items rejected: {errors[errors != ''].iloc[0]}")
-    quotes = quote_items(model, items, now=now)
+    try:
+        quotes = quote_items(model, items, now=now)
+    except Exception as exc:
+        raise ModelRefused(f"golden items could not be quoted: {exc}") from exc
     times = quotes[["earliest_at", "likely_at", "follow_up_at", "promise_at"]]
     if times.isna().any().any():
         raise ModelRefused("golden items got no quote")
