@@ -25,8 +25,9 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 class RequestContext:
     """Give each request an id (the caller's ``X-Request-ID`` when it is sane), echo it in the
-    response headers, time the request, and turn anything unexpected into a 500 problem that
-    carries the id instead of a stack trace (the traceback goes to the log under the same id)."""
+    response headers, time the request (``Server-Timing`` header and the latency histogram), and
+    turn anything unexpected into a 500 problem that carries the id instead of a stack trace (the
+    traceback goes to the log under the same id)."""
 
     def __init__(self, app: ASGIApp, observe: Callable[[str, str, int, float], None]) -> None:
         self.app, self.observe = app, observe
@@ -47,9 +48,11 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
+                took = f"app;dur={(time.perf_counter() - began) * 1000:.2f}"
                 message["headers"] = [
                     *message.get("headers", []),
                     (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                    (b"server-timing", took.encode()),
                 ]
             await send(message)
 

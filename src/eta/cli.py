@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eta.data import DataError, load_history, read_table, write_table
+from eta.settings import get_settings
 from eta.spec import DatasetSpec, SpecError
 
 app = typer.Typer(
@@ -211,11 +212,49 @@ def backtest(
 def demo(
     out: Annotated[Path, typer.Option(help="Where demo data and models go.")] = Path("demo-output"),
     rows: Annotated[int, typer.Option(help="Synthetic history rows per dataset.")] = 40_000,
+    serve: Annotated[
+        bool, typer.Option(help="End by serving the demo models on localhost (ETA_PORT).")
+    ] = True,
 ) -> None:
-    """Build everything on embedded synthetic data: histories, models, backtests, quotes."""
+    """Build everything on embedded synthetic data: histories, models, backtests, quotes; then
+    serve the models with the agent console and the checkout widget."""
+    import json
+
     from eta.demo import run_demo
 
-    run_demo(out, rows, console)
+    results = run_demo(out, rows, console)
+    models = out / "models"
+    for name, metrics in results.items():  # shown by the service's GET /v1/models/{name}
+        (models / name / "backtest.json").write_text(json.dumps(metrics), encoding="utf-8")
+    if serve:
+        from service.server import serve as run_service
+
+        run_service(get_settings().model_copy(update={"model_dir": models}), console)
+
+
+@app.command()
+@_friendly_errors
+def serve(
+    model_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="A model directory or a folder of them [env ETA_MODEL_DIR; default: models]."
+        ),
+    ] = None,
+    registry: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A registered model, models:/NAME@ALIAS; repeat for more [env ETA_REGISTRY]."
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Interface [env ETA_HOST; 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env ETA_PORT; 8000].")] = None,
+) -> None:
+    """Run the quote service: API, agent console, checkout widget (settings: ETA_* variables)."""
+    from service.server import serve as run_service
+
+    given = {"model_dir": model_dir, "registry": tuple(registry or ()), "host": host, "port": port}
+    run_service(get_settings().model_copy(update={k: v for k, v in given.items() if v}), console)
 
 
 def print_metrics(metrics: dict, title: str) -> None:
