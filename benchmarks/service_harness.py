@@ -228,7 +228,7 @@ async def open_loop(
             status, headers, body = await asyncio.wait_for(
                 conn.request(bodies[k % len(bodies)]), timeout
             )
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             result.errors += 1
             result.error_kinds[type(exc).__name__] = (
                 result.error_kinds.get(type(exc).__name__, 0) + 1
