@@ -33,7 +33,7 @@ err_console = Console(stderr=True, soft_wrap=True)  # errors stay one greppable 
 F = TypeVar("F", bound=Callable[..., None])
 
 
-def _friendly_errors(command: F) -> F:
+def friendly_errors(command: F) -> F:
     """Turn the engine's own input errors into one readable line and exit status 2."""
 
     @functools.wraps(command)
@@ -48,7 +48,7 @@ def _friendly_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _timestamp(value: str | None, name: str) -> pd.Timestamp | None:
+def parse_timestamp(value: str | None, name: str) -> pd.Timestamp | None:
     if value is None:
         return None
     try:
@@ -67,7 +67,7 @@ QuarantineOption = Annotated[
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def train(
     spec: SpecOption,
     data: DataOption,
@@ -87,7 +87,7 @@ def train(
     history = load_history(
         data,
         dataset,
-        as_of=_timestamp(as_of, "as-of"),
+        as_of=parse_timestamp(as_of, "as-of"),
         quarantine=quarantine,
         max_rejected=max_rejected,
     )
@@ -128,7 +128,7 @@ def train(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def quote(
     model: Annotated[Path, typer.Option("--model", help="Model directory.")],
     data: Annotated[Path, typer.Option("--data", help="Items to quote (CSV or Parquet).")],
@@ -147,7 +147,7 @@ def quote(
     loaded = EtaModel.load(model)
     raw = read_table(data)
     items, errors = prepare_items(raw, loaded.spec)
-    quotes = quote_items(loaded, items, confidence=confidence, now=_timestamp(now, "now"))
+    quotes = quote_items(loaded, items, confidence=confidence, now=parse_timestamp(now, "now"))
     quotes["error"] = errors
     write_table(quotes, out)
     bad = int((errors != "").sum())
@@ -157,7 +157,7 @@ def quote(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def backtest(
     spec: SpecOption,
     data: DataOption,
@@ -180,11 +180,10 @@ def backtest(
     dataset = DatasetSpec.from_yaml(spec)
     history = load_history(data, dataset, quarantine=quarantine)
     _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
-    start = _timestamp(test_start, "test-start")
+    start = parse_timestamp(test_start, "test-start")
+    end = parse_timestamp(test_end, "test-end")
     with console.status("training and quoting the test period"):
-        result = run_backtest(
-            history, start, _timestamp(test_end, "test-end"), replay=replay, confidence=confidence
-        )
+        result = run_backtest(history, start, end, replay=replay, confidence=confidence)
     print_metrics(result.metrics, f"{dataset.name} backtest ({result.metrics['mode']})")
     if out is not None:
         columns = [*QUOTE_COLUMNS, *(c for c in result.quotes if c not in QUOTE_COLUMNS)]
@@ -208,7 +207,7 @@ def backtest(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def demo(
     out: Annotated[Path, typer.Option(help="Where demo data and models go.")] = Path("demo-output"),
     rows: Annotated[int, typer.Option(help="Synthetic history rows per dataset.")] = 40_000,
