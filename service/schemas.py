@@ -8,7 +8,7 @@ quote reads the same from ``eta quote`` and from the API. Times are ISO-8601 ins
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,6 +19,9 @@ MAX_BATCH = 1000
 """Items per batch call: every shipping option of a big cart, or a page of an agent's queue."""
 
 FeatureValue = str | float | None
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_START = datetime(2100, 1, 1, tzinfo=UTC)
+"""Start times outside these are typos (and beyond what calendars and timestamps handle)."""
 
 
 class _Schema(BaseModel):
@@ -42,8 +45,9 @@ class QuoteRequest(_Schema):
     ] = {}
     """The model's features by name; a missing feature counts as unknown."""
     started_at: datetime | None = None
-    """When the item started (ISO-8601; without an offset it is the model's local time).
-    Omitted: now. An earlier start re-quotes an item in progress from the time it has taken."""
+    """When the item started (ISO-8601; without an offset it is the model's local time), between
+    2000 and 2100. Omitted: now. An earlier start re-quotes an item in progress from the time it
+    has taken."""
     elapsed_hours: Annotated[float | None, Field(ge=0, le=100_000)] = None
     """Clock hours already spent on the item (overrides what ``started_at`` implies)."""
     confidence: Annotated[float | None, Field(gt=0.5, lt=1.0)] = None
@@ -54,6 +58,18 @@ class QuoteRequest(_Schema):
     """The customer's language for messages, e.g. ``de-DE`` (default: the model's)."""
     timezone: Annotated[str | None, Field(max_length=64)] = None
     """The customer's IANA time zone for messages, e.g. ``Europe/Berlin``."""
+
+    @field_validator("started_at")
+    @classmethod
+    def _plausible_start(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return value
+        instant = value if value.tzinfo else value.replace(tzinfo=UTC)
+        if not EARLIEST_START <= instant < LATEST_START:
+            raise ValueError(
+                f"must be between {EARLIEST_START:%Y-%m-%d} and {LATEST_START:%Y-%m-%d}"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

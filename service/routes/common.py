@@ -29,6 +29,7 @@ class JSON(Response):
 
 
 _MEANINGS = {
+    400: "The body could not be read (not UTF-8 text, or a bad Content-Length).",
     401: "No API key, or an unknown one.",
     403: "The API key lacks the scope this needs.",
     404: "No such resource.",

@@ -26,7 +26,7 @@ _ITEMS = TypeAdapter(list[QuoteRequest])
 @router.post(
     "",
     response_model=QuoteResponse,
-    responses=problems(401, 403, 413, 422, 503),
+    responses=problems(400, 401, 403, 413, 422, 503),
     summary="Quote one item",
 )
 async def quote(body: QuoteRequest, request: Request, _: QuoteKey, service: ServiceDep) -> JSON:
@@ -45,7 +45,7 @@ async def quote(body: QuoteRequest, request: Request, _: QuoteKey, service: Serv
 @router.post(
     "/batch",
     response_model=QuoteBatchResponse,
-    responses=problems(401, 403, 413, 422, 503),
+    responses=problems(400, 401, 403, 413, 422, 503),
     summary="Quote up to 1,000 items",
     openapi_extra={
         "requestBody": {

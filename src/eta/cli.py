@@ -232,7 +232,7 @@ def demo(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def serve(
     model_dir: Annotated[
         Path | None,
