@@ -14,22 +14,25 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import pandas as pd
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from eta import __version__
 from eta.settings import Settings, get_settings
 from service import problems
-from service.engine import Engine
+from service.engine import Engine, advance_outcomes
 from service.metrics import Metrics
 from service.middleware import BodyLimit, RequestContext
-from service.routes import admin, health, models, pages, quotes
+from service.routes import admin, health, models, outcomes, pages, quotes
 from service.schemas import ReloadedModel
 from service.security import Keyring
 from service.sources import sources_from
 from service.store import Deployment, ModelStore
 
 log = logging.getLogger("eta.service")
+JUDGE_EVERY = 30.0
+"""Seconds between looks for likely times and promises that have fallen due."""
 
 
 @dataclass
@@ -79,7 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if result.outcome == "refused":
                 log.error("not serving %s: %s", result.name, result.reason)
         _reload_on_sighup(service)
+        judging = asyncio.create_task(_judge_when_due(service))
         yield
+        judging.cancel()
         await service.engine.stop()
 
     app = FastAPI(
@@ -98,10 +103,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = service
     problems.install(app)
-    for router in (quotes.router, models.router, admin.router, health.router, pages.router):
+    routers = (quotes, outcomes, models, admin, health, pages)
+    for router in (module.router for module in routers):
         app.include_router(router)
     pages.mount(app)
     return app
+
+
+async def _judge_when_due(service: Service, every: float = JUDGE_EVERY) -> None:
+    """Promises fall due between reports too: judge them as their time passes."""
+    while True:
+        await asyncio.sleep(every)
+        now = pd.Timestamp.now(tz="UTC")
+        for deployment in list(service.store.deployed.values()):
+            try:
+                await service.engine.run(advance_outcomes, deployment, now)
+            except Exception:
+                log.exception("judging due outcomes of %s failed", deployment.name)
 
 
 def _reload_on_sighup(service: Service) -> None:

@@ -23,9 +23,11 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from eta.data import START, parse_timestamps
+from eta.feedback import OutcomeFeed, ReportSummary
 from eta.quote import prepare_items, quote_items
 from service.problems import FieldError
-from service.schemas import Quote, QuoteRequest
+from service.schemas import OutcomeItem, Quote, QuoteRequest
 from service.store import Deployment
 
 log = logging.getLogger("eta.service")
@@ -155,31 +157,16 @@ def quote(
     model = deployment.model
     spec = model.spec
     known = spec.feature_columns
-    errors: list[list[FieldError] | None] = [None] * len(items)
-    for i, item in enumerate(items):
-        unknown = sorted(set(item.features) - set(known))
-        if unknown:
-            errors[i] = [
-                FieldError(
-                    field=f"features.{name}",
-                    message=f"not a feature of model '{deployment.name}' "
-                    f"(it has: {', '.join(known) or 'none'})",
-                )
-                for name in unknown
-            ]
+    errors = [_unknown_features(item, known, deployment.name) for item in items]
     now_text = now.isoformat()
-    raw: dict[str, list[Any]] = {
-        spec.start: [
-            None
-            if errors[i]
-            else (item.started_at.isoformat() if item.started_at is not None else now_text)
-            for i, item in enumerate(items)
-        ],
-        "elapsed": [item.elapsed_hours for item in items],
-    }
-    for column in known:
-        raw[column] = [item.features.get(column) for item in items]
-    frame = pd.DataFrame(raw)
+    starts = [
+        None
+        if errors[i]
+        else (item.started_at.isoformat() if item.started_at is not None else now_text)
+        for i, item in enumerate(items)
+    ]
+    frame = _raw_frame(spec, items, starts)
+    frame["elapsed"] = [item.elapsed_hours for item in items]
     prepared, problems = prepare_items(frame, spec)
     kwargs = {name: getattr(options, name) for name in _ENGINE_TAKES}
     quotes = quote_items(model, prepared, confidence=options.confidence, now=now, **kwargs)
@@ -196,6 +183,75 @@ def quote(
         fields.update(id=item.id, model=deployment.name, model_version=deployment.version)
         results.append(fields)
     return results
+
+
+def report_outcomes(
+    deployment: Deployment,
+    items: list[OutcomeItem],
+    observed_at: pd.Timestamp,
+    now: pd.Timestamp,
+) -> tuple[ReportSummary, list[list[FieldError] | None]]:
+    """Feed outcomes to the deployment's outcome feed (created on first use); per-item errors."""
+    model = deployment.model
+    spec = model.spec
+    if deployment.feed is None:
+        deployment.feed = OutcomeFeed.for_model(model)
+    errors = [_unknown_features(item, spec.feature_columns, deployment.name) for item in items]
+    frame = _raw_frame(
+        spec,
+        items,
+        [None if e else i.started_at.isoformat() for i, e in zip(items, errors, strict=True)],
+    )
+    prepared, problems = prepare_items(frame, spec)
+    prepared["id"] = [item.id for item in items]
+    for i in np.flatnonzero((prepared[START] > now).to_numpy(bool)):
+        errors[i] = [FieldError(field="started_at", message="is in the future")]
+        prepared.iloc[i, prepared.columns.get_loc(START)] = pd.NaT
+    finished = parse_timestamps(
+        pd.Series([None if i.finished_at is None else i.finished_at.isoformat() for i in items]),
+        spec.timezone,
+    )
+    summary = deployment.feed.report(model, prepared, finished, observed_at, now)
+    for i, text in enumerate(summary.errors):
+        if errors[i] is None and problems.iat[i]:
+            errors[i] = [_field_error(problems.iat[i], spec, deployment.name)]
+        elif errors[i] is None and text:
+            field_name = next(
+                (f for f in ("finished_at", "observed_at") if f in text), "started_at"
+            )
+            errors[i] = [FieldError(field=field_name, message=text)]
+    return summary, errors
+
+
+def advance_outcomes(deployment: Deployment, now: pd.Timestamp) -> int:
+    """Judge the checkpoints that have fallen due since the last report."""
+    feed = deployment.feed
+    return 0 if feed is None else feed.advance(float(feed.position([now])[0]))
+
+
+def _unknown_features(
+    item: QuoteRequest | OutcomeItem, known: tuple[str, ...], model: str
+) -> list[FieldError] | None:
+    unknown = sorted(set(item.features) - set(known))
+    if not unknown:
+        return None
+    return [
+        FieldError(
+            field=f"features.{name}",
+            message=f"not a feature of model '{model}' (it has: {', '.join(known) or 'none'})",
+        )
+        for name in unknown
+    ]
+
+
+def _raw_frame(
+    spec: Any, items: list[QuoteRequest] | list[OutcomeItem], starts: list[str | None]
+) -> pd.DataFrame:
+    """Request items as the raw rows :func:`eta.quote.prepare_items` reads."""
+    raw: dict[str, list[Any]] = {spec.start: starts}
+    for column in spec.feature_columns:
+        raw[column] = [item.features.get(column) for item in items]
+    return pd.DataFrame(raw)
 
 
 def _json_columns(quotes: pd.DataFrame) -> dict[str, list[Any]]:

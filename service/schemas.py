@@ -11,7 +11,7 @@ import zoneinfo
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from service.problems import FieldError
 
@@ -21,7 +21,18 @@ MAX_BATCH = 1000
 FeatureValue = str | float | None
 EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_START = datetime(2100, 1, 1, tzinfo=UTC)
-"""Start times outside these are typos (and beyond what calendars and timestamps handle)."""
+"""Instants outside these are typos (and beyond what calendars and timestamps handle)."""
+
+
+def _plausible(value: datetime) -> datetime:
+    instant = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not EARLIEST_START <= instant < LATEST_START:
+        raise ValueError(f"must be between {EARLIEST_START:%Y-%m-%d} and {LATEST_START:%Y-%m-%d}")
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_plausible)]
+"""An ISO-8601 instant between 2000 and 2100; without an offset, the model's local time."""
 
 
 class _Schema(BaseModel):
@@ -44,7 +55,7 @@ class QuoteRequest(_Schema):
         Field(max_length=100, examples=[{"service": "standard", "carrier": "DHL"}]),
     ] = {}
     """The model's features by name; a missing feature counts as unknown."""
-    started_at: datetime | None = None
+    started_at: Instant | None = None
     """When the item started (ISO-8601; without an offset it is the model's local time), between
     2000 and 2100. Omitted: now. An earlier start re-quotes an item in progress from the time it
     has taken."""
@@ -58,18 +69,6 @@ class QuoteRequest(_Schema):
     """The customer's language for messages, e.g. ``de-DE`` (default: the model's)."""
     timezone: Annotated[str | None, Field(max_length=64)] = None
     """The customer's IANA time zone for messages, e.g. ``Europe/Berlin``."""
-
-    @field_validator("started_at")
-    @classmethod
-    def _plausible_start(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return value
-        instant = value if value.tzinfo else value.replace(tzinfo=UTC)
-        if not EARLIEST_START <= instant < LATEST_START:
-            raise ValueError(
-                f"must be between {EARLIEST_START:%Y-%m-%d} and {LATEST_START:%Y-%m-%d}"
-            )
-        return value
 
     @field_validator("timezone")
     @classmethod
@@ -216,3 +215,50 @@ class Health(_Schema):
 class Ready(_Schema):
     status: Literal["ready"]
     models: list[str]
+
+
+class OutcomeItem(_Schema):
+    """One item's outcome: finished (``finished_at``) or still open when ``observed_at``."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    model: Annotated[str, Field(min_length=1, max_length=100)]
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    """The item's id: reports are idempotent on it (a repeat with nothing new changes nothing)."""
+    features: Annotated[dict[str, FeatureValue], Field(max_length=100)] = {}
+    """The features it was quoted with."""
+    started_at: Instant
+    """When it started, as quoted (without an offset: the model's local time)."""
+    finished_at: Instant | None = None
+    """When it finished; null while it is still open."""
+
+
+class OutcomeReport(_Schema):
+    """Outcomes of up to 1,000 items; open ones count as seen open at ``observed_at``."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    items: Annotated[list[OutcomeItem], Field(min_length=1, max_length=MAX_BATCH)]
+    observed_at: Instant | None = None
+    """When the open items were last seen open (default: now)."""
+
+
+class OutcomeError(_Schema):
+    index: int
+    detail: str
+    errors: list[FieldError]
+
+
+class OutcomeResponse(_Schema):
+    request_id: str
+    accepted: int
+    """Items whose news was new."""
+    duplicates: int
+    """Items reported before with nothing new."""
+    judged: int
+    """Likely-time and promise checkpoints judged while handling the report."""
+    failed: int
+    errors: list[OutcomeError]
+    """Items that could not be taken, and why."""
+    on_time_rate: dict[str, dict[str, float]]
+    """Live on-time rate per model and segment ('*': the whole model) after the report."""

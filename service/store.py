@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from eta.feedback import OutcomeFeed
 from eta.model import EtaModel
 from eta.quote import prepare_items, quote_items
 from service.schemas import ReloadedModel
@@ -38,6 +39,9 @@ class Deployment:
     model: EtaModel
     backtest: Metrics
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    feed: OutcomeFeed | None = None
+    """Outcomes reported since deployment (made on the first report, used on the engine
+    thread only); they recalibrate this model's online corrections in place."""
 
 
 class ModelRefused(RuntimeError):
