@@ -85,17 +85,19 @@ class Language:
 
     def date(self, day: dt.date) -> str:
         """Day and month as the catalog's CLDR skeleton says ('January 15', '15 января')."""
-        return _format_date(self.babel, self.catalog["format.date"], day)
+        return self.localize_digits(_format_date(self.babel, self.catalog["format.date"], day))
 
     def time(self, hour: int, minute: int) -> str:
         """Local time of day in the locale's short format ('5:00 PM', '17:00')."""
-        return _format_time(self.babel, hour, minute)
+        return self.localize_digits(_format_time(self.babel, hour, minute))
 
     def number(self, value: float, pattern: str = "#,##0.#") -> str:
-        return format_decimal(value, pattern, locale=self.babel, numbering_system="default")
+        said = format_decimal(value, pattern, locale=self.babel, numbering_system="default")
+        return self.localize_digits(said)
 
     def percent(self, value: float, pattern: str | None = None) -> str:
-        return format_percent(value, pattern, locale=self.babel, numbering_system="default")
+        said = format_percent(value, pattern, locale=self.babel, numbering_system="default")
+        return self.localize_digits(said)
 
     def join(self, items: list[str]) -> str:
         """'Saturday and Sunday', 'subota i nedjelja', 'شنبه و یکشنبه'."""
