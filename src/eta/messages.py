@@ -65,6 +65,12 @@ class Speaker:
             out[row] = self._moment(style, int(relation[row]), days[row], int(minute[row]))
         return out
 
+    def exact(self, instant: pd.Timestamp) -> str:
+        """One moment for agents, with its date ('Thursday, January 8, 5:00 PM')."""
+        local = pd.Timestamp(instant).tz_convert(self.timezone)
+        day = np.datetime64(local.date(), "D")
+        return self._moment("agent", 0, day, local.hour * 60 + local.minute)
+
     def day(self, day: dt.date, row: int) -> str:
         """A day on its own relative to row ``row``'s reference ('tomorrow', 'Thursday')."""
         relation = (np.datetime64(day, "D") - self._reference_day[row]).astype(int)
@@ -145,7 +151,7 @@ class Speaker:
         lang = self.language
         hour, minute = (int(part) for part in facts["cutoff"].split(":"))
         cutoff = lang.time(hour, minute)
-        started, begin = self.moments(pd.DatetimeIndex([facts["started"], facts["begin"]]), "agent")
+        started, begin = self.exact(facts["started"]), self.exact(facts["begin"])
         agent = lang.text("risk.after_cutoff.agent", started=started, begin=begin, cutoff=cutoff)
         return self._kind("risk.after_cutoff.customer", cutoff=cutoff), agent
 
