@@ -4,7 +4,8 @@ A calibrated promise lands on some minute like Thursday 15:46; nobody says that.
 rounded *up* (never earlier than the calibrated quantile, so it can only be kept more often) to:
 
 * ``hour``: the next full hour, or the closing time when that comes first ("by 16:00");
-* ``day``: the close of the business day it falls on ("by Thursday 20:00");
+* ``day``: the close of the business day it falls on ("by Thursday 20:00"; a 24:00 close is
+  said as 23:59);
 * ``date``: the end of its calendar date ("by Thursday"), represented by 23:59 local time;
 * ``minute``: the next whole minute.
 
@@ -50,7 +51,8 @@ def round_promise(clock: Clock, exact: pd.DatetimeIndex, how: str) -> pd.Datetim
         up = up.where(~((local <= close) & (up > close)), close)
     elif how == "day":
         inside = clock.is_working_day(day) & (local <= day + clock.calendar.closes)
-        up = _next_working_day(clock, day, inside) + clock.calendar.closes
+        # Closing at 24:00 is said as the last minute of that day, not midnight of the next.
+        up = _next_working_day(clock, day, inside) + min(clock.calendar.closes, _LAST_MINUTE)
     else:  # date
         up = _naive(clock, floor).normalize() + _LAST_MINUTE
     out = _localize(clock, up)
@@ -96,14 +98,20 @@ def follow_up(
 
 
 def in_business_hours(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
-    """Whether each instant is on a working day between opening and closing time (inclusive)."""
+    """Whether each instant is on a working day between opening and closing time (inclusive;
+    a 24:00 closing time is the next midnight)."""
     local = _naive(clock, pd.DatetimeIndex(instants))
     day = local.normalize()
-    return np.asarray(
+    yesterday = day - pd.Timedelta(days=1)
+    inside = (
         clock.is_working_day(day)
         & (local >= day + clock.calendar.opens)
         & (local <= day + clock.calendar.closes)
     )
+    at_midnight_close = clock.is_working_day(yesterday) & (
+        local == yesterday + clock.calendar.closes
+    )
+    return np.asarray(inside | at_midnight_close)
 
 
 # -- local wall times ----------------------------------------------------------------------
