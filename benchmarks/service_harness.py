@@ -173,9 +173,15 @@ class Result:
         }
 
 
+IDLE_LIMIT = 4.0
+"""Seconds a client keeps an idle keep-alive connection: below uvicorn's 5 s keep-alive timeout,
+as HTTP clients do, so a request is never sent on a connection the server is closing."""
+
+
 class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.idle_since = time.perf_counter()
 
     async def request(self, raw: bytes) -> tuple[int, dict[str, str], bytes]:
         self.writer.write(raw)
@@ -220,11 +226,14 @@ async def open_loop(
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         result.sent += 1
         try:
-            conn = (
-                idle.pop()
-                if idle
-                else _Connection(*await asyncio.open_connection("127.0.0.1", server.port))
-            )
+            conn = None
+            while idle and conn is None:
+                conn = idle.pop()
+                if time.perf_counter() - conn.idle_since > IDLE_LIMIT:
+                    conn.writer.close()
+                    conn = None
+            if conn is None:
+                conn = _Connection(*await asyncio.open_connection("127.0.0.1", server.port))
             status, headers, body = await asyncio.wait_for(
                 conn.request(bodies[k % len(bodies)]), timeout
             )
@@ -235,6 +244,7 @@ async def open_loop(
             )
             return
         done = time.perf_counter()
+        conn.idle_since = done
         idle.append(conn)
         result.statuses[status] = result.statuses.get(status, 0) + 1
         if status == 200:
