@@ -110,9 +110,11 @@ class Quote(_Schema):
     earliest_at: datetime
     follow_up_at: datetime
     """When to get back to the customer if the item is not done."""
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    """The delivery window to show (a checkout's 'arrives Tue 3 - Thu 5')."""
+    window_start: str | None = None
+    window_end: str | None = None
+    """The window to show, in the customer's time zone: ISO local dates when promises are
+    rounded to a date (a checkout's 'arrives Tue 3 - Thu 5'), else ISO local instants with
+    their offset."""
     confidence: float
     segment: str | None = None
     likely_hours: float | None = None
@@ -161,7 +163,8 @@ class FeatureInfo(_Schema):
     kind: Literal["categorical", "numeric"]
     values: list[str]
     """Known categories (an unseen one is allowed, and treated as unknown)."""
-    phrase: str | None
+    phrases: dict[str, str]
+    """The words customers are told for this feature, per language; none: never named to them."""
 
 
 class SegmentRate(_Schema):

@@ -36,19 +36,15 @@ def describe(deployment: Deployment) -> dict:
     features = [
         {
             "name": column,
-            "kind": "categorical",
+            "kind": kind,
             "values": list(model.categories_.get(column, [])),
-            "phrase": spec.features.phrases.get(column),
+            "phrases": _phrases(spec.features.phrases.get(column)),
         }
-        for column in spec.features.categorical
-    ] + [
-        {
-            "name": column,
-            "kind": "numeric",
-            "values": [],
-            "phrase": spec.features.phrases.get(column),
-        }
-        for column in spec.features.numeric
+        for kind, columns in (
+            ("categorical", spec.features.categorical),
+            ("numeric", spec.features.numeric),
+        )
+        for column in columns
     ]
     return ModelInfo(
         name=deployment.name,
@@ -75,3 +71,10 @@ def describe(deployment: Deployment) -> dict:
             if judged
         },
     ).model_dump(mode="json")
+
+
+def _phrases(words: str | dict[str, str] | None) -> dict[str, str]:
+    """A spec's phrase per language (a plain string is English)."""
+    if words is None:
+        return {}
+    return {"en": words} if isinstance(words, str) else dict(words)
