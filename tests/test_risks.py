@@ -159,3 +159,16 @@ def test_what_is_usual_survives_save_and_load_and_old_models_still_load(
     quotes = quote_items(old, items)
     assert not quotes["risk_codes"].str.contains("busier_than_usual|peak_season").any()
     assert quotes["promise_at"].notna().all()
+
+
+def test_the_fast_model_input_predicts_exactly_what_the_pandas_one_does(
+    tickets_model, items
+) -> None:
+    features = tickets_model.features(items)
+    features.loc[features.index[:5], "category"] = "never-seen"
+    features.loc[features.index[5:10], "priority"] = "(missing)"
+    for booster in tickets_model.boosters_.values():
+        np.testing.assert_array_equal(
+            booster.predict(tickets_model._matrix(features)),
+            booster.predict(tickets_model._encode(features)),
+        )

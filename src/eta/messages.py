@@ -33,6 +33,9 @@ aloud, and "the weekend is in this period" matters less than a holiday or a busy
 _AFTERNOON, _EVENING = 12 * 60, 17 * 60
 """Parts of the day by minute of day: morning before noon, afternoon until 17:00, evening."""
 _NEAR = ("today", "tomorrow")
+_NAT = np.iinfo(np.int64).min
+_NS_PER_MINUTE = 60 * 10**9
+_NS_PER_DAY = 24 * 60 * _NS_PER_MINUTE
 _DATED = -1
 """A relation to the reference day that is always said with the date (for agents' lists)."""
 
@@ -55,11 +58,11 @@ class Speaker:
     def moments(self, instants: pd.DatetimeIndex, style: str) -> list[str]:
         """Each instant said in ``style``: 'on.day', 'on.part', 'on.time', 'by.day',
         'by.time', 'day' (a day on its own) or 'agent' (exact, with its date)."""
-        local = pd.DatetimeIndex(instants).tz_convert(self.timezone)
-        valid = np.asarray(local.notna())
-        days = _local_days(instants, self.timezone)
-        relation = (days - self._reference_day).astype("timedelta64[D]").astype(np.int64)
-        minute = np.where(valid, local.hour * 60 + local.minute, 0)
+        local = _local_ns(instants, self.timezone)
+        valid = local != _NAT
+        days = (local // _NS_PER_DAY).astype("datetime64[D]")
+        relation = (days - self._reference_day).astype(np.int64)
+        minute = (local % _NS_PER_DAY) // _NS_PER_MINUTE
         out = [""] * len(local)
         for row in np.flatnonzero(valid):
             out[row] = self._moment(style, int(relation[row]), days[row], int(minute[row]))
@@ -356,9 +359,14 @@ def _holiday_names(code: str, year: int, language: str) -> dict[dt.date, str]:
     return {day: str(name) for day, name in table.items()}
 
 
+def _local_ns(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:
+    """Local wall-clock nanoseconds in ``timezone`` (NaT stays int64 min)."""
+    local = pd.DatetimeIndex(instants).tz_convert(timezone).tz_localize(None)
+    return np.asarray(local.as_unit("ns").asi8, dtype=np.int64)
+
+
 def _local_days(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:
-    local = pd.DatetimeIndex(instants).tz_convert(timezone).tz_localize(None).normalize()
-    return local.to_numpy().astype("datetime64[D]")
+    return (_local_ns(instants, timezone) // _NS_PER_DAY).astype("datetime64[D]")
 
 
 def _sentence(text: str) -> str:

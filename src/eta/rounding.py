@@ -158,8 +158,11 @@ class _Calendar:
         working = self.working(day)
         inside = working & (local >= opens) & (local <= closes)
         after_close = working & (local > closes)
-        earlier = self.previous_working_day(day) + self.closes
-        return np.where(inside, local, np.where(after_close, closes, earlier))
+        out = np.where(inside, local, closes)
+        earlier = ~(inside | after_close)  # before opening, or a day off: the last close before
+        if earlier.any():
+            out[earlier] = self.previous_working_day(day[earlier]) + self.closes
+        return out
 
     def first_business_moment(self, local: np.ndarray) -> np.ndarray:
         """The earliest local time at or after ``local`` that is inside business hours."""
@@ -168,8 +171,11 @@ class _Calendar:
         working = self.working(day)
         inside = working & (local >= opens) & (local <= closes)
         before_open = working & (local < opens)
-        later = self.next_working_day(day + _DAY) + self.opens
-        return np.where(inside, local, np.where(before_open, opens, later))
+        out = np.where(inside, local, opens)
+        later = ~(inside | before_open)  # after closing, or a day off: the next opening
+        if later.any():
+            out[later] = self.next_working_day(day[later] + _DAY) + self.opens
+        return out
 
     def _walk(self, day: np.ndarray, move: np.ndarray, step: int) -> np.ndarray:
         out = np.array(day, dtype=np.int64, copy=True)
