@@ -191,7 +191,7 @@ def _answer(
         clock, begin, np.column_stack([hours, fresh[:, 1]])
     )
     earliest_at, likely_at = earliest.ceil("min"), likely.ceil("min")
-    both = round_promise(clock, promise_exact.append(first_exact), spec.promise_rounding)
+    both = round_promise(clock, promise_exact.append(first_exact), spec.promise_rounding, zone)
     promise_at, promised_at = both[: len(items)], both[len(items) :]
     reference = _reference(clock, start, begin, elapsed, now)
     lower = likely_at.where(likely_at >= reference.ceil("min"), reference.ceil("min"))

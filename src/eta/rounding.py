@@ -7,6 +7,7 @@ rounded *up* (never earlier than the calibrated quantile, so it can only be kept
 * ``day``: the close of the business day it falls on ("by Thursday 20:00"; a 24:00 close is
   said as 23:59);
 * ``date``: the end of its calendar date ("by Thursday"), represented by 23:59 local time;
+  the date is the customer's (``timezone``), so "by Thursday" means Thursday where they are;
 * ``minute``: the next whole minute.
 
 A follow-up is the opposite kind of time: the moment to call the customer if the item is not
@@ -36,10 +37,13 @@ _MAX_DAYS_OFF = 370
 """How far to look for a working day (a year of holidays is already an absurd calendar)."""
 
 
-def round_promise(clock: Clock, exact: pd.DatetimeIndex, how: str) -> pd.DatetimeIndex:
+def round_promise(
+    clock: Clock, exact: pd.DatetimeIndex, how: str, timezone: str | None = None
+) -> pd.DatetimeIndex:
     """Promises rounded up to what a person says; never earlier than ``exact`` (UTC in, UTC out).
 
-    See the module docstring for the meaning of ``how``; ``NaT`` stays ``NaT``.
+    See the module docstring for the meaning of ``how``; ``timezone`` is where a ``date`` is
+    said (default: the spec's). ``NaT`` stays ``NaT``.
     """
     if how not in ROUNDINGS:
         raise ValueError(f"rounding must be one of {ROUNDINGS}, not {how!r}")
@@ -57,10 +61,11 @@ def round_promise(clock: Clock, exact: pd.DatetimeIndex, how: str) -> pd.Datetim
     elif how == "day":
         inside = calendar.working(day) & (local <= day + calendar.closes)
         up = calendar.next_working_day(day, keep=inside) + min(calendar.closes, _LAST_MINUTE)
-    else:  # date
-        local_floor = calendar.local(floor)
+    else:  # date, where the customer is
+        zone = timezone or clock.timezone
+        local_floor = calendar.local(floor, zone)
         up = local_floor - local_floor % _DAY + _LAST_MINUTE
-    out = np.maximum(calendar.utc(up), floor)
+    out = np.maximum(calendar.utc(up, zone if how == "date" else None), floor)
     out[utc == _NAT] = _NAT
     return _index(out)
 
@@ -125,17 +130,19 @@ class _Calendar:
         self.opens = int(clock.calendar.opens.total_seconds()) * 10**9
         self.closes = int(clock.calendar.closes.total_seconds()) * 10**9
 
-    def local(self, utc: np.ndarray) -> np.ndarray:
-        """UTC nanoseconds to local wall-clock nanoseconds in the spec's zone."""
-        local = _index(utc).tz_convert(self.clock.timezone).tz_localize(None)
+    def local(self, utc: np.ndarray, zone: str | None = None) -> np.ndarray:
+        """UTC nanoseconds to local wall-clock nanoseconds (in the spec's zone by default)."""
+        local = _index(utc).tz_convert(zone or self.clock.timezone).tz_localize(None)
         return np.asarray(local.asi8, dtype=np.int64)
 
-    def utc(self, local: np.ndarray) -> np.ndarray:
+    def utc(self, local: np.ndarray, zone: str | None = None) -> np.ndarray:
         """Local wall times back to UTC: a time in a DST gap moves forward, a repeated one takes
         its first occurrence (as :class:`eta.calendar.Clock` reads naive times)."""
         naive = pd.DatetimeIndex(np.asarray(local, dtype=np.int64).view("datetime64[ns]"))
         first = np.ones(len(naive), dtype=bool)
-        aware = naive.tz_localize(self.clock.timezone, ambiguous=first, nonexistent="shift_forward")
+        aware = naive.tz_localize(
+            zone or self.clock.timezone, ambiguous=first, nonexistent="shift_forward"
+        )
         return np.asarray(aware.tz_convert("UTC").asi8, dtype=np.int64)
 
     def working(self, day: np.ndarray) -> np.ndarray:
