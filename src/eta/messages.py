@@ -36,6 +36,7 @@ _NEAR = ("today", "tomorrow")
 _NAT = np.iinfo(np.int64).min
 _NS_PER_MINUTE = 60 * 10**9
 _NS_PER_DAY = 24 * 60 * _NS_PER_MINUTE
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DATED = -1
 """A relation to the reference day that is always said with the date (for agents' lists)."""
 
@@ -50,8 +51,13 @@ class Speaker:
         self.language = language
         self.spec = spec
         self.timezone = timezone
-        self._reference_day = _local_days(reference, timezone)
+        self._reference_day = _local_ns(reference, timezone) // _NS_PER_DAY
         self._cache: dict[tuple, str] = {}
+        self._days: dict[int, tuple[str, str, str]] = {}
+        self._times: dict[int, str] = {}
+        self._parts = tuple(
+            language.catalog[f"part.{p}"] for p in ("morning", "afternoon", "evening")
+        )
 
     # -- moments ------------------------------------------------------------------------------
 
@@ -60,51 +66,63 @@ class Speaker:
         'by.time', 'day' (a day on its own) or 'agent' (exact, with its date)."""
         local = _local_ns(instants, self.timezone)
         valid = local != _NAT
-        days = (local // _NS_PER_DAY).astype("datetime64[D]")
-        relation = (days - self._reference_day).astype(np.int64)
+        days = local // _NS_PER_DAY
+        relation = days - self._reference_day
         minute = (local % _NS_PER_DAY) // _NS_PER_MINUTE
         out = [""] * len(local)
         for row in np.flatnonzero(valid):
-            out[row] = self._moment(style, int(relation[row]), days[row], int(minute[row]))
+            out[row] = self._moment(style, int(relation[row]), int(days[row]), int(minute[row]))
         return out
 
     def exact(self, instant: pd.Timestamp) -> str:
         """One moment for agents, with its date ('Thursday, January 8, 5:00 PM')."""
-        local = pd.Timestamp(instant).tz_convert(self.timezone)
-        day = np.datetime64(local.date(), "D")
-        return self._moment("agent", 0, day, local.hour * 60 + local.minute)
+        local = _local_ns(pd.DatetimeIndex([instant]), self.timezone)[0]
+        return self._moment(
+            "agent", 0, int(local // _NS_PER_DAY), int(local % _NS_PER_DAY // _NS_PER_MINUTE)
+        )
 
     def day(self, day: dt.date, row: int) -> str:
         """A day on its own relative to row ``row``'s reference ('tomorrow', 'Thursday')."""
-        relation = (np.datetime64(day, "D") - self._reference_day[row]).astype(int)
-        return self._moment("day", int(relation), np.datetime64(day, "D"), 0)
+        number = day.toordinal() - _EPOCH_ORDINAL
+        return self._moment("day", int(number - self._reference_day[row]), number, 0)
 
-    def _moment(self, style: str, relation: int, day: np.datetime64, minute: int) -> str:
+    def _moment(self, style: str, relation: int, day: int, minute: int) -> str:
         key = (style, relation if style != "agent" else None, day, minute)
         said = self._cache.get(key)
         if said is None:
             said = self._cache[key] = self._say(style, relation, day, minute)
         return said
 
-    def _say(self, style: str, relation: int, day: np.datetime64, minute: int) -> str:
-        lang = self.language
-        date = day.item()
+    def _say(self, style: str, relation: int, day: int, minute: int) -> str:
         if style == "agent":
             pattern = "agent.moment"
         else:
             near = _NEAR[relation] if 0 <= relation < len(_NEAR) else None
             pattern = f"{style}.{near or ('weekday' if 0 < relation < 7 else 'date')}"
-        part = (
-            "morning" if minute < _AFTERNOON else "afternoon" if minute <= _EVENING else "evening"
+        weekday, weekday_on, date = self._day_words(day)
+        return self.language.catalog[pattern].format(
+            weekday=weekday,
+            weekday_on=weekday_on,
+            date=date,
+            time=self._time_words(minute),
+            part=self._parts[0 if minute < _AFTERNOON else 1 if minute <= _EVENING else 2],
         )
-        return lang.text(
-            pattern,
-            weekday=lang.weekdays[date.weekday()],
-            weekday_on=lang.weekdays_on[date.weekday()],
-            date=lang.date(date),
-            time=lang.time(minute // 60, minute % 60),
-            part=lang.catalog[f"part.{part}"],
-        )
+
+    def _day_words(self, day: int) -> tuple[str, str, str]:
+        words = self._days.get(day)
+        if words is None:
+            lang = self.language
+            weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+            date = dt.date.fromordinal(day + _EPOCH_ORDINAL)
+            words = (lang.weekdays[weekday], lang.weekdays_on[weekday], lang.date(date))
+            self._days[day] = words
+        return words
+
+    def _time_words(self, minute: int) -> str:
+        words = self._times.get(minute)
+        if words is None:
+            words = self._times[minute] = self.language.time(minute // 60, minute % 60)
+        return words
 
     # -- risk notes ---------------------------------------------------------------------------
 
@@ -143,7 +161,7 @@ class Speaker:
         )
         listed = lang.join(
             [
-                f"{self._moment('day', _DATED, np.datetime64(d, 'D'), 0)} "
+                f"{self._moment('day', _DATED, d.toordinal() - _EPOCH_ORDINAL, 0)} "
                 f"({holiday_name(self.spec.calendar.holidays, d, lang.code) or default})"
                 for d, default in zip(facts["days"], facts["names"], strict=True)
             ]
@@ -225,7 +243,7 @@ class Speaker:
             "risk.driver.agent",
             feature=facts["feature"],
             value=value,
-            effect=lang.percent(facts["effect"], "+#,##0%"),
+            effect=lang.percent(round(facts["effect"], 2), "+#,##0%"),
         )
         phrase = self.spec.features.phrase(facts["feature"], lang.code)
         return (lang.text("risk.driver.customer", phrase=phrase) if phrase else ""), agent

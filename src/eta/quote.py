@@ -272,8 +272,10 @@ def _frame(
         return out
 
     def instants(name: str, tz: str = "UTC") -> pd.DatetimeIndex:
-        out = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
         values = answers.get(name)
+        if values is not None and len(rows) == n:  # every row quoted: the values as they are
+            return pd.DatetimeIndex(values).tz_convert(tz)
+        out = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
         if values is not None:
             out[rows] = pd.DatetimeIndex(values).as_unit("ns").asi8
         return pd.DatetimeIndex(out.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)

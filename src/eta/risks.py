@@ -281,17 +281,16 @@ def _drivers(model: EtaModel, f: QuoteFacts):
     names = contributions.columns.to_numpy()[:-1]
     top = np.argsort(-values, axis=1)[:, :MAX_DRIVERS]
     strong = np.take_along_axis(values, top, axis=1) >= DRIVER_EFFECT
+    columns: dict[str, np.ndarray] = {}  # each feature's values, read once
     for row, rank in zip(*np.nonzero(strong), strict=True):
         feature = names[top[row, rank]]
-        yield (
-            row,
-            _finding(
-                f"driver:{feature}",
-                feature=feature,
-                value=f.features[feature].iat[row],
-                effect=float(np.expm1(values[row, top[row, rank]])),
-            ),
+        if feature not in columns:
+            columns[feature] = f.features[feature].to_numpy()
+        effect = float(np.expm1(values[row, top[row, rank]]))
+        finding = _finding(
+            f"driver:{feature}", feature=feature, value=columns[feature][row], effect=effect
         )
+        yield row, finding
 
 
 _DETECTORS = (
