@@ -54,6 +54,7 @@ class Speaker:
         self._reference_day = _local_ns(reference, timezone) // _NS_PER_DAY
         self._cache: dict[tuple, str] = {}
         self._days: dict[int, tuple[str, str, str]] = {}
+        self._notes: dict[tuple, dict[str, str]] = {}
         self._times: dict[int, str] = {}
         self._parts = tuple(
             language.catalog[f"part.{p}"] for p in ("morning", "afternoon", "evening")
@@ -127,14 +128,23 @@ class Speaker:
     # -- risk notes ---------------------------------------------------------------------------
 
     def note(self, finding: Finding, row: int) -> dict[str, str]:
-        """A risk note as the API returns it: code, severity, customer_text, agent_text."""
-        customer, agent = getattr(self, "_" + finding.code.split(":")[0])(finding.facts, row)
-        return {
-            "code": finding.code,
-            "severity": finding.severity,
-            "customer_text": _sentence(customer),
-            "agent_text": _sentence(agent),
-        }
+        """A risk note as the API returns it: code, severity, customer_text, agent_text.
+
+        Notes with the same facts read the same (in a batch, most weekends, drivers and busy
+        queues repeat), so each distinct one is worded once; only a holiday's "tomorrow" depends
+        on when the quote is given."""
+        relative = int(self._reference_day[row]) if finding.code == "holiday_in_window" else None
+        key = (finding.code, relative, _frozen(finding.facts))
+        note = self._notes.get(key)
+        if note is None:
+            words = getattr(self, "_" + finding.code.partition(":")[0])(finding.facts, row)
+            note = self._notes[key] = {
+                "code": finding.code,
+                "severity": finding.severity,
+                "customer_text": _sentence(words[0]),
+                "agent_text": _sentence(words[1]),
+            }
+        return dict(note)
 
     def _kind(self, key: str, **params: object) -> str:
         """A customer text whose wording depends on what is quoted (request or parcel)."""
@@ -284,6 +294,18 @@ def compose(
     }
     level = lang.percent(confidence, "#,##0.#%")
     clock = lang.catalog[f"clock.{spec.clock}"]
+    in_progress_said = _sentence(lang.text(f"message.in_progress.{spec.kind}"))
+    escalate_said = lang.text("agent.escalate")
+    groups = {s: str(s).partition(":")[2] or str(s) for s in set(segments)}
+    sentences: dict[tuple, str] = {}  # the same window or follow-up said once per batch
+
+    def sentence(key: str, **params: str) -> str:
+        memo = (key, *params.values())
+        said = sentences.get(memo)
+        if said is None:
+            said = sentences[memo] = _sentence(lang.text(key, **params))
+        return said
+
     out: dict[str, list] = {
         "customer_message": [],
         "follow_up_message": [],
@@ -292,22 +314,23 @@ def compose(
     }
     for row in range(len(likely_said)):
         notes = [speaker.note(f, row) for f in findings[row]]
-        follow = lang.text(f"message.follow_up.{spec.kind}", follow_up=follow_said[row])
+        follow = sentence(f"message.follow_up.{spec.kind}", follow_up=follow_said[row])
         if one_day[row]:  # "most likely on Friday, and at the latest by Friday"
-            window = lang.text(f"message.by.{spec.kind}", promise=promise_said[row])
+            window = sentence(f"message.by.{spec.kind}", promise=promise_said[row])
         else:
-            window = lang.text(
+            window = sentence(
                 f"message.window.{spec.kind}", likely=likely_said[row], promise=promise_said[row]
             )
         opening = [window]
         if escalate[row]:
             opening.insert(0, next(n["customer_text"] for n in notes if n["code"] == "overdue"))
         elif in_progress[row]:
-            opening.insert(0, lang.text(f"message.in_progress.{spec.kind}"))
+            opening.insert(0, in_progress_said)
         said = _for_customer(notes, MAX_CUSTOMER_NOTES - int(bool(escalate[row])))
-        message = [*opening, *(n["customer_text"] for n in said), _sentence(follow)]
-        out["customer_message"].append(" ".join(_sentence(s) for s in message))
-        out["follow_up_message"].append(_sentence(follow))
+        out["customer_message"].append(
+            " ".join([*opening, *(n["customer_text"] for n in said), follow])
+        )
+        out["follow_up_message"].append(follow)
         summary = [
             lang.text(
                 "agent.summary",
@@ -323,9 +346,8 @@ def compose(
                 lang.text("agent.elapsed", elapsed=lang.number(elapsed[row]), clock=clock)
             )
         if escalate[row]:
-            summary.append(lang.text("agent.escalate"))
-        group = str(segments[row]).partition(":")[2] or str(segments[row])
-        summary.append(lang.text("agent.segment", segment=group))
+            summary.append(escalate_said)
+        summary.append(lang.text("agent.segment", segment=groups[segments[row]]))
         codes = ", ".join(n["code"] for n in notes)
         summary.append(
             lang.text("agent.risks", codes=codes) if codes else lang.text("agent.no_risks")
@@ -385,6 +407,11 @@ def _local_ns(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:
 
 def _local_days(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:
     return (_local_ns(instants, timezone) // _NS_PER_DAY).astype("datetime64[D]")
+
+
+def _frozen(facts: dict) -> tuple:
+    """Facts as a hashable key (lists become tuples)."""
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(facts.items()))
 
 
 def _sentence(text: str) -> str:

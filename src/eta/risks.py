@@ -31,7 +31,7 @@ Codes, most important first (the order ranks notes of equal severity):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,9 @@ SEVERITY = {
 }
 """Severity per code (medium unless listed)."""
 
+_SEVERITY_RANK = {s: k for k, s in enumerate(SEVERITIES)}
+_CODE_RANK = {c: k for k, c in enumerate(CODES)}
+
 BUSY_RATIO = 1.5
 """Busier than usual: at least this times the usual (median) level, and above its P90."""
 MIN_JUDGED = 30
@@ -78,17 +81,17 @@ DRIVER_EFFECT = float(np.log(1.15))
 MAX_DRIVERS = 2
 
 
-@dataclass(frozen=True)
 class Finding:
     """One risk for one item: its code, severity and the facts behind it."""
 
-    code: str
-    severity: str
-    facts: dict = field(default_factory=dict)
+    __slots__ = ("code", "facts", "rank", "severity")
 
-    @property
-    def rank(self) -> tuple[int, int]:
-        return SEVERITIES.index(self.severity), CODES.index(self.code.split(":")[0])
+    def __init__(self, code: str, severity: str, facts: dict | None = None) -> None:
+        self.code, self.severity, self.facts = code, severity, facts or {}
+        self.rank = (_SEVERITY_RANK[severity], _CODE_RANK[code.partition(":")[0]])
+
+    def __repr__(self) -> str:
+        return f"Finding({self.code!r}, {self.severity!r}, {self.facts!r})"
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ def assess(model: EtaModel, facts: QuoteFacts) -> list[list[Finding]]:
 
 
 def _finding(code: str, **facts: object) -> Finding:
-    return Finding(code, SEVERITY.get(code.split(":")[0], "medium"), facts)
+    return Finding(code, SEVERITY.get(code.partition(":")[0], "medium"), facts)
 
 
 def _local_days(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
