@@ -75,32 +75,39 @@ def prepare_items(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, p
     Optional columns: ``elapsed`` (clock hours already spent) and ``promised_at`` (the promise
     given earlier), both for re-quotes of items in progress.
     """
-    items = pd.DataFrame(index=raw.index)
-    error = pd.Series("", index=raw.index, dtype=object)
     if spec.start not in raw.columns:
         raise KeyError(f"items have no '{spec.start}' column (the spec's start column)")
-    items[START] = parse_timestamps(raw[spec.start], spec.timezone)
-    error[items[START].isna()] = f"column '{spec.start}': missing or unparseable timestamp"
+    n = len(raw)
+    error = np.full(n, "", dtype=object)
+    columns: dict[str, object] = {START: parse_timestamps(raw[spec.start], spec.timezone)}
+    error[columns[START].isna().to_numpy()] = (
+        f"column '{spec.start}': missing or unparseable timestamp"
+    )
     for column in spec.features.categorical:
         values = raw[column] if column in raw.columns else pd.Series(pd.NA, index=raw.index)
-        items[column] = values.astype("string").fillna("(missing)")
+        columns[column] = values.astype("string").fillna("(missing)")
     for column in spec.features.numeric:
         values = raw[column] if column in raw.columns else pd.Series(np.nan, index=raw.index)
         numbers = pd.to_numeric(values, errors="coerce").astype(float)
-        bad = numbers.isna() & values.notna() & (values.astype("string").str.strip() != "")
-        error[bad & (error == "")] = f"column '{column}': not a number"
-        items[column] = numbers
+        missing = numbers.isna().to_numpy()
+        if missing.any():
+            given = values.notna() & (values.astype("string").str.strip() != "")
+            bad = missing & given.to_numpy() & (error == "")
+            error[bad] = f"column '{column}': not a number"
+        columns[column] = numbers
     if "elapsed" in raw.columns:
-        items["elapsed"] = pd.to_numeric(raw["elapsed"], errors="coerce")
+        columns["elapsed"] = pd.to_numeric(raw["elapsed"], errors="coerce")
     if PROMISED in raw.columns:
-        items[PROMISED] = parse_timestamps(raw[PROMISED], spec.timezone)
-        bad = items[PROMISED].isna() & raw[PROMISED].notna()
-        error[bad & (error == "")] = f"column '{PROMISED}': unparseable timestamp"
+        columns[PROMISED] = parse_timestamps(raw[PROMISED], spec.timezone)
+        bad = (columns[PROMISED].isna() & raw[PROMISED].notna()).to_numpy() & (error == "")
+        error[bad] = f"column '{PROMISED}': unparseable timestamp"
     if spec.id:
-        items["id"] = raw[spec.id] if spec.id in raw.columns else pd.NA
+        columns["id"] = raw[spec.id] if spec.id in raw.columns else pd.NA
+    items = pd.DataFrame(columns, index=raw.index)
     items["segment"] = segment_keys(items, spec)
-    items.loc[error != "", START] = pd.NaT  # a row with an error is answered, not guessed at
-    return items, error
+    if (error != "").any():  # a row with an error is answered, not guessed at
+        items.loc[error != "", START] = pd.NaT
+    return items, pd.Series(error, index=raw.index, dtype=object)
 
 
 def quote_items(
