@@ -134,7 +134,7 @@ class Speaker:
         queues repeat), so each distinct one is worded once; only a holiday's "tomorrow" depends
         on when the quote is given."""
         relative = int(self._reference_day[row]) if finding.code == "holiday_in_window" else None
-        key = (finding.code, relative, _frozen(finding.facts))
+        key = (relative, finding.key)
         note = self._notes.get(key)
         if note is None:
             words = getattr(self, "_" + finding.code.partition(":")[0])(finding.facts, row)
@@ -253,7 +253,7 @@ class Speaker:
             "risk.driver.agent",
             feature=facts["feature"],
             value=value,
-            effect=lang.percent(round(facts["effect"], 2), "+#,##0%"),
+            effect=lang.percent(facts["effect"], "+#,##0%"),
         )
         phrase = self.spec.features.phrase(facts["feature"], lang.code)
         return (lang.text("risk.driver.customer", phrase=phrase) if phrase else ""), agent
@@ -407,11 +407,6 @@ def _local_ns(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:
 
 def _local_days(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:
     return (_local_ns(instants, timezone) // _NS_PER_DAY).astype("datetime64[D]")
-
-
-def _frozen(facts: dict) -> tuple:
-    """Facts as a hashable key (lists become tuples)."""
-    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(facts.items()))
 
 
 def _sentence(text: str) -> str:

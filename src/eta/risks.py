@@ -84,11 +84,13 @@ MAX_DRIVERS = 2
 class Finding:
     """One risk for one item: its code, severity and the facts behind it."""
 
-    __slots__ = ("code", "facts", "rank", "severity")
+    __slots__ = ("code", "facts", "key", "rank", "severity")
 
     def __init__(self, code: str, severity: str, facts: dict | None = None) -> None:
         self.code, self.severity, self.facts = code, severity, facts or {}
         self.rank = (_SEVERITY_RANK[severity], _CODE_RANK[code.partition(":")[0]])
+        # Findings with equal keys read the same: their words are built once per batch.
+        self.key = (code, *(tuple(v) if isinstance(v, list) else v for v in self.facts.values()))
 
     def __repr__(self) -> str:
         return f"Finding({self.code!r}, {self.severity!r}, {self.facts!r})"
@@ -289,11 +291,11 @@ def _drivers(model: EtaModel, f: QuoteFacts):
         feature = names[top[row, rank]]
         if feature not in columns:
             columns[feature] = f.features[feature].to_numpy()
-        effect = float(np.expm1(values[row, top[row, rank]]))
-        finding = _finding(
-            f"driver:{feature}", feature=feature, value=columns[feature][row], effect=effect
-        )
-        yield row, finding
+        # Rounded as said (a value to one decimal, an effect in whole percent).
+        value = columns[feature][row]
+        value = round(float(value), 1) if isinstance(value, float | np.floating) else value
+        effect = round(float(np.expm1(values[row, top[row, rank]])), 2)
+        yield row, _finding(f"driver:{feature}", feature=feature, value=value, effect=effect)
 
 
 _DETECTORS = (
