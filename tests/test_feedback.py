@@ -107,3 +107,38 @@ def test_a_stream_of_late_items_raises_promises_and_early_ones_lower_them(model,
         OutcomeFeed.for_model(fresh).report(fresh, items, finished, finished, now)
         shifts[name] = fresh.online_.offsets(np.array(["0:all"], dtype=object))[0].sum()
     assert shifts["late"] > 0 > shifts["early"]
+
+
+def test_an_item_last_seen_open_is_judged_by_estimate_then_revised_by_its_outcome(
+    model, items
+) -> None:
+    one = items.iloc[:1]
+    quote = quote_items(model, one, online=False)
+    start = one[START].iloc[0]
+    feed = OutcomeFeed.for_model(model)
+    seen = start + (quote["likely_at"].iloc[0] - start) * 0.9
+    feed.report(model, one, pd.Series([pd.NaT]), seen, now=seen)
+    after_promise = quote["promise_at"].iloc[0] + pd.Timedelta(days=1)
+    feed.advance(float(feed.position([after_promise])[0]))
+    estimated = model.online_.offset["promise|*"]
+    # Still open near its likely time, it misses its promise with a probability of about 20%:
+    # promises move later, but by less than a known miss would move them.
+    assert 0 < estimated < model.online_.gain / model.online_.pace["*"] * 0.9
+    assert model.online_.outcomes == {}  # an estimate is not an outcome
+    late = quote["promise_at"].iloc[0] + pd.Timedelta(hours=2)
+    summary = feed.report(model, one, pd.Series([late]), late, now=late + pd.Timedelta(days=1))
+    assert summary.accepted == 1 and summary.judged == 2 and summary.pending == 0
+    assert model.online_.outcomes["*"] == [0, 1]
+
+    # The same outcome known from the start moves the corrections to the same place.
+    known = copy.copy(model)
+    online = model.online_
+    known.online_ = OnlineCalibration(
+        online.confidence, online.gain, dict(online.pace), horizon=dict(online.horizon)
+    )
+    OutcomeFeed.for_model(known).report(
+        known, one, pd.Series([late]), late, now=late + pd.Timedelta(days=1)
+    )
+    for name, value in known.online_.offset.items():
+        assert model.online_.offset[name] == pytest.approx(value, abs=1e-12)
+    assert model.online_.target_shift == pytest.approx(known.online_.target_shift, abs=1e-12)

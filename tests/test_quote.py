@@ -1,14 +1,19 @@
-"""Quotes: ordered, never in the past, rounded only later, one row per item."""
+"""Quotes on a trained model: ordered, never in the past, rounded only later, one row per item,
+re-quotes that never bring a promise forward, follow-ups inside business hours."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eta.data import START
-from eta.quote import QUOTE_COLUMNS, prepare_items, quote_items
+from eta.quote import DETAIL_COLUMNS, QUOTE_COLUMNS, prepare_items, quote_items, write_quotes
+from eta.rounding import in_business_hours
 
 
 @settings(max_examples=40, deadline=None)
@@ -27,18 +32,75 @@ def test_earliest_likely_follow_up_promise_are_ordered_and_in_the_future(
     assert (errors == "").all()
     assert (quotes["earliest_at"] <= quotes["likely_at"]).all()
     assert (quotes["likely_at"] <= quotes["follow_up_at"]).all()
-    assert (quotes["follow_up_at"] <= quotes["promise_at"]).all()
+    assert (quotes["follow_up_at"] < quotes["promise_at"]).all()
     assert (quotes["promise_at"] >= now).all()
+    assert (quotes["follow_up_at"] >= now.floor("min")).all()
 
 
-def test_promise_is_never_earlier_than_the_calibrated_quantile(tickets_model, tickets_sim) -> None:
-    raw = tickets_sim.history.head(300)
-    items, _ = prepare_items(raw, tickets_model.spec)
-    quotes = quote_items(tickets_model, items)
-    clock = tickets_model.clock_
+@settings(max_examples=30, deadline=None)
+@given(
+    first=st.integers(0, 7_900),
+    rounding=st.sampled_from(["minute", "hour", "day", "date"]),
+    confidence=st.floats(0.55, 0.99),
+)
+def test_rounding_never_moves_a_promise_earlier_than_the_calibrated_quantile(
+    tickets_model, tickets_sim, first, rounding, confidence
+) -> None:
+    model = _with_rounding(tickets_model, rounding)
+    items, _ = prepare_items(tickets_sim.history.iloc[first : first + 20], model.spec)
+    quotes = quote_items(model, items, confidence=confidence)
+    clock = model.clock_
     exact = clock.add_hours(clock.effective_start(items[START]), quotes["promise_hours"])
-    assert (pd.DatetimeIndex(quotes["promise_at"]) >= exact).all()
-    assert (pd.DatetimeIndex(quotes["promise_at"]) - exact < pd.Timedelta(minutes=1)).all()
+    promise = pd.DatetimeIndex(quotes["promise_at"])
+    assert (promise >= exact).all()
+    local = promise.tz_convert(model.spec.timezone)
+    if rounding == "hour":  # a full hour, or closing time
+        assert (local.minute == 0).all()
+    if rounding == "day":
+        assert (local.hour == 17).all() and (local.minute == 0).all()
+    if rounding == "date":
+        assert (local.hour == 23).all() and (local.minute == 59).all()
+        assert (local.normalize() == exact.tz_convert(model.spec.timezone).normalize()).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    first=st.integers(0, 7_900),
+    share=st.floats(0.0, 0.999),
+    confidence=st.floats(0.6, 0.99),
+)
+def test_a_re_quote_of_an_item_still_open_never_brings_the_promise_forward(
+    tickets_model, tickets_sim, first, share, confidence
+) -> None:
+    items, _ = prepare_items(tickets_sim.history.iloc[[first]], tickets_model.spec)
+    original = quote_items(tickets_model, items, confidence=confidence)
+    start = items[START].iloc[0]
+    # Still open at some moment before its promise: quote it again then.
+    now = start + (original["promise_at"].iloc[0] - start) * share
+    again = quote_items(tickets_model, items, confidence=confidence, now=now)
+    for quote in (original, again):
+        assert quote["earliest_at"].iloc[0] <= quote["likely_at"].iloc[0]
+        assert quote["likely_at"].iloc[0] <= quote["promise_at"].iloc[0]
+    assert again["promise_at"].iloc[0] >= original["promise_at"].iloc[0]
+    assert not again["escalate"].iloc[0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    first=st.integers(0, 7_900),
+    hours_later=st.floats(0, 300),
+    rounding=st.sampled_from(["minute", "hour", "day", "date"]),
+)
+def test_follow_up_is_before_the_promise_and_inside_business_hours(
+    tickets_model, tickets_sim, first, hours_later, rounding
+) -> None:
+    model = _with_rounding(tickets_model, rounding)
+    items, _ = prepare_items(tickets_sim.history.iloc[first : first + 10], model.spec)
+    now = items[START].max() + pd.Timedelta(hours=hours_later)
+    quotes = quote_items(model, items, now=now)
+    follow = pd.DatetimeIndex(quotes["follow_up_at"])
+    assert (follow < pd.DatetimeIndex(quotes["promise_at"])).all()
+    assert in_business_hours(model.clock_, follow).all()
 
 
 def test_a_longer_wait_never_brings_the_promise_forward(tickets_model, tickets_sim) -> None:
@@ -58,19 +120,104 @@ def test_bad_rows_are_answered_in_place(tickets_model, tickets_sim) -> None:
     raw.loc[1, "created_at"] = "tomorrow-ish"
     raw.loc[2, "queue_open"] = "lots"
     items, errors = prepare_items(raw, tickets_model.spec)
-    quotes = quote_items(tickets_model, items)
-    assert list(quotes.columns[: len(QUOTE_COLUMNS)]) == list(QUOTE_COLUMNS)
+    quotes = quote_items(tickets_model, items, locale="bs")
+    assert list(quotes.columns) == [*QUOTE_COLUMNS, *DETAIL_COLUMNS]
     assert errors.tolist()[1:3] == [
         "column 'created_at': missing or unparseable timestamp",
         "column 'queue_open': not a number",
     ]
     assert quotes["promise_at"].isna().tolist() == [False, True, True, False]
+    assert quotes["customer_message"].eq("").tolist() == [False, True, True, False]
+    assert quotes["risk_notes"].tolist()[1:3] == [[], []]
+    assert (quotes["locale"] == "bs").all()
 
 
-def test_an_overdue_item_says_so_before_anything_else(tickets_model, tickets_sim) -> None:
-    raw = tickets_sim.history.iloc[[200]]
-    items, _ = prepare_items(raw, tickets_model.spec)
-    quote = quote_items(tickets_model, items, now=items[START].iloc[0] + pd.Timedelta(days=120))
-    assert "overdue" in quote["risk_codes"].iloc[0].split(",")
-    message = quote["customer_message"].iloc[0]
-    assert message.split(". ")[1].startswith("This is taking longer than we promised")
+def test_an_overdue_item_gets_an_apology_first_a_future_promise_and_escalation(
+    tickets_model, tickets_sim
+) -> None:
+    items, _ = prepare_items(tickets_sim.history.iloc[[200]], tickets_model.spec)
+    now = items[START].iloc[0] + pd.Timedelta(days=120)
+    quote = quote_items(tickets_model, items, now=now).iloc[0]
+    assert quote["risk_codes"].split(",")[0] == "overdue"
+    assert quote["escalate"]
+    assert quote["customer_message"].startswith("This is taking longer than we promised")
+    assert quote["promise_at"] > now
+    assert quote["risk_notes"][0]["severity"] == "high"
+
+
+def test_a_given_promise_that_passed_makes_an_item_overdue(tickets_model, tickets_sim) -> None:
+    raw = tickets_sim.history.iloc[[300, 300]].copy()
+    start = pd.Timestamp(raw["created_at"].iloc[0])
+    raw["promised_at"] = [start + pd.Timedelta(hours=1), start + pd.Timedelta(days=60)]
+    items, errors = prepare_items(raw, tickets_model.spec)
+    quotes = quote_items(tickets_model, items, now=start + pd.Timedelta(days=2))
+    assert (errors == "").all()
+    assert quotes["escalate"].tolist() == [True, False]
+
+
+def test_risk_notes_are_ranked_and_the_message_uses_at_most_three(
+    tickets_model, tickets_sim
+) -> None:
+    items, _ = prepare_items(tickets_sim.history.iloc[:400], tickets_model.spec)
+    quotes = quote_items(tickets_model, items)
+    severities = {"high": 0, "medium": 1, "low": 2}
+    said_counts = []
+    for notes, codes, message in quotes[["risk_notes", "risk_codes", "customer_message"]].values:
+        assert [n["code"] for n in notes] == (codes.split(",") if codes else [])
+        ranks = [severities[n["severity"]] for n in notes]
+        assert ranks == sorted(ranks)
+        said = [n for n in notes if n["customer_text"] and n["customer_text"] in message]
+        assert len(said) <= 3
+        assert all(n["agent_text"] for n in notes)
+        said_counts.append(len(said))
+    assert max(said_counts) >= 2  # the test can see notes being said
+
+
+def test_an_unknown_locale_falls_back_to_english_and_says_so(tickets_model, tickets_sim) -> None:
+    items, _ = prepare_items(tickets_sim.history.iloc[:3], tickets_model.spec)
+    quotes = quote_items(tickets_model, items, locale="de-AT")
+    assert (quotes["locale"] == "en").all()
+    assert (quotes["locale_note"] == "locale 'de-AT' is not available; answered in English").all()
+    english = quote_items(tickets_model, items)
+    assert quotes["customer_message"].tolist() == english["customer_message"].tolist()
+    assert (english["locale_note"] == "").all()
+
+
+def test_persian_quotes_are_right_to_left_with_persian_digits(tickets_model, tickets_sim) -> None:
+    items, _ = prepare_items(tickets_sim.history.iloc[:5], tickets_model.spec)
+    quotes = quote_items(tickets_model, items, locale="fa_IR")
+    assert (quotes["text_direction"] == "rtl").all() and (quotes["locale"] == "fa_IR").all()
+    for message in quotes["customer_message"]:
+        assert not any(c.isascii() and c.isdigit() for c in message)
+        assert any(c in "۰۱۲۳۴۵۶۷۸۹" for c in message)
+
+
+def test_times_are_said_in_the_customers_time_zone(tickets_model, tickets_sim) -> None:
+    items, _ = prepare_items(tickets_sim.history.iloc[:20], tickets_model.spec)
+    home = quote_items(tickets_model, items, locale="en_GB")
+    away = quote_items(tickets_model, items, locale="en_GB", timezone="Asia/Tokyo")
+    assert (away["timezone"] == "Asia/Tokyo").all()
+    assert away["promise_at"].tolist() == home["promise_at"].tolist()  # same instants
+    tokyo = pd.DatetimeIndex(away["window_end"])
+    assert str(tokyo.tz) == "Asia/Tokyo"
+    said = [f"{t.hour:02d}:{t.minute:02d}" for t in tokyo]
+    assert all(s in summary for s, summary in zip(said, away["agent_summary"], strict=True))
+    with pytest.raises(ValueError, match="IANA"):
+        quote_items(tickets_model, items, timezone="Mars/Olympus")
+
+
+def test_csv_quotes_hold_risk_notes_as_json(tickets_model, tickets_sim, tmp_path) -> None:
+    items, _ = prepare_items(tickets_sim.history.iloc[:10], tickets_model.spec)
+    quotes = quote_items(tickets_model, items)
+    write_quotes(quotes, tmp_path / "q.csv")
+    back = pd.read_csv(tmp_path / "q.csv")
+    assert [json.loads(v) for v in back["risk_notes"]] == quotes["risk_notes"].tolist()
+
+
+def _with_rounding(model, rounding: str):
+    """The same trained model, with another rounding in its spec (a spec choice, no retraining)."""
+    import copy
+
+    other = copy.copy(model)
+    other.spec = model.spec.model_copy(update={"rounding": rounding})
+    return other

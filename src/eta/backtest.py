@@ -10,12 +10,12 @@ it is this module, not the caller, that keeps them out of sight until their time
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from eta.calibration import CHECKPOINTS, OnlineCalibration
+from eta.calibration import CHECKPOINTS
 from eta.data import FINISHED, HOURS, START, History, seen_at
 from eta.evaluation import promise_metrics
 from eta.features import Events
@@ -112,7 +112,7 @@ def replay_offsets(
     )
     is_test = np.r_[np.zeros(len(warm), bool), np.ones(len(items), bool)]
     clock = model.clock_
-    online = OnlineCalibration(model.online_.confidence, model.online_.gain, model.online_.pace)
+    online = replace(model.online_, offset={}, outcomes={}, target_shift=0.0)
     order = np.argsort(stream[START].to_numpy(), kind="stable")
     starts = pd.DatetimeIndex(stream[START].to_numpy()[order])
     # Clock positions (hours since the first start): a promise has passed at t once pos(t) > it.

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from eta.data import DataError, load_history, read_table, write_table
+from eta.data import DataError, load_history, read_table
 from eta.settings import get_settings
 from eta.spec import DatasetSpec, SpecError
 
@@ -139,19 +139,36 @@ def quote(
     now: Annotated[
         str | None, typer.Option(help="Quote as of this time; earlier starts are in progress.")
     ] = None,
+    locale: Annotated[
+        str | None,
+        typer.Option(help="Customer's language: en, bs, ru, fa (others fall back to English)."),
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA zone times are said in (default: the spec's).")
+    ] = None,
 ) -> None:
-    """Quote items: one row per input row, same order."""
+    """Quote items: one row per input row, same order, with messages and risk notes."""
     from eta.model import EtaModel
-    from eta.quote import prepare_items, quote_items
+    from eta.quote import prepare_items, quote_items, write_quotes
 
     loaded = EtaModel.load(model)
     raw = read_table(data)
     items, errors = prepare_items(raw, loaded.spec)
-    quotes = quote_items(loaded, items, confidence=confidence, now=parse_timestamp(now, "now"))
+    quotes = quote_items(
+        loaded,
+        items,
+        confidence=confidence,
+        now=parse_timestamp(now, "now"),
+        locale=locale,
+        timezone=timezone,
+    )
     quotes["error"] = errors
-    write_table(quotes, out)
+    write_quotes(quotes, out)
     bad = int((errors != "").sum())
     console.print(f"[green]quoted[/] {len(quotes) - bad:,} items -> {out}")
+    note = quotes["locale_note"].iloc[0] if len(quotes) else ""
+    if note:
+        err_console.print(f"[yellow]{note}[/]", highlight=False)
     if bad:
         err_console.print(f"[yellow]{bad} row(s) could not be quoted; see the 'error' column[/]")
 
@@ -174,7 +191,7 @@ def backtest(
 ) -> None:
     """Train on what was known at --test-start, quote the test period, measure the promises."""
     from eta.backtest import run_backtest
-    from eta.quote import QUOTE_COLUMNS
+    from eta.quote import QUOTE_COLUMNS, write_quotes
     from eta.tracking import log_run
 
     dataset = DatasetSpec.from_yaml(spec)
@@ -187,7 +204,7 @@ def backtest(
     print_metrics(result.metrics, f"{dataset.name} backtest ({result.metrics['mode']})")
     if out is not None:
         columns = [*QUOTE_COLUMNS, *(c for c in result.quotes if c not in QUOTE_COLUMNS)]
-        write_table(result.quotes[columns], out)
+        write_quotes(result.quotes[columns], out)
         console.print(f"quotes -> {out}")
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = result.model.save(Path(scratch) / "model")

@@ -65,10 +65,7 @@ def run_demo(out: Path, rows: int, console: Console) -> dict[str, dict]:
             {k: v for k, v in metrics.items() if isinstance(v, float)},
             model_dir=model_dir,
         )
-        open_items = sim.history[sim.history[spec.end].isna()].head(5)
-        items, _ = prepare_items(open_items, spec)
-        quotes = quote_items(model, items, now=sim.as_of)
-        _show(console, name, open_items, quotes, spec.start, spec.timezone)
+        _show_quotes(console, model, sim, SECOND_LANGUAGE[name])
     console.print(
         f"\nModels in {out / 'models'}; runs in MLflow ({get_settings().tracking_uri}). "
         "Try: eta quote --model "
@@ -78,21 +75,41 @@ def run_demo(out: Path, rows: int, console: Console) -> dict[str, dict]:
     return results
 
 
-def _show(
-    console: Console, name: str, raw: pd.DataFrame, quotes: pd.DataFrame, start: str, tz: str
+SECOND_LANGUAGE = {"tickets": "bs", "deliveries": "ru"}
+"""The demo says each quote in English and in a language of the history's region."""
+
+
+def _show_quotes(
+    console: Console, model: EtaModel, sim: synthetic.SyntheticHistory, second: str
 ) -> None:
-    table = Table(title=f"{name}: re-quotes for items still open at export ({tz})")
-    for column in ("id", "started", "likely", "promise", "follow-up", "risks"):
-        table.add_column(column)
-    fmt = "%a %d %b %H:%M"
-    for (_, row), (_, q) in zip(raw.iterrows(), quotes.iterrows(), strict=True):
-        table.add_row(
-            str(q["id"]),
-            pd.Timestamp(row[start]).tz_convert(tz).strftime(fmt),
-            q["likely_at"].tz_convert(tz).strftime(fmt),
-            q["promise_at"].tz_convert(tz).strftime(fmt),
-            q["follow_up_at"].tz_convert(tz).strftime(fmt),
-            q["risk_codes"],
-        )
-    console.print(table)
-    console.print(f"  “{quotes['customer_message'].iloc[0]}”")
+    """New items quoted as they start, and items still open at export re-quoted then."""
+    spec = model.spec
+    history = sim.history
+    new = history.tail(3)
+    still_open = history[history[spec.end].isna()].head(3)
+    for title, raw, now in (
+        ("new items, quoted as they start", new, None),
+        ("items still open at export, re-quoted then", still_open, sim.as_of),
+    ):
+        items, _ = prepare_items(raw, spec)
+        english = quote_items(model, items, now=now)
+        other = quote_items(model, items, now=now, locale=second)
+        table = Table(title=f"{spec.name}: {title} ({spec.timezone})")
+        for column in ("id", "started", "likely", "promise", "follow-up", "risks"):
+            table.add_column(column, overflow="fold")
+        fmt = "%a %d %b %H:%M"
+        for (_, row), (_, q) in zip(raw.iterrows(), english.iterrows(), strict=True):
+            table.add_row(
+                str(q["id"]),
+                pd.Timestamp(row[spec.start]).tz_convert(spec.timezone).strftime(fmt),
+                *(
+                    q[c].tz_convert(spec.timezone).strftime(fmt)
+                    for c in ("likely_at", "promise_at", "follow_up_at")
+                ),
+                q["risk_codes"].replace(",", ", "),
+            )
+        console.print(table)
+        first, translated = english.iloc[0], other.iloc[0]
+        console.print(f"  [bold]{first['id']}[/], customer (en): “{first['customer_message']}”")
+        console.print(f"  customer ({second}): “{translated['customer_message']}”")
+        console.print(f"  agent: {first['agent_summary']}", highlight=False)

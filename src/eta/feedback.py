@@ -9,11 +9,17 @@ be made, and makes it, for the replay backtest and for the service alike:
   controller mostly good news at any moment (the broken promises of the same days are still
   pending) and biases promises low;
 * a **missed** checkpoint is known as soon as its time passes with the item still open;
-* an item last seen open *before* its checkpoint cannot be judged until news of it arrives.
+* an item last seen open *before* its checkpoint, with no news since, is judged by estimate when
+  the checkpoint passes: the probability ``S(limit) / S(age)`` that an item still open at that
+  age misses it, under the item's own calibrated distribution; when its outcome is reported
+  later, the estimate is revised. Waiting for news instead would leave out exactly the slow items
+  that news is missing for (informative censoring, as in training) and bias promises low.
 
-Judgements use the corrections in force when they are made, not those the item was quoted with:
-outcomes arrive a promise late, and judging them by old corrections would keep pushing
-corrections that have already moved (integral wind-up).
+Checkpoints are judged with the corrections in force when they are made, not those the item was
+quoted with: outcomes arrive a promise late, and judging them by old corrections would keep
+pushing corrections that have already moved (integral wind-up). The promise is judged once more
+as it was quoted, for the on-time rate customers actually saw (a slow loop, see
+:class:`eta.calibration.OnlineCalibration`).
 
 All times here are *clock positions*: clock hours (on the spec's clock) since an anchor instant,
 so that "has the promise passed?" is one comparison of floats.
@@ -31,7 +37,13 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import Clock
-from eta.calibration import CHECKPOINTS, MondrianCalibration, OnlineCalibration
+from eta.calibration import (
+    CHECKPOINTS,
+    JUDGEMENTS,
+    QUOTED,
+    MondrianCalibration,
+    OnlineCalibration,
+)
 from eta.data import START
 
 NEVER = math.inf
@@ -50,7 +62,11 @@ class _Tracked:
     """When it finished; ``NEVER`` while no finish is known."""
     seen: float = -NEVER
     """Until when it is known to have been open."""
-    unjudged: set[str] = field(default_factory=lambda: set(CHECKPOINTS))
+    quoted: np.ndarray | None = None
+    """The corrections it was quoted with."""
+    unjudged: set[str] = field(default_factory=lambda: set(JUDGEMENTS))
+    estimated: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Judgements made by estimate, awaiting the outcome: name -> (limit, probability late)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +80,7 @@ class ReportSummary:
     judged: int
     """Checkpoint judgements made while handling the batch."""
     pending: int
-    """Items with a checkpoint still to judge after the batch."""
+    """Items with a checkpoint still to judge after the batch (by outcome or estimate)."""
     errors: list[str] = field(default_factory=list)
     """Per report row: why it was refused ('' when it was taken)."""
 
@@ -90,10 +106,11 @@ class OutcomeFeed:
         self.online = online
         self.clock = clock
         self.anchor = pd.Timestamp(anchor).tz_convert("UTC")
+        self._distributions = calibration.by_key
         self._z = {
-            (tag, name): float(dist.quantile(np.array([level]))[0])
+            (tag, name): float(dist.quantile(np.array([online.level(name)]))[0])
             for tag, dist in calibration.by_key.items()
-            for name, level in online.checkpoints().items()
+            for name in JUDGEMENTS
         }
         self._items: dict[Hashable, _Tracked] = {}
         self._due: list[tuple[float, int, Hashable, str]] = []
@@ -127,14 +144,14 @@ class OutcomeFeed:
         quoted with (``quoted_with``, default: today's). In a replay ``finish`` and ``seen`` may
         lie in the future: they are only used once ``now`` has passed them.
         """
-        item = _Tracked(segment, location, spread, begin, finish, seen)
+        quoted = self._offsets(segment) if quoted_with is None else np.asarray(quoted_with, float)
+        item = _Tracked(segment, location, spread, begin, finish, seen, quoted)
         self._items[key] = item
-        offsets = self._offsets(segment) if quoted_with is None else quoted_with
-        for name in CHECKPOINTS:
-            due = begin + self._limit(item, name, offsets)
+        for name in JUDGEMENTS:
+            due = begin + self._limit(item, name, quoted)
             if due <= now:
                 self._check(key, name, now)
-            elif finish < NEVER or seen > due:  # something will be known when it falls due
+            else:
                 heapq.heappush(self._due, (due, next(self._order), key, name))
         self._forget_if_done(key)
 
@@ -144,7 +161,8 @@ class OutcomeFeed:
         """News of a tracked item: it finished at ``finish``, or was open at ``seen``.
 
         Returns whether the news was new. Checkpoints that the news decides are judged now if
-        their time has passed, else when it does (:meth:`advance`).
+        their time has passed, else when it does (:meth:`advance`); judgements made by estimate
+        are revised.
         """
         item = self._items.get(key)
         if item is None:
@@ -152,6 +170,8 @@ class OutcomeFeed:
         new = finish < item.finish or seen > item.seen
         item.finish, item.seen = min(item.finish, finish), max(item.seen, seen)
         if new:
+            for name in sorted(item.estimated):
+                self._revise(item, name, now)
             for name in sorted(item.unjudged):
                 due = item.begin + self._limit(item, name)
                 if due <= now:
@@ -206,7 +226,6 @@ class OutcomeFeed:
         seen = np.where(np.isnan(finish), self.position(observed_at), finish)
         finish = np.where(np.isnan(finish), NEVER, finish)
         at = float(self.position([now])[0])
-        self.advance(at)
         ok = np.array([e == "" for e in errors], dtype=bool)
         fresh = ok & np.array([k not in self._items and k not in self._done for k in ids])
         predictive = model.predict(items[fresh]) if fresh.any() else None
@@ -233,8 +252,10 @@ class OutcomeFeed:
                 accepted += 1
             else:
                 duplicates += 1
+        self.advance(at)  # after the news, so that what it decides is judged, not estimated
         judged = self.judgements - judged_before
-        return ReportSummary(accepted, duplicates, judged, len(self._items), errors)
+        pending = sum(bool(item.unjudged) for item in self._items.values())
+        return ReportSummary(accepted, duplicates, judged, pending, errors)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -242,8 +263,10 @@ class OutcomeFeed:
         return self.online.offsets(np.array([segment], dtype=object))[0]
 
     def _limit(self, item: _Tracked, name: str, offsets: np.ndarray | None = None) -> float:
-        """Clock hours from the effective start to checkpoint ``name`` under given corrections."""
-        offsets = self._offsets(item.segment) if offsets is None else offsets
+        """Clock hours from the effective start to checkpoint ``name`` under given corrections
+        (today's, or for :data:`~eta.calibration.QUOTED` those the item was quoted with)."""
+        if offsets is None:
+            offsets = item.quoted if name == QUOTED else self._offsets(item.segment)
         level = np.array([self.online.level(name)])
         shift = self.online.shift(offsets[None, :], level)[0, 0]
         return float(np.exp(item.location + shift + item.spread * self._z[item.segment, name]))
@@ -251,21 +274,52 @@ class OutcomeFeed:
     def _check(self, key: Hashable, name: str, now: float) -> None:
         item = self._items[key]
         limit = self._limit(item, name)
-        if item.finish <= now:
-            self._judge(item, name, late=item.finish - item.begin > limit)
-        elif min(now, item.seen) - item.begin >= limit:
-            self._judge(item, name, late=True)
-        elif item.finish < NEVER or item.seen > now:  # more will be known when it falls due
+        if item.begin + limit > now:  # today's corrections moved it later
             heapq.heappush(self._due, (item.begin + limit, next(self._order), key, name))
-        # else: last seen open before its checkpoint; wait for news (observe)
+        elif item.finish <= now:
+            self._judge(item, name, late=float(item.finish - item.begin > limit))
+        elif min(now, item.seen) - item.begin >= limit:
+            self._judge(item, name, late=1.0)
+        else:  # last seen open before its checkpoint, no news since
+            late = self._late_probability(item, name, limit)
+            self._judge(item, name, late=late, estimated=True)
+            item.estimated[name] = (limit, late)
 
-    def _judge(self, item: _Tracked, name: str, *, late: bool) -> None:
-        self.online.update(item.segment, name, late=late)
+    def _late_probability(self, item: _Tracked, name: str, limit: float) -> float:
+        """``P(T > limit | T > age)`` for an item last seen open at ``age < limit``: ``S(limit)``
+        is one minus the checkpoint's level by construction; ``S(age)`` comes from the item's
+        distribution moved by its location correction (the tail correction barely acts there)."""
+        age = max(item.seen - item.begin, 1e-9)
+        offsets = item.quoted if name == QUOTED else self._offsets(item.segment)
+        z_age = (math.log(age) - item.location - offsets[0]) / item.spread
+        alive = 1.0 - float(self._distributions[item.segment].cdf(np.array([z_age]))[0])
+        return min((1.0 - self.online.level(name)) / max(alive, 1e-12), 1.0)
+
+    def _revise(self, item: _Tracked, name: str, now: float) -> None:
+        """News of an item judged by estimate: judge it by outcome if the news decides it, else
+        estimate again from the longer time it is now known to have been open."""
+        limit, before = item.estimated[name]
+        if item.finish <= now:
+            late, estimated = float(item.finish - item.begin > limit), False
+        elif min(now, item.seen) - item.begin >= limit:
+            late, estimated = 1.0, False
+        else:
+            late, estimated = self._late_probability(item, name, limit), True
+        self.online.update(item.segment, name, late, estimated=estimated, instead_of=before)
+        if estimated:
+            item.estimated[name] = (limit, late)
+        else:
+            del item.estimated[name]
+            self.judgements += name in CHECKPOINTS
+
+    def _judge(self, item: _Tracked, name: str, *, late: float, estimated: bool = False) -> None:
+        self.online.update(item.segment, name, late, estimated=estimated)
         item.unjudged.discard(name)
-        self.judgements += 1
+        self.judgements += name in CHECKPOINTS and not estimated
 
     def _forget_if_done(self, key: Hashable) -> None:
-        if not self._items[key].unjudged:
+        item = self._items[key]
+        if not item.unjudged and not item.estimated:
             del self._items[key]
             self._done.add(key)
 

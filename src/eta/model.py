@@ -32,6 +32,7 @@ from eta.censoring import ipcw_weights
 from eta.data import END, FINISHED, HOURS, START, DataError, History, segment_keys
 from eta.features import Events, feature_frame
 from eta.spec import DatasetSpec
+from eta.usual import Usual
 
 MIN_SPREAD = 0.05
 """Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
@@ -106,6 +107,7 @@ class EtaModel:
         self.clock_ = Clock.from_spec(self.spec)
         events = Events.from_frame(frame)
         features = feature_frame(frame, self.spec, self.clock_, events)
+        self.usual_ = Usual.fit(frame, features, self.clock_)  # "busier than usual", peak weeks
         self.categories_ = {
             c: sorted(features[c].dropna().unique().tolist())
             for c in self.spec.features.categorical
@@ -143,8 +145,9 @@ class EtaModel:
         keys = self._segment_levels(frame.iloc[calib])
         self.calibration_ = MondrianCalibration.fit(scores, w_calib, keys)
         tags = self.calibration_.segment_of(keys)
+        pace, horizon = _pace(frame.iloc[calib], tags)
         self.online_ = OnlineCalibration(
-            self.spec.confidence, self.settings.online_gain, _pace(frame.iloc[calib], tags)
+            self.spec.confidence, self.settings.online_gain, pace, horizon=horizon
         )
         self.events_ = events.since(history.as_of)  # open items stay in the backlog either way
         self.as_of_ = history.as_of
@@ -205,6 +208,24 @@ class EtaModel:
             shift = self.online_.shift(self.online_.offsets(predictive.segment), levels)
         return predictive.hours(levels, elapsed, shift)
 
+    def contributions(
+        self, items: pd.DataFrame, features: pd.DataFrame | None = None, level: float = 0.9
+    ) -> pd.DataFrame:
+        """Each feature's additive contribution to each item's raw ``level`` quantile of log
+        hours (LightGBM's per-prediction SHAP values), plus the column ``baseline`` they start
+        from: what moved *this* item's promise, for risk notes and for agents.
+
+        ``level`` is 0.5 (the median model) or 0.9 (the promise model).
+        """
+        self._check_fitted()
+        if level not in self.boosters_:
+            raise ValueError(f"no model for level {level}; use one of {sorted(self.boosters_)}")
+        if features is None:
+            features = self.features(items)
+        x = self._encode(features)
+        values = self.boosters_[level].predict(x, pred_contrib=True)
+        return pd.DataFrame(values, index=items.index, columns=[*x.columns, "baseline"])
+
     # -- persistence --------------------------------------------------------------------------
 
     def save(self, directory: str | Path) -> Path:
@@ -221,6 +242,7 @@ class EtaModel:
             "categories": self.categories_,
             "typical_spread": self.typical_spread_,
             "calibration": self.calibration_.to_dict(),
+            "usual": self.usual_.to_dict(),
         }
         (directory / "model.json").write_text(json.dumps(state), encoding="utf-8")
         (directory / "online.json").write_text(json.dumps(self.online_.to_dict()), encoding="utf-8")
@@ -243,6 +265,7 @@ class EtaModel:
         model.categories_ = state["categories"]
         model.typical_spread_ = state["typical_spread"]
         model.calibration_ = MondrianCalibration.from_dict(state["calibration"])
+        model.usual_ = Usual.from_dict(state.get("usual"))  # absent in models saved before it
         online = directory / "online.json"
         model.online_ = OnlineCalibration.from_dict(json.loads(online.read_text(encoding="utf-8")))
         model.events_ = Events.from_frame(pd.read_parquet(directory / "recent_events.parquet"))
@@ -331,15 +354,20 @@ class Predictive:
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
 
 
-def _pace(items: pd.DataFrame, segments: np.ndarray) -> dict[str, float]:
-    """Items started during one typical promise (wall-time P90 of finished items), overall and
-    per calibration segment: how many judgements online calibration hears per promise horizon."""
+def _pace(items: pd.DataFrame, segments: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+    """How many judgements online calibration hears per promise horizon, and how soon.
+
+    Returns the items started during one typical promise (wall-time P90 of finished items),
+    overall and per calibration segment, and each checkpoint's typical wait as a share of the
+    promise's (the likely time: wall-time median over P90).
+    """
     days = max((items[START].max() - items[START].min()) / pd.Timedelta(days=1), 1.0)
     finished = items[FINISHED].to_numpy()
     wall = (items[END] - items[START])[finished] / pd.Timedelta(days=1)
-    horizon = float(np.quantile(wall, 0.9)) if finished.any() else 1.0
+    median, horizon = np.quantile(wall, [0.5, 0.9]) if finished.any() else (1.0, 1.0)
     per_day = {tag: n / days for tag, n in pd.Series(segments).value_counts().items()}
-    return {ALL: len(items) / days * horizon, **{k: v * horizon for k, v in per_day.items()}}
+    pace = {ALL: len(items) / days * horizon, **{k: v * horizon for k, v in per_day.items()}}
+    return pace, {"likely": float(np.clip(median / max(horizon, 1e-9), 0.05, 1.0))}
 
 
 def _ascending(levels: np.ndarray) -> bool:

@@ -116,10 +116,19 @@ class CalendarSpec(_Strict):
 class FeatureSpec(_Strict):
     categorical: tuple[str, ...] = ()
     numeric: tuple[str, ...] = ()
-    phrases: dict[str, str] = Field(default_factory=dict)
+    phrases: dict[str, str | dict[str, str]] = Field(default_factory=dict)
     """Customer-safe words per feature ('queue_open': 'how busy the queue is').
 
-    A feature without a phrase is never named to customers."""
+    A plain string is English; a mapping gives the words per language
+    (``{en: 'the carrier', bs: 'prevoznik'}``). A feature without a phrase in the customer's
+    language is never named to that customer (agents see every feature)."""
+
+    def phrase(self, feature: str, language: str) -> str | None:
+        """The words for ``feature`` in ``language`` ('en', 'bs', ...), or None."""
+        words = self.phrases.get(feature)
+        if isinstance(words, str):
+            return words if language == "en" else None
+        return None if words is None else words.get(language)
 
 
 class DatasetSpec(_Strict):
@@ -137,6 +146,17 @@ class DatasetSpec(_Strict):
     features: FeatureSpec = FeatureSpec()
     segments: tuple[str, ...] = ()
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.9
+    rounding: Literal["minute", "hour", "day", "date"] | None = None
+    """How promises are rounded up to what a person says: ``hour`` (the next full business
+    hour), ``day`` (the close of the business day), ``date`` (the calendar date: "by Thursday"),
+    or ``minute``. Default: ``hour`` for resolutions, ``date`` for deliveries."""
+
+    @property
+    def promise_rounding(self) -> str:
+        """The rounding in force (the explicit ``rounding`` or the default for the kind)."""
+        if self.rounding is not None:
+            return self.rounding
+        return "hour" if self.kind == "resolution" else "date"
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,247 @@
+"""Re-quote benchmark: are promises given to items *in progress* kept 90% of the time?
+
+Why this exists: a quote for an item that has already taken ``e`` clock hours comes from
+``T | T > e``. Calibration is checked on new items (:mod:`benchmarks.run`); nothing there says
+the conditional promise holds for the items that are still open after a while, which are exactly
+the ones whose customers call back. This script replays the synthetic ticket history month by
+month (the folds of :mod:`benchmarks.datasets`) and, for every item of the month:
+
+1. quotes it as it starts, like ``eta backtest --replay`` (online calibration fed only with
+   outcomes known by then);
+2. for each elapsed fraction ``f`` of that first promise (25%, 50%, 100% by default), if the item
+   is truly still open after ``f * promise`` clock hours (the simulation knows every finish), quotes
+   it again with that ``elapsed``, with the online corrections live at that moment (those the
+   replay used for the last item of the same calibration segment that started by then);
+3. counts the re-quote as kept when the true finish is no later than its promise: the exact
+   calibrated quantile (*exact*) and the promise as said, rounded up to the full business hour
+   (*as said*).
+
+Target (quotes issue): 90% +/- 2 pt at every fraction.
+
+Usage::
+
+    python benchmarks/requotes.py                       # tickets, 6 folds, writes REQUOTES.md
+    python benchmarks/requotes.py --quick --out /tmp/r.md
+    python benchmarks/requotes.py --datasets tickets tickets_2y --fractions 0.25 0.5 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import datasets, engine_fingerprint  # noqa: E402
+
+TARGET, TOLERANCE = 0.90, 0.02
+FRACTIONS = (0.25, 0.5, 1.0)
+
+
+def live_offsets(
+    segments: np.ndarray, starts: np.ndarray, offsets: np.ndarray, when: np.ndarray, of: np.ndarray
+) -> np.ndarray:
+    """Online corrections in force at moments ``when`` for calibration segments ``of``.
+
+    Replay records, for each item, the corrections it was quoted with at its start; the state at
+    a later moment for a segment is what the last item of that segment starting by then got.
+    Before a segment's first item, its own first item's corrections are used.
+    """
+    out = np.empty((len(when), offsets.shape[1]))
+    for segment in np.unique(of):
+        mine = np.flatnonzero(segments == segment)
+        order = mine[np.argsort(starts[mine], kind="stable")]
+        rows = np.flatnonzero(of == segment)
+        pick = np.searchsorted(starts[order], when[rows], side="right") - 1
+        out[rows] = offsets[order[np.maximum(pick, 0)]]
+    return out
+
+
+def run_fold(data: datasets.BenchmarkDataset, fold: int, fractions: tuple[float, ...]) -> list:
+    """Quote one month as items start, then re-quote those still open; one row per fraction."""
+    from eta.backtest import period_items, replay_offsets
+    from eta.data import START, seen_at
+    from eta.features import Events
+    from eta.model import EtaModel
+    from eta.quote import quote_items
+
+    history = data.history
+    test_start, test_end = data.folds[fold]
+    model = EtaModel(history.spec).fit(seen_at(history, test_start))
+    items = period_items(history, test_start, test_end).reset_index(drop=True)
+    features = model.features(items, Events.from_frame(history.frame))
+    offsets = replay_offsets(model, history, items, features)
+    first = quote_items(model, items, features=features, offsets=offsets, online=False)
+    truth = data.actual_hours(items)
+    segments = first["segment"].to_numpy()
+    clock = model.clock_
+    begin = clock.effective_start(items[START])
+    true_end = clock.add_hours(begin, truth)
+    starts = pd.DatetimeIndex(items[START]).asi8
+    month = test_start.tz_convert(history.spec.timezone).strftime("%Y-%m")
+    rows = [_row(data.name, month, 0.0, truth, first, true_end)]
+    for fraction in fractions:
+        elapsed = fraction * first["promise_hours"].to_numpy(float)
+        still_open = truth > elapsed
+        if not still_open.any():
+            continue
+        again = items[still_open].assign(elapsed=elapsed[still_open]).reset_index(drop=True)
+        moment = clock.add_hours(begin[still_open], elapsed[still_open]).asi8
+        live = live_offsets(segments, starts, offsets, moment, segments[still_open])
+        requotes = quote_items(
+            model,
+            again,
+            features=features[still_open].reset_index(drop=True),
+            offsets=live,
+            online=False,
+        )
+        rows.append(
+            _row(data.name, month, fraction, truth[still_open], requotes, true_end[still_open])
+        )
+    return rows
+
+
+def _row(
+    dataset: str,
+    month: str,
+    fraction: float,
+    truth: np.ndarray,
+    quotes: pd.DataFrame,
+    true_end: pd.DatetimeIndex,
+) -> dict:
+    promise = quotes["promise_hours"].to_numpy(float)
+    said = pd.DatetimeIndex(quotes["promise_at"])
+    elapsed = np.nan_to_num(quotes["elapsed_hours"].to_numpy(float))
+    return {
+        "dataset": dataset,
+        "month": month,
+        "fraction": fraction,
+        "items": len(truth),
+        "kept": int((truth <= promise).sum()),
+        "kept_said": int((true_end <= said).sum()),
+        "remaining_h": float(np.mean(promise - elapsed)),
+        "escalated": int(quotes["escalate"].sum()),
+    }
+
+
+def report(frame: pd.DataFrame, context: dict) -> str:
+    lines = [
+        "# Re-quotes of items in progress",
+        "",
+        "Generated by `benchmarks/requotes.py`; do not edit by hand.",
+        "",
+        f"- command: `{context['command']}`",
+        f"- date: {context['date']}; machine: {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}; engine source hash {context['engine']}",
+        f"- wall time: {context['wall']}",
+        "",
+        "Each fold trains on what was known at the start of a calendar month and quotes every "
+        "item of the month as it starts (replay: online calibration hears only outcomes known "
+        "by then). Items truly still open after *fraction* x their first promise (clock hours) "
+        "are quoted again from `T | T > elapsed`, with the online corrections live at that "
+        "moment. *Kept* counts re-quotes whose promise the true finish met: *exact* against the "
+        "calibrated P90, *as said* against the promise rounded up to the full business hour. "
+        "*Fraction 0* is the first quote of every item (the usual backtest), for reference. "
+        f"Target: {TARGET:.0%} +/- {100 * TOLERANCE:.0f} pt at every fraction.",
+        "",
+    ]
+    for name, part in frame.groupby("dataset", sort=False):
+        pooled = part.groupby("fraction").agg(
+            items=("items", "sum"),
+            kept=("kept", "sum"),
+            kept_said=("kept_said", "sum"),
+            escalated=("escalated", "sum"),
+        )
+        remaining = part.groupby("fraction").apply(
+            lambda g: np.average(g["remaining_h"], weights=g["items"]), include_groups=False
+        )
+        by_fold = part.assign(rate=part["kept"] / part["items"]).pivot(
+            index="month", columns="fraction", values="rate"
+        )
+        lines += [
+            f"## {name}",
+            "",
+            "| elapsed fraction of the first promise | re-quotes | on time (exact) | "
+            "on time (as said) | gap | worst fold | mean remaining promise h | escalated |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        verdicts = []
+        for fraction, r in pooled.iterrows():
+            rate = r["kept"] / r["items"]
+            said = r["kept_said"] / r["items"]
+            worst = by_fold[fraction].min()
+            label = "0 (first quote)" if fraction == 0 else f"{fraction:.0%}"
+            lines.append(
+                f"| {label} | {int(r['items']):,} | {rate:.1%} | {said:.1%} | "
+                f"{100 * (rate - TARGET):+.1f} pt | {worst:.1%} | {remaining[fraction]:.1f} | "
+                f"{int(r['escalated']):,} |"
+            )
+            if fraction > 0:
+                ok = abs(rate - TARGET) <= TOLERANCE
+                verdicts.append(
+                    f"- **{'PASS' if ok else 'MISS'}** {fraction:.0%}: {rate:.1%} exact "
+                    f"({said:.1%} as said) over {int(r['items']):,} re-quotes."
+                )
+        lines += ["", "### Verdict", "", *verdicts, "", "<details><summary>Per fold</summary>", ""]
+        lines += [
+            "| month | " + " | ".join(f"{c:g}" for c in by_fold.columns) + " |",
+            "| --- | " + " | ".join("---:" for _ in by_fold.columns) + " |",
+        ]
+        for month, r in by_fold.iterrows():
+            lines.append(f"| {month} | " + " | ".join(f"{v:.1%}" for v in r) + " |")
+        lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=["tickets"])
+    parser.add_argument("--folds", type=int, default=None, help="only the last N monthly folds")
+    parser.add_argument("--fractions", nargs="+", type=float, default=list(FRACTIONS))
+    parser.add_argument("--quick", action="store_true", help="small data, 2 folds (smoke only)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "REQUOTES.md")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    began = time.perf_counter()
+    engine = engine_fingerprint()
+    rows = []
+    for name in args.datasets:
+        data = datasets.load(name, quick=args.quick)
+        folds = range(len(data.folds))
+        keep = 2 if args.quick else args.folds
+        if keep:
+            folds = folds[-keep:]
+        for fold in folds:
+            fold_rows = run_fold(data, fold, tuple(args.fractions))
+            rows += fold_rows
+            summary = ", ".join(
+                f"{r['fraction']:g}: {r['kept'] / r['items']:.1%} of {r['items']}"
+                for r in fold_rows
+            )
+            print(f"{name} {fold_rows[0]['month']}: {summary}", flush=True)
+    context = {
+        "command": "python " + shlex.join(["benchmarks/requotes.py", *(argv or sys.argv[1:])]),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "engine": engine,
+        "wall": f"{(time.perf_counter() - began) / 60:.1f} min",
+    }
+    text = report(pd.DataFrame(rows), context)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,377 @@
+"""Words for quotes: the customer message, the follow-up commitment, the agent summary and the
+texts of each risk note, in the customer's language and time zone.
+
+Times are said the way people say them, relative to when the quote is given: "this afternoon",
+"by 5:00 PM tomorrow", "on Wednesday at 12:00 PM", and with the date once a day is a week or
+more away. The likely time is said to the part of the day (it is a median, not a deadline), the
+promise to the minute it was rounded to, or to the day for date-rounded promises ("by
+Thursday"). Every phrase comes from the language's catalog (:mod:`eta.localization`); this
+module only chooses which one and fills it in.
+
+A phrase is formatted once per distinct (kind, day, time) in a batch, so a thousand quotes cost a
+few hundred phrase look-ups, not thousands of Babel calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from eta.localization import Language
+from eta.risks import Finding
+from eta.spec import DatasetSpec
+
+MAX_CUSTOMER_NOTES = 3
+"""The customer message mentions at most this many risk notes (agents see all of them)..."""
+MAX_LOW_FILL = 2
+"""...and low-severity ones only while it mentions fewer than this many: a message is read
+aloud, and "the weekend is in this period" matters less than a holiday or a busy queue."""
+_AFTERNOON, _EVENING = 12 * 60, 17 * 60
+"""Parts of the day by minute of day: morning before noon, afternoon until 17:00, evening."""
+_NEAR = ("today", "tomorrow")
+_DATED = -1
+"""A relation to the reference day that is always said with the date (for agents' lists)."""
+
+
+class Speaker:
+    """Says moments and risks for one batch of quotes: one language, one display time zone,
+    one reference moment per item (when the quote is given)."""
+
+    def __init__(
+        self, language: Language, spec: DatasetSpec, timezone: str, reference: pd.DatetimeIndex
+    ) -> None:
+        self.language = language
+        self.spec = spec
+        self.timezone = timezone
+        self._reference_day = _local_days(reference, timezone)
+        self._cache: dict[tuple, str] = {}
+
+    # -- moments ------------------------------------------------------------------------------
+
+    def moments(self, instants: pd.DatetimeIndex, style: str) -> list[str]:
+        """Each instant said in ``style``: 'on.day', 'on.part', 'on.time', 'by.day',
+        'by.time', 'day' (a day on its own) or 'agent' (exact, with its date)."""
+        local = pd.DatetimeIndex(instants).tz_convert(self.timezone)
+        valid = np.asarray(local.notna())
+        days = _local_days(instants, self.timezone)
+        relation = (days - self._reference_day).astype("timedelta64[D]").astype(np.int64)
+        minute = np.where(valid, local.hour * 60 + local.minute, 0)
+        out = [""] * len(local)
+        for row in np.flatnonzero(valid):
+            out[row] = self._moment(style, int(relation[row]), days[row], int(minute[row]))
+        return out
+
+    def exact(self, instant: pd.Timestamp) -> str:
+        """One moment for agents, with its date ('Thursday, January 8, 5:00 PM')."""
+        local = pd.Timestamp(instant).tz_convert(self.timezone)
+        day = np.datetime64(local.date(), "D")
+        return self._moment("agent", 0, day, local.hour * 60 + local.minute)
+
+    def day(self, day: dt.date, row: int) -> str:
+        """A day on its own relative to row ``row``'s reference ('tomorrow', 'Thursday')."""
+        relation = (np.datetime64(day, "D") - self._reference_day[row]).astype(int)
+        return self._moment("day", int(relation), np.datetime64(day, "D"), 0)
+
+    def _moment(self, style: str, relation: int, day: np.datetime64, minute: int) -> str:
+        key = (style, relation if style != "agent" else None, day, minute)
+        said = self._cache.get(key)
+        if said is None:
+            said = self._cache[key] = self._say(style, relation, day, minute)
+        return said
+
+    def _say(self, style: str, relation: int, day: np.datetime64, minute: int) -> str:
+        lang = self.language
+        date = day.item()
+        if style == "agent":
+            pattern = "agent.moment"
+        else:
+            near = _NEAR[relation] if 0 <= relation < len(_NEAR) else None
+            pattern = f"{style}.{near or ('weekday' if 0 < relation < 7 else 'date')}"
+        part = (
+            "morning" if minute < _AFTERNOON else "afternoon" if minute <= _EVENING else "evening"
+        )
+        return lang.text(
+            pattern,
+            weekday=lang.weekdays[date.weekday()],
+            weekday_on=lang.weekdays_on[date.weekday()],
+            date=lang.date(date),
+            time=lang.time(minute // 60, minute % 60),
+            part=lang.catalog[f"part.{part}"],
+        )
+
+    # -- risk notes ---------------------------------------------------------------------------
+
+    def note(self, finding: Finding, row: int) -> dict[str, str]:
+        """A risk note as the API returns it: code, severity, customer_text, agent_text."""
+        customer, agent = getattr(self, "_" + finding.code.split(":")[0])(finding.facts, row)
+        return {
+            "code": finding.code,
+            "severity": finding.severity,
+            "customer_text": _sentence(customer),
+            "agent_text": _sentence(agent),
+        }
+
+    def _kind(self, key: str, **params: object) -> str:
+        """A customer text whose wording depends on what is quoted (request or parcel)."""
+        return self.language.text(f"{key}.{self.spec.kind}", **params)
+
+    def _overdue(self, facts: dict, row: int) -> tuple[str, str]:
+        lang = self.language
+        agent = lang.text(
+            "risk.overdue.agent",
+            elapsed=lang.number(facts["elapsed"]),
+            promised=lang.number(facts["promised"]),
+        )
+        return lang.text("risk.overdue.customer"), agent
+
+    def _holiday_in_window(self, facts: dict, row: int) -> tuple[str, str]:
+        lang = self.language
+        first = facts["days"][0]
+        name = holiday_name(self.spec.calendar.holidays, first, lang.code)
+        day = self.day(first, row)
+        customer = (
+            lang.text("risk.holiday_in_window.customer", day=day, name=name)
+            if name
+            else lang.text("risk.holiday_in_window.customer_unnamed", day=day)
+        )
+        listed = lang.join(
+            [
+                f"{self._moment('day', _DATED, np.datetime64(d, 'D'), 0)} "
+                f"({holiday_name(self.spec.calendar.holidays, d, lang.code) or default})"
+                for d, default in zip(facts["days"], facts["names"], strict=True)
+            ]
+        )
+        return customer, lang.text("risk.holiday_in_window.agent", holidays=listed)
+
+    def _after_cutoff(self, facts: dict, row: int) -> tuple[str, str]:
+        lang = self.language
+        hour, minute = (int(part) for part in facts["cutoff"].split(":"))
+        cutoff = lang.time(hour, minute)
+        started, begin = self.exact(facts["started"]), self.exact(facts["begin"])
+        agent = lang.text("risk.after_cutoff.agent", started=started, begin=begin, cutoff=cutoff)
+        return self._kind("risk.after_cutoff.customer", cutoff=cutoff), agent
+
+    def _peak_season(self, facts: dict, row: int) -> tuple[str, str]:
+        lang = self.language
+        agent = lang.text(
+            "risk.peak_season.agent",
+            weeks=lang.localize_digits(_ranges(facts["weeks"])),
+            slower=lang.percent(facts["slower"] - 1, "+#,##0%"),
+            busier=lang.percent(facts["busier"] - 1, "+#,##0%"),
+        )
+        return self._kind("risk.peak_season.customer"), agent
+
+    def _busier_than_usual(self, facts: dict, row: int) -> tuple[str, str]:
+        lang = self.language
+        agent = lang.text(
+            "risk.busier_than_usual.agent",
+            measure=lang.catalog[f"measure.{facts['measure']}"],
+            value=lang.number(facts["value"], "#,##0"),
+            usual=lang.number(facts["usual"], "#,##0"),
+        )
+        return self._kind("risk.busier_than_usual.customer"), agent
+
+    def _recent_promises_missed(self, facts: dict, row: int) -> tuple[str, str]:
+        lang = self.language
+        agent = lang.text(
+            "risk.recent_promises_missed.agent",
+            group=facts["group"],
+            rate=lang.percent(facts["rate"], "#,##0.#%"),
+            judged=lang.number(facts["judged"], "#,##0"),
+            target=lang.percent(facts["target"], "#,##0.#%"),
+        )
+        return self._kind("risk.recent_promises_missed.customer"), agent
+
+    def _thin_history(self, facts: dict, row: int) -> tuple[str, str]:
+        lang = self.language
+        parts = []
+        if facts["group"] is not None:
+            parts.append(lang.text("risk.thin_history.agent", group=facts["group"]))
+        if facts["unseen"]:
+            parts.append(
+                lang.text("risk.thin_history.agent_unseen", values=", ".join(facts["unseen"]))
+            )
+        return self._kind("risk.thin_history.customer"), " ".join(parts)
+
+    def _weekend_in_window(self, facts: dict, row: int) -> tuple[str, str]:
+        lang = self.language
+        days = lang.join([lang.weekdays[d] for d in facts["weekdays"]])
+        customer = self._kind("risk.weekend_in_window.customer", days=days)
+        return customer, lang.text("risk.weekend_in_window.agent", days=days)
+
+    def _long_tail(self, facts: dict, row: int) -> tuple[str, str]:
+        lang = self.language
+        agent = lang.text(
+            "risk.long_tail.agent",
+            ratio=lang.number(facts["ratio"], "0.0"),
+            p50=lang.number(facts["p50"]),
+            p97=lang.number(facts["p97"]),
+        )
+        return self._kind("risk.long_tail.customer"), agent
+
+    def _driver(self, facts: dict, row: int) -> tuple[str, str]:
+        lang = self.language
+        value = facts["value"]
+        if isinstance(value, float | np.floating):
+            value = lang.number(float(value))
+        agent = lang.text(
+            "risk.driver.agent",
+            feature=facts["feature"],
+            value=value,
+            effect=lang.percent(facts["effect"], "+#,##0%"),
+        )
+        phrase = self.spec.features.phrase(facts["feature"], lang.code)
+        return (lang.text("risk.driver.customer", phrase=phrase) if phrase else ""), agent
+
+
+def compose(
+    speaker: Speaker,
+    *,
+    earliest: pd.DatetimeIndex,
+    likely: pd.DatetimeIndex,
+    promise: pd.DatetimeIndex,
+    follow_up: pd.DatetimeIndex,
+    in_progress: np.ndarray,
+    elapsed: np.ndarray,
+    escalate: np.ndarray,
+    segments: Sequence[str],
+    findings: list[list[Finding]],
+    confidence: float,
+) -> dict[str, list]:
+    """The words of a batch of quotes: ``customer_message``, ``follow_up_message``,
+    ``agent_summary`` and ``risk_notes`` (lists of dicts, ranked), one entry per item."""
+    lang, spec = speaker.language, speaker.spec
+    by_date = spec.promise_rounding == "date"
+    one_day = by_date & (
+        _local_days(likely, speaker.timezone) == _local_days(promise, speaker.timezone)
+    )
+    likely_said = speaker.moments(likely, "on.day" if by_date else "on.part")
+    promise_said = speaker.moments(promise, "by.day" if by_date else "by.time")
+    follow_said = speaker.moments(follow_up, "on.time")
+    exact = {
+        name: speaker.moments(values, "agent")
+        for name, values in (
+            ("earliest", earliest),
+            ("likely", likely),
+            ("promise", promise),
+            ("follow_up", follow_up),
+        )
+    }
+    level = lang.percent(confidence, "#,##0.#%")
+    clock = lang.catalog[f"clock.{spec.clock}"]
+    out: dict[str, list] = {
+        "customer_message": [],
+        "follow_up_message": [],
+        "agent_summary": [],
+        "risk_notes": [],
+    }
+    for row in range(len(likely_said)):
+        notes = [speaker.note(f, row) for f in findings[row]]
+        follow = lang.text(f"message.follow_up.{spec.kind}", follow_up=follow_said[row])
+        if one_day[row]:  # "most likely on Friday, and at the latest by Friday"
+            window = lang.text(f"message.by.{spec.kind}", promise=promise_said[row])
+        else:
+            window = lang.text(
+                f"message.window.{spec.kind}", likely=likely_said[row], promise=promise_said[row]
+            )
+        opening = [window]
+        if escalate[row]:
+            opening.insert(0, next(n["customer_text"] for n in notes if n["code"] == "overdue"))
+        elif in_progress[row]:
+            opening.insert(0, lang.text(f"message.in_progress.{spec.kind}"))
+        said = _for_customer(notes, MAX_CUSTOMER_NOTES - int(bool(escalate[row])))
+        message = [*opening, *(n["customer_text"] for n in said), _sentence(follow)]
+        out["customer_message"].append(" ".join(_sentence(s) for s in message))
+        out["follow_up_message"].append(_sentence(follow))
+        summary = [
+            lang.text(
+                "agent.summary",
+                level=level,
+                promise=exact["promise"][row],
+                likely=exact["likely"][row],
+                earliest=exact["earliest"][row],
+                follow_up=exact["follow_up"][row],
+            )
+        ]
+        if in_progress[row]:
+            summary.append(
+                lang.text("agent.elapsed", elapsed=lang.number(elapsed[row]), clock=clock)
+            )
+        if escalate[row]:
+            summary.append(lang.text("agent.escalate"))
+        group = str(segments[row]).partition(":")[2] or str(segments[row])
+        summary.append(lang.text("agent.segment", segment=group))
+        codes = ", ".join(n["code"] for n in notes)
+        summary.append(
+            lang.text("agent.risks", codes=codes) if codes else lang.text("agent.no_risks")
+        )
+        out["agent_summary"].append(" ".join(summary))
+        out["risk_notes"].append(notes)
+    return out
+
+
+def _for_customer(notes: list[dict], limit: int) -> list[dict]:
+    """The notes a customer hears: ranked, with customer words, at most one driver, low ones
+    only to fill up to :data:`MAX_LOW_FILL`; the overdue apology is said first, elsewhere."""
+    said: list[dict] = []
+    drivers = 0
+    for note in notes:
+        if not note["customer_text"] or note["code"] == "overdue" or len(said) >= limit:
+            continue
+        if note["severity"] == "low" and len(said) >= MAX_LOW_FILL:
+            continue
+        if note["code"].startswith("driver:"):
+            if drivers:
+                continue
+            drivers += 1
+        said.append(note)
+    return said
+
+
+def holiday_name(codes: Sequence[str], day: dt.date, language: str) -> str | None:
+    """A public holiday's name in ``language`` from the ``holidays`` package, or None when the
+    package has no translation for it (a customer never hears a name in another language)."""
+    names = [_holiday_names(code, day.year, language).get(day) for code in codes]
+    found = [n for n in names if n]
+    return "; ".join(dict.fromkeys(found)) if found else None
+
+
+@lru_cache(maxsize=256)
+def _holiday_names(code: str, year: int, language: str) -> dict[dt.date, str]:
+    import holidays
+
+    country, _, subdiv = code.partition("-")
+    probe = holidays.country_holidays(country, subdiv=subdiv or None)
+    supported = getattr(probe, "supported_languages", ()) or ()
+    chosen = next((s for s in supported if s == language), None) or next(
+        (s for s in supported if s.split("_")[0] == language), None
+    )
+    if chosen is None:
+        return {}
+    table = holidays.country_holidays(country, subdiv=subdiv or None, years=year, language=chosen)
+    return {day: str(name) for day, name in table.items()}
+
+
+def _local_days(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:
+    local = pd.DatetimeIndex(instants).tz_convert(timezone).tz_localize(None).normalize()
+    return local.to_numpy().astype("datetime64[D]")
+
+
+def _sentence(text: str) -> str:
+    """Capital first letter: a sentence may start with a placeholder ('tomorrow is ...')."""
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _ranges(weeks: Sequence[int]) -> str:
+    """[47, 48, 49, 51] -> '47–49, 51'."""
+    parts: list[tuple[int, int]] = []
+    for week in sorted(weeks):
+        if parts and parts[-1][1] == week - 1:
+            parts[-1] = (parts[-1][0], week)
+        else:
+            parts.append((week, week))
+    return ", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in parts)

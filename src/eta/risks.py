@@ -1,0 +1,308 @@
+"""Risk notes: what could get in the way of a promise, for each quoted item, ranked.
+
+Each finding has a stable ``code``, a ``severity`` and the ``facts`` behind it (dates, counts,
+rates); :mod:`eta.messages` turns them into words a customer can hear and an agent can act on.
+Detection is vectorised over a batch of items and uses only what was known when the quote is
+made: the calendar, the item's features, what was usual in the history the model learned from
+(:class:`eta.usual.Usual`), the live on-time rate of online calibration, and LightGBM's
+per-prediction contributions to the promise.
+
+Codes, most important first (the order ranks notes of equal severity):
+
+=========================  ========  ==========================================================
+``overdue``                high      the item is past the promise it was given
+``holiday_in_window``      medium    a public holiday on a working weekday before the promise
+``after_cutoff``           medium    started after the cut-off: work starts the next working day
+``peak_season``            medium    the window meets weeks that were slower or busier in
+                                     every earlier year
+``busier_than_usual``      medium    the segment's backlog or intake (or the whole queue's
+                                     backlog) is above its usual 90th percentile and half again
+                                     its median
+``recent_promises_missed`` medium    the live on-time rate of its group is 5+ points under
+                                     target over at least 30 judged promises
+``thin_history``           medium    its calibration fell back to a wider group, or a value was
+                                     never seen in training
+``weekend_in_window``      low       non-working weekdays before the promise (business clock)
+``long_tail``              low       its P97 is 1.5x further beyond its median than usual here
+``driver:<feature>``       low       one of the (at most two) features that lengthen this
+                                     promise most, by 15% or more
+=========================  ========  ==========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from eta.calendar import Clock
+from eta.calibration import ALL
+from eta.data import SEGMENT, START
+from eta.model import EtaModel, Predictive
+from eta.spec import WEEKDAYS
+from eta.usual import LOAD_FEATURES, QUEUE_FEATURE
+
+CODES = (
+    "overdue",
+    "holiday_in_window",
+    "after_cutoff",
+    "peak_season",
+    "busier_than_usual",
+    "recent_promises_missed",
+    "thin_history",
+    "weekend_in_window",
+    "long_tail",
+    "driver",
+)
+"""Stable risk codes, most important first; drivers appear as ``driver:<feature>``."""
+SEVERITIES = ("high", "medium", "low")
+SEVERITY = {
+    "overdue": "high",
+    "weekend_in_window": "low",
+    "long_tail": "low",
+    "driver": "low",
+}
+"""Severity per code (medium unless listed)."""
+
+BUSY_RATIO = 1.5
+"""Busier than usual: at least this times the usual (median) level, and above its P90."""
+MIN_JUDGED = 30
+"""Promises judged before a live on-time rate is trusted."""
+MISSED_BY = 0.05
+"""A group misses when its live on-time rate is this far under the target."""
+LONG_TAIL = 1.5
+"""Long tail: P97/P50 at least this times the model-wide P97/P50 of a typical item."""
+DRIVER_EFFECT = float(np.log(1.15))
+"""A driver lengthens the raw promise by at least 15%."""
+MAX_DRIVERS = 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One risk for one item: its code, severity and the facts behind it."""
+
+    code: str
+    severity: str
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return SEVERITIES.index(self.severity), CODES.index(self.code.split(":")[0])
+
+
+@dataclass(frozen=True)
+class QuoteFacts:
+    """What a batch of quotes knows, as risk detection needs it (one entry per item)."""
+
+    items: pd.DataFrame
+    features: pd.DataFrame
+    predictive: Predictive
+    begin: pd.DatetimeIndex
+    reference: pd.DatetimeIndex
+    """When the quote is given: ``now``, or the item's start for a new item."""
+    promise_at: pd.DatetimeIndex
+    elapsed: np.ndarray
+    promised_at: pd.DatetimeIndex
+    """The promise the item was given, or would have been given when it started."""
+    promised_hours: np.ndarray
+    fresh: np.ndarray
+    """A new item's P50 and P97 in clock hours, columns ``[p50, p97]``."""
+
+
+def assess(model: EtaModel, facts: QuoteFacts) -> list[list[Finding]]:
+    """Ranked findings per item (most important first)."""
+    found: list[list[Finding]] = [[] for _ in range(len(facts.items))]
+    for detect in _DETECTORS:
+        for row, finding in detect(model, facts):
+            found[row].append(finding)
+    for notes in found:
+        notes.sort(key=lambda f: f.rank)
+    return found
+
+
+def _finding(code: str, **facts: object) -> Finding:
+    return Finding(code, SEVERITY.get(code.split(":")[0], "medium"), facts)
+
+
+def _local_days(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
+    return clock.local(instants).tz_localize(None).normalize().to_numpy().astype("datetime64[D]")
+
+
+def _overdue(model: EtaModel, f: QuoteFacts):
+    late = np.asarray(f.reference > f.promised_at) & (np.nan_to_num(f.elapsed) > 0)
+    for row in np.flatnonzero(late):
+        yield row, _finding("overdue", elapsed=f.elapsed[row], promised=f.promised_hours[row])
+
+
+def _holidays(model: EtaModel, f: QuoteFacts):
+    clock = model.clock_
+    first, last = _local_days(clock, f.reference), _local_days(clock, f.promise_at)
+    working_weekdays = {WEEKDAYS.index(d) for d in model.spec.calendar.days}
+    holidays = [
+        (np.datetime64(day, "D"), name)
+        for day, name in clock.holidays_between(pd.Timestamp(first.min()), pd.Timestamp(last.max()))
+        if day.weekday() in working_weekdays
+    ]
+    if not holidays:
+        return
+    dates = np.array([d for d, _ in holidays])
+    lo, hi = np.searchsorted(dates, first, "left"), np.searchsorted(dates, last, "right")
+    for row in np.flatnonzero(hi > lo):
+        days = [holidays[k][0].item() for k in range(lo[row], hi[row])]
+        names = [holidays[k][1] for k in range(lo[row], hi[row])]
+        yield row, _finding("holiday_in_window", days=days, names=names)
+
+
+def _after_cutoff(model: EtaModel, f: QuoteFacts):
+    clock = model.clock_
+    start = pd.DatetimeIndex(f.items[START])
+    late = (
+        clock.after_cutoff(start) & clock.is_working_day(start) & np.asarray(f.reference < f.begin)
+    )
+    for row in np.flatnonzero(late):
+        yield (
+            row,
+            _finding(
+                "after_cutoff", started=start[row], begin=f.begin[row], cutoff=clock.calendar.cutoff
+            ),
+        )
+
+
+def _peak_season(model: EtaModel, f: QuoteFacts):
+    usual = model.usual_
+    clock = model.clock_
+    hit = usual.in_peak(_local_days(clock, f.reference), _local_days(clock, f.promise_at))
+    if not hit.any():
+        return
+    weeks = sorted(usual.peak_weeks)
+    slower = max(v["slower"] for v in usual.peak_weeks.values())
+    busier = max(v["busier"] for v in usual.peak_weeks.values())
+    for row in np.flatnonzero(hit):
+        yield row, _finding("peak_season", weeks=weeks, slower=slower, busier=busier)
+
+
+def _busier(model: EtaModel, f: QuoteFacts):
+    usual = model.usual_
+    segments = f.items[SEGMENT].astype(str).to_numpy()
+    best_ratio = np.zeros(len(segments))
+    best: list[tuple[str, float, float] | None] = [None] * len(segments)
+    measures = [(name, segments) for name in LOAD_FEATURES]
+    measures.append((QUEUE_FEATURE, np.full(len(segments), ALL)))
+    for name, keys in measures:
+        if name not in f.features:
+            continue
+        value = f.features[name].to_numpy(float)
+        median, p90 = usual.level(keys, name)
+        ratio = value / np.maximum(median, 1.0)
+        busy = (value > p90) & (ratio >= BUSY_RATIO) & (ratio > best_ratio)
+        for row in np.flatnonzero(busy):
+            best[row] = (name, value[row], median[row])
+        best_ratio = np.where(busy, ratio, best_ratio)
+    for row, chosen in enumerate(best):
+        if chosen is not None:
+            measure, value, median = chosen
+            yield row, _finding("busier_than_usual", measure=measure, value=value, usual=median)
+
+
+def _recent_misses(model: EtaModel, f: QuoteFacts):
+    online = model.online_
+    target = online.confidence
+    missing = {}
+    for key, (kept, judged) in online.outcomes.items():
+        if judged >= MIN_JUDGED and kept / judged < target - MISSED_BY:
+            missing[key] = (kept / judged, judged)
+    if not missing:
+        return
+    for row, segment in enumerate(f.predictive.segment):
+        key = segment if segment in missing else ALL if ALL in missing else None
+        if key is not None:
+            rate, judged = missing[key]
+            group = key.partition(":")[2] or key
+            yield (
+                row,
+                _finding(
+                    "recent_promises_missed", group=group, rate=rate, judged=judged, target=target
+                ),
+            )
+
+
+def _thin_history(model: EtaModel, f: QuoteFacts):
+    depth = len(model.spec.segments)
+    tags = f.predictive.segment.astype(str)
+    fell_back = np.array([not t.startswith(f"{depth}:") for t in tags]) & (depth > 0)
+    unseen = np.zeros(len(tags), dtype=bool)
+    values: dict[int, list[str]] = {}
+    for column, known in model.categories_.items():
+        column_values = f.features[column].astype(str).to_numpy()
+        new = ~np.isin(column_values, [*known, "(missing)"])
+        for row in np.flatnonzero(new):
+            values.setdefault(row, []).append(f"{column}={column_values[row]}")
+        unseen |= new
+    for row in np.flatnonzero(fell_back | unseen):
+        group = tags[row].partition(":")[2] if fell_back[row] else None
+        yield row, _finding("thin_history", group=group, unseen=values.get(row, []))
+
+
+def _weekend(model: EtaModel, f: QuoteFacts):
+    if model.spec.clock != "business":
+        return
+    off = [i for i, day in enumerate(WEEKDAYS) if day not in model.spec.calendar.days]
+    if not off:
+        return
+    clock = model.clock_
+    first, last = _local_days(clock, f.reference), _local_days(clock, f.promise_at)
+    span = (last - first).astype(int) + 1
+    weekday = (first.astype(int) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+    for row in np.flatnonzero(span > 0):
+        # Which off weekdays the window meets depends only on its first weekday and length.
+        days = [d for d in off if (d - weekday[row]) % 7 < span[row]]
+        if days:
+            yield row, _finding("weekend_in_window", weekdays=days)
+
+
+def _long_tail(model: EtaModel, f: QuoteFacts):
+    overall = model.calibration_.by_key[next(k for k in model.calibration_.by_key if k[:2] == "0:")]
+    z50, z97 = overall.quantile(np.array([0.5, 0.97]))
+    typical = float(np.exp(model.typical_spread_ * (z97 - z50)))
+    ratio = f.fresh[:, 1] / f.fresh[:, 0]
+    for row in np.flatnonzero(ratio >= LONG_TAIL * typical):
+        yield row, _finding("long_tail", ratio=ratio[row], p50=f.fresh[row, 0], p97=f.fresh[row, 1])
+
+
+def _drivers(model: EtaModel, f: QuoteFacts):
+    contributions = model.contributions(f.items, f.features).drop(columns="baseline")
+    values = contributions.to_numpy()
+    order = np.argsort(-values, axis=1)[:, :MAX_DRIVERS]
+    names = contributions.columns.to_numpy()
+    for row in range(len(values)):
+        for col in order[row]:
+            if values[row, col] < DRIVER_EFFECT:
+                break
+            feature = names[col]
+            yield (
+                row,
+                _finding(
+                    f"driver:{feature}",
+                    feature=feature,
+                    value=f.features[feature].iloc[row],
+                    effect=float(np.expm1(values[row, col])),
+                ),
+            )
+
+
+_DETECTORS = (
+    _overdue,
+    _holidays,
+    _after_cutoff,
+    _peak_season,
+    _busier,
+    _recent_misses,
+    _thin_history,
+    _weekend,
+    _long_tail,
+    _drivers,
+)
+
+
+__all__ = ["CODES", "Finding", "QuoteFacts", "assess"]

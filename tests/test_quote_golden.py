@@ -1,0 +1,331 @@
+"""Golden quotes: exact words for fixed inputs, from a model with a hand-made distribution.
+
+The model is a real :class:`eta.model.EtaModel` whose two LightGBM models predict constants
+(log hours 0 and 1, so every item has location 0 and spread 1) and whose calibration holds a
+hand-made sample of 99 durations: 0.25, 0.5, ..., 24.75 clock hours. So a new item's level-``p``
+time is the ``ceil(100 p)``-th of them (P10 2.5 h, P50 12.5 h, P70 17.5 h, P90 22.5 h), and every
+expected time below can be worked out by hand; the comments do it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from eta.calendar import Clock
+from eta.calibration import MondrianCalibration, OnlineCalibration, ScoreDistribution
+from eta.features import Events
+from eta.model import EtaModel
+from eta.quote import prepare_items, quote_items
+from eta.spec import DatasetSpec
+from eta.usual import Usual
+
+DURATIONS = np.arange(1, 100) * 0.25
+"""The hand-made sample: P(T <= 0.25 k) = k / 100 (conformal: n + 1 = 100)."""
+
+TICKETS = {
+    "name": "golden_tickets",
+    "kind": "resolution",
+    "start": "created_at",
+    "end": "resolved_at",
+    "id": "ticket_id",
+    "timezone": "Europe/Sarajevo",
+    "clock": "business",
+    "calendar": {"hours": ["09:00", "17:00"], "holidays": "BA"},
+    "features": {"categorical": ["priority"]},
+}
+DELIVERIES = {
+    "name": "golden_deliveries",
+    "kind": "delivery",
+    "start": "ordered_at",
+    "end": "delivered_at",
+    "id": "order_id",
+    "timezone": "Europe/Berlin",
+    "clock": "business",
+    "calendar": {
+        "days": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat"],
+        "hours": ["08:00", "20:00"],
+        "holidays": "DE",
+        "cutoff": "14:00",
+    },
+    "features": {"categorical": ["service"]},
+}
+
+
+def handmade_model(raw_spec: dict) -> EtaModel:
+    """A fitted-looking model whose every item follows the hand-made distribution."""
+    spec = DatasetSpec.from_dict(raw_spec)
+    model = EtaModel(spec)
+    model.clock_ = Clock.from_spec(spec)
+    column = spec.features.categorical[0]
+    model.categories_ = {column: ["a", "b"]}
+    model.events_ = Events(
+        np.array([], dtype=str), np.array([], dtype=np.int64), np.array([], dtype=np.int64),
+        np.array([]),
+    )  # fmt: skip
+    scores = np.log(DURATIONS)
+    model.calibration_ = MondrianCalibration(
+        {"0:all": ScoreDistribution.fit(scores, np.ones(len(scores)))}
+    )
+    dummy = pd.DataFrame(
+        {"start": pd.date_range("2026-01-05 10:00", periods=60, freq="h", tz="UTC"), column: "a"}
+    )
+    dummy["segment"] = "all"
+    x = model._encode(model.features(dummy))
+    model.boosters_ = {
+        level: lgb.train(
+            {"objective": "quantile", "alpha": level, "verbose": -1, "min_data_in_leaf": 1},
+            lgb.Dataset(x, np.full(len(x), value)),
+            1,
+        )
+        for level, value in ((0.5, 0.0), (0.9, 1.0))
+    }
+    model.typical_spread_ = 1.0
+    model.online_ = OnlineCalibration(spec.confidence)
+    model.usual_ = Usual()
+    return model
+
+
+@pytest.fixture(scope="module")
+def tickets() -> EtaModel:
+    return handmade_model(TICKETS)
+
+
+@pytest.fixture(scope="module")
+def deliveries() -> EtaModel:
+    return handmade_model(DELIVERIES)
+
+
+def quote(model: EtaModel, start: str, now: str | None = None, **kwargs) -> pd.Series:
+    spec = model.spec
+    raw = pd.DataFrame({spec.id: ["X1"], spec.start: [start], spec.features.categorical[0]: "a"})
+    items, errors = prepare_items(raw, spec)
+    assert errors.iloc[0] == ""
+    when = None if now is None else pd.Timestamp(now, tz=spec.timezone)
+    return quote_items(model, items, now=when, **kwargs).iloc[0]
+
+
+def local(value: pd.Timestamp, zone: str) -> str:
+    return value.tz_convert(zone).strftime("%a %Y-%m-%d %H:%M")
+
+
+# A ticket opened on Thursday 30 April 2026 at 10:00 in Sarajevo. Friday 1 May is a public holiday
+# (Labour Day), then the weekend; the team works 09-17. Clock hours run: Thursday 10-17 (7 h),
+# Monday 4 May 09-17 (8 h, 15 h in all), Tuesday 5 May (23 h in all), ...
+#   earliest P10 =  2.5 h -> Thursday 12:30
+#   likely   P50 = 12.5 h -> Monday 14:30 (afternoon)
+#   level 0.7    = 17.5 h -> Tuesday 11:30 -> follow-up on the full hour before: 11:00
+#   promise  P90 = 22.5 h -> Tuesday 16:30 -> next full business hour: 17:00
+FRESH_TICKET = "2026-04-30 10:00"
+
+
+def test_ticket_across_a_public_holiday_and_a_weekend(tickets) -> None:
+    q = quote(tickets, FRESH_TICKET)
+    zone = "Europe/Sarajevo"
+    assert local(q["earliest_at"], zone) == "Thu 2026-04-30 12:30"
+    assert local(q["likely_at"], zone) == "Mon 2026-05-04 14:30"
+    assert local(q["follow_up_at"], zone) == "Tue 2026-05-05 11:00"
+    assert local(q["promise_at"], zone) == "Tue 2026-05-05 17:00"
+    assert q["promise_hours"] == pytest.approx(22.5)
+    assert q["risk_codes"] == "holiday_in_window,weekend_in_window"
+    assert q["customer_message"] == (
+        "Most likely on Monday afternoon, and at the latest by Tuesday at 5:00\u202fPM. "
+        "Tomorrow is a public holiday (International Labor Day), so it may take the full time. "
+        "This period includes days when our team is off (Saturday and Sunday). "
+        "We will update you on Tuesday at 11:00\u202fAM if it is not resolved by then."
+    )
+    assert q["follow_up_message"] == (
+        "We will update you on Tuesday at 11:00\u202fAM if it is not resolved by then."
+    )
+    assert q["agent_summary"] == (
+        "Promise (90%): Tuesday, May 5, 5:00\u202fPM; likely: Monday, May 4, 2:30\u202fPM; "
+        "earliest: Thursday, April 30, 12:30\u202fPM; follow-up: Tuesday, May 5, 11:00\u202fAM. "
+        "Segment: all. Risks: holiday_in_window, weekend_in_window."
+    )
+    assert q["risk_notes"][0] == {
+        "code": "holiday_in_window",
+        "severity": "medium",
+        "customer_text": (
+            "Tomorrow is a public holiday (International Labor Day), so it may take the full time."
+        ),
+        "agent_text": (
+            "Public holidays before the promise: Friday, May 1 (International Labor Day)."
+        ),
+    }
+    assert q["window_start"] == pd.Timestamp("2026-04-30 12:30", tz=zone)
+    assert q["window_end"] == pd.Timestamp("2026-05-05 17:00", tz=zone)
+    assert not q["escalate"]
+
+
+@pytest.mark.parametrize(
+    ("locale", "message"),
+    [
+        (
+            "bs",
+            "Vaš zahtjev će najvjerovatnije biti riješen u ponedjeljak poslijepodne, a najkasnije "
+            "u utorak do 17:00. Sutra je praznik (Međunarodni praznik rada), pa bi moglo potrajati "
+            "do krajnjeg roka. U ovaj period ulaze i neradni dani našeg tima (subota i nedjelja). "
+            "Ako do tada ne bude riješen, javit ćemo Vam se u utorak u 11:00.",
+        ),
+        (
+            "ru",
+            "Скорее всего, Ваш запрос будет решён в понедельник во второй половине дня, самое "
+            "позднее — во вторник до 17:00. Завтра — праздничный день, поэтому может потребоваться "
+            "всё отведённое время. В этот срок входят нерабочие дни нашей команды (суббота и "
+            "воскресенье). Мы свяжемся с Вами во вторник в 11:00, если вопрос к тому времени не "
+            "будет решён.",
+        ),
+        (
+            "fa",
+            "درخواست شما به احتمال زیاد دوشنبه بعدازظهر و حداکثر سه‌شنبه تا ساعت ۱۷:۰۰ حل خواهد شد. "
+            "فردا تعطیل رسمی است، بنابراین ممکن است تمام این مدت لازم باشد. "
+            "این مدت شامل روزهای تعطیل تیم ما (شنبه و یکشنبه) نیز می‌شود. "
+            "اگر درخواست شما زودتر حل نشود، سه‌شنبه ساعت ۱۱:۰۰ آخرین وضعیت را به اطلاعتان می‌رسانیم.",
+        ),
+        (
+            "en_GB",
+            "Most likely on Monday afternoon, and at the latest by Tuesday at 17:00. Tomorrow is a "
+            "public holiday (International Labor Day), so it may take the full time. This period "
+            "includes days when our team is off (Saturday and Sunday). We will update you on "
+            "Tuesday at 11:00 if it is not resolved by then.",
+        ),
+    ],
+)
+def test_the_same_ticket_in_each_language(tickets, locale, message) -> None:
+    q = quote(tickets, FRESH_TICKET, locale=locale)
+    assert q["customer_message"] == message
+    assert q["locale"] == locale and q["locale_note"] == ""
+    assert q["text_direction"] == ("rtl" if locale == "fa" else "ltr")
+
+
+def test_an_unknown_locale_is_answered_in_english_with_a_note(tickets) -> None:
+    q = quote(tickets, FRESH_TICKET, locale="de")
+    assert q["locale"] == "en"
+    assert q["locale_note"] == "locale 'de' is not available; answered in English"
+    assert q["customer_message"].startswith("Most likely on Monday afternoon, and at the latest")
+
+
+def test_a_ticket_in_progress_is_re_quoted_from_the_time_already_spent(tickets) -> None:
+    # On Monday 4 May at 11:06 it has been open 7 + 2.1 = 9.1 clock hours. 36 of the 99 durations
+    # are <= 9.1 h, so F(9.1) = 0.36 and level p of T | T > 9.1 is level 0.36 + 0.64 p:
+    #   earliest 0.424 -> 43rd = 10.75 h -> Monday 12:45
+    #   likely   0.68  -> 68th = 17 h    -> Tuesday 11:00 (tomorrow morning)
+    #   0.808          -> 81st = 20.25 h -> Tuesday 14:15 -> follow-up 14:00
+    #   promise  0.936 -> 94th = 23.5 h  -> Wednesday 09:30 -> 10:00
+    q = quote(tickets, FRESH_TICKET, now="2026-05-04 11:06")
+    zone = "Europe/Sarajevo"
+    assert q["elapsed_hours"] == pytest.approx(9.1)
+    assert local(q["earliest_at"], zone) == "Mon 2026-05-04 12:45"
+    assert local(q["likely_at"], zone) == "Tue 2026-05-05 11:00"
+    assert local(q["follow_up_at"], zone) == "Tue 2026-05-05 14:00"
+    assert local(q["promise_at"], zone) == "Wed 2026-05-06 10:00"
+    assert q["risk_codes"] == ""
+    assert q["customer_message"] == (
+        "We are already working on your request. Most likely tomorrow morning, and at the latest "
+        "by Wednesday at 10:00\u202fAM. We will update you tomorrow at 2:00\u202fPM if it is not "
+        "resolved by then."
+    )
+    assert q["agent_summary"] == (
+        "Promise (90%): Wednesday, May 6, 10:00\u202fAM; likely: Tuesday, May 5, 11:00\u202fAM; "
+        "earliest: Monday, May 4, 12:45\u202fPM; follow-up: Tuesday, May 5, 2:00\u202fPM. "
+        "In progress: 9.1 h (business hours). Segment: all. No risks noted."
+    )
+
+
+def test_an_overdue_ticket_gets_an_apology_a_new_promise_and_escalation(tickets) -> None:
+    # On Thursday 7 May at 12:00 it has been open 7 + 8 + 8 + 8 + 3 = 34 clock hours, past its
+    # promise (22.5 h) and past every duration in the sample. Beyond the sample's 95th percentile
+    # (23.75 h) scores follow an exponential tail; its rate is 1 / 0.05 (the mean excess of the
+    # top four log durations, 0.026, is below the 0.05 floor), so level p is
+    # 34 h * exp(-log(1 - p) / 20):
+    #   earliest 34.18 h -> 12:11; likely 35.20 h -> 13:12 (this afternoon);
+    #   0.7 -> 36.11 h -> 14:07 -> follow-up 14:00; promise 38.15 h -> 16:09 -> 17:00.
+    q = quote(tickets, FRESH_TICKET, now="2026-05-07 12:00")
+    zone = "Europe/Sarajevo"
+    assert local(q["likely_at"], zone) == "Thu 2026-05-07 13:12"
+    assert local(q["follow_up_at"], zone) == "Thu 2026-05-07 14:00"
+    assert local(q["promise_at"], zone) == "Thu 2026-05-07 17:00"
+    assert q["promise_hours"] == pytest.approx(34 * np.exp(np.log(10) / 20))
+    assert q["escalate"]
+    assert q["risk_codes"] == "overdue"
+    assert q["customer_message"] == (
+        "This is taking longer than we promised, and we are sorry: we have escalated it. "
+        "Most likely this afternoon, and at the latest by 5:00\u202fPM today. "
+        "We will update you today at 2:00\u202fPM if it is not resolved by then."
+    )
+    assert q["risk_notes"] == [
+        {
+            "code": "overdue",
+            "severity": "high",
+            "customer_text": (
+                "This is taking longer than we promised, and we are sorry: we have escalated it."
+            ),
+            "agent_text": (
+                "Past the promise: in progress for 34 h, the promise was 23 h. "
+                "Apologise, escalate and give the new promise."
+            ),
+        }
+    ]
+
+
+def test_an_overdue_ticket_in_bosnian(tickets) -> None:
+    q = quote(tickets, FRESH_TICKET, now="2026-05-07 12:00", locale="bs")
+    assert q["customer_message"] == (
+        "Izvinjavamo se što ovo traje duže nego što smo obećali; predmet smo proslijedili na "
+        "prioritetnu obradu. Vaš zahtjev će najvjerovatnije biti riješen danas poslijepodne, a "
+        "najkasnije danas do 17:00. Ako do tada ne bude riješen, javit ćemo Vam se danas u 14:00."
+    )
+
+
+# A parcel ordered on Wednesday 24 December 2025 at 16:00 in Berlin, after the 14:00 cut-off.
+# Thursday 25 and Friday 26 are public holidays, so the clock starts on Saturday 27 at 08:00.
+# Carriers work Monday to Saturday, 08-20 (12 h a day): Saturday 12 h, Monday 29 to 24 h,
+# Tuesday 30 to 36 h.
+#   earliest 2.5 h -> Saturday 10:30; likely 12.5 h -> Monday 08:30;
+#   17.5 h -> Monday 13:30 -> follow-up 13:00; promise 22.5 h -> Monday 18:30 -> the date: Monday.
+def test_a_delivery_ordered_after_the_cut_off_before_holidays(deliveries) -> None:
+    q = quote(deliveries, "2025-12-24 16:00")
+    zone = "Europe/Berlin"
+    assert local(q["earliest_at"], zone) == "Sat 2025-12-27 10:30"
+    assert local(q["likely_at"], zone) == "Mon 2025-12-29 08:30"
+    assert local(q["follow_up_at"], zone) == "Mon 2025-12-29 13:00"
+    assert local(q["promise_at"], zone) == "Mon 2025-12-29 23:59"
+    assert q["window_start"] == dt.date(2025, 12, 27)
+    assert q["window_end"] == dt.date(2025, 12, 29)
+    assert q["risk_codes"] == "holiday_in_window,after_cutoff,weekend_in_window"
+    assert q["customer_message"] == (
+        "Your parcel will arrive by Monday. "
+        "Tomorrow is a public holiday (Christmas Day), so it may take the full time. "
+        "The order came in after the 2:00\u202fPM cut-off, so it ships on the next working day. "
+        "We will send you an update on Monday at 1:00\u202fPM if it has not arrived by then."
+    )
+    notes = {n["code"]: n for n in q["risk_notes"]}
+    assert notes["after_cutoff"]["agent_text"] == (
+        "Started Wednesday, December 24, 4:00\u202fPM, after the 2:00\u202fPM cut-off; "
+        "the clock starts Saturday, December 27, 8:00\u202fAM."
+    )
+    assert notes["holiday_in_window"]["agent_text"] == (
+        "Public holidays before the promise: Thursday, December 25 (Christmas Day) and "
+        "Friday, December 26 (Second Day of Christmas)."
+    )
+    assert notes["weekend_in_window"]["customer_text"] == (
+        "This period includes days without deliveries (Sunday)."
+    )
+
+
+def test_a_delivery_window_said_in_the_shoppers_time_zone_and_language(deliveries) -> None:
+    # The same parcel for a shopper in New York, in Russian: 18:30 in Berlin on Monday is 12:30
+    # in New York, and the promised date is Monday there too (23:59 Berlin = 17:59 New York).
+    q = quote(deliveries, "2025-12-24 16:00", locale="ru", timezone="America/New_York")
+    assert q["timezone"] == "America/New_York"
+    assert q["window_end"] == dt.date(2025, 12, 29)
+    assert q["customer_message"] == (
+        "Ваш заказ будет доставлен в понедельник. Завтра — праздничный день, поэтому может "
+        "потребоваться всё отведённое время. Заказ оформлен после 14:00, поэтому он будет "
+        "отправлен в следующий рабочий день. Мы сообщим Вам новости в понедельник в 07:00, "
+        "если заказ к тому времени не будет доставлен."
+    )

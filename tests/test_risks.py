@@ -1,0 +1,149 @@
+"""Risk notes from what the model learned: busier than usual, peak season, recent misses, thin
+history, drivers in the spec's words; what is usual survives save/load (and its absence too)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eta import synthetic
+from eta.calendar import Clock
+from eta.calibration import ALL, OnlineCalibration
+from eta.data import START, load_history
+from eta.features import Events, feature_frame
+from eta.model import EtaModel
+from eta.quote import prepare_items, quote_items
+from eta.usual import Usual
+
+
+def notes_of(quote: pd.Series) -> dict[str, dict]:
+    return {n["code"]: n for n in quote["risk_notes"]}
+
+
+@pytest.fixture(scope="module")
+def items(tickets_model, tickets_sim):
+    prepared, _ = prepare_items(tickets_sim.history.iloc[4000:4200], tickets_model.spec)
+    return prepared
+
+
+def test_a_backlog_far_above_the_segments_usual_level_is_busier_than_usual(
+    tickets_model, items
+) -> None:
+    features = tickets_model.features(items)
+    quiet = quote_items(tickets_model, items, features=features)
+    assert not quiet["risk_codes"].str.contains("busier_than_usual").all()
+    median, p90 = tickets_model.usual_.level(items["segment"].astype(str).to_numpy(), "backlog")
+    busy = features.copy()
+    busy["backlog"] = np.maximum(p90, 2 * median) * 3 + 10
+    loud = quote_items(tickets_model, items, features=busy)
+    assert loud["risk_codes"].str.contains("busier_than_usual").all()
+    note = notes_of(loud.iloc[0])["busier_than_usual"]
+    assert note["customer_text"] == (
+        "We have more requests than usual right now, so it may take longer."
+    )
+    assert note["agent_text"].startswith("Busier than usual: open items in this segment: ")
+
+
+def test_peak_weeks_are_learned_from_earlier_years() -> None:
+    sim = synthetic.tickets(14_000, seed=3, start="2023-01-01", days=730)
+    history = load_history(sim.history, sim.spec)
+    frame = history.frame.sort_values(START).reset_index(drop=True)
+    clock = Clock.from_spec(sim.spec)
+    usual = Usual.fit(frame, feature_frame(frame, sim.spec, clock, Events.from_frame(frame)), clock)
+    weeks = set(usual.peak_weeks)
+    # The world is 25% slower and 50% busier from 20 November to the end of the year.
+    assert {49, 50, 51} <= weeks
+    assert weeks <= {46, 47, 48, 49, 50, 51, 52, 53, 1, 2}
+    assert all(v["slower"] > 1.1 or v["busier"] > 1.3 for v in usual.peak_weeks.values())
+
+
+def test_a_window_meeting_a_peak_week_is_peak_season(tickets_model, tickets_sim) -> None:
+    model = copy.copy(tickets_model)
+    model.usual_ = Usual(tickets_model.usual_.load, {50: {"slower": 1.3, "busier": 1.6}})
+    raw = tickets_sim.history.iloc[[0, 1]].copy()
+    raw["created_at"] = pd.to_datetime(["2025-07-08 10:00", "2025-12-09 10:00"]).tz_localize(
+        "Europe/Sarajevo"
+    )
+    quotes = quote_items(model, prepare_items(raw, model.spec)[0], locale="ru")
+    assert ["peak_season" in c for c in quotes["risk_codes"]] == [False, True]
+    note = notes_of(quotes.iloc[1])["peak_season"]
+    assert note["agent_text"] == (
+        "Пиковый сезон по данным прошлых лет (недели 50): длительность +30%, объём +60% "
+        "относительно тренда."
+    )
+
+
+@pytest.mark.parametrize(
+    ("kept", "judged", "flagged"), [(70, 100, True), (88, 100, False), (5, 20, False)]
+)
+def test_recent_promises_missed_needs_a_real_shortfall_on_enough_promises(
+    tickets_model, items, kept, judged, flagged
+) -> None:
+    model = copy.copy(tickets_model)
+    model.online_ = OnlineCalibration(0.9, outcomes={ALL: [kept, judged]})
+    quotes = quote_items(model, items.head(5))
+    assert quotes["risk_codes"].str.contains("recent_promises_missed").all() == flagged
+    if flagged:
+        note = notes_of(quotes.iloc[0])["recent_promises_missed"]
+        assert "70%" in note["agent_text"] and "100" in note["agent_text"]
+
+
+def test_a_value_never_seen_in_training_is_thin_history(tickets_model, tickets_sim) -> None:
+    raw = tickets_sim.history.iloc[[10]].copy()
+    raw["category"] = "quantum-entanglement"
+    quote = quote_items(tickets_model, prepare_items(raw, tickets_model.spec)[0]).iloc[0]
+    note = notes_of(quote)["thin_history"]
+    assert "category=quantum-entanglement" in note["agent_text"]
+    assert note["customer_text"].startswith("We have seen few requests like this one")
+
+
+def test_drivers_are_named_to_customers_only_in_the_specs_words(tickets_model, items) -> None:
+    english = quote_items(tickets_model, items)
+    persian = quote_items(tickets_model, items, locale="fa")
+    spec = tickets_model.spec
+    seen = 0
+    for en_notes, fa_notes in zip(english["risk_notes"], persian["risk_notes"], strict=True):
+        for en, fa in zip(en_notes, fa_notes, strict=True):
+            if not en["code"].startswith("driver:"):
+                continue
+            seen += 1
+            feature = en["code"].split(":", 1)[1]
+            assert en["agent_text"].startswith(f"Driver of the promise: {feature} = ")
+            phrase_en, phrase_fa = (
+                spec.features.phrase(feature, "en"),
+                spec.features.phrase(feature, "fa"),
+            )
+            assert en["customer_text"] == (
+                f"What affects this time most is {phrase_en}." if phrase_en else ""
+            )
+            assert (phrase_fa in fa["customer_text"]) if phrase_fa else fa["customer_text"] == ""
+    assert seen > 20
+
+
+def test_contributions_add_up_to_the_promise_models_prediction(tickets_model, items) -> None:
+    features = tickets_model.features(items)
+    contributions = tickets_model.contributions(items, features)
+    raw = tickets_model.boosters_[0.9].predict(tickets_model._encode(features))
+    np.testing.assert_allclose(contributions.sum(axis=1), raw, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="level"):
+        tickets_model.contributions(items, features, level=0.7)
+
+
+def test_what_is_usual_survives_save_and_load_and_old_models_still_load(
+    tickets_model, items, tmp_path
+) -> None:
+    directory = tickets_model.save(tmp_path / "m")
+    loaded = EtaModel.load(directory)
+    assert loaded.usual_ == Usual.from_dict(json.loads(json.dumps(tickets_model.usual_.to_dict())))
+    state = json.loads((directory / "model.json").read_text())
+    del state["usual"]  # a model saved before usual levels existed
+    (directory / "model.json").write_text(json.dumps(state))
+    old = EtaModel.load(directory)
+    assert old.usual_ == Usual()
+    quotes = quote_items(old, items)
+    assert not quotes["risk_codes"].str.contains("busier_than_usual|peak_season").any()
+    assert quotes["promise_at"].notna().all()

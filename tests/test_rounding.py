@@ -1,0 +1,109 @@
+"""Rounding to what a person says: never earlier, on the calendar, across DST; follow-ups inside
+business hours, after the likely time and before the promise."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eta.calendar import Clock
+from eta.rounding import follow_up, in_business_hours, round_promise
+from eta.spec import CalendarSpec
+
+ZONES = ("Europe/Sarajevo", "America/New_York", "Asia/Kolkata", "UTC")
+
+
+@st.composite
+def clocks(draw) -> Clock:
+    opens = draw(st.integers(6, 10))
+    closes = draw(st.integers(opens + 4, 24))
+    days = draw(
+        st.lists(st.sampled_from(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]), min_size=1)
+    )
+    calendar = CalendarSpec(
+        days=tuple(days),
+        hours=(f"{opens:02d}:00", f"{closes:02d}:00"),
+        holidays=draw(st.sampled_from([(), ("BA",), ("DE",)])),
+    )
+    return Clock(
+        calendar, draw(st.sampled_from(ZONES)), draw(st.sampled_from(["business", "wall"]))
+    )
+
+
+instants = st.datetimes(
+    min_value=pd.Timestamp("2024-01-01").to_pydatetime(),
+    max_value=pd.Timestamp("2026-12-31").to_pydatetime(),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    clock=clocks(), starts=st.lists(instants, min_size=1, max_size=8), hours=st.floats(0.01, 300)
+)
+def test_a_rounded_promise_is_never_earlier_and_is_what_a_person_says(clock, starts, hours) -> None:
+    start = pd.DatetimeIndex(starts).tz_localize("UTC")
+    exact = clock.add_hours(start, hours)
+    local_exact = exact.tz_convert(clock.timezone)
+    for how in ("minute", "hour", "day", "date"):
+        rounded = round_promise(clock, exact, how)
+        assert (rounded >= exact).all(), how
+        local = rounded.tz_convert(clock.timezone)
+        if how == "minute":
+            assert (rounded - exact < pd.Timedelta(minutes=1)).all()
+        if how == "date":  # the same calendar date, said as a date
+            assert (local.strftime("%H:%M") == "23:59").all()
+            assert (local.date == local_exact.ceil("min").date).all()
+        if how == "hour" and clock.kind == "business":
+            # a full hour, or the closing time of that business day, within the hour
+            closes = clock.calendar.hours[1]
+            said = local.strftime("%H:%M")
+            assert ((local.minute == 0) | (said == closes)).all()
+            assert (rounded - exact <= pd.Timedelta(hours=1)).all()
+        if how == "day" and clock.kind == "business":
+            assert in_business_hours(clock, rounded).all()
+            assert (local.date == local_exact.ceil("min").date).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    clock=clocks(),
+    start=instants,
+    likely=st.floats(0.0, 100),
+    gap=st.floats(0.1, 100),
+    spread=st.floats(0.05, 50),
+)
+def test_a_follow_up_is_in_business_hours_after_the_likely_time_and_before_the_promise(
+    clock, start, likely, gap, spread
+) -> None:
+    begin = pd.DatetimeIndex([start]).tz_localize("UTC")
+    if clock.kind != "business":
+        clock = Clock(clock.calendar, clock.timezone, "business")
+    likely_at = clock.add_hours(begin, likely + 0.01).ceil("min")
+    target = clock.add_hours(begin, likely + 0.01 + gap)
+    promise = round_promise(clock, clock.add_hours(begin, likely + 0.01 + gap + spread), "hour")
+    when = follow_up(clock, target, likely_at, promise)
+    assert (when >= likely_at).all()
+    assert (when < promise).all()
+    assert in_business_hours(clock, when).all()
+    assert (when <= target.ceil("min")).all()  # never later than the level it stands for
+
+
+@pytest.mark.parametrize(
+    ("exact", "how", "said"),
+    [
+        ("2026-03-27 15:46", "hour", "2026-03-27 16:00"),
+        ("2026-03-27 16:20", "hour", "2026-03-27 16:30"),  # closing time comes first
+        ("2026-03-27 09:10", "day", "2026-03-27 16:30"),
+        ("2026-03-27 09:10", "date", "2026-03-27 23:59"),
+        ("2026-03-29 01:40", "hour", "2026-03-29 03:00"),  # 02:00 does not exist (DST starts)
+    ],
+)
+def test_rounding_examples(exact, how, said) -> None:
+    calendar = CalendarSpec(hours=("09:00", "16:30"), holidays=("BA",))
+    kind = "wall" if "03-29" in exact else "business"
+    clock = Clock(calendar, "Europe/Sarajevo", kind)
+    instant = pd.DatetimeIndex([exact]).tz_localize("Europe/Sarajevo")
+    rounded = round_promise(clock, instant, how).tz_convert("Europe/Sarajevo")
+    assert rounded[0].strftime("%Y-%m-%d %H:%M") == said
