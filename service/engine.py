@@ -12,7 +12,6 @@ mid-flight.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import re
 from collections.abc import Callable
@@ -34,11 +33,8 @@ log = logging.getLogger("eta.service")
 T = TypeVar("T")
 
 _QUOTE_FIELDS = tuple(Quote.model_fields)
-_TIME_FIELDS = {name for name in _QUOTE_FIELDS if name.endswith(("_at", "_start", "_end"))}
-# Locale and time zone reach the engine once it takes them (the quotes issue adds both).
-_ENGINE_TAKES = {
-    p for p in ("locale", "timezone") if p in inspect.signature(quote_items).parameters
-}
+_TIME_FIELDS = {name for name in _QUOTE_FIELDS if name.endswith("_at")}
+_DATE_FIELDS = {"window_start", "window_end"}
 _COLUMN_ERROR = re.compile(r"^column '(?P<column>.+?)': (?P<message>.*)$")
 
 
@@ -168,8 +164,14 @@ def quote(
     frame = _raw_frame(spec, items, starts)
     frame["elapsed"] = [item.elapsed_hours for item in items]
     prepared, problems = prepare_items(frame, spec)
-    kwargs = {name: getattr(options, name) for name in _ENGINE_TAKES}
-    quotes = quote_items(model, prepared, confidence=options.confidence, now=now, **kwargs)
+    quotes = quote_items(
+        model,
+        prepared,
+        confidence=options.confidence,
+        now=now,
+        locale=options.locale,
+        timezone=options.timezone,
+    )
     columns = _json_columns(quotes)
     results: list[ItemResult] = []
     for i, item in enumerate(items):
@@ -265,6 +267,8 @@ def _json_columns(quotes: pd.DataFrame) -> dict[str, list[Any]]:
             values = quotes[name].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("M8[s]")
             text = np.datetime_as_string(values, unit="s")
             out[name] = [None if t == "NaT" else t + "Z" for t in text]
+        elif name in _DATE_FIELDS:
+            out[name] = [None if pd.isna(d) else d.isoformat() for d in quotes[name].tolist()]
         elif name == "risk_codes":
             out[name] = [c.split(",") if c else [] for c in quotes[name].tolist()]
         elif quotes[name].dtype.kind == "f":

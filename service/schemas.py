@@ -8,7 +8,7 @@ quote reads the same from ``eta quote`` and from the API. Times are ISO-8601 ins
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -110,9 +110,10 @@ class Quote(_Schema):
     earliest_at: datetime
     follow_up_at: datetime
     """When to get back to the customer if the item is not done."""
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    """The delivery window to show (a checkout's 'arrives Tue 3 - Thu 5')."""
+    window_start: datetime | date | None = None
+    window_end: datetime | date | None = None
+    """The window to show the customer, in ``timezone``: calendar dates for deliveries (a
+    checkout's 'arrives Tue 3 - Thu 5'), local times for work done within a day."""
     confidence: float
     segment: str | None = None
     likely_hours: float | None = None
@@ -161,7 +162,8 @@ class FeatureInfo(_Schema):
     kind: Literal["categorical", "numeric"]
     values: list[str]
     """Known categories (an unseen one is allowed, and treated as unknown)."""
-    phrase: str | None
+    phrases: dict[str, str]
+    """Customer-safe words for the feature by language (empty: never named to customers)."""
 
 
 class SegmentRate(_Schema):

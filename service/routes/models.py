@@ -38,7 +38,7 @@ def describe(deployment: Deployment) -> dict:
             "name": column,
             "kind": "categorical",
             "values": list(model.categories_.get(column, [])),
-            "phrase": spec.features.phrases.get(column),
+            "phrases": _phrases(spec.features.phrases.get(column)),
         }
         for column in spec.features.categorical
     ] + [
@@ -46,7 +46,7 @@ def describe(deployment: Deployment) -> dict:
             "name": column,
             "kind": "numeric",
             "values": [],
-            "phrase": spec.features.phrases.get(column),
+            "phrases": _phrases(spec.features.phrases.get(column)),
         }
         for column in spec.features.numeric
     ]
@@ -75,3 +75,10 @@ def describe(deployment: Deployment) -> dict:
             if judged
         },
     ).model_dump(mode="json")
+
+
+def _phrases(words: str | dict[str, str] | None) -> dict[str, str]:
+    """A spec's phrase (plain English, or words per language) as words per language."""
+    if words is None:
+        return {}
+    return {"en": words} if isinstance(words, str) else dict(words)
