@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 _QUOTE_FIELDS = tuple(Quote.model_fields)
 _TIME_FIELDS = {name for name in _QUOTE_FIELDS if name.endswith("_at")}
-_DATE_FIELDS = {"window_start", "window_end"}
+_WINDOW_FIELDS = ("window_start", "window_end")
 _COLUMN_ERROR = re.compile(r"^column '(?P<column>.+?)': (?P<message>.*)$")
 
 
@@ -267,8 +267,8 @@ def _json_columns(quotes: pd.DataFrame) -> dict[str, list[Any]]:
             values = quotes[name].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("M8[s]")
             text = np.datetime_as_string(values, unit="s")
             out[name] = [None if t == "NaT" else t + "Z" for t in text]
-        elif name in _DATE_FIELDS:
-            out[name] = [None if pd.isna(d) else d.isoformat() for d in quotes[name].tolist()]
+        elif name in _WINDOW_FIELDS:  # local dates (deliveries) or local instants (tickets)
+            out[name] = [None if pd.isna(v) else v.isoformat() for v in quotes[name].tolist()]
         elif name == "risk_codes":
             out[name] = [c.split(",") if c else [] for c in quotes[name].tolist()]
         elif quotes[name].dtype.kind == "f":

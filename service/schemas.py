@@ -8,7 +8,7 @@ quote reads the same from ``eta quote`` and from the API. Times are ISO-8601 ins
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -110,10 +110,11 @@ class Quote(_Schema):
     earliest_at: datetime
     follow_up_at: datetime
     """When to get back to the customer if the item is not done."""
-    window_start: datetime | date | None = None
-    window_end: datetime | date | None = None
-    """The window to show the customer, in ``timezone``: calendar dates for deliveries (a
-    checkout's 'arrives Tue 3 - Thu 5'), local times for work done within a day."""
+    window_start: str | None = None
+    window_end: str | None = None
+    """The window to show, in the customer's time zone: ISO local dates when promises are
+    rounded to a date (a checkout's 'arrives Tue 3 - Thu 5'), else ISO local instants with
+    their offset."""
     confidence: float
     segment: str | None = None
     likely_hours: float | None = None
@@ -163,7 +164,7 @@ class FeatureInfo(_Schema):
     values: list[str]
     """Known categories (an unseen one is allowed, and treated as unknown)."""
     phrases: dict[str, str]
-    """Customer-safe words for the feature by language (empty: never named to customers)."""
+    """The words customers are told for this feature, per language; none: never named to them."""
 
 
 class SegmentRate(_Schema):

@@ -36,19 +36,15 @@ def describe(deployment: Deployment) -> dict:
     features = [
         {
             "name": column,
-            "kind": "categorical",
+            "kind": kind,
             "values": list(model.categories_.get(column, [])),
             "phrases": _phrases(spec.features.phrases.get(column)),
         }
-        for column in spec.features.categorical
-    ] + [
-        {
-            "name": column,
-            "kind": "numeric",
-            "values": [],
-            "phrases": _phrases(spec.features.phrases.get(column)),
-        }
-        for column in spec.features.numeric
+        for kind, columns in (
+            ("categorical", spec.features.categorical),
+            ("numeric", spec.features.numeric),
+        )
+        for column in columns
     ]
     return ModelInfo(
         name=deployment.name,
@@ -78,7 +74,7 @@ def describe(deployment: Deployment) -> dict:
 
 
 def _phrases(words: str | dict[str, str] | None) -> dict[str, str]:
-    """A spec's phrase (plain English, or words per language) as words per language."""
+    """A spec's phrase per language (a plain string is English)."""
     if words is None:
         return {}
     return {"en": words} if isinstance(words, str) else dict(words)
