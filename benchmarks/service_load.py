@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--step-duration", type=float, default=20.0)
-    parser.add_argument("--rates", default="100,200,300,400,500,600,800,1000,1300,1600")
+    parser.add_argument("--rates", default="25,50,75,100,150,200,300,400,600,800,1000")
     parser.add_argument("--swaps", type=int, default=10)
     parser.add_argument("--only", choices=["steady", "max", "swap", "corrupt"])
     parser.add_argument("--rows", type=int, default=40_000)

@@ -59,11 +59,10 @@ class Service:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    store = ModelStore(
-        sources_from(
-            settings.model_dir, settings.registry, settings.state_dir, settings.tracking_uri
-        )
+    sources = sources_from(
+        settings.model_dir, settings.registry, settings.state_dir, settings.tracking_uri
     )
+    store = ModelStore(sources, settings.state_dir)
     service: Service
 
     def on_call(deployment: Deployment, quoted: int, failed: int) -> None:

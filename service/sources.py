@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from eta.model import EtaModel
 from eta.spec import DatasetSpec
 
 log = logging.getLogger("eta.service")
@@ -45,11 +44,12 @@ class Candidate:
     directory: Path
     backtest: Metrics
 
-    def load(self) -> EtaModel:
-        model = EtaModel.load(self.directory)
-        if fingerprint(self.directory) != self.fingerprint:
-            raise RuntimeError(f"{self.directory}: the model changed while it was loading")
-        return model
+    def snapshot(self, scratch: Path) -> Path:
+        """A private copy of the model's files, checked to be the version fingerprinted."""
+        copy = Path(shutil.copytree(self.directory, scratch / self.name))
+        if fingerprint(copy) != self.fingerprint:
+            raise RuntimeError(f"{self.directory}: the model changed while it was being read")
+        return copy
 
 
 class Source(Protocol):

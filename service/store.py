@@ -8,11 +8,17 @@ golden items sensibly is refused and the old one keeps serving.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -84,10 +90,16 @@ def golden_check(model: EtaModel, now: pd.Timestamp | None = None) -> None:
 
 
 class ModelStore:
-    """Name -> :class:`Deployment`, swapped as a whole so a reader never sees half a reload."""
+    """Name -> :class:`Deployment`, swapped as a whole so a reader never sees half a reload.
 
-    def __init__(self, sources: list[Source]) -> None:
+    A changed model is first copied to a private snapshot (so nobody can change its files
+    between the check and the load), vetted in a throwaway process (:mod:`service.vet`: a file
+    that crashes the loader crashes only that process), then loaded here and checked again.
+    """
+
+    def __init__(self, sources: list[Source], scratch: Path) -> None:
         self.sources = sources
+        self.scratch = Path(scratch)
         self._deployed: dict[str, Deployment] = {}
         self._reloading = threading.Lock()
 
@@ -101,48 +113,114 @@ class ModelStore:
     def reload(self) -> list[ReloadedModel]:
         """Load what changed in every source, check it, swap it in; one reload at a time."""
         with self._reloading:
-            results: list[ReloadedModel] = []
-            fresh: dict[str, Deployment] = {}
+            results: dict[str, ReloadedModel] = {}
+            changed: list[Candidate] = []
             for source in self.sources:
                 try:
                     candidates = source.candidates()
                 except (SourceError, OSError) as exc:
                     log.error("%s", exc)
-                    results.append(_refused(source.label, None, exc))
+                    results[source.label] = _refused(source.label, None, exc)
                     continue
                 for candidate in candidates:
-                    results.append(self._consider(candidate, fresh))
+                    current = self._deployed.get(candidate.name)
+                    if current is not None and current.fingerprint == candidate.fingerprint:
+                        results[candidate.name] = ReloadedModel(
+                            name=candidate.name, outcome="unchanged", version=current.version
+                        )
+                    else:
+                        changed.append(candidate)
+            fresh: dict[str, Deployment] = {}
+            if changed:
+                self.scratch.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryDirectory(dir=self.scratch, prefix="loading-") as scratch:
+                    results |= self._load(changed, Path(scratch), fresh)
             self._deployed = {**self._deployed, **fresh}
-            return results
+            return list(results.values())
 
-    def _consider(self, candidate: Candidate, fresh: dict[str, Deployment]) -> ReloadedModel:
-        current = self._deployed.get(candidate.name)
-        if current is not None and current.fingerprint == candidate.fingerprint:
-            return ReloadedModel(name=candidate.name, outcome="unchanged", version=current.version)
-        try:
-            model = candidate.load()
-            golden_check(model)
-        except Exception as exc:
-            log.error(
-                "refused %s version %s from %s: %s",
+    def _load(
+        self, changed: list[Candidate], scratch: Path, fresh: dict[str, Deployment]
+    ) -> dict[str, ReloadedModel]:
+        results: dict[str, ReloadedModel] = {}
+        snapshots: dict[str, Path] = {}
+        for candidate in changed:
+            try:
+                snapshots[candidate.name] = candidate.snapshot(scratch)
+            except Exception as exc:
+                results[candidate.name] = self._refuse(candidate, exc)
+        verdicts = _vet(list(snapshots.values()))
+        for candidate in changed:
+            if candidate.name not in snapshots:
+                continue
+            snapshot = snapshots[candidate.name]
+            try:
+                if verdicts[str(snapshot)]:
+                    raise ModelRefused(verdicts[str(snapshot)])
+                model = EtaModel.load(snapshot)
+                golden_check(model)
+            except Exception as exc:
+                results[candidate.name] = self._refuse(candidate, exc)
+                continue
+            fresh[candidate.name] = Deployment(
                 candidate.name,
                 candidate.version,
                 candidate.source,
-                exc,
+                candidate.fingerprint,
+                model,
+                candidate.backtest,
             )
-            return _refused(candidate.name, candidate.version, exc)
-        fresh[candidate.name] = Deployment(
+            log.info(
+                "serving %s version %s from %s", candidate.name, candidate.version, candidate.source
+            )
+            results[candidate.name] = ReloadedModel(
+                name=candidate.name, outcome="loaded", version=candidate.version
+            )
+        return results
+
+    @staticmethod
+    def _refuse(candidate: Candidate, exc: BaseException) -> ReloadedModel:
+        log.error(
+            "refused %s version %s from %s: %s",
             candidate.name,
             candidate.version,
             candidate.source,
-            candidate.fingerprint,
-            model,
-            candidate.backtest,
+            exc,
         )
-        log.info(
-            "serving %s version %s from %s", candidate.name, candidate.version, candidate.source
+        return _refused(candidate.name, candidate.version, exc)
+
+
+VET_TIMEOUT = 300.0
+
+
+def _vet(directories: list[Path]) -> dict[str, str]:
+    """Load and golden-check model directories in a child process: directory -> error ('' ok)."""
+    if not directories:
+        return {}
+    import eta
+    import service
+
+    paths = {str(Path(m.__file__).resolve().parent.parent) for m in (eta, service)}
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "service.vet", *map(str, directories)],
+            capture_output=True,
+            text=True,
+            errors="replace",  # LightGBM's dying words may be cut mid-character
+            timeout=VET_TIMEOUT,
+            env=env,
         )
-        return ReloadedModel(name=candidate.name, outcome="loaded", version=candidate.version)
+        output = done.stdout
+        crash = f"the model crashed the loader (exit status {done.returncode})"
+    except subprocess.TimeoutExpired as exc:
+        output = exc.stdout or ""
+        crash = f"loading took longer than {VET_TIMEOUT:g} s"
+    verdicts = {str(d): crash for d in directories}  # whatever did not report, crashed
+    for line in output.splitlines():
+        if line.startswith('{"dir"'):
+            answer = json.loads(line)
+            verdicts[answer["dir"]] = answer["error"]
+    return verdicts
 
 
 def _refused(name: str, version: str | None, exc: BaseException) -> ReloadedModel:

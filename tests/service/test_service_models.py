@@ -55,6 +55,11 @@ def test_reload_swaps_only_what_changed(
         assert quote.json()["model_version"] == after["tickets"]
 
 
+def _truncate(path: Path) -> None:
+    text = path.read_bytes()
+    path.write_bytes(text[: len(text) // 2])
+
+
 def _edit_state(directory: Path, **changes: object) -> None:
     state = json.loads((directory / "model.json").read_text())
     (directory / "model.json").write_text(json.dumps(state | changes))
@@ -64,11 +69,14 @@ def _edit_state(directory: Path, **changes: object) -> None:
     "damage",
     [
         lambda d: (d / "lightgbm_q90.txt").write_text("tree\nnot a model\n"),
+        # Cut off mid-tree, as an interrupted copy leaves it: LightGBM aborts the process that
+        # parses this (native terminate), so only the throwaway vetting process may parse it.
+        lambda d: _truncate(d / "lightgbm_q90.txt"),
         lambda d: (d / "model.json").write_text("{"),
         lambda d: _edit_state(d, typical_spread=80.0),
         lambda d: (d / "recent_events.parquet").unlink(),
     ],
-    ids=["truncated-booster", "broken-json", "absurd-spread", "missing-file"],
+    ids=["garbage-booster", "booster-cut-mid-tree", "broken-json", "absurd-spread", "missing-file"],
 )
 def test_a_broken_model_is_refused_and_the_old_one_keeps_serving(
     model_copy: Path, make_app: Callable, headers: dict, damage: Callable[[Path], None]
@@ -98,8 +106,10 @@ def test_golden_check_refuses_absurd_promises(tickets_model: EtaModel, tmp_path:
         golden_check(broken)
 
 
-def test_requests_in_flight_finish_on_the_model_they_started_with(model_copy: Path) -> None:
-    store = ModelStore([DirectorySource(model_copy)])
+def test_requests_in_flight_finish_on_the_model_they_started_with(
+    model_copy: Path, tmp_path: Path
+) -> None:
+    store = ModelStore([DirectorySource(model_copy)], tmp_path / "scratch")
     store.reload()
     old = store.get("tickets")
     engine = Engine()

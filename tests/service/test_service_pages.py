@@ -148,6 +148,8 @@ def test_checkout_widget_shows_three_windows_in_the_shoppers_language(
         for service in ("express", "standard", "economy")
     }
     for window in windows.values():
+        # local dates of the delivery window, in the shopper's time zone
+        assert len(window.get_attribute("data-start")) == len("2026-01-05")
         assert window.get_attribute("data-start") <= window.get_attribute("data-end")
     # Faster shipping never promises later than slower shipping.
     ends = [windows[s].get_attribute("data-end") for s in ("express", "standard", "economy")]
@@ -165,8 +167,9 @@ def test_checkout_widget_shows_three_windows_in_the_shoppers_language(
     page.check(".option[data-service=express] input")
     assert page.text_content("#total") != total  # express costs more
 
-    page.select_option("#locale", "ar-EG")
+    page.select_option("#locale", "fa-IR")  # right to left, and the engine speaks Persian
     page.wait_for_function(
         "/[\\u0600-\\u06FF]/.test("
         "document.querySelector('.option[data-service=standard] .window').textContent)"
     )
+    assert page.get_attribute(".option[data-service=standard]", "dir") == "rtl"

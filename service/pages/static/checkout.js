@@ -69,9 +69,12 @@ function render(option, result) {
   }
   const q = result.quote;
   option.dir = q.text_direction || "auto";
-  windowText.textContent = formatWindow(q.window_start || q.earliest_at, q.window_end || q.promise_at, locale(), zone());
-  windowText.dataset.start = q.window_start || q.earliest_at;
-  windowText.dataset.end = q.window_end || q.promise_at;
+  // Delivery windows are calendar dates in the shopper's time zone: format them as dates (a
+  // date-only string is midnight UTC to Date); a window with times is a pair of instants.
+  const dates = !q.window_start.includes("T");
+  windowText.textContent = formatWindow(q.window_start, q.window_end, locale(), dates ? "UTC" : zone());
+  windowText.dataset.start = q.window_start;
+  windowText.dataset.end = q.window_end;
   const customerNote = q.risk_notes.find((n) => n.customer_text);
   note.textContent = customerNote ? customerNote.customer_text : "";
 }
