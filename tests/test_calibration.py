@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eta.calibration import ALL, QUOTED, OnlineCalibration
+from eta.calibration import ALL, QUOTED, InFlightCalibration, OnlineCalibration
 
 
 def _judge(online: OnlineCalibration, checkpoint: str, late_share: float, n: int) -> None:
@@ -44,3 +44,53 @@ def test_state_saved_before_the_slow_loop_existed_still_loads() -> None:
     online = OnlineCalibration.from_dict(old)
     assert online.target_shift == 0.0 and online.horizon == {}
     assert OnlineCalibration.from_dict(online.to_dict()) == online
+
+
+def _levels_of(sample: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Each finish's level in a reference distribution (what the model believes)."""
+    return np.searchsorted(np.sort(reference), sample, side="right") / (len(reference) + 1)
+
+
+def test_in_flight_levels_are_unchanged_when_the_model_is_right() -> None:
+    rng = np.random.default_rng(3)
+    believed = rng.lognormal(0, 1, 200_000)
+    actual = rng.lognormal(0, 1, 20_000)
+    table = InFlightCalibration.fit(_levels_of(actual, believed), np.ones(len(actual)))
+    p = np.array([[0.5, 0.9]])
+    for age in (0.3, 0.5, 0.8):
+        np.testing.assert_allclose(table.level(p, np.full(p.shape, age)), p, atol=0.03)
+
+
+def test_in_flight_levels_rise_when_late_items_are_stuck_ones() -> None:
+    rng = np.random.default_rng(4)
+    believed = rng.lognormal(0, 1, 200_000)
+    # A tenth of the items are stuck: they take 8x longer than the model believes.
+    actual = rng.lognormal(0, 1, 20_000) * np.where(rng.random(20_000) < 0.1, 8.0, 1.0)
+    levels = _levels_of(actual, believed)
+    table = InFlightCalibration.fit(levels, np.ones(len(actual)))
+    p = np.array([[0.5, 0.9]])
+    young, old = table.level(p, np.full(p.shape, 0.3)), table.level(p, np.full(p.shape, 0.8))
+    assert np.all(old > p + 0.05) and np.all(old >= young)
+    # And the recalibrated level is the one that holds on fresh items of the same world.
+    fresh = _levels_of(
+        rng.lognormal(0, 1, 50_000) * np.where(rng.random(50_000) < 0.1, 8, 1), believed
+    )
+    late = fresh[fresh > 0.8]
+    asked = table.level(np.array([0.9]), np.array([0.8]))[0]
+    assert abs(np.mean(late <= 0.8 + asked * 0.2) - 0.9) < 0.02
+
+
+def test_in_flight_levels_keep_their_order_and_distinctness() -> None:
+    rng = np.random.default_rng(5)
+    levels = rng.random(3_000) ** 0.3  # late-heavy
+    table = InFlightCalibration.fit(levels, np.ones(len(levels)))
+    p = np.linspace(0.05, 0.99, 40)[None, :]
+    for age in (0.1, 0.5, 0.9, 0.999):
+        asked = table.level(p, np.full(p.shape, age))
+        assert np.all(np.diff(asked) > 0) and np.all(asked <= 0.999)
+
+
+def test_too_few_old_items_leave_levels_as_asked() -> None:
+    table = InFlightCalibration.fit(np.linspace(0.01, 0.6, 40), np.ones(40))
+    p = np.array([[0.5, 0.9]])
+    np.testing.assert_allclose(table.level(p, np.full(p.shape, 0.9)), p)

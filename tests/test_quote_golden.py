@@ -87,6 +87,7 @@ def handmade_model(raw_spec: dict) -> EtaModel:
     model.typical_spread_ = 1.0
     model.online_ = OnlineCalibration(spec.confidence)
     model.usual_ = Usual()
+    model.in_flight_ = None  # in-flight quotes follow the hand-made distribution exactly
     return model
 
 

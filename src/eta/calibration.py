@@ -364,3 +364,100 @@ MAX_TARGET_SHIFT = 0.75
 CHECKPOINT_LEVELS = {"likely": 0.5}
 ALL = "*"
 """Key of the model-wide online offset."""
+
+
+AGES = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
+"""Ages at which in-flight quotes are recalibrated, as levels of the item's own distribution."""
+
+
+@dataclass(frozen=True)
+class InFlightCalibration:
+    """Recalibrated levels for items already in progress: ``T | T > e`` as history says it is.
+
+    ``F^-1(F(e) + p (1 - F(e)))`` is right only if the predictive distribution ``F`` is right in
+    its tail for *this* item, and items that are already late are not a random draw: they are
+    more often the stuck, escalated, lost ones. So the level is recalibrated on the calibration
+    items themselves, the way split conformal calibrates fresh quotes: for an age ``a`` (a level
+    of each item's own distribution), take the items that were still open at that age and the
+    conditional levels ``v = (F(T) - a) / (1 - a)`` at which they finished; the level to ask for
+    is the weighted ``p``-quantile of those ``v``. The weights are the same Horvitz–Thompson
+    inverse-probability-of-censoring weights as everywhere, and the mass censoring hid (and the
+    unit mass of the item being quoted) stays above every ``v``, so promises err long. Between
+    the ages of :data:`AGES` the level is interpolated (age 0 asks for ``p`` itself); beyond the
+    last age its table is used.
+
+    References
+    ----------
+    Candès, E., Lei, L. & Ren, Z. (2023). Conformalized survival analysis. *JRSS B* 85(1).
+    """
+
+    ages: np.ndarray
+    values: list[np.ndarray]
+    cumulative: list[np.ndarray]
+
+    @classmethod
+    def fit(cls, levels: np.ndarray, weights: np.ndarray) -> InFlightCalibration:
+        """``levels``: each calibration item's ``F(T)`` (of its own calibrated distribution);
+        ``weights``: inverse-probability-of-censoring weights, zero for open items.
+
+        Only ages that at least :data:`MIN_IN_FLIGHT_ITEMS` finished items outlived get a
+        table; older items use the oldest table there is (or none: ``T | T > e`` as is).
+        """
+        total = len(levels) + 1.0
+        ages, values, cumulative = [], [], []
+        for age in AGES:
+            above = (levels > age) & (weights > 0)
+            if effective_sample_size(weights[above]) < MIN_IN_FLIGHT_ITEMS:
+                break
+            below = weights[(levels <= age) & (weights > 0)].sum()
+            v = (levels[above] - age) / (1.0 - age)
+            order = np.argsort(v, kind="stable")
+            ages.append(age)
+            values.append(v[order])
+            cumulative.append(np.cumsum(weights[above][order]) / max(total - below, 1e-12))
+        return cls(np.asarray(ages), values, cumulative)
+
+    def level(self, p: np.ndarray, age: np.ndarray) -> np.ndarray:
+        """The conditional level to ask for, per item (rows) and requested level (columns)."""
+        p, age = np.asarray(p, dtype=float), np.broadcast_to(np.asarray(age, float), np.shape(p))
+        if not len(self.ages):
+            return p
+        grid = np.r_[0.0, self.ages]
+        table = np.stack([p, *(self._quantile(k, p) for k in range(len(self.ages)))])
+        k = np.clip(np.searchsorted(grid, age, side="right") - 1, 0, len(grid) - 2)
+        lo = np.take_along_axis(table, k[None], 0)[0]
+        hi = np.take_along_axis(table, k[None] + 1, 0)[0]
+        t = np.clip((age - grid[k]) / (grid[k + 1] - grid[k]), 0.0, 1.0)
+        return lo + t * (hi - lo)
+
+    def _quantile(self, k: int, p: np.ndarray) -> np.ndarray:
+        """Weighted quantile of the conditional levels. Mass beyond the last one seen (what
+        censoring hid, and the item being quoted) is spread evenly up to 1, so distinct levels
+        stay distinct (a likely time never collapses onto the promise)."""
+        values, cumulative = self.values[k], self.cumulative[k]
+        idx = np.searchsorted(cumulative, p - 1e-12, side="left")
+        seen = values[np.minimum(idx, len(values) - 1)]
+        last_v, last_c = values[-1], cumulative[-1]
+        beyond = last_v + (p - last_c) / max(1.0 - last_c, 1e-12) * (1.0 - last_v)
+        return np.minimum(np.where(idx < len(values), seen, beyond), MAX_LEVEL)
+
+    def to_dict(self) -> dict:
+        return {
+            "ages": self.ages.tolist(),
+            "values": [v.tolist() for v in self.values],
+            "cumulative": [c.tolist() for c in self.cumulative],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> InFlightCalibration:
+        return cls(
+            np.asarray(raw["ages"]),
+            [np.asarray(v) for v in raw["values"]],
+            [np.asarray(c) for c in raw["cumulative"]],
+        )
+
+
+MAX_LEVEL = 0.999
+"""The highest conditional level an in-flight quote asks for, where history runs out."""
+MIN_IN_FLIGHT_ITEMS = 50.0
+"""Effective number of finished items older than an age before that age gets its own table."""

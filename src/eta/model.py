@@ -28,7 +28,7 @@ import pandas as pd
 
 from eta import __version__
 from eta.calendar import Clock
-from eta.calibration import ALL, MondrianCalibration, OnlineCalibration
+from eta.calibration import ALL, InFlightCalibration, MondrianCalibration, OnlineCalibration
 from eta.censoring import ipcw_weights
 from eta.data import END, FINISHED, HOURS, START, DataError, History, segment_keys
 from eta.features import Events, feature_frame
@@ -146,6 +146,10 @@ class EtaModel:
         keys = self._segment_levels(frame.iloc[calib])
         self.calibration_ = MondrianCalibration.fit(scores, w_calib, keys)
         tags = self.calibration_.segment_of(keys)
+        reached = np.empty(len(scores))
+        for tag, rows in self.calibration_.distributions(tags).items():
+            reached[rows] = self.calibration_.by_key[tag].cdf(scores[rows])
+        self.in_flight_ = InFlightCalibration.fit(reached, w_calib)
         pace, horizon = _pace(frame.iloc[calib], tags)
         self.online_ = OnlineCalibration(
             self.spec.confidence, self.settings.online_gain, pace, horizon=horizon
@@ -182,7 +186,7 @@ class EtaModel:
             features = self.features(items)
         location, spread = self._location_spread(self._matrix(features))
         segments = self.calibration_.segment_of(self._segment_levels(items))
-        return Predictive(location, spread, segments, self.calibration_)
+        return Predictive(location, spread, segments, self.calibration_, self.in_flight_)
 
     def quantiles(
         self,
@@ -256,6 +260,7 @@ class EtaModel:
             "categories": self.categories_,
             "typical_spread": self.typical_spread_,
             "calibration": self.calibration_.to_dict(),
+            "in_flight": self.in_flight_.to_dict() if self.in_flight_ else None,
             "usual": self.usual_.to_dict(),
         }
         (directory / "model.json").write_text(json.dumps(state), encoding="utf-8")
@@ -279,6 +284,8 @@ class EtaModel:
         model.categories_ = state["categories"]
         model.typical_spread_ = state["typical_spread"]
         model.calibration_ = MondrianCalibration.from_dict(state["calibration"])
+        in_flight = state.get("in_flight")  # absent in models saved before it existed
+        model.in_flight_ = InFlightCalibration.from_dict(in_flight) if in_flight else None
         model.usual_ = Usual.from_dict(state.get("usual"))  # absent in models saved before it
         online = directory / "online.json"
         model.online_ = OnlineCalibration.from_dict(json.loads(online.read_text(encoding="utf-8")))
@@ -346,6 +353,7 @@ class Predictive:
     spread: np.ndarray
     segment: np.ndarray
     calibration: MondrianCalibration
+    in_flight: InFlightCalibration | None = None
 
     def hours(
         self,
@@ -356,11 +364,12 @@ class Predictive:
         """Quantiles in clock hours, ``levels`` of shape (n_items, n_levels), never crossing.
 
         With ``elapsed`` the quantiles are those of ``T | T > elapsed``:
-        ``F^-1(F(e) + p (1 - F(e)))``, capped at ``e`` plus a fresh item's quantile: far in the
-        tail, where history says little, an overdue item is given its usual time again (and
-        flagged), never a promise in the past nor one months away. ``shift`` (log hours, same
-        shape as ``levels``) moves each quantile: online calibration's answer to "everything is
-        20% slower this week" (see :meth:`eta.calibration.OnlineCalibration.shift`).
+        ``F^-1(F(e) + p' (1 - F(e)))``, where the level ``p'`` is recalibrated on history's items
+        that were still open at the same age (:class:`eta.calibration.InFlightCalibration`):
+        items that are already late are more often the stuck ones, so ``p' = p`` would break
+        the promises of exactly the customers who call back. ``shift`` (log hours, same shape as
+        ``levels``) moves each quantile: online calibration's answer to "everything is 20%
+        slower this week" (see :meth:`eta.calibration.OnlineCalibration.shift`).
         """
         levels = np.asarray(levels, dtype=float)
         n = len(self.location)
@@ -376,11 +385,11 @@ class Predictive:
                 (np.log(np.maximum(done[rows, None], 1e-9)) - loc) / spread,
                 -np.inf,
             )
-            z = dist.conditional_quantile(levels[rows], z_done)
+            asked = levels[rows]
+            if self.in_flight is not None:
+                asked = self.in_flight.level(asked, dist.cdf(z_done))
+            z = dist.conditional_quantile(asked, z_done)
             hours = np.exp(loc + spread * z)
-            # Past what history can tell, an item gets at most a fresh quote's time again.
-            fresh = np.exp(loc + spread * dist.quantile(levels[rows]))
-            hours = np.minimum(hours, done[rows, None] + fresh)
             # Never a finish time in the past, even where floating point rounds the tail down.
             out[rows] = np.maximum(hours, done[rows, None] + 1.0 / 60.0)
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
