@@ -10,16 +10,16 @@ it is this module, not the caller, that keeps them out of sight until their time
 
 from __future__ import annotations
 
-import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from eta.calibration import OnlineCalibration
+from eta.calibration import CHECKPOINTS
 from eta.data import FINISHED, HOURS, START, History, seen_at
 from eta.evaluation import promise_metrics
 from eta.features import Events
+from eta.feedback import NEVER, OutcomeFeed
 from eta.model import EtaModel, Settings
 from eta.quote import quote_items
 
@@ -112,71 +112,40 @@ def replay_offsets(
     )
     is_test = np.r_[np.zeros(len(warm), bool), np.ones(len(items), bool)]
     clock = model.clock_
-    online = OnlineCalibration(model.online_.confidence, model.online_.gain, model.online_.pace)
+    online = replace(model.online_, offset={}, outcomes={}, target_shift=0.0)
     order = np.argsort(stream[START].to_numpy(), kind="stable")
     starts = pd.DatetimeIndex(stream[START].to_numpy()[order])
-    begin = clock.effective_start(starts)
     # Clock positions (hours since the first start): a promise has passed at t once pos(t) > it.
-    first = pd.DatetimeIndex([starts[0]] * len(starts))
-    pos_start, pos_begin = clock.hours_between(first, starts), clock.hours_between(first, begin)
-    starts = starts.to_numpy()
+    feed = OutcomeFeed(online, predictive.calibration, clock, starts[0])
+    pos_start = feed.position(starts)
+    pos_begin = feed.position(clock.effective_start(starts))
     finished = stream[FINISHED].to_numpy()[order]
     hours = stream[HOURS].to_numpy(float)[order]  # open items: hours until last seen
     segment = predictive.segment[order]
     location, spread = predictive.location[order], predictive.spread[order]
-    checkpoints = online.checkpoints()
-    z_at = {
-        (tag, name): float(d.quantile(np.array([level]))[0])
-        for tag, d in predictive.calibration.by_key.items()
-        for name, level in checkpoints.items()
-    }
-    due: list[tuple[float, int, str]] = []  # (clock position when to judge, item, checkpoint)
-    offsets = np.zeros((len(order), len(checkpoints)))
+    offsets = np.zeros((len(order), len(CHECKPOINTS)))
     for k in range(len(order)):
         now = pos_start[k]
-        while due and due[0][0] < now:
-            _, item, name = heapq.heappop(due)
-            # Judge with today's corrections, not those the item was quoted with: outcomes arrive
-            # a promise late, and judging them by old corrections would keep pushing corrections
-            # that have already moved (integral wind-up).
-            limit = _checkpoint_hours(
-                online,
-                online.offsets(segment[item : item + 1])[0],
-                name,
-                location[item],
-                spread[item],
-                z_at[segment[item], name],
-            )
-            done_by_now = finished[item] and pos_begin[item] + hours[item] < now
-            if done_by_now or now - pos_begin[item] >= limit:
-                online.update(segment[item], name, late=hours[item] > limit)
-            elif finished[item] or hours[item] > limit:  # still running: judge when limit passes
-                heapq.heappush(due, (pos_begin[item] + limit, item, name))
+        feed.advance(now)
         if is_test[order[k]]:
             offsets[k] = online.offsets(segment[k : k + 1])[0]
-        for name in checkpoints:
-            when = _checkpoint_hours(
-                online, offsets[k], name, location[k], spread[k], z_at[segment[k], name]
-            )
-            if finished[k] or hours[k] > when:  # else: open, last seen before it: never judged
-                heapq.heappush(due, (pos_begin[k] + when, k, name))
+        # The data knows how each item ends; the feed uses it only once its time has come.
+        end = pos_begin[k] + hours[k]
+        feed.track(
+            k,
+            segment[k],
+            location[k],
+            spread[k],
+            pos_begin[k],
+            now=now,
+            finish=end if finished[k] else NEVER,
+            seen=end,
+            quoted_with=offsets[k],
+        )
     model.online_ = online
     out = np.empty_like(offsets)
     out[order] = offsets
     return out[is_test]
-
-
-def _checkpoint_hours(
-    online: OnlineCalibration,
-    offsets: np.ndarray,
-    checkpoint: str,
-    location: float,
-    spread: float,
-    z: float,
-) -> float:
-    """Clock hours until a quote's checkpoint (likely time or promise) under given corrections."""
-    shift = online.shift(offsets[None, :], np.array([online.level(checkpoint)]))[0, 0]
-    return float(np.exp(location + shift + spread * z))
 
 
 def _events(history: History) -> Events:

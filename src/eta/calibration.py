@@ -217,6 +217,23 @@ class OnlineCalibration:
     back kept promises as soon as items finish would tell the controller mostly good news at any
     moment (the broken promises of the same days are still pending) and bias promises low.
 
+    Those judgements ask whether *today's* promise would have been kept (a quantile tracker
+    judged by old corrections winds up: outcomes arrive a promise late). That is the right
+    question in a steady world but not quite the one customers ask: when delays come in bursts
+    (a storm, an incident), corrections rise during the burst, so its broken promises are judged
+    by raised corrections and partly missed, and the on-time rate of promises *as quoted* ends
+    up below target. A second, slow loop closes that gap (cascade control): each promise is
+    also judged *as it was quoted*, and that on-time rate moves the level the tail correction
+    aims at (``target_shift``), the way adaptive conformal inference moves its level. It is
+    slow (a third of the gain), so the delay that makes fast as-quoted loops wind up does not
+    (measured: judging the fast loop as quoted overshoots, e.g. pinball 0.14 -> 0.39 on flights).
+
+    A judgement may be an estimate: for an item last seen open before its checkpoint, ``late``
+    is the probability that it missed it (see :class:`eta.feedback.OutcomeFeed`); when the
+    outcome is known later the estimate is revised (``instead_of``), and because every update
+    is linear in ``late`` the corrections end up where the known outcome alone would have put
+    them.
+
     References
     ----------
     Gibbs, I. & Candès, E. (2021). Adaptive conformal inference under distribution shift. *NeurIPS*.
@@ -235,7 +252,15 @@ class OnlineCalibration:
     pace: dict[str, float] = field(default_factory=dict)
     offset: dict[str, float] = field(default_factory=dict)
     outcomes: dict[str, list[int]] = field(default_factory=dict)
-    """Per segment: [promises kept, promises judged]; the live on-time rate."""
+    """Per segment: [promises kept, promises judged] for promises as quoted whose outcome is
+    known; the live on-time rate."""
+    horizon: dict[str, float] = field(default_factory=dict)
+    """Each checkpoint's typical wait as a share of the promise's (default 1). Judgements of the
+    likely time arrive sooner than those of the promise, so its correction can move faster for
+    the same stability: its pace counts the items seen during its own, shorter wait."""
+    target_shift: float = 0.0
+    """How much lower than ``1 - confidence`` the tail correction aims its share of late
+    promises, learned from promises as quoted (the slow loop)."""
 
     def offsets(self, segments: np.ndarray) -> np.ndarray:
         """Per item ``[location shift, tail shift]`` in log hours (whole model + its segment)."""
@@ -258,16 +283,52 @@ class OnlineCalibration:
     def checkpoints(self) -> dict[str, float]:
         return {c: self.level(c) for c in CHECKPOINTS}
 
-    def update(self, segment: str, checkpoint: str, late: bool) -> None:
-        """Judge one quote at ``checkpoint`` ('likely' or 'promise'): was the item still open?"""
-        err = float(late) - (1.0 - self.level(checkpoint))
-        for key in (ALL, segment):
-            step = self.gain / max(self.pace.get(key, MIN_PACE), MIN_PACE)
-            name = f"{checkpoint}|{key}"
-            self.offset[name] = float(np.clip(self.offset.get(name, 0.0) + step * err, -2.0, 2.0))
+    def update(
+        self,
+        segment: str,
+        checkpoint: str,
+        late: float,
+        *,
+        estimated: bool = False,
+        instead_of: float | None = None,
+    ) -> None:
+        """Judge one quote at ``checkpoint``: was the item still open?
+
+        ``checkpoint`` is 'likely' or 'promise' (by today's corrections) or :data:`QUOTED` (the
+        promise as it was quoted). ``late`` is 1 (missed) or 0 (kept), or with ``estimated`` the
+        probability that it was missed. ``instead_of`` revises an earlier estimate of the same
+        judgement: the corrections move by the difference only.
+        """
+        late = float(late)
+        if checkpoint == QUOTED:
+            self._judge_as_quoted(segment, late, estimated, instead_of)
+            return
+        if instead_of is None:
+            target = 1.0 - self.level(checkpoint)
             if checkpoint == "promise":
+                target -= self.target_shift
+            err = late - target
+        else:
+            err = late - float(instead_of)
+        for key in (ALL, segment):
+            pace = self.pace.get(key, MIN_PACE) * self.horizon.get(checkpoint, 1.0)
+            name = f"{checkpoint}|{key}"
+            step = self.gain / max(pace, MIN_PACE)
+            self.offset[name] = float(np.clip(self.offset.get(name, 0.0) + step * err, -2.0, 2.0))
+
+    def _judge_as_quoted(
+        self, segment: str, late: float, estimated: bool, instead_of: float | None
+    ) -> None:
+        alpha = 1.0 - self.confidence
+        err = late - (alpha if instead_of is None else float(instead_of))
+        step = TARGET_GAIN_SHARE * self.gain / max(self.pace.get(ALL, MIN_PACE), MIN_PACE)
+        self.target_shift = float(
+            np.clip(self.target_shift + step * err, -alpha, MAX_TARGET_SHIFT * alpha)
+        )
+        if not estimated:
+            for key in (ALL, segment):
                 kept, judged = self.outcomes.get(key, [0, 0])
-                self.outcomes[key] = [kept + (not late), judged + 1]
+                self.outcomes[key] = [kept + (late < 0.5), judged + 1]
 
     def on_time_rate(self) -> dict[str, float]:
         return {s: k / n for s, (k, n) in self.outcomes.items() if n}
@@ -279,6 +340,8 @@ class OnlineCalibration:
             "pace": self.pace,
             "offset": self.offset,
             "outcomes": self.outcomes,
+            "horizon": self.horizon,
+            "target_shift": self.target_shift,
         }
 
     @classmethod
@@ -287,10 +350,17 @@ class OnlineCalibration:
 
 
 CHECKPOINTS = ("likely", "promise")
+QUOTED = "quoted"
+"""The promise judged as it was quoted (the slow loop's judgement; see OnlineCalibration)."""
+JUDGEMENTS = (*CHECKPOINTS, QUOTED)
 MIN_PACE = 50.0
 """A small segment's corrections move at most ``gain / 50`` per judgement: fast enough to follow
 a real shift, slow enough that a few unlucky items do not set its promises jittering (jitter
 around the right value costs on-time rate, because the on-time rate is concave there)."""
+TARGET_GAIN_SHARE = 0.33
+"""The slow loop's gain as a share of the fast one's."""
+MAX_TARGET_SHIFT = 0.75
+"""The tail correction aims at no fewer than a quarter of ``1 - confidence`` late promises."""
 CHECKPOINT_LEVELS = {"likely": 0.5}
 ALL = "*"
 """Key of the model-wide online offset."""

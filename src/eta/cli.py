@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eta.data import DataError, load_history, read_table
+from eta.settings import get_settings
 from eta.spec import DatasetSpec, SpecError
 
 app = typer.Typer(
@@ -32,7 +33,7 @@ err_console = Console(stderr=True, soft_wrap=True)  # errors stay one greppable 
 F = TypeVar("F", bound=Callable[..., None])
 
 
-def _friendly_errors(command: F) -> F:
+def friendly_errors(command: F) -> F:
     """Turn the engine's own input errors into one readable line and exit status 2."""
 
     @functools.wraps(command)
@@ -47,7 +48,7 @@ def _friendly_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _timestamp(value: str | None, name: str) -> pd.Timestamp | None:
+def parse_timestamp(value: str | None, name: str) -> pd.Timestamp | None:
     if value is None:
         return None
     try:
@@ -66,7 +67,7 @@ QuarantineOption = Annotated[
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def train(
     spec: SpecOption,
     data: DataOption,
@@ -86,7 +87,7 @@ def train(
     history = load_history(
         data,
         dataset,
-        as_of=_timestamp(as_of, "as-of"),
+        as_of=parse_timestamp(as_of, "as-of"),
         quarantine=quarantine,
         max_rejected=max_rejected,
     )
@@ -127,7 +128,7 @@ def train(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def quote(
     model: Annotated[Path, typer.Option("--model", help="Model directory.")],
     data: Annotated[Path, typer.Option("--data", help="Items to quote (CSV or Parquet).")],
@@ -157,7 +158,7 @@ def quote(
         loaded,
         items,
         confidence=confidence,
-        now=_timestamp(now, "now"),
+        now=parse_timestamp(now, "now"),
         locale=locale,
         timezone=timezone,
     )
@@ -173,7 +174,7 @@ def quote(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def backtest(
     spec: SpecOption,
     data: DataOption,
@@ -196,11 +197,10 @@ def backtest(
     dataset = DatasetSpec.from_yaml(spec)
     history = load_history(data, dataset, quarantine=quarantine)
     _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
-    start = _timestamp(test_start, "test-start")
+    start = parse_timestamp(test_start, "test-start")
+    end = parse_timestamp(test_end, "test-end")
     with console.status("training and quoting the test period"):
-        result = run_backtest(
-            history, start, _timestamp(test_end, "test-end"), replay=replay, confidence=confidence
-        )
+        result = run_backtest(history, start, end, replay=replay, confidence=confidence)
     print_metrics(result.metrics, f"{dataset.name} backtest ({result.metrics['mode']})")
     if out is not None:
         columns = [*QUOTE_COLUMNS, *(c for c in result.quotes if c not in QUOTE_COLUMNS)]
@@ -224,15 +224,53 @@ def backtest(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def demo(
     out: Annotated[Path, typer.Option(help="Where demo data and models go.")] = Path("demo-output"),
     rows: Annotated[int, typer.Option(help="Synthetic history rows per dataset.")] = 40_000,
+    serve: Annotated[
+        bool, typer.Option(help="End by serving the demo models on localhost (ETA_PORT).")
+    ] = True,
 ) -> None:
-    """Build everything on embedded synthetic data: histories, models, backtests, quotes."""
+    """Build everything on embedded synthetic data: histories, models, backtests, quotes; then
+    serve the models with the agent console and the checkout widget."""
+    import json
+
     from eta.demo import run_demo
 
-    run_demo(out, rows, console)
+    results = run_demo(out, rows, console)
+    models = out / "models"
+    for name, metrics in results.items():  # shown by the service's GET /v1/models/{name}
+        (models / name / "backtest.json").write_text(json.dumps(metrics), encoding="utf-8")
+    if serve:
+        from service.server import serve as run_service
+
+        run_service(get_settings().model_copy(update={"model_dir": models}), console)
+
+
+@app.command()
+@friendly_errors
+def serve(
+    model_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="A model directory or a folder of them [env ETA_MODEL_DIR; default: models]."
+        ),
+    ] = None,
+    registry: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A registered model, models:/NAME@ALIAS; repeat for more [env ETA_REGISTRY]."
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Interface [env ETA_HOST; 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env ETA_PORT; 8000].")] = None,
+) -> None:
+    """Run the quote service: API, agent console, checkout widget (settings: ETA_* variables)."""
+    from service.server import serve as run_service
+
+    given = {"model_dir": model_dir, "registry": tuple(registry or ()), "host": host, "port": port}
+    run_service(get_settings().model_copy(update={k: v for k, v in given.items() if v}), console)
 
 
 def print_metrics(metrics: dict, title: str) -> None:

@@ -146,8 +146,9 @@ class EtaModel:
         keys = self._segment_levels(frame.iloc[calib])
         self.calibration_ = MondrianCalibration.fit(scores, w_calib, keys)
         tags = self.calibration_.segment_of(keys)
+        pace, horizon = _pace(frame.iloc[calib], tags)
         self.online_ = OnlineCalibration(
-            self.spec.confidence, self.settings.online_gain, _pace(frame.iloc[calib], tags)
+            self.spec.confidence, self.settings.online_gain, pace, horizon=horizon
         )
         self.events_ = events.since(history.as_of)  # open items stay in the backlog either way
         self.as_of_ = history.as_of
@@ -428,15 +429,20 @@ def _path_table(booster: lgb.Booster) -> tuple[np.ndarray, float]:
     return table, baseline
 
 
-def _pace(items: pd.DataFrame, segments: np.ndarray) -> dict[str, float]:
-    """Items started during one typical promise (wall-time P90 of finished items), overall and
-    per calibration segment: how many judgements online calibration hears per promise horizon."""
+def _pace(items: pd.DataFrame, segments: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+    """How many judgements online calibration hears per promise horizon, and how soon.
+
+    Returns the items started during one typical promise (wall-time P90 of finished items),
+    overall and per calibration segment, and each checkpoint's typical wait as a share of the
+    promise's (the likely time: wall-time median over P90).
+    """
     days = max((items[START].max() - items[START].min()) / pd.Timedelta(days=1), 1.0)
     finished = items[FINISHED].to_numpy()
     wall = (items[END] - items[START])[finished] / pd.Timedelta(days=1)
-    horizon = float(np.quantile(wall, 0.9)) if finished.any() else 1.0
+    median, horizon = np.quantile(wall, [0.5, 0.9]) if finished.any() else (1.0, 1.0)
     per_day = {tag: n / days for tag, n in pd.Series(segments).value_counts().items()}
-    return {ALL: len(items) / days * horizon, **{k: v * horizon for k, v in per_day.items()}}
+    pace = {ALL: len(items) / days * horizon, **{k: v * horizon for k, v in per_day.items()}}
+    return pace, {"likely": float(np.clip(median / max(horizon, 1e-9), 0.05, 1.0))}
 
 
 def _ascending(levels: np.ndarray) -> bool:

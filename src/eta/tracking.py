@@ -56,6 +56,39 @@ def register(name: str, source: str, run: object) -> str:
     return str(version.version)
 
 
+def set_alias(name: str, alias: str, version: str) -> None:
+    """Point ``models:/name@alias`` at a version (promotion moves aliases, never stages)."""
+    _mlflow().MlflowClient().set_registered_model_alias(name, alias, version)
+
+
+def model_uri(name: str, alias: str) -> str:
+    return f"models:/{name}@{alias}"
+
+
+def download_model(name: str, alias: str, directory: Path) -> Path | None:
+    """Download the model behind ``models:/name@alias`` into ``directory`` (None: no alias)."""
+    mlflow = _mlflow()
+    try:
+        mlflow.MlflowClient().get_model_version_by_alias(name, alias)
+    except mlflow.exceptions.MlflowException:
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    return Path(
+        mlflow.artifacts.download_artifacts(model_uri(name, alias), dst_path=str(directory))
+    )
+
+
+def load_model(name: str, alias: str):
+    """The :class:`eta.model.EtaModel` behind ``models:/name@alias``, or None if there is none."""
+    import tempfile
+
+    from eta.model import EtaModel
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = download_model(name, alias, Path(scratch))
+        return None if path is None else EtaModel.load(path)
+
+
 def _mlflow():
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.ERROR)

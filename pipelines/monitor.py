@@ -1,0 +1,78 @@
+"""Monitoring report: of the promises made, how many held? Per segment, per week, with alerts.
+
+Join the quotes that were given (the output of ``eta quote`` or ``eta backtest --out``) with what
+happened since (an export with the spec's id and end columns, or a file with ``id`` and
+``finished_at``) and judge every promise that has come due (:mod:`eta.monitoring`).
+
+    python pipelines/monitor.py --quotes q.parquet --outcomes export.parquet --spec tickets.yaml
+
+Exit status: 0 no alert, 1 some segment keeps fewer promises than its target beyond noise,
+2 bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from eta.cli import friendly_errors, parse_timestamp
+from eta.data import parse_timestamps, read_table
+from eta.monitoring import promise_report, write_report
+from eta.spec import DatasetSpec
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command()
+@friendly_errors
+def main(
+    quotes: Annotated[Path, typer.Option(help="Quotes given (CSV or Parquet).")],
+    outcomes: Annotated[Path, typer.Option(help="What happened (CSV or Parquet).")],
+    spec: Annotated[
+        Path | None,
+        typer.Option(help="Read outcomes as an export of this spec (its id and end columns)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Judge promises due by this time (default: now).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Report directory.")] = Path("runs/monitor"),
+) -> None:
+    """Judge every promise that has come due and write a report."""
+    from rich.console import Console
+
+    from eta.tracking import log_run
+
+    given, happened = read_table(quotes), read_table(outcomes)
+    if spec is not None:
+        dataset = DatasetSpec.from_yaml(spec)
+        if dataset.id is None:
+            raise ValueError(f"{spec}: the spec has no id column to join quotes and outcomes on")
+        missing = [c for c in (dataset.id, dataset.end) if c not in happened.columns]
+        if missing:
+            raise ValueError(f"{outcomes}: no column(s) {missing} named by the spec")
+        happened = pd.DataFrame(
+            {
+                "id": happened[dataset.id],
+                "finished_at": parse_timestamps(happened[dataset.end], dataset.timezone),
+            }
+        )
+    moment = parse_timestamp(as_of, "as-of") or pd.Timestamp.now(tz="UTC")
+    report = promise_report(given, happened, moment)
+    path = write_report(report, out)
+    console = Console()
+    o = report.overall
+    console.print(
+        f"{o['judged']:,} promises due, {o['on_time_rate']:.1%} kept "
+        f"(target {report.confidence:.0%}); report: {path}"
+    )
+    for alert in report.alerts:
+        console.print(f"[yellow]alert[/] {alert}")
+    log_run("monitor", {"quotes": str(quotes), "as_of": moment.isoformat()}, o, files=[path])
+    raise typer.Exit(1 if report.alerts else 0)
+
+
+if __name__ == "__main__":
+    app()

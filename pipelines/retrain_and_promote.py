@@ -1,0 +1,68 @@
+"""Retrain on fresh history and promote the new model only if it keeps promises better.
+
+The data team's scheduled job (nightly, weekly): validate the export, train a candidate, compare it
+with the champion on the latest period whose outcomes are known, write a report with plots, log
+everything to MLflow, register the new version and move ``@champion`` to it only when the gate
+(:class:`eta.promotion.Gate`) says so. The service picks the new champion up on its next reload.
+
+    python pipelines/retrain_and_promote.py --spec tickets.yaml --data tickets.parquet
+
+Exit status: 0 promoted, 1 not promoted (the report says why), 2 bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from eta.cli import DataOption, QuarantineOption, SpecOption, friendly_errors, parse_timestamp
+from eta.data import load_history
+from eta.promotion import Gate, retrain_and_promote
+from eta.spec import DatasetSpec
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command()
+@friendly_errors
+def main(
+    spec: SpecOption,
+    data: DataOption,
+    out: Annotated[Path, typer.Option(help="Where the model and the report go.")] = Path(
+        "runs/retrain"
+    ),
+    name: Annotated[
+        str | None, typer.Option(help="Registered model name (default: the spec's name).")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Retrain on what was known at this time (ISO-8601).")
+    ] = None,
+    holdout_days: Annotated[float, typer.Option(help="Days of starts to compare on.")] = 28.0,
+    tolerance: Annotated[float, typer.Option(help="Allowed |on-time - target|.")] = 0.02,
+    quarantine: QuarantineOption = None,
+) -> None:
+    """Retrain, compare with @champion, register, promote when better."""
+    from rich.console import Console
+
+    console = Console()
+    dataset = DatasetSpec.from_yaml(spec)
+    history = load_history(
+        data, dataset, as_of=parse_timestamp(as_of, "as-of"), quarantine=quarantine
+    )
+    model_name = name or dataset.name
+    with console.status(f"retraining {model_name} on {len(history.frame):,} rows"):
+        result = retrain_and_promote(
+            history, model_name, out, holdout_days=holdout_days, gate=Gate(tolerance=tolerance)
+        )
+    verdict = "[green]promoted[/]" if result.comparison.promote else "[yellow]not promoted[/]"
+    console.print(f"{model_name} version {result.version}: {verdict}")
+    for reason in result.comparison.reasons:
+        console.print(f"  - {reason}")
+    console.print(f"report: {result.report}; MLflow run {result.run_id}")
+    raise typer.Exit(0 if result.comparison.promote else 1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,295 @@
+"""The quote engine behind the API: one worker thread, concurrent requests answered together.
+
+The engine's cost is mostly per call, not per item (pandas and LightGBM set-up: one item costs
+about as much as a hundred). So requests are queued, and each engine call takes everything that
+arrived while the previous call ran: under load the service makes a few large calls instead of
+many small ones, and a request waits at most about one call before its own starts. One thread
+also means engine state (online calibration, outcome feeds) is touched by one thread at a time.
+Each queued job holds the deployment it was admitted with: a swap never changes a request
+mid-flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from eta.data import START, parse_timestamps
+from eta.feedback import OutcomeFeed, ReportSummary
+from eta.quote import prepare_items, quote_items
+from service.problems import FieldError
+from service.schemas import OutcomeItem, Quote, QuoteRequest
+from service.store import Deployment
+
+log = logging.getLogger("eta.service")
+T = TypeVar("T")
+
+_QUOTE_FIELDS = tuple(Quote.model_fields)
+_TIME_FIELDS = {name for name in _QUOTE_FIELDS if name.endswith("_at")}
+_WINDOW_FIELDS = ("window_start", "window_end")
+_COLUMN_ERROR = re.compile(r"^column '(?P<column>.+?)': (?P<message>.*)$")
+
+
+@dataclass(frozen=True)
+class Options:
+    confidence: float | None
+    locale: str | None
+    timezone: str | None
+
+
+ItemResult = dict[str, Any] | list[FieldError]
+"""A quote as JSON-ready fields, or what is wrong with the item."""
+
+
+@dataclass
+class _Job:
+    deployment: Deployment
+    options: Options
+    items: list[QuoteRequest]
+    future: asyncio.Future[list[ItemResult]]
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine is not running (the app is starting or stopping)."""
+
+
+class Engine:
+    """Queue quote jobs and answer them in as few engine calls as the load allows."""
+
+    def __init__(self, on_call: Callable[[Deployment, int, int], None] | None = None) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="eta-engine")
+        self._queue: list[_Job] = []
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._on_call = on_call or (lambda deployment, quoted, failed: None)
+
+    async def start(self) -> None:
+        self._wakeup = asyncio.Event()
+        self._task = asyncio.create_task(self._serve(), name="eta-engine")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._executor.shutdown(wait=True)
+
+    async def quote(
+        self, deployment: Deployment, options: Options, items: list[QuoteRequest]
+    ) -> list[ItemResult]:
+        if self._wakeup is None or self._task is None or self._task.done():
+            raise EngineUnavailable("the quote engine is not running")
+        future: asyncio.Future[list[ItemResult]] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Job(deployment, options, items, future))
+        self._wakeup.set()
+        return await future
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run other engine work (outcomes) on the engine thread, between quote calls."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _serve(self) -> None:
+        assert self._wakeup is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            jobs, self._queue = self._queue, []
+            if not jobs:
+                continue
+            answers = await loop.run_in_executor(self._executor, self._answer, jobs)
+            for job, answer in zip(jobs, answers, strict=True):
+                if job.future.done():  # the caller went away
+                    continue
+                if isinstance(answer, BaseException):
+                    job.future.set_exception(answer)
+                else:
+                    job.future.set_result(answer)
+
+    def _answer(self, jobs: list[_Job]) -> list[list[ItemResult] | BaseException]:
+        """One engine call per (deployment, options) among the queued jobs."""
+        now = pd.Timestamp.now(tz="UTC")
+        groups: dict[tuple[int, Options], list[int]] = {}
+        for k, job in enumerate(jobs):
+            groups.setdefault((id(job.deployment), job.options), []).append(k)
+        answers: list[list[ItemResult] | BaseException] = [[] for _ in jobs]
+        for members in groups.values():
+            first = jobs[members[0]]
+            items = [item for k in members for item in jobs[k].items]
+            try:
+                results = quote(first.deployment, first.options, items, now)
+            except Exception as exc:
+                if len(members) == 1:
+                    log.exception("engine call failed")
+                    answers[members[0]] = exc
+                    continue
+                # Find the job that broke it; answer the others.
+                for k in members:
+                    answers[k] = self._answer([jobs[k]])[0]
+                continue
+            for k in members:
+                answers[k], results = results[: len(jobs[k].items)], results[len(jobs[k].items) :]
+            self._on_call(first.deployment, *_counts(answers, members))
+        return answers
+
+
+def _counts(answers: list, members: list[int]) -> tuple[int, int]:
+    results = [r for k in members for r in answers[k]]
+    failed = sum(isinstance(r, list) for r in results)
+    return len(results) - failed, failed
+
+
+def quote(
+    deployment: Deployment, options: Options, items: list[QuoteRequest], now: pd.Timestamp
+) -> list[ItemResult]:
+    """Quote request items with one deployment: one result per item, in order."""
+    model = deployment.model
+    spec = model.spec
+    known = spec.feature_columns
+    errors = [_unknown_features(item, known, deployment.name) for item in items]
+    now_text = now.isoformat()
+    starts = [
+        None
+        if errors[i]
+        else (item.started_at.isoformat() if item.started_at is not None else now_text)
+        for i, item in enumerate(items)
+    ]
+    frame = _raw_frame(spec, items, starts)
+    frame["elapsed"] = [item.elapsed_hours for item in items]
+    prepared, problems = prepare_items(frame, spec)
+    quotes = quote_items(
+        model,
+        prepared,
+        confidence=options.confidence,
+        now=now,
+        locale=options.locale,
+        timezone=options.timezone,
+    )
+    columns = _json_columns(quotes)
+    results: list[ItemResult] = []
+    for i, item in enumerate(items):
+        if errors[i] is not None:
+            results.append(errors[i])  # type: ignore[arg-type]
+            continue
+        if problems.iat[i]:
+            results.append([_field_error(problems.iat[i], spec, deployment.name)])
+            continue
+        fields = {name: values[i] for name, values in columns.items()}
+        fields.update(id=item.id, model=deployment.name, model_version=deployment.version)
+        results.append(fields)
+    return results
+
+
+def report_outcomes(
+    deployment: Deployment,
+    items: list[OutcomeItem],
+    observed_at: pd.Timestamp,
+    now: pd.Timestamp,
+) -> tuple[ReportSummary, list[list[FieldError] | None]]:
+    """Feed outcomes to the deployment's outcome feed (created on first use); per-item errors."""
+    model = deployment.model
+    spec = model.spec
+    if deployment.feed is None:
+        deployment.feed = OutcomeFeed.for_model(model)
+    errors = [_unknown_features(item, spec.feature_columns, deployment.name) for item in items]
+    frame = _raw_frame(
+        spec,
+        items,
+        [None if e else i.started_at.isoformat() for i, e in zip(items, errors, strict=True)],
+    )
+    prepared, problems = prepare_items(frame, spec)
+    prepared["id"] = [item.id for item in items]
+    for i in np.flatnonzero((prepared[START] > now).to_numpy(bool)):
+        errors[i] = [FieldError(field="started_at", message="is in the future")]
+        prepared.iloc[i, prepared.columns.get_loc(START)] = pd.NaT
+    finished = parse_timestamps(
+        pd.Series([None if i.finished_at is None else i.finished_at.isoformat() for i in items]),
+        spec.timezone,
+    )
+    summary = deployment.feed.report(model, prepared, finished, observed_at, now)
+    for i, text in enumerate(summary.errors):
+        if errors[i] is None and problems.iat[i]:
+            errors[i] = [_field_error(problems.iat[i], spec, deployment.name)]
+        elif errors[i] is None and text:
+            field_name = next(
+                (f for f in ("finished_at", "observed_at") if f in text), "started_at"
+            )
+            errors[i] = [FieldError(field=field_name, message=text)]
+    return summary, errors
+
+
+def advance_outcomes(deployment: Deployment, now: pd.Timestamp) -> int:
+    """Judge the checkpoints that have fallen due since the last report."""
+    feed = deployment.feed
+    return 0 if feed is None else feed.advance(float(feed.position([now])[0]))
+
+
+def _unknown_features(
+    item: QuoteRequest | OutcomeItem, known: tuple[str, ...], model: str
+) -> list[FieldError] | None:
+    unknown = sorted(set(item.features) - set(known))
+    if not unknown:
+        return None
+    return [
+        FieldError(
+            field=f"features.{name}",
+            message=f"not a feature of model '{model}' (it has: {', '.join(known) or 'none'})",
+        )
+        for name in unknown
+    ]
+
+
+def _raw_frame(
+    spec: Any, items: list[QuoteRequest] | list[OutcomeItem], starts: list[str | None]
+) -> pd.DataFrame:
+    """Request items as the raw rows :func:`eta.quote.prepare_items` reads."""
+    raw: dict[str, list[Any]] = {spec.start: starts}
+    for column in spec.feature_columns:
+        raw[column] = [item.features.get(column) for item in items]
+    return pd.DataFrame(raw)
+
+
+def _json_columns(quotes: pd.DataFrame) -> dict[str, list[Any]]:
+    """The quote frame as JSON-ready columns: UTC ISO instants, None for missing numbers."""
+    out: dict[str, list[Any]] = {}
+    n = len(quotes)
+    for name in _QUOTE_FIELDS:
+        if name not in quotes:
+            out[name] = [None] * n
+        elif name in _TIME_FIELDS:
+            values = quotes[name].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("M8[s]")
+            text = np.datetime_as_string(values, unit="s")
+            out[name] = [None if t == "NaT" else t + "Z" for t in text]
+        elif name in _WINDOW_FIELDS:  # local dates (deliveries) or local instants (tickets)
+            out[name] = [None if pd.isna(v) else v.isoformat() for v in quotes[name].tolist()]
+        elif name == "risk_codes":
+            out[name] = [c.split(",") if c else [] for c in quotes[name].tolist()]
+        elif quotes[name].dtype.kind == "f":
+            values = quotes[name].to_numpy(float)
+            out[name] = [None if v != v else v for v in values.tolist()]
+        else:
+            out[name] = [None if v is pd.NA else v for v in quotes[name].tolist()]
+    out["risk_notes"] = out["risk_notes"] if "risk_notes" in quotes else [[] for _ in range(n)]
+    return out
+
+
+def _field_error(text: str, spec: Any, model: str) -> FieldError:
+    """The engine's 'column X: reason' as the request field it came from."""
+    match = _COLUMN_ERROR.match(text)
+    if not match:
+        return FieldError(field="(item)", message=text)
+    column = match["column"]
+    if column == spec.start:
+        field_name = "started_at"
+    elif column in spec.feature_columns:
+        field_name = f"features.{column}"
+    else:
+        field_name = column
+    return FieldError(field=field_name, message=match["message"])

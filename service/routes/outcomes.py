@@ -1,0 +1,82 @@
+"""``POST /v1/outcomes``: finished and still-open items reported back, to keep promises honest.
+
+Each report feeds the model's outcome feed (:class:`eta.feedback.OutcomeFeed`), which judges the
+item's likely time and promise when they fall due and moves the model's online corrections: the
+promises of that model and segment recalibrate as the world drifts, and its live on-time rate
+(``GET /v1/models/{name}``, ``/metrics``) counts them. Reports are idempotent on the item id.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from fastapi import APIRouter, Request
+
+from service.engine import report_outcomes
+from service.problems import FieldError, request_id_of
+from service.routes.common import JSON, ServiceDep, problems
+from service.schemas import OutcomeReport, OutcomeResponse
+from service.security import OutcomesKey
+
+router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
+
+
+@router.post(
+    "",
+    response_model=OutcomeResponse,
+    responses=problems(400, 401, 403, 413, 422, 503),
+    summary="Report outcomes",
+)
+async def report(
+    body: OutcomeReport, request: Request, _: OutcomesKey, service: ServiceDep
+) -> JSON:
+    """Items that finished (``finished_at``) or are still open (seen open at ``observed_at``,
+    default now). An item that cannot be taken gets its own error and does not fail the rest."""
+    now = pd.Timestamp.now(tz="UTC")
+    observed_at = now if body.observed_at is None else pd.Timestamp(body.observed_at)
+    if observed_at.tzinfo is None:
+        observed_at = observed_at.tz_localize("UTC")
+    errors: list[dict] = []
+    by_model: dict[str, list[int]] = {}
+    for i, item in enumerate(body.items):
+        if service.store.get(item.model) is None:
+            served = ", ".join(sorted(service.store.deployed))
+            message = f"unknown model {item.model!r} (serving: {served})"
+            errors.append(_error(i, [FieldError(field=f"items[{i}].model", message=message)]))
+        else:
+            by_model.setdefault(item.model, []).append(i)
+    totals = {"accepted": 0, "duplicates": 0, "judged": 0}
+    rates = {}
+    for name, members in by_model.items():
+        deployment = service.store.get(name)
+        summary, item_errors = await service.engine.run(
+            report_outcomes, deployment, [body.items[i] for i in members], observed_at, now
+        )
+        for key in totals:
+            totals[key] += getattr(summary, key)
+        for i, problem in zip(members, item_errors, strict=True):
+            if problem:
+                errors.append(
+                    _error(
+                        i,
+                        [
+                            FieldError(field=f"items[{i}].{e.field}", message=e.message)
+                            for e in problem
+                        ],
+                    )
+                )
+        rates[name] = deployment.model.online_.on_time_rate()
+    errors.sort(key=lambda e: e["index"])
+    return JSON(
+        {
+            "request_id": request_id_of(request),
+            **totals,
+            "failed": len(errors),
+            "errors": errors,
+            "on_time_rate": rates,
+        }
+    )
+
+
+def _error(index: int, errors: list[FieldError]) -> dict:
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return {"index": index, "detail": detail, "errors": [e.model_dump() for e in errors]}

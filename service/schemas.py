@@ -1,0 +1,267 @@
+"""The API's request and response bodies: the public shape of a quote.
+
+Field names are the engine's column names (``promise_at``, ``follow_up_at``, ``risk_notes``), so a
+quote reads the same from ``eta quote`` and from the API. Times are ISO-8601 instants in UTC;
+``timezone`` says where the customer is, for display.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from service.problems import FieldError
+
+MAX_BATCH = 1000
+"""Items per batch call: every shipping option of a big cart, or a page of an agent's queue."""
+
+FeatureValue = str | float | None
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_START = datetime(2100, 1, 1, tzinfo=UTC)
+"""Instants outside these are typos (and beyond what calendars and timestamps handle)."""
+
+
+def _plausible(value: datetime) -> datetime:
+    instant = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not EARLIEST_START <= instant < LATEST_START:
+        raise ValueError(f"must be between {EARLIEST_START:%Y-%m-%d} and {LATEST_START:%Y-%m-%d}")
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_plausible)]
+"""An ISO-8601 instant between 2000 and 2100; without an offset, the model's local time."""
+
+
+class _Schema(BaseModel):
+    """Attribute docstrings become field descriptions in the OpenAPI docs."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class QuoteRequest(_Schema):
+    """One item to quote: a new one (no start, or a start in the future), or one in progress."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    model: Annotated[str, Field(min_length=1, max_length=100, examples=["deliveries"])]
+    """The model to quote with (``GET /v1/models`` lists them)."""
+    id: Annotated[str | None, Field(max_length=200)] = None
+    """Your id for the item (ticket or order number), echoed in the quote."""
+    features: Annotated[
+        dict[str, FeatureValue],
+        Field(max_length=100, examples=[{"service": "standard", "carrier": "DHL"}]),
+    ] = {}
+    """The model's features by name; a missing feature counts as unknown."""
+    started_at: Instant | None = None
+    """When the item started (ISO-8601; without an offset it is the model's local time), between
+    2000 and 2100. Omitted: now. An earlier start re-quotes an item in progress from the time it
+    has taken."""
+    elapsed_hours: Annotated[float | None, Field(ge=0, le=100_000)] = None
+    """Clock hours already spent on the item (overrides what ``started_at`` implies)."""
+    confidence: Annotated[float | None, Field(gt=0.5, lt=1.0)] = None
+    """Promise level (default: the model's, usually 0.9)."""
+    locale: Annotated[str | None, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8}){0,4}$")] = (
+        None
+    )
+    """The customer's language for messages, e.g. ``de-DE`` (default: the model's)."""
+    timezone: Annotated[str | None, Field(max_length=64)] = None
+    """The customer's IANA time zone for messages, e.g. ``Europe/Berlin``."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone such as 'Europe/Berlin'"
+            ) from None
+        return value
+
+
+class QuoteBatchRequest(_Schema):
+    """Up to 1,000 items, answered in the same order; a bad item gets its own error."""
+
+    items: Annotated[list[QuoteRequest], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class RiskNote(_Schema):
+    code: str
+    severity: str
+    customer_text: str
+    agent_text: str
+
+
+class Quote(_Schema):
+    """A promise and what to say about it."""
+
+    id: str | None
+    model: str
+    model_version: str
+    likely_at: datetime
+    """Most likely finish (the median)."""
+    promise_at: datetime
+    """The promise: finished by then with probability ``confidence``."""
+    earliest_at: datetime
+    follow_up_at: datetime
+    """When to get back to the customer if the item is not done."""
+    window_start: str | None = None
+    window_end: str | None = None
+    """The window to show, in the customer's time zone: ISO local dates when promises are
+    rounded to a date (a checkout's 'arrives Tue 3 - Thu 5'), else ISO local instants with
+    their offset."""
+    confidence: float
+    segment: str | None = None
+    likely_hours: float | None = None
+    promise_hours: float | None = None
+    elapsed_hours: float | None = None
+    """Clock hours already spent when quoted (null for a new item)."""
+    risk_codes: list[str]
+    risk_notes: list[RiskNote] = []
+    escalate: bool | None = None
+    customer_message: str
+    agent_summary: str | None = None
+    follow_up_message: str | None = None
+    locale: str | None = None
+    locale_note: str | None = None
+    text_direction: Literal["ltr", "rtl"] | None = None
+    timezone: str | None = None
+
+
+class QuoteResponse(Quote):
+    request_id: str
+
+
+class ItemProblem(_Schema):
+    """Why one item of a batch got no quote."""
+
+    status: int
+    detail: str
+    errors: list[FieldError]
+
+
+class BatchItem(_Schema):
+    index: int
+    quote: Quote | None
+    error: ItemProblem | None
+
+
+class QuoteBatchResponse(_Schema):
+    request_id: str
+    quoted: int
+    failed: int
+    items: list[BatchItem]
+
+
+class FeatureInfo(_Schema):
+    name: str
+    kind: Literal["categorical", "numeric"]
+    values: list[str]
+    """Known categories (an unseen one is allowed, and treated as unknown)."""
+    phrases: dict[str, str]
+    """The words customers are told for this feature, per language; none: never named to them."""
+
+
+class SegmentRate(_Schema):
+    on_time_rate: float
+    judged: int
+
+
+class ModelInfo(_Schema):
+    name: str
+    version: str
+    source: str
+    loaded_at: datetime
+    kind: str
+    timezone: str
+    clock: str
+    confidence: float
+    start: str
+    id: str | None
+    features: list[FeatureInfo]
+    segments: list[str]
+    eta_version: str | None
+    as_of: str | None
+    training_window: list[str]
+    rows: int | None
+    open_share: float | None
+    backtest: dict[str, float | str | None]
+    """Metrics of the backtest that vetted this model, when its source recorded them."""
+    live: dict[str, SegmentRate]
+    """On-time rate of promises judged from outcomes since deployment, by segment ('*': all)."""
+
+
+class ModelList(_Schema):
+    models: list[ModelInfo]
+
+
+class ReloadedModel(_Schema):
+    name: str
+    outcome: Literal["loaded", "unchanged", "refused"]
+    version: str | None
+    reason: str | None = None
+
+
+class ReloadResponse(_Schema):
+    models: list[ReloadedModel]
+
+
+class Health(_Schema):
+    status: Literal["ok"]
+
+
+class Ready(_Schema):
+    status: Literal["ready"]
+    models: list[str]
+
+
+class OutcomeItem(_Schema):
+    """One item's outcome: finished (``finished_at``) or still open when ``observed_at``."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    model: Annotated[str, Field(min_length=1, max_length=100)]
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    """The item's id: reports are idempotent on it (a repeat with nothing new changes nothing)."""
+    features: Annotated[dict[str, FeatureValue], Field(max_length=100)] = {}
+    """The features it was quoted with."""
+    started_at: Instant
+    """When it started, as quoted (without an offset: the model's local time)."""
+    finished_at: Instant | None = None
+    """When it finished; null while it is still open."""
+
+
+class OutcomeReport(_Schema):
+    """Outcomes of up to 1,000 items; open ones count as seen open at ``observed_at``."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    items: Annotated[list[OutcomeItem], Field(min_length=1, max_length=MAX_BATCH)]
+    observed_at: Instant | None = None
+    """When the open items were last seen open (default: now)."""
+
+
+class OutcomeError(_Schema):
+    index: int
+    detail: str
+    errors: list[FieldError]
+
+
+class OutcomeResponse(_Schema):
+    request_id: str
+    accepted: int
+    """Items whose news was new."""
+    duplicates: int
+    """Items reported before with nothing new."""
+    judged: int
+    """Likely-time and promise checkpoints judged while handling the report."""
+    failed: int
+    errors: list[OutcomeError]
+    """Items that could not be taken, and why."""
+    on_time_rate: dict[str, dict[str, float]]
+    """Live on-time rate per model and segment ('*': the whole model) after the report."""

@@ -1,0 +1,228 @@
+"""The models being served, and how they are replaced: load, check, swap atomically.
+
+A reload loads every changed model off to the side, quotes a few golden items with it, and only
+then swaps it in by replacing one dictionary reference. A request holds the deployment it started
+with, so requests in flight finish on the old model; a model that fails to load or to answer the
+golden items sensibly is refused and the old one keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eta.feedback import OutcomeFeed
+from eta.model import EtaModel
+from eta.quote import prepare_items, quote_items
+from service.schemas import ReloadedModel
+from service.sources import Candidate, Metrics, Source, SourceError
+
+log = logging.getLogger("eta.service")
+MAX_PROMISE_HOURS = 24 * 365 * 5.0
+"""A golden promise further out than five years of clock hours means a broken model."""
+
+
+@dataclass(eq=False)
+class Deployment:
+    """One model as served: what it is, where it came from, and its state since deployment."""
+
+    name: str
+    version: str
+    source: str
+    fingerprint: str
+    model: EtaModel
+    backtest: Metrics
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    feed: OutcomeFeed | None = None
+    """Outcomes reported since deployment (made on the first report, used on the engine
+    thread only); they recalibrate this model's online corrections in place."""
+
+
+class ModelRefused(RuntimeError):
+    """A model loaded but failed the golden check."""
+
+
+def golden_check(model: EtaModel, now: pd.Timestamp | None = None) -> None:
+    """Quote a few typical items, new and in progress; refuse a model whose answers are not
+    promises: missing, unordered, in the past, or absurdly far away."""
+    spec = model.spec
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
+    ages = pd.to_timedelta([0, 0, 1, 24, 72, 240], unit="h")
+    n = len(ages)
+    raw = pd.DataFrame({spec.start: [(now - age).isoformat() for age in ages]})
+    for column in spec.features.categorical:
+        known = model.categories_.get(column) or ["(missing)"]
+        raw[column] = [known[i % len(known)] for i in range(n)]
+    for column in spec.features.numeric:
+        raw[column] = np.nan
+    items, errors = prepare_items(raw, spec)
+    if (errors != "").any():
+        raise ModelRefused(f"golden items rejected: {errors[errors != ''].iloc[0]}")
+    try:
+        quotes = quote_items(model, items, now=now)
+    except Exception as exc:
+        raise ModelRefused(f"golden items could not be quoted: {exc}") from exc
+    times = quotes[["earliest_at", "likely_at", "follow_up_at", "promise_at"]]
+    if times.isna().any().any():
+        raise ModelRefused("golden items got no quote")
+    ordered = (times.diff(axis=1).iloc[:, 1:] >= pd.Timedelta(0)).all().all()
+    if not ordered:
+        raise ModelRefused("golden quotes are not ordered earliest <= likely <= promise")
+    if (quotes["promise_at"] <= now).any():
+        raise ModelRefused("a golden promise lies in the past")
+    hours = quotes["promise_hours"].to_numpy(float)
+    if not (np.isfinite(hours).all() and (hours > 0).all() and (hours < MAX_PROMISE_HOURS).all()):
+        raise ModelRefused(f"golden promises out of range: {hours.round(1).tolist()} clock hours")
+    if (quotes["customer_message"].str.len() == 0).any():
+        raise ModelRefused("a golden quote has no customer message")
+
+
+class ModelStore:
+    """Name -> :class:`Deployment`, swapped as a whole so a reader never sees half a reload.
+
+    A changed model is first copied to a private snapshot (so nobody can change its files
+    between the check and the load), vetted in a throwaway process (:mod:`service.vet`: a file
+    that crashes the loader crashes only that process), then loaded here and checked again.
+    """
+
+    def __init__(self, sources: list[Source], scratch: Path) -> None:
+        self.sources = sources
+        self.scratch = Path(scratch)
+        self._deployed: dict[str, Deployment] = {}
+        self._reloading = threading.Lock()
+
+    @property
+    def deployed(self) -> Mapping[str, Deployment]:
+        return self._deployed
+
+    def get(self, name: str) -> Deployment | None:
+        return self._deployed.get(name)
+
+    def reload(self) -> list[ReloadedModel]:
+        """Load what changed in every source, check it, swap it in; one reload at a time."""
+        with self._reloading:
+            results: dict[str, ReloadedModel] = {}
+            changed: list[Candidate] = []
+            for source in self.sources:
+                try:
+                    candidates = source.candidates()
+                except (SourceError, OSError) as exc:
+                    log.error("%s", exc)
+                    results[source.label] = _refused(source.label, None, exc)
+                    continue
+                for candidate in candidates:
+                    current = self._deployed.get(candidate.name)
+                    if current is not None and current.fingerprint == candidate.fingerprint:
+                        results[candidate.name] = ReloadedModel(
+                            name=candidate.name, outcome="unchanged", version=current.version
+                        )
+                    else:
+                        changed.append(candidate)
+            fresh: dict[str, Deployment] = {}
+            if changed:
+                self.scratch.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryDirectory(dir=self.scratch, prefix="loading-") as scratch:
+                    results |= self._load(changed, Path(scratch), fresh)
+            self._deployed = {**self._deployed, **fresh}
+            return list(results.values())
+
+    def _load(
+        self, changed: list[Candidate], scratch: Path, fresh: dict[str, Deployment]
+    ) -> dict[str, ReloadedModel]:
+        results: dict[str, ReloadedModel] = {}
+        snapshots: dict[str, Path] = {}
+        for candidate in changed:
+            try:
+                snapshots[candidate.name] = candidate.snapshot(scratch)
+            except Exception as exc:
+                results[candidate.name] = self._refuse(candidate, exc)
+        verdicts = _vet(list(snapshots.values()))
+        for candidate in changed:
+            if candidate.name not in snapshots:
+                continue
+            snapshot = snapshots[candidate.name]
+            try:
+                if verdicts[str(snapshot)]:
+                    raise ModelRefused(verdicts[str(snapshot)])
+                model = EtaModel.load(snapshot)
+                golden_check(model)
+            except Exception as exc:
+                results[candidate.name] = self._refuse(candidate, exc)
+                continue
+            fresh[candidate.name] = Deployment(
+                candidate.name,
+                candidate.version,
+                candidate.source,
+                candidate.fingerprint,
+                model,
+                candidate.backtest,
+            )
+            log.info(
+                "serving %s version %s from %s", candidate.name, candidate.version, candidate.source
+            )
+            results[candidate.name] = ReloadedModel(
+                name=candidate.name, outcome="loaded", version=candidate.version
+            )
+        return results
+
+    @staticmethod
+    def _refuse(candidate: Candidate, exc: BaseException) -> ReloadedModel:
+        log.error(
+            "refused %s version %s from %s: %s",
+            candidate.name,
+            candidate.version,
+            candidate.source,
+            exc,
+        )
+        return _refused(candidate.name, candidate.version, exc)
+
+
+VET_TIMEOUT = 300.0
+
+
+def _vet(directories: list[Path]) -> dict[str, str]:
+    """Load and golden-check model directories in a child process: directory -> error ('' ok)."""
+    if not directories:
+        return {}
+    import eta
+    import service
+
+    paths = {str(Path(m.__file__).resolve().parent.parent) for m in (eta, service)}
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "service.vet", *map(str, directories)],
+            capture_output=True,
+            text=True,
+            errors="replace",  # LightGBM's dying words may be cut mid-character
+            timeout=VET_TIMEOUT,
+            env=env,
+        )
+        output = done.stdout
+        crash = f"the model crashed the loader (exit status {done.returncode})"
+    except subprocess.TimeoutExpired as exc:
+        output = exc.stdout or ""
+        crash = f"loading took longer than {VET_TIMEOUT:g} s"
+    verdicts = {str(d): crash for d in directories}  # whatever did not report, crashed
+    for line in output.splitlines():
+        if line.startswith('{"dir"'):
+            answer = json.loads(line)
+            verdicts[answer["dir"]] = answer["error"]
+    return verdicts
+
+
+def _refused(name: str, version: str | None, exc: BaseException) -> ReloadedModel:
+    reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    return ReloadedModel(name=name, outcome="refused", version=version, reason=reason)

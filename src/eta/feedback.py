@@ -1,0 +1,347 @@
+"""Outcomes coming back: each item judged at its likely time and at its promise, when it is due.
+
+Online calibration (:class:`eta.calibration.OnlineCalibration`) learns from judgements: was the
+item done by its likely time? by its promise? This module decides *when* a judgement can honestly
+be made, and makes it, for the replay backtest and for the service alike:
+
+* a **kept** checkpoint is known once the item has finished, but it is counted only once the
+  checkpoint's time has passed: counting kept promises as soon as items finish tells the
+  controller mostly good news at any moment (the broken promises of the same days are still
+  pending) and biases promises low;
+* a **missed** checkpoint is known as soon as its time passes with the item still open;
+* an item last seen open *before* its checkpoint, with no news since, is judged by estimate when
+  the checkpoint passes: the probability ``S(limit) / S(age)`` that an item still open at that
+  age misses it, under the item's own calibrated distribution; when its outcome is reported
+  later, the estimate is revised. Waiting for news instead would leave out exactly the slow items
+  that news is missing for (informative censoring, as in training) and bias promises low.
+
+Checkpoints are judged with the corrections in force when they are made, not those the item was
+quoted with: outcomes arrive a promise late, and judging them by old corrections would keep
+pushing corrections that have already moved (integral wind-up). The promise is judged once more
+as it was quoted, for the on-time rate customers actually saw (a slow loop, see
+:class:`eta.calibration.OnlineCalibration`).
+
+All times here are *clock positions*: clock hours (on the spec's clock) since an anchor instant,
+so that "has the promise passed?" is one comparison of floats.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from eta.calendar import Clock
+from eta.calibration import (
+    CHECKPOINTS,
+    JUDGEMENTS,
+    QUOTED,
+    MondrianCalibration,
+    OnlineCalibration,
+)
+from eta.data import START
+
+NEVER = math.inf
+
+
+@dataclass
+class _Tracked:
+    """What is known of one item, in clock positions."""
+
+    segment: str
+    location: float
+    spread: float
+    begin: float
+    """Effective start (after the cut-off rule)."""
+    finish: float = NEVER
+    """When it finished; ``NEVER`` while no finish is known."""
+    seen: float = -NEVER
+    """Until when it is known to have been open."""
+    quoted: np.ndarray | None = None
+    """The corrections it was quoted with."""
+    unjudged: set[str] = field(default_factory=lambda: set(JUDGEMENTS))
+    estimated: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Judgements made by estimate, awaiting the outcome: name -> (limit, probability late)."""
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """What one batch of outcome reports did."""
+
+    accepted: int
+    """Items whose news was new (first report, or a finish after an open report)."""
+    duplicates: int
+    """Items reported again with nothing new (reports are idempotent on the item id)."""
+    judged: int
+    """Checkpoint judgements made while handling the batch."""
+    pending: int
+    """Items with a checkpoint still to judge after the batch (by outcome or estimate)."""
+    errors: list[str] = field(default_factory=list)
+    """Per report row: why it was refused ('' when it was taken)."""
+
+
+class OutcomeFeed:
+    """Feeds finished and still-open items into online calibration, each judgement when due.
+
+    Parameters
+    ----------
+    online : the corrections being learned (updated in place).
+    calibration : the model's per-segment score distributions; a checkpoint at level ``p`` lies
+        at ``exp(location + shift + spread * z_p)`` clock hours from the item's effective start.
+    clock, anchor : the clock and the instant positions are measured from (for :meth:`report`).
+    """
+
+    def __init__(
+        self,
+        online: OnlineCalibration,
+        calibration: MondrianCalibration,
+        clock: Clock,
+        anchor: pd.Timestamp,
+    ) -> None:
+        self.online = online
+        self.clock = clock
+        self.anchor = pd.Timestamp(anchor).tz_convert("UTC")
+        self._distributions = calibration.by_key
+        self._z = {
+            (tag, name): float(dist.quantile(np.array([online.level(name)]))[0])
+            for tag, dist in calibration.by_key.items()
+            for name in JUDGEMENTS
+        }
+        self._items: dict[Hashable, _Tracked] = {}
+        self._due: list[tuple[float, int, Hashable, str]] = []
+        self._order = itertools.count()
+        self._done: set[Hashable] = set()
+        self.judgements = 0
+
+    @classmethod
+    def for_model(cls, model: object) -> OutcomeFeed:
+        """A feed that recalibrates ``model`` (an :class:`eta.model.EtaModel`) in place."""
+        return cls(model.online_, model.calibration_, model.clock_, model.as_of_)
+
+    # -- low level: clock positions ------------------------------------------------------------
+
+    def track(
+        self,
+        key: Hashable,
+        segment: str,
+        location: float,
+        spread: float,
+        begin: float,
+        *,
+        now: float,
+        finish: float = NEVER,
+        seen: float = -NEVER,
+        quoted_with: np.ndarray | None = None,
+    ) -> None:
+        """Follow an item quoted (or first reported) at ``now``.
+
+        Each checkpoint is first looked at when it falls due under the corrections the item was
+        quoted with (``quoted_with``, default: today's). In a replay ``finish`` and ``seen`` may
+        lie in the future: they are only used once ``now`` has passed them.
+        """
+        quoted = self._offsets(segment) if quoted_with is None else np.asarray(quoted_with, float)
+        item = _Tracked(segment, location, spread, begin, finish, seen, quoted)
+        self._items[key] = item
+        for name in JUDGEMENTS:
+            due = begin + self._limit(item, name, quoted)
+            if due <= now:
+                self._check(key, name, now)
+            else:
+                heapq.heappush(self._due, (due, next(self._order), key, name))
+        self._forget_if_done(key)
+
+    def observe(
+        self, key: Hashable, *, now: float, finish: float = NEVER, seen: float = -NEVER
+    ) -> bool:
+        """News of a tracked item: it finished at ``finish``, or was open at ``seen``.
+
+        Returns whether the news was new. Checkpoints that the news decides are judged now if
+        their time has passed, else when it does (:meth:`advance`); judgements made by estimate
+        are revised.
+        """
+        item = self._items.get(key)
+        if item is None:
+            return False
+        new = finish < item.finish or seen > item.seen
+        item.finish, item.seen = min(item.finish, finish), max(item.seen, seen)
+        if new:
+            for name in sorted(item.estimated):
+                self._revise(item, name, now)
+            for name in sorted(item.unjudged):
+                due = item.begin + self._limit(item, name)
+                if due <= now:
+                    self._check(key, name, now)
+                else:
+                    heapq.heappush(self._due, (due, next(self._order), key, name))
+            self._forget_if_done(key)
+        return new
+
+    def advance(self, now: float) -> int:
+        """Judge every checkpoint that fell due before ``now``; returns how many were judged."""
+        before = self.judgements
+        while self._due and self._due[0][0] < now:
+            _, _, key, name = heapq.heappop(self._due)
+            item = self._items.get(key)
+            if item is not None and name in item.unjudged:
+                self._check(key, name, now)
+                self._forget_if_done(key)
+        return self.judgements - before
+
+    # -- high level: instants, for the service -------------------------------------------------
+
+    def position(self, instants: Iterable[pd.Timestamp] | pd.Series) -> np.ndarray:
+        """Clock positions of instants (clock hours since the anchor)."""
+        when = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(instants)), utc=True))
+        return self.clock.hours_between(pd.DatetimeIndex([self.anchor] * len(when)), when)
+
+    def report(
+        self,
+        model: object,
+        items: pd.DataFrame,
+        finished_at: pd.Series,
+        observed_at: pd.Series | pd.Timestamp,
+        now: pd.Timestamp,
+    ) -> ReportSummary:
+        """Handle outcome reports for ``items`` (canonical rows from
+        :func:`eta.quote.prepare_items`, with an ``id`` column), all made at ``now``.
+
+        ``finished_at`` is each item's finish (NaT: still open when it was ``observed_at``).
+        Reports are idempotent on the id: an item reported again with nothing new changes
+        nothing, an open item reported finished later is judged then.
+        """
+        judged_before = self.judgements
+        ids = items["id"].astype(str).to_numpy()
+        finished_at = pd.to_datetime(pd.Series(finished_at).reset_index(drop=True), utc=True)
+        if isinstance(observed_at, pd.Timestamp):
+            observed_at = pd.Series([observed_at] * len(items))
+        observed_at = pd.to_datetime(pd.Series(observed_at).reset_index(drop=True), utc=True)
+        errors = _report_errors(items, finished_at, observed_at, now)
+        begin = self.position(model.clock_.effective_start(items[START]))
+        finish = self.position(finished_at)
+        seen = np.where(np.isnan(finish), self.position(observed_at), finish)
+        finish = np.where(np.isnan(finish), NEVER, finish)
+        at = float(self.position([now])[0])
+        ok = np.array([e == "" for e in errors], dtype=bool)
+        fresh = ok & np.array([k not in self._items and k not in self._done for k in ids])
+        predictive = model.predict(items[fresh]) if fresh.any() else None
+        accepted = duplicates = 0
+        j = 0
+        for i, key in enumerate(ids):
+            if not ok[i]:
+                continue
+            if fresh[i]:
+                self.track(
+                    key,
+                    str(predictive.segment[j]),
+                    float(predictive.location[j]),
+                    float(predictive.spread[j]),
+                    float(begin[i]),
+                    now=at,
+                    finish=float(finish[i]),
+                    seen=float(seen[i]),
+                )
+                j += 1
+                fresh[i] = False  # a second row with the same id in this batch is a duplicate
+                accepted += 1
+            elif self.observe(key, now=at, finish=float(finish[i]), seen=float(seen[i])):
+                accepted += 1
+            else:
+                duplicates += 1
+        self.advance(at)  # after the news, so that what it decides is judged, not estimated
+        judged = self.judgements - judged_before
+        pending = sum(bool(item.unjudged) for item in self._items.values())
+        return ReportSummary(accepted, duplicates, judged, pending, errors)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _offsets(self, segment: str) -> np.ndarray:
+        return self.online.offsets(np.array([segment], dtype=object))[0]
+
+    def _limit(self, item: _Tracked, name: str, offsets: np.ndarray | None = None) -> float:
+        """Clock hours from the effective start to checkpoint ``name`` under given corrections
+        (today's, or for :data:`~eta.calibration.QUOTED` those the item was quoted with)."""
+        if offsets is None:
+            offsets = item.quoted if name == QUOTED else self._offsets(item.segment)
+        level = np.array([self.online.level(name)])
+        shift = self.online.shift(offsets[None, :], level)[0, 0]
+        return float(np.exp(item.location + shift + item.spread * self._z[item.segment, name]))
+
+    def _check(self, key: Hashable, name: str, now: float) -> None:
+        item = self._items[key]
+        limit = self._limit(item, name)
+        if item.begin + limit > now:  # today's corrections moved it later
+            heapq.heappush(self._due, (item.begin + limit, next(self._order), key, name))
+        elif item.finish <= now:
+            self._judge(item, name, late=float(item.finish - item.begin > limit))
+        elif min(now, item.seen) - item.begin >= limit:
+            self._judge(item, name, late=1.0)
+        else:  # last seen open before its checkpoint, no news since
+            late = self._late_probability(item, name, limit)
+            self._judge(item, name, late=late, estimated=True)
+            item.estimated[name] = (limit, late)
+
+    def _late_probability(self, item: _Tracked, name: str, limit: float) -> float:
+        """``P(T > limit | T > age)`` for an item last seen open at ``age < limit``: ``S(limit)``
+        is one minus the checkpoint's level by construction; ``S(age)`` comes from the item's
+        distribution moved by its location correction (the tail correction barely acts there)."""
+        age = max(item.seen - item.begin, 1e-9)
+        offsets = item.quoted if name == QUOTED else self._offsets(item.segment)
+        z_age = (math.log(age) - item.location - offsets[0]) / item.spread
+        alive = 1.0 - float(self._distributions[item.segment].cdf(np.array([z_age]))[0])
+        return min((1.0 - self.online.level(name)) / max(alive, 1e-12), 1.0)
+
+    def _revise(self, item: _Tracked, name: str, now: float) -> None:
+        """News of an item judged by estimate: judge it by outcome if the news decides it, else
+        estimate again from the longer time it is now known to have been open."""
+        limit, before = item.estimated[name]
+        if item.finish <= now:
+            late, estimated = float(item.finish - item.begin > limit), False
+        elif min(now, item.seen) - item.begin >= limit:
+            late, estimated = 1.0, False
+        else:
+            late, estimated = self._late_probability(item, name, limit), True
+        self.online.update(item.segment, name, late, estimated=estimated, instead_of=before)
+        if estimated:
+            item.estimated[name] = (limit, late)
+        else:
+            del item.estimated[name]
+            self.judgements += name in CHECKPOINTS
+
+    def _judge(self, item: _Tracked, name: str, *, late: float, estimated: bool = False) -> None:
+        self.online.update(item.segment, name, late, estimated=estimated)
+        item.unjudged.discard(name)
+        self.judgements += name in CHECKPOINTS and not estimated
+
+    def _forget_if_done(self, key: Hashable) -> None:
+        item = self._items[key]
+        if not item.unjudged and not item.estimated:
+            del self._items[key]
+            self._done.add(key)
+
+
+def _report_errors(
+    items: pd.DataFrame, finished_at: pd.Series, observed_at: pd.Series, now: pd.Timestamp
+) -> list[str]:
+    """Why each report row cannot be taken ('' when it can); a report cannot tell the future."""
+    start = pd.to_datetime(items[START].reset_index(drop=True), utc=True)
+    problems = (
+        (start.isna(), "missing or unparseable start"),
+        (finished_at < start, "finished_at is before the start"),
+        (finished_at > now, "finished_at is in the future"),
+        (finished_at.isna() & observed_at.isna(), "an open item needs observed_at"),
+        (finished_at.isna() & (observed_at < start), "observed_at is before the start"),
+        (finished_at.isna() & (observed_at > now), "observed_at is in the future"),
+    )
+    errors = [""] * len(start)
+    for mask, reason in problems:
+        for i in np.flatnonzero(mask.fillna(False).to_numpy(bool)):
+            errors[i] = errors[i] or reason
+    return errors
+
+
+__all__ = ["NEVER", "OutcomeFeed", "ReportSummary"]

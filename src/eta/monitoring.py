@@ -1,0 +1,202 @@
+"""Monitoring: did the promises we made hold? Quotes given, joined with what happened since.
+
+A promise can only be judged once it has come due: before that, an item still open might yet make
+it. So the report looks at every quote whose ``promise_at`` lies before ``as_of`` and counts it
+kept when the item finished by then, broken when it finished later or is still open. Counting
+early finishes before their promise has come due would flatter the on-time rate, because the
+broken promises of the same days are not known yet.
+
+Segments are flagged when their on-time rate is below target beyond doubt: the upper end of a
+95% Wilson interval is under the target, so a small segment's bad luck alone raises no alarm.
+
+References
+----------
+Wilson, E. B. (1927). Probable inference, the law of succession, and statistical inference.
+*JASA* 22(158).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eta.data import DataError
+
+Z95 = 1.959964
+
+
+@dataclass(frozen=True)
+class PromiseReport:
+    """On-time rates of promises that have come due, overall, per segment and per week."""
+
+    as_of: pd.Timestamp
+    confidence: float
+    overall: dict
+    segments: pd.DataFrame
+    weeks: pd.DataFrame
+
+    @property
+    def alerts(self) -> list[str]:
+        """Segments keeping fewer promises than the target beyond sampling noise."""
+        low = self.segments[self.segments["upper_95"] < self.confidence]
+        return [
+            f"{name}: {row.on_time_rate:.1%} of {int(row.judged):,} promises kept "
+            f"(at most {row.upper_95:.1%} at 95% confidence; target {self.confidence:.0%})"
+            for name, row in low.iterrows()
+        ]
+
+
+def wilson_interval(kept: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """95% Wilson score interval of a proportion, element-wise."""
+    kept, n = np.asarray(kept, float), np.maximum(np.asarray(n, float), 1.0)
+    p = kept / n
+    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+    half = Z95 * np.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
+    return centre - half, centre + half
+
+
+def promise_report(
+    quotes: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    confidence: float | None = None,
+) -> PromiseReport:
+    """Judge the ``quotes`` (columns of ``eta quote``: ``id``, ``promise_at``, ``segment``,
+    ``confidence``) against ``outcomes`` (``id``, ``finished_at``; empty while open)."""
+    for frame, name, needed in (
+        (quotes, "quotes", ("id", "promise_at")),
+        (outcomes, "outcomes", ("id", "finished_at")),
+    ):
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise DataError(f"{name}: missing column(s) {missing} (have {list(frame.columns)})")
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    if confidence is None:
+        confidence = float(quotes["confidence"].iloc[0]) if "confidence" in quotes else 0.9
+    finished = outcomes.assign(id=outcomes["id"].astype(str)).drop_duplicates("id", keep="last")
+    finished = finished.set_index("id")["finished_at"]
+    frame = pd.DataFrame(
+        {
+            "id": quotes["id"].astype(str),
+            "promise_at": pd.to_datetime(quotes["promise_at"], utc=True, format="ISO8601"),
+            "segment": quotes["segment"].astype(str) if "segment" in quotes else "all",
+        }
+    )
+    frame["finished_at"] = pd.to_datetime(
+        frame["id"].map(finished), utc=True, format="ISO8601"
+    ).where(lambda t: t <= as_of)
+    due = frame[frame["promise_at"] <= as_of].copy()
+    due["kept"] = due["finished_at"].notna() & (due["finished_at"] <= due["promise_at"])
+    due["late_hours"] = np.where(
+        due["kept"],
+        np.nan,
+        ((due["finished_at"].fillna(as_of) - due["promise_at"]) / pd.Timedelta(hours=1)),
+    )
+    segments = _rates(due, "segment")
+    week = due["promise_at"].dt.tz_localize(None).dt.to_period("W").dt.start_time
+    weeks = _rates(due.assign(week=week), "week")
+    n = len(due)
+    kept = int(due["kept"].sum())
+    lower, upper = wilson_interval(np.array([kept]), np.array([n]))
+    overall = {
+        "quotes": len(frame),
+        "judged": n,
+        "not_due_yet": len(frame) - n,
+        "on_time_rate": kept / n if n else float("nan"),
+        "lower_95": float(lower[0]) if n else float("nan"),
+        "upper_95": float(upper[0]) if n else float("nan"),
+        "still_open_past_promise": int((due["finished_at"].isna()).sum()),
+        "mean_lateness_hours": float(due["late_hours"].mean()) if (~due["kept"]).any() else 0.0,
+    }
+    return PromiseReport(as_of, confidence, overall, segments, weeks)
+
+
+def _rates(due: pd.DataFrame, by: str) -> pd.DataFrame:
+    grouped = due.groupby(by)["kept"].agg(["sum", "size"])
+    lower, upper = wilson_interval(grouped["sum"].to_numpy(), grouped["size"].to_numpy())
+    return pd.DataFrame(
+        {
+            "judged": grouped["size"],
+            "on_time_rate": grouped["sum"] / grouped["size"],
+            "lower_95": lower,
+            "upper_95": upper,
+        }
+    ).sort_values("on_time_rate")
+
+
+def write_report(report: PromiseReport, directory: Path, title: str = "Promises kept") -> Path:
+    """Markdown with the overall rate, alerts, per-segment and weekly tables, and a weekly plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directory.mkdir(parents=True, exist_ok=True)
+    o = report.overall
+    if len(report.weeks):
+        fig, ax = plt.subplots(figsize=(8, 4))
+        weeks = report.weeks.sort_index()
+        ax.fill_between(weeks.index, weeks["lower_95"], weeks["upper_95"], alpha=0.3)
+        ax.plot(weeks.index, weeks["on_time_rate"], marker="o", label="on-time rate")
+        ax.axhline(report.confidence, color="black", linestyle="--", label="target")
+        ax.set_ylabel("promises kept (95% interval)")
+        ax.set_title("Promises kept, by week the promise came due")
+        ax.legend(loc="lower left")
+        fig.tight_layout()
+        fig.savefig(directory / "on_time_by_week.png", dpi=110)
+        plt.close(fig)
+    lines = [
+        f"# {title}",
+        "",
+        f"As of {report.as_of:%Y-%m-%d %H:%M} UTC: {o['judged']:,} promises have come due "
+        f"({o['not_due_yet']:,} not yet). Kept: **{_pct(o['on_time_rate'])}** "
+        f"(95% interval {_pct(o['lower_95'])}–{_pct(o['upper_95'])}; "
+        f"target {report.confidence:.0%}). Still open past their promise: "
+        f"{o['still_open_past_promise']:,}; broken promises were late by "
+        f"{o['mean_lateness_hours']:.1f} h on average.",
+        "",
+        "## Alerts",
+        "",
+        *([f"- {a}" for a in report.alerts] or ["- none: every segment is within noise of target"]),
+        "",
+        "## By segment (worst first)",
+        "",
+        _table(report.segments),
+        "",
+        "## By week",
+        "",
+        _table(report.weeks.sort_index()),
+        "",
+        *(["![Promises kept by week](on_time_by_week.png)", ""] if len(report.weeks) else []),
+    ]
+    path = directory / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    (directory / "monitoring.json").write_text(
+        json.dumps({"overall": o, "alerts": report.alerts}, indent=2), encoding="utf-8"
+    )
+    return path
+
+
+def _pct(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.1%}"
+
+
+def _table(frame: pd.DataFrame) -> str:
+    rows = ["| | judged | on time | 95% interval |", "| --- | ---: | ---: | --- |"]
+    for name, row in frame.iterrows():
+        label = f"{name:%Y-%m-%d}" if isinstance(name, pd.Timestamp) else str(name)
+        rows.append(
+            f"| {label} | {int(row.judged):,} | {row.on_time_rate:.1%} | "
+            f"{row.lower_95:.1%}–{row.upper_95:.1%} |"
+        )
+    return "\n".join(rows)
+
+
+__all__ = ["PromiseReport", "promise_report", "wilson_interval", "write_report"]

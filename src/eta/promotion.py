@@ -1,0 +1,411 @@
+"""Retrain and promote: a new model replaces the one in service only when it keeps promises better.
+
+The data team's loop is: retrain on fresh history, compare the candidate with the champion (the
+model behind the registry alias ``@champion``) on the most recent period whose outcomes are known,
+and move the alias only when the candidate is better. "Better" is judged the way customers feel
+it (:class:`Gate`): promises kept at the target rate first, then tighter promises (pinball loss)
+without a segment falling behind.
+
+The comparison is honest about time and censoring:
+
+* the candidate is judged by its *shadow*, the same recipe trained only on what was known when
+  the holdout period began, so it never sees the outcomes it is judged on;
+* the holdout ends one typical promise horizon before the export, so nearly every promise in it
+  has come due; an outcome counts when it is known (finished, or still open past the promise);
+* the champion is judged as it is, on items that started after it was trained: the holdout never
+  reaches back before the champion's training cut-off, so neither model has seen its outcomes.
+  A champion trained only days ago leaves too few known outcomes to judge, and nothing is
+  promoted until enough have come due.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eta.backtest import period_items, replay_offsets, run_backtest
+from eta.data import END, FINISHED, HOURS, START, History
+from eta.evaluation import promise_metrics
+from eta.features import Events
+from eta.model import EtaModel, Settings
+from eta.quote import quote_items
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+"""Registry aliases: the model in service, and the latest candidate that was not promoted."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """When a candidate may replace the champion.
+
+    A candidate must keep its promises at the target rate: ``|on-time - confidence|`` within
+    ``tolerance``, widened to two standard errors when the holdout is small so that sampling
+    noise alone cannot refuse a good model (even a calibrated model's on-time rate moves by a
+    point or two from one month to the next, as the benchmark's folds show). Then it must beat a
+    calibrated champion on pinball loss (tighter promises at the same reliability) without its
+    worst segment falling more than ``worst_segment_slack`` below the champion's. A champion that
+    breaks its promises is replaced by any calibrated candidate.
+    """
+
+    tolerance: float = 0.02
+    worst_segment_slack: float = 0.02
+    min_items: int = 200
+    """Fewer known outcomes than this in the holdout: no decision, nothing is promoted."""
+
+    def allowed_gap(self, confidence: float, items: int) -> float:
+        return max(self.tolerance, 2.0 * math.sqrt(confidence * (1 - confidence) / max(items, 1)))
+
+    def decide(
+        self, candidate: dict, champion: dict | None, confidence: float
+    ) -> tuple[bool, list[str]]:
+        """Whether to promote, and the reasons in plain words."""
+        items = int(candidate["items"])
+        if items < self.min_items:
+            return False, [
+                f"only {items} outcomes are known in the holdout (need {self.min_items})"
+            ]
+        allowed = self.allowed_gap(confidence, items)
+        gap = abs(candidate["gap"])
+        if gap > allowed:
+            return False, [
+                f"the candidate keeps {candidate['on_time_rate']:.1%} of its promises, "
+                f"{gap * 100:.1f} pt from the {confidence:.0%} target (allowed {allowed * 100:.1f})"
+            ]
+        if champion is None:
+            return True, ["there is no champion yet and the candidate keeps its promises"]
+        if abs(champion["gap"]) > allowed:
+            return True, [
+                f"the champion keeps only {champion['on_time_rate']:.1%} of its promises; "
+                f"the candidate keeps {candidate['on_time_rate']:.1%}"
+            ]
+        reasons = []
+        if candidate["pinball_loss"] >= champion["pinball_loss"]:
+            reasons.append(
+                f"the candidate's promises are not tighter (pinball loss "
+                f"{candidate['pinball_loss']:.3f} vs the champion's {champion['pinball_loss']:.3f})"
+            )
+        worst_c, worst_p = (
+            candidate["worst_segment_on_time_rate"],
+            champion["worst_segment_on_time_rate"],
+        )
+        if (
+            worst_c is not None
+            and worst_p is not None
+            and worst_c < worst_p - self.worst_segment_slack
+        ):
+            reasons.append(
+                f"its worst segment keeps {worst_c:.1%} of promises, the champion's {worst_p:.1%}"
+            )
+        if reasons:
+            return False, reasons
+        return True, [
+            f"the candidate keeps {candidate['on_time_rate']:.1%} of its promises with a pinball "
+            f"loss of {candidate['pinball_loss']:.3f} (champion {champion['pinball_loss']:.3f})"
+        ]
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """The most recent period whose outcomes are (nearly all) known at the export."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @classmethod
+    def before(
+        cls, history: History, days: float, not_before: pd.Timestamp | None = None
+    ) -> Holdout:
+        """``days`` of starts ending one typical promise horizon (the wall-time P90 of finished
+        items) before the export, so that nearly every promise in it has come due, and starting
+        no earlier than ``not_before`` (the champion's training cut-off)."""
+        frame = history.frame
+        wall = (frame[END] - frame[START])[frame[FINISHED]]
+        settle = wall.quantile(0.9) if len(wall) else pd.Timedelta(0)
+        end = history.as_of - settle
+        start = end - pd.Timedelta(days=days)
+        if not_before is not None:
+            start = min(max(start, not_before), end)
+        return cls(start, end)
+
+
+@dataclass
+class Comparison:
+    """Candidate and champion on the same holdout items, and the decision."""
+
+    holdout: Holdout
+    confidence: float
+    candidate: dict
+    champion: dict | None
+    promote: bool
+    reasons: list[str]
+    quotes: pd.DataFrame = field(repr=False)
+    """Per holdout item: start, segment, actual hours (NaN: not known), each model's promise."""
+
+
+def compare(
+    recipe: EtaModel,
+    history: History,
+    champion: EtaModel | None,
+    *,
+    holdout_days: float = 28.0,
+    gate: Gate | None = None,
+) -> Comparison:
+    """Judge ``recipe`` (an unfitted :class:`EtaModel`: spec and settings) against ``champion``.
+
+    The recipe's shadow is trained on what was known at the holdout's start. Both models then
+    promise every holdout item at the spec's confidence as they would in service: in time order,
+    with online corrections learned from outcomes as they become known (a replay backtest). They
+    are judged on the same items: those whose outcome is known for both promises.
+    """
+    gate = gate or Gate()
+    holdout = Holdout.before(history, holdout_days, champion.as_of_ if champion else None)
+    spec = recipe.spec
+    items = period_items(history, holdout.start, holdout.end)
+    if len(items) < gate.min_items:
+        reason = (
+            f"only {len(items)} items started between the champion's training cut-off and the "
+            "last one whose promise has come due; retrain again when more outcomes are known"
+        )
+        empty = promise_metrics(np.array([]), np.array([]), np.array([]), spec.confidence)
+        return Comparison(holdout, spec.confidence, empty, None, False, [reason], pd.DataFrame())
+    shadow = run_backtest(
+        history, holdout.start, holdout.end, replay=True, settings=recipe.settings
+    )
+    promises = {"candidate": shadow.quotes["promise_hours"].to_numpy(float)}
+    if champion is not None:
+        champion = copy.copy(champion)  # replay relearns its online corrections on a copy
+        features = champion.features(items, Events.from_frame(history.frame))
+        offsets = replay_offsets(champion, history, items, features)
+        quoted = quote_items(champion, items, features=features, offsets=offsets, online=False)
+        promises["champion"] = quoted["promise_hours"].to_numpy(float)
+    actual = known_outcomes(items, np.nanmax(np.vstack(list(promises.values())), axis=0))
+    segments = items["segment"].to_numpy()
+    metrics = {
+        name: promise_metrics(actual, promise, segments, spec.confidence)
+        for name, promise in promises.items()
+    }
+    promote, reasons = gate.decide(metrics["candidate"], metrics.get("champion"), spec.confidence)
+    quotes = pd.DataFrame(
+        {
+            "start": items[START].to_numpy(),
+            "segment": segments,
+            "actual_hours": actual,
+            **{f"{name}_promise_hours": p for name, p in promises.items()},
+        }
+    )
+    return Comparison(
+        holdout,
+        spec.confidence,
+        metrics["candidate"],
+        metrics.get("champion"),
+        promote,
+        reasons,
+        quotes,
+    )
+
+
+def known_outcomes(items: pd.DataFrame, promise_hours: np.ndarray) -> np.ndarray:
+    """Actual clock hours where the outcome is known at the export, NaN where it is not.
+
+    A finished item is known. An item still open is known to be late once it has been open for
+    longer than the promise; until then nobody knows whether the promise will hold.
+    """
+    hours = items[HOURS].to_numpy(float)
+    finished = items[FINISHED].to_numpy(bool)
+    return np.where(finished | (hours > promise_hours), hours, np.nan)
+
+
+def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
+    """A Markdown report with plots: what was compared, the numbers, the decision and why."""
+    directory.mkdir(parents=True, exist_ok=True)
+    models = ["candidate"] + (["champion"] if comparison.champion is not None else [])
+    if len(comparison.quotes):
+        _plot(comparison, models, directory)
+    rows = [
+        ("known outcomes", "items", "{:,}"),
+        ("on-time rate", "on_time_rate", "{:.1%}"),
+        ("gap to target", "gap", "{:+.1%}"),
+        ("worst segment", "worst_segment_on_time_rate", "{:.1%}"),
+        ("mean promise (clock h)", "mean_promise_hours", "{:.1f}"),
+        ("mean padding of kept promises (h)", "mean_padding_hours", "{:.1f}"),
+        ("mean lateness of broken promises (h)", "mean_lateness_hours", "{:.1f}"),
+        ("pinball loss", "pinball_loss", "{:.3f}"),
+    ]
+    metrics = {"candidate": comparison.candidate, "champion": comparison.champion}
+    table = ["| measure | " + " | ".join(models) + " |", "| --- |" + " ---: |" * len(models)]
+    for label, key, fmt in rows:
+        cells = [_cell(metrics[m].get(key), fmt) for m in models]
+        table.append(f"| {label} | " + " | ".join(cells) + " |")
+    h = comparison.holdout
+    decision = "**promoted**" if comparison.promote else "**not promoted**"
+    text = "\n".join(
+        [
+            f"# Retrain report: {name}",
+            "",
+            f"Holdout: items starting {h.start:%Y-%m-%d %H:%M} to {h.end:%Y-%m-%d %H:%M} UTC, "
+            f"promises at P{comparison.confidence * 100:.0f}, in time order with online "
+            "corrections from outcomes as they became known. The candidate is judged by its "
+            "shadow, trained on what was known at the holdout's start; the champion as it is "
+            "(it was trained before the holdout).",
+            "",
+            *table,
+            "",
+            f"Decision: {decision}.",
+            "",
+            *(f"- {reason}" for reason in comparison.reasons),
+            "",
+            *(PLOTS if len(comparison.quotes) else []),
+            "",
+        ]
+    )
+    path = directory / "report.md"
+    path.write_text(text, encoding="utf-8")
+    (directory / "comparison.json").write_text(
+        json.dumps(
+            {
+                "holdout": [h.start.isoformat(), h.end.isoformat()],
+                "candidate": comparison.candidate,
+                "champion": comparison.champion,
+                "promote": comparison.promote,
+                "reasons": comparison.reasons,
+            },
+            indent=2,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+PLOTS = (
+    "![On-time rate by segment](on_time_by_segment.png)",
+    "![On-time rate by week](on_time_by_week.png)",
+    "![Padding](padding.png)",
+)
+
+
+def _plot(comparison: Comparison, models: list[str], directory: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    quotes = comparison.quotes
+    known = quotes[quotes["actual_hours"].notna()]
+    target = comparison.confidence
+    fig, ax = plt.subplots(figsize=(8, 4))
+    kept = {m: known["actual_hours"] <= known[f"{m}_promise_hours"] for m in models}
+    by_segment = pd.DataFrame({m: k.groupby(known["segment"]).mean() for m, k in kept.items()})
+    by_segment.plot.bar(ax=ax)
+    ax.axhline(target, color="black", linestyle="--", label=f"target {target:.0%}")
+    ax.set_ylim(max(0.0, by_segment.min().min() - 0.1), 1.0)
+    ax.set_ylabel("promises kept")
+    ax.set_title("On-time rate by segment")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(directory / "on_time_by_segment.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    week = pd.to_datetime(known["start"], utc=True).dt.tz_localize(None).dt.to_period("W")
+    for m, k in kept.items():
+        weekly = k.groupby(week).mean()
+        ax.plot(weekly.index.to_timestamp(), weekly.to_numpy(), marker="o", label=m)
+    ax.axhline(target, color="black", linestyle="--", label=f"target {target:.0%}")
+    ax.set_ylabel("promises kept")
+    ax.set_title("On-time rate by week of start")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(directory / "on_time_by_week.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for m in models:
+        padding = known[f"{m}_promise_hours"] - known["actual_hours"]
+        ax.hist(padding.clip(-100, 200), bins=60, alpha=0.5, label=m)
+    ax.axvline(0, color="black")
+    ax.set_xlabel("promise minus actual (clock hours; left of 0 = broken)")
+    ax.set_title("Padding")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(directory / "padding.png", dpi=110)
+    plt.close(fig)
+
+
+def _cell(value: object, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return fmt.format(value)
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    comparison: Comparison
+    version: str
+    run_id: str
+    report: Path
+    model_dir: Path
+
+
+def retrain_and_promote(
+    history: History,
+    name: str,
+    out: Path,
+    *,
+    settings: Settings | None = None,
+    holdout_days: float = 28.0,
+    gate: Gate | None = None,
+) -> RetrainResult:
+    """Train on the whole history, compare with the champion, register, move the alias.
+
+    The new version is always registered (every candidate is kept and findable); the alias
+    ``@champion`` moves to it only when the gate says so, else ``@challenger`` does.
+    """
+    from eta import tracking
+
+    recipe = EtaModel(history.spec, settings)
+    champion = tracking.load_model(name, CHAMPION)
+    comparison = compare(recipe, history, champion, holdout_days=holdout_days, gate=gate)
+    model = EtaModel(history.spec, settings).fit(history)
+    model_dir = model.save(out / "model")
+    report = write_report(comparison, name, out / "report")
+    metrics = {f"candidate_{k}": v for k, v in comparison.candidate.items()}
+    if comparison.champion is not None:
+        metrics |= {f"champion_{k}": v for k, v in comparison.champion.items()}
+    metrics["promoted"] = float(comparison.promote)
+    logged = tracking.log_run(
+        f"retrain {name}",
+        {
+            "spec": name,
+            "as_of": model.info_["as_of"],
+            "holdout_start": comparison.holdout.start.isoformat(),
+            "holdout_end": comparison.holdout.end.isoformat(),
+            **model.settings.__dict__,
+        },
+        metrics,
+        model_dir=model_dir,
+        files=sorted((out / "report").iterdir()),
+        register_as=name,
+    )
+    tracking.set_alias(name, CHAMPION if comparison.promote else CHALLENGER, logged["version"])
+    return RetrainResult(comparison, logged["version"], logged["run_id"], report, model_dir)
+
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "Comparison",
+    "Gate",
+    "Holdout",
+    "RetrainResult",
+    "compare",
+    "known_outcomes",
+    "retrain_and_promote",
+    "write_report",
+]

@@ -1,0 +1,190 @@
+"""Which models are served and how they are replaced: reload, refusal, registry and its cache."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from eta.model import EtaModel
+from service.engine import Engine, Options
+from service.schemas import QuoteRequest
+from service.sources import DirectorySource, RegistrySource, SourceError
+from service.store import ModelRefused, ModelStore, golden_check
+
+
+def versions(client: TestClient, headers: dict) -> dict[str, str]:
+    body = client.get("/v1/models", headers=headers["quote"]).json()
+    return {m["name"]: m["version"] for m in body["models"]}
+
+
+def retrained(model_dir: Path, tickets_model: EtaModel) -> None:
+    """A new version of the tickets model: same model, different online state."""
+    model = EtaModel.load(model_dir / "tickets")
+    model.online_.offset["likely|*"] = 0.05
+    model.save(model_dir / "tickets")
+
+
+def test_models_describe_themselves(client: TestClient, headers: dict) -> None:
+    body = client.get("/v1/models/deliveries", headers=headers["quote"]).json()
+    assert body["kind"] == "delivery" and body["timezone"] == "Europe/Berlin"
+    assert body["training_window"][0] < body["training_window"][1] and body["rows"] > 0
+    features = {f["name"]: f for f in body["features"]}
+    assert "express" in features["service"]["values"] and features["weight_kg"]["kind"] == "numeric"
+    assert client.get("/v1/models/pizza", headers=headers["quote"]).status_code == 404
+
+
+def test_reload_swaps_only_what_changed(
+    model_copy: Path, make_app: Callable, headers: dict, tickets_model: EtaModel
+) -> None:
+    with TestClient(make_app(model_copy)) as client:
+        before = versions(client, headers)
+        unchanged = client.post("/v1/admin/reload", headers=headers["admin"]).json()
+        assert {m["outcome"] for m in unchanged["models"]} == {"unchanged"}
+        retrained(model_copy, tickets_model)
+        result = client.post("/v1/admin/reload", headers=headers["admin"]).json()
+        outcomes = {m["name"]: m["outcome"] for m in result["models"]}
+        assert outcomes == {"tickets": "loaded", "deliveries": "unchanged"}
+        after = versions(client, headers)
+        assert after["tickets"] != before["tickets"] and after["deliveries"] == before["deliveries"]
+        quote = client.post("/v1/quotes", json={"model": "tickets"}, headers=headers["quote"])
+        assert quote.json()["model_version"] == after["tickets"]
+
+
+def _truncate(path: Path) -> None:
+    text = path.read_bytes()
+    path.write_bytes(text[: len(text) // 2])
+
+
+def _edit_state(directory: Path, **changes: object) -> None:
+    state = json.loads((directory / "model.json").read_text())
+    (directory / "model.json").write_text(json.dumps(state | changes))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: (d / "lightgbm_q90.txt").write_text("tree\nnot a model\n"),
+        # Cut off mid-tree, as an interrupted copy leaves it: LightGBM aborts the process that
+        # parses this (native terminate), so only the throwaway vetting process may parse it.
+        lambda d: _truncate(d / "lightgbm_q90.txt"),
+        lambda d: (d / "model.json").write_text("{"),
+        lambda d: _edit_state(d, typical_spread=80.0),
+        lambda d: (d / "recent_events.parquet").unlink(),
+    ],
+    ids=["garbage-booster", "booster-cut-mid-tree", "broken-json", "absurd-spread", "missing-file"],
+)
+def test_a_broken_model_is_refused_and_the_old_one_keeps_serving(
+    model_copy: Path, make_app: Callable, headers: dict, damage: Callable[[Path], None]
+) -> None:
+    with TestClient(make_app(model_copy)) as client:
+        before = versions(client, headers)
+        damage(model_copy / "tickets")
+        response = client.post("/v1/admin/reload", headers=headers["admin"])
+        assert response.status_code == 409
+        problem = response.json()
+        assert problem["type"] == "about:blank" and "tickets" in problem["detail"]
+        refused = {m["name"]: m for m in problem["models"] if m["outcome"] == "refused"}
+        assert set(refused) == {"tickets"} and refused["tickets"]["reason"]
+        assert versions(client, headers) == before
+        quote = client.post("/v1/quotes", json={"model": "tickets"}, headers=headers["quote"])
+        assert quote.status_code == 200 and quote.json()["model_version"] == before["tickets"]
+
+
+def test_golden_check_refuses_absurd_promises(tickets_model: EtaModel, tmp_path: Path) -> None:
+    golden_check(tickets_model)
+    broken = EtaModel.load(tickets_model.save(tmp_path / "m"))
+    broken.online_.offset["likely|*"] = 7.0  # every time 1,100x longer: promises in decades
+    with pytest.raises(ModelRefused, match="out of range"):
+        golden_check(broken)
+    broken.typical_spread_ = 80.0  # so far out that the engine cannot even place them
+    with pytest.raises(ModelRefused, match="could not be quoted"):
+        golden_check(broken)
+
+
+def test_requests_in_flight_finish_on_the_model_they_started_with(
+    model_copy: Path, tmp_path: Path
+) -> None:
+    store = ModelStore([DirectorySource(model_copy)], tmp_path / "scratch")
+    store.reload()
+    old = store.get("tickets")
+    engine = Engine()
+
+    async def scenario() -> tuple[list, list]:
+        await engine.start()
+        first = asyncio.ensure_future(
+            engine.quote(old, Options(None, None, None), [QuoteRequest(model="tickets")])
+        )
+        model = EtaModel.load(model_copy / "tickets")
+        model.online_.offset["likely|*"] = 0.3
+        model.save(model_copy / "tickets")
+        await asyncio.to_thread(store.reload)  # swapped while `first` waits in the queue
+        second = await engine.quote(
+            store.get("tickets"), Options(None, None, None), [QuoteRequest(model="tickets")]
+        )
+        results = await first, second
+        await engine.stop()
+        return results
+
+    [before], [after] = asyncio.run(scenario())
+    assert before["model_version"] == old.version
+    assert after["model_version"] == store.get("tickets").version != old.version
+
+
+def test_a_directory_without_models_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no model here"):
+        DirectorySource(tmp_path).candidates()
+
+
+def test_registry_alias_is_served_and_cached_for_a_restart_without_registry(
+    model_copy: Path, make_app: Callable, headers: dict, tmp_path: Path
+) -> None:
+    from eta.settings import get_settings
+    from eta.tracking import log_run
+
+    tracking = get_settings().tracking_uri  # the test's own throwaway store
+    import mlflow
+
+    logged = log_run(
+        "t", {}, {"on_time_rate": 0.91}, model_dir=model_copy / "tickets", register_as="tickets"
+    )
+    mlflow.MlflowClient(tracking).set_registered_model_alias(
+        "tickets", "champion", logged["version"]
+    )
+    state = tmp_path / "service-state"
+    with TestClient(
+        make_app(
+            None, registry=("models:/tickets@champion",), state_dir=state, tracking_uri=tracking
+        )
+    ) as client:
+        info = client.get("/v1/models/tickets", headers=headers["quote"]).json()
+        assert info["version"] == logged["version"]
+        assert "from the registry" in info["source"]
+        assert info["backtest"]["on_time_rate"] == pytest.approx(0.91)
+
+    down = "http://127.0.0.1:9"  # nothing listens there: the registry is down
+    with TestClient(
+        make_app(None, registry=("models:/tickets@champion",), state_dir=state, tracking_uri=down)
+    ) as client:
+        info = client.get("/v1/models/tickets", headers=headers["quote"]).json()
+        assert info["version"] == logged["version"] and "local cache" in info["source"]
+        quote = client.post("/v1/quotes", json={"model": "tickets"}, headers=headers["quote"])
+        assert quote.status_code == 200
+
+
+def test_registry_down_and_nothing_cached_is_not_ready(
+    make_app: Callable, headers: dict, tmp_path: Path
+) -> None:
+    source = RegistrySource("models:/tickets@champion", tmp_path, "http://127.0.0.1:9")
+    with pytest.raises(SourceError, match="nothing cached"):
+        source.candidates()
+    app = make_app(None, registry=("models:/tickets@champion",), tracking_uri="http://127.0.0.1:9")
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 503
+        response = client.post("/v1/quotes", json={"model": "tickets"}, headers=headers["quote"])
+        assert response.status_code == 503

@@ -1,0 +1,98 @@
+"""Outcomes reported back: judged when due, idempotent on the id, feeding the live on-time rate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from fastapi.testclient import TestClient
+
+
+def ticket(i: int, *, days_ago: float, took_hours: float | None) -> dict:
+    started = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=days_ago)
+    finished = None if took_hours is None else started + pd.Timedelta(hours=took_hours)
+    return {
+        "model": "tickets",
+        "id": f"T{i}",
+        "features": {"priority": "normal", "category": "billing", "channel": "email"},
+        "started_at": started.isoformat(),
+        "finished_at": None if finished is None else finished.isoformat(),
+    }
+
+
+def test_outcomes_feed_the_live_on_time_rate_and_are_idempotent(
+    model_copy: Path, make_app: Callable, headers: dict
+) -> None:
+    quick = [ticket(i, days_ago=40, took_hours=1) for i in range(30)]
+    stuck = [ticket(100 + i, days_ago=40, took_hours=None) for i in range(10)]
+    with TestClient(make_app(model_copy)) as client:
+        response = client.post(
+            "/v1/outcomes", json={"items": quick + stuck}, headers=headers["outcomes"]
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["accepted"], body["duplicates"], body["failed"]) == (40, 0, 0)
+        assert body["judged"] == 80  # likely time and promise of every item have passed
+        rate = body["on_time_rate"]["tickets"]["*"]
+        assert rate == 30 / 40  # the stuck ones broke their promises
+
+        again = client.post(
+            "/v1/outcomes", json={"items": quick + stuck}, headers=headers["outcomes"]
+        ).json()
+        assert (again["accepted"], again["duplicates"], again["judged"]) == (0, 40, 0)
+        assert again["on_time_rate"]["tickets"]["*"] == rate
+
+        info = client.get("/v1/models/tickets", headers=headers["quote"]).json()
+        assert info["live"]["*"] == {"on_time_rate": rate, "judged": 40}
+        metrics = client.get("/metrics").text
+        assert 'eta_on_time_rate{model="tickets",segment="*"} 0.75' in metrics
+
+
+def test_outcomes_move_the_promises(model_copy: Path, make_app: Callable, headers: dict) -> None:
+    item = {"model": "tickets", "features": {"priority": "normal", "category": "billing"}}
+    started = "2025-06-02T10:00:00+02:00"
+    with TestClient(make_app(model_copy)) as client:
+        before = client.post(
+            "/v1/quotes", json={**item, "started_at": started}, headers=headers["quote"]
+        ).json()
+        late = [ticket(i, days_ago=60, took_hours=None) for i in range(200)]
+        client.post("/v1/outcomes", json={"items": late}, headers=headers["outcomes"])
+        after = client.post(
+            "/v1/quotes", json={**item, "started_at": started}, headers=headers["quote"]
+        ).json()
+    assert after["promise_hours"] > before["promise_hours"]  # broken promises pad the next ones
+
+
+def test_bad_outcomes_are_refused_one_by_one(
+    model_copy: Path, make_app: Callable, headers: dict
+) -> None:
+    future = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=2)).isoformat()
+    items = [
+        ticket(1, days_ago=3, took_hours=2),
+        {**ticket(2, days_ago=3, took_hours=2), "finished_at": future},
+        {**ticket(3, days_ago=3, took_hours=2), "model": "pizza"},
+        {**ticket(4, days_ago=3, took_hours=2), "features": {"queue_open": "many"}},
+        {**ticket(5, days_ago=3, took_hours=None), "started_at": future},
+    ]
+    with TestClient(make_app(model_copy)) as client:
+        body = client.post(
+            "/v1/outcomes", json={"items": items}, headers=headers["outcomes"]
+        ).json()
+        assert body["accepted"] == 1 and body["failed"] == 4
+        fields = {e["index"]: e["errors"][0]["field"] for e in body["errors"]}
+        assert fields == {
+            1: "items[1].finished_at",
+            2: "items[2].model",
+            3: "items[3].features.queue_open",
+            4: "items[4].started_at",
+        }
+        missing_id = {
+            "items": [{k: v for k, v in ticket(9, days_ago=1, took_hours=1).items() if k != "id"}]
+        }
+        problem = client.post("/v1/outcomes", json=missing_id, headers=headers["outcomes"]).json()
+        assert problem["status"] == 422 and problem["errors"][0]["field"] == "items[0].id"
+        assert (
+            client.post("/v1/outcomes", json={"items": items}, headers=headers["quote"]).status_code
+            == 403
+        )

@@ -1,0 +1,137 @@
+"""Quotes over HTTP: one item, a batch in order with per-item errors, re-quotes in progress."""
+
+from __future__ import annotations
+
+import pandas as pd
+from fastapi.testclient import TestClient
+
+from service.schemas import QuoteBatchResponse, QuoteResponse
+
+PARCEL = {"service": "standard", "carrier": "DHL", "region": "urban", "weight_kg": 2.5}
+
+
+def quote(client: TestClient, headers: dict, **body: object):
+    return client.post("/v1/quotes", json={"model": "deliveries", **body}, headers=headers["quote"])
+
+
+def test_a_quote_is_an_ordered_promise_with_a_message(client: TestClient, headers: dict) -> None:
+    response = quote(client, headers, id="order-1", features=PARCEL)
+    assert response.status_code == 200, response.text
+    body = QuoteResponse.model_validate(response.json())
+    assert body.id == "order-1" and body.model == "deliveries"
+    assert body.earliest_at <= body.likely_at <= body.follow_up_at <= body.promise_at
+    assert body.promise_at > pd.Timestamp.now(tz="UTC")
+    assert body.confidence == 0.9 and body.customer_message
+    assert body.request_id == response.headers["x-request-id"]
+
+
+def test_confidence_moves_the_promise(client: TestClient, headers: dict) -> None:
+    start = "2025-06-02T10:00:00+02:00"
+    low = quote(client, headers, features=PARCEL, started_at=start, confidence=0.6).json()
+    high = quote(client, headers, features=PARCEL, started_at=start, confidence=0.97).json()
+    assert low["confidence"] == 0.6 and high["confidence"] == 0.97
+    assert high["promise_hours"] > low["promise_hours"]
+
+
+def test_an_item_in_progress_is_requoted_from_the_time_it_has_taken(
+    client: TestClient, headers: dict
+) -> None:
+    fresh = quote(client, headers, features=PARCEL).json()
+    started = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=2)
+    requote = quote(client, headers, features=PARCEL, started_at=started.isoformat()).json()
+    assert fresh["elapsed_hours"] is None
+    assert requote["elapsed_hours"] > 0
+    assert pd.Timestamp(requote["promise_at"]) > pd.Timestamp.now(tz="UTC")
+    explicit = quote(client, headers, features=PARCEL, elapsed_hours=5.0).json()
+    assert explicit["elapsed_hours"] == 5.0
+
+
+def test_a_bad_feature_value_is_a_problem_naming_the_field(
+    client: TestClient, headers: dict
+) -> None:
+    response = quote(client, headers, features={**PARCEL, "weight_kg": "heavy"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["errors"] == [{"field": "features.weight_kg", "message": "not a number"}]
+    assert problem["request_id"] == response.headers["x-request-id"]
+
+
+def test_unknown_features_and_models_are_refused_by_name(client: TestClient, headers: dict) -> None:
+    problem = quote(client, headers, features={"colour": "red"}).json()
+    assert problem["status"] == 422 and problem["errors"][0]["field"] == "features.colour"
+    problem = client.post("/v1/quotes", json={"model": "pizza"}, headers=headers["quote"]).json()
+    assert problem["errors"][0]["field"] == "model" and "deliveries" in problem["detail"]
+
+
+def test_schema_errors_name_the_field(client: TestClient, headers: dict) -> None:
+    problem = quote(client, headers, started_at="last tuesday", confidence=1.5).json()
+    fields = {e["field"] for e in problem["errors"]}
+    assert problem["status"] == 422 and fields == {"started_at", "confidence"}
+    problem = quote(client, headers, timezone="Mars/Olympus").json()
+    assert problem["errors"][0]["field"] == "timezone"
+    response = client.post(
+        "/v1/quotes",
+        content=b"{not json",
+        headers={**headers["quote"], "content-type": "application/json"},
+    )
+    assert response.status_code == 422 and response.json()["errors"]
+
+
+def test_a_batch_answers_every_item_in_order_and_bad_items_alone(
+    client: TestClient, headers: dict
+) -> None:
+    items = [
+        {"model": "deliveries", "id": "a", "features": {**PARCEL, "service": "express"}},
+        {"model": "deliveries", "id": "b", "started_at": "not a time"},
+        {"model": "deliveries", "id": "c", "features": {**PARCEL, "service": "economy"}},
+        {"model": "tickets", "id": "d", "features": {"priority": "high"}},
+        {"model": "nope", "id": "e"},
+        {"model": "deliveries", "id": "f", "features": {"weight_kg": "x"}},
+        {"model": "deliveries", "id": "g", "confidence": 0.95},
+    ]
+    response = client.post("/v1/quotes/batch", json={"items": items}, headers=headers["quote"])
+    assert response.status_code == 200, response.text
+    body = QuoteBatchResponse.model_validate(response.json())
+    assert [item.index for item in body.items] == list(range(len(items)))
+    assert (body.quoted, body.failed) == (4, 3)
+    ok = {i: item.quote for i, item in enumerate(body.items) if item.quote}
+    assert [q.id for q in ok.values()] == ["a", "c", "d", "g"]
+    assert ok[3].model == "tickets" and ok[6].confidence == 0.95
+    errors = {i: item.error.errors[0].field for i, item in enumerate(body.items) if item.error}
+    assert errors == {
+        1: "items[1].started_at",
+        4: "items[4].model",
+        5: "items[5].features.weight_kg",
+    }
+
+
+def test_batch_quotes_equal_single_quotes(client: TestClient, headers: dict) -> None:
+    start = "2025-03-03T09:30:00+01:00"
+    items = [
+        {"model": "deliveries", "features": {**PARCEL, "service": s}, "started_at": start}
+        for s in ("express", "standard", "economy")
+    ]
+    batch = client.post("/v1/quotes/batch", json={"items": items}, headers=headers["quote"]).json()
+    for item, answer in zip(items, batch["items"], strict=True):
+        single = client.post("/v1/quotes", json=item, headers=headers["quote"]).json()
+        assert answer["quote"]["promise_at"] == single["promise_at"]
+
+
+def test_batch_size_is_limited_and_structure_checked(client: TestClient, headers: dict) -> None:
+    too_many = {"items": [{"model": "deliveries"}] * 1001}
+    problem = client.post("/v1/quotes/batch", json=too_many, headers=headers["quote"]).json()
+    assert problem["status"] == 422 and problem["errors"][0]["field"] == "items"
+    for body in ({}, {"items": "x"}, {"items": []}, {"items": [{"model": "deliveries"}], "x": 1}):
+        response = client.post("/v1/quotes/batch", json=body, headers=headers["quote"])
+        assert response.status_code == 422, body
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_thousand_items_come_back_in_order(client: TestClient, headers: dict) -> None:
+    items = [
+        {"model": "tickets", "id": str(i), "features": {"queue_open": i % 50}} for i in range(1000)
+    ]
+    body = client.post("/v1/quotes/batch", json={"items": items}, headers=headers["quote"]).json()
+    assert body["quoted"] == 1000
+    assert [item["quote"]["id"] for item in body["items"]] == [str(i) for i in range(1000)]

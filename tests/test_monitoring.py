@@ -1,0 +1,66 @@
+"""Monitoring judges a promise only once it has come due, and flags segments beyond noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eta.data import DataError
+from eta.monitoring import promise_report, wilson_interval
+
+AS_OF = pd.Timestamp("2026-03-01", tz="UTC")
+
+
+def frames(promises: list[str], finishes: list[str | None], segments: list[str]):
+    ids = [f"T{i}" for i in range(len(promises))]
+    quotes = pd.DataFrame(
+        {"id": ids, "promise_at": promises, "segment": segments, "confidence": 0.9}
+    )
+    outcomes = pd.DataFrame({"id": ids, "finished_at": finishes})
+    return quotes, outcomes
+
+
+def test_only_promises_that_have_come_due_are_judged() -> None:
+    quotes, outcomes = frames(
+        ["2026-02-01T10:00Z", "2026-02-01T10:00Z", "2026-02-01T10:00Z", "2026-03-05T10:00Z"],
+        ["2026-01-31T10:00Z", "2026-02-02T10:00Z", None, "2026-02-20T10:00Z"],
+        ["a", "a", "a", "a"],
+    )
+    report = promise_report(quotes, outcomes, AS_OF)
+    # Kept, late, still open past its promise; the fourth is not due yet though it finished.
+    assert report.overall["judged"] == 3 and report.overall["not_due_yet"] == 1
+    assert report.overall["on_time_rate"] == pytest.approx(1 / 3)
+    assert report.overall["still_open_past_promise"] == 1
+
+
+def test_a_finish_after_as_of_is_not_known_yet() -> None:
+    quotes, outcomes = frames(["2026-02-01T10:00Z"], ["2026-03-10T10:00Z"], ["a"])
+    report = promise_report(quotes, outcomes, AS_OF)
+    assert report.overall["still_open_past_promise"] == 1 and report.overall["on_time_rate"] == 0
+
+
+def test_segments_are_flagged_only_beyond_sampling_noise() -> None:
+    rng = np.random.default_rng(0)
+    n_big, n_small = 2000, 20
+    kept_big = rng.random(n_big) < 0.8  # clearly below a 90% target
+    kept_small = np.arange(n_small) < 16  # 80% of 20: could be bad luck
+    kept = np.r_[kept_big, kept_small]
+    promises = ["2026-02-01T10:00Z"] * len(kept)
+    finishes = ["2026-02-01T09:00Z" if k else "2026-02-01T11:00Z" for k in kept]
+    quotes, outcomes = frames(promises, finishes, ["big"] * n_big + ["small"] * n_small)
+    alerts = promise_report(quotes, outcomes, AS_OF).alerts
+    assert len(alerts) == 1 and alerts[0].startswith("big:")
+
+
+def test_wilson_interval_covers_the_rate_and_narrows_with_more_items() -> None:
+    lo_small, hi_small = wilson_interval(np.array([9]), np.array([10]))
+    lo_big, hi_big = wilson_interval(np.array([900]), np.array([1000]))
+    assert lo_small[0] < 0.9 < hi_small[0] and lo_big[0] < 0.9 < hi_big[0]
+    assert hi_big[0] - lo_big[0] < (hi_small[0] - lo_small[0]) / 5
+
+
+def test_missing_columns_are_named() -> None:
+    quotes, outcomes = frames(["2026-02-01T10:00Z"], [None], ["a"])
+    with pytest.raises(DataError, match=r"outcomes: missing column\(s\) \['finished_at'\]"):
+        promise_report(quotes, outcomes.drop(columns="finished_at"), AS_OF)

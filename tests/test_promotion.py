@@ -1,0 +1,100 @@
+"""Retrain and promote: the alias moves only to a candidate that keeps promises better."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from eta import tracking
+from eta.data import History, seen_at
+from eta.promotion import CHALLENGER, CHAMPION, Gate, retrain_and_promote
+
+
+def metrics(on_time: float, pinball: float, worst: float | None = None, items: int = 5000) -> dict:
+    return {
+        "items": items,
+        "on_time_rate": on_time,
+        "gap": on_time - 0.9,
+        "pinball_loss": pinball,
+        "worst_segment_on_time_rate": worst,
+    }
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "promote"),
+    [
+        (metrics(0.90, 5.0), None, True),
+        (metrics(0.85, 5.0), None, False),
+        (metrics(0.90, 5.0), metrics(0.90, 5.5), True),
+        (metrics(0.90, 5.6), metrics(0.90, 5.5), False),
+        (metrics(0.84, 4.0), metrics(0.90, 5.5), False),
+        (metrics(0.90, 6.0), metrics(0.80, 5.5), True),
+        (metrics(0.90, 5.0, worst=0.80), metrics(0.90, 5.5, worst=0.88), False),
+        (metrics(0.90, 5.0, worst=0.87), metrics(0.90, 5.5, worst=0.88), True),
+        (metrics(0.90, 5.0, items=50), None, False),
+    ],
+)
+def test_the_gate_promotes_only_a_calibrated_candidate_that_is_better(
+    candidate: dict, champion: dict | None, promote: bool
+) -> None:
+    decided, reasons = Gate().decide(candidate, champion, 0.9)
+    assert decided is promote and reasons
+
+
+def test_a_small_holdout_widens_the_allowed_gap_to_two_standard_errors() -> None:
+    gate = Gate(tolerance=0.01)
+    assert gate.allowed_gap(0.9, 100_000) == 0.01
+    assert gate.allowed_gap(0.9, 400) == pytest.approx(2 * (0.09 / 400) ** 0.5)
+
+
+def test_retrain_registers_every_version_and_moves_the_champion_alias_only_when_it_should(
+    tickets_history: History, tmp_path: Path
+) -> None:
+    early = seen_at(tickets_history, tickets_history.as_of - pd.Timedelta(days=75))
+    first = retrain_and_promote(early, "tickets", tmp_path / "first")
+    assert first.comparison.promote and first.comparison.champion is None
+    assert (first.report.parent / "report.md").exists()
+
+    second = retrain_and_promote(tickets_history, "tickets", tmp_path / "second")
+    assert second.comparison.champion is not None
+    assert second.comparison.holdout.start >= pd.Timestamp(early.as_of)  # champion never saw it
+    champion = tracking.load_model("tickets", CHAMPION)
+    expected = second.version if second.comparison.promote else first.version
+    assert champion.info_["as_of"] == _as_of(expected)
+    if not second.comparison.promote:
+        assert tracking.load_model("tickets", CHALLENGER).info_["as_of"] == _as_of(second.version)
+    report = second.report.read_text()
+    assert "| pinball loss |" in report and ("**promoted**" in report) == second.comparison.promote
+
+    # With a champion trained on everything, no outcome it has not seen is known yet.
+    tracking.set_alias("tickets", CHAMPION, second.version)
+    third = retrain_and_promote(tickets_history, "tickets", tmp_path / "third")
+    assert not third.comparison.promote and "only" in third.comparison.reasons[0]
+    assert tracking.load_model("tickets", CHAMPION).info_["as_of"] == _as_of(second.version)
+
+
+def _as_of(version: str) -> str:
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    run = client.get_run(client.get_model_version("tickets", version).run_id)
+    return run.data.params["as_of"]
+
+
+def test_the_pipeline_answers_bad_input_with_one_line_and_status_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[1] / "pipelines" / "retrain_and_promote.py"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: t\nkind: resolution\nstart: a\nend: b\nclock: sometimes\n")
+    done = subprocess.run(
+        [sys.executable, str(script), "--spec", str(spec), "--data", str(tmp_path / "h.csv")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "key 'clock'" in done.stderr and "Traceback" not in done.stderr
