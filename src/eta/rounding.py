@@ -89,22 +89,29 @@ def follow_up(
     if len(target_ns) == 0:
         return _index(target_ns)
     calendar = _Calendar(clock)
-    latest_local = calendar.last_business_moment(calendar.local(target_ns))
-    latest = np.minimum(calendar.utc(latest_local), target_ns)
-    local = calendar.local(latest)
+    target_local = calendar.local(target_ns)
+    local = calendar.last_business_moment(target_local)
+    latest = target_ns.copy()  # on a business clock the target is inside business hours
+    moved = local != target_local
+    if moved.any():
+        latest[moved] = np.minimum(calendar.utc(local[moved]), target_ns[moved])
     day = local - local % _DAY
     hour = np.maximum(local - local % _HOUR, day + calendar.opens)
-    candidates = (
-        calendar.utc(hour),
-        _ceil(latest, _MINUTE),
-        calendar.utc(calendar.first_business_moment(calendar.local(low))),
-    )
     out = low.copy()
-    chosen = np.zeros(len(out), dtype=bool)
-    for candidate in candidates:
-        fits = ~chosen & (candidate >= low) & (candidate < high)
-        out[fits] = candidate[fits]
-        chosen |= fits
+    todo = np.ones(len(out), dtype=bool)
+    candidates = (
+        lambda rows: calendar.utc(hour[rows]),
+        lambda rows: _ceil(latest[rows], _MINUTE),
+        lambda rows: calendar.utc(calendar.first_business_moment(calendar.local(low[rows]))),
+    )
+    for candidate in candidates:  # the first that fits wins; later ones only where needed
+        rows = np.flatnonzero(todo)
+        if len(rows) == 0:
+            break
+        values = candidate(rows)
+        fits = (values >= low[rows]) & (values < high[rows])
+        out[rows[fits]] = values[fits]
+        todo[rows[fits]] = False
     return _index(out)
 
 
