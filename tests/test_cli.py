@@ -166,3 +166,41 @@ def test_a_missing_data_file_exits_2(workspace: Path, tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_quote_speaks_the_customers_language_and_time_zone(workspace: Path) -> None:
+    if not (workspace / "model").exists():
+        test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace)
+    out = workspace / "quotes_fa.csv"
+    result = run(
+        "quote",
+        "--model",
+        workspace / "model",
+        "--data",
+        workspace / "items.csv",
+        "--out",
+        out,
+        "--locale",
+        "fa",
+        "--timezone",
+        "Asia/Tehran",
+    )
+    assert result.exit_code == 0, result.output
+    quotes = pd.read_csv(out).drop(index=3)
+    assert (quotes["locale"] == "fa").all() and (quotes["text_direction"] == "rtl").all()
+    assert (quotes["timezone"] == "Asia/Tehran").all()
+    assert quotes["window_end"].str.endswith("+03:30").all()  # said in Tehran time
+    import json
+
+    notes = [json.loads(v) for v in quotes["risk_notes"]]
+    assert all(isinstance(n, list) for n in notes) and any(notes)
+    unknown = run(
+        "quote", "--model", workspace / "model", "--data", workspace / "items.csv",
+        "--out", workspace / "q_de.csv", "--locale", "de",
+    )  # fmt: skip
+    assert unknown.exit_code == 0 and "answered in English" in unknown.output
+    bad_zone = run(
+        "quote", "--model", workspace / "model", "--data", workspace / "items.csv",
+        "--out", workspace / "q_x.csv", "--timezone", "Mars/Olympus",
+    )  # fmt: skip
+    assert bad_zone.exit_code == 2 and "IANA" in bad_zone.output

@@ -319,9 +319,10 @@ def test_a_delivery_ordered_after_the_cut_off_before_holidays(deliveries) -> Non
 
 def test_a_delivery_window_said_in_the_shoppers_time_zone_and_language(deliveries) -> None:
     # The same parcel for a shopper in New York, in Russian: 18:30 in Berlin on Monday is 12:30
-    # in New York, and the promised date is Monday there too (23:59 Berlin = 17:59 New York).
+    # in New York, so the promised date is Monday there too, and it lasts until 23:59 their time.
     q = quote(deliveries, "2025-12-24 16:00", locale="ru", timezone="America/New_York")
     assert q["timezone"] == "America/New_York"
+    assert local(q["promise_at"], "America/New_York") == "Mon 2025-12-29 23:59"  # their Monday
     assert q["window_end"] == dt.date(2025, 12, 29)
     assert q["customer_message"] == (
         "Ваш заказ будет доставлен в понедельник. Завтра — праздничный день, поэтому может "

@@ -90,6 +90,22 @@ def test_a_follow_up_is_in_business_hours_after_the_likely_time_and_before_the_p
     assert (when <= target.ceil("min")).all()  # never later than the level it stands for
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    clock=clocks(),
+    starts=st.lists(instants, min_size=1, max_size=8),
+    hours=st.floats(0.01, 300),
+    zone=st.sampled_from((*ZONES, "Asia/Tehran", "Pacific/Auckland")),
+)
+def test_a_date_is_the_customers_date(clock, starts, hours, zone) -> None:
+    exact = clock.add_hours(pd.DatetimeIndex(starts).tz_localize("UTC"), hours)
+    rounded = round_promise(clock, exact, "date", zone)
+    assert (rounded >= exact).all()
+    local = rounded.tz_convert(zone)
+    assert (local.strftime("%H:%M") == "23:59").all()
+    assert (local.date == exact.tz_convert(zone).ceil("min").date).all()
+
+
 @pytest.mark.parametrize(
     ("exact", "how", "said"),
     [

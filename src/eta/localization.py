@@ -92,16 +92,14 @@ class Language:
         return self.localize_digits(_format_time(self.babel, hour, minute))
 
     def number(self, value: float, pattern: str = "#,##0.#") -> str:
-        said = format_decimal(value, pattern, locale=self.babel, numbering_system="default")
-        return self.localize_digits(said)
+        return self.localize_digits(_format_number(self.babel, float(value), pattern, False))
 
-    def percent(self, value: float, pattern: str | None = None) -> str:
-        said = format_percent(value, pattern, locale=self.babel, numbering_system="default")
-        return self.localize_digits(said)
+    def percent(self, value: float, pattern: str = "#,##0%") -> str:
+        return self.localize_digits(_format_number(self.babel, float(value), pattern, True))
 
     def join(self, items: list[str]) -> str:
         """'Saturday and Sunday', 'subota i nedjelja', 'شنبه و یکشنبه'."""
-        return format_list(items, locale=self.babel) if items else ""
+        return _format_list(self.babel, tuple(items)) if items else ""
 
 
 @functools.lru_cache(maxsize=64)
@@ -162,6 +160,19 @@ def _read_catalog(code: str) -> dict[str, dict[str, str]]:
 @functools.lru_cache(maxsize=4096)
 def _format_date(locale: Locale, skeleton: str, day: dt.date) -> str:
     return format_skeleton(skeleton, day, locale=locale)
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_list(locale: Locale, items: tuple[str, ...]) -> str:
+    return format_list(list(items), locale=locale)
+
+
+@functools.lru_cache(maxsize=8192)
+def _format_number(locale: Locale, value: float, pattern: str, percent: bool) -> str:
+    """Numbers in agent texts repeat a lot (counts, rounded effects): format each once."""
+    if percent:
+        return format_percent(value, pattern, locale=locale, numbering_system="default")
+    return format_decimal(value, pattern, locale=locale, numbering_system="default")
 
 
 @functools.lru_cache(maxsize=4096)

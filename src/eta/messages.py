@@ -33,6 +33,10 @@ aloud, and "the weekend is in this period" matters less than a holiday or a busy
 _AFTERNOON, _EVENING = 12 * 60, 17 * 60
 """Parts of the day by minute of day: morning before noon, afternoon until 17:00, evening."""
 _NEAR = ("today", "tomorrow")
+_NAT = np.iinfo(np.int64).min
+_NS_PER_MINUTE = 60 * 10**9
+_NS_PER_DAY = 24 * 60 * _NS_PER_MINUTE
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DATED = -1
 """A relation to the reference day that is always said with the date (for agents' lists)."""
 
@@ -47,73 +51,100 @@ class Speaker:
         self.language = language
         self.spec = spec
         self.timezone = timezone
-        self._reference_day = _local_days(reference, timezone)
+        self._reference_day = _local_ns(reference, timezone) // _NS_PER_DAY
         self._cache: dict[tuple, str] = {}
+        self._days: dict[int, tuple[str, str, str]] = {}
+        self._notes: dict[tuple, dict[str, str]] = {}
+        self._times: dict[int, str] = {}
+        self._parts = tuple(
+            language.catalog[f"part.{p}"] for p in ("morning", "afternoon", "evening")
+        )
 
     # -- moments ------------------------------------------------------------------------------
 
     def moments(self, instants: pd.DatetimeIndex, style: str) -> list[str]:
         """Each instant said in ``style``: 'on.day', 'on.part', 'on.time', 'by.day',
         'by.time', 'day' (a day on its own) or 'agent' (exact, with its date)."""
-        local = pd.DatetimeIndex(instants).tz_convert(self.timezone)
-        valid = np.asarray(local.notna())
-        days = _local_days(instants, self.timezone)
-        relation = (days - self._reference_day).astype("timedelta64[D]").astype(np.int64)
-        minute = np.where(valid, local.hour * 60 + local.minute, 0)
+        local = _local_ns(instants, self.timezone)
+        valid = local != _NAT
+        days = local // _NS_PER_DAY
+        relation = days - self._reference_day
+        minute = (local % _NS_PER_DAY) // _NS_PER_MINUTE
         out = [""] * len(local)
         for row in np.flatnonzero(valid):
-            out[row] = self._moment(style, int(relation[row]), days[row], int(minute[row]))
+            out[row] = self._moment(style, int(relation[row]), int(days[row]), int(minute[row]))
         return out
 
     def exact(self, instant: pd.Timestamp) -> str:
         """One moment for agents, with its date ('Thursday, January 8, 5:00 PM')."""
-        local = pd.Timestamp(instant).tz_convert(self.timezone)
-        day = np.datetime64(local.date(), "D")
-        return self._moment("agent", 0, day, local.hour * 60 + local.minute)
+        local = _local_ns(pd.DatetimeIndex([instant]), self.timezone)[0]
+        return self._moment(
+            "agent", 0, int(local // _NS_PER_DAY), int(local % _NS_PER_DAY // _NS_PER_MINUTE)
+        )
 
     def day(self, day: dt.date, row: int) -> str:
         """A day on its own relative to row ``row``'s reference ('tomorrow', 'Thursday')."""
-        relation = (np.datetime64(day, "D") - self._reference_day[row]).astype(int)
-        return self._moment("day", int(relation), np.datetime64(day, "D"), 0)
+        number = day.toordinal() - _EPOCH_ORDINAL
+        return self._moment("day", int(number - self._reference_day[row]), number, 0)
 
-    def _moment(self, style: str, relation: int, day: np.datetime64, minute: int) -> str:
+    def _moment(self, style: str, relation: int, day: int, minute: int) -> str:
         key = (style, relation if style != "agent" else None, day, minute)
         said = self._cache.get(key)
         if said is None:
             said = self._cache[key] = self._say(style, relation, day, minute)
         return said
 
-    def _say(self, style: str, relation: int, day: np.datetime64, minute: int) -> str:
-        lang = self.language
-        date = day.item()
+    def _say(self, style: str, relation: int, day: int, minute: int) -> str:
         if style == "agent":
             pattern = "agent.moment"
         else:
             near = _NEAR[relation] if 0 <= relation < len(_NEAR) else None
             pattern = f"{style}.{near or ('weekday' if 0 < relation < 7 else 'date')}"
-        part = (
-            "morning" if minute < _AFTERNOON else "afternoon" if minute <= _EVENING else "evening"
+        weekday, weekday_on, date = self._day_words(day)
+        return self.language.catalog[pattern].format(
+            weekday=weekday,
+            weekday_on=weekday_on,
+            date=date,
+            time=self._time_words(minute),
+            part=self._parts[0 if minute < _AFTERNOON else 1 if minute <= _EVENING else 2],
         )
-        return lang.text(
-            pattern,
-            weekday=lang.weekdays[date.weekday()],
-            weekday_on=lang.weekdays_on[date.weekday()],
-            date=lang.date(date),
-            time=lang.time(minute // 60, minute % 60),
-            part=lang.catalog[f"part.{part}"],
-        )
+
+    def _day_words(self, day: int) -> tuple[str, str, str]:
+        words = self._days.get(day)
+        if words is None:
+            lang = self.language
+            weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+            date = dt.date.fromordinal(day + _EPOCH_ORDINAL)
+            words = (lang.weekdays[weekday], lang.weekdays_on[weekday], lang.date(date))
+            self._days[day] = words
+        return words
+
+    def _time_words(self, minute: int) -> str:
+        words = self._times.get(minute)
+        if words is None:
+            words = self._times[minute] = self.language.time(minute // 60, minute % 60)
+        return words
 
     # -- risk notes ---------------------------------------------------------------------------
 
     def note(self, finding: Finding, row: int) -> dict[str, str]:
-        """A risk note as the API returns it: code, severity, customer_text, agent_text."""
-        customer, agent = getattr(self, "_" + finding.code.split(":")[0])(finding.facts, row)
-        return {
-            "code": finding.code,
-            "severity": finding.severity,
-            "customer_text": _sentence(customer),
-            "agent_text": _sentence(agent),
-        }
+        """A risk note as the API returns it: code, severity, customer_text, agent_text.
+
+        Notes with the same facts read the same (in a batch, most weekends, drivers and busy
+        queues repeat), so each distinct one is worded once; only a holiday's "tomorrow" depends
+        on when the quote is given."""
+        relative = int(self._reference_day[row]) if finding.code == "holiday_in_window" else None
+        key = (relative, finding.key)
+        note = self._notes.get(key)
+        if note is None:
+            words = getattr(self, "_" + finding.code.partition(":")[0])(finding.facts, row)
+            note = self._notes[key] = {
+                "code": finding.code,
+                "severity": finding.severity,
+                "customer_text": _sentence(words[0]),
+                "agent_text": _sentence(words[1]),
+            }
+        return dict(note)
 
     def _kind(self, key: str, **params: object) -> str:
         """A customer text whose wording depends on what is quoted (request or parcel)."""
@@ -140,7 +171,7 @@ class Speaker:
         )
         listed = lang.join(
             [
-                f"{self._moment('day', _DATED, np.datetime64(d, 'D'), 0)} "
+                f"{self._moment('day', _DATED, d.toordinal() - _EPOCH_ORDINAL, 0)} "
                 f"({holiday_name(self.spec.calendar.holidays, d, lang.code) or default})"
                 for d, default in zip(facts["days"], facts["names"], strict=True)
             ]
@@ -263,6 +294,18 @@ def compose(
     }
     level = lang.percent(confidence, "#,##0.#%")
     clock = lang.catalog[f"clock.{spec.clock}"]
+    in_progress_said = _sentence(lang.text(f"message.in_progress.{spec.kind}"))
+    escalate_said = lang.text("agent.escalate")
+    groups = {s: str(s).partition(":")[2] or str(s) for s in set(segments)}
+    sentences: dict[tuple, str] = {}  # the same window or follow-up said once per batch
+
+    def sentence(key: str, **params: str) -> str:
+        memo = (key, *params.values())
+        said = sentences.get(memo)
+        if said is None:
+            said = sentences[memo] = _sentence(lang.text(key, **params))
+        return said
+
     out: dict[str, list] = {
         "customer_message": [],
         "follow_up_message": [],
@@ -271,22 +314,23 @@ def compose(
     }
     for row in range(len(likely_said)):
         notes = [speaker.note(f, row) for f in findings[row]]
-        follow = lang.text(f"message.follow_up.{spec.kind}", follow_up=follow_said[row])
+        follow = sentence(f"message.follow_up.{spec.kind}", follow_up=follow_said[row])
         if one_day[row]:  # "most likely on Friday, and at the latest by Friday"
-            window = lang.text(f"message.by.{spec.kind}", promise=promise_said[row])
+            window = sentence(f"message.by.{spec.kind}", promise=promise_said[row])
         else:
-            window = lang.text(
+            window = sentence(
                 f"message.window.{spec.kind}", likely=likely_said[row], promise=promise_said[row]
             )
         opening = [window]
         if escalate[row]:
             opening.insert(0, next(n["customer_text"] for n in notes if n["code"] == "overdue"))
         elif in_progress[row]:
-            opening.insert(0, lang.text(f"message.in_progress.{spec.kind}"))
+            opening.insert(0, in_progress_said)
         said = _for_customer(notes, MAX_CUSTOMER_NOTES - int(bool(escalate[row])))
-        message = [*opening, *(n["customer_text"] for n in said), _sentence(follow)]
-        out["customer_message"].append(" ".join(_sentence(s) for s in message))
-        out["follow_up_message"].append(_sentence(follow))
+        out["customer_message"].append(
+            " ".join([*opening, *(n["customer_text"] for n in said), follow])
+        )
+        out["follow_up_message"].append(follow)
         summary = [
             lang.text(
                 "agent.summary",
@@ -302,9 +346,8 @@ def compose(
                 lang.text("agent.elapsed", elapsed=lang.number(elapsed[row]), clock=clock)
             )
         if escalate[row]:
-            summary.append(lang.text("agent.escalate"))
-        group = str(segments[row]).partition(":")[2] or str(segments[row])
-        summary.append(lang.text("agent.segment", segment=group))
+            summary.append(escalate_said)
+        summary.append(lang.text("agent.segment", segment=groups[segments[row]]))
         codes = ", ".join(n["code"] for n in notes)
         summary.append(
             lang.text("agent.risks", codes=codes) if codes else lang.text("agent.no_risks")
@@ -356,9 +399,14 @@ def _holiday_names(code: str, year: int, language: str) -> dict[dt.date, str]:
     return {day: str(name) for day, name in table.items()}
 
 
+def _local_ns(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:
+    """Local wall-clock nanoseconds in ``timezone`` (NaT stays int64 min)."""
+    local = pd.DatetimeIndex(instants).tz_convert(timezone).tz_localize(None)
+    return np.asarray(local.as_unit("ns").asi8, dtype=np.int64)
+
+
 def _local_days(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:
-    local = pd.DatetimeIndex(instants).tz_convert(timezone).tz_localize(None).normalize()
-    return local.to_numpy().astype("datetime64[D]")
+    return (_local_ns(instants, timezone) // _NS_PER_DAY).astype("datetime64[D]")
 
 
 def _sentence(text: str) -> str:

@@ -18,6 +18,7 @@ Bang, H. & Tsiatis, A. A. (2000). Estimating medical costs with censored data (I
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,7 +180,7 @@ class EtaModel:
         self._check_fitted()
         if features is None:
             features = self.features(items)
-        location, spread = self._location_spread(self._encode(features))
+        location, spread = self._location_spread(self._matrix(features))
         segments = self.calibration_.segment_of(self._segment_levels(items))
         return Predictive(location, spread, segments, self.calibration_)
 
@@ -212,19 +213,32 @@ class EtaModel:
         self, items: pd.DataFrame, features: pd.DataFrame | None = None, level: float = 0.9
     ) -> pd.DataFrame:
         """Each feature's additive contribution to each item's raw ``level`` quantile of log
-        hours (LightGBM's per-prediction SHAP values), plus the column ``baseline`` they start
-        from: what moved *this* item's promise, for risk notes and for agents.
+        hours, plus the column ``baseline`` they start from: what moved *this* item's promise,
+        for risk notes and agents. ``level`` is 0.5 (the median model) or 0.9 (the promise).
 
-        ``level`` is 0.5 (the median model) or 0.9 (the promise model).
+        Path attribution (Saabas 2014, "treeinterpreter"): along each tree's path to the item's
+        leaf every split moves the expected value (count-weighted mean of the leaves below) from
+        the parent's to the child's, and the move is credited to the split's feature. Like
+        TreeSHAP (LightGBM's ``pred_contrib``) the contributions add up exactly to the
+        prediction; unlike it, it costs one pass over the trees (``pred_leaf``): TreeSHAP takes
+        ~100x a prediction here, over a minute for 100,000 quotes. The price is that credit for
+        interactions depends on split order, which does not matter for naming the one or two
+        features that lengthen a promise most.
         """
         self._check_fitted()
         if level not in self.boosters_:
             raise ValueError(f"no model for level {level}; use one of {sorted(self.boosters_)}")
         if features is None:
             features = self.features(items)
-        x = self._encode(features)
-        values = self.boosters_[level].predict(x, pred_contrib=True)
-        return pd.DataFrame(values, index=items.index, columns=[*x.columns, "baseline"])
+        columns = list(features.columns)
+        x = self._matrix(features)
+        leaves = np.asarray(self.boosters_[level].predict(x, pred_leaf=True), dtype=np.int64)
+        table, baseline = _path_table(self.boosters_[level])
+        values = np.zeros((len(x), table.shape[2] + 1))
+        for tree in range(table.shape[0]):
+            values[:, :-1] += table[tree, leaves[:, tree]]
+        values[:, -1] = baseline
+        return pd.DataFrame(values, index=items.index, columns=[*columns, "baseline"])
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -281,13 +295,31 @@ class EtaModel:
             x[column] = pd.Categorical(x[column].astype(object), categories=categories)
         return x
 
-    def _location_spread(self, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def _matrix(self, features: pd.DataFrame) -> np.ndarray:
+        """Model input as a float matrix, categories as the codes LightGBM derives from the
+        model's category lists (unknown: NaN). Same predictions as :meth:`_encode`'s frame, but
+        LightGBM's pandas route re-checks every column on every call: 2 ms for one item."""
+        x = np.empty((len(features), features.shape[1]))
+        categorical = [c in self.categories_ for c in features.columns]
+        numeric = [not c for c in categorical]
+        x[:, numeric] = features.loc[:, numeric].to_numpy(dtype=float, na_value=np.nan)
+        indexes = self.__dict__.setdefault("_category_index", {})
+        for j in np.flatnonzero(categorical):
+            column = features.columns[j]
+            index = indexes.get(column)
+            if index is None:
+                index = indexes[column] = pd.Index(self.categories_[column])
+            codes = index.get_indexer(features.iloc[:, j].to_numpy(dtype=object))
+            x[:, j] = np.where(codes < 0, np.nan, codes)
+        return x
+
+    def _location_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         median, spread = self._median_spread(x)
         # One model's P90-P50 gap is noisy: shrink each item's spread halfway (geometrically)
         # towards the typical one. In the benchmark this kept coverage and cut pinball loss ~2%.
         return median, np.sqrt(spread * self.typical_spread_)
 
-    def _median_spread(self, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def _median_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         median = self.boosters_[0.5].predict(x)
         return median, np.maximum(self.boosters_[0.9].predict(x) - median, MIN_SPREAD)
 
@@ -352,6 +384,49 @@ class Predictive:
             # Never a finish time in the past, even where floating point rounds the tail down.
             out[rows] = np.maximum(hours, done[rows, None] + 1.0 / 60.0)
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
+
+
+_PATHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Path tables per booster, built once (a trained booster never changes)."""
+
+
+def _path_table(booster: lgb.Booster) -> tuple[np.ndarray, float]:
+    """``table[tree, leaf, feature]``: what the path to each leaf credits each feature; and the
+    sum of the trees' root expectations (the baseline)."""
+    cached = _PATHS.get(booster)
+    if cached is not None:
+        return cached
+    dump = booster.dump_model()
+    trees = dump["tree_info"]
+    n_features = len(dump["feature_names"])
+    width = max(t["num_leaves"] for t in trees)
+    table = np.zeros((len(trees), width, n_features))
+    baseline = 0.0
+
+    def expectation(node: dict) -> tuple[float, float]:
+        if "split_feature" not in node:  # a leaf (a tree of one leaf has no leaf_index)
+            return node["leaf_value"], float(node.get("leaf_count", 1) or 1)
+        left, right = expectation(node["left_child"]), expectation(node["right_child"])
+        count = left[1] + right[1]
+        node["_value"] = (left[0] * left[1] + right[0] * right[1]) / count
+        return node["_value"], count
+
+    def walk(node: dict, tree: int, credit: np.ndarray) -> None:
+        if "split_feature" not in node:
+            table[tree, node.get("leaf_index", 0)] = credit
+            return
+        for child in (node["left_child"], node["right_child"]):
+            value = child["_value"] if "split_feature" in child else child["leaf_value"]
+            step = credit.copy()
+            step[node["split_feature"]] += value - node["_value"]
+            walk(child, tree, step)
+
+    for index, tree in enumerate(trees):
+        root = tree["tree_structure"]
+        baseline += expectation(root)[0]
+        walk(root, index, np.zeros(n_features))
+    _PATHS[booster] = (table, baseline)
+    return table, baseline
 
 
 def _pace(items: pd.DataFrame, segments: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:

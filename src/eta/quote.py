@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 
 from eta import messages, risks
+from eta.calendar import Clock
 from eta.data import START, parse_timestamps, segment_keys, write_table
-from eta.localization import language
+from eta.localization import Language, language
 from eta.model import EtaModel
 from eta.rounding import follow_up, round_promise
 from eta.spec import DatasetSpec
@@ -74,32 +75,39 @@ def prepare_items(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, p
     Optional columns: ``elapsed`` (clock hours already spent) and ``promised_at`` (the promise
     given earlier), both for re-quotes of items in progress.
     """
-    items = pd.DataFrame(index=raw.index)
-    error = pd.Series("", index=raw.index, dtype=object)
     if spec.start not in raw.columns:
         raise KeyError(f"items have no '{spec.start}' column (the spec's start column)")
-    items[START] = parse_timestamps(raw[spec.start], spec.timezone)
-    error[items[START].isna()] = f"column '{spec.start}': missing or unparseable timestamp"
+    n = len(raw)
+    error = np.full(n, "", dtype=object)
+    columns: dict[str, object] = {START: parse_timestamps(raw[spec.start], spec.timezone)}
+    error[columns[START].isna().to_numpy()] = (
+        f"column '{spec.start}': missing or unparseable timestamp"
+    )
     for column in spec.features.categorical:
         values = raw[column] if column in raw.columns else pd.Series(pd.NA, index=raw.index)
-        items[column] = values.astype("string").fillna("(missing)")
+        columns[column] = values.astype("string").fillna("(missing)")
     for column in spec.features.numeric:
         values = raw[column] if column in raw.columns else pd.Series(np.nan, index=raw.index)
         numbers = pd.to_numeric(values, errors="coerce").astype(float)
-        bad = numbers.isna() & values.notna() & (values.astype("string").str.strip() != "")
-        error[bad & (error == "")] = f"column '{column}': not a number"
-        items[column] = numbers
+        missing = numbers.isna().to_numpy()
+        if missing.any():
+            given = values.notna() & (values.astype("string").str.strip() != "")
+            bad = missing & given.to_numpy() & (error == "")
+            error[bad] = f"column '{column}': not a number"
+        columns[column] = numbers
     if "elapsed" in raw.columns:
-        items["elapsed"] = pd.to_numeric(raw["elapsed"], errors="coerce")
+        columns["elapsed"] = pd.to_numeric(raw["elapsed"], errors="coerce")
     if PROMISED in raw.columns:
-        items[PROMISED] = parse_timestamps(raw[PROMISED], spec.timezone)
-        bad = items[PROMISED].isna() & raw[PROMISED].notna()
-        error[bad & (error == "")] = f"column '{PROMISED}': unparseable timestamp"
+        columns[PROMISED] = parse_timestamps(raw[PROMISED], spec.timezone)
+        bad = (columns[PROMISED].isna() & raw[PROMISED].notna()).to_numpy() & (error == "")
+        error[bad] = f"column '{PROMISED}': unparseable timestamp"
     if spec.id:
-        items["id"] = raw[spec.id] if spec.id in raw.columns else pd.NA
+        columns["id"] = raw[spec.id] if spec.id in raw.columns else pd.NA
+    items = pd.DataFrame(columns, index=raw.index)
     items["segment"] = segment_keys(items, spec)
-    items.loc[error != "", START] = pd.NaT  # a row with an error is answered, not guessed at
-    return items, error
+    if (error != "").any():  # a row with an error is answered, not guessed at
+        items.loc[error != "", START] = pd.NaT
+    return items, pd.Series(error, index=raw.index, dtype=object)
 
 
 def quote_items(
@@ -141,48 +149,66 @@ def quote_items(
         raise ValueError(f"confidence must be between 0.5 and 1 (got {confidence})")
     speech = language(locale)
     zone = _display_zone(timezone or spec.timezone)
-    out = _unanswered(items, confidence, speech.locale, speech.note, speech.direction, zone)
     ok = items[START].notna().to_numpy()
-    if not ok.any():
-        return out
-    clock = model.clock_
-    good = items[ok]
-    start = pd.DatetimeIndex(good[START])
+    answers: dict[str, object] = {}
+    if ok.any():
+        answers = _answer(
+            model, items if ok.all() else items[ok], confidence, now, speech, zone,
+            None if features is None else features[ok],
+            None if offsets is None else np.asarray(offsets, dtype=float)[ok],
+            online,
+        )  # fmt: skip
+    return _frame(items, ok, answers, confidence, speech, zone, spec.promise_rounding == "date")
+
+
+def _answer(
+    model: EtaModel,
+    items: pd.DataFrame,
+    confidence: float,
+    now: pd.Timestamp | None,
+    speech: Language,
+    zone: str,
+    features: pd.DataFrame | None,
+    offsets: np.ndarray | None,
+    online: bool,
+) -> dict[str, object]:
+    """The quotes of items that can be quoted: one value per item for each output column."""
+    spec, clock = model.spec, model.clock_
+    start = pd.DatetimeIndex(items[START])
     begin = clock.effective_start(start)
-    elapsed = np.full(len(good), np.nan)
-    if "elapsed" in good:
-        elapsed = good["elapsed"].to_numpy(float)
+    elapsed = np.full(len(items), np.nan)
+    if "elapsed" in items:
+        elapsed = items["elapsed"].to_numpy(float)
     if now is not None:
-        since = clock.hours_between(begin, pd.DatetimeIndex([now] * len(good)))
+        since = clock.hours_between(begin, pd.DatetimeIndex([now] * len(items)))
         elapsed = np.where(np.isnan(elapsed) & (since > 0), since, elapsed)
     in_progress = np.nan_to_num(elapsed) > 0
 
-    features = model.features(good) if features is None else features[ok]
-    predictive = model.predict(good, features)
-    if offsets is not None:
-        offsets = np.asarray(offsets, dtype=float)[ok]
-    elif online:
+    features = model.features(items) if features is None else features
+    predictive = model.predict(items, features)
+    if offsets is None and online:
         offsets = model.online_.offsets(predictive.segment)
-    grid = np.tile([1.0 - confidence, 0.5, (0.5 + confidence) / 2, confidence], (len(good), 1))
+    grid = np.tile([1.0 - confidence, 0.5, (0.5 + confidence) / 2, confidence], (len(items), 1))
     hours = predictive.hours(grid, elapsed, _shift(model, offsets, grid))
     # What a new item would get: its first promise (to judge overdue) and its tail.
-    fresh_grid = np.tile([0.5, confidence, 0.97], (len(good), 1))
+    fresh_grid = np.tile([0.5, confidence, 0.97], (len(items), 1))
     fresh = predictive.hours(fresh_grid, None, _shift(model, offsets, fresh_grid))
 
-    exact = [clock.add_hours(begin, hours[:, k]) for k in range(4)]
-    earliest_at, likely_at = exact[0].ceil("min"), exact[1].ceil("min")
-    promise_at = round_promise(clock, exact[3], spec.promise_rounding)
+    earliest, likely, follow_exact, promise_exact, first_exact = _add_hours(
+        clock, begin, np.column_stack([hours, fresh[:, 1]])
+    )
+    earliest_at, likely_at = earliest.ceil("min"), likely.ceil("min")
+    both = round_promise(clock, promise_exact.append(first_exact), spec.promise_rounding, zone)
+    promise_at, promised_at = both[: len(items)], both[len(items) :]
     reference = _reference(clock, start, begin, elapsed, now)
     lower = likely_at.where(likely_at >= reference.ceil("min"), reference.ceil("min"))
-    follow_up_at = follow_up(clock, exact[2], lower, promise_at)
-
-    # The promise the item was given: as the caller says, or the one a new item gets.
-    promised_at = round_promise(clock, clock.add_hours(begin, fresh[:, 1]), spec.promise_rounding)
-    if PROMISED in good:
-        given = pd.DatetimeIndex(good[PROMISED])
+    follow_up_at = follow_up(clock, follow_exact, lower, promise_at)
+    # The promise the item was given: as the caller says, or the one it got when it started.
+    if PROMISED in items:
+        given = pd.DatetimeIndex(items[PROMISED])
         promised_at = given.where(given.notna(), promised_at)
     facts = risks.QuoteFacts(
-        good, features, predictive, begin, reference, promise_at, elapsed, promised_at,
+        items, features, predictive, begin, reference, promise_at, elapsed, promised_at,
         clock.hours_between(begin, promised_at), fresh[:, [0, 2]],
     )  # fmt: skip
     findings = risks.assess(model, facts)
@@ -200,31 +226,21 @@ def quote_items(
         findings=findings,
         confidence=confidence,
     )
-
-    answers = {
+    return {
         "likely_at": likely_at,
         "promise_at": promise_at,
         "earliest_at": earliest_at,
         "follow_up_at": follow_up_at,
         "risk_codes": [",".join(f.code for f in notes) for notes in findings],
         **words,
+        "window_start": earliest_at,
+        "window_end": promise_at,
         "escalate": escalate,
         "segment": predictive.segment,
         "likely_hours": hours[:, 1],
         "promise_hours": hours[:, 3],
         "elapsed_hours": elapsed,
     }
-    by_date = spec.promise_rounding == "date"
-    for name, values in (("window_start", earliest_at), ("window_end", promise_at)):
-        local = values.tz_convert(zone)
-        if by_date:
-            answers[name] = list(local.date)
-        else:
-            out[name] = pd.Series(pd.NaT, index=out.index, dtype=local.dtype)
-            answers[name] = local
-    for name, values in answers.items():
-        out[name] = _place(out[name], ok, values)
-    return out
 
 
 def write_quotes(quotes: pd.DataFrame, path: str | Path) -> None:
@@ -239,28 +255,95 @@ def write_quotes(quotes: pd.DataFrame, path: str | Path) -> None:
     write_table(flat, path)
 
 
-def _unanswered(
-    items: pd.DataFrame, confidence: float, locale: str, note: str, direction: str, zone: str
+def _frame(
+    items: pd.DataFrame,
+    ok: np.ndarray,
+    answers: dict[str, object],
+    confidence: float,
+    speech: Language,
+    zone: str,
+    by_date: bool,
 ) -> pd.DataFrame:
-    """The output frame with every row unanswered (rows with an error stay that way)."""
-    index = items.index
-    out = pd.DataFrame(index=index)
-    out["id"] = items["id"] if "id" in items else pd.Series(range(len(items)), index=index)
-    for column in _INSTANTS:
-        out[column] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
-    out["confidence"] = confidence
-    for column in ("risk_codes", "customer_message", "agent_summary", "follow_up_message"):
-        out[column] = ""
-    out["window_start"] = pd.Series(None, index=index, dtype=object)
-    out["window_end"] = pd.Series(None, index=index, dtype=object)
-    out["risk_notes"] = pd.Series([[] for _ in range(len(index))], index=index, dtype=object)
-    out["escalate"] = False
-    out["locale"], out["locale_note"], out["text_direction"] = locale, note, direction
-    out["timezone"] = zone
-    out["segment"] = pd.Series(None, index=index, dtype=object)
-    for column in ("likely_hours", "promise_hours", "elapsed_hours"):
-        out[column] = np.nan
+    """The output: one row per item, quoted rows (``ok``) answered, the others left empty."""
+    n, rows = len(items), np.flatnonzero(ok)
+
+    def column(name: str, empty: object, dtype: object = object) -> np.ndarray:
+        out = np.full(n, empty, dtype=dtype)
+        values = answers.get(name)
+        if values is not None:
+            if dtype is object:
+                for row, value in zip(rows, values, strict=True):  # lists stay lists
+                    out[row] = value
+            else:
+                out[rows] = values
+        return out
+
+    def instants(name: str, tz: str = "UTC") -> pd.DatetimeIndex:
+        values = answers.get(name)
+        if values is not None and len(rows) == n:  # every row quoted: the values as they are
+            return pd.DatetimeIndex(values).tz_convert(tz)
+        out = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+        if values is not None:
+            out[rows] = pd.DatetimeIndex(values).as_unit("ns").asi8
+        return pd.DatetimeIndex(out.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
+
+    def window(name: str) -> object:
+        if not by_date:
+            return instants(name, zone)
+        values = answers.get(name)
+        dates = None if values is None else list(pd.DatetimeIndex(values).tz_convert(zone).date)
+        return column(name, None) if dates is None else _dates(n, rows, dates)
+
+    data = {
+        "id": items["id"].to_numpy() if "id" in items else np.arange(n),
+        "likely_at": instants("likely_at"),
+        "promise_at": instants("promise_at"),
+        "earliest_at": instants("earliest_at"),
+        "follow_up_at": instants("follow_up_at"),
+        "confidence": np.full(n, confidence),
+        "risk_codes": column("risk_codes", ""),
+        "customer_message": column("customer_message", ""),
+        "agent_summary": column("agent_summary", ""),
+        "follow_up_message": column("follow_up_message", ""),
+        "window_start": window("window_start"),
+        "window_end": window("window_end"),
+        "risk_notes": _lists(n, rows, answers.get("risk_notes")),
+        "escalate": column("escalate", False, bool),
+        "locale": np.full(n, speech.locale, dtype=object),
+        "locale_note": np.full(n, speech.note, dtype=object),
+        "text_direction": np.full(n, speech.direction, dtype=object),
+        "timezone": np.full(n, zone, dtype=object),
+        "segment": column("segment", None),
+        "likely_hours": column("likely_hours", np.nan, float),
+        "promise_hours": column("promise_hours", np.nan, float),
+        "elapsed_hours": column("elapsed_hours", np.nan, float),
+    }
+    return pd.DataFrame(data, index=items.index)
+
+
+def _lists(n: int, rows: np.ndarray, values: object) -> np.ndarray:
+    """An object column of lists (numpy would broadcast nested lists into a 2-D array)."""
+    out = np.empty(n, dtype=object)
+    for row in range(n):
+        out[row] = []
+    for row, value in zip(rows, values or [], strict=False):
+        out[row] = value
     return out
+
+
+def _dates(n: int, rows: np.ndarray, dates: list) -> np.ndarray:
+    out = np.full(n, None, dtype=object)
+    for row, value in zip(rows, dates, strict=True):
+        out[row] = value
+    return out
+
+
+def _add_hours(clock: Clock, begin: pd.DatetimeIndex, hours: np.ndarray) -> list[pd.DatetimeIndex]:
+    """``begin`` plus each column of ``hours`` on the clock, in one pass over the calendar."""
+    n, columns = len(begin), hours.shape[1]
+    starts = np.tile(begin.as_unit("ns").asi8, columns).view("datetime64[ns]")
+    stacked = clock.add_hours(pd.DatetimeIndex(starts).tz_localize("UTC"), hours.T.ravel())
+    return [stacked[k * n : (k + 1) * n] for k in range(columns)]
 
 
 def _display_zone(name: str) -> str:
@@ -282,25 +365,6 @@ def _reference(clock, start, begin, elapsed, now) -> pd.DatetimeIndex:
         return pd.DatetimeIndex([pd.Timestamp(now)] * len(start)).tz_convert("UTC")
     measured = clock.add_hours(begin, np.nan_to_num(elapsed))
     return start.where(~(np.nan_to_num(elapsed) > 0), measured)
-
-
-def _place(column: pd.Series, ok: np.ndarray, values: object) -> pd.Series:
-    """``column`` with the quoted rows (positions where ``ok``) set to ``values``, in order.
-
-    Positional, so duplicate index labels in the caller's items are no problem; object columns
-    take per-item objects (lists of risk notes, dates) as they are."""
-    if isinstance(column.dtype, pd.DatetimeTZDtype):
-        data = column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(copy=True)
-        data[ok] = pd.DatetimeIndex(values).tz_convert("UTC").tz_localize(None).to_numpy()
-        local = pd.DatetimeIndex(data).tz_localize("UTC").tz_convert(column.dtype.tz)
-        return pd.Series(local, index=column.index, name=column.name)
-    data = column.to_numpy(copy=True)
-    if data.dtype == object:
-        for position, value in zip(np.flatnonzero(ok), values, strict=True):
-            data[position] = value
-    else:
-        data[ok] = values
-    return pd.Series(data, index=column.index, dtype=column.dtype, name=column.name)
 
 
 __all__ = ["DETAIL_COLUMNS", "QUOTE_COLUMNS", "prepare_items", "quote_items", "write_quotes"]

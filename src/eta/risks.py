@@ -31,7 +31,7 @@ Codes, most important first (the order ranks notes of equal severity):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,9 @@ SEVERITY = {
 }
 """Severity per code (medium unless listed)."""
 
+_SEVERITY_RANK = {s: k for k, s in enumerate(SEVERITIES)}
+_CODE_RANK = {c: k for k, c in enumerate(CODES)}
+
 BUSY_RATIO = 1.5
 """Busier than usual: at least this times the usual (median) level, and above its P90."""
 MIN_JUDGED = 30
@@ -78,17 +81,19 @@ DRIVER_EFFECT = float(np.log(1.15))
 MAX_DRIVERS = 2
 
 
-@dataclass(frozen=True)
 class Finding:
     """One risk for one item: its code, severity and the facts behind it."""
 
-    code: str
-    severity: str
-    facts: dict = field(default_factory=dict)
+    __slots__ = ("code", "facts", "key", "rank", "severity")
 
-    @property
-    def rank(self) -> tuple[int, int]:
-        return SEVERITIES.index(self.severity), CODES.index(self.code.split(":")[0])
+    def __init__(self, code: str, severity: str, facts: dict | None = None) -> None:
+        self.code, self.severity, self.facts = code, severity, facts or {}
+        self.rank = (_SEVERITY_RANK[severity], _CODE_RANK[code.partition(":")[0]])
+        # Findings with equal keys read the same: their words are built once per batch.
+        self.key = (code, *(tuple(v) if isinstance(v, list) else v for v in self.facts.values()))
+
+    def __repr__(self) -> str:
+        return f"Finding({self.code!r}, {self.severity!r}, {self.facts!r})"
 
 
 @dataclass(frozen=True)
@@ -108,11 +113,17 @@ class QuoteFacts:
     promised_hours: np.ndarray
     fresh: np.ndarray
     """A new item's P50 and P97 in clock hours, columns ``[p50, p97]``."""
+    first_day: np.ndarray | None = None
+    """Local date (spec's zone, datetime64[D]) of the reference: the window's first day."""
+    last_day: np.ndarray | None = None
+    """Local date of the promise: the window's last day."""
 
 
 def assess(model: EtaModel, facts: QuoteFacts) -> list[list[Finding]]:
     """Ranked findings per item (most important first)."""
     found: list[list[Finding]] = [[] for _ in range(len(facts.items))]
+    both = _local_days(model.clock_, facts.reference.append(facts.promise_at))
+    facts = replace(facts, first_day=both[: len(found)], last_day=both[len(found) :])
     for detect in _DETECTORS:
         for row, finding in detect(model, facts):
             found[row].append(finding)
@@ -122,11 +133,12 @@ def assess(model: EtaModel, facts: QuoteFacts) -> list[list[Finding]]:
 
 
 def _finding(code: str, **facts: object) -> Finding:
-    return Finding(code, SEVERITY.get(code.split(":")[0], "medium"), facts)
+    return Finding(code, SEVERITY.get(code.partition(":")[0], "medium"), facts)
 
 
 def _local_days(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
-    return clock.local(instants).tz_localize(None).normalize().to_numpy().astype("datetime64[D]")
+    local = pd.DatetimeIndex(instants).tz_convert(clock.timezone).tz_localize(None)
+    return local.as_unit("ns").asi8.view("datetime64[ns]").astype("datetime64[D]")
 
 
 def _overdue(model: EtaModel, f: QuoteFacts):
@@ -137,7 +149,7 @@ def _overdue(model: EtaModel, f: QuoteFacts):
 
 def _holidays(model: EtaModel, f: QuoteFacts):
     clock = model.clock_
-    first, last = _local_days(clock, f.reference), _local_days(clock, f.promise_at)
+    first, last = f.first_day, f.last_day
     working_weekdays = {WEEKDAYS.index(d) for d in model.spec.calendar.days}
     holidays = [
         (np.datetime64(day, "D"), name)
@@ -171,8 +183,7 @@ def _after_cutoff(model: EtaModel, f: QuoteFacts):
 
 def _peak_season(model: EtaModel, f: QuoteFacts):
     usual = model.usual_
-    clock = model.clock_
-    hit = usual.in_peak(_local_days(clock, f.reference), _local_days(clock, f.promise_at))
+    hit = usual.in_peak(f.first_day, f.last_day)
     if not hit.any():
         return
     weeks = sorted(usual.peak_weeks)
@@ -234,8 +245,8 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     unseen = np.zeros(len(tags), dtype=bool)
     values: dict[int, list[str]] = {}
     for column, known in model.categories_.items():
-        column_values = f.features[column].astype(str).to_numpy()
-        new = ~np.isin(column_values, [*known, "(missing)"])
+        column_values = f.features[column].to_numpy(dtype=object)
+        new = pd.Index([*known, "(missing)"]).get_indexer(column_values) < 0
         for row in np.flatnonzero(new):
             values.setdefault(row, []).append(f"{column}={column_values[row]}")
         unseen |= new
@@ -250,8 +261,7 @@ def _weekend(model: EtaModel, f: QuoteFacts):
     off = [i for i, day in enumerate(WEEKDAYS) if day not in model.spec.calendar.days]
     if not off:
         return
-    clock = model.clock_
-    first, last = _local_days(clock, f.reference), _local_days(clock, f.promise_at)
+    first, last = f.first_day, f.last_day
     span = (last - first).astype(int) + 1
     weekday = (first.astype(int) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
     for row in np.flatnonzero(span > 0):
@@ -271,24 +281,21 @@ def _long_tail(model: EtaModel, f: QuoteFacts):
 
 
 def _drivers(model: EtaModel, f: QuoteFacts):
-    contributions = model.contributions(f.items, f.features).drop(columns="baseline")
-    values = contributions.to_numpy()
-    order = np.argsort(-values, axis=1)[:, :MAX_DRIVERS]
-    names = contributions.columns.to_numpy()
-    for row in range(len(values)):
-        for col in order[row]:
-            if values[row, col] < DRIVER_EFFECT:
-                break
-            feature = names[col]
-            yield (
-                row,
-                _finding(
-                    f"driver:{feature}",
-                    feature=feature,
-                    value=f.features[feature].iloc[row],
-                    effect=float(np.expm1(values[row, col])),
-                ),
-            )
+    contributions = model.contributions(f.items, f.features)
+    values = contributions.to_numpy()[:, :-1]  # without the baseline
+    names = contributions.columns.to_numpy()[:-1]
+    top = np.argsort(-values, axis=1)[:, :MAX_DRIVERS]
+    strong = np.take_along_axis(values, top, axis=1) >= DRIVER_EFFECT
+    columns: dict[str, np.ndarray] = {}  # each feature's values, read once
+    for row, rank in zip(*np.nonzero(strong), strict=True):
+        feature = names[top[row, rank]]
+        if feature not in columns:
+            columns[feature] = f.features[feature].to_numpy()
+        # Rounded as said (a value to one decimal, an effect in whole percent).
+        value = columns[feature][row]
+        value = round(float(value), 1) if isinstance(value, float | np.floating) else value
+        effect = round(float(np.expm1(values[row, top[row, rank]])), 2)
+        yield row, _finding(f"driver:{feature}", feature=feature, value=value, effect=effect)
 
 
 _DETECTORS = (
