@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -188,3 +189,12 @@ def test_registry_down_and_nothing_cached_is_not_ready(
         assert client.get("/readyz").status_code == 503
         response = client.post("/v1/quotes", json={"model": "tickets"}, headers=headers["quote"])
         assert response.status_code == 503
+
+
+def test_the_api_docs_work_without_the_internet(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    scripts = re.findall(r'src="([^"]+\.js)"', page.text)
+    assert scripts and all(s.startswith("/") for s in scripts)  # nothing from a CDN
+    for script in scripts:
+        assert client.get(script).status_code == 200
