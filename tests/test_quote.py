@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eta.data import START
+from eta.data import START, load_history
+from eta.model import EtaModel
 from eta.quote import DETAIL_COLUMNS, QUOTE_COLUMNS, prepare_items, quote_items, write_quotes
 from eta.rounding import in_business_hours
 
@@ -221,3 +222,14 @@ def _with_rounding(model, rounding: str):
     other = copy.copy(model)
     other.spec = model.spec.model_copy(update={"rounding": rounding})
     return other
+
+
+def test_a_bosnian_date_ending_a_sentence_takes_one_full_stop(deliveries_sim) -> None:
+    # Bosnian says dates with a final dot ("12. 1."); a sentence must not end in "..".
+    sim = deliveries_sim
+    model = EtaModel(sim.spec).fit(load_history(sim.history, sim.spec))
+    raw = deliveries_sim.history[deliveries_sim.history["delivered_at"].isna()].head(40)
+    items, _ = prepare_items(raw, model.spec)
+    messages = quote_items(model, items, now=deliveries_sim.as_of, locale="bs")["customer_message"]
+    assert messages.str.contains(r"\d+\. \d+\.", regex=True).any()  # such dates are said
+    assert not messages.str.contains("..", regex=False).any()

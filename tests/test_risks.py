@@ -61,6 +61,15 @@ def test_peak_weeks_are_learned_from_earlier_years() -> None:
     assert all(v["slower"] > 1.1 or v["busier"] > 1.3 for v in usual.peak_weeks.values())
 
 
+def test_one_year_of_history_cannot_tell_a_season_from_a_bad_month() -> None:
+    sim = synthetic.tickets(7_000, seed=3, start="2025-01-01", days=365)
+    history = load_history(sim.history, sim.spec)
+    frame = history.frame.sort_values(START).reset_index(drop=True)
+    clock = Clock.from_spec(sim.spec)
+    usual = Usual.fit(frame, feature_frame(frame, sim.spec, clock, Events.from_frame(frame)), clock)
+    assert usual.peak_weeks == {}
+
+
 def test_a_window_meeting_a_peak_week_is_peak_season(tickets_model, tickets_sim) -> None:
     model = copy.copy(tickets_model)
     model.usual_ = Usual(tickets_model.usual_.load, {50: {"slower": 1.3, "busier": 1.6}})

@@ -28,6 +28,9 @@ START, END, SEEN, HOURS, FINISHED, SEGMENT = (
 )
 """Canonical column names of a validated history, whatever the spec calls them."""
 
+MISSING = "(missing)"
+"""The category of an empty categorical cell: unknown, never an error."""
+
 MIN_HOURS = 1.0 / 60.0
 """Durations are floored at one clock minute so that logs and ratios stay finite."""
 

@@ -410,7 +410,10 @@ def _local_days(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:
 
 
 def _sentence(text: str) -> str:
-    """Capital first letter: a sentence may start with a placeholder ('tomorrow is ...')."""
+    """Capital first letter: a sentence may start with a placeholder ('tomorrow is ...'); one
+    full stop at the end, even when a placeholder ends with one (Bosnian dates: '12. 1.')."""
+    if text.endswith(".."):
+        text = text[:-1]
     return text[:1].upper() + text[1:] if text else text
 
 

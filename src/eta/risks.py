@@ -38,7 +38,7 @@ import pandas as pd
 
 from eta.calendar import Clock
 from eta.calibration import ALL
-from eta.data import SEGMENT, START
+from eta.data import MISSING, SEGMENT, START
 from eta.model import EtaModel, Predictive
 from eta.spec import WEEKDAYS
 from eta.usual import LOAD_FEATURES, QUEUE_FEATURE
@@ -293,6 +293,8 @@ def _drivers(model: EtaModel, f: QuoteFacts):
             columns[feature] = f.features[feature].to_numpy()
         # Rounded as said (a value to one decimal, an effect in whole percent).
         value = columns[feature][row]
+        if pd.isna(value) or value == MISSING:  # "no data" is no reason to tell anyone
+            continue
         value = round(float(value), 1) if isinstance(value, float | np.floating) else value
         effect = round(float(np.expm1(values[row, top[row, rank]])), 2)
         yield row, _finding(f"driver:{feature}", feature=feature, value=value, effect=effect)

@@ -11,8 +11,9 @@ Two things are kept (small, JSON-friendly, saved with the model):
   year *in every year the history covers*. Slower is judged on clock hours relative to the item's
   segment (IPCW-weighted so open items do not hide the slow ones) after removing the history's
   linear trend (a team that is 15% slower each year has no "peak" in December); busier on the
-  number of items started per week against the trend. Requiring every year, and at least two
-  marked weeks in a row, avoids calling one incident week a season.
+  number of items started per week against the trend. Requiring every year (and at least two of
+  them: one year cannot tell a season from a bad month), and at least two marked weeks in a row,
+  avoids calling one incident week a season.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ SLOWER = float(np.log(1.15))
 """A peak week is at least 15% slower (log scale) than the trend of its segment..."""
 BUSIER = 1.4
 """...or has at least 1.4 times the items the trend expects."""
+MIN_YEARS = 2
+"""A week of the year is called a peak only when the history holds it in this many years."""
 WARM_UP = pd.Timedelta(days=30)
 """Backlogs in the first month of a history are low only because its past is missing."""
 
@@ -144,7 +147,9 @@ def _peak_weeks(frame: pd.DataFrame, clock: Clock) -> dict[int, dict[str, float]
     trend = np.polyfit(weekly["t"], np.log(weekly["n"]), 1)
     weekly["busier"] = np.exp(np.log(weekly["n"]) - np.polyval(trend, weekly["t"]))
     weekly = weekly[weekly["n"] >= MIN_ITEMS / 3]
-    by_week = weekly.groupby(level=1).agg({"slower": "min", "busier": "min"})
+    by_week = weekly.groupby(level=1).agg({"slower": "min", "busier": "min", "n": "size"})
+    # A season recurs: a week seen in one year only cannot tell a season from a bad month.
+    by_week = by_week[by_week["n"] >= MIN_YEARS]
     marked = by_week[(by_week["slower"] >= SLOWER) | (by_week["busier"] >= BUSIER)]
     weeks = set(marked.index.astype(int))
     # A season lasts: a marked week counts only next to another one (week 52/53 meets week 1).
