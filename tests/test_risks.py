@@ -49,11 +49,7 @@ def test_a_backlog_far_above_the_segments_usual_level_is_busier_than_usual(
 
 
 def test_peak_weeks_are_learned_from_earlier_years() -> None:
-    sim = synthetic.tickets(14_000, seed=3, start="2023-01-01", days=730)
-    history = load_history(sim.history, sim.spec)
-    frame = history.frame.sort_values(START).reset_index(drop=True)
-    clock = Clock.from_spec(sim.spec)
-    usual = Usual.fit(frame, feature_frame(frame, sim.spec, clock, Events.from_frame(frame)), clock)
+    usual = _usual_of(synthetic.tickets(14_000, seed=3, start="2023-01-01", days=730))
     weeks = set(usual.peak_weeks)
     # The world is 25% slower and 50% busier from 20 November to the end of the year.
     assert {49, 50, 51} <= weeks
@@ -62,12 +58,14 @@ def test_peak_weeks_are_learned_from_earlier_years() -> None:
 
 
 def test_one_year_of_history_cannot_tell_a_season_from_a_bad_month() -> None:
-    sim = synthetic.tickets(7_000, seed=3, start="2025-01-01", days=365)
-    history = load_history(sim.history, sim.spec)
-    frame = history.frame.sort_values(START).reset_index(drop=True)
-    clock = Clock.from_spec(sim.spec)
-    usual = Usual.fit(frame, feature_frame(frame, sim.spec, clock, Events.from_frame(frame)), clock)
+    usual = _usual_of(synthetic.tickets(7_000, seed=3, start="2025-01-01", days=365))
     assert usual.peak_weeks == {}
+
+
+def _usual_of(sim: synthetic.SyntheticHistory) -> Usual:
+    frame = load_history(sim.history, sim.spec).frame.sort_values(START).reset_index(drop=True)
+    clock = Clock.from_spec(sim.spec)
+    return Usual.fit(frame, feature_frame(frame, sim.spec, clock, Events.from_frame(frame)), clock)
 
 
 def test_a_window_meeting_a_peak_week_is_peak_season(tickets_model, tickets_sim) -> None:
