@@ -1,10 +1,21 @@
-"""Online calibration: the fast corrections, the slow loop on promises as quoted, old state."""
+"""Calibration: online corrections, the slow loop on promises as quoted, the speed estimate,
+in-flight levels."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from eta.calibration import ALL, QUOTED, InFlightCalibration, OnlineCalibration
+from eta.calibration import (
+    ALL,
+    MIN_PACE,
+    QUOTED,
+    InFlightCalibration,
+    MondrianCalibration,
+    OnlineCalibration,
+    cumulative_hazard,
+    speed_shift,
+)
 
 
 def _judge(online: OnlineCalibration, checkpoint: str, late_share: float, n: int) -> None:
@@ -94,3 +105,55 @@ def test_too_few_old_items_leave_levels_as_asked() -> None:
     table = InFlightCalibration.fit(np.linspace(0.01, 0.6, 40), np.ones(40))
     p = np.array([[0.5, 0.9]])
     np.testing.assert_allclose(table.level(p, np.full(p.shape, 0.9)), p)
+
+
+def _standard_normal_calibration() -> MondrianCalibration:
+    scores = np.random.default_rng(1).standard_normal(20_000)
+    return MondrianCalibration.fit(scores, np.ones(len(scores)), [np.full(len(scores), "all")])
+
+
+def _hazard(calibration: MondrianCalibration, location, hours) -> np.ndarray:
+    segments = np.full(len(hours), "0:all", dtype=object)
+    return cumulative_hazard(calibration, segments, location, np.ones(len(hours)), hours)
+
+
+def _watched(shift: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Items with median 10 h, truly ``shift`` slower in log time, watched for a random time."""
+    rng = np.random.default_rng(seed)
+    location = np.full(n, np.log(10.0))
+    finish = np.exp(location + shift + rng.standard_normal(n))
+    watched = rng.uniform(0, 60, n)  # looked at a random age, still open if not done by then
+    return location, np.minimum(finish, watched), finish <= watched
+
+
+@pytest.mark.parametrize("shift", [-0.3, 0.0, 0.4])
+def test_the_speed_of_recent_items_is_estimated_from_finished_and_open_ones(shift) -> None:
+    calibration = _standard_normal_calibration()
+    location, hours, finished = _watched(shift, 4_000, seed=2)
+    assert finished.mean() < 0.9  # a good share is still open
+    hazard = _hazard(calibration, location, hours)
+    estimate, finishes = speed_shift(hazard, finished)
+    assert estimate == pytest.approx(shift, abs=0.06)
+    assert finishes == finished.sum()
+
+
+def test_after_a_sudden_slowdown_the_estimate_follows_the_latest_items() -> None:
+    calibration = _standard_normal_calibration()
+    before = _watched(0.0, 3_000, seed=3)
+    after = _watched(0.5, 400, seed=4)
+    location, hours, finished = (np.r_[a, b] for a, b in zip(before, after, strict=True))
+    hazard = _hazard(calibration, location, hours)
+    estimate, _ = speed_shift(hazard, finished, evidence=2_000.0)
+    everything, _ = speed_shift(hazard, finished)
+    assert everything < 0.15  # all items pooled: the change drowns in the old ones
+    assert estimate > 0.3
+
+
+def test_a_segment_speed_estimate_is_shrunk_towards_the_whole_model() -> None:
+    online = OnlineCalibration(0.9, 0.3, {ALL: 100.0})
+    online.set_speed(ALL, 0.2, 1_000)
+    online.set_speed("1:x", 0.6, MIN_PACE)  # as many finishes as the prior: halfway
+    location = online.offsets(np.array(["1:x", "1:y"], dtype=object))[:, 0]
+    assert location == pytest.approx(
+        [0.2 * 1000 / 1005 + 0.5 * (0.6 - 0.2 * 1000 / 1005), 0.2 * 1000 / 1005]
+    )

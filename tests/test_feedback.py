@@ -142,3 +142,17 @@ def test_an_item_last_seen_open_is_judged_by_estimate_then_revised_by_its_outcom
     for name, value in known.online_.offset.items():
         assert model.online_.offset[name] == pytest.approx(value, abs=1e-12)
     assert model.online_.target_shift == pytest.approx(known.online_.target_shift, abs=1e-12)
+
+
+def test_items_running_slow_raise_promises_before_any_promise_is_due(model, items) -> None:
+    quotes = quote_items(model, items, online=False)
+    clock = model.clock_
+    begin = clock.effective_start(items[START])
+    # Every item finishes at twice its likely time, which for these items is before its promise.
+    finished = pd.Series(clock.add_hours(begin, quotes["likely_hours"] * 2.0))
+    assert (quotes["likely_hours"] * 2.0 < quotes["promise_hours"]).mean() > 0.8
+    now = finished.max() + pd.Timedelta(minutes=1)
+    feed = OutcomeFeed.for_model(model)
+    feed.report(model, items, finished, finished, now)
+    assert model.online_.outcomes.get("*", [0, 0])[1] < len(items)  # most promises not yet due
+    assert model.online_.offset["speed|*"] > 0.3

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from eta.calibration import CHECKPOINTS
+from eta.calibration import ALL, CHECKPOINTS
 from eta.data import FINISHED, HOURS, START, History, seen_at
 from eta.evaluation import promise_metrics
 from eta.features import Events
@@ -94,6 +94,10 @@ so that their outcomes (broken promises are known late) reach online calibration
 period as they would in production, instead of the first weeks hearing only of kept promises."""
 
 
+SPEED_REFRESHES = 10
+"""Replay re-estimates the speed of recent items 10 times per promise horizon's worth of items."""
+
+
 def replay_offsets(
     model: EtaModel, history: History, items: pd.DataFrame, features: pd.DataFrame
 ) -> np.ndarray:
@@ -101,8 +105,9 @@ def replay_offsets(
 
     Items are quoted in start order. Before quoting an item, every likely time and promise that
     had passed by its start is judged and fed back (see
-    :class:`~eta.calibration.OnlineCalibration`). Nothing that happens at or after an item's
-    start can change its quote.
+    :class:`~eta.calibration.OnlineCalibration`), and every so often the speed of recent items
+    is estimated anew from what is known of them (:meth:`OutcomeFeed.refresh_speed`). Nothing
+    that happens at or after an item's start can change its quote.
     """
     test_start = items[START].min()
     warm = period_items(history, test_start - WARM_UP, test_start)
@@ -124,9 +129,12 @@ def replay_offsets(
     segment = predictive.segment[order]
     location, spread = predictive.location[order], predictive.spread[order]
     offsets = np.zeros((len(order), len(CHECKPOINTS)))
+    refresh_every = max(round(online.pace.get(ALL, 1.0) / SPEED_REFRESHES), 1)
     for k in range(len(order)):
         now = pos_start[k]
         feed.advance(now)
+        if k % refresh_every == 0:
+            feed.refresh_speed(now)
         if is_test[order[k]]:
             offsets[k] = online.offsets(segment[k : k + 1])[0]
         # The data knows how each item ends; the feed uses it only once its time has come.

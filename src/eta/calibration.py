@@ -228,6 +228,12 @@ class OnlineCalibration:
     slow (a third of the gain), so the delay that makes fast as-quoted loops wind up does not
     (measured: judging the fast loop as quoted overshoots, e.g. pinball 0.14 -> 0.39 on flights).
 
+    The location also follows an *estimate* of how much slower recent items run than the model
+    says (:func:`speed_shift`, set by :meth:`set_speed`), from all they show so far, open items
+    included: a checkpoint is judged only once its time has passed, but items still open past
+    the age by which most of their kind are done show a slowdown days earlier. The likely-time
+    correction then only tracks what the estimate leaves over.
+
     A judgement may be an estimate: for an item last seen open before its checkpoint, ``late``
     is the probability that it missed it (see :class:`eta.feedback.OutcomeFeed`); when the
     outcome is known later the estimate is revised (``instead_of``), and because every update
@@ -263,12 +269,31 @@ class OnlineCalibration:
     promises, learned from promises as quoted (the slow loop)."""
 
     def offsets(self, segments: np.ndarray) -> np.ndarray:
-        """Per item ``[location shift, tail shift]`` in log hours (whole model + its segment)."""
+        """Per item ``[location shift, tail shift]`` in log hours (whole model + its segment).
+
+        The location shift is the estimated speed of recent items (:meth:`set_speed`) plus the
+        correction tracked at the likely time."""
         out = np.empty((len(segments), len(CHECKPOINTS)))
         for j, checkpoint in enumerate(CHECKPOINTS):
-            shared = self.offset.get(f"{checkpoint}|{ALL}", 0.0)
-            out[:, j] = [shared + self.offset.get(f"{checkpoint}|{s}", 0.0) for s in segments]
+            names = (checkpoint, SPEED) if j == 0 else (checkpoint,)
+            shared = sum(self.offset.get(f"{name}|{ALL}", 0.0) for name in names)
+            out[:, j] = [
+                shared + sum(self.offset.get(f"{name}|{s}", 0.0) for name in names)
+                for s in segments
+            ]
         return out
+
+    def set_speed(self, segment: str, shift: float, finishes: float) -> None:
+        """Take a new estimate of how much slower (log hours) recent items of ``segment`` (or
+        :data:`ALL`) run than the model says, resting on ``finishes`` observed finishes (see
+        :func:`speed_shift`). It counts in proportion ``finishes / (finishes + prior)``: a
+        segment's own estimate is shrunk towards the whole model's (prior :data:`MIN_PACE`
+        finishes), the whole model's towards no shift (prior :data:`SPEED_PRIOR` finishes), so
+        that a handful of items cannot move promises far. Set :data:`ALL` first."""
+        prior = SPEED_PRIOR if segment == ALL else MIN_PACE
+        weight = finishes / (finishes + prior)
+        shared = 0.0 if segment == ALL else self.offset.get(f"{SPEED}|{ALL}", 0.0)
+        self.offset[f"{SPEED}|{segment}"] = float(np.clip(weight * (shift - shared), -2.0, 2.0))
 
     def shift(self, offsets: np.ndarray, levels: np.ndarray) -> np.ndarray:
         """Log-hours shift of each quantile: the location shift, plus the tail shift in full at
@@ -350,6 +375,11 @@ class OnlineCalibration:
 
 
 CHECKPOINTS = ("likely", "promise")
+SPEED = "speed"
+"""Offsets of the estimated speed of recent items (see :meth:`OnlineCalibration.set_speed`)."""
+SPEED_PRIOR = 5.0
+"""The whole model's speed estimate counts fully once it rests on more than a few finishes: a
+feed that has just started should not move every promise on the strength of one item."""
 QUOTED = "quoted"
 """The promise judged as it was quoted (the slow loop's judgement; see OnlineCalibration)."""
 JUDGEMENTS = (*CHECKPOINTS, QUOTED)
@@ -461,3 +491,105 @@ MAX_LEVEL = 0.999
 """The highest conditional level an in-flight quote asks for, where history runs out."""
 MIN_IN_FLIGHT_ITEMS = 50.0
 """Effective number of finished items older than an age before that age gets its own table."""
+
+
+SPEED_GRID = np.linspace(-2.0, 2.0, 81)
+"""Candidate location shifts (log hours) for :func:`speed_shift`."""
+
+
+def cumulative_hazard(
+    calibration: MondrianCalibration,
+    segments: np.ndarray,
+    location: np.ndarray,
+    spread: np.ndarray,
+    hours: np.ndarray,
+) -> np.ndarray:
+    """``H_i(d) = -log S_i(hours_i; d)`` for each item (rows) and each shift ``d`` of
+    :data:`SPEED_GRID` (columns): the finishes item ``i`` was expected to show while it was
+    watched for ``hours_i`` clock hours, were it ``d`` slower in log time than its distribution
+    says. Input for :func:`speed_shift`."""
+    hours = np.maximum(np.asarray(hours, dtype=float), 0.0)
+    hazard = np.zeros((len(hours), len(SPEED_GRID)))
+    watched = np.flatnonzero(hours > 0)
+    for tag, rows in calibration.distributions(np.asarray(segments)[watched]).items():
+        idx = watched[rows]
+        z = (np.log(hours[idx]) - location[idx])[:, None] - SPEED_GRID[None, :]
+        survival = 1.0 - calibration.by_key[tag].cdf(z / spread[idx, None])
+        hazard[idx] = -np.log(np.maximum(survival, 1e-300))
+    return hazard
+
+
+def speed_shift(
+    hazard: np.ndarray, finished: np.ndarray, evidence: float = np.inf
+) -> tuple[float, float]:
+    """How much slower (log hours) recent items run than their distributions say, from survival.
+
+    ``hazard`` holds each item's cumulative hazard over the time it was watched, under shifts
+    of log time (:func:`cumulative_hazard`), so ``sum H_i(d)`` finishes were to be expected;
+    the estimate is the shift at which expected and observed finishes agree: the one-sample
+    log-rank statistic, inverted for a shift of log time as in rank-based
+    accelerated-failure-time estimation. It uses *all* the evidence, open items included: items
+    still open past the age by which most of their kind are done show a slowdown long before
+    their promises are due, and items finishing early show a speed-up.
+
+    Items come oldest first, and the estimate uses the most recent of them: windows that carry
+    1/16, 1/8, ... of ``evidence`` expected finishes (``sum H_i(0)``), the longest one whose
+    estimate agrees with every shorter window's within :data:`LEPSKI` standard errors (Lepski's
+    method). In a steady world that is the longest, most precise window; just after a change
+    (a rush, a carrier's bad week) the short windows disagree with the long ones and the
+    estimate follows the short, current one. Windows are sized by evidence, not by count or
+    time: items that have only just started carry almost none, so a rush of new items does not
+    push out the older ones that show how the rush is going.
+
+    Returns the shift (clipped to -2..2) and the number of finishes it rests on.
+
+    References
+    ----------
+    Breslow, N. (1975). Analysis of survival data under the proportional hazards model.
+    *International Statistical Review* 43(1) (the one-sample log-rank test).
+    Tsiatis, A. A. (1990). Estimating regression parameters using linear rank tests for
+    censored data. *Annals of Statistics* 18(1).
+    Lepski, O. V. (1991). Asymptotically minimax adaptive estimation I. *Theory of Probability
+    and its Applications* 36(4).
+    """
+    finished = np.asarray(finished, dtype=bool)
+    if not len(finished):
+        return 0.0, 0.0
+    # Evidence carried by each item and all later ones, and the estimate from each such window.
+    carried = np.cumsum(hazard[::-1, len(SPEED_GRID) // 2])[::-1]
+    expected = np.cumsum(hazard[::-1], axis=0)[::-1]
+    observed = np.cumsum(finished[::-1])[::-1].astype(float)
+    chosen = (0.0, 0.0)
+    shorter: list[tuple[float, float]] = []  # (estimate, standard error) of shorter windows
+    for share in SPEED_WINDOWS:
+        first = max(int(np.searchsorted(-carried, -share * evidence, side="right")) - 1, 0)
+        estimate, slope = _root(expected[first], observed[first])
+        error = np.sqrt(max(observed[first], 1.0)) / max(slope, 1e-9)
+        if any(abs(estimate - e) > LEPSKI * s for e, s in shorter):
+            break  # the world changed within this window: keep the last consistent one
+        chosen = (estimate, observed[first])
+        shorter.append((estimate, error))
+        if first == 0:
+            break
+    return chosen
+
+
+SPEED_WINDOWS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
+"""Windows tried, as shares of the evidence wanted, shortest first (Lepski's method)."""
+LEPSKI = 2.0
+"""A longer window is used only while its estimate stays within this many standard errors of
+every shorter window's."""
+
+
+def _root(expected: np.ndarray, observed: float) -> tuple[float, float]:
+    """The shift where expected finishes (falling along the grid) meet the observed ones, and
+    how fast expected finishes fall there (per unit of shift)."""
+    k = int(np.searchsorted(-expected, -observed, side="left"))  # first with expected <= observed
+    step = float(SPEED_GRID[1] - SPEED_GRID[0])
+    if k == len(expected):  # slower than the grid reaches (or nothing finished yet)
+        return float(SPEED_GRID[-1]), float(expected[-2] - expected[-1]) / step
+    if k == 0:  # faster than the grid reaches
+        return float(SPEED_GRID[0]), float(expected[0] - expected[1]) / step
+    e0, e1 = float(expected[k - 1]), float(expected[k])
+    fraction = min(max((e0 - observed) / (e0 - e1), 0.0), 1.0) if e0 > e1 else 0.0
+    return float(SPEED_GRID[k - 1]) + fraction * step, (e0 - e1) / step

@@ -21,6 +21,11 @@ pushing corrections that have already moved (integral wind-up). The promise is j
 as it was quoted, for the on-time rate customers actually saw (a slow loop, see
 :class:`eta.calibration.OnlineCalibration`).
 
+Between judgements, :meth:`OutcomeFeed.refresh_speed` estimates how much slower the recent items
+run than the model says from everything known of them, open ones included
+(:func:`eta.calibration.speed_shift`): the early warning that judgements, due only when their
+time passes, cannot give.
+
 All times here are *clock positions*: clock hours (on the spec's clock) since an anchor instant,
 so that "has the promise passed?" is one comparison of floats.
 """
@@ -30,6 +35,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
@@ -38,15 +44,24 @@ import pandas as pd
 
 from eta.calendar import Clock
 from eta.calibration import (
+    ALL,
     CHECKPOINTS,
     JUDGEMENTS,
+    MIN_PACE,
     QUOTED,
     MondrianCalibration,
     OnlineCalibration,
+    cumulative_hazard,
+    speed_shift,
 )
 from eta.data import START
 
 NEVER = math.inf
+SPEED_WINDOW = 3.0
+"""Items are kept for the speed estimate until three times their own promise has passed."""
+SPEED_EVIDENCE = 1.0
+"""The speed estimate wants one promise horizon's worth of finishes (a key's pace) as evidence;
+:func:`eta.calibration.speed_shift` uses less when the world has just changed."""
 
 
 @dataclass
@@ -112,7 +127,10 @@ class OutcomeFeed:
             for tag, dist in calibration.by_key.items()
             for name in JUDGEMENTS
         }
+        self._calibration = calibration
         self._items: dict[Hashable, _Tracked] = {}
+        self._recent: deque[tuple[float, _Tracked]] = deque()
+        """Items for the speed estimate, with the time until which they count."""
         self._due: list[tuple[float, int, Hashable, str]] = []
         self._order = itertools.count()
         self._done: set[Hashable] = set()
@@ -147,6 +165,7 @@ class OutcomeFeed:
         quoted = self._offsets(segment) if quoted_with is None else np.asarray(quoted_with, float)
         item = _Tracked(segment, location, spread, begin, finish, seen, quoted)
         self._items[key] = item
+        self._recent.append((begin + SPEED_WINDOW * self._limit(item, "promise", quoted), item))
         for name in JUDGEMENTS:
             due = begin + self._limit(item, name, quoted)
             if due <= now:
@@ -180,6 +199,34 @@ class OutcomeFeed:
                     heapq.heappush(self._due, (due, next(self._order), key, name))
             self._forget_if_done(key)
         return new
+
+    def refresh_speed(self, now: float) -> None:
+        """Estimate how much slower recent items run than the model says, for the whole model and
+        each segment, from what is known of them at ``now`` (see
+        :func:`eta.calibration.speed_shift`); quotes made after this use the estimate."""
+        while self._recent and self._recent[0][0] < now:
+            self._recent.popleft()
+        items = sorted((item for until, item in self._recent if until >= now), key=_begin)
+        if not items:
+            return
+        begin = np.fromiter((i.begin for i in items), float, len(items))
+        finish = np.fromiter((i.finish for i in items), float, len(items))
+        seen = np.fromiter((i.seen for i in items), float, len(items))
+        segments = np.array([i.segment for i in items], dtype=object)
+        finished = finish <= now
+        hazard = cumulative_hazard(
+            self._calibration,
+            segments,
+            np.fromiter((i.location for i in items), float, len(items)),
+            np.fromiter((i.spread for i in items), float, len(items)),
+            np.where(finished, finish, np.minimum(seen, now)) - begin,
+        )
+        windows = {ALL: np.arange(len(items)), **self._calibration.distributions(segments)}
+        for window, rows in windows.items():  # the whole model first
+            rows = np.sort(rows)
+            evidence = SPEED_EVIDENCE * max(self.online.pace.get(window, MIN_PACE), MIN_PACE)
+            shift, finishes = speed_shift(hazard[rows], finished[rows], evidence)
+            self.online.set_speed(window, shift, finishes)
 
     def advance(self, now: float) -> int:
         """Judge every checkpoint that fell due before ``now``; returns how many were judged."""
@@ -253,6 +300,7 @@ class OutcomeFeed:
             else:
                 duplicates += 1
         self.advance(at)  # after the news, so that what it decides is judged, not estimated
+        self.refresh_speed(at)
         judged = self.judgements - judged_before
         pending = sum(bool(item.unjudged) for item in self._items.values())
         return ReportSummary(accepted, duplicates, judged, pending, errors)
@@ -322,6 +370,10 @@ class OutcomeFeed:
         if not item.unjudged and not item.estimated:
             del self._items[key]
             self._done.add(key)
+
+
+def _begin(item: _Tracked) -> float:
+    return item.begin
 
 
 def _report_errors(
