@@ -47,7 +47,7 @@ import pandas as pd
 
 from eta.spec import WEEKDAYS, CalendarSpec, DatasetSpec
 
-__all__ = ["Clock", "Instants"]
+__all__ = ["Clock", "Instants", "utc_instants", "utc_nanoseconds", "wall_nanoseconds"]
 
 Instants: TypeAlias = "pd.Series | pd.DatetimeIndex | np.ndarray | Sequence[Any]"
 """What :class:`pandas.DatetimeIndex` accepts: a Series, index, array or list of instants."""
@@ -353,16 +353,19 @@ class Clock:
 
     def _utc_ns(self, values: Instants) -> np.ndarray:
         """UTC int64 nanoseconds (``_NAT`` for missing); a fresh, writable array."""
+        if _is_aware(values):
+            return utc_nanoseconds(values)
         index = self._to_index(values).tz_convert("UTC").as_unit("ns")
         return np.array(index.asi8, dtype=np.int64, copy=True)
 
     def _local_wall_ns(self, utc_ns: np.ndarray) -> np.ndarray:
         """Local wall-clock time as naive nanoseconds since the epoch (``_NAT`` stays)."""
-        local = _utc_index(utc_ns).tz_convert(self._tz).tz_localize(None)
-        return np.asarray(local.as_unit("ns").asi8, dtype=np.int64)
+        return wall_nanoseconds(utc_ns, self._tz)
 
     def _local_days(self, values: Instants) -> np.ndarray:
         """Local dates as days since 1970-01-01 (``_NAT`` for missing)."""
+        if isinstance(values, np.ndarray) and values.dtype == "datetime64[D]":
+            return values.view(np.int64).copy()  # NaT is int64 min in every unit
         if isinstance(values, str | dt.date | np.datetime64 | pd.Timestamp):
             values = [values]
         index = pd.DatetimeIndex(values)
@@ -510,6 +513,37 @@ def _years_needed(table: _DayTable, missing_ns: int) -> int:
 
 
 def _utc_index(utc_ns: np.ndarray) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(np.asarray(utc_ns, dtype=np.int64).view("datetime64[ns]")).tz_localize(
-        "UTC"
+    return utc_instants(utc_ns)
+
+
+# Instants as UTC int64 nanoseconds: the engine's arithmetic on times (clock positions,
+# rounding, local days) is integer arithmetic on these; pandas wraps them only at the edges,
+# because each pandas operation on a few instants costs more than the arithmetic itself.
+
+
+def utc_nanoseconds(instants: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    """Time-zone aware instants as UTC int64 nanoseconds (NaT: int64 min), a fresh array."""
+    if _is_aware(instants):
+        values = instants.array if isinstance(instants, pd.Series | pd.Index) else instants
+        return np.array(values.as_unit("ns").asi8, dtype=np.int64, copy=True)
+    index = pd.DatetimeIndex(instants)
+    if index.tz is None:
+        raise ValueError("instants must be time-zone aware")
+    return np.array(index.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64, copy=True)
+
+
+def utc_instants(utc_ns: np.ndarray) -> pd.DatetimeIndex:
+    """UTC int64 nanoseconds (int64 min: NaT) as a UTC :class:`pandas.DatetimeIndex`."""
+    return pd.DatetimeIndex(np.asarray(utc_ns, dtype=np.int64).view("datetime64[ns]"), tz="UTC")
+
+
+def wall_nanoseconds(utc_ns: np.ndarray, zone: str | dt.tzinfo) -> np.ndarray:
+    """Local wall-clock time in ``zone`` as naive nanoseconds since the epoch (NaT stays)."""
+    local = utc_instants(utc_ns).tz_convert(zone).tz_localize(None)
+    return np.asarray(local.asi8, dtype=np.int64)
+
+
+def _is_aware(values: object) -> bool:
+    return isinstance(values, pd.Series | pd.DatetimeIndex | pd.arrays.DatetimeArray) and (
+        isinstance(values.dtype, pd.DatetimeTZDtype)
     )

@@ -221,12 +221,29 @@ def segment_keys(frame: pd.DataFrame, spec: DatasetSpec, depth: int | None = Non
     ``depth`` keeps only the first segment columns (the parent segment); depth 0 is 'all'.
     """
     columns = spec.segments[: len(spec.segments) if depth is None else depth]
+    name = columns[0] if len(columns) == 1 else None
+    keys = segment_values(frame, spec, depth)
+    return pd.Series(keys, index=frame.index, dtype="string", name=name)
+
+
+def segment_values(frame: pd.DataFrame, spec: DatasetSpec, depth: int | None = None) -> np.ndarray:
+    """:func:`segment_keys` as an object array of ``str``: what the engine looks segments up by
+    (a pandas string Series costs more to build than a small quote takes)."""
+    columns = spec.segments[: len(spec.segments) if depth is None else depth]
     if not columns:
-        return pd.Series("all", index=frame.index, dtype="string")
-    key = frame[columns[0]].astype("string").fillna("(missing)")
-    for column in columns[1:]:
-        key = key + " / " + frame[column].astype("string").fillna("(missing)")
+        return np.full(len(frame), "all", dtype=object)
+    parts = [_texts(frame[column]) for column in columns]
+    key = parts[0]
+    for part in parts[1:]:
+        key = key + " / " + part
     return key
+
+
+def _texts(values: pd.Series) -> np.ndarray:
+    """Values as ``str`` (missing ones as '(missing)'), in an object array."""
+    if not isinstance(values.dtype, pd.StringDtype):
+        values = values.astype("string")
+    return values.to_numpy(dtype=object, na_value="(missing)")
 
 
 def _present(values: pd.Series) -> pd.Series:

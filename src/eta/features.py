@@ -8,6 +8,7 @@ it has happened), so the same function serves training, quoting and replay witho
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,11 @@ class Events:
     start: np.ndarray  # int64 ns UTC
     end: np.ndarray  # int64 ns UTC, NaT as int64 min for open items
     hours: np.ndarray
+
+    @functools.cached_property
+    def timeline(self) -> _Timeline:
+        """The events sorted for counting (built on first use)."""
+        return _timeline(self)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Events:
@@ -66,6 +72,7 @@ class Events:
 
 
 _NAT = np.iinfo(np.int64).min
+_NS_PER_DAY = 86_400_000_000_000
 
 
 def _ns(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:
@@ -78,56 +85,88 @@ def recent_history(events: Events, segment: np.ndarray, at: np.ndarray) -> pd.Da
     A finish counts when it happened strictly before the query time; a start likewise. The result
     does not depend on anything that happened at or after the query time (tests pin this).
     """
+    return pd.DataFrame(_recent_history(events, segment, at))
+
+
+def _recent_history(events: Events, segment: np.ndarray, at: np.ndarray) -> dict[str, np.ndarray]:
     at = np.asarray(at, dtype=np.int64)
     segment = np.asarray(segment).astype(str)
     out = {name: np.zeros(len(at)) for name in RECENT_FEATURES}
     out["recent_log_hours_7d"][:] = np.nan
     window = RECENT_WINDOW.value
-    finished = events.end != _NAT
-
-    all_starts = np.sort(events.start)
-    all_ends = np.sort(events.end[finished])
-    out["backlog_all"] = np.searchsorted(all_starts, at) - np.searchsorted(all_ends, at)
-
-    query_groups = pd.Series(np.arange(len(at))).groupby(segment).indices
-    event_groups = pd.Series(np.arange(len(events.start))).groupby(events.segment).indices
-    for key, rows in query_groups.items():
-        idx = event_groups.get(key)
-        if idx is None:
+    timeline = events.timeline
+    out["backlog_all"] = np.searchsorted(timeline.starts, at) - np.searchsorted(timeline.ends, at)
+    keys, inverse = np.unique(segment, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
+    for k, key in enumerate(keys):
+        group = timeline.by_segment.get(key)
+        if group is None:
             continue
+        rows = order[bounds[k] : bounds[k + 1]]
         t = at[rows]
-        starts = np.sort(events.start[idx])
-        done = idx[finished[idx]]
-        order = np.argsort(events.end[done], kind="stable")
-        ends = events.end[done][order]
-        logs = np.concatenate([[0.0], np.cumsum(np.log(events.hours[done][order]))])
-        n_ended = np.searchsorted(ends, t)
-        n_ended_before_window = np.searchsorted(ends, t - window)
-        n_started = np.searchsorted(starts, t)
+        n_ended = np.searchsorted(group.ends, t)
+        n_ended_before_window = np.searchsorted(group.ends, t - window)
+        n_started = np.searchsorted(group.starts, t)
         out["backlog"][rows] = n_started - n_ended
-        out["started_7d"][rows] = n_started - np.searchsorted(starts, t - window)
+        out["started_7d"][rows] = n_started - np.searchsorted(group.starts, t - window)
         count = n_ended - n_ended_before_window
         out["finished_7d"][rows] = count
-        total = logs[n_ended] - logs[n_ended_before_window]
+        total = group.logs[n_ended] - group.logs[n_ended_before_window]
         out["recent_log_hours_7d"][rows] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return pd.DataFrame(out)
+    return out
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """Events sorted for counting: starts and finishes, overall and per segment, with the
+    running sum of finished items' log hours in finish order. Built once per :class:`Events`
+    (a model's recent events never change), so a quote only searches sorted arrays."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    by_segment: dict[str, _Timeline]
+    logs: np.ndarray | None = None
+
+
+def _timeline(events: Events) -> _Timeline:
+    finished = events.end != _NAT
+    order = np.argsort(events.segment, kind="stable")  # rows of a segment stay in order
+    keys, bounds = np.unique(events.segment[order], return_index=True)
+    bounds = np.append(bounds, len(order))
+    by_segment = {}
+    for k, key in enumerate(keys):
+        idx = order[bounds[k] : bounds[k + 1]]
+        done = idx[finished[idx]]
+        ends_order = np.argsort(events.end[done], kind="stable")
+        logs = np.concatenate([[0.0], np.cumsum(np.log(events.hours[done][ends_order]))])
+        by_segment[str(key)] = _Timeline(
+            np.sort(events.start[idx]), events.end[done][ends_order], {}, logs
+        )
+    return _Timeline(np.sort(events.start), np.sort(events.end[finished]), by_segment)
 
 
 def calendar_features(start: pd.Series, clock: Clock) -> pd.DataFrame:
     """Local start hour and weekday, whether the item came after the cut-off, days off ahead."""
+    return pd.DataFrame(_calendar_features(start, clock))
+
+
+def _calendar_features(start: pd.Series, clock: Clock) -> dict[str, np.ndarray]:
     local = clock.local(start)
-    today = local.normalize().tz_localize(None)
+    wall = local.tz_localize(None).as_unit("ns").asi8
+    # The next seven local dates of every start, asked of the calendar in one call.
+    ahead = np.floor_divide(wall, _NS_PER_DAY)[:, None] + np.arange(1, 8)
+    ahead[wall == _NAT] = _NAT
+    working = clock.is_working_day(ahead.ravel().view("datetime64[D]"))
     days_ahead = np.zeros(len(local))
-    for k in range(1, 8):
-        days_ahead += ~clock.is_working_day(today + pd.Timedelta(days=k))
-    return pd.DataFrame(
-        {
-            "start_hour": local.hour + local.minute / 60.0,
-            "start_weekday": local.day_of_week,
-            "after_cutoff": clock.after_cutoff(start).astype(float),
-            "days_off_next_7d": days_ahead,
-        }
-    )
+    for k in range(7):  # summed in the same order as one day at a time: identical floats
+        days_ahead += ~working[k::7]
+    return {
+        "start_hour": np.asarray(local.hour + local.minute / 60.0),
+        "start_weekday": np.asarray(local.day_of_week),
+        "after_cutoff": clock.after_cutoff(start).astype(float),
+        "days_off_next_7d": days_ahead,
+    }
 
 
 def feature_frame(
@@ -138,13 +177,23 @@ def feature_frame(
     Categorical columns become pandas categories; their category lists are fixed by the model
     (see :meth:`eta.model.EtaModel`), so an unseen category is simply unknown, never an error.
     """
-    frame = pd.DataFrame(index=items.index)
+    columns: dict[str, object] = {}
     for column in spec.features.categorical:
-        frame[column] = items[column].astype("string").fillna("(missing)")
+        columns[column] = _strings(items[column])
     for column in spec.features.numeric:
-        frame[column] = pd.to_numeric(items[column], errors="coerce").astype(float)
-    cal = calendar_features(items[START], clock)
-    cal.index = items.index
-    recent = recent_history(events, items[SEGMENT].to_numpy(), _ns(items[START]))
-    recent.index = items.index
-    return pd.concat([frame, cal, recent], axis=1)
+        values = items[column]
+        if values.dtype != np.float64:
+            values = pd.to_numeric(values, errors="coerce").astype(float)
+        columns[column] = values.to_numpy()
+    start = items[START]
+    columns.update(_calendar_features(start, clock))
+    columns.update(_recent_history(events, items[SEGMENT].to_numpy(), _ns(start)))
+    return pd.DataFrame(columns, index=items.index)
+
+
+def _strings(values: pd.Series) -> pd.Series:
+    """Values as pandas strings, missing ones as '(missing)' (as :func:`eta.quote.prepare_items`
+    already gives them: then as they are)."""
+    if isinstance(values.dtype, pd.StringDtype) and not values.hasnans:
+        return values
+    return values.astype("string").fillna("(missing)")

@@ -21,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from eta.calendar import utc_nanoseconds, wall_nanoseconds
 from eta.localization import Language
 from eta.risks import Finding
 from eta.spec import DatasetSpec
@@ -65,7 +66,10 @@ class Speaker:
     def moments(self, instants: pd.DatetimeIndex, style: str) -> list[str]:
         """Each instant said in ``style``: 'on.day', 'on.part', 'on.time', 'by.day',
         'by.time', 'day' (a day on its own) or 'agent' (exact, with its date)."""
-        local = _local_ns(instants, self.timezone)
+        return self.local_moments(_local_ns(instants, self.timezone), style)
+
+    def local_moments(self, local: np.ndarray, style: str) -> list[str]:
+        """:meth:`moments` of local wall-clock nanoseconds in the display time zone."""
         valid = local != _NAT
         days = local // _NS_PER_DAY
         relation = days - self._reference_day
@@ -262,10 +266,10 @@ class Speaker:
 def compose(
     speaker: Speaker,
     *,
-    earliest: pd.DatetimeIndex,
-    likely: pd.DatetimeIndex,
-    promise: pd.DatetimeIndex,
-    follow_up: pd.DatetimeIndex,
+    earliest: np.ndarray,
+    likely: np.ndarray,
+    promise: np.ndarray,
+    follow_up: np.ndarray,
     in_progress: np.ndarray,
     elapsed: np.ndarray,
     escalate: np.ndarray,
@@ -274,17 +278,19 @@ def compose(
     confidence: float,
 ) -> dict[str, list]:
     """The words of a batch of quotes: ``customer_message``, ``follow_up_message``,
-    ``agent_summary`` and ``risk_notes`` (lists of dicts, ranked), one entry per item."""
+    ``agent_summary`` and ``risk_notes`` (lists of dicts, ranked), one entry per item.
+
+    The four moments are UTC nanoseconds (:func:`eta.calendar.utc_nanoseconds`)."""
     lang, spec = speaker.language, speaker.spec
     by_date = spec.promise_rounding == "date"
-    one_day = by_date & (
-        _local_days(likely, speaker.timezone) == _local_days(promise, speaker.timezone)
-    )
-    likely_said = speaker.moments(likely, "on.day" if by_date else "on.part")
-    promise_said = speaker.moments(promise, "by.day" if by_date else "by.time")
-    follow_said = speaker.moments(follow_up, "on.time")
+    moments = np.concatenate([earliest, likely, promise, follow_up])
+    earliest, likely, promise, follow_up = np.split(wall_nanoseconds(moments, speaker.timezone), 4)
+    one_day = by_date & (likely // _NS_PER_DAY == promise // _NS_PER_DAY)
+    likely_said = speaker.local_moments(likely, "on.day" if by_date else "on.part")
+    promise_said = speaker.local_moments(promise, "by.day" if by_date else "by.time")
+    follow_said = speaker.local_moments(follow_up, "on.time")
     exact = {
-        name: speaker.moments(values, "agent")
+        name: speaker.local_moments(values, "agent")
         for name, values in (
             ("earliest", earliest),
             ("likely", likely),
@@ -401,12 +407,7 @@ def _holiday_names(code: str, year: int, language: str) -> dict[dt.date, str]:
 
 def _local_ns(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:
     """Local wall-clock nanoseconds in ``timezone`` (NaT stays int64 min)."""
-    local = pd.DatetimeIndex(instants).tz_convert(timezone).tz_localize(None)
-    return np.asarray(local.as_unit("ns").asi8, dtype=np.int64)
-
-
-def _local_days(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:
-    return (_local_ns(instants, timezone) // _NS_PER_DAY).astype("datetime64[D]")
+    return wall_nanoseconds(utc_nanoseconds(instants), timezone)
 
 
 def _sentence(text: str) -> str:

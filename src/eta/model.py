@@ -30,7 +30,7 @@ from eta import __version__
 from eta.calendar import Clock
 from eta.calibration import ALL, InFlightCalibration, MondrianCalibration, OnlineCalibration
 from eta.censoring import ipcw_weights
-from eta.data import END, FINISHED, HOURS, START, DataError, History, segment_keys
+from eta.data import END, FINISHED, HOURS, START, DataError, History, segment_values
 from eta.features import Events, feature_frame
 from eta.spec import DatasetSpec
 from eta.usual import Usual
@@ -239,8 +239,12 @@ class EtaModel:
         leaves = np.asarray(self.boosters_[level].predict(x, pred_leaf=True), dtype=np.int64)
         table, baseline = _path_table(self.boosters_[level])
         values = np.zeros((len(x), table.shape[2] + 1))
-        for tree in range(table.shape[0]):
-            values[:, :-1] += table[tree, leaves[:, tree]]
+        trees = np.arange(table.shape[0])
+        for rows in range(0, len(x), _CHUNK):  # bounded memory: (rows, trees, features)
+            credit = table[trees[:, None], leaves[rows : rows + _CHUNK].T]  # trees first
+            # Reducing the first axis of a contiguous array adds one tree at a time, in tree
+            # order: the same sums, to the last bit, as a loop over the trees.
+            values[rows : rows + _CHUNK, :-1] = np.add.reduce(credit, axis=0)
         values[:, -1] = baseline
         return pd.DataFrame(values, index=items.index, columns=[*columns, "baseline"])
 
@@ -307,18 +311,23 @@ class EtaModel:
         model's category lists (unknown: NaN). Same predictions as :meth:`_encode`'s frame, but
         LightGBM's pandas route re-checks every column on every call: 2 ms for one item."""
         x = np.empty((len(features), features.shape[1]))
-        categorical = [c in self.categories_ for c in features.columns]
-        numeric = [not c for c in categorical]
-        x[:, numeric] = features.loc[:, numeric].to_numpy(dtype=float, na_value=np.nan)
-        indexes = self.__dict__.setdefault("_category_index", {})
-        for j in np.flatnonzero(categorical):
-            column = features.columns[j]
-            index = indexes.get(column)
-            if index is None:
-                index = indexes[column] = pd.Index(self.categories_[column])
-            codes = index.get_indexer(features.iloc[:, j].to_numpy(dtype=object))
-            x[:, j] = np.where(codes < 0, np.nan, codes)
+        codes = self._category_codes()
+        for j, (column, values) in enumerate(features.items()):
+            table = codes.get(column)
+            if table is None:
+                x[:, j] = values.to_numpy(dtype=float, na_value=np.nan)
+            else:
+                x[:, j] = [table.get(v, np.nan) for v in values.to_numpy(dtype=object)]
         return x
+
+    def _category_codes(self) -> dict[str, dict[str, int]]:
+        """Per categorical column, each known value's code (its place in the category list),
+        built once per category lists."""
+        cached = self.__dict__.get("_codes")
+        if cached is None or cached[0] is not self.categories_:
+            table = {c: {v: k for k, v in enumerate(cs)} for c, cs in self.categories_.items()}
+            cached = self._codes = (self.categories_, table)
+        return cached[1]
 
     def _location_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         median, spread = self._median_spread(x)
@@ -332,8 +341,7 @@ class EtaModel:
 
     def _segment_levels(self, items: pd.DataFrame) -> list[np.ndarray]:
         return [
-            segment_keys(items, self.spec, depth).astype(str).to_numpy()
-            for depth in range(len(self.spec.segments) + 1)
+            segment_values(items, self.spec, depth) for depth in range(len(self.spec.segments) + 1)
         ]
 
     def _check_fitted(self) -> None:
@@ -395,6 +403,8 @@ class Predictive:
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
 
 
+_CHUNK = 2048
+"""Items per step of :meth:`EtaModel.contributions` (a step holds items x trees x features)."""
 _PATHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 """Path tables per booster, built once (a trained booster never changes)."""
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from eta import messages, risks
-from eta.calendar import Clock
+from eta.calendar import Clock, utc_instants, utc_nanoseconds
 from eta.data import START, parse_timestamps, segment_keys, write_table
 from eta.localization import Language, language
 from eta.model import EtaModel
@@ -64,7 +64,8 @@ instants in the display time zone otherwise (tickets). ``risk_notes`` holds per 
 of ``{code, severity, customer_text, agent_text}``."""
 PROMISED = "promised_at"
 """Optional item column: the promise the item was given earlier (judges whether it is overdue)."""
-_INSTANTS = ("likely_at", "promise_at", "earliest_at", "follow_up_at")
+_NAT = np.iinfo(np.int64).min
+_MINUTE = 60 * 10**9
 
 
 def prepare_items(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, pd.Series]:
@@ -172,15 +173,20 @@ def _answer(
     offsets: np.ndarray | None,
     online: bool,
 ) -> dict[str, object]:
-    """The quotes of items that can be quoted: one value per item for each output column."""
+    """The quotes of items that can be quoted: one value per item for each output column.
+
+    Instants are UTC nanoseconds here (:func:`eta.calendar.utc_nanoseconds`): the arithmetic is
+    on integers, and pandas only carries them into the clock, the rounding and the words."""
     spec, clock = model.spec, model.clock_
-    start = pd.DatetimeIndex(items[START])
-    begin = clock.effective_start(start)
-    elapsed = np.full(len(items), np.nan)
+    n = len(items)
+    start = utc_nanoseconds(items[START])
+    begin = clock.effective_start(utc_instants(start))
+    elapsed = np.full(n, np.nan)
     if "elapsed" in items:
         elapsed = items["elapsed"].to_numpy(float)
-    if now is not None:
-        since = clock.hours_between(begin, pd.DatetimeIndex([now] * len(items)))
+    now_ns = None if now is None else np.full(n, _utc_value(now))
+    if now_ns is not None:
+        since = clock.hours_between(begin, utc_instants(now_ns))
         elapsed = np.where(np.isnan(elapsed) & (since > 0), since, elapsed)
     in_progress = np.nan_to_num(elapsed) > 0
 
@@ -188,33 +194,37 @@ def _answer(
     predictive = model.predict(items, features)
     if offsets is None and online:
         offsets = model.online_.offsets(predictive.segment)
-    grid = np.tile([1.0 - confidence, 0.5, (0.5 + confidence) / 2, confidence], (len(items), 1))
+    grid = np.tile([1.0 - confidence, 0.5, (0.5 + confidence) / 2, confidence], (n, 1))
     hours = predictive.hours(grid, elapsed, _shift(model, offsets, grid))
     # What a new item would get: its first promise (to judge overdue) and its tail.
-    fresh_grid = np.tile([0.5, confidence, 0.97], (len(items), 1))
+    fresh_grid = np.tile([0.5, confidence, 0.97], (n, 1))
     fresh = predictive.hours(fresh_grid, None, _shift(model, offsets, fresh_grid))
 
     earliest, likely, follow_exact, promise_exact, first_exact = _add_hours(
         clock, begin, np.column_stack([hours, fresh[:, 1]])
     )
-    earliest_at, likely_at = earliest.ceil("min"), likely.ceil("min")
-    both = round_promise(clock, promise_exact.append(first_exact), spec.promise_rounding, zone)
-    promise_at, promised_at = both[: len(items)], both[len(items) :]
-    reference = _reference(clock, start, begin, elapsed, now)
-    lower = likely_at.where(likely_at >= reference.ceil("min"), reference.ceil("min"))
-    follow_up_at = follow_up(clock, follow_exact, lower, promise_at)
+    earliest_at, likely_at = _ceil_minute(earliest), _ceil_minute(likely)
+    exact = utc_instants(np.concatenate([promise_exact, first_exact]))
+    rounded = round_promise(clock, exact, spec.promise_rounding, zone)
+    promise_at, promised_at = np.split(utc_nanoseconds(rounded), [n])
+    reference = _reference(clock, start, begin, elapsed, now_ns)
+    lower = np.maximum(likely_at, _ceil_minute(reference))
+    follow_up_at = utc_nanoseconds(
+        follow_up(clock, utc_instants(follow_exact), utc_instants(lower), utc_instants(promise_at))
+    )
     # The promise the item was given: as the caller says, or the one it got when it started.
     if PROMISED in items:
-        given = pd.DatetimeIndex(items[PROMISED])
-        promised_at = given.where(given.notna(), promised_at)
+        given = utc_nanoseconds(items[PROMISED])
+        promised_at = np.where(given != _NAT, given, promised_at)
+    promised = utc_instants(promised_at)
     facts = risks.QuoteFacts(
-        items, features, predictive, begin, reference, promise_at, elapsed, promised_at,
-        clock.hours_between(begin, promised_at), fresh[:, [0, 2]],
+        items, features, predictive, begin, utc_instants(reference), utc_instants(promise_at),
+        elapsed, promised, clock.hours_between(begin, promised), fresh[:, [0, 2]],
     )  # fmt: skip
     findings = risks.assess(model, facts)
     escalate = np.array([any(f.code == "overdue" for f in notes) for notes in findings])
     words = messages.compose(
-        messages.Speaker(speech, spec, zone, reference),
+        messages.Speaker(speech, spec, zone, facts.reference),
         earliest=earliest_at,
         likely=likely_at,
         promise=promise_at,
@@ -279,20 +289,19 @@ def _frame(
         return out
 
     def instants(name: str, tz: str = "UTC") -> pd.DatetimeIndex:
+        out = np.full(n, _NAT, dtype=np.int64)
         values = answers.get(name)
-        if values is not None and len(rows) == n:  # every row quoted: the values as they are
-            return pd.DatetimeIndex(values).tz_convert(tz)
-        out = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
         if values is not None:
-            out[rows] = pd.DatetimeIndex(values).as_unit("ns").asi8
-        return pd.DatetimeIndex(out.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
+            out[rows] = values
+        return utc_instants(out) if tz == "UTC" else utc_instants(out).tz_convert(tz)
 
     def window(name: str) -> object:
         if not by_date:
             return instants(name, zone)
         values = answers.get(name)
-        dates = None if values is None else list(pd.DatetimeIndex(values).tz_convert(zone).date)
-        return column(name, None) if dates is None else _dates(n, rows, dates)
+        if values is None:
+            return column(name, None)
+        return _dates(n, rows, list(utc_instants(values).tz_convert(zone).date))
 
     data = {
         "id": items["id"].to_numpy() if "id" in items else np.arange(n),
@@ -338,12 +347,23 @@ def _dates(n: int, rows: np.ndarray, dates: list) -> np.ndarray:
     return out
 
 
-def _add_hours(clock: Clock, begin: pd.DatetimeIndex, hours: np.ndarray) -> list[pd.DatetimeIndex]:
-    """``begin`` plus each column of ``hours`` on the clock, in one pass over the calendar."""
-    n, columns = len(begin), hours.shape[1]
-    starts = np.tile(begin.as_unit("ns").asi8, columns).view("datetime64[ns]")
-    stacked = clock.add_hours(pd.DatetimeIndex(starts).tz_localize("UTC"), hours.T.ravel())
-    return [stacked[k * n : (k + 1) * n] for k in range(columns)]
+def _add_hours(clock: Clock, begin: pd.DatetimeIndex, hours: np.ndarray) -> np.ndarray:
+    """``begin`` plus each column of ``hours`` on the clock, in one pass over the calendar: one
+    row of UTC nanoseconds per column."""
+    starts = utc_instants(np.tile(utc_nanoseconds(begin), hours.shape[1]))
+    return utc_nanoseconds(clock.add_hours(starts, hours.T.ravel())).reshape(hours.shape[1], -1)
+
+
+def _ceil_minute(utc_ns: np.ndarray) -> np.ndarray:
+    """Up to the whole minute (NaT stays)."""
+    return np.where(utc_ns == _NAT, _NAT, -(-utc_ns // _MINUTE) * _MINUTE)
+
+
+def _utc_value(moment: pd.Timestamp | str) -> int:
+    moment = pd.Timestamp(moment)
+    if moment.tzinfo is None:
+        raise ValueError(f"now must carry a time zone or UTC offset (got {moment})")
+    return int(moment.as_unit("ns").value)
 
 
 def _display_zone(name: str) -> str:
@@ -358,13 +378,19 @@ def _shift(model: EtaModel, offsets: np.ndarray | None, levels: np.ndarray) -> n
     return None if offsets is None else model.online_.shift(offsets, levels)
 
 
-def _reference(clock, start, begin, elapsed, now) -> pd.DatetimeIndex:
-    """When each quote is given: ``now``; else when ``elapsed`` hours had passed; else the
-    item's start. "Today" and "tomorrow" are said relative to it."""
+def _reference(
+    clock: Clock,
+    start: np.ndarray,
+    begin: pd.DatetimeIndex,
+    elapsed: np.ndarray,
+    now: np.ndarray | None,
+) -> np.ndarray:
+    """When each quote is given (UTC nanoseconds): ``now``; else when ``elapsed`` hours had
+    passed; else the item's start. "Today" and "tomorrow" are said relative to it."""
     if now is not None:
-        return pd.DatetimeIndex([pd.Timestamp(now)] * len(start)).tz_convert("UTC")
-    measured = clock.add_hours(begin, np.nan_to_num(elapsed))
-    return start.where(~(np.nan_to_num(elapsed) > 0), measured)
+        return now
+    measured = utc_nanoseconds(clock.add_hours(begin, np.nan_to_num(elapsed)))
+    return np.where(np.nan_to_num(elapsed) > 0, measured, start)
 
 
 __all__ = ["DETAIL_COLUMNS", "QUOTE_COLUMNS", "prepare_items", "quote_items", "write_quotes"]

@@ -79,6 +79,9 @@ LONG_TAIL = 1.5
 DRIVER_EFFECT = float(np.log(1.15))
 """A driver lengthens the raw promise by at least 15%."""
 MAX_DRIVERS = 2
+_MISSING = frozenset({"(missing)"})
+"""The value a missing category reads as (:func:`eta.quote.prepare_items`): known, not new."""
+_NAT = np.iinfo(np.int64).min
 
 
 class Finding:
@@ -142,7 +145,8 @@ def _local_days(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
 
 
 def _overdue(model: EtaModel, f: QuoteFacts):
-    late = np.asarray(f.reference > f.promised_at) & (np.nan_to_num(f.elapsed) > 0)
+    promised = f.promised_at.asi8
+    late = (f.reference.asi8 > promised) & (promised != _NAT) & (np.nan_to_num(f.elapsed) > 0)
     for row in np.flatnonzero(late):
         yield row, _finding("overdue", elapsed=f.elapsed[row], promised=f.promised_hours[row])
 
@@ -168,10 +172,11 @@ def _holidays(model: EtaModel, f: QuoteFacts):
 
 def _after_cutoff(model: EtaModel, f: QuoteFacts):
     clock = model.clock_
+    if clock.calendar.cutoff is None:
+        return
     start = pd.DatetimeIndex(f.items[START])
-    late = (
-        clock.after_cutoff(start) & clock.is_working_day(start) & np.asarray(f.reference < f.begin)
-    )
+    late = clock.after_cutoff(start) & (f.reference.asi8 < f.begin.asi8)
+    late[late] &= clock.is_working_day(start[late])
     for row in np.flatnonzero(late):
         yield (
             row,
@@ -244,9 +249,9 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     fell_back = np.array([not t.startswith(f"{depth}:") for t in tags]) & (depth > 0)
     unseen = np.zeros(len(tags), dtype=bool)
     values: dict[int, list[str]] = {}
-    for column, known in model.categories_.items():
+    for column, known in model._category_codes().items():
         column_values = f.features[column].to_numpy(dtype=object)
-        new = pd.Index([*known, "(missing)"]).get_indexer(column_values) < 0
+        new = np.array([v not in known and v not in _MISSING for v in column_values], dtype=bool)
         for row in np.flatnonzero(new):
             values.setdefault(row, []).append(f"{column}={column_values[row]}")
         unseen |= new

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from eta.calendar import Clock
+from eta.calendar import Clock, utc_instants, utc_nanoseconds, wall_nanoseconds
 
 ROUNDINGS = ("minute", "hour", "day", "date")
 _MINUTE = 60 * 10**9
@@ -139,8 +139,7 @@ class _Calendar:
 
     def local(self, utc: np.ndarray, zone: str | None = None) -> np.ndarray:
         """UTC nanoseconds to local wall-clock nanoseconds (in the spec's zone by default)."""
-        local = _index(utc).tz_convert(zone or self.clock.timezone).tz_localize(None)
-        return np.asarray(local.asi8, dtype=np.int64)
+        return wall_nanoseconds(utc, zone or self.clock.timezone)
 
     def utc(self, local: np.ndarray, zone: str | None = None) -> np.ndarray:
         """Local wall times back to UTC: a time in a DST gap moves forward, a repeated one takes
@@ -207,16 +206,11 @@ class _Calendar:
 
 def _ns(instants: pd.DatetimeIndex) -> np.ndarray:
     """UTC int64 nanoseconds (NaT as int64 min)."""
-    index = pd.DatetimeIndex(instants)
-    if index.tz is None:
-        raise ValueError("instants must be time-zone aware")
-    return np.array(index.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64, copy=True)
+    return utc_nanoseconds(instants)
 
 
 def _index(utc: np.ndarray) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(np.asarray(utc, dtype=np.int64).view("datetime64[ns]")).tz_localize(
-        "UTC"
-    )
+    return utc_instants(utc)
 
 
 def _ceil(values: np.ndarray, unit: int) -> np.ndarray:

@@ -81,7 +81,7 @@ class Usual:
             return np.zeros(len(first), dtype=bool)
         lo = first.min()
         span = np.arange(lo, max(last.max(), lo) + 1)
-        weeks = pd.DatetimeIndex(span).isocalendar().week.to_numpy()
+        weeks = iso_weeks(span)
         count = np.concatenate([[0], np.cumsum(np.isin(weeks, list(self.peak_weeks)))])
         begin = (first - lo).astype(int)
         end = (np.maximum(last, first) - lo).astype(int) + 1
@@ -97,6 +97,16 @@ class Usual:
             return cls()
         peaks = {int(k): v for k, v in raw.get("peak_weeks", {}).items()}
         return cls(raw.get("load", {}), peaks)
+
+
+def iso_weeks(days: np.ndarray) -> np.ndarray:
+    """ISO 8601 week numbers (1-53) of dates (``datetime64[D]``), as pandas' ``isocalendar``
+    gives them: the week of a date is the week of its Thursday, counted from that year's first
+    Thursday. Integer arithmetic, because pandas takes milliseconds for a handful of dates."""
+    day = np.asarray(days, dtype="datetime64[D]").astype(np.int64)
+    thursday = day - (day + 3) % 7 + 3  # 1970-01-01 was a Thursday; Monday = 0
+    first = thursday.astype("datetime64[D]").astype("datetime64[Y]").astype("datetime64[D]")
+    return (thursday - first.astype(np.int64)) // 7 + 1
 
 
 def _load_levels(features: pd.DataFrame, segments: pd.Series) -> dict[str, dict[str, list[float]]]:

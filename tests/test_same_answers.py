@@ -1,0 +1,109 @@
+"""The engine's fast paths give exactly the answers of the straightforward ones.
+
+A quote for one item is on a checkout page's critical path, so the engine avoids pandas where
+a handful of values would pay more for pandas than for the work (see ``benchmarks/
+QUOTE_LATENCY.md``). Each test here pins one such path to a plain reference, to the last bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eta.data import START, load_history
+from eta.features import Events, recent_history
+from eta.model import EtaModel, _path_table
+from eta.quote import prepare_items, quote_items
+from eta.usual import iso_weeks
+
+
+def test_iso_weeks_are_pandas_isocalendar_weeks() -> None:
+    days = np.arange(np.datetime64("1899-12-25"), np.datetime64("2101-01-08"))
+    expected = pd.DatetimeIndex(days).isocalendar().week.to_numpy()
+    np.testing.assert_array_equal(iso_weeks(days), expected)
+
+
+def test_contributions_are_the_tree_by_tree_sums(tickets_model, tickets_sim) -> None:
+    items, _ = prepare_items(tickets_sim.history.tail(2_500), tickets_model.spec)  # > a chunk
+    features = tickets_model.features(items)
+    for level, booster in tickets_model.boosters_.items():
+        got = tickets_model.contributions(items, features, level=level)
+        leaves = booster.predict(tickets_model._matrix(features), pred_leaf=True).astype(int)
+        table, baseline = _path_table(booster)
+        expected = np.zeros((len(items), table.shape[2]))
+        for tree in range(table.shape[0]):
+            expected += table[tree, leaves[:, tree]]
+        np.testing.assert_array_equal(got.to_numpy()[:, :-1], expected)
+        assert (got["baseline"] == baseline).all()
+
+
+def _recent_history_by_groupby(events: Events, segment: np.ndarray, at: np.ndarray):
+    """The straightforward way: group queries and events by segment with pandas, per call."""
+    segment = np.asarray(segment).astype(str)
+    out = {name: np.zeros(len(at)) for name in ("backlog", "finished_7d", "started_7d")}
+    out["recent_log_hours_7d"] = np.full(len(at), np.nan)
+    window = pd.Timedelta(days=7).value
+    finished = events.end != np.iinfo(np.int64).min
+    out["backlog_all"] = np.searchsorted(np.sort(events.start), at) - np.searchsorted(
+        np.sort(events.end[finished]), at
+    )
+    queries = pd.Series(np.arange(len(at))).groupby(segment).indices
+    groups = pd.Series(np.arange(len(events.start))).groupby(events.segment).indices
+    for key, rows in queries.items():
+        idx = groups.get(key)
+        if idx is None:
+            continue
+        t = at[rows]
+        starts = np.sort(events.start[idx])
+        done = idx[finished[idx]]
+        order = np.argsort(events.end[done], kind="stable")
+        ends = events.end[done][order]
+        logs = np.concatenate([[0.0], np.cumsum(np.log(events.hours[done][order]))])
+        ended, ended_before = np.searchsorted(ends, t), np.searchsorted(ends, t - window)
+        out["backlog"][rows] = np.searchsorted(starts, t) - ended
+        out["started_7d"][rows] = np.searchsorted(starts, t) - np.searchsorted(starts, t - window)
+        count = ended - ended_before
+        out["finished_7d"][rows] = count
+        mean = (logs[ended] - logs[ended_before]) / np.maximum(count, 1)
+        out["recent_log_hours_7d"][rows] = np.where(count > 0, mean, np.nan)
+    return pd.DataFrame(out)
+
+
+def test_recent_history_counts_as_grouping_by_segment_does(tickets_history) -> None:
+    frame = tickets_history.frame
+    events = Events.from_frame(frame)
+    queries = frame.sample(2_000, random_state=3)
+    segment = queries["segment"].to_numpy().astype(str)
+    segment[:50] = "never seen / anywhere"
+    at = queries[START].astype("int64").to_numpy() + 1
+    got = recent_history(events, segment, at)
+    expected = _recent_history_by_groupby(events, segment, at)
+    pd.testing.assert_frame_equal(got, expected[got.columns], check_exact=True)
+    again = recent_history(events, segment, at)  # from the events' cached timeline
+    pd.testing.assert_frame_equal(again, got, check_exact=True)
+
+
+@pytest.mark.parametrize("locale", ["en", "fa"])
+@pytest.mark.parametrize("later", [None, pd.Timedelta(days=3)])
+@pytest.mark.parametrize("dataset", ["tickets", "deliveries"])
+def test_each_item_quoted_alone_reads_as_in_a_batch(request, dataset, locale, later) -> None:
+    """One path for every batch size: a single quote is the batch's row for that item."""
+    model = request.getfixturevalue(f"{dataset}_model")
+    raw = request.getfixturevalue(f"{dataset}_sim").history.tail(40).reset_index(drop=True)
+    raw.loc[3, model.spec.start] = None  # answered with its error, alone and in the batch
+    items, _ = prepare_items(raw, model.spec)
+    now = None if later is None else items[START].max() + later
+    batch = quote_items(model, items, locale=locale, now=now)
+    for i in range(len(items)):
+        alone = quote_items(model, items.iloc[[i]], locale=locale, now=now)
+        # pandas makes a column of strings 'str' and one of only None 'object': the row that
+        # could not be quoted has the same values, not the same column types.
+        pd.testing.assert_frame_equal(alone, batch.iloc[[i]], check_exact=True, check_dtype=i != 3)
+
+
+@pytest.fixture(scope="module")
+def deliveries_model(deliveries_sim) -> EtaModel:
+    return EtaModel(deliveries_sim.spec).fit(
+        load_history(deliveries_sim.history, deliveries_sim.spec)
+    )
