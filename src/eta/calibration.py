@@ -283,6 +283,27 @@ class OnlineCalibration:
             ]
         return out
 
+    def observe_speed(
+        self,
+        calibration: MondrianCalibration,
+        segments: np.ndarray,
+        location: np.ndarray,
+        spread: np.ndarray,
+        hours: np.ndarray,
+        finished: np.ndarray,
+    ) -> None:
+        """Estimate the speed of recent items (oldest first) for the whole model and each
+        segment (:func:`speed_shift`) and take the estimates (:meth:`set_speed`).
+
+        ``hours``: clock hours each was watched (until it finished, or until last seen open)."""
+        hazard = cumulative_hazard(calibration, segments, location, spread, hours)
+        finished = np.asarray(finished, dtype=bool)
+        windows = {ALL: np.arange(len(hours)), **calibration.distributions(np.asarray(segments))}
+        for window, rows in windows.items():  # the whole model first
+            rows = np.sort(rows)
+            evidence = SPEED_EVIDENCE * max(self.pace.get(window, MIN_PACE), MIN_PACE)
+            self.set_speed(window, *speed_shift(hazard[rows], finished[rows], evidence))
+
     def set_speed(self, segment: str, shift: float, finishes: float) -> None:
         """Take a new estimate of how much slower (log hours) recent items of ``segment`` (or
         :data:`ALL`) run than the model says, resting on ``finishes`` observed finishes (see
@@ -377,6 +398,9 @@ class OnlineCalibration:
 CHECKPOINTS = ("likely", "promise")
 SPEED = "speed"
 """Offsets of the estimated speed of recent items (see :meth:`OnlineCalibration.set_speed`)."""
+SPEED_EVIDENCE = 1.0
+"""The speed estimate wants one promise horizon's worth of finishes (a key's pace) as evidence;
+:func:`speed_shift` uses less when the world has just changed."""
 SPEED_PRIOR = 5.0
 """The whole model's speed estimate counts fully once it rests on more than a few finishes: a
 feed that has just started should not move every promise on the strength of one item."""

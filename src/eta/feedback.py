@@ -44,24 +44,17 @@ import pandas as pd
 
 from eta.calendar import Clock
 from eta.calibration import (
-    ALL,
     CHECKPOINTS,
     JUDGEMENTS,
-    MIN_PACE,
     QUOTED,
     MondrianCalibration,
     OnlineCalibration,
-    cumulative_hazard,
-    speed_shift,
 )
 from eta.data import START
 
 NEVER = math.inf
 SPEED_WINDOW = 3.0
 """Items are kept for the speed estimate until three times their own promise has passed."""
-SPEED_EVIDENCE = 1.0
-"""The speed estimate wants one promise horizon's worth of finishes (a key's pace) as evidence;
-:func:`eta.calibration.speed_shift` uses less when the world has just changed."""
 
 
 @dataclass
@@ -214,19 +207,14 @@ class OutcomeFeed:
         seen = np.fromiter((i.seen for i in items), float, len(items))
         segments = np.array([i.segment for i in items], dtype=object)
         finished = finish <= now
-        hazard = cumulative_hazard(
+        self.online.observe_speed(
             self._calibration,
             segments,
             np.fromiter((i.location for i in items), float, len(items)),
             np.fromiter((i.spread for i in items), float, len(items)),
             np.where(finished, finish, np.minimum(seen, now)) - begin,
+            finished,
         )
-        windows = {ALL: np.arange(len(items)), **self._calibration.distributions(segments)}
-        for window, rows in windows.items():  # the whole model first
-            rows = np.sort(rows)
-            evidence = SPEED_EVIDENCE * max(self.online.pace.get(window, MIN_PACE), MIN_PACE)
-            shift, finishes = speed_shift(hazard[rows], finished[rows], evidence)
-            self.online.set_speed(window, shift, finishes)
 
     def advance(self, now: float) -> int:
         """Judge every checkpoint that fell due before ``now``; returns how many were judged."""
