@@ -336,6 +336,11 @@ class Clock:
         """The instants in the spec's time zone (naive inputs are taken to be local already)."""
         return _utc_index(self._utc_ns(instants)).tz_convert(self._tz)
 
+    def wall_clock(self, instants: Instants) -> np.ndarray:
+        """The instants' local wall-clock time in the spec's time zone, as naive int64
+        nanoseconds since the epoch (NaT: int64 min): :meth:`local` without the index."""
+        return self._local_wall_ns(self._utc_ns(instants))
+
     # ------------------------------------------------------------------ internals: inputs
 
     def _to_index(self, values: Instants) -> pd.DatetimeIndex:
