@@ -156,7 +156,7 @@ def _holidays(model: EtaModel, f: QuoteFacts):
     working_weekdays = {WEEKDAYS.index(d) for d in model.spec.calendar.days}
     holidays = [
         (np.datetime64(day, "D"), name)
-        for day, name in clock.holidays_between(pd.Timestamp(first.min()), pd.Timestamp(last.max()))
+        for day, name in clock.holidays_between(first.min().item(), last.max().item())
         if day.weekday() in working_weekdays
     ]
     if not holidays:
@@ -199,7 +199,7 @@ def _peak_season(model: EtaModel, f: QuoteFacts):
 
 def _busier(model: EtaModel, f: QuoteFacts):
     usual = model.usual_
-    segments = f.items[SEGMENT].astype(str).to_numpy()
+    segments = f.items[SEGMENT].to_numpy(dtype=object, na_value=None)
     best_ratio = np.zeros(len(segments))
     best: list[tuple[str, float, float] | None] = [None] * len(segments)
     measures = [(name, segments) for name in LOAD_FEATURES]
