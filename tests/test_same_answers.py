@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from eta.calendar import utc_instants, utc_nanoseconds
 from eta.data import START, load_history
 from eta.features import Events, recent_history
 from eta.model import EtaModel, _path_table
@@ -107,3 +108,13 @@ def deliveries_model(deliveries_sim) -> EtaModel:
     return EtaModel(deliveries_sim.spec).fit(
         load_history(deliveries_sim.history, deliveries_sim.spec)
     )
+
+
+def test_instants_wrapped_fast_are_what_pandas_builds() -> None:
+    ns = np.array([0, np.iinfo(np.int64).min, 1_700_000_000_123_456_789, -5])
+    got = utc_instants(ns)
+    expected = pd.DatetimeIndex(ns.view("datetime64[ns]"), tz="UTC")
+    pd.testing.assert_index_equal(got, expected, exact=True)
+    ns[0] = 42  # the index does not share the caller's array
+    assert got[0] == pd.Timestamp(0, tz="UTC")
+    np.testing.assert_array_equal(utc_nanoseconds(got.tz_convert("Asia/Tehran")), got.asi8)

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -336,6 +336,11 @@ class Clock:
         """The instants in the spec's time zone (naive inputs are taken to be local already)."""
         return _utc_index(self._utc_ns(instants)).tz_convert(self._tz)
 
+    def wall_clock(self, instants: Instants) -> np.ndarray:
+        """The instants' local wall-clock time in the spec's time zone, as naive int64
+        nanoseconds since the epoch (NaT: int64 min): :meth:`local` without the index."""
+        return self._local_wall_ns(self._utc_ns(instants))
+
     # ------------------------------------------------------------------ internals: inputs
 
     def _to_index(self, values: Instants) -> pd.DatetimeIndex:
@@ -375,6 +380,8 @@ class Clock:
         return np.where(ns == _NAT, _NAT, np.floor_divide(ns, _NS_PER_DAY))
 
     def _local_date(self, value: pd.Timestamp | dt.date | str) -> dt.date:
+        if type(value) is dt.date:  # a date is its own local date (a datetime is not)
+            return value
         day = self._local_days([value])[0]
         if day == _NAT:
             raise ValueError(f"{value!r} is not a date")
@@ -534,7 +541,36 @@ def utc_nanoseconds(instants: pd.DatetimeIndex | pd.Series) -> np.ndarray:
 
 def utc_instants(utc_ns: np.ndarray) -> pd.DatetimeIndex:
     """UTC int64 nanoseconds (int64 min: NaT) as a UTC :class:`pandas.DatetimeIndex`."""
-    return pd.DatetimeIndex(np.asarray(utc_ns, dtype=np.int64).view("datetime64[ns]"), tz="UTC")
+    values = np.array(utc_ns, dtype=np.int64).view("datetime64[ns]")  # a copy: never shared
+    if _WRAP_UTC is not None:
+        return _WRAP_UTC(values)
+    return pd.DatetimeIndex(values, tz="UTC")
+
+
+def _wrapper() -> Callable[[np.ndarray], pd.DatetimeIndex] | None:
+    """Wrap nanoseconds without re-validating them: pandas' public constructor checks and
+    converts every input (~10 us), and a quote wraps instants a few dozen times. The
+    constructors used are private but have been stable since pandas 1.x; if they change, the
+    check here fails and the public constructor is used."""
+    dtype = pd.DatetimeTZDtype("ns", "UTC")
+
+    def wrap(values: np.ndarray) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex._simple_new(
+            pd.arrays.DatetimeArray._simple_new(values, dtype=dtype)
+        )
+
+    probe = np.array([0, _NAT, 1_700_000_000_123_456_789]).view("datetime64[ns]")
+    try:
+        wrapped = wrap(probe)
+        expected = pd.DatetimeIndex(probe, tz="UTC")
+        if wrapped.equals(expected) and wrapped.dtype == expected.dtype:
+            return wrap
+    except (AttributeError, TypeError, ValueError):
+        pass
+    return None
+
+
+_WRAP_UTC = _wrapper()
 
 
 def wall_nanoseconds(utc_ns: np.ndarray, zone: str | dt.tzinfo) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import Clock
-from eta.data import END, HOURS, SEGMENT, START
+from eta.data import END, HOURS, SEGMENT, START, category_texts
 from eta.spec import DatasetSpec
 
 RECENT_WINDOW = pd.Timedelta(days=7)
@@ -72,7 +72,9 @@ class Events:
 
 
 _NAT = np.iinfo(np.int64).min
-_NS_PER_DAY = 86_400_000_000_000
+_NS_PER_MINUTE = 60_000_000_000
+_NS_PER_HOUR = 60 * _NS_PER_MINUTE
+_NS_PER_DAY = 24 * _NS_PER_HOUR
 
 
 def _ns(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:
@@ -152,18 +154,24 @@ def calendar_features(start: pd.Series, clock: Clock) -> pd.DataFrame:
 
 
 def _calendar_features(start: pd.Series, clock: Clock) -> dict[str, np.ndarray]:
-    local = clock.local(start)
-    wall = local.tz_localize(None).as_unit("ns").asi8
+    wall = clock.wall_clock(start)
+    valid = wall != _NAT
+    day, time_of_day = np.divmod(wall, _NS_PER_DAY)
+    # As pandas' .hour, .minute and .day_of_week give them: int32, or float with NaN for NaT.
+    weekday = ((day + 3) % 7).astype(np.int32)  # 1970-01-01 was a Thursday; Monday = 0
+    hour = time_of_day // _NS_PER_HOUR + (time_of_day % _NS_PER_HOUR) // _NS_PER_MINUTE / 60.0
+    if not valid.all():
+        weekday, hour = np.where(valid, weekday, np.nan), np.where(valid, hour, np.nan)
     # The next seven local dates of every start, asked of the calendar in one call.
-    ahead = np.floor_divide(wall, _NS_PER_DAY)[:, None] + np.arange(1, 8)
-    ahead[wall == _NAT] = _NAT
+    ahead = day[:, None] + np.arange(1, 8)
+    ahead[~valid] = _NAT
     working = clock.is_working_day(ahead.ravel().view("datetime64[D]"))
-    days_ahead = np.zeros(len(local))
+    days_ahead = np.zeros(len(wall))
     for k in range(7):  # summed in the same order as one day at a time: identical floats
         days_ahead += ~working[k::7]
     return {
-        "start_hour": np.asarray(local.hour + local.minute / 60.0),
-        "start_weekday": np.asarray(local.day_of_week),
+        "start_hour": hour,
+        "start_weekday": weekday,
         "after_cutoff": clock.after_cutoff(start).astype(float),
         "days_off_next_7d": days_ahead,
     }
@@ -177,9 +185,22 @@ def feature_frame(
     Categorical columns become pandas categories; their category lists are fixed by the model
     (see :meth:`eta.model.EtaModel`), so an unseen category is simply unknown, never an error.
     """
-    columns: dict[str, object] = {}
+    columns: dict[str, object] = feature_columns(items, spec, clock, events)
+    strings = pd.StringDtype()
     for column in spec.features.categorical:
-        columns[column] = _strings(items[column])
+        columns[column] = pd.array(columns[column], dtype=strings)
+    return pd.DataFrame(columns, index=items.index)
+
+
+def feature_columns(
+    items: pd.DataFrame, spec: DatasetSpec, clock: Clock, events: Events
+) -> dict[str, np.ndarray]:
+    """:func:`feature_frame`'s columns as arrays by name (categorical values as ``str``
+    objects, a missing one as '(missing)'): what the engine predicts from, because a frame
+    would cost a single quote more to build and take apart than the prediction itself."""
+    columns: dict[str, np.ndarray] = {}
+    for column in spec.features.categorical:
+        columns[column] = category_texts(items[column])
     for column in spec.features.numeric:
         values = items[column]
         if values.dtype != np.float64:
@@ -188,12 +209,4 @@ def feature_frame(
     start = items[START]
     columns.update(_calendar_features(start, clock))
     columns.update(_recent_history(events, items[SEGMENT].to_numpy(), _ns(start)))
-    return pd.DataFrame(columns, index=items.index)
-
-
-def _strings(values: pd.Series) -> pd.Series:
-    """Values as pandas strings, missing ones as '(missing)' (as :func:`eta.quote.prepare_items`
-    already gives them: then as they are)."""
-    if isinstance(values.dtype, pd.StringDtype) and not values.hasnans:
-        return values
-    return values.astype("string").fillna("(missing)")
+    return columns

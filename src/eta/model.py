@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import lightgbm as lgb
 import numpy as np
@@ -31,9 +33,12 @@ from eta.calendar import Clock
 from eta.calibration import ALL, InFlightCalibration, MondrianCalibration, OnlineCalibration
 from eta.censoring import ipcw_weights
 from eta.data import END, FINISHED, HOURS, START, DataError, History, segment_values
-from eta.features import Events, feature_frame
+from eta.features import Events, feature_columns, feature_frame
 from eta.spec import DatasetSpec
 from eta.usual import Usual
+
+Features: TypeAlias = "pd.DataFrame | Mapping[str, np.ndarray]"
+"""Model input: a feature frame, or its columns by name (:func:`eta.features.feature_columns`)."""
 
 MIN_SPREAD = 0.05
 """Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
@@ -179,11 +184,11 @@ class EtaModel:
         self._check_fitted()
         return feature_frame(items, self.spec, self.clock_, events or self.events_)
 
-    def predict(self, items: pd.DataFrame, features: pd.DataFrame | None = None) -> Predictive:
+    def predict(self, items: pd.DataFrame, features: Features | None = None) -> Predictive:
         """Each item's calibrated finish-time distribution (see :class:`Predictive`)."""
         self._check_fitted()
         if features is None:
-            features = self.features(items)
+            features = self._inputs(items)
         location, spread = self._location_spread(self._matrix(features))
         segments = self.calibration_.segment_of(self._segment_levels(items))
         return Predictive(location, spread, segments, self.calibration_, self.in_flight_)
@@ -194,7 +199,7 @@ class EtaModel:
         levels: np.ndarray | list[float],
         *,
         elapsed: np.ndarray | None = None,
-        features: pd.DataFrame | None = None,
+        features: Features | None = None,
         online: bool = True,
     ) -> np.ndarray:
         """Finish times in clock hours from each item's (effective) start, one column per level.
@@ -214,7 +219,7 @@ class EtaModel:
         return predictive.hours(levels, elapsed, shift)
 
     def contributions(
-        self, items: pd.DataFrame, features: pd.DataFrame | None = None, level: float = 0.9
+        self, items: pd.DataFrame, features: Features | None = None, level: float = 0.9
     ) -> pd.DataFrame:
         """Each feature's additive contribution to each item's raw ``level`` quantile of log
         hours, plus the column ``baseline`` they start from: what moved *this* item's promise,
@@ -233,8 +238,12 @@ class EtaModel:
         if level not in self.boosters_:
             raise ValueError(f"no model for level {level}; use one of {sorted(self.boosters_)}")
         if features is None:
-            features = self.features(items)
-        columns = list(features.columns)
+            features = self._inputs(items)
+        values = self._credits(features, level)
+        return pd.DataFrame(values, index=items.index, columns=[*features, "baseline"])
+
+    def _credits(self, features: Features, level: float) -> np.ndarray:
+        """:meth:`contributions` as an array: one column per feature, then the baseline."""
         x = self._matrix(features)
         leaves = np.asarray(self.boosters_[level].predict(x, pred_leaf=True), dtype=np.int64)
         table, baseline = _path_table(self.boosters_[level])
@@ -246,7 +255,7 @@ class EtaModel:
             # order: the same sums, to the last bit, as a loop over the trees.
             values[rows : rows + _CHUNK, :-1] = np.add.reduce(credit, axis=0)
         values[:, -1] = baseline
-        return pd.DataFrame(values, index=items.index, columns=[*columns, "baseline"])
+        return values
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -306,18 +315,25 @@ class EtaModel:
             x[column] = pd.Categorical(x[column].astype(object), categories=categories)
         return x
 
-    def _matrix(self, features: pd.DataFrame) -> np.ndarray:
+    def _inputs(self, items: pd.DataFrame) -> dict[str, np.ndarray]:
+        """:meth:`features` as arrays by column (:func:`eta.features.feature_columns`)."""
+        return feature_columns(items, self.spec, self.clock_, self.events_)
+
+    def _matrix(self, features: Features) -> np.ndarray:
         """Model input as a float matrix, categories as the codes LightGBM derives from the
         model's category lists (unknown: NaN). Same predictions as :meth:`_encode`'s frame, but
         LightGBM's pandas route re-checks every column on every call: 2 ms for one item."""
-        x = np.empty((len(features), features.shape[1]))
+        columns = list(features.items())
+        x = np.empty((len(columns[0][1]) if columns else 0, len(columns)))
         codes = self._category_codes()
-        for j, (column, values) in enumerate(features.items()):
+        for j, (column, values) in enumerate(columns):
             table = codes.get(column)
+            if isinstance(values, pd.Series):
+                values = values.to_numpy(dtype=object if table else float, na_value=np.nan)
             if table is None:
-                x[:, j] = values.to_numpy(dtype=float, na_value=np.nan)
+                x[:, j] = values
             else:
-                x[:, j] = [table.get(v, np.nan) for v in values.to_numpy(dtype=object)]
+                x[:, j] = [table.get(v, np.nan) for v in values]
         return x
 
     def _category_codes(self) -> dict[str, dict[str, int]]:

@@ -25,7 +25,14 @@ import pandas as pd
 
 from eta import messages, risks
 from eta.calendar import Clock, utc_instants, utc_nanoseconds
-from eta.data import START, parse_timestamps, segment_keys, write_table
+from eta.data import (
+    SEGMENT,
+    START,
+    category_texts,
+    parse_timestamps,
+    segment_values,
+    write_table,
+)
 from eta.localization import Language, language
 from eta.model import EtaModel
 from eta.rounding import follow_up, round_promise
@@ -80,17 +87,20 @@ def prepare_items(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, p
         raise KeyError(f"items have no '{spec.start}' column (the spec's start column)")
     n = len(raw)
     error = np.full(n, "", dtype=object)
-    columns: dict[str, object] = {START: parse_timestamps(raw[spec.start], spec.timezone)}
-    error[columns[START].isna().to_numpy()] = (
-        f"column '{spec.start}': missing or unparseable timestamp"
-    )
+    start = parse_timestamps(raw[spec.start], spec.timezone)
+    error[start.array.isna()] = f"column '{spec.start}': missing or unparseable timestamp"
+    columns: dict[str, object] = {START: start}
+    strings = pd.StringDtype()
     for column in spec.features.categorical:
         values = raw[column] if column in raw.columns else pd.Series(pd.NA, index=raw.index)
-        columns[column] = values.astype("string").fillna("(missing)")
+        columns[column] = pd.array(category_texts(values), strings)
     for column in spec.features.numeric:
         values = raw[column] if column in raw.columns else pd.Series(np.nan, index=raw.index)
-        numbers = pd.to_numeric(values, errors="coerce").astype(float)
-        missing = numbers.isna().to_numpy()
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
+            numbers = values.to_numpy(dtype=float)
+        else:
+            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        missing = np.isnan(numbers)
         if missing.any():
             given = values.notna() & (values.astype("string").str.strip() != "")
             bad = missing & given.to_numpy() & (error == "")
@@ -104,8 +114,8 @@ def prepare_items(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, p
         error[bad] = f"column '{PROMISED}': unparseable timestamp"
     if spec.id:
         columns["id"] = raw[spec.id] if spec.id in raw.columns else pd.NA
+    columns[SEGMENT] = pd.array(segment_values(columns, spec), strings)
     items = pd.DataFrame(columns, index=raw.index)
-    items["segment"] = segment_keys(items, spec)
     if (error != "").any():  # a row with an error is answered, not guessed at
         items.loc[error != "", START] = pd.NaT
     return items, pd.Series(error, index=raw.index, dtype=object)
@@ -190,7 +200,7 @@ def _answer(
         elapsed = np.where(np.isnan(elapsed) & (since > 0), since, elapsed)
     in_progress = np.nan_to_num(elapsed) > 0
 
-    features = model.features(items) if features is None else features
+    features = model._inputs(items) if features is None else features
     predictive = model.predict(items, features)
     if offsets is None and online:
         offsets = model.online_.offsets(predictive.segment)

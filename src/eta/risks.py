@@ -39,7 +39,7 @@ import pandas as pd
 from eta.calendar import Clock
 from eta.calibration import ALL
 from eta.data import MISSING, SEGMENT, START
-from eta.model import EtaModel, Predictive
+from eta.model import EtaModel, Features, Predictive
 from eta.spec import WEEKDAYS
 from eta.usual import LOAD_FEATURES, QUEUE_FEATURE
 
@@ -79,8 +79,7 @@ LONG_TAIL = 1.5
 DRIVER_EFFECT = float(np.log(1.15))
 """A driver lengthens the raw promise by at least 15%."""
 MAX_DRIVERS = 2
-_MISSING = frozenset({"(missing)"})
-"""The value a missing category reads as (:func:`eta.quote.prepare_items`): known, not new."""
+_MISSING = frozenset({MISSING})
 _NAT = np.iinfo(np.int64).min
 
 
@@ -104,7 +103,7 @@ class QuoteFacts:
     """What a batch of quotes knows, as risk detection needs it (one entry per item)."""
 
     items: pd.DataFrame
-    features: pd.DataFrame
+    features: Features
     predictive: Predictive
     begin: pd.DatetimeIndex
     reference: pd.DatetimeIndex
@@ -157,7 +156,7 @@ def _holidays(model: EtaModel, f: QuoteFacts):
     working_weekdays = {WEEKDAYS.index(d) for d in model.spec.calendar.days}
     holidays = [
         (np.datetime64(day, "D"), name)
-        for day, name in clock.holidays_between(pd.Timestamp(first.min()), pd.Timestamp(last.max()))
+        for day, name in clock.holidays_between(first.min().item(), last.max().item())
         if day.weekday() in working_weekdays
     ]
     if not holidays:
@@ -200,7 +199,7 @@ def _peak_season(model: EtaModel, f: QuoteFacts):
 
 def _busier(model: EtaModel, f: QuoteFacts):
     usual = model.usual_
-    segments = f.items[SEGMENT].astype(str).to_numpy()
+    segments = f.items[SEGMENT].to_numpy(dtype=object, na_value=None)
     best_ratio = np.zeros(len(segments))
     best: list[tuple[str, float, float] | None] = [None] * len(segments)
     measures = [(name, segments) for name in LOAD_FEATURES]
@@ -208,7 +207,7 @@ def _busier(model: EtaModel, f: QuoteFacts):
     for name, keys in measures:
         if name not in f.features:
             continue
-        value = f.features[name].to_numpy(float)
+        value = np.asarray(f.features[name], dtype=float)
         median, p90 = usual.level(keys, name)
         ratio = value / np.maximum(median, 1.0)
         busy = (value > p90) & (ratio >= BUSY_RATIO) & (ratio > best_ratio)
@@ -250,7 +249,7 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     unseen = np.zeros(len(tags), dtype=bool)
     values: dict[int, list[str]] = {}
     for column, known in model._category_codes().items():
-        column_values = f.features[column].to_numpy(dtype=object)
+        column_values = np.asarray(f.features[column], dtype=object)
         new = np.array([v not in known and v not in _MISSING for v in column_values], dtype=bool)
         for row in np.flatnonzero(new):
             values.setdefault(row, []).append(f"{column}={column_values[row]}")
@@ -286,16 +285,15 @@ def _long_tail(model: EtaModel, f: QuoteFacts):
 
 
 def _drivers(model: EtaModel, f: QuoteFacts):
-    contributions = model.contributions(f.items, f.features)
-    values = contributions.to_numpy()[:, :-1]  # without the baseline
-    names = contributions.columns.to_numpy()[:-1]
+    values = model._credits(f.features, 0.9)[:, :-1]  # without the baseline
+    names = np.array(list(f.features), dtype=object)
     top = np.argsort(-values, axis=1)[:, :MAX_DRIVERS]
     strong = np.take_along_axis(values, top, axis=1) >= DRIVER_EFFECT
     columns: dict[str, np.ndarray] = {}  # each feature's values, read once
     for row, rank in zip(*np.nonzero(strong), strict=True):
         feature = names[top[row, rank]]
         if feature not in columns:
-            columns[feature] = f.features[feature].to_numpy()
+            columns[feature] = np.asarray(f.features[feature])
         # Rounded as said (a value to one decimal, an effect in whole percent).
         value = columns[feature][row]
         if pd.isna(value) or value == MISSING:  # "no data" is no reason to tell anyone
