@@ -31,6 +31,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _trained(workspace: Path) -> Path:
+    """The workspace's model, trained by the train test or here when run alone."""
+    if not (workspace / "model").exists():
+        test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace)
+    return workspace / "model"
+
+
 def run(*args: str) -> object:
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
@@ -67,8 +74,7 @@ def test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace:
 
 
 def test_quote_keeps_one_row_per_input_row_with_the_contract_columns(workspace: Path) -> None:
-    if not (workspace / "model").exists():
-        test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace)
+    _trained(workspace)
     out = workspace / "quotes.parquet"
     result = run(
         "quote",
@@ -169,8 +175,7 @@ def test_a_missing_data_file_exits_2(workspace: Path, tmp_path: Path) -> None:
 
 
 def test_quote_speaks_the_customers_language_and_time_zone(workspace: Path) -> None:
-    if not (workspace / "model").exists():
-        test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace)
+    _trained(workspace)
     out = workspace / "quotes_fa.csv"
     result = run(
         "quote",
