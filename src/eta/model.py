@@ -29,7 +29,7 @@ from eta import __version__
 from eta.calendar import Clock
 from eta.calibration import ALL, MondrianCalibration, OnlineCalibration
 from eta.censoring import ipcw_weights
-from eta.data import END, FINISHED, HOURS, START, DataError, History, segment_keys
+from eta.data import END, FINISHED, HOURS, SEGMENT, START, DataError, History, segment_keys
 from eta.features import Events, feature_frame
 from eta.spec import DatasetSpec
 
@@ -119,7 +119,9 @@ class EtaModel:
         log_hours = np.log(frame[HOURS].to_numpy(float))
         finished = frame[FINISHED].to_numpy(bool)
 
-        w_train = ipcw_weights(frame[HOURS].to_numpy()[train], finished[train])
+        # Censoring may differ by segment (slow queues are looked at later): G per segment.
+        strata = frame[SEGMENT].astype(str).to_numpy()
+        w_train = ipcw_weights(frame[HOURS].to_numpy()[train], finished[train], strata[train])
         keep = w_train > 0
         self.boosters_ = {}
         for alpha in (0.5, 0.9):
@@ -137,7 +139,7 @@ class EtaModel:
         self.typical_spread_ = float(np.exp(np.mean(np.log(raw_spread))))
         location, spread = self._location_spread(x.iloc[calib])
         scores = (log_hours[calib] - location) / spread
-        w_calib = ipcw_weights(frame[HOURS].to_numpy()[calib], finished[calib])
+        w_calib = ipcw_weights(frame[HOURS].to_numpy()[calib], finished[calib], strata[calib])
         if not (w_calib > 0).any():
             raise DataError(f"{history.source}: no finished items in the calibration period")
         keys = self._segment_levels(frame.iloc[calib])
