@@ -44,3 +44,24 @@ def test_weights_are_zero_for_open_items_and_average_one_under_independent_censo
     assert (w[~finished] == 0).all() and (w[finished] >= 1).all()
     assert abs(w.mean() - 1.0) < 0.03  # E[delta / G(T-)] = 1
     assert 0 < effective_sample_size(w) <= finished.sum()
+
+
+def test_censoring_that_depends_on_the_segment_is_corrected_within_each_segment() -> None:
+    rng = np.random.default_rng(2)
+    n = 40_000
+    slow = rng.random(n) < 0.5
+    truth = rng.lognormal(np.where(slow, 3.0, 1.0), 0.6)
+    # Slow items are looked at much later than quick ones, as a queue's own rhythm would have it.
+    look = rng.uniform(0, np.where(slow, 120.0, 8.0))
+    finished = truth <= look
+    observed = np.where(finished, truth, look)
+    pooled = ipcw_weights(observed, finished)
+    stratified = ipcw_weights(observed, finished, np.where(slow, "slow", "quick"))
+    for group in (slow, ~slow):
+        true_p90 = np.quantile(truth[group], 0.9)
+        by = {}
+        for name, w in (("pooled", pooled), ("stratified", stratified)):
+            dist = ScoreDistribution.fit(np.log(observed[group]), w[group])
+            by[name] = np.exp(dist.quantile(np.array([0.9]))[0]) / true_p90
+        assert abs(by["stratified"] - 1) < 0.05
+        assert abs(by["pooled"] - 1) > 2 * abs(by["stratified"] - 1)

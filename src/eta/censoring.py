@@ -21,6 +21,9 @@ import numpy as np
 
 MAX_WEIGHT = 20.0
 """Weights are capped (G floored at 5%) so a few very old finished items cannot dominate."""
+MIN_STRATUM_ITEMS = 200
+"""A stratum (segment) gets its own censoring estimate from this many items; thinner ones share
+the pooled one."""
 
 
 def censoring_survival(hours: np.ndarray, finished: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +49,9 @@ def censoring_survival(hours: np.ndarray, finished: np.ndarray) -> tuple[np.ndar
     return times, survival
 
 
-def ipcw_weights(hours: np.ndarray, finished: np.ndarray) -> np.ndarray:
+def ipcw_weights(
+    hours: np.ndarray, finished: np.ndarray, strata: np.ndarray | None = None
+) -> np.ndarray:
     """Weights ``1 / G(T-)`` for finished items and 0 for open ones.
 
     They are deliberately not normalised: ``sum(w * 1{T <= t}) / n`` estimates ``P(T <= t)``
@@ -54,15 +59,30 @@ def ipcw_weights(hours: np.ndarray, finished: np.ndarray) -> np.ndarray:
     beyond the weight cap) stays missing instead of being spread over the observed finish times,
     which would pull every quantile low.
 
+    The weights correct for censoring that is independent of the finish time *given what G is
+    estimated within*. With ``strata`` (e.g. each item's segment), ``G`` is estimated per
+    stratum of at least :data:`MIN_STRATUM_ITEMS` items (pooled for thinner ones): censoring
+    often depends on the kind of item (slow queues are looked at later, carriers report at
+    different times), and one pooled ``G`` then weights each kind's slow items wrongly.
+
     Parameters
     ----------
     hours : clock hours until the item finished, or until it was last seen open.
     finished : True where the item has finished (its hours are a finish time).
+    strata : optional group of each item, for a censoring estimate per group.
     """
     hours = np.asarray(hours, dtype=float)
     finished = np.asarray(finished, dtype=bool)
     weights = np.zeros(len(hours))
     if not finished.any():
+        return weights
+    if strata is not None:
+        weights = ipcw_weights(hours, finished)
+        strata = np.asarray(strata)
+        for stratum in np.unique(strata):
+            rows = np.flatnonzero(strata == stratum)
+            if len(rows) >= MIN_STRATUM_ITEMS and finished[rows].any():
+                weights[rows] = ipcw_weights(hours[rows], finished[rows])
         return weights
     times, survival = censoring_survival(hours, finished)
     # G(T-): survival strictly before T, i.e. at the last censoring time < T.

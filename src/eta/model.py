@@ -32,7 +32,16 @@ from eta import __version__
 from eta.calendar import Clock
 from eta.calibration import ALL, InFlightCalibration, MondrianCalibration, OnlineCalibration
 from eta.censoring import ipcw_weights
-from eta.data import END, FINISHED, HOURS, START, DataError, History, segment_values
+from eta.data import (
+    END,
+    FINISHED,
+    HOURS,
+    SEGMENT,
+    START,
+    DataError,
+    History,
+    segment_values,
+)
 from eta.features import Events, feature_columns, feature_frame
 from eta.spec import DatasetSpec
 from eta.usual import Usual
@@ -127,7 +136,9 @@ class EtaModel:
         log_hours = np.log(frame[HOURS].to_numpy(float))
         finished = frame[FINISHED].to_numpy(bool)
 
-        w_train = ipcw_weights(frame[HOURS].to_numpy()[train], finished[train])
+        # Censoring may differ by segment (slow queues are looked at later): G per segment.
+        strata = frame[SEGMENT].astype(str).to_numpy()
+        w_train = ipcw_weights(frame[HOURS].to_numpy()[train], finished[train], strata[train])
         keep = w_train > 0
         self.boosters_ = {}
         for alpha in (0.5, 0.9):
@@ -145,7 +156,7 @@ class EtaModel:
         self.typical_spread_ = float(np.exp(np.mean(np.log(raw_spread))))
         location, spread = self._location_spread(x.iloc[calib])
         scores = (log_hours[calib] - location) / spread
-        w_calib = ipcw_weights(frame[HOURS].to_numpy()[calib], finished[calib])
+        w_calib = ipcw_weights(frame[HOURS].to_numpy()[calib], finished[calib], strata[calib])
         if not (w_calib > 0).any():
             raise DataError(f"{history.source}: no finished items in the calibration period")
         keys = self._segment_levels(frame.iloc[calib])
