@@ -17,11 +17,13 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from eta.calendar import utc_instants
 from eta.data import START, parse_timestamps
 from eta.feedback import OutcomeFeed, ReportSummary
 from eta.quote import prepare_items, quote_columns
@@ -31,6 +33,7 @@ from service.store import Deployment
 
 log = logging.getLogger("eta.service")
 T = TypeVar("T")
+_NAT = np.iinfo(np.int64).min
 
 _QUOTE_FIELDS = tuple(Quote.model_fields)
 _TIME_FIELDS = {name for name in _QUOTE_FIELDS if name.endswith("_at")}
@@ -154,13 +157,9 @@ def quote(
     spec = model.spec
     known = spec.feature_columns
     errors = [_unknown_features(item, known, deployment.name) for item in items]
-    now_text = now.isoformat()
-    starts = [
-        None
-        if errors[i]
-        else (item.started_at.isoformat() if item.started_at is not None else now_text)
-        for i, item in enumerate(items)
-    ]
+    starts = _starts(
+        [None if errors[i] else item.started_at or now for i, item in enumerate(items)]
+    )
     frame = _raw_frame(spec, items, starts, elapsed=[item.elapsed_hours for item in items])
     prepared, problems = prepare_items(frame, spec)
     quotes = quote_columns(
@@ -245,14 +244,23 @@ def _unknown_features(
     ]
 
 
+def _starts(moments: list[datetime | None]) -> pd.DatetimeIndex | list[str | None]:
+    """Start moments as :func:`eta.quote.prepare_items` reads them: as instants when each one
+    carries its offset (the usual case: parsing text again costs more than a quote's words),
+    else as ISO text, so that prepare_items reads a time without offset as the model's."""
+    if all(m is None or m.tzinfo is not None for m in moments):
+        return utc_instants([_NAT if m is None else pd.Timestamp(m).value for m in moments])
+    return [None if m is None else m.isoformat() for m in moments]
+
+
 def _raw_frame(
     spec: Any,
     items: list[QuoteRequest] | list[OutcomeItem],
-    starts: list[str | None],
+    starts: pd.DatetimeIndex | list[str | None],
     elapsed: list[float | None] | None = None,
 ) -> pd.DataFrame:
     """Request items as the raw rows :func:`eta.quote.prepare_items` reads."""
-    raw: dict[str, list[Any]] = {spec.start: starts}
+    raw: dict[str, Any] = {spec.start: starts}
     for column in spec.feature_columns:
         raw[column] = [item.features.get(column) for item in items]
     if elapsed is not None:
