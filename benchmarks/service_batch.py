@@ -18,14 +18,22 @@ Usage::
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import time
 import urllib.request
+from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.service_harness import demo_models, load_average, request_items, start_server
+from benchmarks.service_harness import (
+    WORK,
+    demo_models,
+    load_average,
+    request_items,
+    start_server,
+)
 
 REPEATS = 7
 
@@ -105,16 +113,21 @@ def through_service(server, items: list[dict]) -> dict:
 def main() -> None:
     from eta.model import EtaModel
 
-    models = demo_models()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=WORK, help="models and logs")
+    parser.add_argument("--port", type=int, default=8790)
+    args = parser.parse_args()
+    models = demo_models(args.work)
     model = EtaModel.load(models / "deliveries")
     report = {"load_before": load_average()}
     for n in (1000, 1):
-        items = request_items("deliveries", n)
+        items = request_items("deliveries", n, args.work)
         report[f"in_process_{n}"] = in_process(model, items)
-    server = start_server(models)
+    server = start_server(models, args.port, args.work)
     try:
         for n in (1000, 1):
-            report[f"service_{n}"] = through_service(server, request_items("deliveries", n))
+            items = request_items("deliveries", n, args.work)
+            report[f"service_{n}"] = through_service(server, items)
     finally:
         server.stop()
     report["load_after"] = load_average()

@@ -143,16 +143,19 @@ def main() -> None:
     parser.add_argument("--swaps", type=int, default=10)
     parser.add_argument("--only", choices=["steady", "max", "swap", "corrupt"])
     parser.add_argument("--rows", type=int, default=40_000)
+    parser.add_argument("--work", type=Path, default=WORK, help="models, logs and results")
+    parser.add_argument("--port", type=int, default=8790)
     args = parser.parse_args()
     use_uvloop()
 
-    models = demo_models(rows=args.rows)
-    served = WORK / "served"
+    work = args.work
+    models = demo_models(work, rows=args.rows)
+    served = work / "served"
     shutil.rmtree(served, ignore_errors=True)
     shutil.copytree(models, served)
-    versions = prepare_versions(served, WORK)
-    items = request_items("deliveries", 2000, rows=args.rows)
-    server = start_server(served)
+    versions = prepare_versions(served, work)
+    items = request_items("deliveries", 2000, work, rows=args.rows)
+    server = start_server(served, args.port, work)
     report: dict = {"load_at_start": load_average()}
     try:
         bodies = [http_post("/v1/quotes", item, server.key, server.port) for item in items]
@@ -194,7 +197,7 @@ def main() -> None:
             print(json.dumps(report["corrupt"]), flush=True)
     finally:
         server.stop()
-    out = WORK / "service_load.json"
+    out = work / "service_load.json"
     out.write_text(json.dumps(report, indent=1))
     print(f"\nfull results: {out}")
 

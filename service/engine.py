@@ -17,20 +17,23 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from eta.calendar import utc_instants
 from eta.data import START, parse_timestamps
 from eta.feedback import OutcomeFeed, ReportSummary
-from eta.quote import prepare_items, quote_items
+from eta.quote import prepare_items, quote_columns
 from service.problems import FieldError
 from service.schemas import OutcomeItem, Quote, QuoteRequest
 from service.store import Deployment
 
 log = logging.getLogger("eta.service")
 T = TypeVar("T")
+_NAT = np.iinfo(np.int64).min
 
 _QUOTE_FIELDS = tuple(Quote.model_fields)
 _TIME_FIELDS = {name for name in _QUOTE_FIELDS if name.endswith("_at")}
@@ -154,17 +157,12 @@ def quote(
     spec = model.spec
     known = spec.feature_columns
     errors = [_unknown_features(item, known, deployment.name) for item in items]
-    now_text = now.isoformat()
-    starts = [
-        None
-        if errors[i]
-        else (item.started_at.isoformat() if item.started_at is not None else now_text)
-        for i, item in enumerate(items)
-    ]
-    frame = _raw_frame(spec, items, starts)
-    frame["elapsed"] = [item.elapsed_hours for item in items]
+    starts = _starts(
+        [None if errors[i] else item.started_at or now for i, item in enumerate(items)]
+    )
+    frame = _raw_frame(spec, items, starts, elapsed=[item.elapsed_hours for item in items])
     prepared, problems = prepare_items(frame, spec)
-    quotes = quote_items(
+    quotes = quote_columns(
         model,
         prepared,
         confidence=options.confidence,
@@ -246,37 +244,51 @@ def _unknown_features(
     ]
 
 
+def _starts(moments: list[datetime | None]) -> pd.DatetimeIndex | list[str | None]:
+    """Start moments as :func:`eta.quote.prepare_items` reads them: as instants when each one
+    carries its offset (the usual case: parsing text again costs more than a quote's words),
+    else as ISO text, so that prepare_items reads a time without offset as the model's."""
+    if all(m is None or m.tzinfo is not None for m in moments):
+        return utc_instants([_NAT if m is None else pd.Timestamp(m).value for m in moments])
+    return [None if m is None else m.isoformat() for m in moments]
+
+
 def _raw_frame(
-    spec: Any, items: list[QuoteRequest] | list[OutcomeItem], starts: list[str | None]
+    spec: Any,
+    items: list[QuoteRequest] | list[OutcomeItem],
+    starts: pd.DatetimeIndex | list[str | None],
+    elapsed: list[float | None] | None = None,
 ) -> pd.DataFrame:
     """Request items as the raw rows :func:`eta.quote.prepare_items` reads."""
-    raw: dict[str, list[Any]] = {spec.start: starts}
+    raw: dict[str, Any] = {spec.start: starts}
     for column in spec.feature_columns:
         raw[column] = [item.features.get(column) for item in items]
+    if elapsed is not None:
+        raw["elapsed"] = elapsed
     return pd.DataFrame(raw)
 
 
-def _json_columns(quotes: pd.DataFrame) -> dict[str, list[Any]]:
-    """The quote frame as JSON-ready columns: UTC ISO instants, None for missing numbers."""
+def _json_columns(quotes: dict[str, Any]) -> dict[str, list[Any]]:
+    """Quote columns (:func:`eta.quote.quote_columns`) as JSON-ready lists: UTC ISO instants,
+    local ISO windows, risk codes as lists, None for missing values."""
     out: dict[str, list[Any]] = {}
-    n = len(quotes)
+    n = len(quotes["likely_at"])
     for name in _QUOTE_FIELDS:
-        if name not in quotes:
+        values = quotes.get(name)
+        if values is None:
             out[name] = [None] * n
         elif name in _TIME_FIELDS:
-            values = quotes[name].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("M8[s]")
-            text = np.datetime_as_string(values, unit="s")
+            seconds = values.asi8.view("datetime64[ns]").astype("datetime64[s]")
+            text = np.datetime_as_string(seconds, unit="s")
             out[name] = [None if t == "NaT" else t + "Z" for t in text]
         elif name in _WINDOW_FIELDS:  # local dates (deliveries) or local instants (tickets)
-            out[name] = [None if pd.isna(v) else v.isoformat() for v in quotes[name].tolist()]
+            out[name] = [None if pd.isna(v) else v.isoformat() for v in values.tolist()]
         elif name == "risk_codes":
-            out[name] = [c.split(",") if c else [] for c in quotes[name].tolist()]
-        elif quotes[name].dtype.kind == "f":
-            values = quotes[name].to_numpy(float)
+            out[name] = [c.split(",") if c else [] for c in values.tolist()]
+        elif values.dtype.kind == "f":
             out[name] = [None if v != v else v for v in values.tolist()]
         else:
-            out[name] = [None if v is pd.NA else v for v in quotes[name].tolist()]
-    out["risk_notes"] = out["risk_notes"] if "risk_notes" in quotes else [[] for _ in range(n)]
+            out[name] = [None if v is pd.NA else v for v in values.tolist()]
     return out
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eta.calendar import utc_instants, utc_nanoseconds
+from eta.calendar import _offset_changes, utc_instants, utc_nanoseconds, wall_nanoseconds
 from eta.data import START, load_history
 from eta.features import Events, recent_history
 from eta.model import EtaModel, _path_table
@@ -118,3 +118,18 @@ def test_instants_wrapped_fast_are_what_pandas_builds() -> None:
     ns[0] = 42  # the index does not share the caller's array
     assert got[0] == pd.Timestamp(0, tz="UTC")
     np.testing.assert_array_equal(utc_nanoseconds(got.tz_convert("Asia/Tehran")), got.asi8)
+
+
+@pytest.mark.parametrize(
+    "zone",
+    ["Europe/Sarajevo", "Asia/Tehran", "Australia/Lord_Howe", "Pacific/Apia", "Europe/Dublin",
+     "Africa/Casablanca", "America/St_Johns", "Asia/Kathmandu", "UTC"],
+)  # fmt: skip
+def test_wall_clock_times_are_what_pandas_converts(zone: str) -> None:
+    changes, _ = _offset_changes(zone)
+    rng = np.random.default_rng(1)
+    anywhere = rng.integers(-(2**62), 2**62, 2_000)  # also beyond the table: pandas itself
+    nearby = changes[1:, None] + np.array([-3_600 * 10**9, -(10**9), -1, 0, 1, 10**9])
+    utc = np.concatenate([anywhere, nearby.ravel(), [np.iinfo(np.int64).min]])
+    expected = utc_instants(utc).tz_convert(zone).tz_localize(None).asi8
+    np.testing.assert_array_equal(wall_nanoseconds(utc, zone), expected)

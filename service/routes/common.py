@@ -11,8 +11,8 @@ from starlette.responses import Response
 from service.problems import PROBLEM_JSON, Problem
 
 
-def _service(request: Request) -> Any:
-    return request.app.state.service
+async def _service(request: Request) -> Any:
+    return request.app.state.service  # async: a plain function would run in a worker thread
 
 
 ServiceDep = Annotated[Any, Depends(_service)]

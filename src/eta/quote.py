@@ -16,6 +16,7 @@ Risk notes come from :mod:`eta.risks`, their words and the messages from :mod:`e
 
 from __future__ import annotations
 
+import functools
 import json
 import zoneinfo
 from pathlib import Path
@@ -89,7 +90,7 @@ def prepare_items(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, p
     error = np.full(n, "", dtype=object)
     start = parse_timestamps(raw[spec.start], spec.timezone)
     error[start.array.isna()] = f"column '{spec.start}': missing or unparseable timestamp"
-    columns: dict[str, object] = {START: start}
+    columns: dict[str, object] = {START: start.array}  # arrays: a frame aligns Series
     strings = pd.StringDtype()
     for column in spec.features.categorical:
         values = raw[column] if column in raw.columns else pd.Series(pd.NA, index=raw.index)
@@ -107,13 +108,15 @@ def prepare_items(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, p
             error[bad] = f"column '{column}': not a number"
         columns[column] = numbers
     if "elapsed" in raw.columns:
-        columns["elapsed"] = pd.to_numeric(raw["elapsed"], errors="coerce")
+        columns["elapsed"] = pd.to_numeric(raw["elapsed"], errors="coerce").array
     if PROMISED in raw.columns:
-        columns[PROMISED] = parse_timestamps(raw[PROMISED], spec.timezone)
-        bad = (columns[PROMISED].isna() & raw[PROMISED].notna()).to_numpy() & (error == "")
+        promised = parse_timestamps(raw[PROMISED], spec.timezone)
+        columns[PROMISED] = promised.array
+        bad = (promised.isna() & raw[PROMISED].notna()).to_numpy() & (error == "")
         error[bad] = f"column '{PROMISED}': unparseable timestamp"
     if spec.id:
-        columns["id"] = raw[spec.id] if spec.id in raw.columns else pd.NA
+        given = spec.id in raw.columns
+        columns["id"] = raw[spec.id].array if given else np.full(n, pd.NA, dtype=object)
     columns[SEGMENT] = pd.array(segment_values(columns, spec), strings)
     items = pd.DataFrame(columns, index=raw.index)
     if (error != "").any():  # a row with an error is answered, not guessed at
@@ -154,6 +157,31 @@ def quote_items(
     pd.DataFrame
         :data:`QUOTE_COLUMNS` then :data:`DETAIL_COLUMNS`; instants in UTC.
     """
+    columns = quote_columns(
+        model, items, confidence=confidence, now=now, locale=locale, timezone=timezone,
+        features=features, offsets=offsets, online=online,
+    )  # fmt: skip
+    texts = _texts({name: columns[name] for name in _TEXT_COLUMNS})
+    # Every column is a fresh array made for this frame: nothing to copy.
+    return pd.DataFrame({**columns, **texts}, index=items.index, copy=False)
+
+
+def quote_columns(
+    model: EtaModel,
+    items: pd.DataFrame,
+    *,
+    confidence: float | None = None,
+    now: pd.Timestamp | None = None,
+    locale: str | None = None,
+    timezone: str | None = None,
+    features: pd.DataFrame | None = None,
+    offsets: np.ndarray | None = None,
+    online: bool = True,
+) -> dict[str, np.ndarray | pd.DatetimeIndex]:
+    """:func:`quote_items` as columns by name, before they become a frame: instants as UTC
+    :class:`pandas.DatetimeIndex`, the rest as arrays (text as ``str`` objects). For callers
+    that pass quotes on instead of analysing them (the service writes them as JSON): for a
+    single quote, building the frame costs about a tenth of the quote."""
     spec = model.spec
     confidence = spec.confidence if confidence is None else confidence
     if not 0.5 < confidence < 1.0:
@@ -169,7 +197,7 @@ def quote_items(
             None if offsets is None else np.asarray(offsets, dtype=float)[ok],
             online,
         )  # fmt: skip
-    return _frame(items, ok, answers, confidence, speech, zone, spec.promise_rounding == "date")
+    return _columns(items, ok, answers, confidence, speech, zone, spec.promise_rounding == "date")
 
 
 def _answer(
@@ -275,7 +303,7 @@ def write_quotes(quotes: pd.DataFrame, path: str | Path) -> None:
     write_table(flat, path)
 
 
-def _frame(
+def _columns(
     items: pd.DataFrame,
     ok: np.ndarray,
     answers: dict[str, object],
@@ -283,7 +311,7 @@ def _frame(
     speech: Language,
     zone: str,
     by_date: bool,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray | pd.DatetimeIndex]:
     """The output: one row per item, quoted rows (``ok``) answered, the others left empty."""
     n, rows = len(items), np.flatnonzero(ok)
 
@@ -313,8 +341,8 @@ def _frame(
             return column(name, None)
         return _dates(n, rows, list(utc_instants(values).tz_convert(zone).date))
 
-    data = {
-        "id": items["id"].to_numpy() if "id" in items else np.arange(n),
+    return {
+        "id": items["id"].to_numpy(copy=True) if "id" in items else np.arange(n),
         "likely_at": instants("likely_at"),
         "promise_at": instants("promise_at"),
         "earliest_at": instants("earliest_at"),
@@ -337,7 +365,36 @@ def _frame(
         "promise_hours": column("promise_hours", np.nan, float),
         "elapsed_hours": column("elapsed_hours", np.nan, float),
     }
-    return pd.DataFrame(data, index=items.index)
+
+
+_TEXT_COLUMNS = (
+    "risk_codes",
+    "customer_message",
+    "agent_summary",
+    "follow_up_message",
+    "locale",
+    "locale_note",
+    "text_direction",
+    "timezone",
+)
+"""Output columns that hold a ``str`` in every row, quoted or not."""
+
+
+def _texts(columns: dict[str, np.ndarray]) -> dict[str, object]:
+    """Columns that hold only ``str``, in the type pandas gives such columns, converted in one
+    go: a frame built from object arrays converts each on its own (~15 us apiece)."""
+    dtype = _text_dtype(pd.get_option("future.infer_string"))
+    n = len(next(iter(columns.values())))
+    if dtype == np.dtype(object) or n == 0:
+        return columns
+    joined = pd.array(np.concatenate(list(columns.values())), dtype=dtype)
+    return {name: joined[k * n : (k + 1) * n] for k, name in enumerate(columns)}
+
+
+@functools.lru_cache(maxsize=2)
+def _text_dtype(infer_string: bool) -> object:
+    """What pandas makes of a column of strings (with ``future.infer_string`` as given)."""
+    return pd.Series(np.array(["text"], dtype=object)).dtype
 
 
 def _lists(n: int, rows: np.ndarray, values: object) -> np.ndarray:
@@ -403,4 +460,11 @@ def _reference(
     return np.where(np.nan_to_num(elapsed) > 0, measured, start)
 
 
-__all__ = ["DETAIL_COLUMNS", "QUOTE_COLUMNS", "prepare_items", "quote_items", "write_quotes"]
+__all__ = [
+    "DETAIL_COLUMNS",
+    "QUOTE_COLUMNS",
+    "prepare_items",
+    "quote_columns",
+    "quote_items",
+    "write_quotes",
+]

@@ -139,8 +139,8 @@ def _finding(code: str, **facts: object) -> Finding:
 
 
 def _local_days(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
-    local = pd.DatetimeIndex(instants).tz_convert(clock.timezone).tz_localize(None)
-    return local.as_unit("ns").asi8.view("datetime64[ns]").astype("datetime64[D]")
+    local = clock.wall_clock(instants)
+    return local.view("datetime64[ns]").astype("datetime64[D]")
 
 
 def _overdue(model: EtaModel, f: QuoteFacts):

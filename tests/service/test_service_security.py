@@ -110,7 +110,7 @@ def test_a_crash_is_a_500_problem_without_a_stack_trace(
     def explode(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("secret internals at /srv/app/engine.py line 12")
 
-    monkeypatch.setattr(service.engine, "quote_items", explode)
+    monkeypatch.setattr(service.engine, "quote_columns", explode)
     app = make_app(model_root)
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.post("/v1/quotes", json={"model": "deliveries"}, headers=headers["quote"])
