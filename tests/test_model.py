@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from eta.backtest import period_items, run_backtest
 from eta.calendar import Clock
 from eta.data import load_history
-from eta.model import EtaModel, NotFittedError, Settings
+from eta.model import FAR_TAIL_QUOTES, EtaModel, NotFittedError, Settings
 from eta.synthetic import SyntheticHistory, tickets
 
 
@@ -97,3 +97,13 @@ def test_thin_segments_fall_back_to_their_parent(tickets_model) -> None:
     assert "0" in depths  # everyone
     n_eff = {t: d.n_effective for t, d in tickets_model.calibration_.by_key.items()}
     assert all(n >= tickets_model.calibration_.min_items for t, n in n_eff.items() if t[0] != "0")
+
+
+def test_an_item_far_older_than_any_in_history_still_gets_a_sane_promise(tickets_model) -> None:
+    # Twenty years of business hours: beyond anything the tail was fitted on.
+    items = tickets_model.events_.to_frame().head(1).assign(priority="low", category="billing")
+    items = items.assign(channel="email", queue_open=3.0)
+    elapsed = np.array([20 * 52 * 40.0])
+    promise = tickets_model.quantiles(items, [0.9], elapsed=elapsed)[0, 0]
+    fresh = tickets_model.quantiles(items, [0.9])[0, 0]
+    assert elapsed[0] < promise <= elapsed[0] + FAR_TAIL_QUOTES * fresh + 1e-6

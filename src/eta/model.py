@@ -49,6 +49,8 @@ from eta.usual import Usual
 Features: TypeAlias = "pd.DataFrame | Mapping[str, np.ndarray]"
 """Model input: a feature frame, or its columns by name (:func:`eta.features.feature_columns`)."""
 
+FAR_TAIL_QUOTES = 10.0
+"""An item in progress is promised at most this many fresh quotes beyond the time it has taken."""
 MIN_SPREAD = 0.05
 """Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
 
@@ -425,6 +427,10 @@ class Predictive:
                 asked = self.in_flight.level(asked, dist.cdf(z_done))
             z = dist.conditional_quantile(asked, z_done)
             hours = np.exp(loc + spread * z)
+            # A safety net for items that have outlived anything history can speak for (the
+            # exponential tail scales with the time already spent): at most ten fresh quotes more.
+            fresh = np.exp(loc + spread * dist.quantile(levels[rows]))
+            hours = np.minimum(hours, done[rows, None] + FAR_TAIL_QUOTES * fresh)
             # Never a finish time in the past, even where floating point rounds the tail down.
             out[rows] = np.maximum(hours, done[rows, None] + 1.0 / 60.0)
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
