@@ -29,7 +29,7 @@ class JSON(Response):
 
 
 _MEANINGS = {
-    400: "The body could not be read (not UTF-8 text, or a bad Content-Length).",
+    400: "The request could not be read (a bad Content-Length, or a body not UTF-8 text).",
     401: "No API key, or an unknown one.",
     403: "The API key lacks the scope this needs.",
     404: "No such resource.",
@@ -41,12 +41,13 @@ _MEANINGS = {
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem responses a route may send."""
+    """OpenAPI entries for the problem responses a route may send; any request may be
+    malformed (400), whatever the route."""
     return {
         status: {
             "description": _MEANINGS[status],
             "model": Problem,
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
-        for status in statuses
+        for status in sorted({400, *statuses})
     }

@@ -16,7 +16,7 @@ router = APIRouter(tags=["health"])
 READY_TIMEOUT = 2.0
 
 
-@router.get("/healthz", response_model=Health, summary="The process is alive")
+@router.get("/healthz", response_model=Health, responses=problems(), summary="The process is alive")
 async def healthz() -> JSON:
     return JSON({"status": "ok"})
 
@@ -44,7 +44,7 @@ async def readyz(service: ServiceDep) -> JSON:
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **problems()},
 )
 async def metrics(service: ServiceDep) -> Response:
     return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
