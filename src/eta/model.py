@@ -27,7 +27,7 @@ import pandas as pd
 
 from eta import __version__
 from eta.calendar import Clock
-from eta.calibration import ALL, MondrianCalibration, OnlineCalibration
+from eta.calibration import ALL, MondrianCalibration, OnlineCalibration, recent_speed
 from eta.censoring import ipcw_weights
 from eta.data import END, FINISHED, HOURS, SEGMENT, START, DataError, History, segment_keys
 from eta.features import Events, feature_frame
@@ -35,6 +35,8 @@ from eta.spec import DatasetSpec
 
 MIN_SPREAD = 0.05
 """Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
+SPEED_MEMORY = 3.0
+"""The as-of speed of recent items fades over three promise horizons for items starting later."""
 
 
 @dataclass(frozen=True)
@@ -145,10 +147,21 @@ class EtaModel:
         keys = self._segment_levels(frame.iloc[calib])
         self.calibration_ = MondrianCalibration.fit(scores, w_calib, keys)
         tags = self.calibration_.segment_of(keys)
-        pace, horizon = _pace(frame.iloc[calib], tags)
+        pace, horizon, horizon_days = _pace(frame.iloc[calib], tags)
         self.online_ = OnlineCalibration(
             self.spec.confidence, self.settings.online_gain, pace, horizon=horizon
         )
+        # Where the latest items stand at the as-of time, open ones included (see predict).
+        self.speed_ = recent_speed(
+            self.calibration_,
+            tags,
+            location,
+            spread,
+            frame[HOURS].to_numpy()[calib],
+            finished[calib],
+            pace,
+        )
+        self.speed_memory_days_ = SPEED_MEMORY * horizon_days
         self.events_ = events.since(history.as_of)  # open items stay in the backlog either way
         self.as_of_ = history.as_of
         self.info_ = {
@@ -181,6 +194,7 @@ class EtaModel:
             features = self.features(items)
         location, spread = self._location_spread(self._encode(features))
         segments = self.calibration_.segment_of(self._segment_levels(items))
+        location = location + self._speed(items[START], segments)
         return Predictive(location, spread, segments, self.calibration_)
 
     def quantiles(
@@ -224,6 +238,8 @@ class EtaModel:
             "categories": self.categories_,
             "typical_spread": self.typical_spread_,
             "calibration": self.calibration_.to_dict(),
+            "speed": self.speed_,
+            "speed_memory_days": self.speed_memory_days_,
         }
         (directory / "model.json").write_text(json.dumps(state), encoding="utf-8")
         (directory / "online.json").write_text(json.dumps(self.online_.to_dict()), encoding="utf-8")
@@ -246,6 +262,8 @@ class EtaModel:
         model.categories_ = state["categories"]
         model.typical_spread_ = state["typical_spread"]
         model.calibration_ = MondrianCalibration.from_dict(state["calibration"])
+        model.speed_ = state.get("speed", {})  # models saved before the as-of speed: none
+        model.speed_memory_days_ = state.get("speed_memory_days", 0.0)
         online = directory / "online.json"
         model.online_ = OnlineCalibration.from_dict(json.loads(online.read_text(encoding="utf-8")))
         model.events_ = Events.from_frame(pd.read_parquet(directory / "recent_events.parquet"))
@@ -266,6 +284,16 @@ class EtaModel:
         # One model's P90-P50 gap is noisy: shrink each item's spread halfway (geometrically)
         # towards the typical one. In the benchmark this kept coverage and cut pinball loss ~2%.
         return median, np.sqrt(spread * self.typical_spread_)
+
+    def _speed(self, starts: pd.Series, segments: np.ndarray) -> np.ndarray:
+        """The as-of speed of recent items, fading for items that start later: it says where
+        things stand when the model was trained, not where they will be in a month."""
+        speed = self.speed_.get(ALL, 0.0) + pd.Series(segments).map(self.speed_).fillna(0.0)
+        if not self.speed_memory_days_:
+            return speed.to_numpy(float)
+        later = (pd.to_datetime(starts, utc=True) - self.as_of_) / pd.Timedelta(days=1)
+        age = np.clip(np.nan_to_num(later.to_numpy(float)), 0.0, None)
+        return speed.to_numpy(float) * np.exp(-age / self.speed_memory_days_)
 
     def _median_spread(self, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         median = self.boosters_[0.5].predict(x)
@@ -334,12 +362,14 @@ class Predictive:
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
 
 
-def _pace(items: pd.DataFrame, segments: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+def _pace(
+    items: pd.DataFrame, segments: np.ndarray
+) -> tuple[dict[str, float], dict[str, float], float]:
     """How many judgements online calibration hears per promise horizon, and how soon.
 
     Returns the items started during one typical promise (wall-time P90 of finished items),
-    overall and per calibration segment, and each checkpoint's typical wait as a share of the
-    promise's (the likely time: wall-time median over P90).
+    overall and per calibration segment, each checkpoint's typical wait as a share of the
+    promise's (the likely time: wall-time median over P90), and the promise horizon in days.
     """
     days = max((items[START].max() - items[START].min()) / pd.Timedelta(days=1), 1.0)
     finished = items[FINISHED].to_numpy()
@@ -347,7 +377,8 @@ def _pace(items: pd.DataFrame, segments: np.ndarray) -> tuple[dict[str, float], 
     median, horizon = np.quantile(wall, [0.5, 0.9]) if finished.any() else (1.0, 1.0)
     per_day = {tag: n / days for tag, n in pd.Series(segments).value_counts().items()}
     pace = {ALL: len(items) / days * horizon, **{k: v * horizon for k, v in per_day.items()}}
-    return pace, {"likely": float(np.clip(median / max(horizon, 1e-9), 0.05, 1.0))}
+    share = float(np.clip(median / max(horizon, 1e-9), 0.05, 1.0))
+    return pace, {"likely": share}, float(horizon)
 
 
 def _ascending(levels: np.ndarray) -> bool:
