@@ -8,12 +8,12 @@ import pytest
 
 from eta.calibration import (
     ALL,
-    MIN_PACE,
     QUOTED,
     InFlightCalibration,
     MondrianCalibration,
     OnlineCalibration,
     cumulative_hazard,
+    recent_speed,
     speed_shift,
 )
 
@@ -149,11 +149,21 @@ def test_after_a_sudden_slowdown_the_estimate_follows_the_latest_items() -> None
     assert estimate > 0.3
 
 
-def test_a_segment_speed_estimate_is_shrunk_towards_the_whole_model() -> None:
-    online = OnlineCalibration(0.9, 0.3, {ALL: 100.0})
-    online.set_speed(ALL, 0.2, 1_000)
-    online.set_speed("1:x", 0.6, MIN_PACE)  # as many finishes as the prior: halfway
-    location = online.offsets(np.array(["1:x", "1:y"], dtype=object))[:, 0]
-    assert location == pytest.approx(
-        [0.2 * 1000 / 1005 + 0.5 * (0.6 - 0.2 * 1000 / 1005), 0.2 * 1000 / 1005]
+def test_a_thin_segment_speed_estimate_is_shrunk_towards_the_whole_model() -> None:
+    scores = np.random.default_rng(5).standard_normal(20_000)
+    half = np.arange(len(scores)) % 2 == 0
+    calibration = MondrianCalibration.fit(
+        scores, np.ones(len(scores)), [np.full(len(scores), "all"), np.where(half, "x", "y")]
     )
+    speeds = {}
+    for n_slow in (40, 4_000):
+        usual, slow = _watched(0.0, 4_000, seed=6), _watched(0.8, n_slow, seed=7)
+        location, hours, finished = (np.r_[a, b] for a, b in zip(usual, slow, strict=True))
+        segments = np.r_[np.full(4_000, "1:y"), np.full(n_slow, "1:x")].astype(object)
+        pace = {ALL: 1e6, "1:x": 1e6, "1:y": 1e6}  # every item counts as recent
+        found = recent_speed(
+            calibration, segments, location, np.ones(len(hours)), hours, finished, pace
+        )
+        speeds[n_slow] = found[ALL] + found["1:x"]
+    assert 0.1 < speeds[40] < 0.6  # a few slow items: partly their own, partly everyone's
+    assert speeds[4_000] == pytest.approx(0.8, abs=0.08)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,39 @@ def test_an_item_far_older_than_any_in_history_still_gets_a_sane_promise(tickets
     promise = tickets_model.quantiles(items, [0.9], elapsed=elapsed)[0, 0]
     fresh = tickets_model.quantiles(items, [0.9])[0, 0]
     assert elapsed[0] < promise <= elapsed[0] + FAR_TAIL_QUOTES * fresh + 1e-6
+
+
+def test_a_model_saved_before_the_as_of_speed_still_loads(
+    tickets_model, tickets_history, tmp_path: Path
+) -> None:
+    tickets_model.save(tmp_path / "m")
+    state_path = tmp_path / "m" / "model.json"
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    del state["speed"], state["speed_memory_days"]
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+    loaded = EtaModel.load(tmp_path / "m")
+    assert loaded.speed_ == {}
+    assert np.isfinite(loaded.quantiles(tickets_history.frame.tail(20), [0.5, 0.9])).all()
+
+
+def test_a_slowdown_at_the_end_of_the_history_raises_promises_that_start_soon(
+    tickets_sim, tickets_history
+) -> None:
+    raw, spec = tickets_sim.history, tickets_sim.spec
+    start, end = raw[spec.start], raw[spec.end]
+    late = start >= start.quantile(0.93)  # the last weeks' tickets took twice as long
+    slower = end.where(~late, start + 2 * (end - start))
+    slow = raw.assign(**{spec.end: slower.where(slower <= tickets_sim.as_of)})
+    usual = EtaModel(spec).fit(tickets_history)
+    slowed = EtaModel(spec).fit(load_history(slow, spec, as_of=tickets_history.as_of))
+    assert slowed.speed_["*"] > usual.speed_["*"] + 0.2
+    items = tickets_history.frame.tail(50)
+    gain = {}
+    for days in (1, 120):
+        shifted = items.assign(start=slowed.as_of_ + pd.Timedelta(days=days))
+        ratio = slowed.quantiles(shifted, [0.9], online=False) / usual.quantiles(
+            shifted, [0.9], online=False
+        )
+        gain[days] = np.log(ratio).mean()
+    assert gain[1] > 0.15  # promises right after the slowdown are longer ...
+    assert gain[120] < gain[1] / 2  # ... and the as-of speed fades for items months later

@@ -88,6 +88,7 @@ def handmade_model(raw_spec: dict) -> EtaModel:
     model.online_ = OnlineCalibration(spec.confidence)
     model.usual_ = Usual()
     model.in_flight_ = None  # in-flight quotes follow the hand-made distribution exactly
+    model.speed_, model.speed_memory_days_ = {}, 0.0  # no recent slowdown to carry forward
     return model
 
 

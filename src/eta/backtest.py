@@ -110,6 +110,7 @@ def replay_offsets(
     that happens at or after an item's start can change its quote.
     """
     test_start = items[START].min()
+    model.speed_ = {}  # outcomes flow: the live estimate of the speed takes over from the as-of one
     warm = period_items(history, test_start - WARM_UP, test_start)
     stream = pd.concat([warm, items], ignore_index=True)
     predictive = model.predict(

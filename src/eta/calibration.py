@@ -229,8 +229,8 @@ class OnlineCalibration:
     (measured: judging the fast loop as quoted overshoots, e.g. pinball 0.14 -> 0.39 on flights).
 
     The location also follows an *estimate* of how much slower recent items run than the model
-    says (:func:`speed_shift`, set by :meth:`set_speed`), from all they show so far, open items
-    included: a checkpoint is judged only once its time has passed, but items still open past
+    says (:func:`recent_speed`, taken by :meth:`observe_speed`), from all they show so far, open
+    items included: a checkpoint is judged only once its time has passed, but items still open past
     the age by which most of their kind are done show a slowdown days earlier. The likely-time
     correction then only tracks what the estimate leaves over.
 
@@ -271,8 +271,8 @@ class OnlineCalibration:
     def offsets(self, segments: np.ndarray) -> np.ndarray:
         """Per item ``[location shift, tail shift]`` in log hours (whole model + its segment).
 
-        The location shift is the estimated speed of recent items (:meth:`set_speed`) plus the
-        correction tracked at the likely time."""
+        The location shift is the estimated speed of recent items (:meth:`observe_speed`) plus
+        the correction tracked at the likely time."""
         values, inverse = np.unique(np.asarray(segments, dtype=str), return_inverse=True)
         table = np.empty((len(values), len(CHECKPOINTS)))
         for j, checkpoint in enumerate(CHECKPOINTS):
@@ -294,31 +294,10 @@ class OnlineCalibration:
         hours: np.ndarray,
         finished: np.ndarray,
     ) -> None:
-        """Estimate the speed of recent items (oldest first) for the whole model and each
-        segment (:func:`speed_shift`) and take the estimates (:meth:`set_speed`).
-
-        ``hours``: clock hours each was watched (until it finished, or until last seen open)."""
-        hazard = cumulative_hazard(calibration, segments, location, spread, hours)
-        finished = np.asarray(finished, dtype=bool)
-        windows = {ALL: np.arange(len(hours)), **calibration.distributions(np.asarray(segments))}
-        for window, rows in windows.items():  # the whole model first
-            rows = np.sort(rows)
-            evidence = SPEED_EVIDENCE * max(self.pace.get(window, MIN_PACE), MIN_PACE)
-            self.set_speed(window, *speed_shift(hazard[rows], finished[rows], evidence))
-
-    def set_speed(self, segment: str, shift: float, finishes: float) -> None:
-        """Take a new estimate of how much slower (log hours) recent items of ``segment`` (or
-        :data:`ALL`) run than the model says, resting on ``finishes`` observed finishes (see
-        :func:`speed_shift`). It counts in proportion ``finishes / (finishes + prior)``: a
-        segment's own estimate is shrunk towards the whole model's (prior :data:`MIN_PACE`
-        finishes), the whole model's towards no shift (prior :data:`SPEED_PRIOR` finishes), so
-        that a handful of items cannot move promises far. Set :data:`ALL` first."""
-        prior = (
-            SPEED_PRIOR if segment == ALL else float(__import__("os").environ.get("EXP_K0", "50"))
-        )
-        weight = finishes / (finishes + prior)
-        shared = 0.0 if segment == ALL else self.offset.get(f"{SPEED}|{ALL}", 0.0)
-        self.offset[f"{SPEED}|{segment}"] = float(np.clip(weight * (shift - shared), -2.0, 2.0))
+        """Take the speed of recent items (:func:`recent_speed`) as the location's estimate."""
+        speeds = recent_speed(calibration, segments, location, spread, hours, finished, self.pace)
+        for key, value in speeds.items():
+            self.offset[f"{SPEED}|{key}"] = value
 
     def shift(self, offsets: np.ndarray, levels: np.ndarray) -> np.ndarray:
         """Log-hours shift of each quantile: the location shift, plus the tail shift in full at
@@ -401,7 +380,7 @@ class OnlineCalibration:
 
 CHECKPOINTS = ("likely", "promise")
 SPEED = "speed"
-"""Offsets of the estimated speed of recent items (see :meth:`OnlineCalibration.set_speed`)."""
+"""Offsets of the estimated speed of recent items (see :func:`recent_speed`)."""
 SPEED_EVIDENCE = 1.0
 """The speed estimate wants one promise horizon's worth of finishes (a key's pace) as evidence;
 :func:`speed_shift` uses less when the world has just changed."""
@@ -523,6 +502,39 @@ MIN_IN_FLIGHT_ITEMS = 50.0
 
 SPEED_GRID = np.linspace(-2.0, 2.0, 81)
 """Candidate location shifts (log hours) for :func:`speed_shift`."""
+
+
+def recent_speed(
+    calibration: MondrianCalibration,
+    segments: np.ndarray,
+    location: np.ndarray,
+    spread: np.ndarray,
+    hours: np.ndarray,
+    finished: np.ndarray,
+    pace: dict[str, float],
+) -> dict[str, float]:
+    """How much slower (log hours) recent items run than the model says: for the whole model
+    (key :data:`ALL`) and, on top of it, for each calibration segment.
+
+    Items come oldest first, each watched for ``hours`` clock hours (until it finished, or until
+    last seen open). Each key's estimate (:func:`speed_shift`, wanting one promise horizon's
+    worth of finishes, ``pace``) counts in proportion ``finishes / (finishes + prior)``: a
+    segment's own is shrunk towards the whole model's (prior :data:`MIN_PACE` finishes), the whole
+    model's towards no shift (prior :data:`SPEED_PRIOR` finishes), so that a handful of items
+    cannot move promises far.
+    """
+    hazard = cumulative_hazard(calibration, segments, location, spread, hours)
+    finished = np.asarray(finished, dtype=bool)
+    windows = {ALL: np.arange(len(hours)), **calibration.distributions(np.asarray(segments))}
+    out: dict[str, float] = {}
+    for key, rows in windows.items():  # the whole model first
+        rows = np.sort(rows)
+        evidence = SPEED_EVIDENCE * max(pace.get(key, MIN_PACE), MIN_PACE)
+        shift, finishes = speed_shift(hazard[rows], finished[rows], evidence)
+        prior = SPEED_PRIOR if key == ALL else MIN_PACE
+        shared = out.get(ALL, 0.0)
+        out[str(key)] = float(np.clip(finishes / (finishes + prior) * (shift - shared), -2.0, 2.0))
+    return out
 
 
 def cumulative_hazard(

@@ -29,8 +29,14 @@ import numpy as np
 import pandas as pd
 
 from eta import __version__
-from eta.calendar import Clock
-from eta.calibration import ALL, InFlightCalibration, MondrianCalibration, OnlineCalibration
+from eta.calendar import Clock, utc_nanoseconds
+from eta.calibration import (
+    ALL,
+    InFlightCalibration,
+    MondrianCalibration,
+    OnlineCalibration,
+    recent_speed,
+)
 from eta.censoring import ipcw_weights
 from eta.data import (
     END,
@@ -53,6 +59,9 @@ FAR_TAIL_QUOTES = 10.0
 """An item in progress is promised at most this many fresh quotes beyond the time it has taken."""
 MIN_SPREAD = 0.05
 """Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
+_DAY_NS = 86_400 * 10**9
+SPEED_MEMORY = 3.0
+"""The as-of speed of recent items fades over three promise horizons for items starting later."""
 
 
 @dataclass(frozen=True)
@@ -168,10 +177,21 @@ class EtaModel:
         for tag, rows in self.calibration_.distributions(tags).items():
             reached[rows] = self.calibration_.by_key[tag].cdf(scores[rows])
         self.in_flight_ = InFlightCalibration.fit(reached, w_calib)
-        pace, horizon = _pace(frame.iloc[calib], tags)
+        pace, horizon, horizon_days = _pace(frame.iloc[calib], tags)
         self.online_ = OnlineCalibration(
             self.spec.confidence, self.settings.online_gain, pace, horizon=horizon
         )
+        # Where the latest items stand at the as-of time, open ones included (see predict).
+        self.speed_ = recent_speed(
+            self.calibration_,
+            tags,
+            location,
+            spread,
+            frame[HOURS].to_numpy()[calib],
+            finished[calib],
+            pace,
+        )
+        self.speed_memory_days_ = SPEED_MEMORY * horizon_days
         self.events_ = events.since(history.as_of)  # open items stay in the backlog either way
         self.as_of_ = history.as_of
         self.info_ = {
@@ -204,6 +224,7 @@ class EtaModel:
             features = self._inputs(items)
         location, spread = self._location_spread(self._matrix(features))
         segments = self.calibration_.segment_of(self._segment_levels(items))
+        location = location + self._speed(items[START], segments)
         return Predictive(location, spread, segments, self.calibration_, self.in_flight_)
 
     def quantiles(
@@ -288,6 +309,8 @@ class EtaModel:
             "calibration": self.calibration_.to_dict(),
             "in_flight": self.in_flight_.to_dict() if self.in_flight_ else None,
             "usual": self.usual_.to_dict(),
+            "speed": self.speed_,
+            "speed_memory_days": self.speed_memory_days_,
         }
         (directory / "model.json").write_text(json.dumps(state), encoding="utf-8")
         (directory / "online.json").write_text(json.dumps(self.online_.to_dict()), encoding="utf-8")
@@ -313,6 +336,8 @@ class EtaModel:
         in_flight = state.get("in_flight")  # absent in models saved before it existed
         model.in_flight_ = InFlightCalibration.from_dict(in_flight) if in_flight else None
         model.usual_ = Usual.from_dict(state.get("usual"))  # absent in models saved before it
+        model.speed_ = state.get("speed", {})  # models saved before the as-of speed: none
+        model.speed_memory_days_ = state.get("speed_memory_days", 0.0)
         online = directory / "online.json"
         model.online_ = OnlineCalibration.from_dict(json.loads(online.read_text(encoding="utf-8")))
         model.events_ = Events.from_frame(pd.read_parquet(directory / "recent_events.parquet"))
@@ -363,6 +388,19 @@ class EtaModel:
         # One model's P90-P50 gap is noisy: shrink each item's spread halfway (geometrically)
         # towards the typical one. In the benchmark this kept coverage and cut pinball loss ~2%.
         return median, np.sqrt(spread * self.typical_spread_)
+
+    def _speed(self, starts: pd.Series, segments: np.ndarray) -> np.ndarray:
+        """The as-of speed of recent items, fading for items that start later: it says where
+        things stand when the model was trained, not where they will be in a month."""
+        if not self.speed_:
+            return np.zeros(len(segments))
+        shared = self.speed_.get(ALL, 0.0)
+        speed = np.array([shared + self.speed_.get(tag, 0.0) for tag in segments], dtype=float)
+        if not self.speed_memory_days_:
+            return speed
+        ns = utc_nanoseconds(starts)
+        later = np.where(ns == np.iinfo(np.int64).min, 0, ns - self.as_of_.value) / _DAY_NS
+        return speed * np.exp(-np.clip(later, 0.0, None) / self.speed_memory_days_)
 
     def _median_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         median = _lightgbm(self.boosters_[0.5], x)
@@ -492,12 +530,14 @@ def _path_table(booster: lgb.Booster) -> tuple[np.ndarray, float]:
     return table, baseline
 
 
-def _pace(items: pd.DataFrame, segments: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+def _pace(
+    items: pd.DataFrame, segments: np.ndarray
+) -> tuple[dict[str, float], dict[str, float], float]:
     """How many judgements online calibration hears per promise horizon, and how soon.
 
     Returns the items started during one typical promise (wall-time P90 of finished items),
-    overall and per calibration segment, and each checkpoint's typical wait as a share of the
-    promise's (the likely time: wall-time median over P90).
+    overall and per calibration segment, each checkpoint's typical wait as a share of the
+    promise's (the likely time: wall-time median over P90), and the promise horizon in days.
     """
     days = max((items[START].max() - items[START].min()) / pd.Timedelta(days=1), 1.0)
     finished = items[FINISHED].to_numpy()
@@ -505,7 +545,8 @@ def _pace(items: pd.DataFrame, segments: np.ndarray) -> tuple[dict[str, float], 
     median, horizon = np.quantile(wall, [0.5, 0.9]) if finished.any() else (1.0, 1.0)
     per_day = {tag: n / days for tag, n in pd.Series(segments).value_counts().items()}
     pace = {ALL: len(items) / days * horizon, **{k: v * horizon for k, v in per_day.items()}}
-    return pace, {"likely": float(np.clip(median / max(horizon, 1e-9), 0.05, 1.0))}
+    share = float(np.clip(median / max(horizon, 1e-9), 0.05, 1.0))
+    return pace, {"likely": share}, float(horizon)
 
 
 def _ascending(levels: np.ndarray) -> bool:
