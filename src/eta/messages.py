@@ -344,21 +344,28 @@ def compose(
             said = sentences[memo] = _sentence(lang.text(key, **params))
         return said
 
+    segment_said = {s: lang.text("agent.segment", segment=g) for s, g in groups.items()}
+    risks_said: dict[str, str] = {"": lang.text("agent.no_risks")}
+    follow_key, by_key = f"message.follow_up.{spec.kind}", f"message.by.{spec.kind}"
+    window_key = f"message.window.{spec.kind}"
     out: dict[str, list] = {
         "customer_message": [],
         "follow_up_message": [],
         "agent_summary": [],
         "risk_notes": [],
     }
+    # Plain lists: indexing numpy arrays item by item costs more than the words.
+    one_day, escalate, in_progress = (
+        np.asarray(a).tolist() for a in (one_day, escalate, in_progress)
+    )
+    elapsed, segments = np.asarray(elapsed).tolist(), list(segments)
     for row in range(len(likely_said)):
         notes = [speaker.note(f, row) for f in findings[row]]
-        follow = sentence(f"message.follow_up.{spec.kind}", follow_up=follow_said[row])
+        follow = sentence(follow_key, follow_up=follow_said[row])
         if one_day[row]:  # "most likely on Friday, and at the latest by Friday"
-            window = sentence(f"message.by.{spec.kind}", promise=promise_said[row])
+            window = sentence(by_key, promise=promise_said[row])
         else:
-            window = sentence(
-                f"message.window.{spec.kind}", likely=likely_said[row], promise=promise_said[row]
-            )
+            window = sentence(window_key, likely=likely_said[row], promise=promise_said[row])
         opening = [window]
         if escalate[row]:
             opening.insert(0, next(n["customer_text"] for n in notes if n["code"] == "overdue"))
@@ -385,11 +392,12 @@ def compose(
             )
         if escalate[row]:
             summary.append(escalate_said)
-        summary.append(lang.text("agent.segment", segment=groups[segments[row]]))
+        summary.append(segment_said[segments[row]])
         codes = ", ".join(n["code"] for n in notes)
-        summary.append(
-            lang.text("agent.risks", codes=codes) if codes else lang.text("agent.no_risks")
-        )
+        risks = risks_said.get(codes)
+        if risks is None:
+            risks = risks_said[codes] = lang.text("agent.risks", codes=codes)
+        summary.append(risks)
         out["agent_summary"].append(" ".join(summary))
         out["risk_notes"].append(notes)
     return out
