@@ -126,6 +126,7 @@ class Clock:
         self._weekday_mask = np.array([day in calendar.days for day in WEEKDAYS], dtype=bool)
         self._holiday_names: dict[int, dict[dt.date, str]] = {}
         self._table: _DayTable | None = None
+        self._inner_days = (0, 0)
 
     @classmethod
     def from_spec(cls, spec: DatasetSpec) -> Clock:
@@ -422,6 +423,9 @@ class Clock:
         self._cover_days(lo // _NS_PER_DAY - 1, hi // _NS_PER_DAY + 1)
 
     def _cover_days(self, lo_day: int, hi_day: int) -> None:
+        inner = self._inner_days
+        if inner[0] <= lo_day and hi_day < inner[1]:  # the usual case, without date arithmetic
+            return
         first = _year_of(lo_day) - 1
         last = _year_of(hi_day) + 1
         table = self._table
@@ -467,6 +471,8 @@ class Clock:
         next_working = np.append(following[1:], n)
         next_working = np.where(next_working >= n, -1, next_working).astype(np.int64)
 
+        # Days whose year and its neighbours are inside the table: covering them changes nothing.
+        self._inner_days = (_first_day_of(first_year + 1), _first_day_of(last_year))
         self._table = _DayTable(
             first_year=first_year,
             last_year=last_year,
@@ -509,6 +515,11 @@ class Clock:
 
 def _timedelta_ns(value: dt.timedelta) -> int:
     return (value.days * 86_400 + value.seconds) * 1_000_000_000 + value.microseconds * 1000
+
+
+def _first_day_of(year: int) -> int:
+    """January 1 of ``year`` as days since 1970-01-01."""
+    return int((np.datetime64(f"{year:04d}-01-01", "D") - _EPOCH_DAY).astype(np.int64))
 
 
 def _year_of(day: int) -> int:
