@@ -32,7 +32,7 @@ from eta import __version__
 from eta.calendar import Clock
 from eta.calibration import ALL, InFlightCalibration, MondrianCalibration, OnlineCalibration
 from eta.censoring import ipcw_weights
-from eta.data import END, FINISHED, HOURS, START, DataError, History, segment_values
+from eta.data import END, FINISHED, HOURS, START, DataError, History, segment_levels
 from eta.features import Events, feature_columns, feature_frame
 from eta.spec import DatasetSpec
 from eta.usual import Usual
@@ -356,9 +356,7 @@ class EtaModel:
         return median, np.maximum(_lightgbm(self.boosters_[0.9], x) - median, MIN_SPREAD)
 
     def _segment_levels(self, items: pd.DataFrame) -> list[np.ndarray]:
-        return [
-            segment_values(items, self.spec, depth) for depth in range(len(self.spec.segments) + 1)
-        ]
+        return segment_levels(items, self.spec)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "calibration_"):
