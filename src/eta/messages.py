@@ -94,12 +94,11 @@ class Speaker:
             out.append(words)
         return out
 
-    def exact(self, instant: pd.Timestamp) -> str:
-        """One moment for agents, with its date ('Thursday, January 8, 5:00 PM')."""
-        local = _local_ns(pd.DatetimeIndex([instant]), self.timezone)[0]
-        return self._moment(
-            "agent", 0, int(local // _NS_PER_DAY), int(local % _NS_PER_DAY // _NS_PER_MINUTE)
-        )
+    def exact(self, utc_ns: int) -> str:
+        """One moment (UTC nanoseconds) for agents, with its date ('Thursday, January 8,
+        5:00 PM')."""
+        local = int(wall_nanoseconds(np.array([utc_ns], dtype=np.int64), self.timezone)[0])
+        return self._moment("agent", 0, local // _NS_PER_DAY, local % _NS_PER_DAY // _NS_PER_MINUTE)
 
     def day(self, day: dt.date, row: int) -> str:
         """A day on its own relative to row ``row``'s reference ('tomorrow', 'Thursday')."""
