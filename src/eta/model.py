@@ -329,7 +329,8 @@ class EtaModel:
         for j, (column, values) in enumerate(columns):
             table = codes.get(column)
             if isinstance(values, pd.Series):
-                values = values.to_numpy(dtype=object if table else float, na_value=np.nan)
+                dtype = float if table is None else object
+                values = values.to_numpy(dtype=dtype, na_value=np.nan)
             if table is None:
                 x[:, j] = values
             else:
@@ -417,17 +418,19 @@ class Predictive:
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
 
 
+PARALLEL_ROWS = 10_000
+"""Rows from which LightGBM predicts on all cores. For a few rows, waking OpenMP's threads
+costs more than predicting, and on a busy machine a sleeping thread can wait milliseconds for
+a time slice: one row took p99 2.4 ms on two cores and 0.04 ms on one (measured under load).
+Each call sets its own thread count (LightGBM resets it from every call's parameters)."""
+
+
 def _lightgbm(booster: lgb.Booster, x: pd.DataFrame | np.ndarray, **kwargs) -> np.ndarray:
     """``booster.predict``, on one core for fewer than :data:`PARALLEL_ROWS` rows."""
     threads = 0 if len(x) >= PARALLEL_ROWS else 1  # 0: all cores (OpenMP's default)
     return np.asarray(booster.predict(x, num_threads=threads, **kwargs))
 
 
-PARALLEL_ROWS = 10_000
-"""Rows from which LightGBM predicts on all cores. For a few rows, waking OpenMP's threads
-costs more than predicting, and on a busy machine a sleeping thread can wait milliseconds for
-a time slice: one row took p99 2.4 ms on two cores and 0.04 ms on one (measured under load).
-Each call sets its own thread count (LightGBM resets it from every call's parameters)."""
 _CHUNK = 256
 """Items per step of :meth:`EtaModel.contributions`: a step holds items x trees x features
 (~6 MB for 200 trees of 14 features, so it is summed while still in cache)."""
