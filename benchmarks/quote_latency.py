@@ -11,9 +11,10 @@ What it measures, on a model trained on the synthetic tickets (or deliveries) hi
 * one item at a time: ``prepare_items`` + ``quote_items`` for each of ``--single`` different
   rows (English and Persian), p50/p90/p99;
 * the stages of that path, each timed alone (features, prediction, contributions, the rest);
-* 1,000 items in one call, median of ``--repeat`` runs;
+* 1,000 items in one call, the fastest of ``--repeat`` runs;
 * the floor: the promise model's bare ``Booster.predict`` on already computed and encoded
-  features of the same item(s).
+  features of the same item(s), both on a pandas frame (LightGBM's pandas route: the floor of
+  earlier reports) and on the float matrix the engine itself passes.
 
 Usage::
 
@@ -67,38 +68,41 @@ def measure(dataset: str, rows: int, single: int, repeat: int) -> dict:
     sim = synthetic.by_name(dataset, n=rows, seed=7, start="2024-01-01", days=730)
     model = EtaModel(sim.spec).fit(load_history(sim.history, sim.spec))
     raw = sim.history.tail(max(single, 1000)).reset_index(drop=True)
+    singles = [raw.iloc[[i]] for i in range(single)]  # the caller's rows, sliced beforehand
     booster = model.boosters_[0.9]
 
     def one(i: int, locale: str | None) -> None:
-        items, _ = prepare_items(raw.iloc[[i]], model.spec)
+        items, _ = prepare_items(singles[i], model.spec)
         quote_items(model, items, locale=locale)
 
-    for i in range(20):  # warm caches (catalogs, Babel, holidays, day tables)
+    for i in range(20):  # warm caches (catalogs, Babel, holidays, day tables, zone tables)
         one(i, None)
         one(i, "fa")
-    quote_en, quote_fa, floor, stages = [], [], [], {k: [] for k in STAGES}
+    quote_en, quote_fa, stages = [], [], {k: [] for k in STAGES}
+    floor, floor_matrix = [], []
     for i in range(single):
         quote_en.append(_timed(lambda i=i: one(i, None)))
         quote_fa.append(_timed(lambda i=i: one(i, "fa")))
-        items, _ = prepare_items(raw.iloc[[i]], model.spec)
-        features = model.features(items)
-        x = model._encode(features)
-        floor.append(_timed(lambda x=x: booster.predict(x)))
-        stages["prepare_items"].append(_timed(lambda i=i: prepare_items(raw.iloc[[i]], model.spec)))
-        stages["features"].append(_timed(lambda items=items: model.features(items)))
+        items, _ = prepare_items(singles[i], model.spec)
+        columns = model._inputs(items)
+        frame, matrix = model._encode(model.features(items)), model._matrix(columns)
+        floor.append(_timed(lambda x=frame: booster.predict(x)))
+        floor_matrix.append(_timed(lambda x=matrix: booster.predict(x, num_threads=1)))
+        stages["prepare_items"].append(_timed(lambda i=i: prepare_items(singles[i], model.spec)))
+        stages["features"].append(_timed(lambda items=items: model._inputs(items)))
         stages["predict (both models, calibration)"].append(
-            _timed(lambda items=items, f=features: model.predict(items, f))
+            _timed(lambda items=items, f=columns: model.predict(items, f))
         )
-        stages["contributions (drivers)"].append(
-            _timed(lambda items=items, f=features: model.contributions(items, f))
-        )
+        stages["contributions (drivers)"].append(_timed(lambda f=columns: model._credits(f, 0.9)))
     batch_raw = raw.tail(1000)
     batch_items, _ = prepare_items(batch_raw, model.spec)
-    batch_x = model._encode(model.features(batch_items))
+    batch_frame = model._encode(model.features(batch_items))
+    batch_matrix = model._matrix(model._inputs(batch_items))
     batch = _timed(
         lambda: quote_items(model, prepare_items(batch_raw, model.spec)[0]), repeat=repeat
     )
-    batch_floor = _timed(lambda: booster.predict(batch_x), repeat=repeat)
+    batch_floor = _timed(lambda: booster.predict(batch_frame), repeat=repeat)
+    batch_floor_matrix = _timed(lambda: booster.predict(batch_matrix), repeat=repeat)
     return {
         "dataset": dataset,
         "rows": rows,
@@ -106,9 +110,11 @@ def measure(dataset: str, rows: int, single: int, repeat: int) -> dict:
         "en": _percentiles(quote_en),
         "fa": _percentiles(quote_fa),
         "floor": _percentiles(floor),
+        "floor_matrix": _percentiles(floor_matrix),
         "stages": {k: _percentiles(v) for k, v in stages.items()},
         "batch_ms": batch * 1000,
         "batch_floor_ms": batch_floor * 1000,
+        "batch_floor_matrix_ms": batch_floor_matrix * 1000,
     }
 
 
@@ -121,7 +127,7 @@ STAGES = (
 
 
 def report(result: dict, context: dict) -> str:
-    floor = result["floor"]["p50"]
+    floor, matrix = result["floor"]["p50"], result["floor_matrix"]["p50"]
     lines = [
         "# Quote latency, in-process",
         "",
@@ -132,29 +138,38 @@ def report(result: dict, context: dict) -> str:
         f"{context['load_start']}, at end {context['load_end']}; engine source hash "
         f"{context['engine']}",
         f"- model: synthetic {result['dataset']}, {result['rows']:,} rows over two years; "
-        f"{result['single']} different single items, each timed alone",
+        f"{result['single']} different single items, each timed alone (the fastest of one "
+        "call, interleaved with the floors below)",
+        "- floors: the promise model's bare `Booster.predict` of the same item, on the pandas "
+        "frame of its encoded features (LightGBM's pandas route, the floor in earlier reports) "
+        "and on the float matrix the engine passes (one thread, as the engine predicts a few "
+        "rows)",
         "",
-        "| path | p50 ms | p90 ms | p99 ms | p50 / bare predict |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| path | p50 ms | p90 ms | p99 ms | p50 / bare predict (frame) "
+        "| p50 / bare predict (matrix) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
 
     def row(name: str, stats: dict) -> str:
         return (
             f"| {name} | {stats['p50']:.2f} | {stats['p90']:.2f} | {stats['p99']:.2f} "
-            f"| {stats['p50'] / floor:.1f}x |"
+            f"| {stats['p50'] / floor:.1f}x | {stats['p50'] / matrix:.0f}x |"
         )
 
     lines.append(row("one item: prepare_items + quote_items, English", result["en"]))
     lines.append(row("one item: prepare_items + quote_items, Persian", result["fa"]))
     for name, stats in result["stages"].items():
         lines.append(row(f"  of which {name}", stats))
-    lines.append(row("bare LightGBM predict of the promise model (floor)", result["floor"]))
+    lines.append(row("bare LightGBM predict, pandas frame (floor)", result["floor"]))
+    lines.append(row("bare LightGBM predict, float matrix (floor)", result["floor_matrix"]))
     ratio = result["batch_ms"] / result["batch_floor_ms"]
+    ratio_matrix = result["batch_ms"] / result["batch_floor_matrix_ms"]
     lines += [
         "",
         f"1,000 items in one call: {result['batch_ms']:.1f} ms (prepare_items + quote_items), "
-        f"bare predict {result['batch_floor_ms']:.1f} ms: **{ratio:.1f}x**; "
-        f"{result['batch_ms'] / 1000:.2f} ms per item.",
+        f"{result['batch_ms'] / 1000:.3f} ms per item; bare predict {result['batch_floor_ms']:.1f} "
+        f"ms on the frame (**{ratio:.1f}x**), {result['batch_floor_matrix_ms']:.1f} ms on the "
+        f"matrix ({ratio_matrix:.1f}x).",
         "",
     ]
     return "\n".join(lines)

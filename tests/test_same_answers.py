@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eta.calendar import _offset_changes, utc_instants, utc_nanoseconds, wall_nanoseconds
+from eta.calendar import (
+    _offset_changes,
+    utc_from_wall,
+    utc_instants,
+    utc_nanoseconds,
+    wall_nanoseconds,
+)
 from eta.data import START, load_history
 from eta.features import Events, recent_history
 from eta.model import EtaModel, _path_table
@@ -133,3 +139,27 @@ def test_wall_clock_times_are_what_pandas_converts(zone: str) -> None:
     utc = np.concatenate([anywhere, nearby.ravel(), [np.iinfo(np.int64).min]])
     expected = utc_instants(utc).tz_convert(zone).tz_localize(None).asi8
     np.testing.assert_array_equal(wall_nanoseconds(utc, zone), expected)
+
+
+@pytest.mark.parametrize(
+    "zone",
+    ["Europe/Sarajevo", "Australia/Lord_Howe", "Pacific/Apia", "Europe/Dublin",
+     "America/St_Johns", "Antarctica/Troll", "Asia/Gaza", "America/Santiago"],
+)  # fmt: skip
+def test_wall_clock_times_read_back_as_pandas_localizes_them(zone: str) -> None:
+    """Repeated times take their first occurrence; times in a gap move as pandas moves them."""
+    changes, offsets = _offset_changes(zone)
+    around = np.array([-7_200, -3_600, -1_800, -1, 0, 1, 1_800, 3_600, 7_200]) * 10**9
+    walls = [changes[1:] + offsets[:-1], changes[1:] + offsets[1:]]  # each change, both sides
+    wall = np.concatenate([(w[:, None] + around).ravel() for w in walls])
+    wall = np.concatenate([wall, np.random.default_rng(2).integers(-(2**62), 2**62, 2_000)])
+
+    def pandas(values: np.ndarray) -> np.ndarray:
+        naive = pd.DatetimeIndex(values.view("datetime64[ns]"))
+        first = np.ones(len(values), dtype=bool)
+        return naive.tz_localize(zone, ambiguous=first, nonexistent="shift_forward").asi8
+
+    expected = pandas(wall)
+    alone = np.array([utc_from_wall(wall[i : i + 1], zone)[0] for i in range(len(wall))])
+    np.testing.assert_array_equal(alone, expected)
+    np.testing.assert_array_equal(utc_from_wall(wall, zone), expected)

@@ -126,6 +126,7 @@ class Clock:
         self._weekday_mask = np.array([day in calendar.days for day in WEEKDAYS], dtype=bool)
         self._holiday_names: dict[int, dict[dt.date, str]] = {}
         self._table: _DayTable | None = None
+        self._inner_days = (0, 0)
 
     @classmethod
     def from_spec(cls, spec: DatasetSpec) -> Clock:
@@ -422,6 +423,9 @@ class Clock:
         self._cover_days(lo // _NS_PER_DAY - 1, hi // _NS_PER_DAY + 1)
 
     def _cover_days(self, lo_day: int, hi_day: int) -> None:
+        inner = self._inner_days
+        if inner[0] <= lo_day and hi_day < inner[1]:  # the usual case, without date arithmetic
+            return
         first = _year_of(lo_day) - 1
         last = _year_of(hi_day) + 1
         table = self._table
@@ -467,6 +471,8 @@ class Clock:
         next_working = np.append(following[1:], n)
         next_working = np.where(next_working >= n, -1, next_working).astype(np.int64)
 
+        # Days whose year and its neighbours are inside the table: covering them changes nothing.
+        self._inner_days = (_first_day_of(first_year + 1), _first_day_of(last_year))
         self._table = _DayTable(
             first_year=first_year,
             last_year=last_year,
@@ -481,10 +487,7 @@ class Clock:
 
     def _localize(self, naive: np.ndarray) -> np.ndarray:
         """Local wall times (naive datetime64[ns]) to UTC ns; DST gaps shift forward."""
-        index = pd.DatetimeIndex(naive).tz_localize(
-            self._tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward"
-        )
-        return np.asarray(index.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64)
+        return utc_from_wall(naive.view(np.int64), self._tz)
 
     def _holidays_of(self, year: int) -> dict[dt.date, str]:
         cached = self._holiday_names.get(year)
@@ -509,6 +512,11 @@ class Clock:
 
 def _timedelta_ns(value: dt.timedelta) -> int:
     return (value.days * 86_400 + value.seconds) * 1_000_000_000 + value.microseconds * 1000
+
+
+def _first_day_of(year: int) -> int:
+    """January 1 of ``year`` as days since 1970-01-01."""
+    return int((np.datetime64(f"{year:04d}-01-01", "D") - _EPOCH_DAY).astype(np.int64))
 
 
 def _year_of(day: int) -> int:
@@ -592,6 +600,48 @@ def wall_nanoseconds(utc_ns: np.ndarray, zone: str | dt.tzinfo) -> np.ndarray:
     wall = known + offsets[np.searchsorted(changes, known, side="right") - 1]
     wall[missing] = _NAT
     return wall
+
+
+def utc_from_wall(wall_ns: np.ndarray, zone: str | dt.tzinfo) -> np.ndarray:
+    """Local wall-clock nanoseconds in ``zone`` back to UTC nanoseconds (NaT stays), as pandas'
+    ``tz_localize(ambiguous=True, nonexistent="shift_forward")`` reads them: a repeated time
+    takes its first occurrence, a time in a DST gap moves forward. From the table of
+    :func:`wall_nanoseconds`; a call with a time in a gap goes through pandas."""
+    wall = np.asarray(wall_ns, dtype=np.int64)
+    offsets = _offset_changes(zone)[1]
+    missing = wall == _NAT
+    known = np.where(missing, _OFFSETS_FROM + _NS_PER_DAY, wall)
+    if known.size and (
+        known.min() < _OFFSETS_FROM + _NS_PER_DAY or known.max() >= _OFFSETS_UNTIL - _NS_PER_DAY
+    ):
+        return _pandas_utc(wall, zone)
+    starts, ends = _wall_spans(zone)
+    last = np.searchsorted(starts, known, side="right") - 1  # the last span begun by then
+    before = np.maximum(last - 1, 0)
+    repeated = (last > 0) & (known < ends[before])  # also inside the span before: take it
+    if (~repeated & (known >= ends[last])).any():
+        # In a gap (spring forward): pandas moves such times its own way (by whole hours from
+        # the gap's start, whatever the gap), which this table would have to imitate.
+        return _pandas_utc(wall, zone)
+    utc = known - offsets[np.where(repeated, before, last)]
+    utc[missing] = _NAT
+    return utc
+
+
+@functools.lru_cache(maxsize=64)
+def _wall_spans(zone: str | dt.tzinfo) -> tuple[np.ndarray, np.ndarray]:
+    """The wall-clock span [start, end) each of the zone's offsets covers."""
+    changes, offsets = _offset_changes(zone)
+    starts = np.concatenate([[np.iinfo(np.int64).min], changes[1:] + offsets[1:]])
+    ends = np.concatenate([changes[1:] + offsets[:-1], [np.iinfo(np.int64).max]])
+    return starts, ends
+
+
+def _pandas_utc(wall_ns: np.ndarray, zone: str | dt.tzinfo) -> np.ndarray:
+    naive = pd.DatetimeIndex(np.asarray(wall_ns, dtype=np.int64).view("datetime64[ns]"))
+    first = np.ones(len(naive), dtype=bool)
+    aware = naive.tz_localize(zone, ambiguous=first, nonexistent="shift_forward")
+    return np.asarray(aware.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64)
 
 
 def _pandas_wall(utc_ns: np.ndarray, zone: str | dt.tzinfo) -> np.ndarray:

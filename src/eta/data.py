@@ -239,15 +239,21 @@ def segment_values(
     """:func:`segment_keys` as an object array of ``str``: what the engine looks segments up by
     (a pandas string Series costs more to build than a small quote takes). ``frame`` may also
     be a frame's columns by name, before the frame is built."""
+    return segment_levels(frame, spec, len(spec.segments) if depth is None else depth)[-1]
+
+
+def segment_levels(
+    frame: pd.DataFrame | Mapping[str, Any], spec: DatasetSpec, depth: int | None = None
+) -> list[np.ndarray]:
+    """:func:`segment_values` at every depth from 0 ('all') to ``depth`` (default: all of the
+    spec's segment columns), each built on the one before."""
     columns = spec.segments[: len(spec.segments) if depth is None else depth]
-    if not columns:
-        rows = len(frame) if isinstance(frame, pd.DataFrame) else len(next(iter(frame.values())))
-        return np.full(rows, "all", dtype=object)
-    parts = [category_texts(frame[column]) for column in columns]
-    key = parts[0]
-    for part in parts[1:]:
-        key = key + " / " + part
-    return key
+    rows = len(frame) if isinstance(frame, pd.DataFrame) else len(next(iter(frame.values())))
+    levels = [np.full(rows, "all", dtype=object)]
+    for column in columns:
+        part = category_texts(frame[column])
+        levels.append(part if len(levels) == 1 else levels[-1] + " / " + part)
+    return levels
 
 
 def category_texts(values: pd.Series | pd.api.extensions.ExtensionArray) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import utc_nanoseconds, wall_nanoseconds
-from eta.localization import Language
+from eta.localization import Language, placeholders
 from eta.risks import Finding
 from eta.spec import DatasetSpec
 
@@ -34,6 +34,8 @@ aloud, and "the weekend is in this period" matters less than a holiday or a busy
 _AFTERNOON, _EVENING = 12 * 60, 17 * 60
 """Parts of the day by minute of day: morning before noon, afternoon until 17:00, evening."""
 _NEAR = ("today", "tomorrow")
+_RELATIONS = (*_NEAR, "weekday", "date")
+"""How far a moment is from when the quote is given, as its phrase says it."""
 _NAT = np.iinfo(np.int64).min
 _NS_PER_MINUTE = 60 * 10**9
 _NS_PER_DAY = 24 * 60 * _NS_PER_MINUTE
@@ -57,6 +59,7 @@ class Speaker:
         self._days: dict[int, tuple[str, str, str]] = {}
         self._notes: dict[tuple, dict[str, str]] = {}
         self._times: dict[int, str] = {}
+        self._styles: dict[str, str] = {}
         self._parts = tuple(
             language.catalog[f"part.{p}"] for p in ("morning", "afternoon", "evening")
         )
@@ -74,17 +77,28 @@ class Speaker:
         days = local // _NS_PER_DAY
         relation = days - self._reference_day
         minute = (local % _NS_PER_DAY) // _NS_PER_MINUTE
-        out = [""] * len(local)
-        for row in np.flatnonzero(valid):
-            out[row] = self._moment(style, int(relation[row]), int(days[row]), int(minute[row]))
+        cache, said = self._cache, self._say
+        uses, exact = self._uses(style), style == "agent"
+        out = []
+        for ok, near, day, at in zip(
+            valid.tolist(), relation.tolist(), days.tolist(), minute.tolist(), strict=True
+        ):
+            if not ok:
+                out.append("")
+                continue
+            # What the words depend on (a part of the day is said the same all afternoon).
+            key = (style, None if exact else near, day, _time_key(uses, at))
+            words = cache.get(key)
+            if words is None:
+                words = cache[key] = said(style, near, day, at)
+            out.append(words)
         return out
 
-    def exact(self, instant: pd.Timestamp) -> str:
-        """One moment for agents, with its date ('Thursday, January 8, 5:00 PM')."""
-        local = _local_ns(pd.DatetimeIndex([instant]), self.timezone)[0]
-        return self._moment(
-            "agent", 0, int(local // _NS_PER_DAY), int(local % _NS_PER_DAY // _NS_PER_MINUTE)
-        )
+    def exact(self, utc_ns: int) -> str:
+        """One moment (UTC nanoseconds) for agents, with its date ('Thursday, January 8,
+        5:00 PM')."""
+        local = int(wall_nanoseconds(np.array([utc_ns], dtype=np.int64), self.timezone)[0])
+        return self._moment("agent", 0, local // _NS_PER_DAY, local % _NS_PER_DAY // _NS_PER_MINUTE)
 
     def day(self, day: dt.date, row: int) -> str:
         """A day on its own relative to row ``row``'s reference ('tomorrow', 'Thursday')."""
@@ -92,11 +106,28 @@ class Speaker:
         return self._moment("day", int(number - self._reference_day[row]), number, 0)
 
     def _moment(self, style: str, relation: int, day: int, minute: int) -> str:
-        key = (style, relation if style != "agent" else None, day, minute)
+        key = (
+            style,
+            relation if style != "agent" else None,
+            day,
+            _time_key(self._uses(style), minute),
+        )
         said = self._cache.get(key)
         if said is None:
             said = self._cache[key] = self._say(style, relation, day, minute)
         return said
+
+    def _uses(self, style: str) -> str | None:
+        """Whether a style's phrases say the time ('time'), only the part of the day ('part'),
+        or neither (None), in this language's catalog."""
+        uses = self._styles.get(style)
+        if uses is None:
+            keys = ("agent.moment",) if style == "agent" else (f"{style}.{k}" for k in _RELATIONS)
+            fields = set().union(*(placeholders(self.language.catalog[k]) for k in keys))
+            uses = self._styles[style] = (
+                "time" if "time" in fields else "part" if "part" in fields else ""
+            )
+        return uses or None
 
     def _say(self, style: str, relation: int, day: int, minute: int) -> str:
         if style == "agent":
@@ -110,7 +141,7 @@ class Speaker:
             weekday_on=weekday_on,
             date=date,
             time=self._time_words(minute),
-            part=self._parts[0 if minute < _AFTERNOON else 1 if minute <= _EVENING else 2],
+            part=self._parts[_part(minute)],
         )
 
     def _day_words(self, day: int) -> tuple[str, str, str]:
@@ -312,21 +343,28 @@ def compose(
             said = sentences[memo] = _sentence(lang.text(key, **params))
         return said
 
+    segment_said = {s: lang.text("agent.segment", segment=g) for s, g in groups.items()}
+    risks_said: dict[str, str] = {"": lang.text("agent.no_risks")}
+    follow_key, by_key = f"message.follow_up.{spec.kind}", f"message.by.{spec.kind}"
+    window_key = f"message.window.{spec.kind}"
     out: dict[str, list] = {
         "customer_message": [],
         "follow_up_message": [],
         "agent_summary": [],
         "risk_notes": [],
     }
+    # Plain lists: indexing numpy arrays item by item costs more than the words.
+    one_day, escalate, in_progress = (
+        np.asarray(a).tolist() for a in (one_day, escalate, in_progress)
+    )
+    elapsed, segments = np.asarray(elapsed).tolist(), list(segments)
     for row in range(len(likely_said)):
         notes = [speaker.note(f, row) for f in findings[row]]
-        follow = sentence(f"message.follow_up.{spec.kind}", follow_up=follow_said[row])
+        follow = sentence(follow_key, follow_up=follow_said[row])
         if one_day[row]:  # "most likely on Friday, and at the latest by Friday"
-            window = sentence(f"message.by.{spec.kind}", promise=promise_said[row])
+            window = sentence(by_key, promise=promise_said[row])
         else:
-            window = sentence(
-                f"message.window.{spec.kind}", likely=likely_said[row], promise=promise_said[row]
-            )
+            window = sentence(window_key, likely=likely_said[row], promise=promise_said[row])
         opening = [window]
         if escalate[row]:
             opening.insert(0, next(n["customer_text"] for n in notes if n["code"] == "overdue"))
@@ -353,14 +391,27 @@ def compose(
             )
         if escalate[row]:
             summary.append(escalate_said)
-        summary.append(lang.text("agent.segment", segment=groups[segments[row]]))
+        summary.append(segment_said[segments[row]])
         codes = ", ".join(n["code"] for n in notes)
-        summary.append(
-            lang.text("agent.risks", codes=codes) if codes else lang.text("agent.no_risks")
-        )
+        risks = risks_said.get(codes)
+        if risks is None:
+            risks = risks_said[codes] = lang.text("agent.risks", codes=codes)
+        summary.append(risks)
         out["agent_summary"].append(" ".join(summary))
         out["risk_notes"].append(notes)
     return out
+
+
+def _time_key(uses: str | None, minute: int) -> int | None:
+    """The part of a moment's time of day its words depend on (see :meth:`Speaker._uses`)."""
+    if uses == "time":
+        return minute
+    return _part(minute) if uses == "part" else None
+
+
+def _part(minute: int) -> int:
+    """Morning (0) before noon, afternoon (1) until 17:00, evening (2)."""
+    return 0 if minute < _AFTERNOON else 1 if minute <= _EVENING else 2
 
 
 def _for_customer(notes: list[dict], limit: int) -> list[dict]:

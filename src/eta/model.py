@@ -38,16 +38,7 @@ from eta.calibration import (
     recent_speed,
 )
 from eta.censoring import ipcw_weights
-from eta.data import (
-    END,
-    FINISHED,
-    HOURS,
-    SEGMENT,
-    START,
-    DataError,
-    History,
-    segment_values,
-)
+from eta.data import END, FINISHED, HOURS, SEGMENT, START, DataError, History, segment_levels
 from eta.features import Events, feature_columns, feature_frame
 from eta.spec import DatasetSpec
 from eta.usual import Usual
@@ -367,7 +358,8 @@ class EtaModel:
         for j, (column, values) in enumerate(columns):
             table = codes.get(column)
             if isinstance(values, pd.Series):
-                values = values.to_numpy(dtype=object if table else float, na_value=np.nan)
+                dtype = float if table is None else object
+                values = values.to_numpy(dtype=dtype, na_value=np.nan)
             if table is None:
                 x[:, j] = values
             else:
@@ -407,9 +399,7 @@ class EtaModel:
         return median, np.maximum(_lightgbm(self.boosters_[0.9], x) - median, MIN_SPREAD)
 
     def _segment_levels(self, items: pd.DataFrame) -> list[np.ndarray]:
-        return [
-            segment_values(items, self.spec, depth) for depth in range(len(self.spec.segments) + 1)
-        ]
+        return segment_levels(items, self.spec)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "calibration_"):
@@ -474,19 +464,22 @@ class Predictive:
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
 
 
+PARALLEL_ROWS = 10_000
+"""Rows from which LightGBM predicts on all cores. For a few rows, waking OpenMP's threads
+costs more than predicting, and on a busy machine a sleeping thread can wait milliseconds for
+a time slice: one row took p99 2.4 ms on two cores and 0.04 ms on one (measured under load).
+Each call sets its own thread count (LightGBM resets it from every call's parameters)."""
+
+
 def _lightgbm(booster: lgb.Booster, x: pd.DataFrame | np.ndarray, **kwargs) -> np.ndarray:
     """``booster.predict``, on one core for fewer than :data:`PARALLEL_ROWS` rows."""
     threads = 0 if len(x) >= PARALLEL_ROWS else 1  # 0: all cores (OpenMP's default)
     return np.asarray(booster.predict(x, num_threads=threads, **kwargs))
 
 
-PARALLEL_ROWS = 10_000
-"""Rows from which LightGBM predicts on all cores. For a few rows, waking OpenMP's threads
-costs more than predicting, and on a busy machine a sleeping thread can wait milliseconds for
-a time slice: one row took p99 2.4 ms on two cores and 0.04 ms on one (measured under load).
-Each call sets its own thread count (LightGBM resets it from every call's parameters)."""
-_CHUNK = 2048
-"""Items per step of :meth:`EtaModel.contributions` (a step holds items x trees x features)."""
+_CHUNK = 256
+"""Items per step of :meth:`EtaModel.contributions`: a step holds items x trees x features
+(~6 MB for 200 trees of 14 features, so it is summed while still in cache)."""
 _PATHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 """Path tables per booster, built once (a trained booster never changes)."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import zoneinfo
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -319,11 +320,7 @@ def _columns(
         out = np.full(n, empty, dtype=dtype)
         values = answers.get(name)
         if values is not None:
-            if dtype is object:
-                for row, value in zip(rows, values, strict=True):  # lists stay lists
-                    out[row] = value
-            else:
-                out[rows] = values
+            out[rows] = _objects(values) if dtype is object else values
         return out
 
     def instants(name: str, tz: str = "UTC") -> pd.DatetimeIndex:
@@ -397,20 +394,25 @@ def _text_dtype(infer_string: bool) -> object:
     return pd.Series(np.array(["text"], dtype=object)).dtype
 
 
-def _lists(n: int, rows: np.ndarray, values: object) -> np.ndarray:
-    """An object column of lists (numpy would broadcast nested lists into a 2-D array)."""
+def _lists(n: int, rows: np.ndarray, values: list | None) -> np.ndarray:
+    """An object column of lists, an empty one where a row was not quoted."""
     out = np.empty(n, dtype=object)
-    for row in range(n):
+    if values is not None:
+        out[rows] = _objects(values)
+    for row in np.flatnonzero(np.isin(np.arange(n), rows, invert=True)).tolist():
         out[row] = []
-    for row, value in zip(rows, values or [], strict=False):
-        out[row] = value
     return out
+
+
+def _objects(values: Sequence) -> np.ndarray:
+    """Values in an object array as they are: numpy would turn a list of equally long lists
+    into a 2-D array, and item-by-item assignment is slow."""
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _dates(n: int, rows: np.ndarray, dates: list) -> np.ndarray:
     out = np.full(n, None, dtype=object)
-    for row, value in zip(rows, dates, strict=True):
-        out[row] = value
+    out[rows] = _objects(dates)
     return out
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from eta.calendar import Clock
+from eta.calendar import Clock, utc_nanoseconds
 from eta.calibration import ALL
 from eta.data import MISSING, SEGMENT, START
 from eta.model import EtaModel, Features, Predictive
@@ -92,7 +92,8 @@ class Finding:
         self.code, self.severity, self.facts = code, severity, facts or {}
         self.rank = (_SEVERITY_RANK[severity], _CODE_RANK[code.partition(":")[0]])
         # Findings with equal keys read the same: their words are built once per batch.
-        self.key = (code, *(tuple(v) if isinstance(v, list) else v for v in self.facts.values()))
+        # (Facts are scalars and tuples, so the key is hashable as it is.)
+        self.key = (code, *self.facts.values())
 
     def __repr__(self) -> str:
         return f"Finding({self.code!r}, {self.severity!r}, {self.facts!r})"
@@ -164,8 +165,8 @@ def _holidays(model: EtaModel, f: QuoteFacts):
     dates = np.array([d for d, _ in holidays])
     lo, hi = np.searchsorted(dates, first, "left"), np.searchsorted(dates, last, "right")
     for row in np.flatnonzero(hi > lo):
-        days = [holidays[k][0].item() for k in range(lo[row], hi[row])]
-        names = [holidays[k][1] for k in range(lo[row], hi[row])]
+        days = tuple(holidays[k][0].item() for k in range(lo[row], hi[row]))
+        names = tuple(holidays[k][1] for k in range(lo[row], hi[row]))
         yield row, _finding("holiday_in_window", days=days, names=names)
 
 
@@ -176,13 +177,12 @@ def _after_cutoff(model: EtaModel, f: QuoteFacts):
     start = pd.DatetimeIndex(f.items[START])
     late = clock.after_cutoff(start) & (f.reference.asi8 < f.begin.asi8)
     late[late] &= clock.is_working_day(start[late])
-    for row in np.flatnonzero(late):
-        yield (
-            row,
-            _finding(
-                "after_cutoff", started=start[row], begin=f.begin[row], cutoff=clock.calendar.cutoff
-            ),
-        )
+    rows = np.flatnonzero(late)
+    started, begin = utc_nanoseconds(start)[rows].tolist(), f.begin.asi8[rows].tolist()
+    for row, started_at, begins_at in zip(rows.tolist(), started, begin, strict=True):
+        # Instants as UTC nanoseconds: a batch has thousands of these notes.
+        facts = {"started": started_at, "begin": begins_at, "cutoff": clock.calendar.cutoff}
+        yield row, _finding("after_cutoff", **facts)
 
 
 def _peak_season(model: EtaModel, f: QuoteFacts):
@@ -190,7 +190,7 @@ def _peak_season(model: EtaModel, f: QuoteFacts):
     hit = usual.in_peak(f.first_day, f.last_day)
     if not hit.any():
         return
-    weeks = sorted(usual.peak_weeks)
+    weeks = tuple(sorted(usual.peak_weeks))
     slower = max(v["slower"] for v in usual.peak_weeks.values())
     busier = max(v["busier"] for v in usual.peak_weeks.values())
     for row in np.flatnonzero(hit):
@@ -256,7 +256,7 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
         unseen |= new
     for row in np.flatnonzero(fell_back | unseen):
         group = tags[row].partition(":")[2] if fell_back[row] else None
-        yield row, _finding("thin_history", group=group, unseen=values.get(row, []))
+        yield row, _finding("thin_history", group=group, unseen=tuple(values.get(row, ())))
 
 
 def _weekend(model: EtaModel, f: QuoteFacts):
@@ -268,9 +268,19 @@ def _weekend(model: EtaModel, f: QuoteFacts):
     first, last = f.first_day, f.last_day
     span = (last - first).astype(int) + 1
     weekday = (first.astype(int) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    for row in np.flatnonzero(span > 0):
+    met: dict[tuple[int, int], tuple[int, ...]] = {}
+    for row, first_weekday, length in zip(
+        np.flatnonzero(span > 0).tolist(),
+        weekday[span > 0].tolist(),
+        np.minimum(span[span > 0], 7).tolist(),
+        strict=True,
+    ):
         # Which off weekdays the window meets depends only on its first weekday and length.
-        days = [d for d in off if (d - weekday[row]) % 7 < span[row]]
+        days = met.get((first_weekday, length))
+        if days is None:
+            days = met[first_weekday, length] = tuple(
+                d for d in off if (d - first_weekday) % 7 < length
+            )
         if days:
             yield row, _finding("weekend_in_window", weekdays=days)
 
@@ -289,18 +299,22 @@ def _drivers(model: EtaModel, f: QuoteFacts):
     names = np.array(list(f.features), dtype=object)
     top = np.argsort(-values, axis=1)[:, :MAX_DRIVERS]
     strong = np.take_along_axis(values, top, axis=1) >= DRIVER_EFFECT
-    columns: dict[str, np.ndarray] = {}  # each feature's values, read once
-    for row, rank in zip(*np.nonzero(strong), strict=True):
-        feature = names[top[row, rank]]
+    rows, ranks = np.nonzero(strong)
+    chosen = top[rows, ranks]
+    effects = np.expm1(values[rows, chosen]).tolist()
+    columns: dict[str, list] = {}  # each feature's values, read once
+    for row, feature, effect in zip(rows.tolist(), names[chosen], effects, strict=True):
         if feature not in columns:
-            columns[feature] = np.asarray(f.features[feature])
+            columns[feature] = np.asarray(f.features[feature]).tolist()
         # Rounded as said (a value to one decimal, an effect in whole percent).
         value = columns[feature][row]
         if pd.isna(value) or value == MISSING:  # "no data" is no reason to tell anyone
             continue
-        value = round(float(value), 1) if isinstance(value, float | np.floating) else value
-        effect = round(float(np.expm1(values[row, top[row, rank]])), 2)
-        yield row, _finding(f"driver:{feature}", feature=feature, value=value, effect=effect)
+        value = round(value, 1) if isinstance(value, float) else value
+        yield (
+            row,
+            _finding(f"driver:{feature}", feature=feature, value=value, effect=round(effect, 2)),
+        )
 
 
 _DETECTORS = (

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from eta.calendar import Clock, utc_instants, utc_nanoseconds, wall_nanoseconds
+from eta.calendar import Clock, utc_from_wall, utc_instants, utc_nanoseconds, wall_nanoseconds
 
 ROUNDINGS = ("minute", "hour", "day", "date")
 _MINUTE = 60 * 10**9
@@ -144,12 +144,7 @@ class _Calendar:
     def utc(self, local: np.ndarray, zone: str | None = None) -> np.ndarray:
         """Local wall times back to UTC: a time in a DST gap moves forward, a repeated one takes
         its first occurrence (as :class:`eta.calendar.Clock` reads naive times)."""
-        naive = pd.DatetimeIndex(np.asarray(local, dtype=np.int64).view("datetime64[ns]"))
-        first = np.ones(len(naive), dtype=bool)
-        aware = naive.tz_localize(
-            zone or self.clock.timezone, ambiguous=first, nonexistent="shift_forward"
-        )
-        return np.asarray(aware.tz_convert("UTC").asi8, dtype=np.int64)
+        return utc_from_wall(local, zone or self.clock.timezone)
 
     def working(self, day: np.ndarray) -> np.ndarray:
         return self.clock.is_working_day(np.asarray(day, dtype=np.int64).view("datetime64[ns]"))
