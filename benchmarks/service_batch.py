@@ -21,13 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.service_harness import (
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.service_harness import (  # noqa: E402
     WORK,
     demo_models,
     load_average,

@@ -25,10 +25,15 @@ import argparse
 import asyncio
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
-from benchmarks.service_harness import (
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.service_harness import (  # noqa: E402
     WORK,
     Server,
     demo_models,

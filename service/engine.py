@@ -216,6 +216,7 @@ def report_outcomes(
         spec.timezone,
     )
     summary = deployment.feed.report(model, prepared, finished, observed_at, now)
+    deployment.save_outcomes()
     for i, text in enumerate(summary.errors):
         if errors[i] is None and problems.iat[i]:
             errors[i] = [_field_error(problems.iat[i], spec, deployment.name)]
@@ -230,7 +231,12 @@ def report_outcomes(
 def advance_outcomes(deployment: Deployment, now: pd.Timestamp) -> int:
     """Judge the checkpoints that have fallen due since the last report."""
     feed = deployment.feed
-    return 0 if feed is None else feed.advance(float(feed.position([now])[0]))
+    if feed is None:
+        return 0
+    judged = feed.advance(float(feed.position([now])[0]))
+    if judged:
+        deployment.save_outcomes()
+    return judged
 
 
 def _unknown_features(

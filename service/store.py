@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from eta.calibration import OnlineCalibration
 from eta.feedback import OutcomeFeed
 from eta.model import EtaModel
 from eta.quote import prepare_items, quote_items
@@ -48,6 +50,42 @@ class Deployment:
     feed: OutcomeFeed | None = None
     """Outcomes reported since deployment (made on the first report, used on the engine
     thread only); they recalibrate this model's online corrections in place."""
+    outcomes_file: Path | None = None
+    """Where the outcome feed and the online corrections are kept across restarts."""
+
+    def save_outcomes(self) -> None:
+        """Keep what outcomes taught this model (its feed and online corrections), so that a
+        restarted service goes on judging the promises it made instead of forgetting them.
+        Written atomically: a crash mid-write leaves the previous state."""
+        if self.feed is None or self.outcomes_file is None:
+            return
+        state = {
+            "fingerprint": self.fingerprint,
+            "online": self.model.online_.to_dict(),
+            "feed": self.feed.to_dict(),
+        }
+        self.outcomes_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.outcomes_file.with_suffix(".partial")
+        partial.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(partial, self.outcomes_file)
+
+    def restore_outcomes(self) -> bool:
+        """Take up the state :meth:`save_outcomes` kept for these very model files, if any. The
+        state of another version is ignored: its positions and segments are not this model's."""
+        if self.outcomes_file is None or not self.outcomes_file.exists():
+            return False
+        try:
+            state = json.loads(self.outcomes_file.read_text(encoding="utf-8"))
+            if state.get("fingerprint") != self.fingerprint:
+                return False
+            online = OnlineCalibration.from_dict(state["online"])
+            self.model.online_ = online
+            self.feed = OutcomeFeed.from_dict(state["feed"], self.model)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s: outcome state not restored, starting afresh: %s", self.name, exc)
+            return False
+        log.info("%s: outcome state restored (%d judgements)", self.name, self.feed.judgements)
+        return True
 
 
 class ModelRefused(RuntimeError):
@@ -168,7 +206,9 @@ class ModelStore:
                 candidate.fingerprint,
                 model,
                 candidate.backtest,
+                outcomes_file=self.scratch / "outcomes" / f"{_file_name(candidate.name)}.json",
             )
+            fresh[candidate.name].restore_outcomes()
             log.info(
                 "serving %s version %s from %s", candidate.name, candidate.version, candidate.source
             )
@@ -221,6 +261,11 @@ def _vet(directories: list[Path]) -> dict[str, str]:
             answer = json.loads(line)
             verdicts[answer["dir"]] = answer["error"]
     return verdicts
+
+
+def _file_name(name: str) -> str:
+    """A model name as a file name (registry names may hold any character)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
 def _refused(name: str, version: str | None, exc: BaseException) -> ReloadedModel:

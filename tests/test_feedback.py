@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pandas as pd
@@ -156,3 +157,28 @@ def test_items_running_slow_raise_promises_before_any_promise_is_due(model, item
     feed.report(model, items, finished, finished, now)
     assert model.online_.outcomes.get("*", [0, 0])[1] < len(items)  # most promises not yet due
     assert model.online_.offset["speed|*"] > 0.3
+
+
+def test_a_saved_feed_goes_on_exactly_as_the_one_that_never_stopped(model, items) -> None:
+    start = items[START]
+    t1 = start.max() + pd.Timedelta(hours=2)
+    quick = start.index % 3 == 0  # a third finished quickly, the rest still open at t1
+    finished = (start + pd.Timedelta(hours=1)).where(quick)
+    running = OutcomeFeed.for_model(model)
+    running.report(model, items, finished, t1, now=t1)
+
+    restarted = copy.copy(model)
+    restarted.online_ = OnlineCalibration.from_dict(json.loads(json.dumps(model.online_.to_dict())))
+    saved = json.loads(json.dumps(running.to_dict()))
+    restored = OutcomeFeed.from_dict(saved, restarted)
+
+    t2 = t1 + pd.Timedelta(days=30)
+    done = start + pd.Timedelta(hours=30)  # the open ones finished, some after their promise
+    judged = [
+        feed.report(m, items, done, t2, now=t2).judged
+        for feed, m in ((running, model), (restored, restarted))
+    ]
+    assert judged[0] == judged[1] > 0
+    assert restored.judgements == running.judgements
+    assert restarted.online_.to_dict() == model.online_.to_dict()
+    assert restored.to_dict() == running.to_dict()

@@ -290,8 +290,45 @@ class OutcomeFeed:
         self.advance(at)  # after the news, so that what it decides is judged, not estimated
         self.refresh_speed(at)
         judged = self.judgements - judged_before
-        pending = sum(bool(item.unjudged) for item in self._items.values())
-        return ReportSummary(accepted, duplicates, judged, pending, errors)
+        return ReportSummary(accepted, duplicates, judged, self.pending, errors)
+
+    @property
+    def pending(self) -> int:
+        """Items with a checkpoint still to judge (by outcome or estimate)."""
+        return sum(bool(item.unjudged) for item in self._items.values())
+
+    # -- persistence -----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """Everything the feed knows, as JSON-ready values (item keys must be strings or
+        numbers), so that a restarted service judges the promises it already made. The online
+        corrections it moves are saved with the model's state, not here."""
+        tracked = {id(item): item for item in self._items.values()}
+        tracked |= {id(item): item for _, item in self._recent}
+        index = {ident: i for i, ident in enumerate(tracked)}
+        return {
+            "anchor": self.anchor.isoformat(),
+            "tracked": [_tracked_to_dict(item) for item in tracked.values()],
+            "items": [[key, index[id(item)]] for key, item in self._items.items()],
+            "recent": [[until, index[id(item)]] for until, item in self._recent],
+            "due": [[due, key, name] for due, _, key, name in sorted(self._due)],
+            "done": list(self._done),
+            "judgements": self.judgements,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict, model: object) -> OutcomeFeed:
+        """The feed saved by :meth:`to_dict`, recalibrating ``model`` (the same model version it
+        was saved with: positions and segments are that model's)."""
+        feed = cls(model.online_, model.calibration_, model.clock_, pd.Timestamp(raw["anchor"]))
+        tracked = [_tracked_from_dict(item) for item in raw["tracked"]]
+        feed._items = {key: tracked[i] for key, i in raw["items"]}
+        feed._recent = deque((until, tracked[i]) for until, i in raw["recent"])
+        feed._due = [(due, next(feed._order), key, name) for due, key, name in raw["due"]]
+        heapq.heapify(feed._due)
+        feed._done = set(raw["done"])
+        feed.judgements = int(raw["judgements"])
+        return feed
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -362,6 +399,38 @@ class OutcomeFeed:
 
 def _begin(item: _Tracked) -> float:
     return item.begin
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isinf(value) else value
+
+
+def _tracked_to_dict(item: _Tracked) -> dict:
+    return {
+        "segment": item.segment,
+        "location": item.location,
+        "spread": item.spread,
+        "begin": item.begin,
+        "finish": _finite(item.finish),
+        "seen": _finite(item.seen),
+        "quoted": None if item.quoted is None else item.quoted.tolist(),
+        "unjudged": sorted(item.unjudged),
+        "estimated": {name: list(value) for name, value in item.estimated.items()},
+    }
+
+
+def _tracked_from_dict(raw: dict) -> _Tracked:
+    return _Tracked(
+        raw["segment"],
+        raw["location"],
+        raw["spread"],
+        raw["begin"],
+        NEVER if raw["finish"] is None else raw["finish"],
+        -NEVER if raw["seen"] is None else raw["seen"],
+        None if raw["quoted"] is None else np.asarray(raw["quoted"], float),
+        set(raw["unjudged"]),
+        {name: (limit, late) for name, (limit, late) in raw["estimated"].items()},
+    )
 
 
 def _report_errors(

@@ -91,3 +91,30 @@ def test_bad_outcomes_are_refused_one_by_one(
             client.post("/v1/outcomes", json={"items": items}, headers=headers["quote"]).status_code
             == 403
         )
+
+
+def test_a_restarted_service_remembers_what_outcomes_taught_it(
+    model_copy: Path, make_app: Callable, headers: dict
+) -> None:
+    judged = [ticket(i, days_ago=40, took_hours=1) for i in range(30)]
+    judged += [ticket(100 + i, days_ago=40, took_hours=None) for i in range(10)]
+    pending = [ticket(200 + i, days_ago=0.01, took_hours=None) for i in range(5)]
+    report = {"items": judged + pending}
+
+    def online_state(app) -> dict:
+        return app.state.service.store.get("tickets").model.online_.to_dict()
+
+    first = make_app(model_copy)
+    with TestClient(first) as client:
+        assert client.post("/v1/outcomes", json=report, headers=headers["outcomes"]).json()[
+            "accepted"
+        ] == len(judged + pending)
+        learned = online_state(first)
+    restarted = make_app(model_copy)
+    with TestClient(restarted) as client:
+        info = client.get("/v1/models/tickets", headers=headers["quote"]).json()
+        assert info["live"]["*"] == {"on_time_rate": 0.75, "judged": 40}
+        assert online_state(restarted) == learned
+        again = client.post("/v1/outcomes", json=report, headers=headers["outcomes"]).json()
+        assert (again["accepted"], again["duplicates"]) == (0, len(judged + pending))
+        assert restarted.state.service.store.get("tickets").feed.pending == len(pending)
