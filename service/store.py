@@ -74,15 +74,24 @@ class Deployment:
         state of another version is ignored: its positions and segments are not this model's."""
         if self.outcomes_file is None or not self.outcomes_file.exists():
             return False
+        trained = self.model.online_
         try:
             state = json.loads(self.outcomes_file.read_text(encoding="utf-8"))
             if state.get("fingerprint") != self.fingerprint:
                 return False
-            online = OnlineCalibration.from_dict(state["online"])
-            self.model.online_ = online
+            self.model.online_ = OnlineCalibration.from_dict(state["online"])
             self.feed = OutcomeFeed.from_dict(state["feed"], self.model)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("%s: outcome state not restored, starting afresh: %s", self.name, exc)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            self.model.online_ = trained
+            kept = self.outcomes_file.with_suffix(f".unreadable-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+            self.outcomes_file.replace(kept)  # kept for a look, never overwritten
+            self.feed = None
+            log.warning(
+                "%s: outcome state not restored (%s), starting afresh; the file is kept as %s",
+                self.name,
+                exc,
+                kept,
+            )
             return False
         log.info("%s: outcome state restored (%d judgements)", self.name, self.feed.judgements)
         return True

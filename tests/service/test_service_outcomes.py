@@ -118,3 +118,18 @@ def test_a_restarted_service_remembers_what_outcomes_taught_it(
         again = client.post("/v1/outcomes", json=report, headers=headers["outcomes"]).json()
         assert (again["accepted"], again["duplicates"]) == (0, len(judged + pending))
         assert restarted.state.service.store.get("tickets").feed.pending == len(pending)
+
+
+def test_an_unreadable_outcome_state_is_set_aside_and_the_model_serves_afresh(
+    model_copy: Path, make_app: Callable, headers: dict, tmp_path: Path, caplog
+) -> None:
+    state = tmp_path / "state" / "outcomes" / "tickets.json"
+    state.parent.mkdir(parents=True)
+    state.write_text('{"fingerprint": "half a file', encoding="utf-8")
+    with TestClient(make_app(model_copy)) as client:
+        assert client.get("/readyz").status_code == 200
+        info = client.get("/v1/models/tickets", headers=headers["quote"]).json()
+        assert info["live"] == {}
+    assert "outcome state not restored" in caplog.text
+    kept = list(state.parent.glob("tickets.unreadable-*"))
+    assert [p.read_text(encoding="utf-8") for p in kept] == ['{"fingerprint": "half a file']
