@@ -86,7 +86,10 @@ def _show_quotes(
     spec = model.spec
     history = sim.history
     new = history.tail(3)
-    still_open = history[history[spec.end].isna()].head(3)
+    # Open items of three ages (one of the oldest tenth, the median, the newest): what agents
+    # re-quote every day. The very oldest are strays beyond anything history knows.
+    still_open = history[history[spec.end].isna()].sort_values(spec.start)
+    still_open = still_open.iloc[[len(still_open) // 10, len(still_open) // 2, -1]]
     for title, raw, now in (
         ("new items, quoted as they start", new, None),
         ("items still open at export, re-quoted then", still_open, sim.as_of),
