@@ -365,6 +365,25 @@ def test_unseen_missing_future_past_and_in_progress_items(model: Path, tmp_path:
     assert quotes.loc["old", "customer_message"].startswith("This is taking longer")
 
 
+def test_bad_in_progress_values_are_row_errors_not_a_failed_batch(
+    model: Path, tmp_path: Path
+) -> None:
+    items = pd.DataFrame(
+        {
+            "opened": ["2025-04-16T09:00:00-07:00"] * 4 + ["1950-01-01T00:00:00Z"],
+            "elapsed": ["soon", "-5", "1e7", "12", None],
+        }
+    )
+    result, out = quote(model, tmp_path, items, "--now", "2025-04-17T00:00:00Z")
+    assert result.exit_code == 0, result.output
+    assert "4 row(s) could not be quoted" in result.output
+    quotes = pd.read_parquet(out)
+    assert all(e.startswith("column 'elapsed': not a number of hours") for e in quotes["error"][:3])
+    assert quotes["error"][3] == "" and quotes["elapsed_hours"][3] == 12.0
+    assert quotes["error"][4].startswith("column 'opened': started more than 100,000 hours")
+    assert quotes["promise_at"][:3].isna().all() and quotes["promise_at"][4:].isna().all()
+
+
 # -- input that must be refused ------------------------------------------------------------
 
 

@@ -37,7 +37,10 @@ MIN_HOURS = 1.0 / 60.0
 """Durations are floored at one clock minute so that logs and ratios stay finite."""
 
 _NAT = np.iinfo(np.int64).min
-_HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+_HAS_OFFSET = re.compile(
+    r"[T\s]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE
+)
+"""An offset after a time of day: a date alone ('2025-03-09') is naive, its '-09' is the day."""
 
 
 class DataError(ValueError):
