@@ -365,6 +365,18 @@ def test_unseen_missing_future_past_and_in_progress_items(model: Path, tmp_path:
     assert quotes.loc["old", "customer_message"].startswith("This is taking longer")
 
 
+def test_a_date_without_time_is_local_midnight_not_utc(model: Path, tmp_path: Path) -> None:
+    """'2025-04-16' in a Los Angeles history is that day's midnight there (its '-16' is the
+    day, not a UTC offset): it gets the same quote as the same moment written in full."""
+    items = pd.DataFrame(
+        {"opened": ["2025-04-16", "2025-04-16T00:00:00-07:00"], "kind": "kind-0", "load": 2.0}
+    )
+    result, out = quote(model, tmp_path, items)
+    assert result.exit_code == 0, result.output
+    quotes = pd.read_parquet(out)
+    assert quotes["promise_at"].nunique() == 1 and quotes["likely_at"].nunique() == 1
+
+
 def test_bad_in_progress_values_are_row_errors_not_a_failed_batch(
     model: Path, tmp_path: Path
 ) -> None:
