@@ -444,3 +444,23 @@ def test_empty_or_unusable_histories_and_periods_are_refused(tmp_path: Path) -> 
     assert "no items start in the test period" in after.output
     before = refused("backtest", "--spec", spec, "--data", data, "--test-start", "2020-01-01")
     assert "finished items" in before.output
+
+
+def test_integer_codes_with_blanks_in_parquet_are_the_values_a_csv_or_json_gives(
+    tmp_path: Path,
+) -> None:
+    """A store code column with blanks is float in Parquet (7.0); an item file says '7'."""
+    history = make_history(seed=4)
+    codes = history["kind"].str[-1].astype(float)
+    history["store"] = codes.where(np.random.default_rng(4).random(len(history)) > 0.1)
+    assert history["store"].dtype == float
+    data = write(history, tmp_path / "history.parquet", "aware")
+    keys = {"features": {"categorical": ["store"], "numeric": ["load"]}, "segments": []}
+    spec = write_spec(tmp_path / "spec.yaml", **keys)
+    result = cli("train", "--spec", spec, "--data", data, "--out", tmp_path / "model")
+    assert result.exit_code == 0, result.output
+    items = pd.DataFrame({"opened": "2025-04-16T09:00:00Z", "store": ["1", "9", ""], "load": 2.0})
+    result, out = quote(tmp_path / "model", tmp_path, items)
+    assert result.exit_code == 0, result.output
+    risks = pd.read_parquet(out)["risk_codes"].str.split(",")
+    assert ["thin_history" in codes for codes in risks] == [False, True, False]

@@ -194,7 +194,8 @@ def load_history(
     frame = pd.DataFrame({START: start[~bad], END: end[~bad]})
     frame[SEEN] = seen[~bad] if seen is not None else pd.NaT
     for column in spec.features.categorical:
-        frame[column] = raw.loc[~bad, column].astype("string").fillna(MISSING)
+        values = raw.loc[~bad, column]
+        frame[column] = pd.Series(category_texts(values), index=values.index, dtype="string")
     for column, values in numeric.items():
         frame[column] = values[~bad]
     if spec.id:
@@ -260,7 +261,16 @@ def segment_levels(
 
 
 def category_texts(values: pd.Series | pd.api.extensions.ExtensionArray) -> np.ndarray:
-    """Categorical values as ``str`` in an object array, a missing one as :data:`MISSING`."""
+    """Categorical values as ``str`` in an object array, a missing one as :data:`MISSING`.
+
+    Whole numbers in a float column (integer codes with blanks, as pandas and Parquet keep them)
+    read as '7', not '7.0': the same value in a CSV cell or a JSON number must be the same
+    category."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = np.asarray(values, dtype=float)
+        known = numbers[~np.isnan(numbers)]
+        if np.array_equal(known, np.round(known)) and (np.abs(known) < 2.0**53).all():
+            values = pd.array(values, dtype="Float64").astype("Int64")
     if not isinstance(values.dtype, pd.StringDtype):
         values = values.astype("string")
     return values.to_numpy(dtype=object, na_value=MISSING)
