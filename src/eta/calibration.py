@@ -159,9 +159,10 @@ class MondrianCalibration:
         for depth, level in enumerate(keys):
             for key in np.unique(level):
                 rows = level == key
-                dist = ScoreDistribution.fit(scores[rows], weights[rows])
-                if depth == 0 or dist.n_effective >= min_items:
-                    by_key[_tag(depth, key)] = dist
+                # A thin segment (possibly none of its items finished yet) uses its parent's.
+                if depth > 0 and effective_sample_size(weights[rows]) < min_items:
+                    continue
+                by_key[_tag(depth, key)] = ScoreDistribution.fit(scores[rows], weights[rows])
         return cls(by_key, min_items)
 
     def segment_of(self, keys: list[np.ndarray]) -> np.ndarray:

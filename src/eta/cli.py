@@ -153,12 +153,13 @@ def quote(
 
     loaded = EtaModel.load(model)
     raw = read_table(data)
-    items, errors = prepare_items(raw, loaded.spec)
+    moment = parse_timestamp(now, "now")
+    items, errors = prepare_items(raw, loaded.spec, now=moment)
     quotes = quote_items(
         loaded,
         items,
         confidence=confidence,
-        now=parse_timestamp(now, "now"),
+        now=moment,
         locale=locale,
         timezone=timezone,
     )

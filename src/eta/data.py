@@ -37,7 +37,10 @@ MIN_HOURS = 1.0 / 60.0
 """Durations are floored at one clock minute so that logs and ratios stay finite."""
 
 _NAT = np.iinfo(np.int64).min
-_HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+_HAS_OFFSET = re.compile(
+    r"[T\s]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE
+)
+"""An offset after a time of day: a date alone ('2025-03-09') is naive, its '-09' is the day."""
 
 
 class DataError(ValueError):
@@ -191,7 +194,8 @@ def load_history(
     frame = pd.DataFrame({START: start[~bad], END: end[~bad]})
     frame[SEEN] = seen[~bad] if seen is not None else pd.NaT
     for column in spec.features.categorical:
-        frame[column] = raw.loc[~bad, column].astype("string").fillna(MISSING)
+        values = raw.loc[~bad, column]
+        frame[column] = pd.Series(category_texts(values), index=values.index, dtype="string")
     for column, values in numeric.items():
         frame[column] = values[~bad]
     if spec.id:
@@ -257,7 +261,16 @@ def segment_levels(
 
 
 def category_texts(values: pd.Series | pd.api.extensions.ExtensionArray) -> np.ndarray:
-    """Categorical values as ``str`` in an object array, a missing one as :data:`MISSING`."""
+    """Categorical values as ``str`` in an object array, a missing one as :data:`MISSING`.
+
+    Whole numbers in a float column (integer codes with blanks, as pandas and Parquet keep them)
+    read as '7', not '7.0': the same value in a CSV cell or a JSON number must be the same
+    category."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = np.asarray(values, dtype=float)
+        known = numbers[~np.isnan(numbers)]
+        if np.array_equal(known, np.round(known)) and (np.abs(known) < 2.0**53).all():
+            values = pd.array(values, dtype="Float64").astype("Int64")
     if not isinstance(values.dtype, pd.StringDtype):
         values = values.astype("string")
     return values.to_numpy(dtype=object, na_value=MISSING)

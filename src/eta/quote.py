@@ -71,19 +71,26 @@ DETAIL_COLUMNS = (
 local *dates* (``datetime.date``) when promises are rounded to a date (deliveries), local
 instants in the display time zone otherwise (tickets). ``risk_notes`` holds per item a ranked list
 of ``{code, severity, customer_text, agent_text}``."""
+MAX_ELAPSED_HOURS = 100_000.0
+"""Longest an item may have been in progress (~11 years of wall time): beyond it the start or
+the ``elapsed`` value is wrong, and the row gets an error instead of a promise decades away."""
 PROMISED = "promised_at"
 """Optional item column: the promise the item was given earlier (judges whether it is overdue)."""
 _NAT = np.iinfo(np.int64).min
 _MINUTE = 60 * 10**9
 
 
-def prepare_items(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, pd.Series]:
+def prepare_items(
+    raw: pd.DataFrame, spec: DatasetSpec, *, now: pd.Timestamp | None = None
+) -> tuple[pd.DataFrame, pd.Series]:
     """Canonical item rows for quoting, and a per-row error ('' when the row is fine).
 
     Quotes keep one row per input row in the same order, so a bad row is answered with its
     error instead of being dropped. Missing feature columns are treated as unknown values.
     Optional columns: ``elapsed`` (clock hours already spent) and ``promised_at`` (the promise
-    given earlier), both for re-quotes of items in progress.
+    given earlier), both for re-quotes of items in progress. With ``now`` (the quote's moment),
+    an item that would have been in progress for more than :data:`MAX_ELAPSED_HOURS` is an
+    error, as is such an ``elapsed``.
     """
     if spec.start not in raw.columns:
         raise KeyError(f"items have no '{spec.start}' column (the spec's start column)")
@@ -104,12 +111,21 @@ def prepare_items(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, p
             numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         missing = np.isnan(numbers)
         if missing.any():
-            given = values.notna() & (values.astype("string").str.strip() != "")
-            bad = missing & given.to_numpy() & (error == "")
+            bad = missing & _given(values) & (error == "")
             error[bad] = f"column '{column}': not a number"
         columns[column] = numbers
+    if now is not None:
+        age = (_utc_value(now) - utc_nanoseconds(start).astype(float)) / 3.6e12  # no overflow
+        bad = (age > MAX_ELAPSED_HOURS) & (error == "")
+        error[bad] = (
+            f"column '{spec.start}': started more than {MAX_ELAPSED_HOURS:,.0f} hours before now"
+        )
     if "elapsed" in raw.columns:
-        columns["elapsed"] = pd.to_numeric(raw["elapsed"], errors="coerce").array
+        hours = pd.to_numeric(raw["elapsed"], errors="coerce").to_numpy(float, na_value=np.nan)
+        given = _given(raw["elapsed"])
+        bad = given & ~((hours >= 0) & (hours <= MAX_ELAPSED_HOURS)) & (error == "")
+        error[bad] = f"column 'elapsed': not a number of hours from 0 to {MAX_ELAPSED_HOURS:,.0f}"
+        columns["elapsed"] = hours
     if PROMISED in raw.columns:
         promised = parse_timestamps(raw[PROMISED], spec.timezone)
         columns[PROMISED] = promised.array
@@ -123,6 +139,11 @@ def prepare_items(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, p
     if (error != "").any():  # a row with an error is answered, not guessed at
         items.loc[error != "", START] = pd.NaT
     return items, pd.Series(error, index=raw.index, dtype=object)
+
+
+def _given(values: pd.Series) -> np.ndarray:
+    """Cells that hold something (not missing, not blank)."""
+    return (values.notna() & (values.astype("string").str.strip() != "")).to_numpy(bool)
 
 
 def quote_items(
