@@ -165,7 +165,7 @@ def quote(
         [None if errors[i] else item.started_at or now for i, item in enumerate(items)]
     )
     frame = _raw_frame(spec, items, starts, elapsed=[item.elapsed_hours for item in items])
-    prepared, problems = prepare_items(frame, spec)
+    prepared, problems = prepare_items(frame, spec, now=now)
     quotes = quote_columns(
         model,
         prepared,

@@ -106,6 +106,17 @@ def test_quote_keeps_one_row_per_input_row_with_the_contract_columns(workspace: 
     assert ok["customer_message"].str.match(r"(We are already working|This is taking longer)").all()
 
 
+def test_quote_refuses_an_output_file_it_cannot_write_properly(workspace: Path) -> None:
+    _trained(workspace)
+    out = workspace / "quotes.xlsx"
+    result = run(
+        "quote", "--model", workspace / "model", "--data", workspace / "items.csv", "--out", out
+    )
+    assert result.exit_code == 2
+    assert "quotes.xlsx: unknown file type '.xlsx'" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
 def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> None:
     out = workspace / "bt.csv"
     result = run(

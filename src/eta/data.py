@@ -82,10 +82,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write CSV or Parquet by the file's suffix."""
+    """Write CSV or Parquet by the file's suffix (any other suffix is refused, not guessed:
+    CSV text in a file called ``.xlsx`` is a file nobody can open)."""
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in {".parquet", ".pq", ".csv", ".txt"} and not suffix.endswith(".gz"):
+        raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() in {".parquet", ".pq"}:
+    if suffix in {".parquet", ".pq"}:
         frame.to_parquet(path, index=False)
     else:
         frame.to_csv(path, index=False)
