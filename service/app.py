@@ -85,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         judging = asyncio.create_task(_judge_when_due(service))
         yield
         judging.cancel()
+        await asyncio.gather(judging, return_exceptions=True)
+        await _save_outcomes(service)
         await service.engine.stop()
 
     # The API docs' scripts ship with the package: the service works without the internet.
@@ -112,7 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 async def _judge_when_due(service: Service, every: float = JUDGE_EVERY) -> None:
-    """Promises fall due between reports too: judge them as their time passes."""
+    """Promises fall due between reports too: judge them as their time passes, and keep what
+    outcomes taught each model (:meth:`Deployment.save_outcomes`)."""
     while True:
         await asyncio.sleep(every)
         now = pd.Timestamp.now(tz="UTC")
@@ -121,6 +124,15 @@ async def _judge_when_due(service: Service, every: float = JUDGE_EVERY) -> None:
                 await service.engine.run(advance_outcomes, deployment, now)
             except Exception:
                 log.exception("judging due outcomes of %s failed", deployment.name)
+        await _save_outcomes(service)
+
+
+async def _save_outcomes(service: Service) -> None:
+    for deployment in list(service.store.deployed.values()):
+        try:
+            await service.engine.run(deployment.save_outcomes)
+        except Exception:  # a full disk must not stop the judging
+            log.exception("saving the outcome state of %s failed", deployment.name)
 
 
 def _reload_on_sighup(service: Service) -> None:

@@ -216,7 +216,7 @@ def report_outcomes(
         spec.timezone,
     )
     summary = deployment.feed.report(model, prepared, finished, observed_at, now)
-    deployment.save_outcomes()
+    deployment.outcomes_changed = True
     for i, text in enumerate(summary.errors):
         if errors[i] is None and problems.iat[i]:
             errors[i] = [_field_error(problems.iat[i], spec, deployment.name)]
@@ -234,8 +234,7 @@ def advance_outcomes(deployment: Deployment, now: pd.Timestamp) -> int:
     if feed is None:
         return 0
     judged = feed.advance(float(feed.position([now])[0]))
-    if judged:
-        deployment.save_outcomes()
+    deployment.outcomes_changed |= judged > 0
     return judged
 
 

@@ -52,13 +52,18 @@ class Deployment:
     thread only); they recalibrate this model's online corrections in place."""
     outcomes_file: Path | None = None
     """Where the outcome feed and the online corrections are kept across restarts."""
+    outcomes_changed: bool = False
+    """Outcomes changed the state since it was last saved."""
 
     def save_outcomes(self) -> None:
         """Keep what outcomes taught this model (its feed and online corrections), so that a
         restarted service goes on judging the promises it made instead of forgetting them.
-        Written atomically: a crash mid-write leaves the previous state."""
-        if self.feed is None or self.outcomes_file is None:
+        Written atomically: a crash mid-write leaves the previous state. Saving costs ~17 ms per
+        1,000 items followed, so the service saves every half minute and on shutdown, not on
+        every report (reports are idempotent: whatever a crash loses can be sent again)."""
+        if self.feed is None or self.outcomes_file is None or not self.outcomes_changed:
             return
+        self.outcomes_changed = False
         state = {
             "fingerprint": self.fingerprint,
             "online": self.model.online_.to_dict(),
