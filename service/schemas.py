@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from eta.spec import MAX_CONFIDENCE
 from service.problems import FieldError
 
 MAX_BATCH = 1000
@@ -61,7 +62,7 @@ class QuoteRequest(_Schema):
     has taken."""
     elapsed_hours: Annotated[float | None, Field(ge=0, le=100_000)] = None
     """Clock hours already spent on the item (overrides what ``started_at`` implies)."""
-    confidence: Annotated[float | None, Field(gt=0.5, lt=1.0)] = None
+    confidence: Annotated[float | None, Field(gt=0.5, le=MAX_CONFIDENCE)] = None
     """Promise level (default: the model's, usually 0.9)."""
     locale: Annotated[str | None, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8}){0,4}$")] = (
         None

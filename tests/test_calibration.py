@@ -110,6 +110,20 @@ def test_in_flight_levels_hold_when_many_old_items_are_still_open() -> None:
         assert abs(np.mean(late <= age + asked * (1 - age)) - 0.9) < 0.02, age
 
 
+def test_an_item_in_progress_never_asks_for_less_than_a_new_item_would_get() -> None:
+    rng = np.random.default_rng(7)
+    believed = rng.lognormal(0, 1, 200_000)
+    # Items finish faster than the model believes: the table alone would ask for lower levels.
+    table = InFlightCalibration.fit(_levels_of(rng.lognormal(-0.7, 0.6, 5_000), believed),
+                                    np.ones(5_000, bool))  # fmt: skip
+    p = np.tile([0.5, 0.9, 0.99], (50, 1))
+    age = np.linspace(0.0, 0.99, 50)[:, None] * np.ones_like(p)
+    asked = table.level(p, age)
+    fresh = (p - age) / (1 - age)
+    assert np.all(asked >= fresh - 1e-12)  # the quantile of T | T > e is never before F^-1(p)
+    assert np.any(np.isclose(asked, fresh))  # and here the floor is what holds it up
+
+
 def test_in_flight_levels_keep_their_order_and_distinctness() -> None:
     rng = np.random.default_rng(5)
     levels = rng.random(3_000) ** 0.3  # late-heavy

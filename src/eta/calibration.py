@@ -469,17 +469,24 @@ class InFlightCalibration:
         return cls(np.asarray(ages), values, cumulative)
 
     def level(self, p: np.ndarray, age: np.ndarray) -> np.ndarray:
-        """The conditional level to ask for, per item (rows) and requested level (columns)."""
+        """The conditional level to ask for, per item (rows) and requested level (columns).
+
+        Never below ``(p - a) / (1 - a)``, the level at which the conditional quantile is the
+        fresh one: ``P(T <= q | T > e) <= P(T <= q)``, so no promise that holds at ``p`` for an
+        item in progress comes before the promise a new item gets (the table, an estimate, can
+        dip below it by noise at young ages).
+        """
         p, age = np.asarray(p, dtype=float), np.broadcast_to(np.asarray(age, float), np.shape(p))
         if not len(self.ages):
             return p
+        fresh = (p - age) / np.maximum(1.0 - age, 1e-12)
         grid = np.r_[0.0, self.ages]
         table = np.stack([p, *(self._quantile(k, p) for k in range(len(self.ages)))])
         k = np.clip(np.searchsorted(grid, age, side="right") - 1, 0, len(grid) - 2)
         lo = np.take_along_axis(table, k[None], 0)[0]
         hi = np.take_along_axis(table, k[None] + 1, 0)[0]
         t = np.clip((age - grid[k]) / (grid[k + 1] - grid[k]), 0.0, 1.0)
-        return lo + t * (hi - lo)
+        return np.maximum(lo + t * (hi - lo), fresh)
 
     def _quantile(self, k: int, p: np.ndarray) -> np.ndarray:
         """Weighted quantile of the conditional levels. Mass beyond the last one seen (what

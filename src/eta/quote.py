@@ -38,7 +38,7 @@ from eta.data import (
 from eta.localization import Language, language
 from eta.model import EtaModel
 from eta.rounding import follow_up, round_promise
-from eta.spec import DatasetSpec
+from eta.spec import MAX_CONFIDENCE, DatasetSpec
 
 QUOTE_COLUMNS = (
     "id",
@@ -206,8 +206,10 @@ def quote_columns(
     single quote, building the frame costs about a tenth of the quote."""
     spec = model.spec
     confidence = spec.confidence if confidence is None else confidence
-    if not 0.5 < confidence < 1.0:
-        raise ValueError(f"confidence must be between 0.5 and 1 (got {confidence})")
+    if not 0.5 < confidence <= MAX_CONFIDENCE:
+        raise ValueError(
+            f"confidence must be above 0.5 and at most {MAX_CONFIDENCE} (got {confidence})"
+        )
     speech = language(locale)
     zone = _display_zone(timezone or spec.timezone)
     ok = items[START].notna().to_numpy()

@@ -23,6 +23,9 @@ from pydantic import (
 
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MAX_CONFIDENCE = 0.999
+"""The highest promise level: a history tells little about a tail rarer than one in a thousand,
+and beyond it a promise would be an extrapolation, not a calibrated quantile."""
 
 
 class SpecError(ValueError):
@@ -145,7 +148,7 @@ class DatasetSpec(_Strict):
     calendar: CalendarSpec = CalendarSpec()
     features: FeatureSpec = FeatureSpec()
     segments: tuple[str, ...] = ()
-    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.9
+    confidence: Annotated[float, Field(gt=0.5, le=MAX_CONFIDENCE)] = 0.9
     rounding: Literal["minute", "hour", "day", "date"] | None = None
     """How promises are rounded up to what a person says: ``hour`` (the next full business
     hour), ``day`` (the close of the business day), ``date`` (the calendar date: "by Thursday"),

@@ -70,6 +70,10 @@ def test_schema_errors_name_the_field(client: TestClient, headers: dict) -> None
     assert problem["status"] == 422 and fields == {"started_at", "confidence"}
     problem = quote(client, headers, timezone="Mars/Olympus").json()
     assert problem["errors"][0]["field"] == "timezone"
+    # A one-in-a-quadrillion promise would be an extrapolation far past any history.
+    problem = quote(client, headers, confidence=0.9999999999999998).json()
+    assert problem["status"] == 422 and problem["errors"][0]["field"] == "confidence"
+    assert quote(client, headers, confidence=0.999).status_code == 200
     response = client.post(
         "/v1/quotes",
         content=b"{not json",
