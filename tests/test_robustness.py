@@ -51,7 +51,7 @@ def make_history(
     offsets = np.sort(rng.integers(0, days * 86_400, n))
     start = end - pd.Timedelta(days=days) + pd.to_timedelta(offsets, unit="s")
     if weekends_only:  # move every start to the Saturday or Sunday of its week
-        start = start + pd.to_timedelta((5 - start.dayofweek) % 7 + rng.integers(0, 2, n), "D")
+        start = start + pd.to_timedelta((5 - start.day_of_week) % 7 + rng.integers(0, 2, n), "D")
     log_hours = rng.normal(np.log(10.0), 0.6, n)
     frame = pd.DataFrame({"item_id": [f"X{i:05d}" for i in range(n)]})
     for column, values in (categorical if categorical is not None else {"kind": 3}).items():

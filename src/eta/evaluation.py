@@ -17,6 +17,8 @@ MIN_SEGMENT_ITEMS = 300
 def pinball_loss(actual: np.ndarray, predicted: np.ndarray, level: float) -> float:
     """Mean quantile (pinball) loss at ``level``; lower is better at the same on-time rate."""
     diff = np.asarray(actual, float) - np.asarray(predicted, float)
+    if not diff.size:
+        return float("nan")  # nothing to judge (as the on-time rate of no items)
     return float(np.mean(np.maximum(level * diff, (level - 1.0) * diff)))
 
 

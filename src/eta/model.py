@@ -341,7 +341,9 @@ class EtaModel:
     def _encode(self, features: pd.DataFrame) -> pd.DataFrame:
         x = features.copy()
         for column, categories in self.categories_.items():
-            x[column] = pd.Categorical(x[column].astype(object), categories=categories)
+            values = x[column].astype(object)
+            known = values.isin(categories)  # never seen in training: unknown, as missing is
+            x[column] = pd.Categorical(values.where(known), categories=categories)
         return x
 
     def _inputs(self, items: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -403,7 +403,7 @@ _TEXT_COLUMNS = (
 def _texts(columns: dict[str, np.ndarray]) -> dict[str, object]:
     """Columns that hold only ``str``, in the type pandas gives such columns, converted in one
     go: a frame built from object arrays converts each on its own (~15 us apiece)."""
-    dtype = _text_dtype(pd.get_option("future.infer_string"))
+    dtype = _text_dtype()
     n = len(next(iter(columns.values())))
     if dtype == np.dtype(object) or n == 0:
         return columns
@@ -411,9 +411,9 @@ def _texts(columns: dict[str, np.ndarray]) -> dict[str, object]:
     return {name: joined[k * n : (k + 1) * n] for k, name in enumerate(columns)}
 
 
-@functools.lru_cache(maxsize=2)
-def _text_dtype(infer_string: bool) -> object:
-    """What pandas makes of a column of strings (with ``future.infer_string`` as given)."""
+@functools.cache
+def _text_dtype() -> object:
+    """What pandas makes of a column of strings (``str`` from pandas 3, object before)."""
     return pd.Series(np.array(["text"], dtype=object)).dtype
 
 
