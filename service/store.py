@@ -63,7 +63,6 @@ class Deployment:
         every report (reports are idempotent: whatever a crash loses can be sent again)."""
         if self.feed is None or self.outcomes_file is None or not self.outcomes_changed:
             return
-        self.outcomes_changed = False
         state = {
             "fingerprint": self.fingerprint,
             "online": self.model.online_.to_dict(),
@@ -73,6 +72,7 @@ class Deployment:
         partial = self.outcomes_file.with_suffix(".partial")
         partial.write_text(json.dumps(state), encoding="utf-8")
         os.replace(partial, self.outcomes_file)
+        self.outcomes_changed = False  # only once written: a failed write is tried again
 
     def restore_outcomes(self) -> bool:
         """Take up the state :meth:`save_outcomes` kept for these very model files, if any. The
