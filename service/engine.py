@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from eta.calendar import utc_instants
+from eta.calendar import NAT, utc_instants
 from eta.data import START, parse_timestamps
 from eta.feedback import OutcomeFeed, ReportSummary
 from eta.quote import prepare_items, quote_columns
@@ -33,7 +33,6 @@ from service.store import Deployment
 
 log = logging.getLogger("eta.service")
 T = TypeVar("T")
-_NAT = np.iinfo(np.int64).min
 
 _QUOTE_FIELDS = tuple(Quote.model_fields)
 _TIME_FIELDS = {name for name in _QUOTE_FIELDS if name.endswith("_at")}
@@ -258,7 +257,7 @@ def _starts(moments: list[datetime | None]) -> pd.DatetimeIndex | list[str | Non
     carries its offset (the usual case: parsing text again costs more than a quote's words),
     else as ISO text, so that prepare_items reads a time without offset as the model's."""
     if all(m is None or m.tzinfo is not None for m in moments):
-        return utc_instants([_NAT if m is None else pd.Timestamp(m).value for m in moments])
+        return utc_instants([NAT if m is None else pd.Timestamp(m).value for m in moments])
     return [None if m is None else m.isoformat() for m in moments]
 
 

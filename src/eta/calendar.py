@@ -48,14 +48,29 @@ import pandas as pd
 
 from eta.spec import WEEKDAYS, CalendarSpec, DatasetSpec
 
-__all__ = ["Clock", "Instants", "utc_instants", "utc_nanoseconds", "wall_nanoseconds"]
+__all__ = [
+    "NAT",
+    "NS_PER_DAY",
+    "NS_PER_HOUR",
+    "NS_PER_MINUTE",
+    "NS_PER_SECOND",
+    "Clock",
+    "Instants",
+    "utc_instants",
+    "utc_nanoseconds",
+    "wall_nanoseconds",
+]
+
+NS_PER_SECOND = 1_000_000_000
+NS_PER_MINUTE = 60 * NS_PER_SECOND
+NS_PER_HOUR = 60 * NS_PER_MINUTE
+NS_PER_DAY = 24 * NS_PER_HOUR
+NAT = np.iinfo(np.int64).min
+"""Units of the int64 nanosecond instants the clocks compute with, and their missing value."""
 
 Instants: TypeAlias = "pd.Series | pd.DatetimeIndex | np.ndarray | Sequence[Any]"
 """What :class:`pandas.DatetimeIndex` accepts: a Series, index, array or list of instants."""
 
-_NS_PER_HOUR = 3_600_000_000_000
-_NS_PER_DAY = 86_400_000_000_000
-_NAT = np.iinfo(np.int64).min
 # Years whose local days stay inside the nanosecond range of pandas (1677-09-21 .. 2262-04-11).
 _MIN_YEAR, _MAX_YEAR = 1678, 2261
 _EPOCH_DAY = np.datetime64("1970-01-01", "D")
@@ -157,13 +172,13 @@ class Clock:
         e = self._utc_ns(end)
         if s.shape != e.shape:
             raise ValueError(f"start and end differ in length ({len(s)} vs {len(e)})")
-        missing = (s == _NAT) | (e == _NAT)
+        missing = (s == NAT) | (e == NAT)
         if self.kind == "wall":
             diff = np.where(missing, 0, e - s)
         else:
             self._cover_instants(s, e)
             diff = np.where(missing, 0, self._position(e) - self._position(s))
-        hours = diff.astype(np.float64) / _NS_PER_HOUR
+        hours = diff.astype(np.float64) / NS_PER_HOUR
         hours[missing] = np.nan
         return hours
 
@@ -200,13 +215,13 @@ class Clock:
             h = np.full(s.shape, float(h))
         if h.shape != s.shape:
             raise ValueError(f"start and hours differ in length ({len(s)} vs {len(h)})")
-        missing = (s == _NAT) | ~np.isfinite(h)
+        missing = (s == NAT) | ~np.isfinite(h)
         micros = np.rint(np.where(missing, 0.0, h) * 3.6e9)
         if micros.size and np.abs(micros).max() > 2.0e15:  # ~ 63 years of hours per row
             raise ValueError("hours are too large to add to an instant (more than ~500,000)")
         step = micros.astype(np.int64) * 1000
         out = s + step if self.kind == "wall" else self._add_business(s, step, missing)
-        out[missing] = _NAT
+        out[missing] = NAT
         return _utc_index(out)
 
     def _add_business(self, s: np.ndarray, step: np.ndarray, missing: np.ndarray) -> np.ndarray:
@@ -253,11 +268,11 @@ class Clock:
         s = self._utc_ns(start)
         if self._cutoff_ns is None:
             return _utc_index(s)
-        valid = s != _NAT
+        valid = s != NAT
         self._cover_instants(s)
         local_ns = self._local_wall_ns(s)
-        local_day = np.floor_divide(local_ns, _NS_PER_DAY)
-        time_of_day = local_ns - local_day * _NS_PER_DAY
+        local_day = np.floor_divide(local_ns, NS_PER_DAY)
+        time_of_day = local_ns - local_day * NS_PER_DAY
         for _ in range(20):
             table = self._require_table()
             idx = np.where(valid, local_day - table.first_day, 0)
@@ -269,7 +284,7 @@ class Clock:
         else:
             raise ValueError("no working day within 20 years after the start; check the calendar")
         out = np.where(move, table.opens[np.maximum(nxt, 0)], s)
-        out[~valid] = _NAT
+        out[~valid] = NAT
         return _utc_index(out)
 
     def after_cutoff(self, start: Instants) -> np.ndarray:
@@ -281,8 +296,8 @@ class Clock:
         if self._cutoff_ns is None:
             return np.zeros(s.shape, dtype=bool)
         local_ns = self._local_wall_ns(s)
-        time_of_day = local_ns - np.floor_divide(local_ns, _NS_PER_DAY) * _NS_PER_DAY
-        return (s != _NAT) & (time_of_day > self._cutoff_ns)
+        time_of_day = local_ns - np.floor_divide(local_ns, NS_PER_DAY) * NS_PER_DAY
+        return (s != NAT) & (time_of_day > self._cutoff_ns)
 
     # ------------------------------------------------------------------ days
 
@@ -296,7 +311,7 @@ class Clock:
             tz-aware instants (converted to the spec's zone first). ``NaT`` gives False.
         """
         days = self._local_days(dates)
-        valid = days != _NAT
+        valid = days != NAT
         if not valid.any():
             return np.zeros(days.shape, dtype=bool)
         self._cover_days(int(days[valid].min()), int(days[valid].max()))
@@ -332,7 +347,7 @@ class Clock:
         """Clock hours in a normal working day (opening to closing; 24 for a wall clock)."""
         if self.kind == "wall":
             return 24.0
-        return (self._closes_ns - self._opens_ns) / _NS_PER_HOUR
+        return (self._closes_ns - self._opens_ns) / NS_PER_HOUR
 
     def local(self, instants: Instants) -> pd.DatetimeIndex:
         """The instants in the spec's time zone (naive inputs are taken to be local already)."""
@@ -359,18 +374,18 @@ class Clock:
         return index
 
     def _utc_ns(self, values: Instants) -> np.ndarray:
-        """UTC int64 nanoseconds (``_NAT`` for missing); a fresh, writable array."""
+        """UTC int64 nanoseconds (``NAT`` for missing); a fresh, writable array."""
         if _is_aware(values):
             return utc_nanoseconds(values)
         index = self._to_index(values).tz_convert("UTC").as_unit("ns")
         return np.array(index.asi8, dtype=np.int64, copy=True)
 
     def _local_wall_ns(self, utc_ns: np.ndarray) -> np.ndarray:
-        """Local wall-clock time as naive nanoseconds since the epoch (``_NAT`` stays)."""
+        """Local wall-clock time as naive nanoseconds since the epoch (``NAT`` stays)."""
         return wall_nanoseconds(utc_ns, self._tz)
 
     def _local_days(self, values: Instants) -> np.ndarray:
-        """Local dates as days since 1970-01-01 (``_NAT`` for missing)."""
+        """Local dates as days since 1970-01-01 (``NAT`` for missing)."""
         if isinstance(values, np.ndarray) and values.dtype == "datetime64[D]":
             return values.view(np.int64).copy()  # NaT is int64 min in every unit
         if _is_aware(values):
@@ -382,13 +397,13 @@ class Clock:
             if index.tz is not None:
                 index = index.tz_convert(self._tz).tz_localize(None)
             ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
-        return np.where(ns == _NAT, _NAT, np.floor_divide(ns, _NS_PER_DAY))
+        return np.where(ns == NAT, NAT, np.floor_divide(ns, NS_PER_DAY))
 
     def _local_date(self, value: pd.Timestamp | dt.date | str) -> dt.date:
         if type(value) is dt.date:  # a date is its own local date (a datetime is not)
             return value
         day = self._local_days([value])[0]
-        if day == _NAT:
+        if day == NAT:
             raise ValueError(f"{value!r} is not a date")
         return (_EPOCH_DAY + int(day)).item()
 
@@ -410,7 +425,7 @@ class Clock:
     def _cover_instants(self, *arrays: np.ndarray) -> None:
         lo, hi = None, None
         for values in arrays:
-            finite = values[values != _NAT]
+            finite = values[values != NAT]
             if finite.size:
                 a, b = int(finite.min()), int(finite.max())
                 lo = a if lo is None else min(lo, a)
@@ -420,7 +435,7 @@ class Clock:
                 self._cover_days(0, 0)
             return
         # A UTC offset is less than a day, so +/- 1 day covers every local date.
-        self._cover_days(lo // _NS_PER_DAY - 1, hi // _NS_PER_DAY + 1)
+        self._cover_days(lo // NS_PER_DAY - 1, hi // NS_PER_DAY + 1)
 
     def _cover_days(self, lo_day: int, hi_day: int) -> None:
         inner = self._inner_days
@@ -527,7 +542,7 @@ def _year_of(day: int) -> int:
 def _years_needed(table: _DayTable, missing_ns: int) -> int:
     """Whole years to add so that ``missing_ns`` more clock time fits (with room to spare)."""
     years = table.last_year - table.first_year + 1
-    per_year = max(int(table.cum[-1]) // years, _NS_PER_HOUR)
+    per_year = max(int(table.cum[-1]) // years, NS_PER_HOUR)
     return int(missing_ns // per_year) + 1
 
 
@@ -571,7 +586,7 @@ def _wrapper() -> Callable[[np.ndarray], pd.DatetimeIndex] | None:
             pd.arrays.DatetimeArray._simple_new(values, dtype=dtype)
         )
 
-    probe = np.array([0, _NAT, 1_700_000_000_123_456_789]).view("datetime64[ns]")
+    probe = np.array([0, NAT, 1_700_000_000_123_456_789]).view("datetime64[ns]")
     try:
         wrapped = wrap(probe)
         expected = pd.DatetimeIndex(probe, tz="UTC")
@@ -593,12 +608,12 @@ def wall_nanoseconds(utc_ns: np.ndarray, zone: str | dt.tzinfo) -> np.ndarray:
     pandas itself."""
     utc = np.asarray(utc_ns, dtype=np.int64)
     changes, offsets = _offset_changes(zone)
-    missing = utc == _NAT
+    missing = utc == NAT
     known = np.where(missing, _OFFSETS_FROM, utc)
     if known.size and (known.min() < _OFFSETS_FROM or known.max() >= _OFFSETS_UNTIL):
         return _pandas_wall(utc, zone)
     wall = known + offsets[np.searchsorted(changes, known, side="right") - 1]
-    wall[missing] = _NAT
+    wall[missing] = NAT
     return wall
 
 
@@ -609,10 +624,10 @@ def utc_from_wall(wall_ns: np.ndarray, zone: str | dt.tzinfo) -> np.ndarray:
     :func:`wall_nanoseconds`; a call with a time in a gap goes through pandas."""
     wall = np.asarray(wall_ns, dtype=np.int64)
     offsets = _offset_changes(zone)[1]
-    missing = wall == _NAT
-    known = np.where(missing, _OFFSETS_FROM + _NS_PER_DAY, wall)
+    missing = wall == NAT
+    known = np.where(missing, _OFFSETS_FROM + NS_PER_DAY, wall)
     if known.size and (
-        known.min() < _OFFSETS_FROM + _NS_PER_DAY or known.max() >= _OFFSETS_UNTIL - _NS_PER_DAY
+        known.min() < _OFFSETS_FROM + NS_PER_DAY or known.max() >= _OFFSETS_UNTIL - NS_PER_DAY
     ):
         return _pandas_utc(wall, zone)
     starts, ends = _wall_spans(zone)
@@ -624,7 +639,7 @@ def utc_from_wall(wall_ns: np.ndarray, zone: str | dt.tzinfo) -> np.ndarray:
         # the gap's start, whatever the gap), which this table would have to imitate.
         return _pandas_utc(wall, zone)
     utc = known - offsets[np.where(repeated, before, last)]
-    utc[missing] = _NAT
+    utc[missing] = NAT
     return utc
 
 
@@ -651,7 +666,6 @@ def _pandas_wall(utc_ns: np.ndarray, zone: str | dt.tzinfo) -> np.ndarray:
 
 _OFFSETS_FROM = pd.Timestamp("1950-01-01", tz="UTC").value
 _OFFSETS_UNTIL = pd.Timestamp("2100-01-01", tz="UTC").value
-_NS_PER_SECOND = 1_000_000_000
 
 
 @functools.lru_cache(maxsize=64)
@@ -663,12 +677,12 @@ def _offset_changes(zone: str | dt.tzinfo) -> tuple[np.ndarray, np.ndarray]:
     built once per zone (~20 ms) from pandas' own conversions: the offset of every hour, then
     each change bisected to the second (offsets change at whole seconds; two changes within
     one hour would be missed, and none exist in the tz database)."""
-    grid = np.arange(_OFFSETS_FROM, _OFFSETS_UNTIL + _NS_PER_HOUR, _NS_PER_HOUR)
+    grid = np.arange(_OFFSETS_FROM, _OFFSETS_UNTIL + NS_PER_HOUR, NS_PER_HOUR)
     offset = _pandas_wall(grid, zone) - grid
     change = np.flatnonzero(np.diff(offset)) + 1
     before, after = grid[change - 1], grid[change]  # each change lies in (before, after]
-    while len(change) and (after - before > _NS_PER_SECOND).any():
-        middle = before + (after - before) // (2 * _NS_PER_SECOND) * _NS_PER_SECOND
+    while len(change) and (after - before > NS_PER_SECOND).any():
+        middle = before + (after - before) // (2 * NS_PER_SECOND) * NS_PER_SECOND
         changed = _pandas_wall(middle, zone) - middle == offset[change]
         after, before = np.where(changed, middle, after), np.where(changed, before, middle)
     changes = np.concatenate([[np.iinfo(np.int64).min], after])

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eta.calendar import Clock, utc_instants
+from eta.calendar import NAT, Clock, utc_instants
 from eta.spec import DatasetSpec
 
 START, END, SEEN, HOURS, FINISHED, SEGMENT = (
@@ -36,7 +36,6 @@ MISSING = "(missing)"
 MIN_HOURS = 1.0 / 60.0
 """Durations are floored at one clock minute so that logs and ratios stay finite."""
 
-_NAT = np.iinfo(np.int64).min
 _HAS_OFFSET = re.compile(
     r"[T\s]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE
 )
@@ -113,7 +112,7 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     text = [v if v is None else v.strip() for v in values.to_numpy(dtype=object, na_value=None)]
     aware = np.array([v is not None and _HAS_OFFSET.search(v) is not None for v in text], bool)
     naive = ~aware & np.array([v is not None for v in text], dtype=bool)
-    out = np.full(len(text), _NAT, dtype=np.int64)
+    out = np.full(len(text), NAT, dtype=np.int64)
     strings = np.array(text, dtype=object)
     if aware.any():
         parsed = pd.to_datetime(strings[aware], format="ISO8601", utc=True, errors="coerce")

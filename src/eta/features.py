@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from eta.calendar import Clock
+from eta.calendar import NAT, NS_PER_DAY, NS_PER_HOUR, NS_PER_MINUTE, Clock
 from eta.data import END, HOURS, SEGMENT, START, category_texts
 from eta.spec import DatasetSpec
 
@@ -55,7 +55,7 @@ class Events:
             {
                 SEGMENT: self.segment,
                 START: pd.to_datetime(self.start, utc=True),
-                END: pd.to_datetime(np.where(self.end == _NAT, _NAT, self.end), utc=True),
+                END: pd.to_datetime(np.where(self.end == NAT, NAT, self.end), utc=True),
                 HOURS: self.hours,
             }
         )
@@ -67,14 +67,8 @@ class Events:
         later count, which cancel in the backlog and fall outside the recent window.
         """
         horizon = moment.value - RECENT_WINDOW.value
-        keep = (self.end == _NAT) | (self.end >= horizon) | (self.start >= horizon)
+        keep = (self.end == NAT) | (self.end >= horizon) | (self.start >= horizon)
         return Events(self.segment[keep], self.start[keep], self.end[keep], self.hours[keep])
-
-
-_NAT = np.iinfo(np.int64).min
-_NS_PER_MINUTE = 60_000_000_000
-_NS_PER_HOUR = 60 * _NS_PER_MINUTE
-_NS_PER_DAY = 24 * _NS_PER_HOUR
 
 
 def _ns(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:
@@ -132,7 +126,7 @@ class _Timeline:
 
 
 def _timeline(events: Events) -> _Timeline:
-    finished = events.end != _NAT
+    finished = events.end != NAT
     order = np.argsort(events.segment, kind="stable")  # rows of a segment stay in order
     keys, bounds = np.unique(events.segment[order], return_index=True)
     bounds = np.append(bounds, len(order))
@@ -155,16 +149,16 @@ def calendar_features(start: pd.Series, clock: Clock) -> pd.DataFrame:
 
 def _calendar_features(start: pd.Series, clock: Clock) -> dict[str, np.ndarray]:
     wall = clock.wall_clock(start)
-    valid = wall != _NAT
-    day, time_of_day = np.divmod(wall, _NS_PER_DAY)
+    valid = wall != NAT
+    day, time_of_day = np.divmod(wall, NS_PER_DAY)
     # As pandas' .hour, .minute and .day_of_week give them: int32, or float with NaN for NaT.
     weekday = ((day + 3) % 7).astype(np.int32)  # 1970-01-01 was a Thursday; Monday = 0
-    hour = time_of_day // _NS_PER_HOUR + (time_of_day % _NS_PER_HOUR) // _NS_PER_MINUTE / 60.0
+    hour = time_of_day // NS_PER_HOUR + (time_of_day % NS_PER_HOUR) // NS_PER_MINUTE / 60.0
     if not valid.all():
         weekday, hour = np.where(valid, weekday, np.nan), np.where(valid, hour, np.nan)
     # The next seven local dates of every start, asked of the calendar in one call.
     ahead = day[:, None] + np.arange(1, 8)
-    ahead[~valid] = _NAT
+    ahead[~valid] = NAT
     working = clock.is_working_day(ahead.ravel().view("datetime64[D]"))
     days_ahead = np.zeros(len(wall))
     for k in range(7):  # summed in the same order as one day at a time: identical floats

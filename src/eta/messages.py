@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from eta.calendar import utc_nanoseconds, wall_nanoseconds
+from eta.calendar import NAT, NS_PER_DAY, NS_PER_MINUTE, utc_nanoseconds, wall_nanoseconds
 from eta.localization import Language, placeholders
 from eta.risks import Finding
 from eta.spec import DatasetSpec
@@ -36,9 +36,6 @@ _AFTERNOON, _EVENING = 12 * 60, 17 * 60
 _NEAR = ("today", "tomorrow")
 _RELATIONS = (*_NEAR, "weekday", "date")
 """How far a moment is from when the quote is given, as its phrase says it."""
-_NAT = np.iinfo(np.int64).min
-_NS_PER_MINUTE = 60 * 10**9
-_NS_PER_DAY = 24 * 60 * _NS_PER_MINUTE
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DATED = -1
 """A relation to the reference day that is always said with the date (for agents' lists)."""
@@ -54,7 +51,7 @@ class Speaker:
         self.language = language
         self.spec = spec
         self.timezone = timezone
-        self._reference_day = _local_ns(reference, timezone) // _NS_PER_DAY
+        self._reference_day = _local_ns(reference, timezone) // NS_PER_DAY
         self._cache: dict[tuple, str] = {}
         self._days: dict[int, tuple[str, str, str]] = {}
         self._notes: dict[tuple, dict[str, str]] = {}
@@ -73,10 +70,10 @@ class Speaker:
 
     def local_moments(self, local: np.ndarray, style: str) -> list[str]:
         """:meth:`moments` of local wall-clock nanoseconds in the display time zone."""
-        valid = local != _NAT
-        days = local // _NS_PER_DAY
+        valid = local != NAT
+        days = local // NS_PER_DAY
         relation = days - self._reference_day
-        minute = (local % _NS_PER_DAY) // _NS_PER_MINUTE
+        minute = (local % NS_PER_DAY) // NS_PER_MINUTE
         cache, said = self._cache, self._say
         uses, exact = self._uses(style), style == "agent"
         out = []
@@ -98,7 +95,7 @@ class Speaker:
         """One moment (UTC nanoseconds) for agents, with its date ('Thursday, January 8,
         5:00 PM')."""
         local = int(wall_nanoseconds(np.array([utc_ns], dtype=np.int64), self.timezone)[0])
-        return self._moment("agent", 0, local // _NS_PER_DAY, local % _NS_PER_DAY // _NS_PER_MINUTE)
+        return self._moment("agent", 0, local // NS_PER_DAY, local % NS_PER_DAY // NS_PER_MINUTE)
 
     def day(self, day: dt.date, row: int) -> str:
         """A day on its own relative to row ``row``'s reference ('tomorrow', 'Thursday')."""
@@ -316,7 +313,7 @@ def compose(
     by_date = spec.promise_rounding == "date"
     moments = np.concatenate([earliest, likely, promise, follow_up])
     earliest, likely, promise, follow_up = np.split(wall_nanoseconds(moments, speaker.timezone), 4)
-    one_day = by_date & (likely // _NS_PER_DAY == promise // _NS_PER_DAY)
+    one_day = by_date & (likely // NS_PER_DAY == promise // NS_PER_DAY)
     likely_said = speaker.local_moments(likely, "on.day" if by_date else "on.part")
     promise_said = speaker.local_moments(promise, "by.day" if by_date else "by.time")
     follow_said = speaker.local_moments(follow_up, "on.time")

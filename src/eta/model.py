@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from eta import __version__
-from eta.calendar import Clock, utc_nanoseconds
+from eta.calendar import NAT, NS_PER_DAY, Clock, utc_nanoseconds
 from eta.calibration import (
     ALL,
     InFlightCalibration,
@@ -50,7 +50,6 @@ FAR_TAIL_QUOTES = 10.0
 """An item in progress is promised at most this many fresh quotes beyond the time it has taken."""
 MIN_SPREAD = 0.05
 """Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
-_DAY_NS = 86_400 * 10**9
 SPEED_MEMORY = 3.0
 """The as-of speed of recent items fades over three promise horizons for items starting later."""
 
@@ -393,7 +392,7 @@ class EtaModel:
         if not self.speed_memory_days_:
             return speed
         ns = utc_nanoseconds(starts)
-        later = np.where(ns == np.iinfo(np.int64).min, 0, ns - self.as_of_.value) / _DAY_NS
+        later = np.where(ns == NAT, 0, ns - self.as_of_.value) / NS_PER_DAY
         return speed * np.exp(-np.clip(later, 0.0, None) / self.speed_memory_days_)
 
     def _median_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from eta import messages, risks
-from eta.calendar import Clock, utc_instants, utc_nanoseconds
+from eta.calendar import NAT, NS_PER_MINUTE, Clock, utc_instants, utc_nanoseconds
 from eta.data import (
     SEGMENT,
     START,
@@ -76,8 +76,6 @@ MAX_ELAPSED_HOURS = 100_000.0
 the ``elapsed`` value is wrong, and the row gets an error instead of a promise decades away."""
 PROMISED = "promised_at"
 """Optional item column: the promise the item was given earlier (judges whether it is overdue)."""
-_NAT = np.iinfo(np.int64).min
-_MINUTE = 60 * 10**9
 
 
 def prepare_items(
@@ -277,7 +275,7 @@ def _answer(
     # The promise the item was given: as the caller says, or the one it got when it started.
     if PROMISED in items:
         given = utc_nanoseconds(items[PROMISED])
-        promised_at = np.where(given != _NAT, given, promised_at)
+        promised_at = np.where(given != NAT, given, promised_at)
     promised = utc_instants(promised_at)
     facts = risks.QuoteFacts(
         items, features, predictive, begin, utc_instants(reference), utc_instants(promise_at),
@@ -347,7 +345,7 @@ def _columns(
         return out
 
     def instants(name: str, tz: str = "UTC") -> pd.DatetimeIndex:
-        out = np.full(n, _NAT, dtype=np.int64)
+        out = np.full(n, NAT, dtype=np.int64)
         values = answers.get(name)
         if values is not None:
             out[rows] = values
@@ -448,7 +446,7 @@ def _add_hours(clock: Clock, begin: pd.DatetimeIndex, hours: np.ndarray) -> np.n
 
 def _ceil_minute(utc_ns: np.ndarray) -> np.ndarray:
     """Up to the whole minute (NaT stays)."""
-    return np.where(utc_ns == _NAT, _NAT, -(-utc_ns // _MINUTE) * _MINUTE)
+    return np.where(utc_ns == NAT, NAT, -(-utc_ns // NS_PER_MINUTE) * NS_PER_MINUTE)
 
 
 def _utc_value(moment: pd.Timestamp | str) -> int:

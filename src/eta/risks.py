@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from eta.calendar import Clock, utc_nanoseconds
+from eta.calendar import NAT, Clock, utc_nanoseconds
 from eta.calibration import ALL
 from eta.data import MISSING, SEGMENT, START
 from eta.model import EtaModel, Features, Predictive
@@ -80,7 +80,6 @@ DRIVER_EFFECT = float(np.log(1.15))
 """A driver lengthens the raw promise by at least 15%."""
 MAX_DRIVERS = 2
 _MISSING = frozenset({MISSING})
-_NAT = np.iinfo(np.int64).min
 
 
 class Finding:
@@ -146,7 +145,7 @@ def _local_days(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
 
 def _overdue(model: EtaModel, f: QuoteFacts):
     promised = f.promised_at.asi8
-    late = (f.reference.asi8 > promised) & (promised != _NAT) & (np.nan_to_num(f.elapsed) > 0)
+    late = (f.reference.asi8 > promised) & (promised != NAT) & (np.nan_to_num(f.elapsed) > 0)
     for row in np.flatnonzero(late):
         yield row, _finding("overdue", elapsed=f.elapsed[row], promised=f.promised_hours[row])
 

@@ -25,14 +25,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from eta.calendar import Clock, utc_from_wall, utc_instants, utc_nanoseconds, wall_nanoseconds
+from eta.calendar import (
+    NAT,
+    NS_PER_DAY,
+    NS_PER_HOUR,
+    NS_PER_MINUTE,
+    NS_PER_SECOND,
+    Clock,
+    utc_from_wall,
+    utc_instants,
+    utc_nanoseconds,
+    wall_nanoseconds,
+)
 
 ROUNDINGS = ("minute", "hour", "day", "date")
-_MINUTE = 60 * 10**9
-_HOUR = 60 * _MINUTE
-_DAY = 24 * _HOUR
-_LAST_MINUTE = _DAY - _MINUTE
-_NAT = np.iinfo(np.int64).min
+_LAST_MINUTE = NS_PER_DAY - NS_PER_MINUTE
 _MAX_DAYS_OFF = 370
 """How far to look for a working day (a year of holidays is already an absurd calendar)."""
 
@@ -48,15 +55,15 @@ def round_promise(
     if how not in ROUNDINGS:
         raise ValueError(f"rounding must be one of {ROUNDINGS}, not {how!r}")
     utc = _ns(exact)
-    floor = _ceil(utc, _MINUTE)
+    floor = _ceil(utc, NS_PER_MINUTE)
     if how == "minute" or len(utc) == 0:
         return _index(floor)
     calendar = _Calendar(clock)
     local = calendar.local(utc)
-    day = local - local % _DAY
+    day = local - local % NS_PER_DAY
     if how == "hour":
         close = day + calendar.closes
-        up = _ceil(local, _HOUR)
+        up = _ceil(local, NS_PER_HOUR)
         up = np.where((local <= close) & (up > close), close, up)
     elif how == "day":
         inside = calendar.working(day) & (local <= day + calendar.closes)
@@ -64,9 +71,9 @@ def round_promise(
     else:  # date, where the customer is
         zone = timezone or clock.timezone
         local_floor = calendar.local(floor, zone)
-        up = local_floor - local_floor % _DAY + _LAST_MINUTE
+        up = local_floor - local_floor % NS_PER_DAY + _LAST_MINUTE
     out = np.maximum(calendar.utc(up, zone if how == "date" else None), floor)
-    out[utc == _NAT] = _NAT
+    out[utc == NAT] = NAT
     return _index(out)
 
 
@@ -85,7 +92,7 @@ def follow_up(
     moment at or after ``lower``. When nothing fits (a promise minutes after the likely time)
     the answer is ``lower``.
     """
-    target_ns, low, high = _ns(target), _ceil(_ns(lower), _MINUTE), _ns(upper)
+    target_ns, low, high = _ns(target), _ceil(_ns(lower), NS_PER_MINUTE), _ns(upper)
     if len(target_ns) == 0:
         return _index(target_ns)
     calendar = _Calendar(clock)
@@ -95,13 +102,13 @@ def follow_up(
     moved = local != target_local
     if moved.any():
         latest[moved] = np.minimum(calendar.utc(local[moved]), target_ns[moved])
-    day = local - local % _DAY
-    hour = np.maximum(local - local % _HOUR, day + calendar.opens)
+    day = local - local % NS_PER_DAY
+    hour = np.maximum(local - local % NS_PER_HOUR, day + calendar.opens)
     out = low.copy()
     todo = np.ones(len(out), dtype=bool)
     candidates = (
         lambda rows: calendar.utc(hour[rows]),
-        lambda rows: _ceil(latest[rows], _MINUTE),
+        lambda rows: _ceil(latest[rows], NS_PER_MINUTE),
         lambda rows: calendar.utc(calendar.first_business_moment(calendar.local(low[rows]))),
     )
     for candidate in candidates:  # the first that fits wins; later ones only where needed
@@ -120,22 +127,22 @@ def in_business_hours(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
     a 24:00 closing time is the next midnight)."""
     calendar = _Calendar(clock)
     local = calendar.local(_ns(instants))
-    day = local - local % _DAY
+    day = local - local % NS_PER_DAY
     inside = (
         calendar.working(day) & (local >= day + calendar.opens) & (local <= day + calendar.closes)
     )
-    yesterday = day - _DAY
+    yesterday = day - NS_PER_DAY
     at_midnight = calendar.working(yesterday) & (local == yesterday + calendar.closes)
     return inside | at_midnight
 
 
 class _Calendar:
-    """A clock's calendar on local wall-clock nanoseconds (days are multiples of ``_DAY``)."""
+    """A clock's calendar on local wall-clock nanoseconds (days are multiples of ``NS_PER_DAY``)."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.opens = int(clock.calendar.opens.total_seconds()) * 10**9
-        self.closes = int(clock.calendar.closes.total_seconds()) * 10**9
+        self.opens = int(clock.calendar.opens.total_seconds()) * NS_PER_SECOND
+        self.closes = int(clock.calendar.closes.total_seconds()) * NS_PER_SECOND
 
     def local(self, utc: np.ndarray, zone: str | None = None) -> np.ndarray:
         """UTC nanoseconds to local wall-clock nanoseconds (in the spec's zone by default)."""
@@ -153,15 +160,15 @@ class _Calendar:
         """``day`` itself where ``keep`` (default: where it is a working day), else the first
         working day after it."""
         keep = self.working(day) if keep is None else keep
-        return self._walk(day, ~np.asarray(keep, dtype=bool), step=_DAY)
+        return self._walk(day, ~np.asarray(keep, dtype=bool), step=NS_PER_DAY)
 
     def previous_working_day(self, day: np.ndarray) -> np.ndarray:
         """The last working day strictly before each ``day``."""
-        return self._walk(day, np.ones(len(day), dtype=bool), step=-_DAY)
+        return self._walk(day, np.ones(len(day), dtype=bool), step=-NS_PER_DAY)
 
     def last_business_moment(self, local: np.ndarray) -> np.ndarray:
         """The latest local time at or before ``local`` that is inside business hours."""
-        day = local - local % _DAY
+        day = local - local % NS_PER_DAY
         opens, closes = day + self.opens, day + self.closes
         working = self.working(day)
         inside = working & (local >= opens) & (local <= closes)
@@ -174,7 +181,7 @@ class _Calendar:
 
     def first_business_moment(self, local: np.ndarray) -> np.ndarray:
         """The earliest local time at or after ``local`` that is inside business hours."""
-        day = local - local % _DAY
+        day = local - local % NS_PER_DAY
         opens, closes = day + self.opens, day + self.closes
         working = self.working(day)
         inside = working & (local >= opens) & (local <= closes)
@@ -182,7 +189,7 @@ class _Calendar:
         out = np.where(inside, local, opens)
         later = ~(inside | before_open)  # after closing, or a day off: the next opening
         if later.any():
-            out[later] = self.next_working_day(day[later] + _DAY) + self.opens
+            out[later] = self.next_working_day(day[later] + NS_PER_DAY) + self.opens
         return out
 
     def _walk(self, day: np.ndarray, move: np.ndarray, step: int) -> np.ndarray:
@@ -211,4 +218,4 @@ def _index(utc: np.ndarray) -> pd.DatetimeIndex:
 def _ceil(values: np.ndarray, unit: int) -> np.ndarray:
     """Round up to a multiple of ``unit`` (NaT stays)."""
     out = -(-values // unit) * unit
-    return np.where(values == _NAT, _NAT, out)
+    return np.where(values == NAT, NAT, out)

@@ -60,14 +60,11 @@ import holidays as holidays_lib
 import numpy as np
 import pandas as pd
 
-from eta.calendar import Clock
+from eta.calendar import NAT, NS_PER_HOUR, NS_PER_SECOND, Clock
 from eta.spec import DatasetSpec
 
 __all__ = ["SyntheticHistory", "by_name", "deliveries", "load_spec", "tickets"]
 
-_NS_PER_HOUR = 3_600_000_000_000
-_NS_PER_SECOND = 1_000_000_000
-_NAT = np.iinfo(np.int64).min
 
 LOOK_AGE_MULTIPLE = 3.0
 """Random-age looks happen uniformly between 0 and this many segment-median clock hours."""
@@ -202,7 +199,7 @@ def tickets(
     channel = _draw_conditional(rng, np.array(_CHANNEL_P_BY_PRIORITY), priority)
 
     local = pd.DatetimeIndex(_to_datetime(created)).tz_convert(spec.timezone)
-    age_years = (created - window.start_ns) / (_NS_PER_HOUR * 24 * 365.25)
+    age_years = (created - window.start_ns) / (NS_PER_HOUR * 24 * 365.25)
     shift_ns = window.at(_TICKET_SHIFT_AT)
     peak = _ticket_peak(local)
     log_median = (
@@ -548,7 +545,7 @@ def _arrivals(
     spike_factor)``: lognormal day-to-day variation and rare spike days (an outage, a campaign),
     so that busy and quiet days alternate within the same season.
     """
-    grid = np.arange(window.start_ns, window.end_ns, _NS_PER_HOUR, dtype=np.int64)
+    grid = np.arange(window.start_ns, window.end_ns, NS_PER_HOUR, dtype=np.int64)
     local = pd.DatetimeIndex(_to_datetime(grid)).tz_convert(window.timezone)
     rate = np.asarray(intensity(local), dtype=float)
     day = (_local_days(local) - _local_days(local[:1])[0]).astype(np.int64)
@@ -557,9 +554,9 @@ def _arrivals(
     factor = rng.lognormal(-0.5 * sigma**2, sigma, n_days)
     factor = factor * np.where(rng.random(n_days) < spike_p, spike_factor, 1.0)
     rate = rate * factor[day]
-    rate = rate * (np.minimum(grid + _NS_PER_HOUR, window.end_ns) - grid) / _NS_PER_HOUR
+    rate = rate * (np.minimum(grid + NS_PER_HOUR, window.end_ns) - grid) / NS_PER_HOUR
     bins = rng.choice(len(grid), size=n, p=rate / rate.sum())
-    offsets = (rng.random(n) * _NS_PER_HOUR).astype(np.int64)
+    offsets = (rng.random(n) * NS_PER_HOUR).astype(np.int64)
     instants = np.minimum(grid[bins] + offsets, window.end_ns - 1)
     return np.sort(_floor_seconds(instants))
 
@@ -617,7 +614,7 @@ def _censor(
 
     history = pd.DataFrame(columns)
     history[spec.start] = start
-    history[spec.end] = _to_datetime(np.where(censored, _NAT, true_end_ns))
+    history[spec.end] = _to_datetime(np.where(censored, NAT, true_end_ns))
     if open_fraction > 0:
         history["observed_until"] = _to_datetime(seen_ns)
         spec = spec.model_copy(update={"observed_until": "observed_until"})
@@ -665,4 +662,4 @@ def _as_ns(values: Any) -> np.ndarray:
 
 
 def _floor_seconds(ns: np.ndarray) -> np.ndarray:
-    return ns - ns % _NS_PER_SECOND
+    return ns - ns % NS_PER_SECOND
