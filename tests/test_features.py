@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from eta.data import END, FINISHED, HOURS, START
+from eta.data import END, FINISHED, HOURS, START, seen_at
 from eta.features import Events, recent_history
 
 
@@ -43,3 +43,15 @@ def test_backlog_counts_items_started_and_not_yet_finished(tickets_history) -> N
         assert np.isclose(
             got["recent_log_hours_7d"].iloc[0], np.log(same.loc[recent, HOURS]).mean()
         )
+
+
+def test_after_the_record_ends_the_latest_known_state_carries_forward(tickets_history) -> None:
+    frame = tickets_history.frame
+    moment = frame[START].quantile(0.7)
+    events = Events.from_frame(seen_at(tickets_history, moment).frame).since(moment)
+    segments = np.array(sorted(frame["segment"].unique()))
+    at_end = recent_history(events, segments, np.full(len(segments), moment.value))
+    later = moment + pd.Timedelta(days=20)  # nothing is known of these three weeks
+    weeks_on = recent_history(events, segments, np.full(len(segments), later.value))
+    pd.testing.assert_frame_equal(at_end, weeks_on)
+    assert at_end["started_7d"].sum() > 0  # not the empty queue of an unrecorded month

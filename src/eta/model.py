@@ -330,9 +330,10 @@ class EtaModel:
         model.speed_memory_days_ = state.get("speed_memory_days", 0.0)
         online = directory / "online.json"
         model.online_ = OnlineCalibration.from_dict(json.loads(online.read_text(encoding="utf-8")))
-        model.events_ = Events.from_frame(pd.read_parquet(directory / "recent_events.parquet"))
         model.info_ = state["info"]
         model.as_of_ = pd.Timestamp(model.info_["as_of"])
+        recent = Events.from_frame(pd.read_parquet(directory / "recent_events.parquet"))
+        model.events_ = recent.since(model.as_of_)
         return model
 
     # -- internals ----------------------------------------------------------------------------
