@@ -67,15 +67,16 @@ class FoldData:
 def fold_data(history: History, items: pd.DataFrame, test_start: pd.Timestamp) -> FoldData:
     """Training rows known at ``test_start`` and the features of training rows and test items.
 
-    ``items`` are the fold's test items (:func:`eta.backtest.period_items`). Test features count
-    only events before each item's start, from the whole history (as :mod:`eta.backtest` does).
+    ``items`` are the fold's test items (:func:`eta.backtest.period_items`). Peers quote
+    statically, so their test features know only the events recorded by ``test_start``, carried
+    forward (as the engine's static quotes do; see :func:`eta.features.recent_history`).
     """
     spec = history.spec
     clock = Clock.from_spec(spec)
     train = seen_at(history, test_start).frame.sort_values(START, kind="stable")
     train = train.reset_index(drop=True)
     x_train = feature_frame(train, spec, clock, Events.from_frame(train))
-    x_test = feature_frame(items, spec, clock, Events.from_frame(history.frame))
+    x_test = feature_frame(items, spec, clock, Events.from_frame(train).since(test_start))
     for column in spec.features.categorical:
         categories = sorted(x_train[column].dropna().unique().tolist())
         x_train[column] = pd.Categorical(x_train[column].astype(object), categories=categories)

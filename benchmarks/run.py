@@ -8,8 +8,10 @@ rows dropped (what censoring-awareness buys) and next to peers a data team could
 
 For each dataset and fold it runs
 
-* the engine, static (``eta.backtest.run_backtest``: train at the fold's start, quote the month),
-* the engine, replay (``replay=True``: online recalibration from outcomes as they become known),
+* the engine, static (``eta.backtest.run_backtest``: train at the fold's start, quote the month
+  knowing what ``eta quote`` would: recent history up to the fold's start),
+* the engine, replay (``replay=True``: live recent history and online recalibration from
+  outcomes as they become known),
 * both again with ``Settings(use_open_items=False)`` (open rows dropped),
 * every peer, static,
 
@@ -369,8 +371,10 @@ def write_report(
         "test items, *pinball* is the quantile loss at 0.9 in clock hours (lower is better at "
         "the same on-time rate). Synthetic datasets are judged against the true finish times, "
         "so items still open at export count. Peers and the *open dropped* engine runs train "
-        "on finished rows only. *train s* includes feature computation; engine *quote s* "
-        "includes replay's online recalibration.",
+        "on finished rows only. Static quotes (engine and peers) know the recent history only "
+        "up to the fold's start, carried forward, as `eta quote` does; replay quotes see every "
+        "start and finish before the item's own start. *train s* includes feature computation; "
+        "engine *quote s* includes replay's online recalibration.",
         "",
         "Targets: replay mean |gap| <= 1.5 pt; worst segment >= 85%; engine replay pinball <= "
         "best peer's; static mean |gap| no worse than the best peer's or <= 1.5 pt.",

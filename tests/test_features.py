@@ -45,13 +45,28 @@ def test_backlog_counts_items_started_and_not_yet_finished(tickets_history) -> N
         )
 
 
-def test_after_the_record_ends_the_latest_known_state_carries_forward(tickets_history) -> None:
+def test_after_the_record_ends_the_last_state_fades_to_the_usual_one(tickets_history) -> None:
     frame = tickets_history.frame
     moment = frame[START].quantile(0.7)
-    events = Events.from_frame(seen_at(tickets_history, moment).frame).since(moment)
+    record = Events.from_frame(seen_at(tickets_history, moment).frame)
     segments = np.array(sorted(frame["segment"].unique()))
-    at_end = recent_history(events, segments, np.full(len(segments), moment.value))
-    later = moment + pd.Timedelta(days=20)  # nothing is known of these three weeks
-    weeks_on = recent_history(events, segments, np.full(len(segments), later.value))
-    pd.testing.assert_frame_equal(at_end, weeks_on)
-    assert at_end["started_7d"].sum() > 0  # not the empty queue of an unrecorded month
+
+    def at(events: Events, when: pd.Timestamp) -> pd.DataFrame:
+        return recent_history(events, segments, np.full(len(segments), when.value))
+
+    last = at(record, moment)
+    # Never fading: three weeks on, nothing new is known, so the last state stands.
+    kept = at(record.since(moment), moment + pd.Timedelta(days=20))
+    known = last.notna()
+    pd.testing.assert_frame_equal(kept[known], last[known])
+    assert last["started_7d"].sum() > 0  # not the empty queue of an unrecorded month
+
+    # Fading over a day: a month on, the state is the mean over every hour of the last weeks.
+    hours = moment - pd.to_timedelta(np.arange(14 * 24 + 1), unit="h")
+    usual = pd.concat([at(record, h) for h in hours]).groupby(level=0).mean()
+    faded = at(record.since(moment, pd.Timedelta(days=1)), moment + pd.Timedelta(days=30))
+    pd.testing.assert_frame_equal(faded, usual.set_axis(faded.index), check_dtype=False)
+    soon = at(record.since(moment, pd.Timedelta(days=1)), moment + pd.Timedelta(hours=1))
+    both = known & usual.notna().to_numpy()
+    between = (soon - last).abs() <= (usual.to_numpy() - last).abs() + 1e-9
+    assert between[both].all().all() and not soon.equals(faded)

@@ -54,7 +54,7 @@ def _recent_history_by_groupby(events: Events, segment: np.ndarray, at: np.ndarr
     finished = events.end != np.iinfo(np.int64).min
     out["backlog_all"] = np.searchsorted(np.sort(events.start), at) - np.searchsorted(
         np.sort(events.end[finished]), at
-    )
+    ).astype(float)
     queries = pd.Series(np.arange(len(at))).groupby(segment).indices
     groups = pd.Series(np.arange(len(events.start))).groupby(events.segment).indices
     for key, rows in queries.items():

@@ -1,8 +1,10 @@
 """Backtests: train on the past, quote the period after it, and count the promises kept.
 
-Static mode trains once at ``test_start`` and quotes every item of the test period. Replay mode
-walks the test period in time order like production would: each item is quoted when it starts,
-using only outcomes known by then (a kept promise is known when the item finishes, a broken one as
+Static mode trains once at ``test_start`` and quotes every item of the test period as
+``eta quote`` would: from the model's own record, whose recent history ends at ``test_start``.
+Replay mode walks the test period in time order like production would: each item is quoted when
+it starts, with recent-history features from every start and finish before it, using only
+outcomes known by then (a kept promise is known when the item finishes, a broken one as
 soon as its promise passes), and every known outcome recalibrates the promise level of its segment
 online (:class:`eta.calibration.OnlineCalibration`). The data may hold the test period's outcomes;
 it is this module, not the caller, that keeps them out of sight until their time.
@@ -69,7 +71,9 @@ def run_backtest(
     items = period_items(history, test_start, test_end)
     if items.empty:
         raise ValueError(f"no items start in the test period from {test_start}")
-    features = model.features(items, _events(history))  # as-of: only earlier events count
+    # Replay quotes live, from every event before each item's start; a static quote knows only
+    # the model's own record, as `eta quote` does a month after `eta train`.
+    features = model.features(items, _events(history) if replay else None)
     offsets = replay_offsets(model, history, items, features) if replay else None
     quotes = quote_items(
         model, items, confidence=confidence, features=features, offsets=offsets, online=False

@@ -98,7 +98,7 @@ def train(
     info = model.info_
     console.print(
         f"[green]trained[/] {dataset.name}: {info['rows']:,} rows ({info['open_share']:.1%} open), "
-        f"{len(model.calibration_.by_key)} calibration segments -> {out}"
+        f"{len(model.calibration_.segments)} calibration segments -> {out}"
     )
     logged = log_run(
         f"train {dataset.name}",

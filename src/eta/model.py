@@ -31,6 +31,7 @@ import pandas as pd
 from eta import __version__
 from eta.calendar import NAT, NS_PER_DAY, Clock, utc_nanoseconds
 from eta.calibration import (
+    AHEAD,
     ALL,
     InFlightCalibration,
     MondrianCalibration,
@@ -39,7 +40,7 @@ from eta.calibration import (
 )
 from eta.censoring import ipcw_weights
 from eta.data import END, FINISHED, HOURS, SEGMENT, START, DataError, History, segment_levels
-from eta.features import Events, feature_columns, feature_frame
+from eta.features import RECORD_ENDED, Events, feature_columns, feature_frame, model_inputs
 from eta.spec import DatasetSpec
 from eta.usual import Usual
 
@@ -50,6 +51,9 @@ FAR_TAIL_QUOTES = 10.0
 """An item in progress is promised at most this many fresh quotes beyond the time it has taken."""
 MIN_SPREAD = 0.05
 """Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
+AHEAD_LAGS = pd.Timedelta(days=28)
+"""Quotes made ahead are calibrated for records that ended up to four weeks before the item
+started: a model retrained monthly quotes with records that old."""
 SPEED_MEMORY = 3.0
 """The as-of speed of recent items fades over three promise horizons for items starting later."""
 
@@ -168,11 +172,8 @@ class EtaModel:
             reached[rows] = self.calibration_.by_key[tag].cdf(scores[rows])
         self.in_flight_ = InFlightCalibration.fit(reached, finished[calib])
         pace, horizon, horizon_days = _pace(frame.iloc[calib], tags)
-        self.online_ = OnlineCalibration(
-            self.spec.confidence, self.settings.online_gain, pace, horizon=horizon
-        )
         # Where the latest items stand at the as-of time, open ones included (see predict).
-        self.speed_ = recent_speed(
+        speed = recent_speed(
             self.calibration_,
             tags,
             location,
@@ -182,7 +183,20 @@ class EtaModel:
             pace,
         )
         self.speed_memory_days_ = SPEED_MEMORY * horizon_days
-        self.events_ = events.since(history.as_of)  # open items stay in the backlog either way
+        if cut < len(frame):
+            location_ahead, spread_ahead = self._quoted_ahead(frame.iloc[calib], events)
+            scores_ahead = (log_hours[calib] - location_ahead) / spread_ahead
+            self.calibration_ = self.calibration_.with_ahead(scores_ahead, w_calib, keys)
+        self.speed_ = _with_ahead_twins(speed)
+        self.online_ = OnlineCalibration(
+            self.spec.confidence,
+            self.settings.online_gain,
+            _with_ahead_twins(pace),
+            horizon=horizon,
+        )
+        # Open items stay in the backlog either way; the state at the as-of time fades as the
+        # speed does for items that start later.
+        self.events_ = events.since(history.as_of, self._memory())
         self.as_of_ = history.as_of
         self.info_ = {
             "eta_version": __version__,
@@ -196,7 +210,7 @@ class EtaModel:
             "rows": len(frame),
             "open_share": float(1 - finished.mean()),
             "rejected_rows": len(history.rejected),
-            "segments": sorted(self.calibration_.by_key),
+            "segments": self.calibration_.segments,
         }
         return self
 
@@ -213,7 +227,8 @@ class EtaModel:
         if features is None:
             features = self._inputs(items)
         location, spread = self._location_spread(self._matrix(features))
-        segments = self.calibration_.segment_of(self._segment_levels(items))
+        ahead = np.asarray(features[RECORD_ENDED], bool) if RECORD_ENDED in features else None
+        segments = self.calibration_.segment_of(self._segment_levels(items), ahead)
         location = location + self._speed(items[START], segments)
         return Predictive(location, spread, segments, self.calibration_, self.in_flight_)
 
@@ -264,7 +279,9 @@ class EtaModel:
         if features is None:
             features = self._inputs(items)
         values = self._credits(features, level)
-        return pd.DataFrame(values, index=items.index, columns=[*features, "baseline"])
+        return pd.DataFrame(
+            values, index=items.index, columns=[*model_inputs(features), "baseline"]
+        )
 
     def _credits(self, features: Features, level: float) -> np.ndarray:
         """:meth:`contributions` as an array: one column per feature, then the baseline."""
@@ -333,13 +350,14 @@ class EtaModel:
         model.info_ = state["info"]
         model.as_of_ = pd.Timestamp(model.info_["as_of"])
         recent = Events.from_frame(pd.read_parquet(directory / "recent_events.parquet"))
-        model.events_ = recent.since(model.as_of_)
+        model.events_ = recent.since(model.as_of_, model._memory())
         return model
 
     # -- internals ----------------------------------------------------------------------------
 
     def _encode(self, features: pd.DataFrame) -> pd.DataFrame:
-        x = features.copy()
+        """The model's input frame: categories on the model's lists, no bookkeeping columns."""
+        x = features[model_inputs(features)].copy()
         for column, categories in self.categories_.items():
             values = x[column].astype(object)
             known = values.isin(categories)  # never seen in training: unknown, as missing is
@@ -354,7 +372,7 @@ class EtaModel:
         """Model input as a float matrix, categories as the codes LightGBM derives from the
         model's category lists (unknown: NaN). Same predictions as :meth:`_encode`'s frame, but
         LightGBM's pandas route re-checks every column on every call: 2 ms for one item."""
-        columns = list(features.items())
+        columns = [(column, features[column]) for column in model_inputs(features)]
         x = np.empty((len(columns[0][1]) if columns else 0, len(columns)))
         codes = self._category_codes()
         for j, (column, values) in enumerate(columns):
@@ -395,6 +413,29 @@ class EtaModel:
         ns = utc_nanoseconds(starts)
         later = np.where(ns == NAT, 0, ns - self.as_of_.value) / NS_PER_DAY
         return speed * np.exp(-np.clip(later, 0.0, None) / self.speed_memory_days_)
+
+    def _quoted_ahead(self, items: pd.DataFrame, events: Events) -> tuple[np.ndarray, np.ndarray]:
+        """Location and spread of calibration ``items`` as quotes made ahead would have them:
+        each from a record of recent history that ended a while before it started (up to
+        :data:`AHEAD_LAGS`, weekly, from the calibration period's start on). Many record ends,
+        not one: what changed after a single one (a carrier's bad month ending) would otherwise
+        be learnt as the rule for every quote made ahead."""
+        starts = utc_nanoseconds(items[START])
+        first = int(starts.min())
+        lags = np.random.default_rng(0).uniform(0.0, AHEAD_LAGS.value, len(items)).astype(np.int64)
+        week = pd.Timedelta(days=7).value
+        ends = first + np.maximum(starts - lags - first, 0) // week * week
+        location, spread = np.empty(len(items)), np.empty(len(items))
+        for end in np.unique(ends):
+            rows = np.flatnonzero(ends == end)
+            record = events.since(pd.Timestamp(int(end), tz="UTC"), self._memory())
+            x = self._encode(feature_frame(items.iloc[rows], self.spec, self.clock_, record))
+            location[rows], spread[rows] = self._location_spread(x)
+        return location, spread
+
+    def _memory(self) -> pd.Timedelta | None:
+        """How fast what was known at the as-of time fades for items that start later."""
+        return pd.Timedelta(days=self.speed_memory_days_) if self.speed_memory_days_ else None
 
     def _median_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         median = _lightgbm(self.boosters_[0.5], x)
@@ -542,6 +583,11 @@ def _pace(
     pace = {ALL: len(items) / days * horizon, **{k: v * horizon for k, v in per_day.items()}}
     share = float(np.clip(median / max(horizon, 1e-9), 0.05, 1.0))
     return pace, {"likely": share}, float(horizon)
+
+
+def _with_ahead_twins(by_tag: dict[str, float]) -> dict[str, float]:
+    """Per-segment values (pace, speed) shared by each segment's twin for quotes made ahead."""
+    return {**by_tag, **{AHEAD + tag: v for tag, v in by_tag.items() if tag != ALL}}
 
 
 def _ascending(levels: np.ndarray) -> bool:

@@ -37,8 +37,9 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import NAT, Clock, utc_nanoseconds
-from eta.calibration import ALL
+from eta.calibration import AHEAD, ALL
 from eta.data import MISSING, SEGMENT, START
+from eta.features import model_inputs
 from eta.model import EtaModel, Features, Predictive
 from eta.spec import WEEKDAYS
 from eta.usual import LOAD_FEATURES, QUEUE_FEATURE
@@ -244,7 +245,8 @@ def _recent_misses(model: EtaModel, f: QuoteFacts):
 def _thin_history(model: EtaModel, f: QuoteFacts):
     depth = len(model.spec.segments)
     tags = f.predictive.segment.astype(str)
-    fell_back = np.array([not t.startswith(f"{depth}:") for t in tags]) & (depth > 0)
+    fell_back = np.array([not t.removeprefix(AHEAD).startswith(f"{depth}:") for t in tags])
+    fell_back &= depth > 0
     unseen = np.zeros(len(tags), dtype=bool)
     values: dict[int, list[str]] = {}
     for column, known in model._category_codes().items():
@@ -295,7 +297,7 @@ def _long_tail(model: EtaModel, f: QuoteFacts):
 
 def _drivers(model: EtaModel, f: QuoteFacts):
     values = model._credits(f.features, 0.9)[:, :-1]  # without the baseline
-    names = np.array(list(f.features), dtype=object)
+    names = np.array(model_inputs(f.features), dtype=object)
     top = np.argsort(-values, axis=1)[:, :MAX_DRIVERS]
     strong = np.take_along_axis(values, top, axis=1) >= DRIVER_EFFECT
     rows, ranks = np.nonzero(strong)
