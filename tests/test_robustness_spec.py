@@ -19,8 +19,10 @@ import pandas as pd
 import pytest
 from test_robustness import (
     WEEKDAYS,
+    check_quotes,
     cli,
     make_history,
+    refused,
     train_quote_backtest,
     write,
     write_spec,
@@ -154,3 +156,101 @@ def test_calendar_shapes_train_quote_and_backtest(tmp_path: Path, case: str) -> 
         working = (start.dt.day_of_week < 5) & ~start.dt.date.isin(set(off))
         assert late.any() and (~late).any()
         assert (said == (late & working).to_numpy()).all()
+
+
+# -- spec shapes -------------------------------------------------------------------------------
+
+SPEC_SHAPES = {
+    # history shape, spec keys (None: the key left empty in YAML, `segments:`)
+    "two-segment-columns": (
+        {"n": 2_000, "categorical": {"kind": 2, "team": 2}},
+        {
+            "features": {"categorical": ["kind", "team"], "numeric": ["load"]},
+            "segments": ["kind", "team"],
+        },
+    ),
+    "empty-yaml-lists": (
+        {},
+        {"segments": None, "features": {"categorical": ["kind"], "numeric": None}},
+    ),
+    "features-left-empty": (
+        {"categorical": {}, "numeric": ()},
+        {"features": None, "segments": None},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPEC_SHAPES))
+def test_spec_shapes_train_quote_and_backtest(tmp_path: Path, case: str) -> None:
+    shape, keys = SPEC_SHAPES[case]
+    history = make_history(**{"n": 700, "seed": len(case), **shape})
+    data = write(history, tmp_path / "history.csv", "offset")
+    spec = write_spec(tmp_path / "spec.yaml", **keys)
+    train_quote_backtest(tmp_path, history, spec, data, "2025-03-25")
+    quotes = pd.read_csv(tmp_path / "backtest.csv")
+    if keys["segments"] and "team" in keys["segments"]:  # kind / team, or its parent kind
+        level, _, key = quotes["segment"].str.partition(":").T.to_numpy()
+        kind = history.set_index("item_id").loc[quotes["id"], "kind"].to_numpy()
+        assert (level != "0").any()
+        assert all(
+            k.split(" / ")[0] == v for k, v, n in zip(key, kind, level, strict=True) if n != "0"
+        )
+
+
+def test_without_an_id_column_quotes_come_one_per_row_in_order(tmp_path: Path) -> None:
+    history = make_history(n=600, seed=11).drop(columns="item_id")
+    data = write(history, tmp_path / "history.csv", "offset")
+    spec = write_spec(tmp_path / "spec.yaml")
+    spec.write_text(spec.read_text().replace("id: item_id\n", ""))
+    result = cli("train", "--spec", spec, "--data", data, "--out", tmp_path / "model")
+    assert result.exit_code == 0, result.output
+    items = history.tail(30).drop(columns="closed").reset_index(drop=True)
+    items["opened"] = items["opened"].dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    quotes = quote_file(tmp_path / "model", items, tmp_path / "items.csv")
+    backwards = quote_file(tmp_path / "model", items[::-1], tmp_path / "backwards.csv")
+    assert quotes["id"].tolist() == list(range(len(items)))  # the row number stands in
+    check_quotes(quotes.copy(), pd.to_datetime(items["opened"], utc=True))
+    same = ["promise_at", "likely_at", "risk_codes", "customer_message"]
+    pd.testing.assert_frame_equal(quotes[same][::-1].reset_index(drop=True), backwards[same])
+
+
+REFUSED_SPECS = {
+    # spec keys, the key named, words of the reason
+    "overnight-shift": (
+        {"clock": "business", "calendar": {"hours": ["22:00", "06:00"]}},
+        "calendar.hours",
+        "must be after opening time",
+    ),
+    "unknown-holiday-country": ({"calendar": {"holidays": "XX"}}, "calendar.holidays", "'XX'"),
+    "unknown-subdivision": (
+        {"calendar": {"holidays": ["DE-BY", "US-ZZ"]}},
+        "calendar.holidays",
+        "ZZ",
+    ),
+    "lower-case-country": ({"calendar": {"holidays": "us"}}, "calendar.holidays", "ISO code"),
+    "unknown-top-level-key": ({"segment": ["kind"]}, "segment", "unknown key"),
+    "unknown-calendar-key": ({"calendar": {"timezone": "UTC"}}, "calendar.timezone", "unknown key"),
+    "hours-past-24": ({"calendar": {"hours": ["09:00", "25:00"]}}, "calendar.hours", "25:00"),
+    "confidence-one-half": ({"confidence": 0.5}, "confidence", "greater than 0.5"),
+    "confidence-one": ({"confidence": 1}, "confidence", "0.999"),
+    "timezone-abbreviation": ({"timezone": "CEST"}, "timezone", "IANA"),
+    "categorical-and-numeric": (
+        {"features": {"categorical": ["kind", "load"], "numeric": ["load"]}, "segments": ["load"]},
+        "features.numeric",
+        "list a column once",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_SPECS))
+def test_specs_that_are_refused_name_the_key(tmp_path: Path, case: str) -> None:
+    keys, key, reason = REFUSED_SPECS[case]
+    data = write(make_history(n=300, seed=2), tmp_path / "history.csv", "offset")
+    spec = write_spec(tmp_path / "spec.yaml", **keys)
+    for command in (
+        ["train", "--spec", spec, "--data", data, "--out", tmp_path / "model"],
+        ["backtest", "--spec", spec, "--data", data, "--test-start", "2025-04-01"],
+    ):
+        output = refused(*command).output
+        assert str(spec) in output and f"key '{key}'" in output and reason in output, output
+    assert not (tmp_path / "model").exists()
