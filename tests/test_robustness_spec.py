@@ -15,6 +15,7 @@ import datetime as dt
 from pathlib import Path
 
 import holidays
+import numpy as np
 import pandas as pd
 import pytest
 from test_robustness import (
@@ -254,3 +255,42 @@ def test_specs_that_are_refused_name_the_key(tmp_path: Path, case: str) -> None:
         output = refused(*command).output
         assert str(spec) in output and f"key '{key}'" in output and reason in output, output
     assert not (tmp_path / "model").exists()
+
+
+# -- values at the edges -----------------------------------------------------------------------
+
+
+def reshape(history: pd.DataFrame, case: str, seed: int) -> pd.DataFrame:
+    """Durations and starts as odd exports have them (finishes still before the export)."""
+    rng = np.random.default_rng(seed)
+    history = history.copy()
+    start, n = history["opened"], len(history)
+    if case == "instant-and-one-second":  # auto-closed duplicates, bots answering at once
+        pick = rng.choice(3, n, p=[0.3, 0.2, 0.5])
+        finish = history["closed"].where(pick == 2, start + pd.to_timedelta(pick, unit="s"))
+    elif case == "weeks-to-months-on-business-hours":
+        finish = start + pd.to_timedelta(rng.uniform(7, 120, n), unit="D")
+    else:  # a migration stamped 30% of the rows with one start time
+        first = start.iloc[0] + pd.Timedelta(days=20)
+        history["opened"] = start.where(rng.random(n) > 0.3, first)
+        finish = history["opened"] + (history["closed"] - start)
+    export = history["opened"].max()
+    history["closed"] = finish.where(finish <= export)
+    return history.sort_values("opened", kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["instant-and-one-second", "weeks-to-months-on-business-hours", "bulk-import-one-timestamp"],
+)
+def test_zero_length_months_long_and_identical_timestamps(tmp_path: Path, case: str) -> None:
+    history = reshape(make_history(n=900, seed=len(case), tz=NEW_YORK), case, len(case))
+    data = write(history, tmp_path / "history.csv", "offset")
+    office = {"days": WEEKDAYS, "hours": ["09:00", "17:00"], "holidays": "US"}
+    spec = write_spec(tmp_path / "spec.yaml", timezone=NEW_YORK, clock="business", calendar=office)
+    train_quote_backtest(tmp_path, history, spec, data, "2025-03-25")
+    quotes = pd.read_csv(tmp_path / "backtest.csv")
+    assert (quotes["promise_hours"] >= quotes["likely_hours"]).all()
+    assert (quotes["likely_hours"] > 0).all()
+    if case == "weeks-to-months-on-business-hours":  # ~8 business hours a day
+        assert quotes["likely_hours"].median() > 8 * 5
