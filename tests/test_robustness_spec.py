@@ -294,3 +294,71 @@ def test_zero_length_months_long_and_identical_timestamps(tmp_path: Path, case: 
     assert (quotes["likely_hours"] > 0).all()
     if case == "weeks-to-months-on-business-hours":  # ~8 business hours a day
         assert quotes["likely_hours"].median() > 8 * 5
+
+
+# -- quoting on a business clock: boundaries, DST, encodings, promise levels --------------------
+
+OFFICE = {"days": WEEKDAYS, "hours": ["09:00", "17:00"], "holidays": "US-NY"}
+
+
+@pytest.fixture(scope="module")
+def office_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """New York office hours, trained from a CSV with a BOM, naive local times and categories
+    with commas and quotes in them."""
+    root = tmp_path_factory.mktemp("office-model")
+    history = make_history(n=800, seed=21, tz=NEW_YORK)
+    history["kind"] = history["kind"].map(
+        {"kind-0": "Billing, refunds", "kind-1": 'The "other" one', "kind-2": "kind-2"}
+    )
+    data = write(history, root / "history.csv", "naive")
+    data.write_text(data.read_text(encoding="utf-8"), encoding="utf-8-sig")
+    spec = write_spec(root / "spec.yaml", timezone=NEW_YORK, clock="business", calendar=OFFICE)
+    result = cli("train", "--spec", spec, "--data", data, "--out", root / "model")
+    assert result.exit_code == 0, result.output
+    assert "800 rows" in result.output  # nothing lost to the BOM or the quoting
+    return root / "model"
+
+
+def test_items_at_closing_time_weekends_holidays_and_in_dst_changes(
+    office_model: Path, tmp_path: Path
+) -> None:
+    starts = {
+        "friday-16:59:59": "2025-05-23 16:59:59",
+        "friday-closing": "2025-05-23 17:00:00",
+        "saturday": "2025-05-24 10:00:00",
+        "memorial-day-opening": "2025-05-26 09:00:00",
+        "tuesday-opening": "2025-05-27 09:00:00",
+        "dst-gap-naive": "2025-03-09 02:30:00",
+        "dst-gap-aware": "2025-03-09T03:00:00-04:00",
+        "dst-overlap-naive": "2025-11-02 01:30:00",
+        "dst-overlap-aware": "2025-11-02T01:30:00-04:00",
+    }
+    items = pd.DataFrame({"item_id": list(starts), "opened": list(starts.values())})
+    items = items.assign(kind="Billing, refunds", load=3.0)
+    bulk = items.iloc[[4] * 40].assign(item_id=[f"bulk-{i}" for i in range(40)])
+    items = pd.concat([items, bulk], ignore_index=True)
+    quotes = quote_file(office_model, items, tmp_path / "items.csv")
+    assert quotes["id"].tolist() == items["item_id"].tolist()
+    aware = [pd.Timestamp(v) for v in items["opened"]]
+    aware = [
+        t if t.tzinfo else t.tz_localize(NEW_YORK, nonexistent="shift_forward", ambiguous=True)
+        for t in aware
+    ]
+    check_quotes(quotes, pd.Series([t.tz_convert("UTC") for t in aware]))
+    quotes = quotes.set_index("id")
+    local = {
+        c: local_times(quotes[c], NEW_YORK).set_axis(quotes.index)
+        for c in ("earliest_at", "promise_at")
+    }
+    next_opening = pd.Timestamp("2025-05-27 09:00", tz=NEW_YORK)
+    closed = ["friday-closing", "saturday", "memorial-day-opening", "tuesday-opening"]
+    assert (local["earliest_at"][closed] >= next_opening).all()  # the clock starts Tuesday
+    off = set(holidays.country_holidays("US", subdiv="NY", years=2025))
+    assert_inside_business_hours(local["promise_at"], WEEKDAYS, (9, 17), off)
+    same = ["promise_at", "likely_at", "earliest_at", "follow_up_at", "customer_message"]
+    # A naive time in the spring-forward gap is the end of the gap; in the repeated hour, the
+    # first one (EDT).
+    for change in ("dst-gap", "dst-overlap"):
+        assert (quotes.loc[f"{change}-naive", same] == quotes.loc[f"{change}-aware", same]).all()
+    bulk = quotes.loc[quotes.index.str.startswith("bulk-"), same]
+    assert (bulk == quotes.loc["tuesday-opening", same]).all().all()
