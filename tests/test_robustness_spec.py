@@ -17,6 +17,8 @@ from pathlib import Path
 import holidays
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from test_robustness import (
     WEEKDAYS,
@@ -362,3 +364,76 @@ def test_items_at_closing_time_weekends_holidays_and_in_dst_changes(
         assert (quotes.loc[f"{change}-naive", same] == quotes.loc[f"{change}-aware", same]).all()
     bulk = quotes.loc[quotes.index.str.startswith("bulk-"), same]
     assert (bulk == quotes.loc["tuesday-opening", same]).all().all()
+
+
+def test_the_same_items_in_any_encoding_get_the_same_quotes(
+    office_model: Path, tmp_path: Path
+) -> None:
+    """CSV with a BOM and quoted commas, offsets differing row by row, Parquet timestamp[us, tz]
+    and naive timestamp[ns] (local time): one set of quotes."""
+    rng = np.random.default_rng(5)
+    opened = pd.Series(pd.date_range("2025-04-14 07:00", periods=24, freq="97min", tz=NEW_YORK))
+    items = pd.DataFrame({"item_id": [f"Q{i}" for i in range(24)], "opened": opened})
+    items["kind"] = rng.choice(["Billing, refunds", 'The "other" one', "kind-2"], 24)
+    items["load"] = rng.gamma(2.0, 2.0, 24)
+    zones = rng.choice(["UTC", "Asia/Kolkata", "America/Los_Angeles", NEW_YORK], 24)
+    mixed = [t.tz_convert(z).isoformat() for t, z in zip(opened, zones, strict=True)]
+    variants = {
+        "bom.csv": items.assign(opened=opened.dt.strftime("%Y-%m-%dT%H:%M:%S%z")),
+        "mixed-offsets.csv": items.assign(opened=mixed),
+        "us-tz.parquet": items.assign(
+            opened=opened.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+        ),
+        "ns-naive.parquet": items.assign(
+            opened=opened.dt.tz_localize(None).astype("datetime64[ns]")
+        ),
+    }
+    answers = []
+    for name, frame in variants.items():
+        path = tmp_path / name
+        quotes = quote_file(office_model, frame, path)
+        if name == "bom.csv":  # rewritten with a BOM and quoted again
+            path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8-sig")
+            quotes = quote_file(office_model, pd.read_csv(path, dtype=str), path)
+        assert quotes["id"].tolist() == items["item_id"].tolist()
+        answers.append(quotes.drop(columns=["error"]))
+    types = pq.read_schema(tmp_path / "us-tz.parquet").field("opened").type
+    assert types == pa.timestamp("us", tz="UTC")
+    assert pq.read_schema(tmp_path / "ns-naive.parquet").field("opened").type == pa.timestamp("ns")
+    check_quotes(answers[0].copy(), opened.dt.tz_convert("UTC"))
+    for other in answers[1:]:
+        pd.testing.assert_frame_equal(answers[0], other)
+
+
+def test_promise_levels_from_the_spec_and_the_command_line(
+    office_model: Path, tmp_path: Path
+) -> None:
+    items = make_history(n=40, seed=8, tz=NEW_YORK).drop(columns="closed")
+    items["kind"] = "Billing, refunds"
+    items["opened"] = items["opened"].dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    low, high = (
+        quote_file(office_model, items, tmp_path / f"items-{c}.csv", "--confidence", c)
+        for c in ("0.51", "0.99")
+    )
+    assert (low["confidence"] == 0.51).all() and (high["confidence"] == 0.99).all()
+    assert (low["likely_at"] == high["likely_at"]).all()
+    assert (high["promise_at"] >= low["promise_at"]).all()
+    assert (high["promise_at"] > low["promise_at"]).mean() > 0.5
+    for bad in ("0.5", "1", "nan"):
+        out = refused("quote", "--model", office_model, "--data", tmp_path / "items-0.51.csv",
+                      "--out", tmp_path / "q.csv", "--confidence", bad).output  # fmt: skip
+        assert "confidence" in out and bad in out
+
+    history = make_history(n=700, seed=9)
+    data = write(history, tmp_path / "history.parquet", "aware")
+    spec = write_spec(tmp_path / "spec.yaml", confidence=0.99)
+    mean_promise = {}
+    for given in ([], ["--confidence", "0.6"]):
+        out = tmp_path / "backtest.csv"
+        result = cli("backtest", "--spec", spec, "--data", data, "--test-start", "2025-03-25",
+                     "--out", out, *given)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        quotes = pd.read_csv(out)
+        assert (quotes["confidence"] == (0.6 if given else 0.99)).all()
+        mean_promise[bool(given)] = quotes["promise_hours"].mean()
+    assert mean_promise[False] > mean_promise[True]
