@@ -101,11 +101,14 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     move forward; ambiguous ones (the repeated hour) take the first occurrence.
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return pd.Series(values.array.tz_convert("UTC"), index=values.index, name=values.name)
+        utc = pd.Series(values.array.tz_convert("UTC"), index=values.index, name=values.name)
+        return _nanoseconds(utc)
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize(
-            timezone, ambiguous=True, nonexistent="shift_forward"
-        ).dt.tz_convert("UTC")
+        return _nanoseconds(
+            values.dt.tz_localize(
+                timezone, ambiguous=True, nonexistent="shift_forward"
+            ).dt.tz_convert("UTC")
+        )
     if not isinstance(values.dtype, pd.StringDtype):
         values = values.astype("string")
     # Plain Python per value: pandas' string methods cost ~0.2 ms per call, more than a quote.
@@ -122,6 +125,15 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
         utc = local.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
         out[naive] = utc.as_unit("ns").asi8
     return pd.Series(utc_instants(out), index=values.index)
+
+
+def _nanoseconds(utc: pd.Series) -> pd.Series:
+    """Datetime columns in nanoseconds, as parsed text is: Parquet from Spark or BigQuery holds
+    microseconds, which code reading int64 instants took for nanoseconds (dates in 1970).
+    Instants outside the nanosecond range (a '9999-12-31' placeholder) become NaT, as
+    unparseable text does."""
+    inside = utc.between(pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC"))
+    return utc.where(inside).dt.as_unit("ns")
 
 
 def load_history(

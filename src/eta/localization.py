@@ -21,6 +21,7 @@ dates with Latin digits, so digits are mapped here.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import functools
 import re
 from dataclasses import dataclass, field
@@ -169,10 +170,14 @@ def _format_list(locale: Locale, items: tuple[str, ...]) -> str:
 
 @functools.lru_cache(maxsize=8192)
 def _format_number(locale: Locale, value: float, pattern: str, percent: bool) -> str:
-    """Numbers in agent texts repeat a lot (counts, rounded effects): format each once."""
-    if percent:
-        return format_percent(value, pattern, locale=locale, numbering_system="default")
-    return format_decimal(value, pattern, locale=locale, numbering_system="default")
+    """Numbers in agent texts repeat a lot (counts, rounded effects): format each once.
+
+    Babel rounds in the current decimal context, whose 28 digits a finite float can exceed (a
+    long tail's ratio of 5e27 raised InvalidOperation): a float has at most 309 integer digits."""
+    with decimal.localcontext(prec=400):
+        if percent:
+            return format_percent(value, pattern, locale=locale, numbering_system="default")
+        return format_decimal(value, pattern, locale=locale, numbering_system="default")
 
 
 @functools.lru_cache(maxsize=4096)

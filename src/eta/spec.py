@@ -19,6 +19,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -46,6 +47,20 @@ def _parse_clock_time(value: str, *, allow_24: bool = False) -> dt.timedelta:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_lists_as_none(cls, raw: object) -> object:
+        """A list or section left empty in YAML (``segments:``) reads as null: it means none,
+        as an absent key does, not a type error."""
+        if not isinstance(raw, dict):
+            return raw
+        collections = {
+            name
+            for name, field in cls.model_fields.items()
+            if isinstance(field.get_default(call_default_factory=True), tuple | dict | BaseModel)
+        }
+        return {k: v for k, v in raw.items() if not (v is None and k in collections)}
 
 
 class CalendarSpec(_Strict):
@@ -125,6 +140,18 @@ class FeatureSpec(_Strict):
     A plain string is English; a mapping gives the words per language
     (``{en: 'the carrier', bs: 'prevoznik'}``). A feature without a phrase in the customer's
     language is never named to that customer (agents see every feature)."""
+
+    @field_validator("numeric")
+    @classmethod
+    def _listed_once(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """A column is a category or a number, not both: the model would keep one silently."""
+        both = [c for c in value if c in info.data.get("categorical", ())]
+        if both:
+            raise ValueError(
+                f"{both} also listed in features.categorical: list a column once (categorical "
+                "to segment by it or for codes, numeric when its size matters)"
+            )
+        return value
 
     def phrase(self, feature: str, language: str) -> str | None:
         """The words for ``feature`` in ``language`` ('en', 'bs', ...), or None."""
