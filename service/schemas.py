@@ -194,7 +194,9 @@ class ModelInfo(_Schema):
     backtest: dict[str, float | str | None]
     """Metrics of the backtest that vetted this model, when its source recorded them."""
     live: dict[str, SegmentRate]
-    """On-time rate of promises judged from outcomes since deployment, by segment ('*': all)."""
+    """On-time rate of promises judged from outcomes since deployment, by calibration segment
+    ('*': all; 'ahead|...': items that started after the model's record of recent history ended,
+    which is every new item a deployed model quotes)."""
 
 
 class ModelList(_Schema):

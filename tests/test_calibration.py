@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from eta.calibration import (
+    AHEAD,
     ALL,
     QUOTED,
     InFlightCalibration,
@@ -200,3 +201,23 @@ def test_a_thin_segment_speed_estimate_is_shrunk_towards_the_whole_model() -> No
         speeds[n_slow] = found[ALL] + found["1:x"]
     assert 0.1 < speeds[40] < 0.6  # a few slow items: partly their own, partly everyone's
     assert speeds[4_000] == pytest.approx(0.8, abs=0.08)
+
+
+def test_quotes_made_ahead_use_their_own_distributions_where_the_model_has_them() -> None:
+    rng = np.random.default_rng(0)
+    n = 4_000
+    keys = [np.full(n, "all", dtype=object), rng.choice(["a", "b"], n).astype(object)]
+    live = MondrianCalibration.fit(rng.normal(0.0, 1.0, n), np.ones(n), keys)
+    both = live.with_ahead(rng.normal(0.5, 2.0, n), np.ones(n), keys)
+    ahead = np.arange(n) % 2 == 0
+
+    tags = both.segment_of(keys, ahead)
+    assert (tags[ahead] == AHEAD + live.segment_of(keys)[ahead]).all()
+    assert (tags[~ahead] == live.segment_of(keys)[~ahead]).all()
+    assert both.segments == live.segments  # one set of segments, each with a twin
+    p90 = np.array([0.9])
+    assert both.by_key[AHEAD + "1:a"].quantile(p90)[0] > live.by_key["1:a"].quantile(p90)[0] + 1
+    saved = MondrianCalibration.from_dict(both.to_dict())
+    assert saved.segment_of(keys, ahead).tolist() == tags.tolist()
+    # A model saved before quotes made ahead had their own calibration quotes them as before.
+    assert live.segment_of(keys, ahead).tolist() == live.segment_of(keys).tolist()

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from eta.backtest import period_items, run_backtest
 from eta.calendar import Clock
+from eta.calibration import AHEAD
 from eta.data import load_history, seen_at
+from eta.features import Events
 from eta.model import FAR_TAIL_QUOTES, EtaModel, NotFittedError, Settings
 from eta.synthetic import SyntheticHistory, tickets
 
@@ -53,6 +55,19 @@ def test_items_starting_weeks_after_training_keep_their_promises(censored_sim) -
     on_time = np.mean(truth_hours(censored_sim, items) <= promise)
     # ~500 items: binomial sd at 90% is ~1.3 pt; quoted from an empty queue it was 70-80%.
     assert on_time > 0.86, on_time
+
+
+def test_items_starting_after_the_record_ends_are_quoted_as_made_ahead(
+    tickets_model, tickets_history
+) -> None:
+    items = tickets_history.frame.tail(40)
+    later = items.assign(start=tickets_model.as_of_ + pd.Timedelta(days=3))
+    assert not any(t.startswith(AHEAD) for t in tickets_model.predict(items).segment)
+    made_ahead = tickets_model.predict(later)
+    assert all(t.startswith(AHEAD) for t in made_ahead.segment)
+    # ... unless the caller's record goes on (replay, where every earlier event is known).
+    live = tickets_model.features(later, Events.from_frame(tickets_history.frame))
+    assert not any(t.startswith(AHEAD) for t in tickets_model.predict(later, live).segment)
 
 
 @pytest.mark.slow
