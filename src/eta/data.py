@@ -132,6 +132,8 @@ def _nanoseconds(utc: pd.Series) -> pd.Series:
     microseconds, which code reading int64 instants took for nanoseconds (dates in 1970).
     Instants outside the nanosecond range (a '9999-12-31' placeholder) become NaT, as
     unparseable text does."""
+    if utc.dt.unit == "ns":  # nothing to do, and a quote's parse stays cheap
+        return utc
     inside = utc.between(pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC"))
     return utc.where(inside).dt.as_unit("ns")
 
