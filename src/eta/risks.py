@@ -217,7 +217,9 @@ def _busier(model: EtaModel, f: QuoteFacts):
     for row, chosen in enumerate(best):
         if chosen is not None:
             measure, value, median = chosen
-            yield row, _finding("busier_than_usual", measure=measure, value=value, usual=median)
+            # A count; for an item after the record ended, a forecast mean said as one.
+            count = float(np.round(value))
+            yield row, _finding("busier_than_usual", measure=measure, value=count, usual=median)
 
 
 def _recent_misses(model: EtaModel, f: QuoteFacts):
