@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from eta.backtest import run_backtest
 from eta.data import END, FINISHED, HOURS, START, History
 
 
-def test_replay_quotes_do_not_change_when_later_outcomes_change(tickets_history: History) -> None:
+@pytest.mark.parametrize("served", [False, True], ids=["live", "as served"])
+def test_replay_quotes_do_not_change_when_later_outcomes_change(
+    tickets_history: History, served: bool
+) -> None:
     frame = tickets_history.frame
     test_start = frame[START].quantile(0.8)
     test_end = test_start + pd.Timedelta(days=21)
-    original = run_backtest(tickets_history, test_start, test_end, replay=True)
+    original = run_backtest(tickets_history, test_start, test_end, replay=True, served=served)
 
     # Pick an item in the middle of the test period and rewrite everything after its start.
     quotes = original.quotes
@@ -29,6 +33,7 @@ def test_replay_quotes_do_not_change_when_later_outcomes_change(tickets_history:
         test_start,
         test_end,
         replay=True,
+        served=served,
     )
     before = quotes.set_index("id")
     after = changed.quotes.set_index("id")

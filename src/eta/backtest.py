@@ -53,6 +53,7 @@ def run_backtest(
     test_end: pd.Timestamp | None = None,
     *,
     replay: bool = False,
+    served: bool = False,
     settings: Settings | None = None,
     confidence: float | None = None,
     actual_hours: np.ndarray | None = None,
@@ -62,6 +63,9 @@ def run_backtest(
     Parameters
     ----------
     history : the whole history, possibly including the test period's outcomes.
+    served : replay as the service quotes: recent-history features from the model's own record
+        (the service hears outcomes, not every start), online recalibration from outcomes.
+        Static quotes are always made that way, as ``eta quote`` makes them.
     actual_hours : the true clock hours of the test items (e.g. a simulation's ground truth),
         in the order of :func:`period_items`; by default the finishes recorded in ``history``.
     """
@@ -73,7 +77,8 @@ def run_backtest(
         raise ValueError(f"no items start in the test period from {test_start}")
     # Replay quotes live, from every event before each item's start; a static quote knows only
     # the model's own record, as `eta quote` does a month after `eta train`.
-    features = model.features(items, _events(history) if replay else None)
+    live = replay and not served
+    features = model.features(items, _events(history) if live else None)
     offsets = replay_offsets(model, history, items, features) if replay else None
     quotes = quote_items(
         model, items, confidence=confidence, features=features, offsets=offsets, online=False
