@@ -437,3 +437,18 @@ def test_promise_levels_from_the_spec_and_the_command_line(
         assert (quotes["confidence"] == (0.6 if given else 0.99)).all()
         mean_promise[bool(given)] = quotes["promise_hours"].mean()
     assert mean_promise[False] > mean_promise[True]
+
+
+@pytest.mark.parametrize("clock, warned", [("business", True), ("wall", False)])
+def test_training_says_when_the_calendar_does_not_match_the_data(
+    tmp_path: Path, clock: str, warned: bool
+) -> None:
+    # The history's items run around the clock; on a Wednesday-only business calendar most of
+    # them start and finish while it says everyone is off, and take no business time at all.
+    history = make_history(n=700, seed=4)
+    data = write(history, tmp_path / "history.csv", "offset")
+    calendar = {"days": ["Wed"], "hours": ["09:00", "17:00"]}
+    spec = write_spec(tmp_path / "spec.yaml", clock=clock, calendar=calendar)
+    trained = cli("train", "--spec", spec, "--data", data, "--out", tmp_path / "model")
+    assert trained.exit_code == 0, trained.output
+    assert ("check the calendar" in trained.output) is warned, trained.output

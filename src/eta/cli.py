@@ -58,6 +58,9 @@ def parse_timestamp(value: str | None, name: str) -> pd.Timestamp | None:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+CALENDAR_MISMATCH = 0.2
+"""Share of finished items taking no clock time above which ``train`` says to check the calendar."""
+
 SpecOption = Annotated[Path, typer.Option("--spec", help="Dataset spec (YAML).")]
 DataOption = Annotated[Path, typer.Option("--data", help="History (CSV or Parquet).")]
 QuarantineOption = Annotated[
@@ -100,6 +103,12 @@ def train(
         f"[green]trained[/] {dataset.name}: {info['rows']:,} rows ({info['open_share']:.1%} open), "
         f"{len(model.calibration_.segments)} calibration segments -> {out}"
     )
+    if info["no_clock_time_share"] > CALENDAR_MISMATCH:
+        console.print(
+            f"[yellow]check the calendar:[/] {info['no_clock_time_share']:.0%} of finished items "
+            f"took no time on the {dataset.clock} clock (they finished while "
+            f"{spec}'s calendar says everyone is off); promises count only its working time"
+        )
     logged = log_run(
         f"train {dataset.name}",
         {

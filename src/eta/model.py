@@ -39,7 +39,17 @@ from eta.calibration import (
     recent_speed,
 )
 from eta.censoring import ipcw_weights
-from eta.data import END, FINISHED, HOURS, SEGMENT, START, DataError, History, segment_levels
+from eta.data import (
+    END,
+    FINISHED,
+    HOURS,
+    MIN_HOURS,
+    SEGMENT,
+    START,
+    DataError,
+    History,
+    segment_levels,
+)
 from eta.features import RECORD_ENDED, Events, feature_columns, feature_frame, model_inputs
 from eta.spec import DatasetSpec
 from eta.usual import Usual
@@ -209,6 +219,9 @@ class EtaModel:
             "calibration_from": frame[START].iloc[cut].isoformat() if cut < len(frame) else None,
             "rows": len(frame),
             "open_share": float(1 - finished.mean()),
+            # Finished within the clock's first minute: many means the calendar is wrong for
+            # the data (items finish while it says everyone is off), and so is every promise.
+            "no_clock_time_share": float(np.mean(frame[HOURS].to_numpy()[finished] <= MIN_HOURS)),
             "rejected_rows": len(history.rejected),
             "segments": self.calibration_.segments,
         }
