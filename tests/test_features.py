@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from eta.calendar import Clock
 from eta.data import END, FINISHED, HOURS, START, seen_at
-from eta.features import Events, recent_history
+from eta.features import SEASON, Events, calendar_features, recent_history
+from eta.synthetic import load_spec
 
 
 def test_features_at_a_moment_ignore_everything_that_happens_later(tickets_history) -> None:
@@ -70,3 +72,16 @@ def test_after_the_record_ends_the_last_state_fades_to_the_usual_one(tickets_his
     both = known & usual.notna().to_numpy()
     between = (soon - last).abs() <= (usual.to_numpy() - last).abs() + 1e-9
     assert between[both].all().all() and not soon.equals(faded)
+
+
+def test_the_day_of_the_year_is_the_local_one() -> None:
+    clock = Clock.from_spec(load_spec("tickets"))  # Europe/Sarajevo, UTC+1 in winter
+    starts = pd.Series(
+        pd.to_datetime(
+            ["2025-12-31 22:30", "2025-12-31 23:30", "2024-12-31 12:00", "2025-03-01 12:00"],
+            utc=True,
+        )
+    )
+    features = calendar_features(starts, clock)
+    # New Year's Eve (day 364), New Year's Day, a leap year's last day, 1 March after 28 February.
+    np.testing.assert_array_equal(features[SEASON], [364, 0, 365, 59])

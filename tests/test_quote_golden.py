@@ -18,7 +18,7 @@ import pytest
 
 from eta.calendar import Clock
 from eta.calibration import MondrianCalibration, OnlineCalibration, ScoreDistribution
-from eta.features import Events
+from eta.features import Events, model_inputs
 from eta.model import EtaModel
 from eta.quote import prepare_items, quote_items
 from eta.spec import DatasetSpec
@@ -75,7 +75,9 @@ def handmade_model(raw_spec: dict) -> EtaModel:
         {"start": pd.date_range("2026-01-05 10:00", periods=60, freq="h", tz="UTC"), column: "a"}
     )
     dummy["segment"] = "all"
-    x = model._encode(model.features(dummy))
+    features = model.features(dummy)
+    model.inputs_ = model_inputs(features)
+    x = model._encode(features)
     model.boosters_ = {
         level: lgb.train(
             {"objective": "quantile", "alpha": level, "verbose": -1, "min_data_in_leaf": 1},

@@ -29,7 +29,10 @@ RECORD_ENDED = "record_ended"
 """Not a model input: whether the item starts after its recent history's record ended, so its
 recent-history features are a forecast and its calibration is the one for quotes made ahead
 (see :meth:`eta.calibration.MondrianCalibration.with_ahead`)."""
-CALENDAR_FEATURES = ("start_hour", "start_weekday", "after_cutoff", "days_off_next_7d")
+SEASON = "day_of_year"
+"""The local day of the year an item starts: the same time last year, for a model that has seen
+a whole year (see :data:`eta.model.SEASONAL_SPAN`)."""
+CALENDAR_FEATURES = ("start_hour", "start_weekday", "after_cutoff", "days_off_next_7d", SEASON)
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,8 @@ def _timeline(events: Events) -> _Timeline:
 
 
 def calendar_features(start: pd.Series, clock: Clock) -> pd.DataFrame:
-    """Local start hour and weekday, whether the item came after the cut-off, days off ahead."""
+    """Local start hour and weekday, whether the item came after the cut-off, days off ahead,
+    and the day of the year."""
     return pd.DataFrame(_calendar_features(start, clock))
 
 
@@ -219,8 +223,11 @@ def _calendar_features(start: pd.Series, clock: Clock) -> dict[str, np.ndarray]:
     # As pandas' .hour, .minute and .day_of_week give them: int32, or float with NaN for NaT.
     weekday = ((day + 3) % 7).astype(np.int32)  # 1970-01-01 was a Thursday; Monday = 0
     hour = time_of_day // NS_PER_HOUR + (time_of_day % NS_PER_HOUR) // NS_PER_MINUTE / 60.0
+    date = day.astype("datetime64[D]")
+    day_of_year = (date - date.astype("datetime64[Y]")).astype(np.int64).astype(float)
     if not valid.all():
         weekday, hour = np.where(valid, weekday, np.nan), np.where(valid, hour, np.nan)
+        day_of_year = np.where(valid, day_of_year, np.nan)
     # The next seven local dates of every start, asked of the calendar in one call.
     ahead = day[:, None] + np.arange(1, 8)
     ahead[~valid] = NAT
@@ -233,6 +240,7 @@ def _calendar_features(start: pd.Series, clock: Clock) -> dict[str, np.ndarray]:
         "start_weekday": weekday,
         "after_cutoff": clock.after_cutoff(start).astype(float),
         "days_off_next_7d": days_ahead,
+        SEASON: day_of_year,
     }
 
 

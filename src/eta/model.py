@@ -50,7 +50,14 @@ from eta.data import (
     History,
     segment_levels,
 )
-from eta.features import RECORD_ENDED, Events, feature_columns, feature_frame, model_inputs
+from eta.features import (
+    RECORD_ENDED,
+    SEASON,
+    Events,
+    feature_columns,
+    feature_frame,
+    model_inputs,
+)
 from eta.spec import DatasetSpec
 from eta.usual import Usual
 
@@ -66,6 +73,12 @@ AHEAD_LAGS = pd.Timedelta(days=28)
 started: a model retrained monthly quotes with records that old."""
 SPEED_MEMORY = 3.0
 """The as-of speed of recent items fades over three promise horizons for items starting later."""
+SEASONAL_SPAN = pd.Timedelta(days=365)
+"""The day of the year is a model input once the items the quantile models learn from span a
+whole year: each day then stands for the same time last year, so a peak season that no column
+shows (parcels 30% slower from Black Friday) is learnt from last year's. In a shorter history it
+would only say how far into the history an item started, which is drift, and a quote next
+January would read it as last January."""
 
 
 @dataclass(frozen=True)
@@ -142,12 +155,14 @@ class EtaModel:
             c: sorted(features[c].dropna().unique().tolist())
             for c in self.spec.features.categorical
         }
-        x = self._encode(features)
         if not self.settings.use_open_items:  # the naive way, kept only to measure against
             keep = frame[FINISHED].to_numpy()
-            frame, x = frame[keep].reset_index(drop=True), x[keep].reset_index(drop=True)
+            frame = frame[keep].reset_index(drop=True)
+            features = features[keep].reset_index(drop=True)
         cut = int(len(frame) * (1.0 - self.settings.calibration_share))
         train, calib = slice(0, cut), slice(cut, None)
+        self.inputs_ = _inputs(features, frame[START].iloc[train])
+        x = self._encode(features)
         log_hours = np.log(frame[HOURS].to_numpy(float))
         finished = frame[FINISHED].to_numpy(bool)
 
@@ -292,9 +307,7 @@ class EtaModel:
         if features is None:
             features = self._inputs(items)
         values = self._credits(features, level)
-        return pd.DataFrame(
-            values, index=items.index, columns=[*model_inputs(features), "baseline"]
-        )
+        return pd.DataFrame(values, index=items.index, columns=[*self.inputs_, "baseline"])
 
     def _credits(self, features: Features, level: float) -> np.ndarray:
         """:meth:`contributions` as an array: one column per feature, then the baseline."""
@@ -350,6 +363,7 @@ class EtaModel:
             alpha: lgb.Booster(model_file=str(directory / f"lightgbm_q{int(alpha * 100)}.txt"))
             for alpha in (0.5, 0.9)
         }
+        model.inputs_ = model.boosters_[0.5].feature_name()
         model.categories_ = state["categories"]
         model.typical_spread_ = state["typical_spread"]
         model.calibration_ = MondrianCalibration.from_dict(state["calibration"])
@@ -370,7 +384,7 @@ class EtaModel:
 
     def _encode(self, features: pd.DataFrame) -> pd.DataFrame:
         """The model's input frame: categories on the model's lists, no bookkeeping columns."""
-        x = features[model_inputs(features)].copy()
+        x = features[self.inputs_].copy()
         for column, categories in self.categories_.items():
             values = x[column].astype(object)
             known = values.isin(categories)  # never seen in training: unknown, as missing is
@@ -385,7 +399,7 @@ class EtaModel:
         """Model input as a float matrix, categories as the codes LightGBM derives from the
         model's category lists (unknown: NaN). Same predictions as :meth:`_encode`'s frame, but
         LightGBM's pandas route re-checks every column on every call: 2 ms for one item."""
-        columns = [(column, features[column]) for column in model_inputs(features)]
+        columns = [(column, features[column]) for column in self.inputs_]
         x = np.empty((len(columns[0][1]) if columns else 0, len(columns)))
         codes = self._category_codes()
         for j, (column, values) in enumerate(columns):
@@ -596,6 +610,16 @@ def _pace(
     pace = {ALL: len(items) / days * horizon, **{k: v * horizon for k, v in per_day.items()}}
     share = float(np.clip(median / max(horizon, 1e-9), 0.05, 1.0))
     return pace, {"likely": share}, float(horizon)
+
+
+def _inputs(features: pd.DataFrame, training_starts: pd.Series) -> list[str]:
+    """The feature columns the quantile models learn from: all, but the day of the year only
+    once the training items span :data:`SEASONAL_SPAN`."""
+    inputs = model_inputs(features)
+    span = training_starts.max() - training_starts.min() if len(training_starts) else None
+    if span is None or not span >= SEASONAL_SPAN:
+        inputs.remove(SEASON)
+    return inputs
 
 
 def _with_ahead_twins(by_tag: dict[str, float]) -> dict[str, float]:

@@ -39,7 +39,6 @@ import pandas as pd
 from eta.calendar import NAT, Clock, utc_nanoseconds
 from eta.calibration import AHEAD, ALL
 from eta.data import MISSING, SEGMENT, START
-from eta.features import model_inputs
 from eta.model import EtaModel, Features, Predictive
 from eta.spec import WEEKDAYS
 from eta.usual import LOAD_FEATURES, QUEUE_FEATURE
@@ -299,7 +298,7 @@ def _long_tail(model: EtaModel, f: QuoteFacts):
 
 def _drivers(model: EtaModel, f: QuoteFacts):
     values = model._credits(f.features, 0.9)[:, :-1]  # without the baseline
-    names = np.array(model_inputs(f.features), dtype=object)
+    names = np.array(model.inputs_, dtype=object)
     top = np.argsort(-values, axis=1)[:, :MAX_DRIVERS]
     strong = np.take_along_axis(values, top, axis=1) >= DRIVER_EFFECT
     rows, ranks = np.nonzero(strong)
