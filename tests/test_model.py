@@ -153,6 +153,23 @@ def test_a_model_saved_before_the_as_of_speed_still_loads(
     assert np.isfinite(loaded.quantiles(tickets_history.frame.tail(20), [0.5, 0.9])).all()
 
 
+def test_a_model_saved_before_it_listed_its_inputs_still_quotes_the_same(
+    tickets_model, tickets_history, tmp_path: Path
+) -> None:
+    tickets_model.save(tmp_path / "m")
+    state_path = tmp_path / "m" / "model.json"
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    assert state["inputs"] == tickets_model.inputs_
+    assert SEASON not in state["inputs"]  # the models learnt from ten months: no seasons yet
+    del state["inputs"]
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+    items = tickets_history.frame.tail(50)
+    np.testing.assert_array_equal(
+        EtaModel.load(tmp_path / "m").quantiles(items, [0.5, 0.9]),
+        tickets_model.quantiles(items, [0.5, 0.9]),
+    )
+
+
 def test_a_slowdown_at_the_end_of_the_history_raises_promises_that_start_soon(
     tickets_sim, tickets_history
 ) -> None:

@@ -51,6 +51,8 @@ from eta.data import (
     segment_levels,
 )
 from eta.features import (
+    CALENDAR_FEATURES,
+    RECENT_FEATURES,
     RECORD_ENDED,
     SEASON,
     Events,
@@ -337,6 +339,7 @@ class EtaModel:
         state = {
             "info": self.info_,
             "settings": self.settings.__dict__,
+            "inputs": self.inputs_,
             "categories": self.categories_,
             "typical_spread": self.typical_spread_,
             "calibration": self.calibration_.to_dict(),
@@ -363,7 +366,7 @@ class EtaModel:
             alpha: lgb.Booster(model_file=str(directory / f"lightgbm_q{int(alpha * 100)}.txt"))
             for alpha in (0.5, 0.9)
         }
-        model.inputs_ = model.boosters_[0.5].feature_name()
+        model.inputs_ = state.get("inputs") or _inputs_before_seasons(spec)
         model.categories_ = state["categories"]
         model.typical_spread_ = state["typical_spread"]
         model.calibration_ = MondrianCalibration.from_dict(state["calibration"])
@@ -620,6 +623,12 @@ def _inputs(features: pd.DataFrame, training_starts: pd.Series) -> list[str]:
     if span is None or not span >= SEASONAL_SPAN:
         inputs.remove(SEASON)
     return inputs
+
+
+def _inputs_before_seasons(spec: DatasetSpec) -> list[str]:
+    """The inputs of models saved before the day of the year was one (they did not list them)."""
+    calendar = [c for c in CALENDAR_FEATURES if c != SEASON]
+    return [*spec.features.categorical, *spec.features.numeric, *calendar, *RECENT_FEATURES]
 
 
 def _with_ahead_twins(by_tag: dict[str, float]) -> dict[str, float]:
