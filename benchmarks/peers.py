@@ -34,7 +34,7 @@ import pandas as pd
 from eta.calendar import Clock
 from eta.data import FINISHED, HOURS, SEGMENT, START, History, seen_at
 from eta.features import Events, feature_frame
-from eta.model import Settings
+from eta.model import Settings, learnt_inputs
 from eta.spec import DatasetSpec
 
 CALIBRATION_SHARE = 0.2
@@ -77,6 +77,10 @@ def fold_data(history: History, items: pd.DataFrame, test_start: pd.Timestamp) -
     train = train.reset_index(drop=True)
     x_train = feature_frame(train, spec, clock, Events.from_frame(train))
     x_test = feature_frame(items, spec, clock, Events.from_frame(train).since(test_start))
+    # The inputs the engine would learn from on these rows (the day of the year once they
+    # span a year), so that every method sees the same features.
+    inputs = learnt_inputs(x_train, train[START].iloc[_time_split(len(train))[0]])
+    x_train, x_test = x_train[inputs].copy(), x_test[inputs].copy()
     for column in spec.features.categorical:
         categories = sorted(x_train[column].dropna().unique().tolist())
         x_train[column] = pd.Categorical(x_train[column].astype(object), categories=categories)

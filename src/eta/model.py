@@ -163,7 +163,7 @@ class EtaModel:
             features = features[keep].reset_index(drop=True)
         cut = int(len(frame) * (1.0 - self.settings.calibration_share))
         train, calib = slice(0, cut), slice(cut, None)
-        self.inputs_ = _inputs(features, frame[START].iloc[train])
+        self.inputs_ = learnt_inputs(features, frame[START].iloc[train])
         x = self._encode(features)
         log_hours = np.log(frame[HOURS].to_numpy(float))
         finished = frame[FINISHED].to_numpy(bool)
@@ -615,9 +615,9 @@ def _pace(
     return pace, {"likely": share}, float(horizon)
 
 
-def _inputs(features: pd.DataFrame, training_starts: pd.Series) -> list[str]:
-    """The feature columns the quantile models learn from: all, but the day of the year only
-    once the training items span :data:`SEASONAL_SPAN`."""
+def learnt_inputs(features: pd.DataFrame, training_starts: pd.Series) -> list[str]:
+    """The feature columns quantile models learn from, given when their training items
+    started: all, but the day of the year only once those span :data:`SEASONAL_SPAN`."""
     inputs = model_inputs(features)
     span = training_starts.max() - training_starts.min() if len(training_starts) else None
     if span is None or not span >= SEASONAL_SPAN:
@@ -640,4 +640,4 @@ def _ascending(levels: np.ndarray) -> bool:
     return bool(np.all(np.diff(levels, axis=1) >= 0))
 
 
-__all__ = ["EtaModel", "NotFittedError", "Predictive", "Settings"]
+__all__ = ["EtaModel", "NotFittedError", "Predictive", "Settings", "learnt_inputs"]
