@@ -140,14 +140,20 @@ def test_an_item_far_older_than_any_in_history_still_gets_a_sane_promise(tickets
     assert elapsed[0] < promise <= elapsed[0] + FAR_TAIL_QUOTES * fresh + 1e-6
 
 
+def saved_without(model: EtaModel, directory: Path, *keys: str) -> dict:
+    """Save ``model`` as a version that did not know ``keys`` yet would have; the full state."""
+    model.save(directory)
+    path = directory / "model.json"
+    state = json.loads(path.read_text(encoding="utf-8"))
+    older = {key: value for key, value in state.items() if key not in keys}
+    path.write_text(json.dumps(older), encoding="utf-8")
+    return state
+
+
 def test_a_model_saved_before_the_as_of_speed_still_loads(
     tickets_model, tickets_history, tmp_path: Path
 ) -> None:
-    tickets_model.save(tmp_path / "m")
-    state_path = tmp_path / "m" / "model.json"
-    state = json.loads(state_path.read_text(encoding="utf-8"))
-    del state["speed"], state["speed_memory_days"]
-    state_path.write_text(json.dumps(state), encoding="utf-8")
+    saved_without(tickets_model, tmp_path / "m", "speed", "speed_memory_days")
     loaded = EtaModel.load(tmp_path / "m")
     assert loaded.speed_ == {}
     assert np.isfinite(loaded.quantiles(tickets_history.frame.tail(20), [0.5, 0.9])).all()
@@ -156,13 +162,9 @@ def test_a_model_saved_before_the_as_of_speed_still_loads(
 def test_a_model_saved_before_it_listed_its_inputs_still_quotes_the_same(
     tickets_model, tickets_history, tmp_path: Path
 ) -> None:
-    tickets_model.save(tmp_path / "m")
-    state_path = tmp_path / "m" / "model.json"
-    state = json.loads(state_path.read_text(encoding="utf-8"))
+    state = saved_without(tickets_model, tmp_path / "m", "inputs")
     assert state["inputs"] == tickets_model.inputs_
     assert SEASON not in state["inputs"]  # the models learnt from ten months: no seasons yet
-    del state["inputs"]
-    state_path.write_text(json.dumps(state), encoding="utf-8")
     items = tickets_history.frame.tail(50)
     np.testing.assert_array_equal(
         EtaModel.load(tmp_path / "m").quantiles(items, [0.5, 0.9]),
