@@ -619,8 +619,7 @@ def learnt_inputs(features: pd.DataFrame, training_starts: pd.Series) -> list[st
     """The feature columns quantile models learn from, given when their training items
     started: all, but the day of the year only once those span :data:`SEASONAL_SPAN`."""
     inputs = model_inputs(features)
-    span = training_starts.max() - training_starts.min() if len(training_starts) else None
-    if span is None or not span >= SEASONAL_SPAN:
+    if not training_starts.max() - training_starts.min() >= SEASONAL_SPAN:  # NaT when empty
         inputs.remove(SEASON)
     return inputs
 
