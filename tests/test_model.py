@@ -141,7 +141,7 @@ def test_an_item_far_older_than_any_in_history_still_gets_a_sane_promise(tickets
 
 
 def saved_without(model: EtaModel, directory: Path, *keys: str) -> dict:
-    """Save ``model`` as a version that did not know ``keys`` yet would have; the full state."""
+    """Save ``model`` as a version from before ``keys`` existed would have; the full state."""
     model.save(directory)
     path = directory / "model.json"
     state = json.loads(path.read_text(encoding="utf-8"))
