@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from eta.censoring import effective_sample_size
 
@@ -198,7 +199,7 @@ class MondrianCalibration:
     def _deepest(self, keys: list[np.ndarray], prefix: str) -> np.ndarray:
         chosen = np.full(len(keys[0]), prefix + _tag(0, "all"), dtype=object)
         for depth, level in enumerate(keys):
-            values, inverse = np.unique(level, return_inverse=True)
+            inverse, values = pd.factorize(level)  # hashing: no sort of 100,000 strings
             tags = np.array([prefix + _tag(depth, v) for v in values], dtype=object)
             known = np.array([t in self.by_key for t in tags], dtype=bool)
             hit = known[inverse]
@@ -207,10 +208,11 @@ class MondrianCalibration:
 
     def distributions(self, segments: np.ndarray) -> dict[str, np.ndarray]:
         """Row indices per calibration segment, for vectorised work segment by segment."""
-        values, inverse = np.unique(segments.astype(str), return_inverse=True)
+        inverse, values = pd.factorize(np.asarray(segments, dtype=object), use_na_sentinel=False)
         order = np.argsort(inverse, kind="stable")
         bounds = np.searchsorted(inverse[order], np.arange(len(values) + 1))
-        return {v: order[bounds[i] : bounds[i + 1]] for i, v in enumerate(values)}
+        rows = {str(v): order[bounds[i] : bounds[i + 1]] for i, v in enumerate(values)}
+        return {tag: rows[tag] for tag in sorted(rows)}
 
     def to_dict(self) -> dict:
         return {
