@@ -316,13 +316,17 @@ class EtaModel:
         x = self._matrix(features)
         leaves = _lightgbm(self.boosters_[level], x, pred_leaf=True).astype(np.int64)
         table, baseline = _path_table(self.boosters_[level])
-        values = np.zeros((len(x), table.shape[2] + 1))
-        trees = np.arange(table.shape[0])
+        trees, per_tree, features = table.shape
+        values = np.zeros((len(x), features + 1))
+        paths = table.reshape(trees * per_tree, features)  # one row per (tree, leaf)
+        where = (leaves + np.arange(trees) * per_tree).T  # trees first
         for rows in range(0, len(x), _CHUNK):  # bounded memory: (rows, trees, features)
-            credit = table[trees[:, None], leaves[rows : rows + _CHUNK].T]  # trees first
+            credit = paths.take(where[:, rows : rows + _CHUNK].ravel(), axis=0)
             # Reducing the first axis of a contiguous array adds one tree at a time, in tree
             # order: the same sums, to the last bit, as a loop over the trees.
-            values[rows : rows + _CHUNK, :-1] = np.add.reduce(credit, axis=0)
+            values[rows : rows + _CHUNK, :-1] = np.add.reduce(
+                credit.reshape(trees, -1, features), axis=0
+            )
         values[:, -1] = baseline
         return values
 
