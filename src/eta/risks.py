@@ -31,6 +31,7 @@ Codes, most important first (the order ranks notes of equal severity):
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -65,6 +66,7 @@ SEVERITY = {
 }
 """Severity per code (medium unless listed)."""
 
+_RANK = operator.attrgetter("rank")
 _SEVERITY_RANK = {s: k for k, s in enumerate(SEVERITIES)}
 _CODE_RANK = {c: k for k, c in enumerate(CODES)}
 
@@ -130,12 +132,27 @@ def assess(model: EtaModel, facts: QuoteFacts) -> list[list[Finding]]:
         for row, finding in detect(model, facts):
             found[row].append(finding)
     for notes in found:
-        notes.sort(key=lambda f: f.rank)
+        if len(notes) > 1:
+            notes.sort(key=_RANK)
     return found
 
 
 def _finding(code: str, **facts: object) -> Finding:
     return Finding(code, SEVERITY.get(code.partition(":")[0], "medium"), facts)
+
+
+class _Findings(dict):
+    """One :class:`Finding` per distinct set of facts in a batch: most items of a batch share
+    their weekend, busy queue or driver, and each note is then built (and worded) once."""
+
+    def __init__(self, code: str, *names: str) -> None:
+        super().__init__()
+        self.code, self.names = code, names
+
+    def __missing__(self, values: tuple) -> Finding:
+        code = self.code or f"driver:{values[0]}"
+        made = self[values] = _finding(code, **dict(zip(self.names, values, strict=True)))
+        return made
 
 
 def _local_days(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
@@ -163,10 +180,15 @@ def _holidays(model: EtaModel, f: QuoteFacts):
         return
     dates = np.array([d for d, _ in holidays])
     lo, hi = np.searchsorted(dates, first, "left"), np.searchsorted(dates, last, "right")
-    for row in np.flatnonzero(hi > lo):
-        days = tuple(holidays[k][0].item() for k in range(lo[row], hi[row]))
-        names = tuple(holidays[k][1] for k in range(lo[row], hi[row]))
-        yield row, _finding("holiday_in_window", days=days, names=names)
+    rows = np.flatnonzero(hi > lo)
+    made: dict[tuple[int, int], Finding] = {}
+    for row, a, b in zip(rows.tolist(), lo[rows].tolist(), hi[rows].tolist(), strict=True):
+        finding = made.get((a, b))
+        if finding is None:
+            days = tuple(holidays[k][0].item() for k in range(a, b))
+            names = tuple(holidays[k][1] for k in range(a, b))
+            finding = made[a, b] = _finding("holiday_in_window", days=days, names=names)
+        yield row, finding
 
 
 def _after_cutoff(model: EtaModel, f: QuoteFacts):
@@ -192,33 +214,43 @@ def _peak_season(model: EtaModel, f: QuoteFacts):
     weeks = tuple(sorted(usual.peak_weeks))
     slower = max(v["slower"] for v in usual.peak_weeks.values())
     busier = max(v["busier"] for v in usual.peak_weeks.values())
-    for row in np.flatnonzero(hit):
-        yield row, _finding("peak_season", weeks=weeks, slower=slower, busier=busier)
+    finding = _finding("peak_season", weeks=weeks, slower=slower, busier=busier)
+    for row in np.flatnonzero(hit).tolist():
+        yield row, finding
 
 
 def _busier(model: EtaModel, f: QuoteFacts):
     usual = model.usual_
     segments = f.items[SEGMENT].to_numpy(dtype=object, na_value=None)
     best_ratio = np.zeros(len(segments))
-    best: list[tuple[str, float, float] | None] = [None] * len(segments)
+    best = np.full(len(segments), -1)  # which measure, by position in `measures`
     measures = [(name, segments) for name in LOAD_FEATURES]
     measures.append((QUEUE_FEATURE, np.full(len(segments), ALL)))
+    values, medians = [], []
     for name, keys in measures:
         if name not in f.features:
+            values.append(None)
+            medians.append(None)
             continue
         value = np.asarray(f.features[name], dtype=float)
         median, p90 = usual.level(keys, name)
         ratio = value / np.maximum(median, 1.0)
         busy = (value > p90) & (ratio >= BUSY_RATIO) & (ratio > best_ratio)
-        for row in np.flatnonzero(busy):
-            best[row] = (name, value[row], median[row])
+        best = np.where(busy, len(values), best)
         best_ratio = np.where(busy, ratio, best_ratio)
-    for row, chosen in enumerate(best):
-        if chosen is not None:
-            measure, value, median = chosen
-            # A count; for an item after the record ended, a forecast mean said as one.
-            count = float(np.round(value))
-            yield row, _finding("busier_than_usual", measure=measure, value=count, usual=median)
+        values.append(value)
+        medians.append(median)
+    made = _Findings("busier_than_usual", "measure", "value", "usual")
+    for k, (name, _) in enumerate(measures):
+        rows = np.flatnonzero(best == k)
+        if not len(rows):
+            continue
+        # A count; for an item after the record ended, a forecast mean said as one.
+        counts = np.round(values[k][rows]).tolist()
+        for row, count, median in zip(
+            rows.tolist(), counts, medians[k][rows].tolist(), strict=True
+        ):
+            yield row, made[name, count, median]
 
 
 def _recent_misses(model: EtaModel, f: QuoteFacts):
@@ -270,21 +302,15 @@ def _weekend(model: EtaModel, f: QuoteFacts):
     first, last = f.first_day, f.last_day
     span = (last - first).astype(int) + 1
     weekday = (first.astype(int) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    met: dict[tuple[int, int], tuple[int, ...]] = {}
-    for row, first_weekday, length in zip(
-        np.flatnonzero(span > 0).tolist(),
-        weekday[span > 0].tolist(),
-        np.minimum(span[span > 0], 7).tolist(),
-        strict=True,
-    ):
-        # Which off weekdays the window meets depends only on its first weekday and length.
-        days = met.get((first_weekday, length))
-        if days is None:
-            days = met[first_weekday, length] = tuple(
-                d for d in off if (d - first_weekday) % 7 < length
-            )
+    # Which off weekdays a window meets depends only on its first weekday and length (<= 7).
+    windows = np.where(span > 0, weekday * 8 + np.minimum(span, 7), -1)
+    for window in np.unique(windows[windows >= 0]).tolist():
+        first_weekday, length = divmod(window, 8)
+        days = tuple(d for d in off if (d - first_weekday) % 7 < length)
         if days:
-            yield row, _finding("weekend_in_window", weekdays=days)
+            finding = _finding("weekend_in_window", weekdays=days)
+            for row in np.flatnonzero(windows == window).tolist():
+                yield row, finding
 
 
 def _long_tail(model: EtaModel, f: QuoteFacts):
@@ -298,25 +324,27 @@ def _long_tail(model: EtaModel, f: QuoteFacts):
 
 def _drivers(model: EtaModel, f: QuoteFacts):
     values = model._credits(f.features, 0.9)[:, :-1]  # without the baseline
-    names = np.array(model.inputs_, dtype=object)
+    names = model.inputs_
     top = np.argsort(-values, axis=1)[:, :MAX_DRIVERS]
     strong = np.take_along_axis(values, top, axis=1) >= DRIVER_EFFECT
     rows, ranks = np.nonzero(strong)
     chosen = top[rows, ranks]
     effects = np.expm1(values[rows, chosen]).tolist()
-    columns: dict[str, list] = {}  # each feature's values, read once
-    for row, feature, effect in zip(rows.tolist(), names[chosen], effects, strict=True):
-        if feature not in columns:
-            columns[feature] = np.asarray(f.features[feature]).tolist()
-        # Rounded as said (a value to one decimal, an effect in whole percent).
-        value = columns[feature][row]
-        if pd.isna(value) or value == MISSING:  # "no data" is no reason to tell anyone
+    made = _Findings("", "feature", "value", "effect")
+    columns: dict[int, tuple[list, list]] = {}  # each feature's values, read once
+    for row, feature, effect in zip(rows.tolist(), chosen.tolist(), effects, strict=True):
+        column = columns.get(feature)
+        if column is None:
+            values = np.asarray(f.features[names[feature]])
+            # "No data" is no reason to tell anyone.
+            nodata = pd.isna(values) | (values == MISSING if values.dtype == object else False)
+            column = columns[feature] = (values.tolist(), nodata.tolist())
+        value, nodata = column[0][row], column[1][row]
+        if nodata:
             continue
+        # Rounded as said (a value to one decimal, an effect in whole percent).
         value = round(value, 1) if isinstance(value, float) else value
-        yield (
-            row,
-            _finding(f"driver:{feature}", feature=feature, value=value, effect=round(effect, 2)),
-        )
+        yield row, made[names[feature], value, round(effect, 2)]
 
 
 _DETECTORS = (
