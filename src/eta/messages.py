@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,8 @@ _RELATIONS = (*_NEAR, "weekday", "date")
 """How far a moment is from when the quote is given, as its phrase says it."""
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DATED = -1
+_KEY_SPAN, _MINUTES = 2**20, 24 * 60
+"""Bounds of the day numbers and minutes packed into one key per moment (see local_moments)."""
 """A relation to the reference day that is always said with the date (for agents' lists)."""
 
 
@@ -69,27 +72,34 @@ class Speaker:
         return self.local_moments(_local_ns(instants, self.timezone), style)
 
     def local_moments(self, local: np.ndarray, style: str) -> list[str]:
-        """:meth:`moments` of local wall-clock nanoseconds in the display time zone."""
+        """:meth:`moments` of local wall-clock nanoseconds in the display time zone.
+
+        Words depend only on (relation to the reference day, day, time key): each distinct
+        combination in the batch is said once, and the rest is numpy indexing."""
+        local = np.asarray(local, dtype=np.int64)
         valid = local != NAT
-        days = local // NS_PER_DAY
-        relation = days - self._reference_day
-        minute = (local % NS_PER_DAY) // NS_PER_MINUTE
-        cache, said = self._cache, self._say
-        uses, exact = self._uses(style), style == "agent"
-        out = []
-        for ok, near, day, at in zip(
-            valid.tolist(), relation.tolist(), days.tolist(), minute.tolist(), strict=True
-        ):
-            if not ok:
-                out.append("")
-                continue
-            # What the words depend on (a part of the day is said the same all afternoon).
-            key = (style, None if exact else near, day, _time_key(uses, at))
-            words = cache.get(key)
-            if words is None:
-                words = cache[key] = said(style, near, day, at)
-            out.append(words)
-        return out
+        out = np.full(len(local), "", dtype=object)
+        if not valid.any():
+            return out.tolist()
+        days = local[valid] // NS_PER_DAY
+        minute = (local[valid] % NS_PER_DAY) // NS_PER_MINUTE
+        uses = self._uses(style)
+        relation = np.zeros_like(days) if style == "agent" else days - self._reference_day[valid]
+        timing = np.zeros_like(minute)
+        if uses == "time":
+            timing = minute
+        elif uses == "part":
+            timing = _parts(minute)
+        # One integer per (relation, day, time key); relations and days are far within 2**20.
+        keys = ((relation + _KEY_SPAN) * (2 * _KEY_SPAN) + days) * _MINUTES + timing
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        said = np.empty(len(first), dtype=object)
+        for k, (near, day, at) in enumerate(zip(
+            relation[first].tolist(), days[first].tolist(), minute[first].tolist(), strict=True
+        )):  # fmt: skip
+            said[k] = self._moment(style, near, day, at)
+        out[valid] = said[inverse]
+        return out.tolist()
 
     def exact(self, utc_ns: int) -> str:
         """One moment (UTC nanoseconds) for agents, with its date ('Thursday, January 8,
@@ -306,7 +316,8 @@ def compose(
     confidence: float,
 ) -> dict[str, list]:
     """The words of a batch of quotes: ``customer_message``, ``follow_up_message``,
-    ``agent_summary`` and ``risk_notes`` (lists of dicts, ranked), one entry per item.
+    ``agent_summary``, ``risk_notes`` (lists of dicts, ranked) and ``risk_codes`` (the notes'
+    codes, comma-separated), one entry per item.
 
     The four moments are UTC nanoseconds (:func:`eta.calendar.utc_nanoseconds`)."""
     lang, spec = speaker.language, speaker.spec
@@ -344,42 +355,49 @@ def compose(
     risks_said: dict[str, str] = {"": lang.text("agent.no_risks")}
     follow_key, by_key = f"message.follow_up.{spec.kind}", f"message.by.{spec.kind}"
     window_key = f"message.window.{spec.kind}"
+    summary_pattern = lang.catalog["agent.summary"]
+    heard: dict[tuple, _Heard] = {}  # per distinct findings: a batch has few combinations
     out: dict[str, list] = {
         "customer_message": [],
         "follow_up_message": [],
         "agent_summary": [],
         "risk_notes": [],
+        "risk_codes": [],
     }
     # Plain lists: indexing numpy arrays item by item costs more than the words.
     one_day, escalate, in_progress = (
         np.asarray(a).tolist() for a in (one_day, escalate, in_progress)
     )
     elapsed, segments = np.asarray(elapsed).tolist(), list(segments)
+    reference_day = speaker._reference_day.tolist()  # a holiday's "tomorrow" depends on it
     for row in range(len(likely_said)):
-        notes = [speaker.note(f, row) for f in findings[row]]
+        # Findings of equal facts are often the very same object (eta.risks interns them).
+        key = (reference_day[row], escalate[row], *findings[row])
+        notes = heard.get(key)
+        if notes is None:
+            notes = heard[key] = _heard(
+                speaker, findings[row], row, escalate[row], risks_said, lang
+            )
         follow = sentence(follow_key, follow_up=follow_said[row])
         if one_day[row]:  # "most likely on Friday, and at the latest by Friday"
             window = sentence(by_key, promise=promise_said[row])
         else:
             window = sentence(window_key, likely=likely_said[row], promise=promise_said[row])
-        opening = [window]
-        if escalate[row]:
-            opening.insert(0, next(n["customer_text"] for n in notes if n["code"] == "overdue"))
-        elif in_progress[row]:
-            opening.insert(0, in_progress_said)
-        said = _for_customer(notes, MAX_CUSTOMER_NOTES - int(bool(escalate[row])))
-        out["customer_message"].append(
-            " ".join([*opening, *(n["customer_text"] for n in said), follow])
-        )
+        opening = (
+            notes.apology + " " if escalate[row] else in_progress_said + " " if in_progress[row]
+            else ""
+        )  # fmt: skip
+        out["customer_message"].append(f"{opening}{window}{notes.customer}{follow}")
         out["follow_up_message"].append(follow)
         summary = [
-            lang.text(
-                "agent.summary",
-                level=level,
-                promise=exact["promise"][row],
-                likely=exact["likely"][row],
-                earliest=exact["earliest"][row],
-                follow_up=exact["follow_up"][row],
+            lang.localize_digits(
+                summary_pattern.format(
+                    level=level,
+                    promise=exact["promise"][row],
+                    likely=exact["likely"][row],
+                    earliest=exact["earliest"][row],
+                    follow_up=exact["follow_up"][row],
+                )
             )
         ]
         if in_progress[row]:
@@ -389,14 +407,47 @@ def compose(
         if escalate[row]:
             summary.append(escalate_said)
         summary.append(segment_said[segments[row]])
-        codes = ", ".join(n["code"] for n in notes)
-        risks = risks_said.get(codes)
-        if risks is None:
-            risks = risks_said[codes] = lang.text("agent.risks", codes=codes)
-        summary.append(risks)
+        summary.append(notes.risks)
         out["agent_summary"].append(" ".join(summary))
-        out["risk_notes"].append(notes)
+        out["risk_notes"].append(list(map(dict.copy, notes.notes)))
+        out["risk_codes"].append(notes.codes)
     return out
+
+
+class _Heard(NamedTuple):
+    """What one combination of findings makes of a quote's words."""
+
+    notes: list[dict]
+    """The risk notes, ranked (each row gets its own copies)."""
+    apology: str
+    """The overdue note's customer text ('' when not overdue)."""
+    customer: str
+    """The notes a customer hears, each with a space before and one after (or '')."""
+    risks: str
+    """The agent summary's list of risk codes."""
+    codes: str
+    """The codes as the ``risk_codes`` column lists them."""
+
+
+def _heard(
+    speaker: Speaker,
+    findings: list[Finding],
+    row: int,
+    escalate: bool,
+    risks_said: dict[str, str],
+    lang: Language,
+) -> _Heard:
+    notes = [speaker.note(f, row) for f in findings]
+    apology = next((n["customer_text"] for n in notes if n["code"] == "overdue"), "")
+    said = _for_customer(notes, MAX_CUSTOMER_NOTES - int(bool(escalate)))
+    customer = "".join(f" {n['customer_text']}" for n in said) + " "
+    codes = ", ".join(n["code"] for n in notes)
+    risks = risks_said.get(codes)
+    if risks is None:
+        risks = risks_said[codes] = lang.text("agent.risks", codes=codes)
+    return _Heard(
+        notes, apology if escalate else "", customer, risks, ",".join(n["code"] for n in notes)
+    )
 
 
 def _time_key(uses: str | None, minute: int) -> int | None:
@@ -409,6 +460,11 @@ def _time_key(uses: str | None, minute: int) -> int | None:
 def _part(minute: int) -> int:
     """Morning (0) before noon, afternoon (1) until 17:00, evening (2)."""
     return 0 if minute < _AFTERNOON else 1 if minute <= _EVENING else 2
+
+
+def _parts(minutes: np.ndarray) -> np.ndarray:
+    """:func:`_part` of an array of minutes of the day."""
+    return (minutes >= _AFTERNOON).astype(np.int64) + (minutes > _EVENING)
 
 
 def _for_customer(notes: list[dict], limit: int) -> list[dict]:

@@ -282,7 +282,8 @@ def _answer(
         elapsed, promised, clock.hours_between(begin, promised), fresh[:, [0, 2]],
     )  # fmt: skip
     findings = risks.assess(model, facts)
-    escalate = np.array([any(f.code == "overdue" for f in notes) for notes in findings])
+    # Overdue is the only high-severity finding: ranked first wherever it is found.
+    escalate = np.array([bool(notes) and notes[0].code == "overdue" for notes in findings])
     words = messages.compose(
         messages.Speaker(speech, spec, zone, facts.reference),
         earliest=earliest_at,
@@ -301,7 +302,6 @@ def _answer(
         "promise_at": promise_at,
         "earliest_at": earliest_at,
         "follow_up_at": follow_up_at,
-        "risk_codes": [",".join(f.code for f in notes) for notes in findings],
         **words,
         "window_start": earliest_at,
         "window_end": promise_at,
