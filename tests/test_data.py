@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from eta.data import DataError, load_history, seen_at
+from eta.data import MISSING, DataError, load_history, look_up, seen_at
 from eta.synthetic import load_spec
 
 SPEC = load_spec("tickets")
@@ -101,3 +102,14 @@ def test_unknown_file_type_is_refused(tmp_path: Path) -> None:
     path.write_text("x")
     with pytest.raises(DataError, match="unknown file type"):
         load_history(path, SPEC)
+
+
+@pytest.mark.parametrize("rows", [8, 5_000])
+def test_look_up_answers_as_the_table_does_for_one_quote_and_for_a_batch(rows: int) -> None:
+    # A batch is looked up once per distinct value; the answers must not change with that.
+    table = {"billing": 0.0, "shipping": 1.0, MISSING: 2.0, 7: 3.0}
+    pool = np.array(["billing", "shipping", MISSING, "never seen", 7, 7.0, None, np.nan], object)
+    values = pool if rows == len(pool) else np.random.default_rng(0).choice(pool, size=rows)
+    expected = np.array([table.get(v, -1.0) for v in values])
+    np.testing.assert_array_equal(look_up(values, table, -1.0), expected)
+    assert set(expected) == {-1.0, 0.0, 1.0, 2.0, 3.0}  # every kind of value was asked for

@@ -48,6 +48,7 @@ from eta.data import (
     START,
     DataError,
     History,
+    look_up,
     segment_levels,
 )
 from eta.features import (
@@ -414,10 +415,7 @@ class EtaModel:
             if isinstance(values, pd.Series):
                 dtype = float if table is None else object
                 values = values.to_numpy(dtype=dtype, na_value=np.nan)
-            if table is None:
-                x[:, j] = values
-            else:
-                x[:, j] = [table.get(v, np.nan) for v in values]
+            x[:, j] = values if table is None else look_up(values, table)
         return x
 
     def _category_codes(self) -> dict[str, dict[str, int]]:

@@ -39,7 +39,7 @@ import pandas as pd
 
 from eta.calendar import NAT, Clock, utc_nanoseconds
 from eta.calibration import AHEAD, ALL
-from eta.data import MISSING, SEGMENT, START
+from eta.data import MISSING, SEGMENT, START, look_up
 from eta.model import EtaModel, Features, Predictive
 from eta.spec import WEEKDAYS
 from eta.usual import LOAD_FEATURES, QUEUE_FEATURE
@@ -81,7 +81,6 @@ LONG_TAIL = 1.5
 DRIVER_EFFECT = float(np.log(1.15))
 """A driver lengthens the raw promise by at least 15%."""
 MAX_DRIVERS = 2
-_MISSING = frozenset({MISSING})
 
 
 class Finding:
@@ -284,7 +283,7 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     values: dict[int, list[str]] = {}
     for column, known in model._category_codes().items():
         column_values = np.asarray(f.features[column], dtype=object)
-        new = np.array([v not in known and v not in _MISSING for v in column_values], dtype=bool)
+        new = np.isnan(look_up(column_values, known)) & (column_values != MISSING)
         for row in np.flatnonzero(new):
             values.setdefault(row, []).append(f"{column}={column_values[row]}")
         unseen |= new

@@ -25,7 +25,7 @@ import pandas as pd
 
 from eta.calendar import Clock
 from eta.censoring import ipcw_weights
-from eta.data import FINISHED, HOURS, SEGMENT, START
+from eta.data import FINISHED, HOURS, SEGMENT, START, look_up
 
 LOAD_FEATURES = ("backlog", "started_7d")
 """Per-segment load measures (from :data:`eta.features.RECENT_FEATURES`)."""
@@ -70,10 +70,11 @@ class Usual:
     def level(self, segments: np.ndarray, feature: str) -> tuple[np.ndarray, np.ndarray]:
         """Usual (median, 90th percentile) of ``feature`` for each segment (NaN if unknown)."""
         fallback = self.load.get(ALL, {}).get(feature, [np.nan, np.nan])
-        table = {s: v[feature] for s, v in self.load.items() if feature in v}
-        values = np.array([table.get(s, fallback) for s in segments], dtype=float)
-        values = values.reshape(len(segments), 2)
-        return values[:, 0], values[:, 1]
+        median, p90 = (
+            look_up(segments, {s: v[feature][k] for s, v in self.load.items() if feature in v}, f)
+            for k, f in enumerate(fallback)
+        )
+        return median, p90
 
     def in_peak(self, first: np.ndarray, last: np.ndarray) -> np.ndarray:
         """Whether each range of local dates ``[first, last]`` (datetime64[D]) meets a peak week."""
