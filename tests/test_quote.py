@@ -174,6 +174,15 @@ def test_risk_notes_are_ranked_and_the_message_uses_at_most_three(
     assert max(said_counts) >= 2  # the test can see notes being said
 
 
+def test_each_quote_has_its_own_risk_notes(tickets_model, tickets_sim) -> None:
+    # Items with the same findings are worded once per batch; their notes are still not shared.
+    items, _ = prepare_items(tickets_sim.history.iloc[:200], tickets_model.spec)
+    notes = quote_items(tickets_model, items)["risk_notes"].tolist()
+    first, twin = next((a, b) for k, a in enumerate(notes) for b in notes[k + 1 :] if a and a == b)
+    first[0]["customer_text"] = "edited"
+    assert twin[0]["customer_text"] != "edited"
+
+
 def test_an_unknown_locale_falls_back_to_english_and_says_so(tickets_model, tickets_sim) -> None:
     items, _ = prepare_items(tickets_sim.history.iloc[:3], tickets_model.spec)
     quotes = quote_items(tickets_model, items, locale="de-AT")

@@ -15,7 +15,8 @@ few hundred phrase look-ups, not thousands of Babel calls.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import string
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -39,9 +40,9 @@ _RELATIONS = (*_NEAR, "weekday", "date")
 """How far a moment is from when the quote is given, as its phrase says it."""
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DATED = -1
-_KEY_SPAN, _MINUTES = 2**20, 24 * 60
-"""Bounds of the day numbers and minutes packed into one key per moment (see local_moments)."""
 """A relation to the reference day that is always said with the date (for agents' lists)."""
+_KEY_SPAN, _MINUTES = 2**20, 24 * 60
+"""Bounds of the day numbers and minutes packed into one key per moment (:meth:`Speaker.said`)."""
 
 
 class Speaker:
@@ -69,10 +70,11 @@ class Speaker:
     def moments(self, instants: pd.DatetimeIndex, style: str) -> list[str]:
         """Each instant said in ``style``: 'on.day', 'on.part', 'on.time', 'by.day',
         'by.time', 'day' (a day on its own) or 'agent' (exact, with its date)."""
-        return self.local_moments(_local_ns(instants, self.timezone), style)
+        return self.said(_local_ns(instants, self.timezone), style).tolist()
 
-    def local_moments(self, local: np.ndarray, style: str) -> list[str]:
-        """:meth:`moments` of local wall-clock nanoseconds in the display time zone.
+    def said(self, local: np.ndarray, style: str) -> np.ndarray:
+        """:meth:`moments` of local wall-clock nanoseconds in the display time zone, as an object
+        array.
 
         Words depend only on (relation to the reference day, day, time key): each distinct
         combination in the batch is said once, and the rest is numpy indexing."""
@@ -80,7 +82,7 @@ class Speaker:
         valid = local != NAT
         out = np.full(len(local), "", dtype=object)
         if not valid.any():
-            return out.tolist()
+            return out
         days = local[valid] // NS_PER_DAY
         minute = (local[valid] % NS_PER_DAY) // NS_PER_MINUTE
         uses = self._uses(style)
@@ -99,7 +101,7 @@ class Speaker:
         )):  # fmt: skip
             said[k] = self._moment(style, near, day, at)
         out[valid] = said[inverse]
-        return out.tolist()
+        return out
 
     def exact(self, utc_ns: int) -> str:
         """One moment (UTC nanoseconds) for agents, with its date ('Thursday, January 8,
@@ -319,98 +321,125 @@ def compose(
     ``agent_summary``, ``risk_notes`` (lists of dicts, ranked) and ``risk_codes`` (the notes'
     codes, comma-separated), one entry per item.
 
+    Texts are built column by column: every sentence is said once per distinct set of words it
+    is made of, and the pieces are joined as object arrays (numpy adds ``str`` objects in C).
     The four moments are UTC nanoseconds (:func:`eta.calendar.utc_nanoseconds`)."""
     lang, spec = speaker.language, speaker.spec
+    n = len(findings)
     by_date = spec.promise_rounding == "date"
     moments = np.concatenate([earliest, likely, promise, follow_up])
     earliest, likely, promise, follow_up = np.split(wall_nanoseconds(moments, speaker.timezone), 4)
     one_day = by_date & (likely // NS_PER_DAY == promise // NS_PER_DAY)
-    likely_said = speaker.local_moments(likely, "on.day" if by_date else "on.part")
-    promise_said = speaker.local_moments(promise, "by.day" if by_date else "by.time")
-    follow_said = speaker.local_moments(follow_up, "on.time")
-    exact = {
-        name: speaker.local_moments(values, "agent")
-        for name, values in (
-            ("earliest", earliest),
-            ("likely", likely),
-            ("promise", promise),
-            ("follow_up", follow_up),
-        )
-    }
-    level = lang.percent(confidence, "#,##0.#%")
-    clock = lang.catalog[f"clock.{spec.clock}"]
-    in_progress_said = _sentence(lang.text(f"message.in_progress.{spec.kind}"))
-    escalate_said = lang.text("agent.escalate")
-    groups = {s: str(s).partition(":")[2] or str(s) for s in set(segments)}
-    sentences: dict[tuple, str] = {}  # the same window or follow-up said once per batch
+    escalate, in_progress = np.asarray(escalate, bool), np.asarray(in_progress, bool)
 
-    def sentence(key: str, **params: str) -> str:
-        memo = (key, *params.values())
-        said = sentences.get(memo)
-        if said is None:
-            said = sentences[memo] = _sentence(lang.text(key, **params))
-        return said
+    def sentence(key: str) -> Callable[..., str]:
+        return lambda **params: _sentence(lang.text(key, **params))
 
-    segment_said = {s: lang.text("agent.segment", segment=g) for s, g in groups.items()}
-    risks_said: dict[str, str] = {"": lang.text("agent.no_risks")}
-    follow_key, by_key = f"message.follow_up.{spec.kind}", f"message.by.{spec.kind}"
-    window_key = f"message.window.{spec.kind}"
-    summary_pattern = lang.catalog["agent.summary"]
-    heard: dict[tuple, _Heard] = {}  # per distinct findings: a batch has few combinations
-    out: dict[str, list] = {
-        "customer_message": [],
-        "follow_up_message": [],
-        "agent_summary": [],
-        "risk_notes": [],
-        "risk_codes": [],
-    }
-    # Plain lists: indexing numpy arrays item by item costs more than the words.
-    one_day, escalate, in_progress = (
-        np.asarray(a).tolist() for a in (one_day, escalate, in_progress)
+    follow = _per_distinct(
+        sentence(f"message.follow_up.{spec.kind}"),
+        follow_up=speaker.said(follow_up, "on.time"),
     )
-    elapsed, segments = np.asarray(elapsed).tolist(), list(segments)
-    reference_day = speaker._reference_day.tolist()  # a holiday's "tomorrow" depends on it
-    for row in range(len(likely_said)):
-        # Findings of equal facts are often the very same object (eta.risks interns them).
-        key = (reference_day[row], escalate[row], *findings[row])
-        notes = heard.get(key)
-        if notes is None:
-            notes = heard[key] = _heard(
-                speaker, findings[row], row, escalate[row], risks_said, lang
-            )
-        follow = sentence(follow_key, follow_up=follow_said[row])
-        if one_day[row]:  # "most likely on Friday, and at the latest by Friday"
-            window = sentence(by_key, promise=promise_said[row])
-        else:
-            window = sentence(window_key, likely=likely_said[row], promise=promise_said[row])
-        opening = (
-            notes.apology + " " if escalate[row] else in_progress_said + " " if in_progress[row]
-            else ""
-        )  # fmt: skip
-        out["customer_message"].append(f"{opening}{window}{notes.customer}{follow}")
-        out["follow_up_message"].append(follow)
-        summary = [
-            lang.localize_digits(
-                summary_pattern.format(
-                    level=level,
-                    promise=exact["promise"][row],
-                    likely=exact["likely"][row],
-                    earliest=exact["earliest"][row],
-                    follow_up=exact["follow_up"][row],
-                )
-            )
+    by, window = sentence(f"message.by.{spec.kind}"), sentence(f"message.window.{spec.kind}")
+    window = _per_distinct(
+        # "most likely on Friday, and at the latest by Friday" is said "by Friday"
+        lambda one, likely, promise: (
+            by(promise=promise) if one else window(likely=likely, promise=promise)
+        ),
+        one=one_day,
+        likely=speaker.said(likely, "on.day" if by_date else "on.part"),
+        promise=speaker.said(promise, "by.day" if by_date else "by.time"),
+    )
+    heard, which = _hear(speaker, findings, escalate)
+    customer = np.array([h.customer for h in heard], dtype=object)[which]
+    apology = np.array([h.apology for h in heard], dtype=object)[which]
+    in_progress_said = _sentence(lang.text(f"message.in_progress.{spec.kind}")) + " "
+    opening = np.where(escalate, apology, np.where(in_progress, in_progress_said, ""))
+
+    summary = _fill(
+        lang,
+        "agent.summary",
+        n,
+        level=lang.percent(confidence, "#,##0.#%"),
+        **{name: speaker.said(values, "agent") for name, values in (
+            ("earliest", earliest), ("likely", likely), ("promise", promise),
+            ("follow_up", follow_up),
+        )},
+    )  # fmt: skip
+    rows = np.flatnonzero(in_progress)
+    if len(rows):
+        clock = lang.catalog[f"clock.{spec.clock}"]
+        summary[rows] += [
+            " " + lang.text("agent.elapsed", elapsed=lang.number(e), clock=clock)
+            for e in np.asarray(elapsed, float)[rows].tolist()
         ]
-        if in_progress[row]:
-            summary.append(
-                lang.text("agent.elapsed", elapsed=lang.number(elapsed[row]), clock=clock)
-            )
-        if escalate[row]:
-            summary.append(escalate_said)
-        summary.append(segment_said[segments[row]])
-        summary.append(notes.risks)
-        out["agent_summary"].append(" ".join(summary))
-        out["risk_notes"].append(list(map(dict.copy, notes.notes)))
-        out["risk_codes"].append(notes.codes)
+    summary[escalate] += " " + lang.text("agent.escalate")
+    summary += " " + _per_distinct(
+        lambda segment: lang.text("agent.segment", segment=segment.partition(":")[2] or segment),
+        segment=np.asarray(segments, dtype=object).astype(str).astype(object),
+    )
+    summary += " " + np.array([h.risks for h in heard], dtype=object)[which]
+    return {
+        "customer_message": (opening + window + customer + follow).tolist(),
+        "follow_up_message": follow.tolist(),
+        "agent_summary": summary.tolist(),
+        # Each item gets its own notes: a caller may edit one quote's without touching others.
+        "risk_notes": [list(map(dict.copy, heard[k].notes)) for k in which.tolist()],
+        "risk_codes": np.array([h.codes for h in heard], dtype=object)[which].tolist(),
+    }
+
+
+def _hear(
+    speaker: Speaker, findings: list[list[Finding]], escalate: np.ndarray
+) -> tuple[list[_Heard], np.ndarray]:
+    """The words of each distinct combination of findings, and which one each item has.
+
+    A batch has few combinations: findings of equal facts are mostly the very same object
+    (:mod:`eta.risks` interns them). A holiday's "tomorrow" depends on the item's reference day,
+    so that is part of the combination."""
+    heard: list[_Heard] = []
+    index: dict[tuple, int] = {}
+    which = []
+    risks_said: dict[str, str] = {"": speaker.language.text("agent.no_risks")}
+    for row, (day, late, found) in enumerate(
+        zip(speaker._reference_day.tolist(), escalate.tolist(), findings, strict=True)
+    ):
+        key = (day, late, *found)
+        k = index.get(key)
+        if k is None:
+            k = index[key] = len(heard)
+            heard.append(_heard(speaker, found, row, late, risks_said))
+        which.append(k)
+    return heard, np.array(which, dtype=np.int64)
+
+
+def _per_distinct(say: Callable[..., str], **columns: np.ndarray) -> np.ndarray:
+    """``say(**values)`` for each row, said once per distinct combination of values; an
+    object array of ``str``."""
+    n = len(next(iter(columns.values())))
+    combination = np.zeros(n, dtype=np.int64)
+    for values in columns.values():
+        inverse, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+        # Renumbered after each column, so the product of the counts never overflows.
+        combination = pd.factorize(combination * len(distinct) + inverse)[0]
+    firsts = np.full(combination.max(initial=-1) + 1, n, dtype=np.int64)
+    np.minimum.at(firsts, combination, np.arange(n))
+    said = np.empty(len(firsts), dtype=object)
+    said[:] = [say(**{k: v[row] for k, v in columns.items()}) for row in firsts.tolist()]
+    return said[combination]
+
+
+def _fill(lang: Language, key: str, n: int, **params: np.ndarray | str) -> np.ndarray:
+    """``lang.text(key, **params)`` for ``n`` rows at once, where a param may be a column:
+    the pattern's pieces added as object arrays."""
+    out = np.full(n, "", dtype=object)
+    for literal, field, form, conversion in string.Formatter().parse(lang.catalog[key]):
+        out += literal
+        if field is not None:
+            if form or conversion:
+                raise ValueError(f"{lang.code}: {key} has a formatted placeholder {{{field}}}")
+            out += params[field]
+    if lang.digits:
+        out[:] = [text.translate(lang.digits) for text in out.tolist()]
     return out
 
 
@@ -420,7 +449,7 @@ class _Heard(NamedTuple):
     notes: list[dict]
     """The risk notes, ranked (each row gets its own copies)."""
     apology: str
-    """The overdue note's customer text ('' when not overdue)."""
+    """The overdue note's customer text and a space ('' when not overdue)."""
     customer: str
     """The notes a customer hears, each with a space before and one after (or '')."""
     risks: str
@@ -435,8 +464,8 @@ def _heard(
     row: int,
     escalate: bool,
     risks_said: dict[str, str],
-    lang: Language,
 ) -> _Heard:
+    lang = speaker.language
     notes = [speaker.note(f, row) for f in findings]
     apology = next((n["customer_text"] for n in notes if n["code"] == "overdue"), "")
     said = _for_customer(notes, MAX_CUSTOMER_NOTES - int(bool(escalate)))
@@ -446,7 +475,11 @@ def _heard(
     if risks is None:
         risks = risks_said[codes] = lang.text("agent.risks", codes=codes)
     return _Heard(
-        notes, apology if escalate else "", customer, risks, ",".join(n["code"] for n in notes)
+        notes,
+        apology + " " if escalate else "",
+        customer,
+        risks,
+        ",".join(n["code"] for n in notes),
     )
 
 
