@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from eta.censoring import effective_sample_size
 
@@ -199,20 +198,20 @@ class MondrianCalibration:
     def _deepest(self, keys: list[np.ndarray], prefix: str) -> np.ndarray:
         chosen = np.full(len(keys[0]), prefix + _tag(0, "all"), dtype=object)
         for depth, level in enumerate(keys):
-            inverse, values = pd.factorize(level)  # hashing: no sort of 100,000 strings
-            tags = np.array([prefix + _tag(depth, v) for v in values], dtype=object)
-            known = np.array([t in self.by_key for t in tags], dtype=bool)
-            hit = known[inverse]
-            chosen[hit] = tags[inverse[hit]]
+            values = level.tolist()
+            tags = {v: prefix + _tag(depth, v) for v in set(values)}
+            known = {v: tag for v, tag in tags.items() if tag in self.by_key}
+            found = [known.get(v) for v in values]
+            hit = np.array([tag is not None for tag in found], dtype=bool)
+            chosen[hit] = np.array(found, dtype=object)[hit]
         return chosen
 
     def distributions(self, segments: np.ndarray) -> dict[str, np.ndarray]:
         """Row indices per calibration segment, for vectorised work segment by segment."""
-        inverse, values = pd.factorize(np.asarray(segments, dtype=object), use_na_sentinel=False)
-        order = np.argsort(inverse, kind="stable")
-        bounds = np.searchsorted(inverse[order], np.arange(len(values) + 1))
-        rows = {str(v): order[bounds[i] : bounds[i + 1]] for i, v in enumerate(values)}
-        return {tag: rows[tag] for tag in sorted(rows)}
+        rows: dict[str, list[int]] = {}
+        for row, tag in enumerate(np.asarray(segments).tolist()):
+            rows.setdefault(str(tag), []).append(row)
+        return {tag: np.array(rows[tag], dtype=np.int64) for tag in sorted(rows)}
 
     def to_dict(self) -> dict:
         return {

@@ -57,6 +57,7 @@ class Speaker:
         self.timezone = timezone
         self._reference_day = _local_ns(reference, timezone) // NS_PER_DAY
         self._cache: dict[tuple, str] = {}
+        self._packed: dict[str, dict[int, str]] = {}
         self._days: dict[int, tuple[str, str, str]] = {}
         self._notes: dict[tuple, dict[str, str]] = {}
         self._times: dict[int, str] = {}
@@ -76,32 +77,26 @@ class Speaker:
         """:meth:`moments` of local wall-clock nanoseconds in the display time zone, as an object
         array.
 
-        Words depend only on (relation to the reference day, day, time key): each distinct
-        combination in the batch is said once, and the rest is numpy indexing."""
+        Words depend only on (relation to the reference day, day, time key), packed into one
+        integer per moment: each distinct one in the batch is said once, the rest are look-ups.
+        """
         local = np.asarray(local, dtype=np.int64)
-        valid = local != NAT
-        out = np.full(len(local), "", dtype=object)
-        if not valid.any():
-            return out
-        days = local[valid] // NS_PER_DAY
-        minute = (local[valid] % NS_PER_DAY) // NS_PER_MINUTE
+        days = local // NS_PER_DAY
+        minute = (local % NS_PER_DAY) // NS_PER_MINUTE
+        relation = 0 if style == "agent" else days - self._reference_day
         uses = self._uses(style)
-        relation = np.zeros_like(days) if style == "agent" else days - self._reference_day[valid]
-        timing = np.zeros_like(minute)
-        if uses == "time":
-            timing = minute
-        elif uses == "part":
-            timing = _parts(minute)
-        # One integer per (relation, day, time key); relations and days are far within 2**20.
-        keys = ((relation + _KEY_SPAN) * (2 * _KEY_SPAN) + days) * _MINUTES + timing
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        said = np.empty(len(first), dtype=object)
-        for k, (near, day, at) in enumerate(zip(
-            relation[first].tolist(), days[first].tolist(), minute[first].tolist(), strict=True
-        )):  # fmt: skip
-            said[k] = self._moment(style, near, day, at)
-        out[valid] = said[inverse]
-        return out
+        timing = minute if uses == "time" else _parts(minute) if uses == "part" else 0
+        packed = ((relation + _KEY_SPAN) * (2 * _KEY_SPAN) + days + _KEY_SPAN) * _MINUTES + timing
+        keys = np.where(local != NAT, packed, -1).tolist()
+        known = self._packed.setdefault(style, {-1: ""})
+        out = []
+        for row, key in enumerate(keys):
+            words = known.get(key)
+            if words is None:
+                near = 0 if style == "agent" else int(relation[row])
+                words = known[key] = self._say(style, near, int(days[row]), int(minute[row]))
+            out.append(words)
+        return np.array(out, dtype=object)
 
     def exact(self, utc_ns: int) -> str:
         """One moment (UTC nanoseconds) for agents, with its date ('Thursday, January 8,
@@ -415,17 +410,15 @@ def _hear(
 def _per_distinct(say: Callable[..., str], **columns: np.ndarray) -> np.ndarray:
     """``say(**values)`` for each row, said once per distinct combination of values; an
     object array of ``str``."""
-    n = len(next(iter(columns.values())))
-    combination = np.zeros(n, dtype=np.int64)
-    for values in columns.values():
-        inverse, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
-        # Renumbered after each column, so the product of the counts never overflows.
-        combination = pd.factorize(combination * len(distinct) + inverse)[0]
-    firsts = np.full(combination.max(initial=-1) + 1, n, dtype=np.int64)
-    np.minimum.at(firsts, combination, np.arange(n))
-    said = np.empty(len(firsts), dtype=object)
-    said[:] = [say(**{k: v[row] for k, v in columns.items()}) for row in firsts.tolist()]
-    return said[combination]
+    names = list(columns)
+    said: dict[tuple, str] = {}
+    out = []
+    for values in zip(*(np.asarray(c).tolist() for c in columns.values()), strict=True):
+        words = said.get(values)
+        if words is None:
+            words = said[values] = say(**dict(zip(names, values, strict=True)))
+        out.append(words)
+    return np.array(out, dtype=object)
 
 
 def _fill(lang: Language, key: str, n: int, **params: np.ndarray | str) -> np.ndarray:

@@ -69,12 +69,11 @@ class Usual:
 
     def level(self, segments: np.ndarray, feature: str) -> tuple[np.ndarray, np.ndarray]:
         """Usual (median, 90th percentile) of ``feature`` for each segment (NaN if unknown)."""
+        known = [s for s, v in self.load.items() if feature in v]
         fallback = self.load.get(ALL, {}).get(feature, [np.nan, np.nan])
-        median, p90 = (
-            look_up(segments, {s: v[feature][k] for s, v in self.load.items() if feature in v}, f)
-            for k, f in enumerate(fallback)
-        )
-        return median, p90
+        levels = np.array([*(self.load[s][feature] for s in known), fallback], dtype=float)
+        at = look_up(segments, {s: k for k, s in enumerate(known)}, len(known)).astype(np.int64)
+        return levels[at, 0], levels[at, 1]
 
     def in_peak(self, first: np.ndarray, last: np.ndarray) -> np.ndarray:
         """Whether each range of local dates ``[first, last]`` (datetime64[D]) meets a peak week."""
