@@ -334,11 +334,11 @@ def compose(
         sentence(f"message.follow_up.{spec.kind}"),
         follow_up=speaker.said(follow_up, "on.time"),
     )
-    by, window = sentence(f"message.by.{spec.kind}"), sentence(f"message.window.{spec.kind}")
+    say_by, say_window = (sentence(f"message.{k}.{spec.kind}") for k in ("by", "window"))
     window = _per_distinct(
         # "most likely on Friday, and at the latest by Friday" is said "by Friday"
         lambda one, likely, promise: (
-            by(promise=promise) if one else window(likely=likely, promise=promise)
+            say_by(promise=promise) if one else say_window(likely=likely, promise=promise)
         ),
         one=one_day,
         likely=speaker.said(likely, "on.day" if by_date else "on.part"),
