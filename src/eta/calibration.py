@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from eta.censoring import effective_sample_size
+from eta.data import look_up
 
 MIN_SEGMENT_ITEMS = 150.0
 """Effective number of calibration items a segment needs before it gets its own distribution."""
@@ -198,12 +199,11 @@ class MondrianCalibration:
     def _deepest(self, keys: list[np.ndarray], prefix: str) -> np.ndarray:
         chosen = np.full(len(keys[0]), prefix + _tag(0, "all"), dtype=object)
         for depth, level in enumerate(keys):
-            values = level.tolist()
-            tags = {v: prefix + _tag(depth, v) for v in set(values)}
-            known = {v: tag for v, tag in tags.items() if tag in self.by_key}
-            found = [known.get(v) for v in values]
-            hit = np.array([tag is not None for tag in found], dtype=bool)
-            chosen[hit] = np.array(found, dtype=object)[hit]
+            head = prefix + _tag(depth, "")
+            known = [tag for tag in self.by_key if tag.startswith(head)]
+            at = look_up(level, {tag.removeprefix(head): k for k, tag in enumerate(known)})
+            hit = ~np.isnan(at)
+            chosen[hit] = np.array(known, dtype=object)[at[hit].astype(np.int64)]
         return chosen
 
     def distributions(self, segments: np.ndarray) -> dict[str, np.ndarray]:
