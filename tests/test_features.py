@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import Clock
-from eta.data import END, FINISHED, HOURS, START, seen_at
+from eta.data import END, FINISHED, HOURS, SEEN, START, seen_at
 from eta.features import SEASON, Events, calendar_features, recent_history
 from eta.synthetic import load_spec
 
@@ -45,6 +45,39 @@ def test_backlog_counts_items_started_and_not_yet_finished(tickets_history) -> N
         assert np.isclose(
             got["recent_log_hours_7d"].iloc[0], np.log(same.loc[recent, HOURS]).mean()
         )
+
+
+def test_an_item_last_seen_open_leaves_the_backlog_as_long_after_as_it_had_run() -> None:
+    day = pd.Timedelta(days=1)
+    t0 = pd.Timestamp("2025-03-03", tz="UTC")
+    export = t0 + 30 * day
+    frame = pd.DataFrame(
+        {
+            "segment": "a",
+            START: [t0, t0, t0 + day],
+            END: [pd.NaT, pd.NaT, t0 + 3 * day],
+            SEEN: [t0 + 2 * day, export, t0 + 3 * day],  # looked at on day 2; open at export
+            HOURS: [48.0, 720.0, 48.0],
+        }
+    )
+    events = Events.from_frame(frame)
+    days = np.array([1.5, 3.5, 4.5, 29.5])
+    got = recent_history(
+        events, np.full(len(days), "a"), (t0 + pd.to_timedelta(days, unit="D")).asi8
+    )
+    # Both open ones count until day 4 (looked at aged 2 days); then only the one still open.
+    np.testing.assert_array_equal(got["backlog"], [3, 2, 1, 1])
+    np.testing.assert_array_equal(got["backlog_all"], [3, 2, 1, 1])
+    np.testing.assert_array_equal(got["finished_7d"], [0, 1, 1, 0])  # leaving is not finishing
+    saved = Events.from_frame(events.to_frame())
+    np.testing.assert_array_equal(saved.leave, events.leave)
+    unseen = Events.from_frame(frame.drop(columns=SEEN))  # a spec without observed_until
+    np.testing.assert_array_equal(
+        recent_history(
+            unseen, np.full(len(days), "a"), (t0 + pd.to_timedelta(days, unit="D")).asi8
+        )["backlog"],
+        [3, 2, 2, 2],
+    )
 
 
 def test_after_the_record_ends_the_last_state_fades_to_the_usual_one(tickets_history) -> None:

@@ -52,8 +52,10 @@ def _recent_history_by_groupby(events: Events, segment: np.ndarray, at: np.ndarr
     out["recent_log_hours_7d"] = np.full(len(at), np.nan)
     window = pd.Timedelta(days=7).value
     finished = events.end != np.iinfo(np.int64).min
+    # An item leaves the backlog when it finishes or, last seen open, when tested in
+    # test_features.py: events.leave has both.
     out["backlog_all"] = np.searchsorted(np.sort(events.start), at) - np.searchsorted(
-        np.sort(events.end[finished]), at
+        np.sort(events.leave), at
     ).astype(float)
     queries = pd.Series(np.arange(len(at))).groupby(segment).indices
     groups = pd.Series(np.arange(len(events.start))).groupby(events.segment).indices
@@ -68,7 +70,9 @@ def _recent_history_by_groupby(events: Events, segment: np.ndarray, at: np.ndarr
         ends = events.end[done][order]
         logs = np.concatenate([[0.0], np.cumsum(np.log(events.hours[done][order]))])
         ended, ended_before = np.searchsorted(ends, t), np.searchsorted(ends, t - window)
-        out["backlog"][rows] = np.searchsorted(starts, t) - ended
+        out["backlog"][rows] = np.searchsorted(starts, t) - np.searchsorted(
+            np.sort(events.leave[idx]), t
+        )
         out["started_7d"][rows] = np.searchsorted(starts, t) - np.searchsorted(starts, t - window)
         count = ended - ended_before
         out["finished_7d"][rows] = count
