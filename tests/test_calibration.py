@@ -221,3 +221,24 @@ def test_quotes_made_ahead_use_their_own_distributions_where_the_model_has_them(
     assert saved.segment_of(keys, ahead).tolist() == tags.tolist()
     # A model saved before quotes made ahead had their own calibration quotes them as before.
     assert live.segment_of(keys, ahead).tolist() == live.segment_of(keys).tolist()
+
+
+def test_a_segment_tail_leans_on_its_parent_until_it_has_exceedances_of_its_own() -> None:
+    rng = np.random.default_rng(5)
+    # Everyone: exponential scores of rate 1 above 0. Segment "few": 200 items, none far out.
+    # Segment "many": 20,000 items whose tail is twice as steep as everyone's.
+    everyone = rng.exponential(1.0, 20_000)
+    few = np.linspace(0.0, 0.5, 200)
+    many = rng.exponential(0.5, 20_000)
+    scores = np.concatenate([everyone, few, many])
+    level1 = np.repeat(np.array(["rest", "few", "many"], dtype=object), [20_000, 200, 20_000])
+    keys = [np.full(len(scores), "all", dtype=object), level1]
+    calibration = MondrianCalibration.fit(scores, np.ones(len(scores)), keys)
+    parent = calibration.by_key["0:all"].tail_rate
+    assert 1.0 < parent < 1.6  # mostly rate-1 and rate-2 scores beyond the 95th percentile
+    few_tail = calibration.by_key["1:few"]
+    above = few_tail.scores[few_tail.scores > few_tail.tail_start]
+    own_rate = 1.0 / np.mean(above - few_tail.tail_start)
+    assert len(above) <= 10 and own_rate > 50  # its ten items above 0.475 reach only 0.5
+    assert parent < few_tail.tail_rate < 2.5 * parent  # its ten weighed with the prior's ten
+    assert calibration.by_key["1:many"].tail_rate == pytest.approx(2.0, rel=0.1)

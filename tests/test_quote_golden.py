@@ -243,23 +243,27 @@ def test_a_ticket_in_progress_is_re_quoted_from_the_time_already_spent(tickets) 
 def test_an_overdue_ticket_gets_an_apology_a_new_promise_and_escalation(tickets) -> None:
     # On Thursday 7 May at 12:00 it has been open 7 + 8 + 8 + 8 + 3 = 34 clock hours, past its
     # promise (22.5 h) and past every duration in the sample. Beyond the sample's 95th percentile
-    # (23.75 h) scores follow an exponential tail; its rate is 1 / 0.05 (the mean excess of the
-    # top four log durations, 0.026, is below the 0.05 floor), so level p is
-    # 34 h * exp(-log(1 - p) / 20):
-    #   earliest 34.18 h -> 12:11; likely 35.20 h -> 13:12 (this afternoon);
-    #   0.7 -> 36.11 h -> 14:07 -> follow-up 14:00; promise 38.15 h -> 16:09 -> 17:00.
+    # (23.75 h) scores follow an exponential tail. Its four log excesses sum to only 0.104, so its
+    # rate is mostly the prior's, ten exceedances at log 5: (10 + 4) / (10 / log 5 + 0.104) =
+    # 2.216, and level p is 34 h * exp(-log(1 - p) / 2.216):
+    #   earliest (0.1) 35.66 h -> 13:40; likely 46.48 h -> Fri 16:29 -> 16:30 (tomorrow);
+    #   0.7 -> 58.53 h -> Tue 12 May 12:32 -> follow-up 12:00;
+    #   promise 96.09 h -> Tue 19 May 10:05 -> 11:00, across two weekends.
     q = quote(tickets, FRESH_TICKET, now="2026-05-07 12:00")
     zone = "Europe/Sarajevo"
-    assert local(q["likely_at"], zone) == "Thu 2026-05-07 13:12"
-    assert local(q["follow_up_at"], zone) == "Thu 2026-05-07 14:00"
-    assert local(q["promise_at"], zone) == "Thu 2026-05-07 17:00"
-    assert q["promise_hours"] == pytest.approx(34 * np.exp(np.log(10) / 20))
+    rate = 14 / (10 / np.log(5) + 4 * 0.0259097)
+    assert local(q["earliest_at"], zone) == "Thu 2026-05-07 13:40"
+    assert local(q["likely_at"], zone) == "Fri 2026-05-08 16:30"
+    assert local(q["follow_up_at"], zone) == "Tue 2026-05-12 12:00"
+    assert local(q["promise_at"], zone) == "Tue 2026-05-19 11:00"
+    assert q["promise_hours"] == pytest.approx(34 * np.exp(np.log(10) / rate))
     assert q["escalate"]
-    assert q["risk_codes"] == "overdue"
+    assert q["risk_codes"] == "overdue,weekend_in_window"
     assert q["customer_message"] == (
         "This is taking longer than we promised, and we are sorry: we have escalated it. "
-        "Most likely this afternoon, and at the latest by 5:00\u202fPM today. "
-        "We will update you today at 2:00\u202fPM if it is not resolved by then."
+        "Most likely tomorrow afternoon, and at the latest by Tuesday, May 19 at 11:00\u202fAM. "
+        "This period includes days when our team is off (Saturday and Sunday). "
+        "We will update you on Tuesday at 12:00\u202fPM if it is not resolved by then."
     )
     assert q["risk_notes"] == [
         {
@@ -272,7 +276,15 @@ def test_an_overdue_ticket_gets_an_apology_a_new_promise_and_escalation(tickets)
                 "Past the promise: in progress for 34 h, the promise was 23 h. "
                 "Apologise, escalate and give the new promise."
             ),
-        }
+        },
+        {
+            "code": "weekend_in_window",
+            "severity": "low",
+            "customer_text": (
+                "This period includes days when our team is off (Saturday and Sunday)."
+            ),
+            "agent_text": "Non-working days before the promise: Saturday and Sunday.",
+        },
     ]
 
 
@@ -280,8 +292,9 @@ def test_an_overdue_ticket_in_bosnian(tickets) -> None:
     q = quote(tickets, FRESH_TICKET, now="2026-05-07 12:00", locale="bs")
     assert q["customer_message"] == (
         "Izvinjavamo se što ovo traje duže nego što smo obećali; predmet smo proslijedili na "
-        "prioritetnu obradu. Vaš zahtjev će najvjerovatnije biti riješen danas poslijepodne, a "
-        "najkasnije danas do 17:00. Ako do tada ne bude riješen, javit ćemo Vam se danas u 14:00."
+        "prioritetnu obradu. Vaš zahtjev će najvjerovatnije biti riješen sutra poslijepodne, a "
+        "najkasnije u utorak, 19. 5., do 11:00. U ovaj period ulaze i neradni dani našeg tima "
+        "(subota i nedjelja). Ako do tada ne bude riješen, javit ćemo Vam se u utorak u 12:00."
     )
 
 
