@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from eta.spec import DatasetSpec, SpecError
 from eta.synthetic import load_spec
@@ -57,6 +58,8 @@ confidence: 0.9
         ({"calendar": {"hours": ["17:00", "09:00"]}}, "calendar.hours"),
         ({"calendar": {"cutoff": "25:99"}}, "calendar.cutoff"),
         ({"calendar": {"days": ["Funday"]}}, "calendar.days.0"),
+        ({"features": {"categorical": ["priority", "priority"]}}, "features.categorical"),
+        ({"end": BASE["start"]}, "end"),
     ],
 )
 def test_a_bad_spec_names_the_key(change: dict, key: str) -> None:
@@ -85,3 +88,15 @@ def test_embedded_specs_round_trip_through_yaml(name: str, tmp_path: Path) -> No
     path = tmp_path / "spec.yaml"
     path.write_text(spec.to_yaml())
     assert DatasetSpec.from_yaml(path) == spec
+
+
+def test_unquoted_times_of_day_in_yaml_are_refused_with_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    text = yaml.safe_dump({**BASE, "calendar": {"hours": ["09:00", "17:00"], "cutoff": "14:00"}})
+    path.write_text(text.replace("'17:00'", "17:00").replace("'14:00'", "14:00"))
+    assert "17:00" in path.read_text() and "'17:00'" not in path.read_text()
+    with pytest.raises(SpecError) as refused:
+        DatasetSpec.from_yaml(path)
+    message = str(refused.value)
+    assert "key 'calendar.hours'" in message and "got the number 1020" in message
+    assert "key 'calendar.cutoff'" in message and "in quotes, such as '17:00'" in message

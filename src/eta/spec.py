@@ -73,6 +73,18 @@ class CalendarSpec(_Strict):
     cutoff: str | None = None
     """Items started after this local time count from the next working day (e.g. '14:00')."""
 
+    @field_validator("hours", "cutoff", mode="before")
+    @classmethod
+    def _times_are_quoted(cls, value: object) -> object:
+        """YAML reads an unquoted 17:00 as the number 1020 (17 * 60 + 0, base 60)."""
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(item, int | float) and not isinstance(item, bool):
+                raise ValueError(
+                    f"got the number {item}: write times of day in quotes, such as '17:00' "
+                    "(YAML reads an unquoted 17:00 as a number of minutes)"
+                )
+        return value
+
     @field_validator("holidays", mode="before")
     @classmethod
     def _one_or_many(cls, value: object) -> object:
@@ -141,6 +153,14 @@ class FeatureSpec(_Strict):
     (``{en: 'the carrier', bs: 'prevoznik'}``). A feature without a phrase in the customer's
     language is never named to that customer (agents see every feature)."""
 
+    @field_validator("categorical", "numeric")
+    @classmethod
+    def _no_repeats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({c for c in value if value.count(c) > 1})
+        if repeated:
+            raise ValueError(f"{repeated} listed more than once")
+        return value
+
     @field_validator("numeric")
     @classmethod
     def _listed_once(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
@@ -187,6 +207,13 @@ class DatasetSpec(_Strict):
         if self.rounding is not None:
             return self.rounding
         return "hour" if self.kind == "resolution" else "date"
+
+    @field_validator("end")
+    @classmethod
+    def _end_is_not_start(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("start"):
+            raise ValueError(f"{value!r} is also the start column: name the finish column")
+        return value
 
     @field_validator("timezone")
     @classmethod
