@@ -59,3 +59,20 @@ def test_static_backtest_reports_the_quality_measures(tickets_history: History) 
     assert m["mean_padding_hours"] > 0 and m["pinball_loss"] > 0
     assert (result.quotes["earliest_at"] <= result.quotes["likely_at"]).all()
     assert (result.quotes["likely_at"] <= result.quotes["promise_at"]).all()
+
+
+def test_items_still_open_past_their_promise_count_as_broken(tickets_history: History) -> None:
+    frame = tickets_history.frame
+    end = tickets_history.as_of - pd.Timedelta(days=7)
+    result = run_backtest(tickets_history, end - pd.Timedelta(days=30), end)
+    quotes = result.quotes
+    items = frame[(frame[START] >= end - pd.Timedelta(days=30)) & (frame[START] < end)]
+    finished = items[FINISHED].to_numpy()
+    hours, promise = items[HOURS].to_numpy(), quotes["promise_hours"].to_numpy()
+    late_open = ~finished & (hours > promise)
+    assert late_open.sum() >= 5  # open at the export, already past the promise
+    judged = finished | late_open
+    assert result.metrics["items"] == judged.sum() < len(items)
+    kept = finished & (hours <= promise)
+    assert result.metrics["on_time_rate"] == pytest.approx(kept.sum() / judged.sum())
+    assert (quotes["actual_hours"].notna().to_numpy() == judged).all()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eta.data import MISSING, DataError, load_history, look_up, seen_at
+from eta.data import MISSING, DataError, category_texts, load_history, look_up, seen_at
 from eta.synthetic import load_spec
 
 SPEC = load_spec("tickets")
@@ -113,3 +113,20 @@ def test_look_up_answers_as_the_table_does_for_one_quote_and_for_a_batch(rows: i
     expected = np.array([table.get(v, -1.0) for v in values])
     np.testing.assert_array_equal(look_up(values, table, -1.0), expected)
     assert set(expected) == {-1.0, 0.0, 1.0, 2.0, 3.0}  # every kind of value was asked for
+
+
+def test_the_same_category_reads_the_same_from_csv_parquet_and_python() -> None:
+    # A float column of codes with blanks (Parquet, pandas), its CSV text, and stray spaces.
+    as_floats = pd.Series([1.0, np.nan, 12.0])
+    as_csv = pd.Series(["1.0", "", "12.00"], dtype="string").replace("", None)
+    as_mixed = pd.Series([" 1", "  ", 12], dtype=object)
+    expected = ["1", MISSING, "12"]
+    for values in (as_floats, as_csv, as_mixed):
+        assert category_texts(values).tolist() == expected
+    # Only whole numbers lose their decimals: codes like '2.10' or '1.5' stay what they are.
+    assert category_texts(pd.Series(["2.10", "1.5", "v1.0", "-3.0"])).tolist() == [
+        "2.10",
+        "1.5",
+        "v1.0",
+        "-3",
+    ]

@@ -10,6 +10,7 @@ ordered, future promises; whatever should be refused must say where, without a t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -444,6 +445,46 @@ def test_empty_or_unusable_histories_and_periods_are_refused(tmp_path: Path) -> 
     assert "no items start in the test period" in after.output
     before = refused("backtest", "--spec", spec, "--data", data, "--test-start", "2020-01-01")
     assert "finished items" in before.output
+    backwards = ["--test-start", "2025-04-01", "--test-end", "2025-03-01"]
+    reversed_period = refused("backtest", "--spec", spec, "--data", data, *backwards)
+    assert (
+        "ends (2025-03-01" in reversed_period.output
+        and "before it starts" in reversed_period.output
+    )
+    early = refused(
+        "train", "--spec", spec, "--data", data, "--out", tmp_path / "m", "--as-of", "2020-01-01"
+    )
+    assert "no row starts by the as-of time 2020-01-01" in early.output
+    assert "history.csv" in early.output
+
+
+def test_a_history_whose_every_timestamp_is_unreadable_is_quarantined(tmp_path: Path) -> None:
+    history = make_history(n=300, seed=9)
+    for column in ("opened", "closed"):  # epoch seconds, as some exports write them
+        history[column] = (history[column].astype("int64") // 10**9).astype(str)
+    data = tmp_path / "epoch.csv"
+    history.to_csv(data, index=False)
+    spec = write_spec(tmp_path / "spec.yaml")
+    result = refused("train", "--spec", spec, "--data", data, "--out", tmp_path / "m")
+    assert "300 of 300 rows" in result.output and "column 'opened'" in result.output
+    quarantined = pd.read_csv(tmp_path / "epoch.rejected.csv")
+    assert len(quarantined) == 300 and set(quarantined["column"]) == {"opened"}
+
+
+def test_naive_command_line_times_are_local_to_the_spec_as_in_the_data(tmp_path: Path) -> None:
+    history = make_history(seed=5, tz="America/New_York")
+    spec = write_spec(tmp_path / "spec.yaml", timezone="America/New_York")
+    data = write(history, tmp_path / "history.csv", "naive")
+    model = tmp_path / "model"
+    trained = cli("train", "--spec", spec, "--data", data, "--out", model, "--as-of", "2025-04-01")
+    assert trained.exit_code == 0, trained.output
+    as_of = json.loads((model / "model.json").read_text())["info"]["as_of"]
+    assert pd.Timestamp(as_of) == pd.Timestamp("2025-04-01", tz="America/New_York")
+    items = pd.DataFrame({"opened": ["2025-04-16 10:00:00"], "kind": "k0", "load": 2.0})
+    quoted = pd.read_parquet(quote(model, tmp_path, items, "--now", "2025-04-16 12:00")[1])
+    offset = quote(model, tmp_path, items, "--now", "2025-04-16T12:00-04:00")[1]
+    pd.testing.assert_frame_equal(quoted, pd.read_parquet(offset))
+    assert quoted["elapsed_hours"].iloc[0] == pytest.approx(2.0)  # noon in New York, not UTC
 
 
 def test_integer_codes_with_blanks_in_parquet_are_the_values_a_csv_or_json_gives(

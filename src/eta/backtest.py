@@ -19,7 +19,7 @@ import pandas as pd
 
 from eta.calibration import ALL, CHECKPOINTS
 from eta.data import FINISHED, HOURS, START, History, seen_at
-from eta.evaluation import promise_metrics
+from eta.evaluation import known_outcomes, promise_metrics
 from eta.features import Events
 from eta.feedback import NEVER, OutcomeFeed
 from eta.model import EtaModel, Settings
@@ -67,14 +67,21 @@ def run_backtest(
         (the service hears outcomes, not every start), online recalibration from outcomes.
         Static quotes are always made that way, as ``eta quote`` makes them.
     actual_hours : the true clock hours of the test items (e.g. a simulation's ground truth),
-        in the order of :func:`period_items`; by default the finishes recorded in ``history``.
+        in the order of :func:`period_items`; by default what ``history`` knows: finishes,
+        and items still open past their promise, late (:func:`eta.evaluation.known_outcomes`).
     """
     spec = history.spec
     confidence = spec.confidence if confidence is None else confidence
-    model = EtaModel(spec, settings).fit(seen_at(history, test_start))
+    if test_end is not None and test_end <= test_start:
+        raise ValueError(f"the test period ends ({test_end}) before it starts ({test_start})")
     items = period_items(history, test_start, test_end)
     if items.empty:
-        raise ValueError(f"no items start in the test period from {test_start}")
+        first, last = history.frame[START].min(), history.frame[START].max()
+        raise ValueError(
+            f"no items start in the test period from {test_start} to {test_end or 'the end'}; "
+            f"the data's items start from {first} to {last}"
+        )
+    model = EtaModel(spec, settings).fit(seen_at(history, test_start))
     # Replay quotes live, from every event before each item's start; a static quote knows only
     # the model's own record, as `eta quote` does a month after `eta train`.
     live = replay and not served
@@ -85,7 +92,7 @@ def run_backtest(
     )
     quotes.index = items.index
     if actual_hours is None:
-        actual_hours = np.where(items[FINISHED], items[HOURS], np.nan)
+        actual_hours = known_outcomes(items, quotes["promise_hours"].to_numpy(float))
     metrics = promise_metrics(
         actual_hours,
         quotes["promise_hours"].to_numpy(float),

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from eta.data import DataError, load_history, read_table
+from eta.data import DataError, load_history, parse_timestamps, read_table
 from eta.settings import get_settings
 from eta.spec import DatasetSpec, SpecError
 
@@ -48,14 +48,18 @@ def friendly_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def parse_timestamp(value: str | None, name: str) -> pd.Timestamp | None:
+def parse_timestamp(value: str | None, name: str, timezone: str) -> pd.Timestamp | None:
+    """A command-line instant, read as the data's timestamps are: naive means local time in the
+    spec's ``timezone`` (``--now "2024-07-01 12:00"`` is noon where the items are)."""
     if value is None:
         return None
-    try:
-        ts = pd.Timestamp(value)
-    except ValueError as exc:
-        raise ValueError(f"--{name} {value!r} is not an ISO-8601 timestamp") from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    parsed = parse_timestamps(pd.Series([value], dtype="string"), timezone).iloc[0]
+    if pd.isna(parsed):
+        raise ValueError(
+            f"--{name} {value!r} is not an ISO-8601 timestamp (e.g. 2024-07-01T12:00, local "
+            f"time in {timezone}, or 2024-07-01T12:00+02:00)"
+        )
+    return parsed
 
 
 CALENDAR_MISMATCH = 0.2
@@ -90,7 +94,7 @@ def train(
     history = load_history(
         data,
         dataset,
-        as_of=parse_timestamp(as_of, "as-of"),
+        as_of=parse_timestamp(as_of, "as-of", dataset.timezone),
         quarantine=quarantine,
         max_rejected=max_rejected,
     )
@@ -103,11 +107,17 @@ def train(
         f"[green]trained[/] {dataset.name}: {info['rows']:,} rows ({info['open_share']:.1%} open), "
         f"{len(model.calibration_.segments)} calibration segments -> {out}"
     )
-    if info["no_clock_time_share"] > CALENDAR_MISMATCH:
+    share = info["no_clock_time_share"]
+    if share > CALENDAR_MISMATCH and dataset.clock == "wall":
         console.print(
-            f"[yellow]check the calendar:[/] {info['no_clock_time_share']:.0%} of finished items "
-            f"took no time on the {dataset.clock} clock (they finished while "
-            f"{spec}'s calendar says everyone is off); promises count only its working time"
+            f"[yellow]check the data:[/] {share:.0%} of finished items took under a minute; "
+            f"are {dataset.start!r} and {dataset.end!r} the moments work started and finished?"
+        )
+    elif share > CALENDAR_MISMATCH:
+        console.print(
+            f"[yellow]check the calendar:[/] {share:.0%} of finished items took no time on the "
+            f"business clock (they finished while {spec}'s calendar says everyone is off); "
+            "promises count only its working time"
         )
     logged = log_run(
         f"train {dataset.name}",
@@ -162,7 +172,7 @@ def quote(
 
     loaded = EtaModel.load(model)
     raw = read_table(data)
-    moment = parse_timestamp(now, "now")
+    moment = parse_timestamp(now, "now", loaded.spec.timezone)
     items, errors = prepare_items(raw, loaded.spec, now=moment)
     quotes = quote_items(
         loaded,
@@ -207,8 +217,8 @@ def backtest(
     dataset = DatasetSpec.from_yaml(spec)
     history = load_history(data, dataset, quarantine=quarantine)
     _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
-    start = parse_timestamp(test_start, "test-start")
-    end = parse_timestamp(test_end, "test-end")
+    start = parse_timestamp(test_start, "test-start", dataset.timezone)
+    end = parse_timestamp(test_end, "test-end", dataset.timezone)
     with console.status("training and quoting the test period"):
         result = run_backtest(history, start, end, replay=replay, confidence=confidence)
     print_metrics(result.metrics, f"{dataset.name} backtest ({result.metrics['mode']})")

@@ -193,7 +193,6 @@ def load_history(
         problems.add(dup, spec.id, "duplicate id (first occurrence kept)")
 
     bad = problems.any()
-    as_of = _as_of(as_of, start[~bad], end[~bad], None if seen is None else seen[~bad])
     rejected = problems.frame(raw, source)
     if quarantine is None and len(rejected) and not isinstance(data, pd.DataFrame):
         quarantine = Path(source).with_suffix(".rejected.csv")
@@ -207,9 +206,11 @@ def load_history(
             f"allowed {max_rejected:.0%}{where}. First problems: "
             + "; ".join(rejected.head(3).apply(_describe, axis=1))
         )
+    kept_seen = None if seen is None else seen[~bad]
+    as_of = _as_of(as_of, start[~bad], end[~bad], kept_seen, spec, source)
 
     frame = pd.DataFrame({START: start[~bad], END: end[~bad]})
-    frame[SEEN] = seen[~bad] if seen is not None else pd.NaT
+    frame[SEEN] = seen[~bad] if seen is not None else pd.Series(pd.NaT, dtype=end.dtype)
     for column in spec.features.categorical:
         values = raw.loc[~bad, column]
         frame[column] = pd.Series(category_texts(values), index=values.index, dtype="string")
@@ -281,8 +282,9 @@ def category_texts(values: pd.Series | pd.api.extensions.ExtensionArray) -> np.n
     """Categorical values as ``str`` in an object array, a missing one as :data:`MISSING`.
 
     Whole numbers in a float column (integer codes with blanks, as pandas and Parquet keep them)
-    read as '7', not '7.0': the same value in a CSV cell or a JSON number must be the same
-    category."""
+    read as '7', not '7.0', and so does the text '7.0' (what pandas writes for such a column in
+    a CSV): the same value in a CSV cell, a Parquet column or a JSON number must be the same
+    category. Spaces around a value are not part of it; a blank value is missing."""
     if pd.api.types.is_float_dtype(values.dtype):
         numbers = np.asarray(values, dtype=float)
         known = numbers[~np.isnan(numbers)]
@@ -290,7 +292,19 @@ def category_texts(values: pd.Series | pd.api.extensions.ExtensionArray) -> np.n
             values = pd.array(values, dtype="Float64").astype("Int64")
     if not isinstance(values.dtype, pd.StringDtype):
         values = values.astype("string")
-    return values.to_numpy(dtype=object, na_value=MISSING)
+    return np.array(
+        [_category_text(v) for v in values.to_numpy(dtype=object, na_value=MISSING)], dtype=object
+    )
+
+
+_WHOLE_NUMBER = re.compile(r"^(-?\d+)\.0+$")
+
+
+def _category_text(value: str) -> str:
+    text = value.strip()
+    if "." in text and (whole := _WHOLE_NUMBER.match(text)):
+        return whole.group(1)
+    return text or MISSING
 
 
 def look_up(values: Any, table: Mapping[Any, float], default: float = np.nan) -> np.ndarray:
@@ -312,15 +326,30 @@ def _present(values: pd.Series) -> pd.Series:
 
 
 def _as_of(
-    given: pd.Timestamp | str | None, start: pd.Series, end: pd.Series, seen: pd.Series | None
+    given: pd.Timestamp | str | None,
+    start: pd.Series,
+    end: pd.Series,
+    seen: pd.Series | None,
+    spec: DatasetSpec,
+    source: str,
 ) -> pd.Timestamp:
-    if given is not None:
-        ts = pd.Timestamp(given)
-        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    candidates = [s.max() for s in (start, end, seen) if s is not None and s.notna().any()]
-    if not candidates:
-        raise DataError("no usable timestamps in the history")
-    return max(candidates)
+    """The moment the history describes: ``given`` (naive = the spec's local time), or its
+    latest timestamp."""
+    if not start.notna().any():
+        raise DataError(f"{source}: no usable timestamps in the history (it has no valid rows)")
+    if given is None:
+        return max(s.max() for s in (start, end, seen) if s is not None and s.notna().any())
+    if isinstance(given, pd.Timestamp) and given.tzinfo is not None:
+        as_of = given.tz_convert("UTC")
+    else:
+        as_of = parse_timestamps(pd.Series([str(given)], dtype="string"), spec.timezone).iloc[0]
+    if pd.isna(as_of):
+        raise DataError(f"as-of {given!r} is not an ISO-8601 timestamp")
+    if start.min() > as_of:
+        raise DataError(
+            f"{source}: no row starts by the as-of time {as_of}; the first starts at {start.min()}"
+        )
+    return as_of
 
 
 def _describe(row: pd.Series) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from eta.data import FINISHED, HOURS
+
 MIN_SEGMENT_ITEMS = 300
 """Segments smaller than this are too noisy to call the worst (the engine issue's threshold)."""
 
@@ -20,6 +22,19 @@ def pinball_loss(actual: np.ndarray, predicted: np.ndarray, level: float) -> flo
     if not diff.size:
         return float("nan")  # nothing to judge (as the on-time rate of no items)
     return float(np.mean(np.maximum(level * diff, (level - 1.0) * diff)))
+
+
+def known_outcomes(items: pd.DataFrame, promise_hours: np.ndarray) -> np.ndarray:
+    """Actual clock hours where the outcome is known at the export, NaN where it is not.
+
+    A finished item is known. An item still open is known to be late once it has been open for
+    longer than the promise: its hours so far stand in, a lower bound on its lateness. Until
+    then nobody knows whether the promise will hold. Judged on finished items alone, a backtest
+    whose slowest items are still open counts only the promises that were kept.
+    """
+    hours = items[HOURS].to_numpy(float)
+    finished = items[FINISHED].to_numpy(bool)
+    return np.where(finished | (hours > promise_hours), hours, np.nan)
 
 
 def promise_metrics(

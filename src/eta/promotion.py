@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from eta.backtest import period_items, replay_offsets, run_backtest
-from eta.data import END, FINISHED, HOURS, START, History
-from eta.evaluation import promise_metrics
+from eta.data import END, FINISHED, START, History
+from eta.evaluation import known_outcomes, promise_metrics
 from eta.features import Events
 from eta.model import EtaModel, Settings
 from eta.quote import quote_items
@@ -208,17 +208,6 @@ def compare(
         reasons,
         quotes,
     )
-
-
-def known_outcomes(items: pd.DataFrame, promise_hours: np.ndarray) -> np.ndarray:
-    """Actual clock hours where the outcome is known at the export, NaN where it is not.
-
-    A finished item is known. An item still open is known to be late once it has been open for
-    longer than the promise; until then nobody knows whether the promise will hold.
-    """
-    hours = items[HOURS].to_numpy(float)
-    finished = items[FINISHED].to_numpy(bool)
-    return np.where(finished | (hours > promise_hours), hours, np.nan)
 
 
 def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
@@ -405,7 +394,6 @@ __all__ = [
     "Holdout",
     "RetrainResult",
     "compare",
-    "known_outcomes",
     "retrain_and_promote",
     "write_report",
 ]
