@@ -153,6 +153,8 @@ def _peak_weeks(frame: pd.DataFrame, clock: Clock) -> dict[int, dict[str, float]
     if table.empty:
         return {}
     weekly = table.groupby(level=[0, 1]).agg({"w": "sum", "sw": "sum", "n": "sum", "t": "mean"})
+    if weekly.index.get_level_values(0).nunique() < MIN_YEARS:
+        return {}  # a season recurs: one year's weeks cannot show one (nor fit a trend)
     weekly["slower"] = weekly["w"] / weekly["sw"].where(weekly["sw"] > 0)
     trend = np.polyfit(weekly["t"], np.log(weekly["n"]), 1)
     weekly["busier"] = np.exp(np.log(weekly["n"]) - np.polyval(trend, weekly["t"]))
