@@ -49,13 +49,21 @@ def test_replay_quotes_do_not_change_when_later_outcomes_change(
     )
 
 
-def test_static_backtest_reports_the_quality_measures(tickets_history: History) -> None:
+def test_static_backtest_reports_the_quality_measures(
+    tickets_history: History, tickets_sim
+) -> None:
     frame = tickets_history.frame
     start = frame[START].quantile(0.8)
     result = run_backtest(tickets_history, start, start + pd.Timedelta(days=30))
     m = result.metrics
     assert m["mode"] == "static" and m["items"] > 300
-    assert 0.8 < m["on_time_rate"] <= 1.0
+    # Judged on what the export knows, the on-time rate is the one the true finishes give
+    # (78.4% in this November); on finished items alone it read 82.0%.
+    ids = result.quotes["id"].to_numpy()
+    truth = tickets_sim.truth.set_index(tickets_history.spec.id).loc[ids, "true_hours"]
+    true_rate = np.mean(truth.to_numpy() <= result.quotes["promise_hours"].to_numpy())
+    assert m["on_time_rate"] == pytest.approx(true_rate, abs=0.015)
+    assert 0.7 < m["on_time_rate"] <= 1.0
     assert m["mean_padding_hours"] > 0 and m["pinball_loss"] > 0
     assert (result.quotes["earliest_at"] <= result.quotes["likely_at"]).all()
     assert (result.quotes["likely_at"] <= result.quotes["promise_at"]).all()
