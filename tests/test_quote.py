@@ -154,6 +154,9 @@ def test_a_given_promise_that_passed_makes_an_item_overdue(tickets_model, ticket
     quotes = quote_items(tickets_model, items, now=start + pd.Timedelta(days=2))
     assert (errors == "").all()
     assert quotes["escalate"].tolist() == [True, False]
+    raw["promised_at"] = [start - pd.Timedelta(hours=1), None]  # promised before it started
+    items, errors = prepare_items(raw, tickets_model.spec)
+    assert errors.tolist() == ["column 'promised_at': before the item's start (created_at)", ""]
 
 
 def test_risk_notes_are_ranked_and_the_message_uses_at_most_three(

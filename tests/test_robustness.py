@@ -467,6 +467,7 @@ def test_a_history_whose_every_timestamp_is_unreadable_is_quarantined(tmp_path: 
     spec = write_spec(tmp_path / "spec.yaml")
     result = refused("train", "--spec", spec, "--data", data, "--out", tmp_path / "m")
     assert "300 of 300 rows" in result.output and "column 'opened'" in result.output
+    assert "a bare number; write ISO-8601" in result.output
     quarantined = pd.read_csv(tmp_path / "epoch.rejected.csv")
     assert len(quarantined) == 300 and set(quarantined["column"]) == {"opened"}
 

@@ -171,15 +171,14 @@ def load_history(
     tz = spec.timezone
     start = parse_timestamps(raw[spec.start], tz)
     problems.add(raw[spec.start].isna(), spec.start, "missing start timestamp")
-    problems.add(start.isna() & raw[spec.start].notna(), spec.start, "unparseable timestamp")
+    problems.unparseable(raw[spec.start], start)
     end = parse_timestamps(raw[spec.end], tz)
-    problems.add(end.isna() & raw[spec.end].notna(), spec.end, "unparseable timestamp")
+    problems.unparseable(raw[spec.end], end)
     problems.add(end < start, spec.end, "finishes before it starts")
     seen = None
     if spec.observed_until:
         seen = parse_timestamps(raw[spec.observed_until], tz)
-        col = raw[spec.observed_until]
-        problems.add(seen.isna() & col.notna(), spec.observed_until, "unparseable timestamp")
+        problems.unparseable(raw[spec.observed_until], seen)
         problems.add(end.isna() & (seen < start), spec.observed_until, "last seen before it starts")
     numeric = {}
     for column in spec.features.numeric:
@@ -367,6 +366,20 @@ class _Problems:
         hit = np.asarray(mask.fillna(False), dtype=bool) & (self._reason == None)  # noqa: E711
         self._column[hit] = column
         self._reason[hit] = reason
+
+    def unparseable(self, written: pd.Series, parsed: pd.Series) -> None:
+        """Timestamps written but not read; a bare number (epoch seconds?) says how to fix it."""
+        unread = parsed.isna() & written.notna()
+        if not unread.any():
+            return
+        text = written[unread].astype("string").str.strip()
+        number = text.str.fullmatch(r"-?\d+(?:\.\d+)?").fillna(False).astype(bool)
+        self.add(
+            number.reindex(written.index, fill_value=False),
+            str(written.name),
+            "unparseable timestamp: a bare number; write ISO-8601 such as 2024-07-01T12:00",
+        )
+        self.add(unread, str(written.name), "unparseable timestamp")
 
     def any(self) -> pd.Series:
         return pd.Series(self._reason != None)  # noqa: E711

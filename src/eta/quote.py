@@ -129,6 +129,8 @@ def prepare_items(
         columns[PROMISED] = promised.array
         bad = (promised.isna() & raw[PROMISED].notna()).to_numpy() & (error == "")
         error[bad] = f"column '{PROMISED}': unparseable timestamp"
+        early = (promised < start).to_numpy(dtype=bool, na_value=False) & (error == "")
+        error[early] = f"column '{PROMISED}': before the item's start ({spec.start})"
     if spec.id:
         given = spec.id in raw.columns
         columns["id"] = raw[spec.id].array if given else np.full(n, pd.NA, dtype=object)
