@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from eta.backtest import period_items, run_backtest
 from eta.calendar import Clock
-from eta.calibration import AHEAD
-from eta.data import load_history, seen_at
+from eta.calibration import AHEAD, MIN_SEGMENT_ITEMS
+from eta.censoring import effective_sample_size, ipcw_weights
+from eta.data import FINISHED, HOURS, SEGMENT, START, load_history, seen_at
 from eta.features import SEASON, Events
-from eta.model import FAR_TAIL_QUOTES, EtaModel, NotFittedError, Settings
+from eta.model import FAR_TAIL_QUOTES, MAX_CALIBRATION_SHARE, EtaModel, NotFittedError, Settings
 from eta.synthetic import SyntheticHistory, deliveries, tickets
 
 
@@ -226,3 +227,20 @@ def test_a_model_that_has_seen_a_whole_year_promises_last_years_peak_again() -> 
 
     assert peak_over_before(two_years) > 1.10  # measured 1.16 (the truth: 1.30)
     assert peak_over_before(one_year) < 1.06  # measured 1.02
+
+
+def test_a_thin_history_calibrates_on_more_of_its_latest_items() -> None:
+    sim = tickets(500, seed=3)
+    history = load_history(sim.history, sim.spec)
+    frame = history.frame.sort_values(START, kind="stable").reset_index(drop=True)
+    fifth = frame.iloc[int(len(frame) * 0.8) :]
+    weights = ipcw_weights(fifth[HOURS].to_numpy(), fifth[FINISHED].to_numpy(), fifth[SEGMENT])
+    assert effective_sample_size(weights) < MIN_SEGMENT_ITEMS  # the usual fifth is too thin
+    model = EtaModel(sim.spec).fit(history)
+    share = (frame[START] >= pd.Timestamp(model.info_["calibration_from"])).mean()
+    assert 0.2 < share <= MAX_CALIBRATION_SHARE
+    assert model.calibration_.by_key["0:all"].n_effective >= MIN_SEGMENT_ITEMS
+    larger = load_history(tickets(5_000, seed=3).history, sim.spec)
+    starts = larger.frame[START]
+    since = pd.Timestamp(EtaModel(sim.spec).fit(larger).info_["calibration_from"])
+    assert (starts >= since).mean() == pytest.approx(0.2, abs=0.001)  # enough: the usual fifth
