@@ -183,9 +183,9 @@ class MondrianCalibration:
                 if depth > 0 and effective_sample_size(weights[rows]) < min_items:
                     continue
                 prior = MODEL_TAIL_RATE
-                if depth > 0:  # the deepest ancestor with a distribution of its own
-                    parent = cls(by_key).segment_of([k[rows][:1] for k in keys[:depth]])[0]
-                    prior = by_key[parent].tail_rate
+                for above in range(depth):  # the deepest ancestor with a distribution of its own
+                    ancestor = by_key.get(_tag(above, keys[above][rows][0]))
+                    prior = prior if ancestor is None else ancestor.tail_rate
                 by_key[_tag(depth, key)] = ScoreDistribution.fit(scores[rows], weights[rows], prior)
         return cls(by_key, min_items)
 

@@ -165,16 +165,17 @@ class EtaModel:
             keep = frame[FINISHED].to_numpy()
             frame = frame[keep].reset_index(drop=True)
             features = features[keep].reset_index(drop=True)
-        log_hours = np.log(frame[HOURS].to_numpy(float))
+        hours = frame[HOURS].to_numpy(float)
+        log_hours = np.log(hours)
         finished = frame[FINISHED].to_numpy(bool)
         # Censoring may differ by segment (slow queues are looked at later): G per segment.
         strata = frame[SEGMENT].astype(str).to_numpy()
-        cut = self._calibration_cut(frame[HOURS].to_numpy(float), finished, strata)
+        cut = self._calibration_cut(hours, finished, strata)
         train, calib = slice(0, cut), slice(cut, None)
         self.inputs_ = learnt_inputs(features, frame[START].iloc[train])
         x = self._encode(features)
 
-        w_train = ipcw_weights(frame[HOURS].to_numpy()[train], finished[train], strata[train])
+        w_train = ipcw_weights(hours[train], finished[train], strata[train])
         keep = w_train > 0
         self.boosters_ = {}
         for alpha in (0.5, 0.9):
@@ -192,7 +193,7 @@ class EtaModel:
         self.typical_spread_ = float(np.exp(np.mean(np.log(raw_spread))))
         location, spread = self._location_spread(x.iloc[calib])
         scores = (log_hours[calib] - location) / spread
-        w_calib = ipcw_weights(frame[HOURS].to_numpy()[calib], finished[calib], strata[calib])
+        w_calib = ipcw_weights(hours[calib], finished[calib], strata[calib])
         if not (w_calib > 0).any():
             raise DataError(f"{history.source}: no finished items in the calibration period")
         keys = self._segment_levels(frame.iloc[calib])
@@ -209,7 +210,7 @@ class EtaModel:
             tags,
             location,
             spread,
-            frame[HOURS].to_numpy()[calib],
+            hours[calib],
             finished[calib],
             pace,
         )
@@ -242,7 +243,7 @@ class EtaModel:
             "open_share": float(1 - finished.mean()),
             # Finished within the clock's first minute: many means the calendar is wrong for
             # the data (items finish while it says everyone is off), and so is every promise.
-            "no_clock_time_share": float(np.mean(frame[HOURS].to_numpy()[finished] <= MIN_HOURS)),
+            "no_clock_time_share": float(np.mean(hours[finished] <= MIN_HOURS)),
             "rejected_rows": len(history.rejected),
             "segments": self.calibration_.segments,
         }
