@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from eta.data import DataError, load_history, parse_timestamps, read_table
+from eta.data import DataError, load_history, parse_timestamp, read_table
 from eta.settings import get_settings
 from eta.spec import DatasetSpec, SpecError
 
@@ -48,12 +48,12 @@ def friendly_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def parse_timestamp(value: str | None, name: str, timezone: str) -> pd.Timestamp | None:
+def option_timestamp(value: str | None, name: str, timezone: str) -> pd.Timestamp | None:
     """A command-line instant, read as the data's timestamps are: naive means local time in the
     spec's ``timezone`` (``--now "2024-07-01 12:00"`` is noon where the items are)."""
     if value is None:
         return None
-    parsed = parse_timestamps(pd.Series([value], dtype="string"), timezone).iloc[0]
+    parsed = parse_timestamp(value, timezone)
     if pd.isna(parsed):
         raise ValueError(
             f"--{name} {value!r} is not an ISO-8601 timestamp (e.g. 2024-07-01T12:00, local "
@@ -94,7 +94,7 @@ def train(
     history = load_history(
         data,
         dataset,
-        as_of=parse_timestamp(as_of, "as-of", dataset.timezone),
+        as_of=option_timestamp(as_of, "as-of", dataset.timezone),
         quarantine=quarantine,
         max_rejected=max_rejected,
     )
@@ -172,7 +172,7 @@ def quote(
 
     loaded = EtaModel.load(model)
     raw = read_table(data)
-    moment = parse_timestamp(now, "now", loaded.spec.timezone)
+    moment = option_timestamp(now, "now", loaded.spec.timezone)
     items, errors = prepare_items(raw, loaded.spec, now=moment)
     quotes = quote_items(
         loaded,
@@ -217,8 +217,8 @@ def backtest(
     dataset = DatasetSpec.from_yaml(spec)
     history = load_history(data, dataset, quarantine=quarantine)
     _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
-    start = parse_timestamp(test_start, "test-start", dataset.timezone)
-    end = parse_timestamp(test_end, "test-end", dataset.timezone)
+    start = option_timestamp(test_start, "test-start", dataset.timezone)
+    end = option_timestamp(test_end, "test-end", dataset.timezone)
     with console.status("training and quoting the test period"):
         result = run_backtest(history, start, end, replay=replay, confidence=confidence)
     print_metrics(result.metrics, f"{dataset.name} backtest ({result.metrics['mode']})")

@@ -127,6 +127,13 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     return pd.Series(utc_instants(out), index=values.index)
 
 
+def parse_timestamp(value: str | pd.Timestamp, timezone: str) -> pd.Timestamp:
+    """One instant, read as :func:`parse_timestamps` reads a column (NaT if unreadable)."""
+    if isinstance(value, pd.Timestamp) and value.tzinfo is not None:
+        return value.tz_convert("UTC")
+    return parse_timestamps(pd.Series([str(value)], dtype="string"), timezone).iloc[0]
+
+
 def _nanoseconds(utc: pd.Series) -> pd.Series:
     """Datetime columns in nanoseconds, as parsed text is: Parquet from Spark or BigQuery holds
     microseconds, which code reading int64 instants took for nanoseconds (dates in 1970).
@@ -338,10 +345,7 @@ def _as_of(
         raise DataError(f"{source}: no usable timestamps in the history (it has no valid rows)")
     if given is None:
         return max(s.max() for s in (start, end, seen) if s is not None and s.notna().any())
-    if isinstance(given, pd.Timestamp) and given.tzinfo is not None:
-        as_of = given.tz_convert("UTC")
-    else:
-        as_of = parse_timestamps(pd.Series([str(given)], dtype="string"), spec.timezone).iloc[0]
+    as_of = parse_timestamp(given, spec.timezone)
     if pd.isna(as_of):
         raise DataError(f"as-of {given!r} is not an ISO-8601 timestamp")
     if start.min() > as_of:

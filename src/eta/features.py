@@ -224,15 +224,15 @@ def _recent_history(
 
 @dataclass(frozen=True)
 class _Timeline:
-    """Events sorted for counting: starts, finishes and leaving the backlog, overall and per
-    segment, with the running sum of finished items' log hours in finish order. Built once per
-    :class:`Events` (a model's recent events never change), so a quote only searches sorted
-    arrays."""
+    """Events sorted for counting: starts and leaving the backlog, overall and per segment;
+    per segment also finishes, with the running sum of finished items' log hours in finish
+    order. Built once per :class:`Events` (a model's recent events never change), so a quote
+    only searches sorted arrays."""
 
     starts: np.ndarray
-    ends: np.ndarray
     leaves: np.ndarray
     by_segment: dict[str, _Timeline]
+    ends: np.ndarray | None = None
     logs: np.ndarray | None = None
 
 
@@ -249,14 +249,12 @@ def _timeline(events: Events) -> _Timeline:
         logs = np.concatenate([[0.0], np.cumsum(np.log(events.hours[done][ends_order]))])
         by_segment[str(key)] = _Timeline(
             np.sort(events.start[idx]),
-            events.end[done][ends_order],
             np.sort(events.leave[idx]),
             {},
+            events.end[done][ends_order],
             logs,
         )
-    return _Timeline(
-        np.sort(events.start), np.sort(events.end[finished]), np.sort(events.leave), by_segment
-    )
+    return _Timeline(np.sort(events.start), np.sort(events.leave), by_segment)
 
 
 def calendar_features(start: pd.Series, clock: Clock) -> pd.DataFrame:
