@@ -35,6 +35,7 @@ def test_each_kind_of_bad_row_is_reported_with_row_column_and_reason(tmp_path: P
         "B4,2025-03-10T12:00:00+01:00,soon,high,billing,email,1",
         "B5,2025-03-10T12:00:00+01:00,,high,billing,email,many",
         "T0,2025-03-10T12:00:00+01:00,,high,billing,email,1",
+        "B6,2025-03-10T12:00:00+01:00,,high,billing,email,-inf",
     ]
     path = write(tmp_path, GOOD + bad)
     quarantine = tmp_path / "rejected.csv"
@@ -46,8 +47,9 @@ def test_each_kind_of_bad_row_is_reported_with_row_column_and_reason(tmp_path: P
     assert got.loc["B4"].tolist() == [44, "resolved_at", "unparseable timestamp"]
     assert got.loc["B5"].tolist() == [45, "queue_open", "not a number"]
     assert got.loc["T0"].tolist() == [46, "ticket_id", "duplicate id (first occurrence kept)"]
+    assert got.loc["B6"].tolist() == [47, "queue_open", "not a finite number"]
     saved = pd.read_csv(quarantine, dtype=str)
-    assert len(saved) == 6 and set(saved["file"]) == {str(path)}
+    assert len(saved) == 7 and set(saved["file"]) == {str(path)}
     assert len(history.frame) == 40  # nothing good was lost
 
 

@@ -15,6 +15,7 @@ from eta.calendar import Clock
 from eta.calibration import ALL, OnlineCalibration
 from eta.data import START, load_history
 from eta.features import Events, feature_frame
+from eta.localization import language
 from eta.model import EtaModel
 from eta.quote import prepare_items, quote_items
 from eta.usual import Usual
@@ -106,6 +107,19 @@ def test_a_value_never_seen_in_training_is_thin_history(tickets_model, tickets_s
     note = notes_of(quote)["thin_history"]
     assert "category=quantum-entanglement" in note["agent_text"]
     assert note["customer_text"].startswith("We have seen few requests like this one")
+
+
+def test_a_number_outside_the_training_range_is_thin_history(tickets_model, tickets_sim) -> None:
+    low, high = tickets_model.ranges_["queue_open"]
+    raw = tickets_sim.history.iloc[[10, 11, 12]].copy()
+    raw["queue_open"] = [high * 40, (low + high) / 2, low - 5]
+    quotes = quote_items(tickets_model, prepare_items(raw, tickets_model.spec)[0], locale="ru")
+    notes = [notes_of(q).get("thin_history") for _, q in quotes.iterrows()]
+    assert notes[1] is None or "queue_open" not in notes[1]["agent_text"]
+    russian = language("ru")
+    for note, value in ((notes[0], high * 40), (notes[2], low - 5)):
+        assert "Вне диапазона" in note["agent_text"]
+        assert f"queue_open {russian.number(value)} (" in note["agent_text"]
 
 
 def test_drivers_are_named_to_customers_only_in_the_specs_words(tickets_model, items) -> None:

@@ -191,6 +191,7 @@ def load_history(
     for column in spec.features.numeric:
         values = pd.to_numeric(raw[column], errors="coerce")
         problems.add(values.isna() & _present(raw[column]), column, "not a number")
+        problems.add(np.isinf(values), column, "not a finite number")
         numeric[column] = values.astype(float)
     if spec.id:
         ids = raw[spec.id].astype("string")

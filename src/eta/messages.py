@@ -265,6 +265,16 @@ class Speaker:
             parts.append(
                 lang.text("risk.thin_history.agent_unseen", values=", ".join(facts["unseen"]))
             )
+        if facts["beyond"]:
+
+            def number(value: float) -> str:
+                return lang.number(value, "#,##0.###")
+
+            values = ", ".join(
+                f"{name} {number(value)} ({number(low)}–{number(high)})"
+                for name, value, low, high in facts["beyond"]
+            )
+            parts.append(lang.text("risk.thin_history.agent_beyond", values=values))
         return self._kind("risk.thin_history.customer"), " ".join(parts)
 
     def _weekend_in_window(self, facts: dict, row: int) -> tuple[str, str]:

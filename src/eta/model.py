@@ -161,6 +161,12 @@ class EtaModel:
             c: sorted(features[c].dropna().unique().tolist())
             for c in self.spec.features.categorical
         }
+        # Trees answer flat beyond the values they were grown on: a quote outside says so.
+        self.ranges_ = {
+            c: (float(features[c].min()), float(features[c].max()))
+            for c in self.spec.features.numeric
+            if features[c].notna().any()
+        }
         if not self.settings.use_open_items:  # the naive way, kept only to measure against
             keep = frame[FINISHED].to_numpy()
             frame = frame[keep].reset_index(drop=True)
@@ -368,6 +374,7 @@ class EtaModel:
             "settings": self.settings.__dict__,
             "inputs": self.inputs_,
             "categories": self.categories_,
+            "ranges": self.ranges_,
             "typical_spread": self.typical_spread_,
             "calibration": self.calibration_.to_dict(),
             "in_flight": self.in_flight_.to_dict() if self.in_flight_ else None,
@@ -395,6 +402,7 @@ class EtaModel:
         }
         model.inputs_ = state.get("inputs") or _inputs_before_seasons(spec)
         model.categories_ = state["categories"]
+        model.ranges_ = {c: tuple(r) for c, r in state.get("ranges", {}).items()}  # none: before
         model.typical_spread_ = state["typical_spread"]
         model.calibration_ = MondrianCalibration.from_dict(state["calibration"])
         in_flight = state.get("in_flight")  # absent in models saved before it existed

@@ -111,6 +111,8 @@ def prepare_items(
         if missing.any():
             bad = missing & _given(values) & (error == "")
             error[bad] = f"column '{column}': not a number"
+        infinite = np.isinf(numbers) & (error == "")
+        error[infinite] = f"column '{column}': not a finite number"
         columns[column] = numbers
     if now is not None:
         age = (_utc_value(now) - utc_nanoseconds(start).astype(float)) / 3.6e12  # no overflow

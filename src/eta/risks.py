@@ -21,7 +21,8 @@ Codes, most important first (the order ranks notes of equal severity):
 ``recent_promises_missed`` medium    the live on-time rate of its group is 5+ points under
                                      target over at least 30 judged promises
 ``thin_history``           medium    its calibration fell back to a wider group, or a value was
-                                     never seen in training
+                                     never seen in training (a category, or a number outside
+                                     the training range)
 ``weekend_in_window``      low       non-working weekdays before the promise (business clock)
 ``long_tail``              low       its P97 is 1.5x further beyond its median than usual here
 ``driver:<feature>``       low       one of the (at most two) features that lengthen this
@@ -287,9 +288,25 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
         for row in np.flatnonzero(new):
             values.setdefault(row, []).append(f"{column}={column_values[row]}")
         unseen |= new
+    beyond: dict[int, list[tuple[str, float, float, float]]] = {}
+    for column, (low, high) in model.ranges_.items():
+        column_values = np.asarray(f.features[column], dtype=float)
+        with np.errstate(invalid="ignore"):
+            outside = (column_values < low) | (column_values > high)
+        for row in np.flatnonzero(outside).tolist():
+            beyond.setdefault(row, []).append((column, float(column_values[row]), low, high))
+            unseen[row] = True
     for row in np.flatnonzero(fell_back | unseen):
         group = tags[row].partition(":")[2] if fell_back[row] else None
-        yield row, _finding("thin_history", group=group, unseen=tuple(values.get(row, ())))
+        yield (
+            row,
+            _finding(
+                "thin_history",
+                group=group,
+                unseen=tuple(values.get(row, ())),
+                beyond=tuple(beyond.get(row, ())),
+            ),
+        )
 
 
 def _weekend(model: EtaModel, f: QuoteFacts):
