@@ -38,6 +38,7 @@ import shlex
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -115,19 +116,9 @@ def run_fold(data: datasets.BenchmarkDataset, fold: int, fractions: tuple[float,
 
 def _plain_promise(model, items, features, offsets, elapsed) -> np.ndarray:
     """Diagnostic: the promise level of ``T | T > elapsed`` without in-flight recalibration."""
-    confidence = model.spec.confidence
-    predictive = model.predict(items, features)
-    levels = np.full((len(items), 1), confidence)
-    shift = model.online_.shift(offsets, levels)[:, 0]
-    out = np.empty(len(items))
-    for tag, rows in predictive.calibration.distributions(predictive.segment).items():
-        distribution = predictive.calibration.by_key[tag]
-        location = predictive.location[rows] + shift[rows]
-        spread = predictive.spread[rows]
-        done = (np.log(elapsed[rows]) - location) / spread
-        z = distribution.conditional_quantile(levels[rows, 0], done)
-        out[rows] = np.exp(location + spread * z)
-    return out
+    plain = replace(model.predict(items, features), in_flight=None)
+    levels = np.full((len(items), 1), model.spec.confidence)
+    return plain.hours(levels, elapsed, offsets, model.online_.confidence)[:, 0]
 
 
 def _row(

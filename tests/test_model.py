@@ -95,16 +95,37 @@ def test_open_tickets_raise_the_promise(censored_sim) -> None:
     level=st.floats(0.51, 0.995),
     elapsed=st.one_of(st.just(0.0), st.floats(0.01, 20_000)),
     row=st.integers(0, 499),
+    offsets=st.tuples(st.floats(-2.0, 2.0), st.floats(-2.0, 2.0)),
 )
 def test_quantiles_never_cross_and_never_lie_in_the_past(
-    tickets_model, tickets_history, level, elapsed, row
+    tickets_model, tickets_history, level, elapsed, row, offsets
 ):
     items = tickets_history.frame.iloc[[row]]
-    levels = [1 - level, 0.5, (0.5 + level) / 2, level]
-    q = tickets_model.quantiles(items, levels, elapsed=np.array([elapsed]))[0]
+    levels = np.array([[1 - level, 0.5, (0.5 + level) / 2, level]])
+    predictive = tickets_model.predict(items)
+    corrections = np.array([offsets])  # online calibration's, anywhere in their range
+    q = predictive.hours(levels, np.array([elapsed]), corrections, tickets_model.spec.confidence)[0]
     assert np.all(np.diff(q) >= 0)
     assert q[0] > elapsed
     assert q[-1] > q[1]  # even far past anything seen, the promise stays beyond the likely time
+
+
+def test_a_longer_running_tail_stretches_the_time_left_for_overdue_items(
+    tickets_model, tickets_history
+) -> None:
+    predictive = tickets_model.predict(tickets_history.frame.iloc[:300])
+    confidence = tickets_model.spec.confidence
+    levels = np.tile([0.5, confidence], (300, 1))
+    usual, slower = np.zeros((300, 2)), np.tile([0.0, 0.3], (300, 1))
+    fresh = predictive.hours(levels, None, usual, confidence)
+    fresh_slower = predictive.hours(levels, None, slower, confidence)
+    np.testing.assert_allclose(fresh_slower[:, 0], fresh[:, 0])  # the median stays
+    np.testing.assert_allclose(fresh_slower[:, 1], fresh[:, 1] * np.exp(0.3))  # the promise moves
+    # Three promises late, deep in the memoryless exponential tail: a shift would change nothing.
+    overdue = 3 * fresh[:, 1]
+    left = predictive.hours(levels[:, 1:], overdue, usual, confidence)[:, 0] - overdue
+    left_slower = predictive.hours(levels[:, 1:], overdue, slower, confidence)[:, 0] - overdue
+    assert np.all(left_slower > 1.1 * left)
 
 
 def test_a_saved_model_loads_and_quotes_identically(

@@ -350,11 +350,12 @@ class OnlineCalibration:
         for key, value in speeds.items():
             self.offset[f"{SPEED}|{key}"] = value
 
-    def shift(self, offsets: np.ndarray, levels: np.ndarray) -> np.ndarray:
-        """Log-hours shift of each quantile: the location shift, plus the tail shift in full at
-        the promise level and in proportion between the median and it."""
-        weight = np.clip((np.asarray(levels) - 0.5) / (self.confidence - 0.5), 0.0, None)
-        return offsets[:, :1] + offsets[:, 1:] * weight
+    def shift(self, offsets: np.ndarray, checkpoint: str) -> np.ndarray:
+        """Log-hours shift of a checkpoint's time per item: the location shift, plus the tail
+        shift at the promise. (:meth:`eta.model.Predictive.hours` moves whole distributions:
+        shifted by the first, stretched above the median by the second.)"""
+        tail = 0.0 if self.level(checkpoint) <= 0.5 else 1.0
+        return offsets[:, 0] + tail * offsets[:, 1]
 
     def level(self, checkpoint: str) -> float:
         """The quantile level a checkpoint sits at."""

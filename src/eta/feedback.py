@@ -340,8 +340,7 @@ class OutcomeFeed:
         (today's, or for :data:`~eta.calibration.QUOTED` those the item was quoted with)."""
         if offsets is None:
             offsets = item.quoted if name == QUOTED else self._offsets(item.segment)
-        level = np.array([self.online.level(name)])
-        shift = self.online.shift(offsets[None, :], level)[0, 0]
+        shift = self.online.shift(offsets[None, :], name)[0]
         return float(np.exp(item.location + shift + item.spread * self._z[item.segment, name]))
 
     def _check(self, key: Hashable, name: str, now: float) -> None:

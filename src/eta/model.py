@@ -72,6 +72,9 @@ FAR_TAIL_QUOTES = 10.0
 """An item in progress is promised at most this many fresh quotes beyond the time it has taken."""
 MIN_SPREAD = 0.05
 """Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
+MIN_STRETCH = 0.25
+"""Online calibration narrows the upper half of a distribution at most fourfold."""
+"""Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
 AHEAD_LAGS = pd.Timedelta(days=28)
 """Quotes made ahead are calibrated for records that ended up to four weeks before the item
 started: a model retrained monthly quotes with records that old."""
@@ -311,10 +314,8 @@ class EtaModel:
         levels = np.asarray(levels, dtype=float)
         if levels.ndim == 1:
             levels = np.tile(levels, (len(items), 1))
-        shift = None
-        if online:
-            shift = self.online_.shift(self.online_.offsets(predictive.segment), levels)
-        return predictive.hours(levels, elapsed, shift)
+        offsets = self.online_.offsets(predictive.segment) if online else None
+        return predictive.hours(levels, elapsed, offsets, self.online_.confidence)
 
     def contributions(
         self, items: pd.DataFrame, features: Features | None = None, level: float = 0.9
@@ -529,7 +530,8 @@ class Predictive:
         self,
         levels: np.ndarray,
         elapsed: np.ndarray | None = None,
-        shift: np.ndarray | None = None,
+        offsets: np.ndarray | None = None,
+        confidence: float = 0.9,
     ) -> np.ndarray:
         """Quantiles in clock hours, ``levels`` of shape (n_items, n_levels), never crossing.
 
@@ -537,32 +539,46 @@ class Predictive:
         ``F^-1(F(e) + p' (1 - F(e)))``, where the level ``p'`` is recalibrated on history's items
         that were still open at the same age (:class:`eta.calibration.InFlightCalibration`):
         items that are already late are more often the stuck ones, so ``p' = p`` would break
-        the promises of exactly the customers who call back. ``shift`` (log hours, same shape as
-        ``levels``) moves each quantile: online calibration's answer to "everything is 20%
-        slower this week" (see :meth:`eta.calibration.OnlineCalibration.shift`).
+        the promises of exactly the customers who call back.
+
+        ``offsets`` (per item ``[location shift, tail shift]`` in log hours, see
+        :meth:`eta.calibration.OnlineCalibration.offsets`) is online calibration's answer to
+        "everything is 20% slower this week": the location shift moves the whole distribution,
+        and the tail shift stretches its upper half (scores above the median) so that the
+        quantile at ``confidence`` moves by it in full. A stretch, not a shift, because the
+        exponential tail is memoryless in log time: shifted, an overdue item's remaining time
+        stays the same however much longer promises have been running lately (re-quotes at
+        100% of the first promise were kept 82.7% in December's parcel peak).
         """
         levels = np.asarray(levels, dtype=float)
         n = len(self.location)
         done = np.zeros(n) if elapsed is None else np.nan_to_num(np.asarray(elapsed, float))
-        shift = np.zeros(levels.shape) if shift is None else np.asarray(shift, dtype=float)
+        offsets = np.zeros((n, 2)) if offsets is None else np.asarray(offsets, dtype=float)
         out = np.empty(levels.shape)
         for tag, rows in self.calibration.distributions(self.segment).items():
             dist = self.calibration.by_key[tag]
-            loc = self.location[rows, None] + shift[rows]
+            loc = self.location[rows, None] + offsets[rows, :1]
             spread = self.spread[rows, None]
+            median, top = dist.quantile(np.array([0.5, confidence]))
+            span = np.maximum(spread * (top - median), MIN_SPREAD)
+            stretch = np.maximum(1.0 + offsets[rows, 1:] / span, MIN_STRETCH)
+
+            def scaled(z: np.ndarray, by: np.ndarray, median: float = median) -> np.ndarray:
+                return np.where(z > median, median + by * (z - median), z)
+
             z_done = np.where(
                 done[rows, None] > 0,
-                (np.log(np.maximum(done[rows, None], 1e-9)) - loc) / spread,
+                scaled((np.log(np.maximum(done[rows, None], 1e-9)) - loc) / spread, 1 / stretch),
                 -np.inf,
             )
             asked = levels[rows]
             if self.in_flight is not None:
                 asked = self.in_flight.level(asked, dist.cdf(z_done))
             z = dist.conditional_quantile(asked, z_done)
-            hours = np.exp(loc + spread * z)
+            hours = np.exp(loc + spread * scaled(z, stretch))
             # A safety net for items that have outlived anything history can speak for (the
             # exponential tail scales with the time already spent): at most ten fresh quotes more.
-            fresh = np.exp(loc + spread * dist.quantile(levels[rows]))
+            fresh = np.exp(loc + spread * scaled(dist.quantile(levels[rows]), stretch))
             hours = np.minimum(hours, done[rows, None] + FAR_TAIL_QUOTES * fresh)
             # Never a finish time in the past, even where floating point rounds the tail down.
             out[rows] = np.maximum(hours, done[rows, None] + 1.0 / 60.0)

@@ -259,10 +259,10 @@ def _answer(
     if offsets is None and online:
         offsets = model.online_.offsets(predictive.segment)
     grid = np.tile([1.0 - confidence, 0.5, (0.5 + confidence) / 2, confidence], (n, 1))
-    hours = predictive.hours(grid, elapsed, _shift(model, offsets, grid))
+    hours = predictive.hours(grid, elapsed, offsets, model.online_.confidence)
     # What a new item would get: its first promise (to judge overdue) and its tail.
     fresh_grid = np.tile([0.5, confidence, 0.97], (n, 1))
-    fresh = predictive.hours(fresh_grid, None, _shift(model, offsets, fresh_grid))
+    fresh = predictive.hours(fresh_grid, None, offsets, model.online_.confidence)
 
     earliest, likely, follow_exact, promise_exact, first_exact = _add_hours(
         clock, begin, np.column_stack([hours, fresh[:, 1]])
@@ -466,10 +466,6 @@ def _display_zone(name: str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"{name!r} is not an IANA time zone such as 'Europe/Sarajevo'") from exc
     return name
-
-
-def _shift(model: EtaModel, offsets: np.ndarray | None, levels: np.ndarray) -> np.ndarray | None:
-    return None if offsets is None else model.online_.shift(offsets, levels)
 
 
 def _reference(
