@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eta.spec import DatasetSpec, SpecError
+from eta.data import END, FINISHED, HOURS, SEEN, SEGMENT, START
+from eta.features import CALENDAR_FEATURES, RECENT_FEATURES, RECORD_ENDED
+from eta.quote import PROMISED
+from eta.spec import RESERVED_COLUMNS, DatasetSpec, SpecError
 from eta.synthetic import load_spec
 
 BASE = {
@@ -60,6 +63,10 @@ confidence: 0.9
         ({"calendar": {"days": ["Funday"]}}, "calendar.days.0"),
         ({"features": {"categorical": ["priority", "priority"]}}, "features.categorical"),
         ({"end": BASE["start"]}, "end"),
+        ({"features": {"numeric": ["hours"]}}, "features.numeric"),
+        ({"features": {"categorical": ["finished"]}}, "features.categorical"),
+        ({"id": "elapsed"}, "id"),
+        ({"features": {"categorical": ["priority"]}, "segments": ["priority"] * 2}, "segments"),
     ],
 )
 def test_a_bad_spec_names_the_key(change: dict, key: str) -> None:
@@ -100,3 +107,15 @@ def test_unquoted_times_of_day_in_yaml_are_refused_with_the_fix(tmp_path: Path) 
     message = str(refused.value)
     assert "key 'calendar.hours'" in message and "got the number 1020" in message
     assert "key 'calendar.cutoff'" in message and "in quotes, such as '17:00'" in message
+
+
+def test_every_column_the_engine_names_itself_is_reserved() -> None:
+    engine_columns = {
+        *(START, END, SEEN, HOURS, FINISHED, SEGMENT),
+        *RECENT_FEATURES,
+        *CALENDAR_FEATURES,
+        RECORD_ENDED,
+        PROMISED,
+        "elapsed",
+    }
+    assert engine_columns <= RESERVED_COLUMNS

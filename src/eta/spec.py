@@ -22,6 +22,21 @@ from pydantic import (
     model_validator,
 )
 
+RESERVED_COLUMNS = frozenset(
+    {
+        # a validated history's own columns (eta.data)
+        "start", "end", "observed_until", "hours", "finished", "segment",
+        # what a quote reads from an item in progress (eta.quote)
+        "elapsed", "promised_at",
+        # features the engine computes (eta.features)
+        "backlog", "backlog_all", "finished_7d", "recent_log_hours_7d", "started_7d",
+        "start_hour", "start_weekday", "after_cutoff", "days_off_next_7d", "day_of_year",
+        "record_ended",
+    }
+)  # fmt: skip
+"""Names the engine gives its own columns: a feature or id column by one of these names would be
+overwritten by (or read as) the engine's, silently changing every promise."""
+
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MAX_CONFIDENCE = 0.999
@@ -156,9 +171,13 @@ class FeatureSpec(_Strict):
     @field_validator("categorical", "numeric")
     @classmethod
     def _no_repeats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        repeated = sorted({c for c in value if value.count(c) > 1})
-        if repeated:
-            raise ValueError(f"{repeated} listed more than once")
+        _listed_once_each(value)
+        reserved = sorted(set(value) & RESERVED_COLUMNS)
+        if reserved:
+            raise ValueError(
+                f"{reserved}: the engine's own column names; rename the column in the data "
+                "and here (e.g. 'ticket_hours')"
+            )
         return value
 
     @field_validator("numeric")
@@ -215,6 +234,13 @@ class DatasetSpec(_Strict):
             raise ValueError(f"{value!r} is also the start column: name the finish column")
         return value
 
+    @field_validator("id")
+    @classmethod
+    def _id_is_not_reserved(cls, value: str | None) -> str | None:
+        if value in RESERVED_COLUMNS:
+            raise ValueError(f"{value!r} is one of the engine's own column names: rename it")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -231,6 +257,7 @@ class DatasetSpec(_Strict):
     def _segments_are_features(
         cls, value: tuple[str, ...], info: ValidationInfo
     ) -> tuple[str, ...]:
+        _listed_once_each(value)
         features = info.data.get("features")
         unknown = [s for s in value if features is None or s not in features.categorical]
         if unknown:
@@ -281,3 +308,9 @@ def _reason(err: dict) -> str:
     if err["type"] == "missing":
         return "required key is missing"
     return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _listed_once_each(value: tuple[str, ...]) -> None:
+    repeated = sorted({c for c in value if value.count(c) > 1})
+    if repeated:
+        raise ValueError(f"{repeated} listed more than once")
