@@ -36,6 +36,7 @@ def test_each_kind_of_bad_row_is_reported_with_row_column_and_reason(tmp_path: P
         "B5,2025-03-10T12:00:00+01:00,,high,billing,email,many",
         "T0,2025-03-10T12:00:00+01:00,,high,billing,email,1",
         "B6,2025-03-10T12:00:00+01:00,,high,billing,email,-inf",
+        "B7,2025-03-10T12:00:00+01:00,9999-12-31,high,billing,email,1",
     ]
     path = write(tmp_path, GOOD + bad)
     quarantine = tmp_path / "rejected.csv"
@@ -48,8 +49,9 @@ def test_each_kind_of_bad_row_is_reported_with_row_column_and_reason(tmp_path: P
     assert got.loc["B5"].tolist() == [45, "queue_open", "not a number"]
     assert got.loc["T0"].tolist() == [46, "ticket_id", "duplicate id (first occurrence kept)"]
     assert got.loc["B6"].tolist() == [47, "queue_open", "not a finite number"]
+    assert got.loc["B7", "reason"].startswith("timestamp outside the years 1700-2249")
     saved = pd.read_csv(quarantine, dtype=str)
-    assert len(saved) == 7 and set(saved["file"]) == {str(path)}
+    assert len(saved) == 8 and set(saved["file"]) == {str(path)}
     assert len(history.frame) == 40  # nothing good was lost
 
 

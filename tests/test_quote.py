@@ -116,22 +116,24 @@ def test_a_longer_wait_never_brings_the_promise_forward(tickets_model, tickets_s
 
 
 def test_bad_rows_are_answered_in_place(tickets_model, tickets_sim) -> None:
-    raw = tickets_sim.history.head(5).copy()
+    raw = tickets_sim.history.head(6).copy()
     raw = raw.astype({"created_at": str, "queue_open": object})
     raw.loc[1, "created_at"] = "tomorrow-ish"
     raw.loc[2, "queue_open"] = "lots"
     raw.loc[3, "queue_open"] = "inf"
+    raw.loc[4, "created_at"] = "2500-01-01T09:00:00+01:00"
     items, errors = prepare_items(raw, tickets_model.spec)
     quotes = quote_items(tickets_model, items, locale="bs")
     assert list(quotes.columns) == [*QUOTE_COLUMNS, *DETAIL_COLUMNS]
-    assert errors.tolist()[1:4] == [
+    assert errors.tolist()[1:5] == [
         "column 'created_at': missing or unparseable timestamp",
         "column 'queue_open': not a number",
         "column 'queue_open': not a finite number",
+        "column 'created_at': missing or unparseable timestamp",
     ]
-    assert quotes["promise_at"].isna().tolist() == [False, True, True, True, False]
-    assert quotes["customer_message"].eq("").tolist() == [False, True, True, True, False]
-    assert quotes["risk_notes"].tolist()[1:4] == [[], [], []]
+    assert quotes["promise_at"].isna().tolist() == [False, True, True, True, True, False]
+    assert quotes["customer_message"].eq("").tolist() == [False, True, True, True, True, False]
+    assert quotes["risk_notes"].tolist()[1:5] == [[], [], [], []]
     assert (quotes["locale"] == "bs").all()
 
 

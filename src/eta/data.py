@@ -119,11 +119,11 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     strings = np.array(text, dtype=object)
     if aware.any():
         parsed = pd.to_datetime(strings[aware], format="ISO8601", utc=True, errors="coerce")
-        out[aware] = parsed.as_unit("ns").asi8
+        out[aware] = _within_years(parsed)
     if naive.any():
         local = pd.to_datetime(strings[naive], format="ISO8601", errors="coerce")
         utc = local.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
-        out[naive] = utc.as_unit("ns").asi8
+        out[naive] = _within_years(utc)
     return pd.Series(utc_instants(out), index=values.index)
 
 
@@ -136,13 +136,25 @@ def parse_timestamp(value: str | pd.Timestamp, timezone: str) -> pd.Timestamp:
 
 def _nanoseconds(utc: pd.Series) -> pd.Series:
     """Datetime columns in nanoseconds, as parsed text is: Parquet from Spark or BigQuery holds
-    microseconds, which code reading int64 instants took for nanoseconds (dates in 1970).
-    Instants outside the nanosecond range (a '9999-12-31' placeholder) become NaT, as
-    unparseable text does."""
-    if utc.dt.unit == "ns":  # nothing to do, and a quote's parse stays cheap
-        return utc
-    inside = utc.between(pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC"))
-    return utc.where(inside).dt.as_unit("ns")
+    microseconds, which code reading int64 instants took for nanoseconds (dates in 1970)."""
+    return pd.Series(utc_instants(_within_years(pd.DatetimeIndex(utc))), index=utc.index)
+
+
+FIRST_YEAR, END_YEAR = 1700, 2250
+"""Instants are read from 1700 up to (not including) 2250, years the clock's calendars cover:
+outside them a timestamp is a placeholder ('9999-12-31' for "still open") or a typo, and gets
+the row an error, as unparseable text does, instead of stopping the whole file."""
+_FIRST_US, _END_US = (
+    np.datetime64(f"{year}-01-01", "us").astype(np.int64) for year in (FIRST_YEAR, END_YEAR)
+)
+
+
+def _within_years(instants: pd.DatetimeIndex) -> np.ndarray:
+    """UTC nanoseconds (int64) of instants, NaT outside :data:`FIRST_YEAR`..:data:`END_YEAR`
+    (counted in microseconds, which hold any year, where nanoseconds overflow after 2262)."""
+    us = instants.as_unit("us").asi8
+    inside = (us >= _FIRST_US) & (us < _END_US)
+    return np.where(inside, np.where(inside, us, 0) * 1000, NAT)
 
 
 def load_history(
@@ -383,6 +395,13 @@ class _Problems:
             number.reindex(written.index, fill_value=False),
             str(written.name),
             "unparseable timestamp: a bare number; write ISO-8601 such as 2024-07-01T12:00",
+        )
+        year = pd.to_numeric(text.str.extract(r"^(\d{4,})-", expand=False), errors="coerce")
+        self.add(
+            ((year < FIRST_YEAR) | (year >= END_YEAR)).reindex(written.index, fill_value=False),
+            str(written.name),
+            f"timestamp outside the years {FIRST_YEAR}-{END_YEAR - 1} (a placeholder such as "
+            "9999-12-31? leave the cell empty for an item still open)",
         )
         self.add(unread, str(written.name), "unparseable timestamp")
 
