@@ -110,7 +110,7 @@ def test_quantiles_never_cross_and_never_lie_in_the_past(
     assert q[-1] > q[1]  # even far past anything seen, the promise stays beyond the likely time
 
 
-def test_a_longer_running_tail_stretches_the_time_left_for_overdue_items(
+def test_a_longer_running_tail_stretches_the_time_left_for_overdue_items_a_shorter_one_not(
     tickets_model, tickets_history
 ) -> None:
     predictive = tickets_model.predict(tickets_history.frame.iloc[:300])
@@ -126,6 +126,10 @@ def test_a_longer_running_tail_stretches_the_time_left_for_overdue_items(
     left = predictive.hours(levels[:, 1:], overdue, usual, confidence)[:, 0] - overdue
     left_slower = predictive.hours(levels[:, 1:], overdue, slower, confidence)[:, 0] - overdue
     assert np.all(left_slower > 1.1 * left)
+    # A shorter one does not shrink it: that evidence comes from new items' promises.
+    faster = np.tile([0.0, -0.3], (300, 1))
+    left_faster = predictive.hours(levels[:, 1:], overdue, faster, confidence)[:, 0] - overdue
+    np.testing.assert_allclose(left_faster, left)
 
 
 def test_a_saved_model_loads_and_quotes_identically(

@@ -72,8 +72,9 @@ FAR_TAIL_QUOTES = 10.0
 """An item in progress is promised at most this many fresh quotes beyond the time it has taken."""
 MIN_SPREAD = 0.05
 """Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
-MIN_STRETCH = 0.25
-"""Online calibration narrows the upper half of a distribution at most fourfold."""
+MIN_STRETCH = 0.05
+"""Online calibration narrows a distribution between its median and promise at most twentyfold
+(the promise stays above the median)."""
 """Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
 AHEAD_LAGS = pd.Timedelta(days=28)
 """Quotes made ahead are calibrated for records that ended up to four weeks before the item
@@ -544,11 +545,13 @@ class Predictive:
         ``offsets`` (per item ``[location shift, tail shift]`` in log hours, see
         :meth:`eta.calibration.OnlineCalibration.offsets`) is online calibration's answer to
         "everything is 20% slower this week": the location shift moves the whole distribution,
-        and the tail shift stretches its upper half (scores above the median) so that the
-        quantile at ``confidence`` moves by it in full. A stretch, not a shift, because the
-        exponential tail is memoryless in log time: shifted, an overdue item's remaining time
-        stays the same however much longer promises have been running lately (re-quotes at
-        100% of the first promise were kept 82.7% in December's parcel peak).
+        and the tail shift rescales its scores between the median and the ``confidence`` level
+        so that the promise moves by it in full (:func:`_warp`). Beyond the promise a longer
+        tail stretches on, a shorter one does not shrink: the exponential tail is memoryless in
+        log time, so a shift alone left an overdue item's remaining time unchanged however long
+        promises had been running lately (re-quotes at 100% of the first promise were kept 82.7%
+        in December's parcel peak, 87.3% stretched); shrunk by a correction learned from new
+        items' promises, overdue flights' re-quotes were kept 80.8% instead of 92.5%.
         """
         levels = np.asarray(levels, dtype=float)
         n = len(self.location)
@@ -561,28 +564,53 @@ class Predictive:
             spread = self.spread[rows, None]
             median, top = dist.quantile(np.array([0.5, confidence]))
             span = np.maximum(spread * (top - median), MIN_SPREAD)
-            stretch = np.maximum(1.0 + offsets[rows, 1:] / span, MIN_STRETCH)
-
-            def scaled(z: np.ndarray, by: np.ndarray, median: float = median) -> np.ndarray:
-                return np.where(z > median, median + by * (z - median), z)
-
+            warp = _Warp(median, top, np.maximum(1.0 + offsets[rows, 1:] / span, MIN_STRETCH))
             z_done = np.where(
                 done[rows, None] > 0,
-                scaled((np.log(np.maximum(done[rows, None], 1e-9)) - loc) / spread, 1 / stretch),
+                warp.inverse((np.log(np.maximum(done[rows, None], 1e-9)) - loc) / spread),
                 -np.inf,
             )
             asked = levels[rows]
             if self.in_flight is not None:
                 asked = self.in_flight.level(asked, dist.cdf(z_done))
             z = dist.conditional_quantile(asked, z_done)
-            hours = np.exp(loc + spread * scaled(z, stretch))
+            hours = np.exp(loc + spread * warp(z))
             # A safety net for items that have outlived anything history can speak for (the
             # exponential tail scales with the time already spent): at most ten fresh quotes more.
-            fresh = np.exp(loc + spread * scaled(dist.quantile(levels[rows]), stretch))
+            fresh = np.exp(loc + spread * warp(dist.quantile(levels[rows])))
             hours = np.minimum(hours, done[rows, None] + FAR_TAIL_QUOTES * fresh)
             # Never a finish time in the past, even where floating point rounds the tail down.
             out[rows] = np.maximum(hours, done[rows, None] + 1.0 / 60.0)
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
+
+
+@dataclass(frozen=True)
+class _Warp:
+    """Online calibration's tail correction on the score scale: scores up to the median stay,
+    between the median and the promise level (``top``) they scale by ``stretch``, beyond it by
+    ``max(stretch, 1)`` (see :meth:`Predictive.hours`). Continuous and increasing, so quantiles
+    keep their order and an item's age maps back to a score (:meth:`inverse`)."""
+
+    median: float
+    top: float
+    stretch: np.ndarray
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        m, c, s = self.median, self.top, self.stretch
+        return np.where(
+            z <= m, z, np.where(z <= c, m + s * (z - m), m + s * (c - m) + self._beyond * (z - c))
+        )
+
+    def inverse(self, u: np.ndarray) -> np.ndarray:
+        m, c, s = self.median, self.top, self.stretch
+        at_top = m + s * (c - m)
+        return np.where(
+            u <= m, u, np.where(u <= at_top, m + (u - m) / s, c + (u - at_top) / self._beyond)
+        )
+
+    @property
+    def _beyond(self) -> np.ndarray:
+        return np.maximum(self.stretch, 1.0)
 
 
 PARALLEL_ROWS = 10_000
