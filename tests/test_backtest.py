@@ -8,6 +8,7 @@ import pytest
 
 from eta.backtest import run_backtest
 from eta.data import END, FINISHED, HOURS, START, History
+from eta.evaluation import promise_metrics
 
 
 @pytest.mark.parametrize("served", [False, True], ids=["live", "as served"])
@@ -80,7 +81,15 @@ def test_items_still_open_past_their_promise_count_as_broken(tickets_history: Hi
     late_open = ~finished & (hours > promise)
     assert late_open.sum() >= 5  # open at the export, already past the promise
     judged = finished | late_open
-    assert result.metrics["items"] == judged.sum() < len(items)
+    assert result.metrics["items"] == judged.sum() < len(items) == result.metrics["quoted"]
     kept = finished & (hours <= promise)
     assert result.metrics["on_time_rate"] == pytest.approx(kept.sum() / judged.sum())
     assert (quotes["actual_hours"].notna().to_numpy() == judged).all()
+
+
+def test_averages_over_no_items_are_not_numbers_not_zero_hours() -> None:
+    all_kept = promise_metrics(np.array([1.0, 2.0]), np.array([3.0, 3.0]), np.array(["a"] * 2), 0.9)
+    assert all_kept["items"] == 2 and all_kept["mean_padding_hours"] == 1.5
+    assert np.isnan(all_kept["mean_lateness_hours"])
+    nothing_known = promise_metrics(np.array([np.nan]), np.array([3.0]), np.array(["a"]), 0.9)
+    assert nothing_known["items"] == 0 and np.isnan(nothing_known["mean_padding_hours"])

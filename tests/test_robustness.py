@@ -506,3 +506,51 @@ def test_integer_codes_with_blanks_in_parquet_are_the_values_a_csv_or_json_gives
     assert result.exit_code == 0, result.output
     risks = pd.read_parquet(out)["risk_codes"].str.split(",")
     assert ["thin_history" in codes for codes in risks] == [False, True, False]
+
+
+def test_unreadable_files_are_named_with_what_is_wrong(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "spec.yaml")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    latin = tmp_path / "latin.csv"
+    good = write(make_history(n=400), tmp_path / "h.csv", "offset")
+    assert cli("train", "--spec", spec, "--data", good, "--out", tmp_path / "m").exit_code == 0
+    latin.write_bytes(good.read_text().replace("kind-0", "Zürich").encode("latin-1"))
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    for path, says in (
+        (empty, "the file is empty"),
+        (latin, "not UTF-8 text (it holds byte 0xfc)"),
+        (folder, "Is a directory"),
+    ):
+        for command in (
+            ["train", "--spec", spec, "--data", path, "--out", tmp_path / "m"],
+            ["quote", "--model", tmp_path / "m", "--data", path, "--out", tmp_path / "q.csv"],
+        ):
+            output = refused(*command).output
+            assert str(path.name) in output and says in output, output
+
+
+def test_a_history_started_all_at_once_and_an_empty_batch_of_items(tmp_path: Path) -> None:
+    history = make_history(n=600, seed=4)
+    history["opened"] = history["opened"].iloc[0]  # a bulk import: one start for every row
+    history["closed"] = history["opened"] + pd.to_timedelta(
+        np.random.default_rng(4).lognormal(2.0, 0.5, len(history)), unit="h"
+    )
+    spec = write_spec(tmp_path / "spec.yaml")
+    data = write(history, tmp_path / "h.csv", "offset")
+    assert cli("train", "--spec", spec, "--data", data, "--out", tmp_path / "m").exit_code == 0
+    header_only = tmp_path / "none.csv"
+    header_only.write_text("item_id,opened,kind,load\n")
+    out = tmp_path / "q.csv"
+    result = cli("quote", "--model", tmp_path / "m", "--data", header_only, "--out", out)
+    assert result.exit_code == 0 and "quoted 0 items" in result.output
+    assert list(pd.read_csv(out).columns[: len(QUOTE_COLUMNS)]) == list(QUOTE_COLUMNS)
+
+
+def test_a_negative_share_of_rejected_rows_is_refused(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "spec.yaml")
+    data = write(make_history(n=200), tmp_path / "h.csv", "offset")
+    command = ["train", "--spec", spec, "--data", data, "--out", tmp_path / "m"]
+    result = runner.invoke(app, [str(a) for a in [*command, "--max-rejected", "-1"]])
+    assert result.exit_code == 2 and "max-rejected" in result.output

@@ -99,7 +99,9 @@ def run_backtest(
         items["segment"].to_numpy(),
         confidence,
     )
-    metrics.update(mode="replay" if replay else "static", train_rows=model.info_["rows"])
+    metrics.update(
+        mode="replay" if replay else "static", quoted=len(items), train_rows=model.info_["rows"]
+    )
     quotes["actual_hours"] = actual_hours
     return BacktestResult(metrics, quotes.reset_index(drop=True), model)
 

@@ -84,7 +84,9 @@ def train(
     ] = None,
     register: Annotated[bool, typer.Option(help="Register a model version in MLflow.")] = False,
     quarantine: QuarantineOption = None,
-    max_rejected: Annotated[float, typer.Option(help="Refuse above this share.")] = 0.05,
+    max_rejected: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Refuse above this share of rejected rows.")
+    ] = 0.05,
 ) -> None:
     """Train, calibrate and write a model; log the run to MLflow."""
     from eta.model import EtaModel

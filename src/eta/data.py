@@ -73,11 +73,20 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"{path}: no such file")
     suffix = path.suffix.lower()
-    if suffix in {".parquet", ".pq"}:
-        return pd.read_parquet(path)
-    if suffix in {".csv", ".txt"} or suffix.endswith(".gz"):
+    if suffix not in {".parquet", ".pq", ".csv", ".txt"} and not suffix.endswith(".gz"):
+        raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
+    try:
+        if suffix in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: not UTF-8 text (it holds byte {exc.object[exc.start]:#x}); save it as UTF-8"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty (not even a header row)") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: cannot read it as {suffix.lstrip('.')}: {exc}") from None
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:

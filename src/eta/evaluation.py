@@ -47,10 +47,12 @@ def promise_metrics(
 ) -> dict[str, float | str | int | None]:
     """Quality of promises for items whose actual finish (clock hours) is known.
 
-    Returns on-time rate, its gap to ``confidence``, the worst segment with at least
-    ``min_segment_items`` items, mean promise, mean padding (promise - actual, over kept promises),
-    mean lateness of broken promises and the pinball loss at ``confidence``.
+    Returns the number of items with a known outcome, on-time rate, its gap to ``confidence``,
+    the worst segment with at least ``min_segment_items`` items, mean promise, mean padding
+    (promise - actual, over kept promises; NaN when none was kept), mean lateness of broken
+    promises (NaN when none was broken) and the pinball loss at ``confidence``.
     """
+    nan = float("nan")  # nothing to average: not zero hours
     actual = np.asarray(actual_hours, float)
     promise = np.asarray(promise_hours, float)
     known = ~np.isnan(actual) & ~np.isnan(promise)
@@ -68,8 +70,8 @@ def promise_metrics(
         "worst_segment_on_time_rate": float(big["mean"].min()) if len(big) else None,
         "worst_segment_items": int(big.loc[worst, "size"]) if worst is not None else None,
         "mean_promise_hours": float(promise.mean()) if len(promise) else float("nan"),
-        "mean_padding_hours": float((promise - actual)[on_time].mean()) if on_time.any() else 0.0,
-        "mean_lateness_hours": float((actual - promise)[late].mean()) if late.any() else 0.0,
+        "mean_padding_hours": float((promise - actual)[on_time].mean()) if on_time.any() else nan,
+        "mean_lateness_hours": float((actual - promise)[late].mean()) if late.any() else nan,
         "pinball_loss": pinball_loss(actual, promise, confidence),
     }
 

@@ -324,7 +324,7 @@ def write_quotes(quotes: pd.DataFrame, path: str | Path) -> None:
         return
     flat = quotes.copy()
     for column in flat.columns:
-        if flat[column].map(lambda v: isinstance(v, list | dict)).any():
+        if flat[column].dtype == object and any(isinstance(v, list | dict) for v in flat[column]):
             flat[column] = flat[column].map(lambda v: json.dumps(v, ensure_ascii=False))
     write_table(flat, path)
 

@@ -138,7 +138,7 @@ def _peak_weeks(frame: pd.DataFrame, clock: Clock) -> dict[int, dict[str, float]
     segment = frame[SEGMENT].astype(str).to_numpy()
     centred = log_hours - _weighted_group_mean(log_hours, weights, segment)
     use = weights > 0
-    if use.sum() < 2 * MIN_ITEMS:
+    if use.sum() < 2 * MIN_ITEMS or np.ptp(years[use]) == 0:  # no time to fit a trend over
         return {}
     slope, intercept = np.polyfit(years[use], centred[use], 1, w=np.sqrt(weights[use]))
     residual = centred - (intercept + slope * years)
