@@ -17,7 +17,7 @@ from eta.backtest import period_items, run_backtest
 from eta.calendar import Clock
 from eta.calibration import AHEAD, MIN_SEGMENT_ITEMS
 from eta.censoring import effective_sample_size, ipcw_weights
-from eta.data import FINISHED, HOURS, SEGMENT, START, load_history, seen_at
+from eta.data import FINISHED, HOURS, MISSING, SEGMENT, START, load_history, seen_at
 from eta.features import SEASON, Events
 from eta.model import FAR_TAIL_QUOTES, MAX_CALIBRATION_SHARE, EtaModel, NotFittedError, Settings
 from eta.synthetic import SyntheticHistory, deliveries, tickets
@@ -44,6 +44,23 @@ def test_promises_hold_against_the_truth_after_training(censored_sim) -> None:
     result = run_backtest(history, start, end, actual_hours=truth_hours(censored_sim, items))
     # ~1,000 items: binomial sd at 90% is ~1 pt, so 3.5 pt is a real failure, not noise.
     assert abs(result.metrics["on_time_rate"] - 0.9) < 0.035, result.metrics
+
+
+def test_a_category_never_seen_is_quoted_as_any_of_the_known_ones_might_be(censored_sim) -> None:
+    history = load_history(censored_sim.history, censored_sim.spec)
+    start = pd.Timestamp("2025-08-01", tz="UTC")
+    model = EtaModel(history.spec).fit(seen_at(history, start))
+    items = period_items(history, start, start + pd.Timedelta(days=31))
+    truth = truth_hours(censored_sim, items)
+    on_time = {}
+    for name, priority in (("known", items["priority"]), ("new", "galactic"), ("blank", MISSING)):
+        promise = model.quantiles(items.assign(priority=priority), [0.9])[:, 0]
+        on_time[name] = np.mean(truth <= promise)
+    # ~1,000 items, seeded: LightGBM alone sends an unseen category down its "other" branches
+    # (here 79.2% kept, with promises 40% shorter); averaged over the history's priorities,
+    # 87.9%: a little less than with the priority known, as not knowing it costs something.
+    assert on_time["known"] > 0.87
+    assert on_time["new"] == on_time["blank"] > 0.85, on_time
 
 
 @pytest.mark.slow

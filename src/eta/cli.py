@@ -193,6 +193,13 @@ def quote(
         err_console.print(f"[yellow]{note}[/]", highlight=False)
     if bad:
         err_console.print(f"[yellow]{bad} row(s) could not be quoted; see the 'error' column[/]")
+    absent = [c for c in loaded.spec.feature_columns if c not in raw.columns]
+    if absent:
+        err_console.print(
+            f"[yellow]{data}: no column {', '.join(map(repr, absent))}: every item was quoted "
+            "with that value unknown, so its promises are less sure than with it[/]",
+            highlight=False,
+        )
 
 
 @app.command()
