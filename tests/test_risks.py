@@ -122,6 +122,17 @@ def test_a_number_outside_the_training_range_is_thin_history(tickets_model, tick
         assert f"queue_open {russian.number(value)} (" in note["agent_text"]
 
 
+def test_an_item_quoted_before_it_starts_has_its_window_open_at_the_start(
+    tickets_model, tickets_sim
+) -> None:
+    raw = tickets_sim.history.iloc[[10]].copy()
+    raw["created_at"] = pd.Timestamp("2025-04-29T09:00", tz="Europe/Sarajevo")
+    items = prepare_items(raw, tickets_model.spec)[0]
+    ahead = quote_items(tickets_model, items, now=pd.Timestamp("2025-01-01T00:00", tz="UTC"))
+    days = notes_of(ahead.iloc[0])["holiday_in_window"]["agent_text"]
+    assert "May 1" in days and "January" not in days  # not New Year's Day, months before
+
+
 def test_drivers_are_named_to_customers_only_in_the_specs_words(tickets_model, items) -> None:
     english = quote_items(tickets_model, items)
     persian = quote_items(tickets_model, items, locale="fa")

@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from eta.calendar import NAT, Clock, utc_nanoseconds
+from eta.calendar import NAT, Clock, utc_instants, utc_nanoseconds
 from eta.calibration import AHEAD, ALL
 from eta.data import MISSING, SEGMENT, START, look_up
 from eta.model import EtaModel, Features, Predictive
@@ -118,7 +118,8 @@ class QuoteFacts:
     fresh: np.ndarray
     """A new item's P50 and P97 in clock hours, columns ``[p50, p97]``."""
     first_day: np.ndarray | None = None
-    """Local date (spec's zone, datetime64[D]) of the reference: the window's first day."""
+    """Local date (spec's zone, datetime64[D]) the window opens: the reference, or the item's
+    start when it is later (an item quoted before it starts)."""
     last_day: np.ndarray | None = None
     """Local date of the promise: the window's last day."""
 
@@ -126,7 +127,9 @@ class QuoteFacts:
 def assess(model: EtaModel, facts: QuoteFacts) -> list[list[Finding]]:
     """Ranked findings per item (most important first)."""
     found: list[list[Finding]] = [[] for _ in range(len(facts.items))]
-    both = _local_days(model.clock_, facts.reference.append(facts.promise_at))
+    # The window opens when the quote is given, or when the item starts if that is later.
+    opens = np.maximum(facts.reference.asi8, utc_nanoseconds(facts.items[START]))
+    both = _local_days(model.clock_, utc_instants(opens).append(facts.promise_at))
     facts = replace(facts, first_day=both[: len(found)], last_day=both[len(found) :])
     for detect in _DETECTORS:
         for row, finding in detect(model, facts):
