@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from eta.calibration import ScoreDistribution
-from eta.censoring import censoring_survival, effective_sample_size, ipcw_weights
+from eta.censoring import (
+    censoring_survival,
+    effective_sample_size,
+    ipcw_weights,
+    still_running_share,
+)
 
 
 def test_censoring_survival_matches_a_hand_computed_kaplan_meier() -> None:
@@ -65,3 +71,11 @@ def test_censoring_that_depends_on_the_segment_is_corrected_within_each_segment(
             by[name] = np.exp(dist.quantile(np.array([0.9]))[0]) / true_p90
         assert abs(by["stratified"] - 1) < 0.05
         assert abs(by["pooled"] - 1) > 2 * abs(by["stratified"] - 1)
+
+
+def test_the_share_still_running_past_every_finish_is_kaplan_meier() -> None:
+    finished_at = np.arange(1.0, 51.0)  # one finish an hour, while 50 items run past them all
+    hours = np.r_[finished_at, np.full(50, 100.0)]
+    finished = np.r_[np.ones(50, bool), np.zeros(50, bool)]
+    assert still_running_share(hours, finished) == pytest.approx(0.5)  # prod (1 - 1/n), n=100..51
+    assert still_running_share(finished_at, np.ones(50, bool)) == 0.0

@@ -554,3 +554,15 @@ def test_a_negative_share_of_rejected_rows_is_refused(tmp_path: Path) -> None:
     command = ["train", "--spec", spec, "--data", data, "--out", tmp_path / "m"]
     result = runner.invoke(app, [str(a) for a in [*command, "--max-rejected", "-1"]])
     assert result.exit_code == 2 and "max-rejected" in result.output
+
+
+def test_a_history_too_short_for_its_durations_is_said_so(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "spec.yaml")
+    history = make_history(n=800, seed=8)
+    normal = write(history, tmp_path / "h.csv", "offset")
+    result = cli("train", "--spec", spec, "--data", normal, "--out", tmp_path / "m")
+    assert result.exit_code == 0 and "short history" not in result.output
+    history.loc[: len(history) // 3, "closed"] = pd.NaT  # the oldest third: open at the export
+    young = write(history, tmp_path / "young.csv", "offset")
+    result = cli("train", "--spec", spec, "--data", young, "--out", tmp_path / "m2")
+    assert result.exit_code == 0 and "a short history for these durations" in result.output

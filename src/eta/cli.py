@@ -121,6 +121,15 @@ def train(
             f"business clock (they finished while {spec}'s calendar says everyone is off); "
             "promises count only its working time"
         )
+    running = info["still_running_share"]
+    if running > 1 - dataset.confidence:
+        console.print(
+            f"[yellow]a short history for these durations:[/] an estimated {running:.0%} of items "
+            f"were still running at the longest time any item took to finish, so a "
+            f"{dataset.confidence:.0%} promise lies beyond every finish seen and comes from the "
+            "tail model alone; expect it broken more often than that. Train on a longer history "
+            "when there is one"
+        )
     logged = log_run(
         f"train {dataset.name}",
         {

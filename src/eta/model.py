@@ -40,7 +40,7 @@ from eta.calibration import (
     OnlineCalibration,
     recent_speed,
 )
-from eta.censoring import effective_sample_size, ipcw_weights
+from eta.censoring import effective_sample_size, ipcw_weights, still_running_share
 from eta.data import (
     END,
     FINISHED,
@@ -261,6 +261,7 @@ class EtaModel:
             "calibration_from": frame[START].iloc[cut].isoformat() if cut < len(frame) else None,
             "rows": len(frame),
             "open_share": float(1 - finished.mean()),
+            "still_running_share": still_running_share(hours, finished),
             # Finished within the clock's first minute: many means the calendar is wrong for
             # the data (items finish while it says everyone is off), and so is every promise.
             "no_clock_time_share": float(np.mean(hours[finished] <= MIN_HOURS)),
