@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from eta.localization import LANGUAGES, catalog, language, placeholders
+from eta.messages import Speaker
 from eta.risks import CODES
+from eta.synthetic import load_spec
 
 WEEKDAY_FIELDS = {"weekday", "weekday_on"}
 """A phrase may name a weekday in either form (languages differ in which one reads right)."""
@@ -75,3 +78,14 @@ def test_persian_uses_persian_digits_and_percent_sign() -> None:
     assert fa.time(17, 5) == "۱۷:۰۵"
     assert fa.percent(0.9) == "۹۰٪"
     assert language("ru").time(17, 5) == "17:05"
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_a_date_far_from_the_quote_is_said_with_its_year(code: str) -> None:
+    reference = pd.DatetimeIndex([pd.Timestamp("2025-06-02T09:00", tz="UTC")] * 2)
+    speaker = Speaker(language(code), load_spec("tickets"), "UTC", reference)
+    moments = pd.DatetimeIndex(["2025-06-13T15:00", "2030-04-11T15:00"], tz="UTC")
+    year = language(code).localize_digits("2030")
+    for style in ("by.time", "agent"):
+        near, far = speaker.moments(moments, style)
+        assert year in far and language(code).localize_digits("2025") not in near, (near, far)

@@ -84,9 +84,11 @@ class Language:
             raise ValueError(f"{self.code}: grammar.weekday_on needs 7 forms, got {len(forms)}")
         return forms
 
-    def date(self, day: dt.date) -> str:
-        """Day and month as the catalog's CLDR skeleton says ('January 15', '15 января')."""
-        return self.localize_digits(_format_date(self.babel, self.catalog["format.date"], day))
+    def date(self, day: dt.date, *, year: bool = False) -> str:
+        """Day and month as the catalog's CLDR skeleton says ('January 15', '15 января'), with
+        ``year`` also the year ('January 15, 2030')."""
+        skeleton = ("y" if year else "") + self.catalog["format.date"]
+        return self.localize_digits(_format_date(self.babel, skeleton, day))
 
     def time(self, hour: int, minute: int) -> str:
         """Local time of day in the locale's short format ('5:00 PM', '17:00')."""

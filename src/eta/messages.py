@@ -41,6 +41,9 @@ _RELATIONS = (*_NEAR, "weekday", "date")
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DATED = -1
 """A relation to the reference day that is always said with the date (for agents' lists)."""
+SAME_YEAR_DAYS = 300
+"""A date further than this from when the quote is given is said with its year: "Thursday,
+April 11" for a promise four years ahead read as a few weeks away."""
 _KEY_SPAN, _MINUTES = 2**20, 24 * 60
 """Bounds of the day numbers and minutes packed into one key per moment (:meth:`Speaker.said`)."""
 
@@ -58,7 +61,7 @@ class Speaker:
         self._reference_day = _local_ns(reference, timezone) // NS_PER_DAY
         self._cache: dict[tuple, str] = {}
         self._packed: dict[str, dict[int, str]] = {}
-        self._days: dict[int, tuple[str, str, str]] = {}
+        self._days: dict[tuple[int, bool], tuple[str, str, str]] = {}
         self._notes: dict[tuple, dict[str, str]] = {}
         self._times: dict[int, str] = {}
         self._styles: dict[str, str] = {}
@@ -83,7 +86,9 @@ class Speaker:
         local = np.asarray(local, dtype=np.int64)
         days = local // NS_PER_DAY
         minute = (local % NS_PER_DAY) // NS_PER_MINUTE
-        relation = 0 if style == "agent" else days - self._reference_day
+        # An agent's words are the same whatever the reference, but for whether the date is far.
+        away = days - self._reference_day
+        relation = (np.abs(away) > SAME_YEAR_DAYS).astype(np.int64) if style == "agent" else away
         uses = self._uses(style)
         timing = minute if uses == "time" else _parts(minute) if uses == "part" else 0
         packed = ((relation + _KEY_SPAN) * (2 * _KEY_SPAN) + days + _KEY_SPAN) * _MINUTES + timing
@@ -93,8 +98,9 @@ class Speaker:
         for row, key in enumerate(keys):
             words = known.get(key)
             if words is None:
-                near = 0 if style == "agent" else int(relation[row])
-                words = known[key] = self._say(style, near, int(days[row]), int(minute[row]))
+                words = known[key] = self._say(
+                    style, int(relation[row]), int(days[row]), int(minute[row])
+                )
             out.append(words)
         return np.array(out, dtype=object)
 
@@ -134,12 +140,14 @@ class Speaker:
         return uses or None
 
     def _say(self, style: str, relation: int, day: int, minute: int) -> str:
+        """``relation``: days from the reference day; for agents, 1 when far from it, else 0."""
         if style == "agent":
-            pattern = "agent.moment"
+            pattern, far = "agent.moment", relation == 1
         else:
             near = _NEAR[relation] if 0 <= relation < len(_NEAR) else None
             pattern = f"{style}.{near or ('weekday' if 0 < relation < 7 else 'date')}"
-        weekday, weekday_on, date = self._day_words(day)
+            far = abs(relation) > SAME_YEAR_DAYS
+        weekday, weekday_on, date = self._day_words(day, far)
         return self.language.catalog[pattern].format(
             weekday=weekday,
             weekday_on=weekday_on,
@@ -148,14 +156,14 @@ class Speaker:
             part=self._parts[_part(minute)],
         )
 
-    def _day_words(self, day: int) -> tuple[str, str, str]:
-        words = self._days.get(day)
+    def _day_words(self, day: int, far: bool = False) -> tuple[str, str, str]:
+        words = self._days.get((day, far))
         if words is None:
             lang = self.language
             weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-            date = dt.date.fromordinal(day + _EPOCH_ORDINAL)
-            words = (lang.weekdays[weekday], lang.weekdays_on[weekday], lang.date(date))
-            self._days[day] = words
+            date = lang.date(dt.date.fromordinal(day + _EPOCH_ORDINAL), year=far)
+            words = (lang.weekdays[weekday], lang.weekdays_on[weekday], date)
+            self._days[day, far] = words
         return words
 
     def _time_words(self, minute: int) -> str:
