@@ -81,7 +81,6 @@ Z90 = 1.2815515655446004
 MIN_STRETCH = 0.05
 """Online calibration narrows a distribution between its median and promise at most twentyfold
 (the promise stays above the median)."""
-"""Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
 AHEAD_LAGS = pd.Timedelta(days=28)
 """Quotes made ahead are calibrated for records that ended up to four weeks before the item
 started: a model retrained monthly quotes with records that old."""
