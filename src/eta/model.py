@@ -591,7 +591,7 @@ class Predictive:
         :meth:`eta.calibration.OnlineCalibration.offsets`) is online calibration's answer to
         "everything is 20% slower this week": the location shift moves the whole distribution,
         and the tail shift rescales its scores between the median and the ``confidence`` level
-        so that the promise moves by it in full (:func:`_warp`). Beyond the promise a longer
+        so that the promise moves by it in full (:class:`_Warp`). Beyond the promise a longer
         tail stretches on, a shorter one does not shrink: the exponential tail is memoryless in
         log time, so a shift alone left an overdue item's remaining time unchanged however long
         promises had been running lately (re-quotes at 100% of the first promise were kept 82.7%
