@@ -63,6 +63,21 @@ def test_a_category_never_seen_is_quoted_as_any_of_the_known_ones_might_be(censo
     assert on_time["new"] == on_time["blank"] > 0.85, on_time
 
 
+def test_a_number_missing_where_training_never_lacked_it_is_not_read_as_zero(
+    tickets_model, tickets_history
+) -> None:
+    items = tickets_history.frame.tail(500)
+    assert tickets_history.frame["queue_open"].notna().all()
+    missing = tickets_model.quantiles(items.assign(queue_open=np.nan), [0.9])[:, 0]
+    empty = tickets_model.quantiles(items.assign(queue_open=0.0), [0.9])[:, 0]
+    typical = tickets_model.quantiles(
+        items.assign(queue_open=tickets_history.frame["queue_open"].median()), [0.9]
+    )[:, 0]
+    # LightGBM alone reads the missing number as 0: an empty queue, half the promise.
+    assert np.median(missing) > 1.2 * np.median(empty)
+    assert 0.7 < np.median(missing) / np.median(typical) < 1.4
+
+
 @pytest.mark.slow
 def test_items_starting_weeks_after_training_keep_their_promises(censored_sim) -> None:
     # What `eta quote` does a month after `eta train`: nothing after the as-of time is known.

@@ -188,9 +188,11 @@ class EtaModel:
         cut = self._calibration_cut(hours, finished, strata)
         train, calib = slice(0, cut), slice(cut, None)
         self.inputs_ = learnt_inputs(features, frame[START].iloc[train])
-        picked = np.random.default_rng(0).permutation(cut)[:STAND_INS]
-        self.stand_ins_ = {
-            c: features[c].iloc[np.sort(picked)].tolist() for c in self.spec.features.categorical
+        picked = np.sort(np.random.default_rng(0).permutation(cut)[:STAND_INS])
+        self.stand_ins_ = {  # numbers the trees learnt a missing value of need none
+            c: features[c].iloc[picked].tolist()
+            for c in self.spec.feature_columns
+            if c in self.categories_ or features[c].iloc[train].notna().all()
         }
         x = self._encode(features)
 
@@ -478,16 +480,18 @@ class EtaModel:
         return median, np.sqrt(spread * self.typical_spread_)
 
     def _location_spread_averaged(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_location_spread`, averaged over the training history's categories for items
-        with a category the model never saw (a new value, or a missing one where training
-        never lacked it).
+        """:meth:`_location_spread`, averaged over the training history's values for items
+        with a value the model cannot read: a category it never saw (a new one, or a missing
+        one where training never lacked it), or a missing number where training never lacked
+        one.
 
-        LightGBM sends such a value down whichever branch the "other categories" took in each
-        split: a missing ``priority`` column cut every promise to a quarter, and 42% were kept.
-        Instead, each such item is predicted as if it had the categories of each of
+        LightGBM sends an unseen category down whichever branch the "other categories" took in
+        each split (a missing ``priority`` column cut every promise to a quarter, and 42% were
+        kept), and reads a number it never saw missing as 0 (a missing queue size halved every
+        promise). Instead, each such item is predicted with the values of each of
         :data:`STAND_INS` training items in turn (a Monte Carlo average over how often each
-        category occurs), and its location and spread are their mixture's median and P90 (each
-        one normal on log hours): the slowest kinds of item set the promise, as they would."""
+        occurs), and its location and spread are their mixture's median and P90 (each one
+        normal on log hours): the slowest kinds of item set the promise, as they would."""
         location, spread = self._location_spread(x)
         columns = [c for c in self.stand_ins_ if c in self.inputs_]
         if not columns:
@@ -501,7 +505,9 @@ class EtaModel:
         k = len(self.stand_ins_[columns[0]])
         copies = np.repeat(x[rows], k, axis=0)
         for j, column in enumerate(columns):
-            fill = np.tile(look_up(self.stand_ins_[column], codes[column]), len(rows))
+            values = self.stand_ins_[column]
+            values = look_up(values, codes[column]) if column in codes else np.asarray(values)
+            fill = np.tile(values.astype(float), len(rows))
             blank = np.repeat(unknown[rows, j], k)
             copies[blank, where[j]] = fill[blank]
         each_location, each_spread = (v.reshape(-1, k) for v in self._location_spread(copies))
