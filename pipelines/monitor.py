@@ -18,7 +18,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from eta.cli import friendly_errors, parse_timestamp
+from eta.cli import friendly_errors, option_timestamp
 from eta.data import parse_timestamps, read_table
 from eta.monitoring import promise_report, write_report
 from eta.spec import DatasetSpec
@@ -59,7 +59,8 @@ def main(
                 "finished_at": parse_timestamps(happened[dataset.end], dataset.timezone),
             }
         )
-    moment = parse_timestamp(as_of, "as-of") or pd.Timestamp.now(tz="UTC")
+    zone = dataset.timezone if spec is not None else "UTC"
+    moment = option_timestamp(as_of, "as-of", zone) or pd.Timestamp.now(tz="UTC")
     report = promise_report(given, happened, moment)
     path = write_report(report, out)
     console = Console()

@@ -17,7 +17,13 @@ from typing import Annotated
 
 import typer
 
-from eta.cli import DataOption, QuarantineOption, SpecOption, friendly_errors, parse_timestamp
+from eta.cli import (
+    DataOption,
+    QuarantineOption,
+    SpecOption,
+    friendly_errors,
+    option_timestamp,
+)
 from eta.data import load_history
 from eta.promotion import Gate, retrain_and_promote
 from eta.spec import DatasetSpec
@@ -49,7 +55,10 @@ def main(
     console = Console()
     dataset = DatasetSpec.from_yaml(spec)
     history = load_history(
-        data, dataset, as_of=parse_timestamp(as_of, "as-of"), quarantine=quarantine
+        data,
+        dataset,
+        as_of=option_timestamp(as_of, "as-of", dataset.timezone),
+        quarantine=quarantine,
     )
     model_name = name or dataset.name
     with console.status(f"retraining {model_name} on {len(history.frame):,} rows"):
