@@ -72,6 +72,17 @@ def test_reports_are_idempotent_on_the_item_id(model, items) -> None:
     assert model.online_.to_dict() == state
 
 
+def test_an_item_twice_in_one_report_is_judged_once(model, items) -> None:
+    feed = OutcomeFeed.for_model(model)
+    now = items[START].max() + pd.Timedelta(days=60)
+    twice = pd.concat([items, items], ignore_index=True)
+    finished = twice[START] + pd.Timedelta(hours=3)
+    summary = feed.report(model, twice, finished, finished, now)
+    assert (summary.accepted, summary.duplicates) == (len(items), len(items))
+    assert summary.judged == 2 * len(items)
+    assert model.online_.outcomes["*"] == [len(items), len(items)]
+
+
 def test_an_open_item_reported_finished_later_is_judged_then(model, items) -> None:
     one = items.iloc[:1]
     start = one[START].iloc[0]

@@ -263,6 +263,7 @@ class OutcomeFeed:
         at = float(self.position([now])[0])
         ok = np.array([e == "" for e in errors], dtype=bool)
         fresh = ok & np.array([k not in self._items and k not in self._done for k in ids])
+        fresh &= ~pd.Series(np.where(ok, ids, None)).duplicated().to_numpy()  # later rows: news
         predictive = model.predict(items[fresh]) if fresh.any() else None
         accepted = duplicates = 0
         j = 0
@@ -281,7 +282,6 @@ class OutcomeFeed:
                     seen=float(seen[i]),
                 )
                 j += 1
-                fresh[i] = False  # a second row with the same id in this batch is a duplicate
                 accepted += 1
             elif self.observe(key, now=at, finish=float(finish[i]), seen=float(seen[i])):
                 accepted += 1
