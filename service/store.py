@@ -86,7 +86,7 @@ class Deployment:
                 return False
             self.model.online_ = OnlineCalibration.from_dict(state["online"])
             self.feed = OutcomeFeed.from_dict(state["feed"], self.model)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, LookupError, TypeError, AttributeError) as exc:
             self.model.online_ = trained
             kept = self.outcomes_file.with_suffix(f".unreadable-{datetime.now(UTC):%Y%m%dT%H%M%S}")
             self.outcomes_file.replace(kept)  # kept for a look, never overwritten

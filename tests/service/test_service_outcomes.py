@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,3 +134,19 @@ def test_an_unreadable_outcome_state_is_set_aside_and_the_model_serves_afresh(
     assert "outcome state not restored" in caplog.text
     kept = list(state.parent.glob("tickets.unreadable-*"))
     assert [p.read_text(encoding="utf-8") for p in kept] == ['{"fingerprint": "half a file']
+
+
+def test_an_outcome_state_pointing_nowhere_is_set_aside_too(
+    model_copy: Path, make_app: Callable, headers: dict, tmp_path: Path
+) -> None:
+    report = {"items": [ticket(1, days_ago=40, took_hours=None)]}
+    with TestClient(make_app(model_copy)) as client:
+        client.post("/v1/outcomes", json=report, headers=headers["outcomes"])
+    state = tmp_path / "state" / "outcomes" / "tickets.json"
+    saved = json.loads(state.read_text(encoding="utf-8"))
+    saved["feed"]["items"] = [["T-nowhere", 999]]  # a tracked item that is not there
+    state.write_text(json.dumps(saved), encoding="utf-8")
+    with TestClient(make_app(model_copy)) as client:
+        assert client.get("/readyz").status_code == 200
+        assert client.get("/v1/models/tickets", headers=headers["quote"]).json()["live"] == {}
+    assert list(state.parent.glob("tickets.unreadable-*"))
