@@ -249,3 +249,18 @@ def test_a_bosnian_date_ending_a_sentence_takes_one_full_stop(deliveries_sim) ->
     messages = quote_items(model, items, now=deliveries_sim.as_of, locale="bs")["customer_message"]
     assert messages.str.contains(r"\d+\. \d+\.", regex=True).any()  # such dates are said
     assert not messages.str.contains("..", regex=False).any()
+
+
+def test_told_how_long_an_item_has_run_what_is_left_runs_from_now(
+    tickets_model, tickets_sim
+) -> None:
+    now = pd.Timestamp("2026-03-03T10:00", tz="Europe/Sarajevo")
+    raw = tickets_sim.history.head(3).drop(columns="resolved_at").copy()
+    raw["created_at"] = [now - pd.Timedelta(days=300), now, now]  # on hold for months; new
+    raw["elapsed"] = [5.0, 5.0, 1_000.0]  # 5 hours of work done; far past any promise
+    quotes = quote_items(tickets_model, prepare_items(raw, tickets_model.spec)[0], now=now)
+    promise = pd.to_datetime(quotes["promise_at"], utc=True)
+    assert (promise > now).all()
+    assert (pd.to_datetime(quotes["follow_up_at"], utc=True) <= promise).all()
+    assert quotes["escalate"].tolist() == [False, False, True]
+    assert quotes["elapsed_hours"].tolist() == [5.0, 5.0, 1_000.0]

@@ -264,9 +264,18 @@ def _answer(
     fresh_grid = np.tile([0.5, confidence, 0.97], (n, 1))
     fresh = predictive.hours(fresh_grid, None, offsets, model.online_.confidence)
 
-    earliest, likely, follow_exact, promise_exact, first_exact = _add_hours(
-        clock, begin, np.column_stack([hours, fresh[:, 1]])
-    )
+    instants = _add_hours(clock, begin, np.column_stack([hours, fresh[:, 1]]))
+    # Told how long the item has run, and when: what is left runs from now, whatever the start
+    # says (a ticket on hold since January with 5 hours of work done was promised a date two
+    # years in the past, with an apology for being late).
+    told = np.zeros(n, dtype=bool)
+    if now_ns is not None and "elapsed" in items:
+        told = in_progress & ~np.isnan(items["elapsed"].to_numpy(float))
+    if told.any():
+        spent = elapsed[told, None]
+        left = np.column_stack([hours[told], fresh[told, 1:2]]) - spent
+        instants[:, told] = _add_hours(clock, utc_instants(now_ns[told]), np.maximum(left, 0.0))
+    earliest, likely, follow_exact, promise_exact, first_exact = instants
     earliest_at, likely_at = _ceil_minute(earliest), _ceil_minute(likely)
     exact = utc_instants(np.concatenate([promise_exact, first_exact]))
     rounded = round_promise(clock, exact, spec.promise_rounding, zone)
@@ -277,13 +286,16 @@ def _answer(
         follow_up(clock, utc_instants(follow_exact), utc_instants(lower), utc_instants(promise_at))
     )
     # The promise the item was given: as the caller says, or the one it got when it started.
-    if PROMISED in items:
-        given = utc_nanoseconds(items[PROMISED])
-        promised_at = np.where(given != NAT, given, promised_at)
+    given = utc_nanoseconds(items[PROMISED]) if PROMISED in items else np.full(n, NAT)
+    promised_at = np.where(given != NAT, given, promised_at)
+    promised_hours = clock.hours_between(begin, utc_instants(promised_at))
+    told &= given == NAT
+    promised_hours[told] = fresh[told, 1]
+    promised_at[told & (elapsed > fresh[:, 1])] = reference[told & (elapsed > fresh[:, 1])] - 1
     promised = utc_instants(promised_at)
     facts = risks.QuoteFacts(
         items, features, predictive, begin, utc_instants(reference), utc_instants(promise_at),
-        elapsed, promised, clock.hours_between(begin, promised), fresh[:, [0, 2]],
+        elapsed, promised, promised_hours, fresh[:, [0, 2]],
     )  # fmt: skip
     findings = risks.assess(model, facts)
     # Overdue is the only high-severity finding: ranked first wherever it is found.
