@@ -168,9 +168,10 @@ def compare(
     spec = recipe.spec
     items = period_items(history, holdout.start, holdout.end)
     if len(items) < gate.min_items:
+        since = "the champion's training cut-off" if champion else "the holdout's start"
         reason = (
-            f"only {len(items)} items started between the champion's training cut-off and the "
-            "last one whose promise has come due; retrain again when more outcomes are known"
+            f"only {len(items)} items started between {since} and the last one whose promise "
+            "has come due; retrain again when more outcomes are known"
         )
         empty = promise_metrics(np.array([]), np.array([]), np.array([]), spec.confidence)
         return Comparison(holdout, spec.confidence, empty, None, False, [reason], pd.DataFrame())
