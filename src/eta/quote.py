@@ -291,7 +291,8 @@ def _answer(
     promised_hours = clock.hours_between(begin, utc_instants(promised_at))
     told &= given == NAT
     promised_hours[told] = fresh[told, 1]
-    promised_at[told & (elapsed > fresh[:, 1])] = reference[told & (elapsed > fresh[:, 1])] - 1
+    late = told & (elapsed > fresh[:, 1])  # its first promise passed before now
+    promised_at[late] = reference[late] - 1
     promised = utc_instants(promised_at)
     facts = risks.QuoteFacts(
         items, features, predictive, begin, utc_instants(reference), utc_instants(promise_at),
