@@ -102,6 +102,10 @@ class Deployment:
         return True
 
 
+class NameClash(RuntimeError):
+    """Two model directories whose specs share a name: only one can answer to it."""
+
+
 class ModelRefused(RuntimeError):
     """A model loaded but failed the golden check."""
 
@@ -167,6 +171,7 @@ class ModelStore:
         with self._reloading:
             results: dict[str, ReloadedModel] = {}
             changed: list[Candidate] = []
+            claimed: dict[str, str] = {}  # name -> where it is served from
             for source in self.sources:
                 try:
                     candidates = source.candidates()
@@ -175,6 +180,15 @@ class ModelStore:
                     results[source.label] = _refused(source.label, None, exc)
                     continue
                 for candidate in candidates:
+                    if candidate.name in claimed:  # the first one listed keeps the name
+                        clash = NameClash(
+                            f"{candidate.source}: its spec is named {candidate.name!r}, which "
+                            f"{claimed[candidate.name]} already serves; rename one spec"
+                        )
+                        log.error("%s", clash)
+                        results[candidate.source] = _refused(candidate.source, None, clash)
+                        continue
+                    claimed[candidate.name] = candidate.source
                     current = self._deployed.get(candidate.name)
                     if current is not None and current.fingerprint == candidate.fingerprint:
                         results[candidate.name] = ReloadedModel(

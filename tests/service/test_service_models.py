@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,6 +55,21 @@ def test_reload_swaps_only_what_changed(
         assert after["tickets"] != before["tickets"] and after["deliveries"] == before["deliveries"]
         quote = client.post("/v1/quotes", json={"model": "tickets"}, headers=headers["quote"])
         assert quote.json()["model_version"] == after["tickets"]
+
+
+def test_two_directories_with_one_name_serve_the_first_and_say_so(
+    model_copy: Path, make_app: Callable, headers: dict, tickets_model: EtaModel
+) -> None:
+    shutil.copytree(model_copy / "tickets", model_copy / "tickets_b")
+    retrained(model_copy, tickets_model)  # the two now differ, under one name
+    with TestClient(make_app(model_copy)) as client:
+        served = versions(client, headers)["tickets"]
+        for _ in range(2):  # the same choice every time, not one then the other
+            result = client.post("/v1/admin/reload", headers=headers["admin"]).json()
+            refused = [m for m in result["models"] if m["outcome"] == "refused"]
+            assert [m["name"] for m in refused] == [str(model_copy / "tickets_b")]
+            assert "rename one spec" in refused[0]["reason"]
+            assert versions(client, headers)["tickets"] == served
 
 
 def _truncate(path: Path) -> None:
