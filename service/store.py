@@ -283,11 +283,17 @@ def _vet(directories: list[Path]) -> dict[str, str]:
     except subprocess.TimeoutExpired as exc:
         output = exc.stdout or ""
         crash = f"loading took longer than {VET_TIMEOUT:g} s"
-    verdicts = {str(d): crash for d in directories}  # whatever did not report, crashed
+    verdicts = {}
     for line in output.splitlines():
         if line.startswith('{"dir"'):
             answer = json.loads(line)
             verdicts[answer["dir"]] = answer["error"]
+    unreported = [d for d in directories if str(d) not in verdicts]
+    if len(unreported) == 1:
+        verdicts[str(unreported[0])] = crash
+    else:  # one crash took the others down with it: ask each alone, so only it is blamed
+        for directory in unreported:
+            verdicts |= _vet([directory])
     return verdicts
 
 

@@ -112,6 +112,20 @@ def test_a_broken_model_is_refused_and_the_old_one_keeps_serving(
         assert quote.status_code == 200 and quote.json()["model_version"] == before["tickets"]
 
 
+def test_a_model_that_crashes_the_loader_does_not_take_a_good_one_down_with_it(
+    model_copy: Path, make_app: Callable, headers: dict, tickets_model: EtaModel
+) -> None:
+    with TestClient(make_app(model_copy)) as client:
+        before = versions(client, headers)
+        _truncate(model_copy / "deliveries" / "lightgbm_q90.txt")  # aborts the process parsing it
+        retrained(model_copy, tickets_model)  # listed after deliveries, vetted in the same run
+        problem = client.post("/v1/admin/reload", headers=headers["admin"]).json()
+        outcomes = {m["name"]: m["outcome"] for m in problem["models"]}
+        assert outcomes == {"deliveries": "refused", "tickets": "loaded"}
+        after = versions(client, headers)
+        assert after["deliveries"] == before["deliveries"] and after["tickets"] != before["tickets"]
+
+
 def test_golden_check_refuses_absurd_promises(tickets_model: EtaModel, tmp_path: Path) -> None:
     golden_check(tickets_model)
     broken = EtaModel.load(tickets_model.save(tmp_path / "m"))
