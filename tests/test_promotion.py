@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -11,7 +12,8 @@ from typer.testing import CliRunner
 from eta import tracking
 from eta.cli import app
 from eta.data import History, seen_at
-from eta.promotion import CHALLENGER, CHAMPION, Gate, retrain_and_promote
+from eta.evaluation import pinball_losses
+from eta.promotion import CHALLENGER, CHAMPION, Gate, Tighter, retrain_and_promote
 
 runner = CliRunner()
 
@@ -27,24 +29,39 @@ def metrics(on_time: float, pinball: float, worst: float | None = None, items: i
 
 
 @pytest.mark.parametrize(
-    ("candidate", "champion", "promote"),
+    ("candidate", "champion", "tighter", "promote"),
     [
-        (metrics(0.90, 5.0), None, True),
-        (metrics(0.85, 5.0), None, False),
-        (metrics(0.90, 5.0), metrics(0.90, 5.5), True),
-        (metrics(0.90, 5.6), metrics(0.90, 5.5), False),
-        (metrics(0.84, 4.0), metrics(0.90, 5.5), False),
-        (metrics(0.90, 6.0), metrics(0.80, 5.5), True),
-        (metrics(0.90, 5.0, worst=0.80), metrics(0.90, 5.5, worst=0.88), False),
-        (metrics(0.90, 5.0, worst=0.87), metrics(0.90, 5.5, worst=0.88), True),
-        (metrics(0.90, 5.0, items=50), None, False),
+        (metrics(0.90, 5.0), None, None, True),
+        (metrics(0.85, 5.0), None, None, False),
+        (metrics(0.90, 5.0), metrics(0.90, 5.5), Tighter(0.5, 0.1), True),
+        (metrics(0.90, 5.0), metrics(0.90, 5.5), Tighter(0.5, 0.3), False),  # noise
+        (metrics(0.90, 5.6), metrics(0.90, 5.5), Tighter(-0.1, 0.01), False),
+        (metrics(0.84, 4.0), metrics(0.90, 5.5), Tighter(1.5, 0.1), False),
+        (metrics(0.90, 6.0), metrics(0.80, 5.5), Tighter(-0.5, 0.1), True),
+        (metrics(0.90, 5.0, worst=0.80), metrics(0.90, 5.5, worst=0.88), Tighter(0.5, 0.1), False),
+        (metrics(0.90, 5.0, worst=0.87), metrics(0.90, 5.5, worst=0.88), Tighter(0.5, 0.1), True),
+        (metrics(0.90, 5.0, items=50), None, None, False),
     ],
 )
-def test_the_gate_promotes_only_a_calibrated_candidate_that_is_better(
-    candidate: dict, champion: dict | None, promote: bool
+def test_the_gate_promotes_only_a_calibrated_candidate_that_is_clearly_better(
+    candidate: dict, champion: dict | None, tighter: Tighter | None, promote: bool
 ) -> None:
-    decided, reasons = Gate().decide(candidate, champion, 0.9)
+    decided, reasons = Gate().decide(candidate, champion, 0.9, tighter)
     assert decided is promote and reasons
+
+
+def test_a_day_that_moves_every_item_counts_once_in_the_standard_error() -> None:
+    rng = np.random.default_rng(7)
+    days = np.repeat(np.arange(20), 200)
+    actual = np.full(days.size, 10.0)
+    champion = actual + 1.0  # padded by an hour: loss 0.1 each
+    # The candidate's promise moves with each day's luck, nearly the same for its items.
+    candidate = actual + 1.0 + np.repeat(rng.normal(0.0, 0.5, 20), 200) + rng.normal(0, 0.01, 4000)
+    tighter = Tighter.measure(actual, candidate, champion, days, 0.9)
+    gain = pinball_losses(actual, champion, 0.9) - pinball_losses(actual, candidate, 0.9)
+    naive = gain.std(ddof=1) / np.sqrt(gain.size)
+    assert tighter.by == pytest.approx(gain.mean())
+    assert tighter.standard_error > 10 * naive  # 20 days, not 4,000 items, of evidence
 
 
 def test_a_small_holdout_widens_the_allowed_gap_to_two_standard_errors() -> None:

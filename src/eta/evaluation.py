@@ -18,10 +18,16 @@ MIN_SEGMENT_ITEMS = 300
 
 def pinball_loss(actual: np.ndarray, predicted: np.ndarray, level: float) -> float:
     """Mean quantile (pinball) loss at ``level``; lower is better at the same on-time rate."""
-    diff = np.asarray(actual, float) - np.asarray(predicted, float)
-    if not diff.size:
+    losses = pinball_losses(actual, predicted, level)
+    if not losses.size:
         return float("nan")  # nothing to judge (as the on-time rate of no items)
-    return float(np.mean(np.maximum(level * diff, (level - 1.0) * diff)))
+    return float(np.mean(losses))
+
+
+def pinball_losses(actual: np.ndarray, predicted: np.ndarray, level: float) -> np.ndarray:
+    """Each item's quantile (pinball) loss at ``level``."""
+    diff = np.asarray(actual, float) - np.asarray(predicted, float)
+    return np.maximum(level * diff, (level - 1.0) * diff)
 
 
 def known_outcomes(items: pd.DataFrame, promise_hours: np.ndarray) -> np.ndarray:

@@ -31,13 +31,51 @@ import pandas as pd
 
 from eta.backtest import period_items, replay_offsets, run_backtest
 from eta.data import END, FINISHED, START, History
-from eta.evaluation import known_outcomes, promise_metrics
+from eta.evaluation import known_outcomes, pinball_losses, promise_metrics
 from eta.features import Events
 from eta.model import EtaModel, Settings
 from eta.quote import quote_items
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 """Registry aliases: the model in service, and the latest candidate that was not promoted."""
+
+
+@dataclass(frozen=True)
+class Tighter:
+    """How much lower the candidate's pinball loss is than the champion's on the same items,
+    and the standard error of that difference.
+
+    The difference is paired (both models promise the same items, so the items' own noise
+    cancels) and its standard error is clustered by day of start: a slow day moves many
+    items' losses together, and counting them as independent would call a day's luck a
+    better model (Cameron & Miller (2015), A practitioner's guide to cluster-robust
+    inference, *J. Human Resources* 50(2)).
+    """
+
+    by: float
+    standard_error: float
+
+    @classmethod
+    def measure(
+        cls,
+        actual: np.ndarray,
+        candidate: np.ndarray,
+        champion: np.ndarray,
+        day: np.ndarray,
+        level: float,
+    ) -> Tighter:
+        """From actual hours (NaN: not known), both models' promises and each item's day."""
+        known = ~np.isnan(actual) & ~np.isnan(candidate) & ~np.isnan(champion)
+        gain = pinball_losses(actual[known], champion[known], level) - pinball_losses(
+            actual[known], candidate[known], level
+        )
+        if not gain.size:
+            return cls(float("nan"), float("nan"))
+        by = float(gain.mean())
+        per_day = pd.Series(gain - by).groupby(np.asarray(day)[known]).sum().to_numpy()
+        clusters = len(per_day)
+        small_sample = clusters / max(clusters - 1, 1)
+        return cls(by, float(np.sqrt(small_sample * np.sum(per_day**2)) / gain.size))
 
 
 @dataclass(frozen=True)
@@ -48,23 +86,33 @@ class Gate:
     ``tolerance``, widened to two standard errors when the holdout is small so that sampling
     noise alone cannot refuse a good model (even a calibrated model's on-time rate moves by a
     point or two from one month to the next, as the benchmark's folds show). Then it must beat a
-    calibrated champion on pinball loss (tighter promises at the same reliability) without its
-    worst segment falling more than ``worst_segment_slack`` below the champion's. A champion that
-    breaks its promises is replaced by any calibrated candidate.
+    calibrated champion on pinball loss (tighter promises at the same reliability) by more than
+    ``noise`` standard errors of the difference (:class:`Tighter`), without its worst segment
+    falling more than ``worst_segment_slack`` below the champion's. A champion that breaks its
+    promises is replaced by any calibrated candidate.
     """
 
     tolerance: float = 0.02
     worst_segment_slack: float = 0.02
     min_items: int = 200
     """Fewer known outcomes than this in the holdout: no decision, nothing is promoted."""
+    noise: float = 2.0
+    """A pinball loss lower by less than this many standard errors may be the holdout's luck,
+    not a better model: on a month of synthetic tickets, the same recipe trained on two more days
+    of history was lower by 0.071 ± 0.034 (1.5%), and any lower loss used to move the alias."""
 
     def allowed_gap(self, confidence: float, items: int) -> float:
         return max(self.tolerance, 2.0 * math.sqrt(confidence * (1 - confidence) / max(items, 1)))
 
     def decide(
-        self, candidate: dict, champion: dict | None, confidence: float
+        self,
+        candidate: dict,
+        champion: dict | None,
+        confidence: float,
+        tighter: Tighter | None = None,
     ) -> tuple[bool, list[str]]:
-        """Whether to promote, and the reasons in plain words."""
+        """Whether to promote, and the reasons in plain words. ``tighter`` compares the two on
+        the same items; it is needed when there is a calibrated champion."""
         items = int(candidate["items"])
         if items < self.min_items:
             return False, [
@@ -84,11 +132,20 @@ class Gate:
                 f"the champion keeps only {champion['on_time_rate']:.1%} of its promises; "
                 f"the candidate keeps {candidate['on_time_rate']:.1%}"
             ]
+        if tighter is None:
+            raise ValueError("comparing with a calibrated champion needs `tighter`")
         reasons = []
-        if candidate["pinball_loss"] >= champion["pinball_loss"]:
+        losses = (
+            f"pinball loss {candidate['pinball_loss']:.3f} vs the champion's "
+            f"{champion['pinball_loss']:.3f}"
+        )
+        if not tighter.by > 0:
+            reasons.append(f"the candidate's promises are not tighter ({losses})")
+        elif tighter.by <= self.noise * tighter.standard_error:
             reasons.append(
-                f"the candidate's promises are not tighter (pinball loss "
-                f"{candidate['pinball_loss']:.3f} vs the champion's {champion['pinball_loss']:.3f})"
+                f"the candidate's promises are not clearly tighter ({losses}: lower by "
+                f"{tighter.by:.3f}, within {self.noise:g} standard errors of "
+                f"{tighter.standard_error:.3f})"
             )
         worst_c, worst_p = (
             candidate["worst_segment_on_time_rate"],
@@ -106,7 +163,8 @@ class Gate:
             return False, reasons
         return True, [
             f"the candidate keeps {candidate['on_time_rate']:.1%} of its promises with a pinball "
-            f"loss of {candidate['pinball_loss']:.3f} (champion {champion['pinball_loss']:.3f})"
+            f"loss of {candidate['pinball_loss']:.3f} (champion {champion['pinball_loss']:.3f}, "
+            f"lower by {tighter.by:.3f} ± {tighter.standard_error:.3f})"
         ]
 
 
@@ -142,6 +200,7 @@ class Comparison:
     confidence: float
     candidate: dict
     champion: dict | None
+    tighter: Tighter | None
     promote: bool
     reasons: list[str]
     quotes: pd.DataFrame = field(repr=False)
@@ -174,7 +233,9 @@ def compare(
             "has come due; retrain again when more outcomes are known"
         )
         empty = promise_metrics(np.array([]), np.array([]), np.array([]), spec.confidence)
-        return Comparison(holdout, spec.confidence, empty, None, False, [reason], pd.DataFrame())
+        return Comparison(
+            holdout, spec.confidence, empty, None, None, False, [reason], pd.DataFrame()
+        )
     shadow = run_backtest(
         history, holdout.start, holdout.end, replay=True, settings=recipe.settings
     )
@@ -191,7 +252,15 @@ def compare(
         name: promise_metrics(actual, promise, segments, spec.confidence)
         for name, promise in promises.items()
     }
-    promote, reasons = gate.decide(metrics["candidate"], metrics.get("champion"), spec.confidence)
+    tighter = None
+    if champion is not None:
+        day = items[START].dt.tz_convert(spec.timezone).dt.date.to_numpy()
+        tighter = Tighter.measure(
+            actual, promises["candidate"], promises["champion"], day, spec.confidence
+        )
+    promote, reasons = gate.decide(
+        metrics["candidate"], metrics.get("champion"), spec.confidence, tighter
+    )
     quotes = pd.DataFrame(
         {
             "start": items[START].to_numpy(),
@@ -205,6 +274,7 @@ def compare(
         spec.confidence,
         metrics["candidate"],
         metrics.get("champion"),
+        tighter,
         promote,
         reasons,
         quotes,
@@ -246,6 +316,7 @@ def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
             "",
             *table,
             "",
+            *_tighter_line(comparison.tighter),
             f"Decision: {decision}.",
             "",
             *(f"- {reason}" for reason in comparison.reasons),
@@ -262,6 +333,7 @@ def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
                 "holdout": [h.start.isoformat(), h.end.isoformat()],
                 "candidate": comparison.candidate,
                 "champion": comparison.champion,
+                "tighter": comparison.tighter and comparison.tighter.__dict__,
                 "promote": comparison.promote,
                 "reasons": comparison.reasons,
             },
@@ -328,6 +400,16 @@ def _plot(comparison: Comparison, models: list[str], directory: Path) -> None:
     plt.close(fig)
 
 
+def _tighter_line(tighter: Tighter | None) -> list[str]:
+    if tighter is None or math.isnan(tighter.by):
+        return []
+    return [
+        f"On the same items the candidate's pinball loss is lower by {tighter.by:.3f} "
+        f"(standard error {tighter.standard_error:.3f}, items of one day counted together).",
+        "",
+    ]
+
+
 def _cell(value: object, fmt: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -368,6 +450,9 @@ def retrain_and_promote(
     metrics = {f"candidate_{k}": v for k, v in comparison.candidate.items()}
     if comparison.champion is not None:
         metrics |= {f"champion_{k}": v for k, v in comparison.champion.items()}
+    if comparison.tighter is not None:
+        metrics["pinball_loss_lower_by"] = comparison.tighter.by
+        metrics["pinball_loss_lower_by_se"] = comparison.tighter.standard_error
     metrics["promoted"] = float(comparison.promote)
     logged = tracking.log_run(
         f"retrain {name}",
@@ -394,6 +479,7 @@ __all__ = [
     "Gate",
     "Holdout",
     "RetrainResult",
+    "Tighter",
     "compare",
     "retrain_and_promote",
     "write_report",
