@@ -205,7 +205,7 @@ class ModelList(_Schema):
 
 class ReloadedModel(_Schema):
     name: str
-    outcome: Literal["loaded", "unchanged", "refused"]
+    outcome: Literal["loaded", "unchanged", "refused", "removed"]
     version: str | None
     reason: str | None = None
 

@@ -172,12 +172,14 @@ class ModelStore:
             results: dict[str, ReloadedModel] = {}
             changed: list[Candidate] = []
             claimed: dict[str, str] = {}  # name -> where it is served from
+            listed = True
             for source in self.sources:
                 try:
                     candidates = source.candidates()
                 except (SourceError, OSError) as exc:
                     log.error("%s", exc)
                     results[source.label] = _refused(source.label, None, exc)
+                    listed = False
                     continue
                 for candidate in candidates:
                     if candidate.name in claimed:  # the first one listed keeps the name
@@ -201,8 +203,28 @@ class ModelStore:
                 self.scratch.mkdir(parents=True, exist_ok=True)
                 with tempfile.TemporaryDirectory(dir=self.scratch, prefix="loading-") as scratch:
                     results |= self._load(changed, Path(scratch), fresh)
-            self._deployed = {**self._deployed, **fresh}
+            deployed = {**self._deployed, **fresh}
+            if listed:  # a source that could not be listed may still hold its models
+                for name in sorted(set(deployed) - set(claimed)):
+                    results[name] = self._remove(deployed.pop(name))
+            self._deployed = deployed
             return list(results.values())
+
+    @staticmethod
+    def _remove(deployment: Deployment) -> ReloadedModel:
+        """A model that is in no source any more stops being served (its outcome state is
+        kept, for the same files coming back)."""
+        try:
+            deployment.save_outcomes()
+        except Exception:
+            log.exception("saving the outcome state of %s failed", deployment.name)
+        log.warning(
+            "no longer serving %s version %s: %s holds it no more",
+            deployment.name,
+            deployment.version,
+            deployment.source,
+        )
+        return ReloadedModel(name=deployment.name, outcome="removed", version=deployment.version)
 
     def _load(
         self, changed: list[Candidate], scratch: Path, fresh: dict[str, Deployment]

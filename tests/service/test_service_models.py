@@ -72,6 +72,35 @@ def test_two_directories_with_one_name_serve_the_first_and_say_so(
             assert versions(client, headers)["tickets"] == served
 
 
+def test_a_model_whose_directory_is_gone_stops_being_served_and_says_so(
+    model_copy: Path, make_app: Callable, headers: dict
+) -> None:
+    with TestClient(make_app(model_copy)) as client:
+        before = versions(client, headers)
+        shutil.rmtree(model_copy / "deliveries")
+        result = client.post("/v1/admin/reload", headers=headers["admin"]).json()
+        outcomes = {m["name"]: (m["outcome"], m["version"]) for m in result["models"]}
+        assert outcomes == {
+            "tickets": ("unchanged", before["tickets"]),
+            "deliveries": ("removed", before["deliveries"]),
+        }
+        assert versions(client, headers) == {"tickets": before["tickets"]}
+        quote = client.post("/v1/quotes", json={"model": "deliveries"}, headers=headers["quote"])
+        assert quote.status_code == 422 and "serving: tickets" in quote.json()["detail"]
+
+
+def test_a_source_that_cannot_be_listed_keeps_its_models_serving(
+    model_copy: Path, make_app: Callable, headers: dict
+) -> None:
+    with TestClient(make_app(model_copy)) as client:
+        before = versions(client, headers)
+        shutil.rmtree(model_copy)  # unmounted, say: nothing says the models were retired
+        response = client.post("/v1/admin/reload", headers=headers["admin"])
+        assert response.status_code == 409
+        assert {m["outcome"] for m in response.json()["models"]} == {"refused"}
+        assert versions(client, headers) == before
+
+
 def _truncate(path: Path) -> None:
     text = path.read_bytes()
     path.write_bytes(text[: len(text) // 2])
