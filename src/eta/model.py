@@ -627,8 +627,10 @@ class Predictive:
             z = dist.conditional_quantile(asked, z_done)
             hours = np.exp(loc + spread * warp(z))
             # A safety net for items that have outlived anything history can speak for (the
-            # exponential tail scales with the time already spent): at most ten fresh quotes more.
-            fresh = np.exp(loc + spread * warp(dist.quantile(levels[rows])))
+            # exponential tail scales with the time already spent): at most ten fresh quotes more,
+            # of a tail that online calibration may lengthen, never shorten (as above).
+            z_fresh = dist.quantile(levels[rows])
+            fresh = np.exp(loc + spread * np.maximum(warp(z_fresh), z_fresh))
             hours = np.minimum(hours, done[rows, None] + FAR_TAIL_QUOTES * fresh)
             # Never a finish time in the past, even where floating point rounds the tail down.
             out[rows] = np.maximum(hours, done[rows, None] + 1.0 / 60.0)
