@@ -46,36 +46,32 @@ def test_promises_hold_against_the_truth_after_training(censored_sim) -> None:
     assert abs(result.metrics["on_time_rate"] - 0.9) < 0.035, result.metrics
 
 
-def test_a_category_never_seen_is_quoted_as_any_of_the_known_ones_might_be(censored_sim) -> None:
+def test_a_value_the_model_never_saw_is_quoted_from_what_else_is_known(censored_sim) -> None:
     history = load_history(censored_sim.history, censored_sim.spec)
     start = pd.Timestamp("2025-08-01", tz="UTC")
     model = EtaModel(history.spec).fit(seen_at(history, start))
     items = period_items(history, start, start + pd.Timedelta(days=31))
+    assert (
+        history.frame["queue_open"].notna().all() and MISSING not in model.categories_["priority"]
+    )
     truth = truth_hours(censored_sim, items)
-    on_time = {}
-    for name, priority in (("known", items["priority"]), ("new", "galactic"), ("blank", MISSING)):
-        promise = model.quantiles(items.assign(priority=priority), [0.9])[:, 0]
-        on_time[name] = np.mean(truth <= promise)
-    # ~1,000 items, seeded: LightGBM alone sends an unseen category down its "other" branches
-    # (here 79.2% kept, with promises 40% shorter); averaged over the history's priorities,
-    # 87.9%: a little less than with the priority known, as not knowing it costs something.
-    assert on_time["known"] > 0.87
-    assert on_time["new"] == on_time["blank"] > 0.85, on_time
-
-
-def test_a_number_missing_where_training_never_lacked_it_is_not_read_as_zero(
-    tickets_model, tickets_history
-) -> None:
-    items = tickets_history.frame.tail(500)
-    assert tickets_history.frame["queue_open"].notna().all()
-    missing = tickets_model.quantiles(items.assign(queue_open=np.nan), [0.9])[:, 0]
-    empty = tickets_model.quantiles(items.assign(queue_open=0.0), [0.9])[:, 0]
-    typical = tickets_model.quantiles(
-        items.assign(queue_open=tickets_history.frame["queue_open"].median()), [0.9]
-    )[:, 0]
-    # LightGBM alone reads the missing number as 0: an empty queue, half the promise.
-    assert np.median(missing) > 1.2 * np.median(empty)
-    assert 0.7 < np.median(missing) / np.median(typical) < 1.4
+    unknown = {
+        "known": {},
+        "new priority": {"priority": "galactic"},
+        "blank priority": {"priority": MISSING},
+        "no priority column": {"priority": None},
+        "missing queue size": {"queue_open": np.nan},
+    }
+    on_time, promise = {}, {}
+    for name, values in unknown.items():
+        p90 = model.quantiles(items.assign(**values), [0.9])[:, 0]
+        on_time[name], promise[name] = np.mean(truth <= p90), np.median(p90)
+    # ~1,000 items, seeded. LightGBM alone sends an unknown category down its "other" branches
+    # (79.2% kept, promises 40% shorter) and reads a missing number as 0 (87.9%). Learnt from
+    # training copies with one value blanked: 90.2% and 88.8%, against 90.1% all known.
+    assert on_time["known"] > 0.87, on_time
+    for name in unknown:
+        assert on_time[name] > on_time["known"] - 0.03, (name, on_time, promise)
 
 
 @pytest.mark.slow

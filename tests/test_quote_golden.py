@@ -63,7 +63,7 @@ def handmade_model(raw_spec: dict) -> EtaModel:
     model.clock_ = Clock.from_spec(spec)
     column = spec.features.categorical[0]
     model.categories_ = {column: ["a", "b"]}
-    model.ranges_, model.stand_ins_ = {}, {}  # no numeric features, no unknown categories
+    model.ranges_ = {}  # no numeric features
     model.events_ = Events(
         np.array([], dtype=str), np.array([], dtype=np.int64), np.array([], dtype=np.int64),
         np.array([]),
