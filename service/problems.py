@@ -97,13 +97,21 @@ def validation_errors(
     errors: list[dict[str, Any]], prefix: tuple[Any, ...] = ()
 ) -> list[FieldError]:
     """Pydantic's errors as fields and messages a person can act on."""
-    return [
-        FieldError(
-            field=field_path((*prefix, *e["loc"])),
-            message=str(e["msg"]).removeprefix("Value error, "),
-        )
-        for e in errors
-    ]
+    return [_field_error(e, prefix) for e in errors]
+
+
+def not_json(position: int, reason: str) -> FieldError:
+    """The body is not JSON (a bare ``NaN`` included): where, and what the parser expected."""
+    return FieldError(field="(body)", message=f"not valid JSON at character {position}: {reason}")
+
+
+def _field_error(error: dict[str, Any], prefix: tuple[Any, ...]) -> FieldError:
+    if error.get("type") == "json_invalid":  # FastAPI's: the location is a character offset
+        return not_json(error["loc"][-1], (error.get("ctx") or {}).get("error", "?"))
+    return FieldError(
+        field=field_path((*prefix, *error["loc"])),
+        message=str(error["msg"]).removeprefix("Value error, "),
+    )
 
 
 def request_id_of(request: Request) -> str | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from service.problems import PROBLEM_JSON, Problem
@@ -26,6 +28,29 @@ class JSON(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+class _StrictJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = orjson.loads(await self.body())
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """Request bodies read as strict JSON, by orjson: Python's ``json`` module also reads a
+    bare ``NaN`` or ``Infinity``, which JSON does not have, so one route quoted a weight of
+    ``NaN`` as unknown while the batch route refused the same body. Now every route refuses it
+    (422, "JSON decode error": orjson's error is the ``json`` module's, which FastAPI turns
+    into a validation problem)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(_StrictJSONRequest(request.scope, request.receive))
+
+        return strict
 
 
 _MEANINGS = {

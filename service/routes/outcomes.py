@@ -13,11 +13,11 @@ from fastapi import APIRouter, Request
 
 from service.engine import report_outcomes
 from service.problems import FieldError, request_id_of
-from service.routes.common import JSON, ServiceDep, problems
+from service.routes.common import JSON, ServiceDep, StrictJSONRoute, problems
 from service.schemas import OutcomeReport, OutcomeResponse
 from service.security import OutcomesKey
 
-router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
+router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"], route_class=StrictJSONRoute)
 
 
 @router.post(

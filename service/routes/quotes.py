@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
-import orjson
 from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
 
 from service.engine import ItemResult, Options
-from service.problems import FieldError, ProblemError, request_id_of, validation_errors
-from service.routes.common import JSON, ServiceDep, problems
+from service.problems import (
+    FieldError,
+    ProblemError,
+    not_json,
+    request_id_of,
+    validation_errors,
+)
+from service.routes.common import JSON, ServiceDep, StrictJSONRoute, problems
 from service.schemas import (
     MAX_BATCH,
     QuoteBatchResponse,
@@ -19,7 +25,7 @@ from service.schemas import (
 )
 from service.security import QuoteKey
 
-router = APIRouter(prefix="/v1/quotes", tags=["quotes"])
+router = APIRouter(prefix="/v1/quotes", tags=["quotes"], route_class=StrictJSONRoute)
 _ITEMS = TypeAdapter(list[QuoteRequest])
 
 
@@ -109,15 +115,11 @@ async def quote_batch(request: Request, _: QuoteKey, service: ServiceDep) -> JSO
 
 
 async def _json(request: Request) -> object:
-    body = await request.body()
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ProblemError(
-            422,
-            f"the body is not JSON: {exc}",
-            [FieldError(field="(body)", message="not valid JSON")],
-        ) from None
+        return await request.json()  # strict (StrictJSONRoute)
+    except json.JSONDecodeError as exc:
+        error = not_json(exc.pos, exc.msg)
+        raise ProblemError(422, f"{error.field}: {error.message}", [error]) from None
 
 
 def _validate_each(raw_items: list, results: list) -> dict[int, QuoteRequest]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 
 from service.schemas import QuoteBatchResponse, QuoteResponse
@@ -80,6 +81,32 @@ def test_schema_errors_name_the_field(client: TestClient, headers: dict) -> None
         headers={**headers["quote"], "content-type": "application/json"},
     )
     assert response.status_code == 422 and response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/quotes", b'{"model": "deliveries", "features": {"weight_kg": NaN}}'),
+        ("/v1/quotes/batch", b'{"items": [{"model": "deliveries", "confidence": NaN}]}'),
+        (
+            "/v1/outcomes",
+            b'{"items": [{"model": "deliveries", "id": "o-1", '
+            b'"started_at": "2025-06-02T10:00:00Z", "features": {"weight_kg": Infinity}}]}',
+        ),
+    ],
+    ids=["single", "batch", "outcomes"],
+)
+def test_bare_nan_or_infinity_is_not_json_on_any_route(
+    client: TestClient, headers: dict, path: str, body: bytes
+) -> None:
+    # Python's json module reads them; JSON does not have them, and every route says so alike.
+    scope = "outcomes" if "outcomes" in path else "quote"
+    response = client.post(
+        path, content=body, headers={**headers[scope], "content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert "not valid JSON" in problem["detail"] and problem["errors"][0]["field"] == "(body)"
 
 
 def test_a_batch_answers_every_item_in_order_and_bad_items_alone(
