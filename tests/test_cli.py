@@ -220,3 +220,18 @@ def test_quote_speaks_the_customers_language_and_time_zone(workspace: Path) -> N
         "--out", workspace / "q_x.csv", "--timezone", "Mars/Olympus",
     )  # fmt: skip
     assert bad_zone.exit_code == 2 and "IANA" in bad_zone.output
+
+
+def test_a_finish_typed_in_a_later_year_is_doubted_and_as_of_settles_it(workspace: Path) -> None:
+    history = pd.read_csv(workspace / "history.csv", dtype=str)
+    finished = history.index[history["resolved_at"].notna()][10]
+    history.loc[finished, "resolved_at"] = "2026-06-01T10:00:00+0000"  # meant 2025
+    history.to_csv(workspace / "typo.csv", index=False)
+    common = ["--spec", workspace / "spec.yaml", "--data", workspace / "typo.csv"]
+    period = ["--test-start", "2025-12-01", "--test-end", "2025-12-08"]
+    doubted = run("backtest", *common, *period)
+    assert doubted.exit_code == 0, doubted.output
+    assert "check the data:" in doubted.output and "pass --as-of" in doubted.output
+    settled = run("backtest", *common, *period, "--as-of", "2026-01-01")
+    assert settled.exit_code == 0, settled.output
+    assert "pass --as-of" not in settled.output

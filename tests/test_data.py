@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eta.data import MISSING, DataError, category_texts, load_history, look_up, seen_at
+from eta.data import (
+    MISSING,
+    DataError,
+    category_texts,
+    doubts,
+    load_history,
+    look_up,
+    seen_at,
+)
 from eta.synthetic import load_spec
 
 SPEC = load_spec("tickets")
@@ -53,6 +61,33 @@ def test_each_kind_of_bad_row_is_reported_with_row_column_and_reason(tmp_path: P
     saved = pd.read_csv(quarantine, dtype=str)
     assert len(saved) == 8 and set(saved["file"]) == {str(path)}
     assert len(history.frame) == 40  # nothing good was lost
+
+
+def test_a_finish_in_the_future_is_a_row_error_not_the_export_time(tmp_path: Path) -> None:
+    bad = [
+        "F1,2025-03-10T12:00:00+01:00,2099-03-14T12:00:00+01:00,high,billing,email,1",
+        "F2,0000-00-00,2025-03-12T12:00:00+01:00,high,billing,email,1",
+    ]
+    history = load_history(write(tmp_path, GOOD + bad), SPEC, max_rejected=0.5)
+    reasons = history.rejected.set_index("ticket_id")["reason"]
+    assert reasons["F1"].startswith("finishes in the future (after now,")
+    assert "still open" not in reasons["F2"]  # a start cannot be left empty for "open"
+    # The export time is the latest real timestamp, not 2099: open items are days old, not decades.
+    assert history.as_of == pd.Timestamp("2025-03-18T12:00:00+01:00")
+    assert doubts(history, as_of_given=False) == []
+
+
+def test_doubts_name_a_late_last_timestamp_and_items_open_longer_than_any_finish(
+    tmp_path: Path,
+) -> None:
+    stale = [f"S{i},2025-01-0{1 + i % 5}T10:00:00+01:00,,high,billing,email,3" for i in range(3)]
+    late = ["L1,2025-03-05T10:00:00+01:00,2025-09-01T10:00:00+02:00,high,billing,email,3"]
+    history = load_history(write(tmp_path, GOOD + stale + late), SPEC)
+    said = doubts(history, as_of_given=False)
+    assert len(said) == 2, said
+    assert "days after its latest start" in said[0] and "--as-of" in said[0]
+    assert said[1].startswith("3 open items") and "open longer than any item took" in said[1]
+    assert len(doubts(history, as_of_given=True)) == 1  # the export time was said: only stale
 
 
 def test_unknown_categories_are_not_errors(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from eta.data import DataError, load_history, parse_timestamp, read_table
+from eta.data import DataError, History, doubts, load_history, parse_timestamp, read_table
 from eta.settings import get_settings
 from eta.spec import DatasetSpec, SpecError
 
@@ -101,6 +101,7 @@ def train(
         max_rejected=max_rejected,
     )
     _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
+    _report_doubts(history, as_of_given=as_of is not None)
     with console.status(f"training {dataset.name} on {len(history.frame):,} rows"):
         model = EtaModel(dataset).fit(history)
         model.save(out)
@@ -225,6 +226,10 @@ def backtest(
     ] = False,
     out: Annotated[Path | None, typer.Option(help="Write per-item quotes here.")] = None,
     confidence: Annotated[float | None, typer.Option(help="Promise level.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="When the history was exported (ISO-8601; default: its latest time)."),
+    ] = None,
     quarantine: QuarantineOption = None,
 ) -> None:
     """Train on what was known at --test-start, quote the test period, measure the promises."""
@@ -233,8 +238,14 @@ def backtest(
     from eta.tracking import log_run
 
     dataset = DatasetSpec.from_yaml(spec)
-    history = load_history(data, dataset, quarantine=quarantine)
+    history = load_history(
+        data,
+        dataset,
+        as_of=option_timestamp(as_of, "as-of", dataset.timezone),
+        quarantine=quarantine,
+    )
     _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
+    _report_doubts(history, as_of_given=as_of is not None)
     start = option_timestamp(test_start, "test-start", dataset.timezone)
     end = option_timestamp(test_end, "test-end", dataset.timezone)
     with console.status("training and quoting the test period"):
@@ -316,6 +327,11 @@ def print_metrics(metrics: dict, title: str) -> None:
     for key, value in metrics.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
+
+
+def _report_doubts(history: History, *, as_of_given: bool) -> None:
+    for doubt in doubts(history, as_of_given=as_of_given):
+        err_console.print(f"[yellow]check the data:[/] {doubt}", highlight=False)
 
 
 def _report_rejected(rejected: pd.DataFrame, where: Path) -> None:

@@ -201,13 +201,19 @@ def load_history(
     problems.add(raw[spec.start].isna(), spec.start, "missing start timestamp")
     problems.unparseable(raw[spec.start], start)
     end = parse_timestamps(raw[spec.end], tz)
-    problems.unparseable(raw[spec.end], end)
+    problems.unparseable(raw[spec.end], end, open_hint=True)
     problems.add(end < start, spec.end, "finishes before it starts")
+    # Nothing finished, or was looked at, after now: such a date (2099) is a typo or a
+    # placeholder, and as the latest timestamp it would make every open item decades old.
+    now = pd.Timestamp.now(tz="UTC")
+    future = f"in the future (after now, {now:%Y-%m-%d %H:%M} UTC)"
+    problems.add(end > now, spec.end, f"finishes {future}")
     seen = None
     if spec.observed_until:
         seen = parse_timestamps(raw[spec.observed_until], tz)
         problems.unparseable(raw[spec.observed_until], seen)
         problems.add(end.isna() & (seen < start), spec.observed_until, "last seen before it starts")
+        problems.add(seen > now, spec.observed_until, f"last seen {future}")
     numeric = {}
     for column in spec.features.numeric:
         values = pd.to_numeric(raw[column], errors="coerce")
@@ -249,6 +255,48 @@ def load_history(
     frame[SEGMENT] = segment_keys(frame, spec)
     whole = History(spec=spec, frame=frame, rejected=rejected, as_of=as_of, source=source)
     return seen_at(whole, as_of)
+
+
+QUIET_DAYS = 30
+"""A default as-of time this many days after the latest start is suspect (see :func:`doubts`)."""
+STALE_OPEN_SHARE = 0.005
+"""A history with more open items than this share older than every finish is suspect."""
+
+
+def doubts(history: History, *, as_of_given: bool) -> list[str]:
+    """What looks wrong with a history that loaded, in words: things no single row is to blame
+    for, which would still make every promise wrong.
+
+    * A default as-of time (the latest timestamp) long after the latest start: one finish
+      typed in the wrong year makes every open item that much older.
+    * Open items older than anything that finished: cancelled or abandoned items an export
+      left open (3% of an e-commerce history's orders) sit in every backlog since their start
+      and, censored, say that some items take longer than anything seen.
+    """
+    frame = history.frame
+    said = []
+    if not as_of_given and len(frame):
+        latest = frame[START].max()
+        quiet = history.as_of - latest
+        if quiet > pd.Timedelta(days=QUIET_DAYS):
+            said.append(
+                f"the history's latest timestamp, {history.as_of:%Y-%m-%d %H:%M} UTC, is "
+                f"{quiet.days} days after its latest start ({latest:%Y-%m-%d %H:%M} UTC), and "
+                "open items count as running until then; if the export was taken earlier, "
+                "pass --as-of"
+            )
+    finished = frame[FINISHED].to_numpy(bool)
+    if finished.any():
+        longest = frame[HOURS].to_numpy(float)[finished].max()
+        stale = ~finished & (frame[HOURS].to_numpy(float) > longest)
+        if stale.mean() > STALE_OPEN_SHARE:
+            said.append(
+                f"{stale.sum():,} open items ({stale.mean():.1%}) have been open longer than "
+                f"any item took to finish ({longest:,.0f} clock hours); if they were cancelled "
+                "or abandoned, give them an end or leave them out: open, they count in every "
+                "backlog since they started and make promises longer"
+            )
+    return said
 
 
 def seen_at(history: History, as_of: pd.Timestamp) -> History:
@@ -393,8 +441,11 @@ class _Problems:
         self._column[hit] = column
         self._reason[hit] = reason
 
-    def unparseable(self, written: pd.Series, parsed: pd.Series) -> None:
-        """Timestamps written but not read; a bare number (epoch seconds?) says how to fix it."""
+    def unparseable(
+        self, written: pd.Series, parsed: pd.Series, *, open_hint: bool = False
+    ) -> None:
+        """Timestamps written but not read; a bare number (epoch seconds?) says how to fix it,
+        and in the finish column (``open_hint``) a placeholder says how to write "still open"."""
         unread = parsed.isna() & written.notna()
         if not unread.any():
             return
@@ -410,7 +461,11 @@ class _Problems:
             ((year < FIRST_YEAR) | (year >= END_YEAR)).reindex(written.index, fill_value=False),
             str(written.name),
             f"timestamp outside the years {FIRST_YEAR}-{END_YEAR - 1} (a placeholder such as "
-            "9999-12-31? leave the cell empty for an item still open)",
+            + (
+                "9999-12-31? leave the cell empty for an item still open)"
+                if open_hint
+                else "0000-00-00 or 9999-12-31?)"
+            ),
         )
         self.add(unread, str(written.name), "unparseable timestamp")
 
