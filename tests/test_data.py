@@ -169,3 +169,16 @@ def test_the_same_category_reads_the_same_from_csv_parquet_and_python() -> None:
         "v1.0",
         "-3",
     ]
+
+
+def test_an_empty_string_in_parquet_is_an_open_item_as_an_empty_csv_cell_is(
+    tmp_path: Path,
+) -> None:
+    csv = write(tmp_path, [*GOOD, "O1,2025-03-10T12:00:00+01:00,,high,billing,email,2"])
+    frame = pd.read_csv(csv, dtype=str, keep_default_na=False)  # open: "" as in many exports
+    assert (frame["resolved_at"] == "").sum() == 1
+    frame.loc[0, "created_at"] = " "
+    frame.to_parquet(tmp_path / "history.parquet")
+    history = load_history(tmp_path / "history.parquet", SPEC, max_rejected=0.5)
+    assert history.rejected["reason"].tolist() == ["missing start timestamp"]
+    assert history.frame.set_index("ticket_id").loc["O1", "finished"] == False  # noqa: E712

@@ -106,7 +106,8 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
 def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     """Parse ISO-8601 timestamps to UTC; naive ones are local time in ``timezone``.
 
-    Unparseable values become NaT (the caller reports them). Nonexistent local times (the DST gap)
+    Blank text is missing (NaT), as an empty CSV cell is; unparseable values become NaT too
+    (the caller reports them). Nonexistent local times (the DST gap)
     move forward; ambiguous ones (the repeated hour) take the first occurrence.
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
@@ -121,7 +122,7 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     if not isinstance(values.dtype, pd.StringDtype):
         values = values.astype("string")
     # Plain Python per value: pandas' string methods cost ~0.2 ms per call, more than a quote.
-    text = [v if v is None else v.strip() for v in values.to_numpy(dtype=object, na_value=None)]
+    text = [v if v is None else v.strip() or None for v in values.to_numpy(object, na_value=None)]
     aware = np.array([v is not None and _HAS_OFFSET.search(v) is not None for v in text], bool)
     naive = ~aware & np.array([v is not None for v in text], dtype=bool)
     out = np.full(len(text), NAT, dtype=np.int64)
@@ -198,7 +199,7 @@ def load_history(
     problems = _Problems(len(raw))
     tz = spec.timezone
     start = parse_timestamps(raw[spec.start], tz)
-    problems.add(raw[spec.start].isna(), spec.start, "missing start timestamp")
+    problems.add(~_present(raw[spec.start]), spec.start, "missing start timestamp")
     problems.unparseable(raw[spec.start], start)
     end = parse_timestamps(raw[spec.end], tz)
     problems.unparseable(raw[spec.end], end, open_hint=True)
@@ -446,7 +447,7 @@ class _Problems:
     ) -> None:
         """Timestamps written but not read; a bare number (epoch seconds?) says how to fix it,
         and in the finish column (``open_hint``) a placeholder says how to write "still open"."""
-        unread = parsed.isna() & written.notna()
+        unread = parsed.isna() & _present(written)  # an empty cell ("" in Parquet) is empty
         if not unread.any():
             return
         text = written[unread].astype("string").str.strip()
