@@ -93,3 +93,12 @@ def test_averages_over_no_items_are_not_numbers_not_zero_hours() -> None:
     assert np.isnan(all_kept["mean_lateness_hours"])
     nothing_known = promise_metrics(np.array([np.nan]), np.array([3.0]), np.array(["a"]), 0.9)
     assert nothing_known["items"] == 0 and np.isnan(nothing_known["mean_padding_hours"])
+
+
+def test_outcomes_not_yet_known_bound_the_on_time_rate() -> None:
+    actual = np.array([1.0, 3.0, np.nan, np.nan])  # the last two still open within promise
+    promise = np.array([2.0, 2.0, 5.0, 5.0])
+    metrics = promise_metrics(actual, promise, np.array(["a"] * 4), 0.9)
+    assert metrics["items"] == 2 and metrics["not_yet_known"] == 2
+    assert metrics["on_time_rate"] == 0.5
+    assert (metrics["on_time_rate_at_least"], metrics["on_time_rate_at_most"]) == (0.25, 0.75)

@@ -235,3 +235,17 @@ def test_a_finish_typed_in_a_later_year_is_doubted_and_as_of_settles_it(workspac
     settled = run("backtest", *common, *period, "--as-of", "2026-01-01")
     assert settled.exit_code == 0, settled.output
     assert "pass --as-of" not in settled.output
+
+
+def test_a_backtest_of_the_last_days_says_its_rate_is_not_known_yet(workspace: Path) -> None:
+    result = run(
+        "backtest",
+        "--spec",
+        workspace / "spec.yaml",
+        "--data",
+        workspace / "history.csv",
+        "--test-start",
+        "2025-12-20",
+    )
+    assert result.exit_code == 0, result.output
+    assert "still open within their promise" in result.output and "lies between" in result.output

@@ -90,6 +90,17 @@ def test_doubts_name_a_late_last_timestamp_and_items_open_longer_than_any_finish
     assert len(doubts(history, as_of_given=True)) == 1  # the export time was said: only stale
 
 
+def test_category_values_that_differ_only_in_case_are_doubted(tmp_path: Path) -> None:
+    mixed = [
+        f"M{i},2025-03-0{1 + i % 5}T10:00:00+01:00,,{p},billing,email,3"
+        for i, p in enumerate(["High", "HIGH", "low"])
+    ]
+    history = load_history(write(tmp_path, GOOD + mixed), SPEC)
+    [said] = doubts(history, as_of_given=True)
+    assert said.startswith("priority: values that differ only in case")
+    assert "'HIGH' / 'High' / 'high'" in said and "low" not in said
+
+
 def test_unknown_categories_are_not_errors(tmp_path: Path) -> None:
     rows = [*GOOD, "N1,2025-03-02T10:00:00+01:00,,galactic,never-seen,pigeon,2"]
     history = load_history(write(tmp_path, rows), SPEC)

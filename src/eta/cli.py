@@ -62,6 +62,8 @@ def option_timestamp(value: str | None, name: str, timezone: str) -> pd.Timestam
     return parsed
 
 
+UNKNOWN_OUTCOMES = 0.05
+"""Share of backtest items whose outcome is not known yet above which the rate is qualified."""
 CALENDAR_MISMATCH = 0.2
 """Share of finished items taking no clock time above which ``train`` says to check the calendar."""
 
@@ -250,7 +252,18 @@ def backtest(
     end = option_timestamp(test_end, "test-end", dataset.timezone)
     with console.status("training and quoting the test period"):
         result = run_backtest(history, start, end, replay=replay, confidence=confidence)
-    print_metrics(result.metrics, f"{dataset.name} backtest ({result.metrics['mode']})")
+    metrics = result.metrics
+    print_metrics(metrics, f"{dataset.name} backtest ({metrics['mode']})")
+    unknown, quoted = metrics["not_yet_known"], metrics["not_yet_known"] + metrics["items"]
+    if quoted and unknown / quoted > UNKNOWN_OUTCOMES:
+        err_console.print(
+            f"[yellow]{unknown:,} of {quoted:,} items ({unknown / quoted:.0%}) are still open "
+            "within their promise,[/] so whether it holds is not known yet; those are the slow "
+            f"ones, so the on-time rate of the rest ({metrics['on_time_rate']:.1%}) runs high: "
+            f"it lies between {metrics['on_time_rate_at_least']:.1%} and "
+            f"{metrics['on_time_rate_at_most']:.1%}. Judge an earlier test period",
+            highlight=False,
+        )
     if out is not None:
         columns = [*QUOTE_COLUMNS, *(c for c in result.quotes if c not in QUOTE_COLUMNS)]
         write_quotes(result.quotes[columns], out)

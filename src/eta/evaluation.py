@@ -53,7 +53,10 @@ def promise_metrics(
 ) -> dict[str, float | str | int | None]:
     """Quality of promises for items whose actual finish (clock hours) is known.
 
-    Returns the number of items with a known outcome, on-time rate, its gap to ``confidence``,
+    Returns the number of items with a known outcome and of those not yet known (still open
+    within their promise: the slow ones, so the rate over known outcomes runs high, and
+    ``on_time_rate_at_least`` / ``_at_most`` count them all broken / all kept), on-time rate,
+    its gap to ``confidence``,
     the worst segment with at least ``min_segment_items`` items, mean promise, mean padding
     (promise - actual, over kept promises; NaN when none was kept), mean lateness of broken
     promises (NaN when none was broken) and the pinball loss at ``confidence``.
@@ -62,15 +65,20 @@ def promise_metrics(
     actual = np.asarray(actual_hours, float)
     promise = np.asarray(promise_hours, float)
     known = ~np.isnan(actual) & ~np.isnan(promise)
+    unknown = int((np.isnan(actual) & ~np.isnan(promise)).sum())
     actual, promise, segments = actual[known], promise[known], np.asarray(segments)[known]
     on_time = actual <= promise
+    quoted = len(on_time) + unknown
     by_segment = pd.Series(on_time).groupby(segments).agg(["mean", "size"])
     big = by_segment[by_segment["size"] >= min_segment_items]
     worst = big["mean"].idxmin() if len(big) else None
     late = ~on_time
     return {
         "items": int(known.sum()),
+        "not_yet_known": unknown,
         "on_time_rate": float(on_time.mean()) if len(on_time) else float("nan"),
+        "on_time_rate_at_least": float(on_time.sum() / quoted) if quoted else nan,
+        "on_time_rate_at_most": float((on_time.sum() + unknown) / quoted) if quoted else nan,
         "gap": float(on_time.mean() - confidence) if len(on_time) else float("nan"),
         "worst_segment": worst,
         "worst_segment_on_time_rate": float(big["mean"].min()) if len(big) else None,
