@@ -65,6 +65,7 @@ def test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace:
     assert rejected[["row", "column", "reason"]].values.tolist() == [
         [8, "resolved_at", "unparseable timestamp"]
     ]
+    assert "row 8 (line 9) column 'resolved_at'" in result.output  # the header is line 1
     assert "registered tickets version 1" in result.output
 
     import mlflow

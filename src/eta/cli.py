@@ -20,7 +20,7 @@ from rich.table import Table
 
 from eta.data import DataError, History, doubts, load_history, parse_timestamp, read_table
 from eta.settings import get_settings
-from eta.spec import DatasetSpec, SpecError
+from eta.spec import MAX_CONFIDENCE, DatasetSpec, SpecError
 
 app = typer.Typer(
     help="Realistic, padded ETAs learned from history: train, quote, backtest.",
@@ -69,6 +69,12 @@ CALENDAR_MISMATCH = 0.2
 
 SpecOption = Annotated[Path, typer.Option("--spec", help="Dataset spec (YAML).")]
 DataOption = Annotated[Path, typer.Option("--data", help="History (CSV or Parquet).")]
+ConfidenceOption = Annotated[
+    float | None,
+    typer.Option(
+        help=f"Promise level, above 0.5 and at most {MAX_CONFIDENCE} (default: the spec's)."
+    ),
+]
 QuarantineOption = Annotated[
     Path | None,
     typer.Option(help="Where rejected rows go (default: next to the data, *.rejected.csv)."),
@@ -166,9 +172,7 @@ def quote(
     model: Annotated[Path, typer.Option("--model", help="Model directory.")],
     data: Annotated[Path, typer.Option("--data", help="Items to quote (CSV or Parquet).")],
     out: Annotated[Path, typer.Option("--out", help="Quotes file (CSV or Parquet).")],
-    confidence: Annotated[
-        float | None, typer.Option(help="Promise level (default: the spec's).")
-    ] = None,
+    confidence: ConfidenceOption = None,
     now: Annotated[
         str | None, typer.Option(help="Quote as of this time; earlier starts are in progress.")
     ] = None,
@@ -227,7 +231,7 @@ def backtest(
         bool, typer.Option(help="Walk the test period in time order with online recalibration.")
     ] = False,
     out: Annotated[Path | None, typer.Option(help="Write per-item quotes here.")] = None,
-    confidence: Annotated[float | None, typer.Option(help="Promise level.")] = None,
+    confidence: ConfidenceOption = None,
     as_of: Annotated[
         str | None,
         typer.Option(help="When the history was exported (ISO-8601; default: its latest time)."),
@@ -348,11 +352,17 @@ def _report_doubts(history: History, *, as_of_given: bool) -> None:
 
 
 def _report_rejected(rejected: pd.DataFrame, where: Path) -> None:
+    """Rows count from 1 after the header; in a CSV file that is the next line, said too."""
+    csv = len(rejected) and str(rejected["file"].iloc[0]).lower().endswith(".csv")
+
+    def line(row: int) -> str:
+        return f" (line {row + 1})" if csv else ""
+
     if len(rejected):
         err_console.print(
             f"[yellow]{len(rejected)} row(s) rejected[/] (kept in {where}); first: "
             + "; ".join(
-                f"row {r.row} column '{r.column}': {r.reason}"
+                f"row {r.row}{line(r.row)} column '{r.column}': {r.reason}"
                 for r in rejected.head(3).itertuples()
             ),
             highlight=False,
