@@ -31,10 +31,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import platform
-import shlex
 import sys
 import time
 import warnings
@@ -48,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import datasets, engine_fingerprint  # noqa: E402
+from benchmarks import datasets, publish, run_context  # noqa: E402
 
 TARGET, TOLERANCE = 0.90, 0.02
 FRACTIONS = (0.25, 0.5, 1.0)
@@ -232,7 +230,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
     began = time.perf_counter()
-    engine = engine_fingerprint()
     rows = []
     for name in args.datasets:
         data = datasets.load(name, quick=args.quick)
@@ -248,16 +245,8 @@ def main(argv: list[str] | None = None) -> None:
                 for r in fold_rows
             )
             print(f"{name} {fold_rows[0]['month']}: {summary}", flush=True)
-    context = {
-        "command": "python " + shlex.join(["benchmarks/requotes.py", *(argv or sys.argv[1:])]),
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "engine": engine,
-        "wall": f"{(time.perf_counter() - began) / 60:.1f} min",
-    }
-    text = report(pd.DataFrame(rows), context)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(text)
+    context = run_context("requotes.py", argv, began)
+    publish(report(pd.DataFrame(rows), context), args.out)
 
 
 if __name__ == "__main__":

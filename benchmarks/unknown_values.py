@@ -20,9 +20,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import platform
-import shlex
 import sys
 import time
 import warnings
@@ -35,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import datasets, engine_fingerprint  # noqa: E402
+from benchmarks import datasets, publish, run_context  # noqa: E402
 
 NEVER_SEEN = "(a value never seen)"
 KNOWN = "(all known)"
@@ -121,17 +119,7 @@ def main(argv: list[str] | None = None) -> None:
             rows += fold_rows
             kept = ", ".join(f"{r['unknown']} {r['kept']:.1%}" for r in fold_rows)
             print(f"{name} {fold_rows[0]['month']}: {kept}", flush=True)
-    context = {
-        "command": "python "
-        + shlex.join(["benchmarks/unknown_values.py", *(argv or sys.argv[1:])]),
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "engine": engine_fingerprint(),
-        "wall": f"{(time.perf_counter() - began) / 60:.1f} min",
-    }
-    text = report(pd.DataFrame(rows), context)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(text)
+    publish(report(pd.DataFrame(rows), run_context("unknown_values.py", argv, began)), args.out)
 
 
 if __name__ == "__main__":

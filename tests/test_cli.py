@@ -31,6 +31,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def backtest(workspace: Path, data: str, *more: object) -> object:
+    return run("backtest", "--spec", workspace / "spec.yaml", "--data", workspace / data, *more)
+
+
 def _trained(workspace: Path) -> Path:
     """The workspace's model, trained by the train test or here when run alone."""
     if not (workspace / "model").exists():
@@ -120,20 +124,8 @@ def test_quote_refuses_an_output_file_it_cannot_write_properly(workspace: Path) 
 
 def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> None:
     out = workspace / "bt.csv"
-    result = run(
-        "backtest",
-        "--spec",
-        workspace / "spec.yaml",
-        "--data",
-        workspace / "history.csv",
-        "--test-start",
-        "2025-11-01",
-        "--test-end",
-        "2025-12-01",
-        "--replay",
-        "--out",
-        out,
-    )
+    period = ["--test-start", "2025-11-01", "--test-end", "2025-12-01"]
+    result = backtest(workspace, "history.csv", *period, "--replay", "--out", out)
     assert result.exit_code == 0, result.output
     assert "on_time_rate" in result.output and "replay" in result.output
     quotes = pd.read_csv(out)
@@ -228,25 +220,16 @@ def test_a_finish_typed_in_a_later_year_is_doubted_and_as_of_settles_it(workspac
     finished = history.index[history["resolved_at"].notna()][10]
     history.loc[finished, "resolved_at"] = "2026-06-01T10:00:00+0000"  # meant 2025
     history.to_csv(workspace / "typo.csv", index=False)
-    common = ["--spec", workspace / "spec.yaml", "--data", workspace / "typo.csv"]
     period = ["--test-start", "2025-12-01", "--test-end", "2025-12-08"]
-    doubted = run("backtest", *common, *period)
+    doubted = backtest(workspace, "typo.csv", *period)
     assert doubted.exit_code == 0, doubted.output
     assert "check the data:" in doubted.output and "pass --as-of" in doubted.output
-    settled = run("backtest", *common, *period, "--as-of", "2026-01-01")
+    settled = backtest(workspace, "typo.csv", *period, "--as-of", "2026-01-01")
     assert settled.exit_code == 0, settled.output
     assert "pass --as-of" not in settled.output
 
 
 def test_a_backtest_of_the_last_days_says_its_rate_is_not_known_yet(workspace: Path) -> None:
-    result = run(
-        "backtest",
-        "--spec",
-        workspace / "spec.yaml",
-        "--data",
-        workspace / "history.csv",
-        "--test-start",
-        "2025-12-20",
-    )
+    result = backtest(workspace, "history.csv", "--test-start", "2025-12-20")
     assert result.exit_code == 0, result.output
     assert "still open within their promise" in result.output and "lies between" in result.output
