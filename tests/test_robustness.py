@@ -548,10 +548,12 @@ def test_a_history_started_all_at_once_and_an_empty_batch_of_items(tmp_path: Pat
     assert list(pd.read_csv(out).columns[: len(QUOTE_COLUMNS)]) == list(QUOTE_COLUMNS)
 
 
-def test_a_negative_share_of_rejected_rows_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["train", "backtest"])
+def test_a_negative_share_of_rejected_rows_is_refused(tmp_path: Path, command: str) -> None:
     spec = write_spec(tmp_path / "spec.yaml")
     data = write(make_history(n=200), tmp_path / "h.csv", "offset")
-    command = ["train", "--spec", spec, "--data", data, "--out", tmp_path / "m"]
+    more = ["--out", tmp_path / "m"] if command == "train" else ["--test-start", "2025-01-01"]
+    command = [command, "--spec", spec, "--data", data, *more]
     result = runner.invoke(app, [str(a) for a in [*command, "--max-rejected", "-1"]])
     assert result.exit_code == 2 and "max-rejected" in result.output
 

@@ -69,6 +69,9 @@ CALENDAR_MISMATCH = 0.2
 
 SpecOption = Annotated[Path, typer.Option("--spec", help="Dataset spec (YAML).")]
 DataOption = Annotated[Path, typer.Option("--data", help="History (CSV or Parquet).")]
+MaxRejectedOption = Annotated[
+    float, typer.Option(min=0.0, max=1.0, help="Refuse above this share of rejected rows.")
+]
 ConfidenceOption = Annotated[
     float | None,
     typer.Option(
@@ -92,9 +95,7 @@ def train(
     ] = None,
     register: Annotated[bool, typer.Option(help="Register a model version in MLflow.")] = False,
     quarantine: QuarantineOption = None,
-    max_rejected: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Refuse above this share of rejected rows.")
-    ] = 0.05,
+    max_rejected: MaxRejectedOption = 0.05,
 ) -> None:
     """Train, calibrate and write a model; log the run to MLflow."""
     from eta.model import EtaModel
@@ -237,6 +238,7 @@ def backtest(
         typer.Option(help="When the history was exported (ISO-8601; default: its latest time)."),
     ] = None,
     quarantine: QuarantineOption = None,
+    max_rejected: MaxRejectedOption = 0.05,
 ) -> None:
     """Train on what was known at --test-start, quote the test period, measure the promises."""
     from eta.backtest import run_backtest
@@ -249,6 +251,7 @@ def backtest(
         dataset,
         as_of=option_timestamp(as_of, "as-of", dataset.timezone),
         quarantine=quarantine,
+        max_rejected=max_rejected,
     )
     _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
     _report_doubts(history, as_of_given=as_of is not None)
