@@ -128,6 +128,7 @@ def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> No
     result = backtest(workspace, "history.csv", *period, "--replay", "--out", out)
     assert result.exit_code == 0, result.output
     assert "on_time_rate" in result.output and "replay" in result.output
+    assert "on time by segment" in result.output and "high / " in result.output
     quotes = pd.read_csv(out)
     assert list(quotes.columns[: len(QUOTE_COLUMNS)]) == list(QUOTE_COLUMNS)
     assert len(quotes) > 200

@@ -19,7 +19,7 @@ import pandas as pd
 
 from eta.calibration import ALL, CHECKPOINTS
 from eta.data import FINISHED, HOURS, START, History, seen_at
-from eta.evaluation import known_outcomes, promise_metrics
+from eta.evaluation import known_outcomes, on_time_by_segment, promise_metrics
 from eta.features import Events
 from eta.feedback import NEVER, OutcomeFeed
 from eta.model import EtaModel, Settings
@@ -31,6 +31,8 @@ class BacktestResult:
     metrics: dict
     quotes: pd.DataFrame
     model: EtaModel
+    by_segment: pd.DataFrame
+    """On-time rate per segment of the spec, worst first (:func:`on_time_by_segment`)."""
 
 
 def period_items(
@@ -103,7 +105,10 @@ def run_backtest(
         mode="replay" if replay else "static", quoted=len(items), train_rows=model.info_["rows"]
     )
     quotes["actual_hours"] = actual_hours
-    return BacktestResult(metrics, quotes.reset_index(drop=True), model)
+    by_segment = on_time_by_segment(
+        actual_hours, quotes["promise_hours"].to_numpy(float), items["segment"].to_numpy()
+    )
+    return BacktestResult(metrics, quotes.reset_index(drop=True), model, by_segment)
 
 
 WARM_UP = pd.Timedelta(days=28)

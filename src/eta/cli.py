@@ -261,6 +261,7 @@ def backtest(
         result = run_backtest(history, start, end, replay=replay, confidence=confidence)
     metrics = result.metrics
     print_metrics(metrics, f"{dataset.name} backtest ({metrics['mode']})")
+    _print_segments(result.by_segment)
     unknown, quoted = metrics["not_yet_known"], metrics["not_yet_known"] + metrics["items"]
     if quoted and unknown / quoted > UNKNOWN_OUTCOMES:
         err_console.print(
@@ -346,6 +347,24 @@ def print_metrics(metrics: dict, title: str) -> None:
     table = Table(title=title, show_header=False)
     for key, value in metrics.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
+SEGMENTS_SHOWN = 10
+
+
+def _print_segments(by_segment: pd.DataFrame) -> None:
+    """The worst segments' on-time rates: where promises break, whatever the segments' size
+    (the metrics' worst segment counts only those of 300 items and more)."""
+    if len(by_segment) < 2:
+        return
+    shown = by_segment.head(SEGMENTS_SHOWN)
+    more = len(by_segment) - len(shown)
+    title = "on time by segment" + (f", worst {len(shown)} of {len(by_segment)}" if more else "")
+    table = Table("segment", "judged", "on time", "not yet known", title=title)
+    for row in shown.itertuples():
+        rate = "–" if pd.isna(row.on_time_rate) else f"{row.on_time_rate:.1%}"
+        table.add_row(str(row.Index), f"{row.items:,}", rate, f"{row.not_yet_known:,}")
     console.print(table)
 
 

@@ -69,9 +69,9 @@ def promise_metrics(
     actual, promise, segments = actual[known], promise[known], np.asarray(segments)[known]
     on_time = actual <= promise
     quoted = len(on_time) + unknown
-    by_segment = pd.Series(on_time).groupby(segments).agg(["mean", "size"])
-    big = by_segment[by_segment["size"] >= min_segment_items]
-    worst = big["mean"].idxmin() if len(big) else None
+    by_segment = on_time_by_segment(actual, promise, segments)
+    big = by_segment[by_segment["items"] >= min_segment_items]
+    worst = big["on_time_rate"].idxmin() if len(big) else None
     late = ~on_time
     return {
         "items": int(known.sum()),
@@ -81,13 +81,39 @@ def promise_metrics(
         "on_time_rate_at_most": float((on_time.sum() + unknown) / quoted) if quoted else nan,
         "gap": float(on_time.mean() - confidence) if len(on_time) else float("nan"),
         "worst_segment": worst,
-        "worst_segment_on_time_rate": float(big["mean"].min()) if len(big) else None,
-        "worst_segment_items": int(big.loc[worst, "size"]) if worst is not None else None,
+        "worst_segment_on_time_rate": float(big["on_time_rate"].min()) if len(big) else None,
+        "worst_segment_items": int(big.loc[worst, "items"]) if worst is not None else None,
         "mean_promise_hours": float(promise.mean()) if len(promise) else float("nan"),
         "mean_padding_hours": float((promise - actual)[on_time].mean()) if on_time.any() else nan,
         "mean_lateness_hours": float((actual - promise)[late].mean()) if late.any() else nan,
         "pinball_loss": pinball_loss(actual, promise, confidence),
     }
+
+
+def on_time_by_segment(
+    actual_hours: np.ndarray, promise_hours: np.ndarray, segments: np.ndarray
+) -> pd.DataFrame:
+    """Per segment, worst first: items with a known outcome, their on-time rate, and items
+    whose outcome is not known yet (see :func:`promise_metrics`)."""
+    actual = np.asarray(actual_hours, float)
+    promise = np.asarray(promise_hours, float)
+    quoted = ~np.isnan(promise)
+    known = quoted & ~np.isnan(actual)
+    table = (
+        pd.DataFrame(
+            {
+                "items": known,
+                "kept": known & (actual <= promise),
+                "not_yet_known": quoted & ~known,
+            }
+        )
+        .groupby(np.asarray(segments, dtype=object))
+        .sum()
+    )
+    table = table[table["items"] + table["not_yet_known"] > 0]
+    table.insert(1, "on_time_rate", table.pop("kept") / table["items"].where(table["items"] > 0))
+    table.index.name = "segment"
+    return table.sort_values(["on_time_rate", "items"], ascending=[True, False])
 
 
 def format_metrics(metrics: dict) -> str:
