@@ -90,6 +90,13 @@ def test_doubts_name_a_late_last_timestamp_and_items_open_longer_than_any_finish
     assert len(doubts(history, as_of_given=True)) == 1  # the export time was said: only stale
 
 
+def test_a_start_typed_in_a_far_earlier_year_is_doubted(tmp_path: Path) -> None:
+    typo = ["Y1,1900-03-03T10:00:00+01:00,2025-03-12T12:00:00+01:00,high,billing,email,3"]
+    history = load_history(write(tmp_path, GOOD + typo), SPEC)
+    [said] = doubts(history, as_of_given=True)
+    assert said.startswith("1 item(s) start more than 365 days before") and "1900-03-03" in said
+
+
 def test_category_values_that_differ_only_in_case_are_doubted(tmp_path: Path) -> None:
     mixed = [
         f"M{i},2025-03-0{1 + i % 5}T10:00:00+01:00,,{p},billing,email,3"

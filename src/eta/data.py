@@ -260,6 +260,8 @@ def load_history(
 
 QUIET_DAYS = 30
 """A default as-of time this many days after the latest start is suspect (see :func:`doubts`)."""
+EARLY_DAYS = 365
+"""Items starting this long before the earliest 0.1% of the others are suspect."""
 STALE_OPEN_SHARE = 0.005
 """A history with more open items than this share older than every finish is suspect."""
 
@@ -275,6 +277,8 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
       and, censored, say that some items take longer than anything seen.
     * Category values that differ only in case ('High', 'high', 'HIGH'): learnt as different
       values, each with a share of the history, and each quoted differently.
+    * Starts long before the rest (a ticket "created" in 1900 and solved in 2023): one such
+      item is the longest the model knows, and the training window starts with it.
     """
     frame = history.frame
     said = []
@@ -287,6 +291,16 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                 f"{quiet.days} days after its latest start ({latest:%Y-%m-%d %H:%M} UTC), and "
                 "open items count as running until then; if the export was taken earlier, "
                 "pass --as-of"
+            )
+    if len(frame):
+        starts = frame[START]
+        usual_first = starts.quantile(0.001)
+        early = starts < usual_first - pd.Timedelta(days=EARLY_DAYS)
+        if early.any():
+            said.append(
+                f"{early.sum():,} item(s) start more than {EARLY_DAYS} days before nearly all "
+                f"others (the earliest at {starts.min():%Y-%m-%d}, the rest from "
+                f"{usual_first:%Y-%m-%d}); a typo in the year? They count as that long"
             )
     for column in history.spec.features.categorical:
         spellings = pd.Series(frame[column].dropna().unique(), dtype="string")
