@@ -204,17 +204,11 @@ def load_history(
     end = parse_timestamps(raw[spec.end], tz)
     problems.unparseable(raw[spec.end], end, open_hint=True)
     problems.add(end < start, spec.end, "finishes before it starts")
-    # Nothing finished, or was looked at, after now: such a date (2099) is a typo or a
-    # placeholder, and as the latest timestamp it would make every open item decades old.
-    now = pd.Timestamp.now(tz="UTC")
-    future = f"in the future (after now, {now:%Y-%m-%d %H:%M} UTC)"
-    problems.add(end > now, spec.end, f"finishes {future}")
     seen = None
     if spec.observed_until:
         seen = parse_timestamps(raw[spec.observed_until], tz)
         problems.unparseable(raw[spec.observed_until], seen)
         problems.add(end.isna() & (seen < start), spec.observed_until, "last seen before it starts")
-        problems.add(seen > now, spec.observed_until, f"last seen {future}")
     numeric = {}
     for column in spec.features.numeric:
         values = pd.to_numeric(raw[column], errors="coerce")
@@ -438,11 +432,18 @@ def _as_of(
     source: str,
 ) -> pd.Timestamp:
     """The moment the history describes: ``given`` (naive = the spec's local time), or its
-    latest timestamp."""
+    latest timestamp: the latest start, or finish or look that is not after now.
+
+    Nothing was finished or looked at after now: such a date (2099) is a typo or a placeholder,
+    and as the export time it would make every open item decades old (one such delivery did).
+    Its row is then open at the export time, as any finish after it is. Starts after now may be
+    a simulation's or a schedule's; they count, as they always did."""
     if not start.notna().any():
         raise DataError(f"{source}: no usable timestamps in the history (it has no valid rows)")
     if given is None:
-        return max(s.max() for s in (start, end, seen) if s is not None and s.notna().any())
+        now = pd.Timestamp.now(tz="UTC")
+        past = [s[s <= now] for s in (end, seen) if s is not None]
+        return max(s.max() for s in (start, *past) if s.notna().any())
     as_of = parse_timestamp(given, spec.timezone)
     if pd.isna(as_of):
         raise DataError(f"as-of {given!r} is not an ISO-8601 timestamp")
