@@ -22,9 +22,8 @@ from eta.cli import (
     QuarantineOption,
     SpecOption,
     friendly_errors,
-    option_timestamp,
+    load_checked_history,
 )
-from eta.data import load_history
 from eta.promotion import Gate, retrain_and_promote
 from eta.spec import DatasetSpec
 
@@ -54,12 +53,7 @@ def main(
 
     console = Console()
     dataset = DatasetSpec.from_yaml(spec)
-    history = load_history(
-        data,
-        dataset,
-        as_of=option_timestamp(as_of, "as-of", dataset.timezone),
-        quarantine=quarantine,
-    )
+    history = load_checked_history(data, dataset, as_of, quarantine)
     model_name = name or dataset.name
     with console.status(f"retraining {model_name} on {len(history.frame):,} rows"):
         result = retrain_and_promote(

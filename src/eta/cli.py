@@ -64,6 +64,30 @@ def option_timestamp(value: str | None, name: str, timezone: str) -> pd.Timestam
 
 UNKNOWN_OUTCOMES = 0.05
 """Share of backtest items whose outcome is not known yet above which the rate is qualified."""
+
+
+def load_checked_history(
+    data: Path,
+    dataset: DatasetSpec,
+    as_of: str | None,
+    quarantine: Path | None,
+    max_rejected: float = 0.05,
+) -> History:
+    """:func:`eta.data.load_history` for a command: ``--as-of`` read as the data's timestamps
+    are, and what was rejected or looks doubtful said on stderr."""
+    history = load_history(
+        data,
+        dataset,
+        as_of=option_timestamp(as_of, "as-of", dataset.timezone),
+        quarantine=quarantine,
+        max_rejected=max_rejected,
+    )
+    _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
+    for doubt in doubts(history, as_of_given=as_of is not None):
+        err_console.print(f"[yellow]check the data:[/] {doubt}", highlight=False)
+    return history
+
+
 CALENDAR_MISMATCH = 0.2
 """Share of finished items taking no clock time above which ``train`` says to check the calendar."""
 
@@ -102,15 +126,7 @@ def train(
     from eta.tracking import log_run
 
     dataset = DatasetSpec.from_yaml(spec)
-    history = load_history(
-        data,
-        dataset,
-        as_of=option_timestamp(as_of, "as-of", dataset.timezone),
-        quarantine=quarantine,
-        max_rejected=max_rejected,
-    )
-    _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
-    _report_doubts(history, as_of_given=as_of is not None)
+    history = load_checked_history(data, dataset, as_of, quarantine, max_rejected)
     with console.status(f"training {dataset.name} on {len(history.frame):,} rows"):
         model = EtaModel(dataset).fit(history)
         model.save(out)
@@ -246,15 +262,7 @@ def backtest(
     from eta.tracking import log_run
 
     dataset = DatasetSpec.from_yaml(spec)
-    history = load_history(
-        data,
-        dataset,
-        as_of=option_timestamp(as_of, "as-of", dataset.timezone),
-        quarantine=quarantine,
-        max_rejected=max_rejected,
-    )
-    _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
-    _report_doubts(history, as_of_given=as_of is not None)
+    history = load_checked_history(data, dataset, as_of, quarantine, max_rejected)
     start = option_timestamp(test_start, "test-start", dataset.timezone)
     end = option_timestamp(test_end, "test-end", dataset.timezone)
     with console.status("training and quoting the test period"):
@@ -366,11 +374,6 @@ def _print_segments(by_segment: pd.DataFrame) -> None:
         rate = "–" if pd.isna(row.on_time_rate) else f"{row.on_time_rate:.1%}"
         table.add_row(str(row.Index), f"{row.items:,}", rate, f"{row.not_yet_known:,}")
     console.print(table)
-
-
-def _report_doubts(history: History, *, as_of_given: bool) -> None:
-    for doubt in doubts(history, as_of_given=as_of_given):
-        err_console.print(f"[yellow]check the data:[/] {doubt}", highlight=False)
 
 
 def _report_rejected(rejected: pd.DataFrame, where: Path) -> None:
