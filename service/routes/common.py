@@ -41,8 +41,8 @@ class StrictJSONRoute(APIRoute):
     """Request bodies read as strict JSON, by orjson: Python's ``json`` module also reads a
     bare ``NaN`` or ``Infinity``, which JSON does not have, so one route quoted a weight of
     ``NaN`` as unknown while the batch route refused the same body. Now every route refuses it
-    (422, "JSON decode error": orjson's error is the ``json`` module's, which FastAPI turns
-    into a validation problem)."""
+    (422, "not valid JSON at character N": orjson's error is a ``json.JSONDecodeError``, which
+    FastAPI turns into a validation problem, :func:`service.problems.not_json` its words)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
