@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from eta.data import (
+    DUPLICATE,
     MISSING,
     DataError,
     category_texts,
@@ -55,12 +56,28 @@ def test_each_kind_of_bad_row_is_reported_with_row_column_and_reason(tmp_path: P
     assert got.loc["B3"].tolist() == [43, "resolved_at", "finishes before it starts"]
     assert got.loc["B4"].tolist() == [44, "resolved_at", "unparseable timestamp"]
     assert got.loc["B5"].tolist() == [45, "queue_open", "not a number"]
-    assert got.loc["T0"].tolist() == [46, "ticket_id", "duplicate id (first occurrence kept)"]
+    assert got.loc["T0"].tolist() == [46, "ticket_id", DUPLICATE]
     assert got.loc["B6"].tolist() == [47, "queue_open", "not a finite number"]
     assert got.loc["B7", "reason"].startswith("timestamp outside the years 1700-2249")
     saved = pd.read_csv(quarantine, dtype=str)
     assert len(saved) == 8 and set(saved["file"]) == {str(path)}
     assert len(history.frame) == 40  # nothing good was lost
+
+
+def test_a_repeated_id_keeps_the_row_that_knows_most(tmp_path: Path) -> None:
+    """A re-export appended to the last one: T1 was open then and has finished since; T2's
+    first row has a typo in its start. Each id keeps its usable, finished row."""
+    rows = [
+        "T1,2025-03-02T10:00:00+01:00,,high,billing,email,3",
+        "T2,2025-03-0x,2025-03-12T12:00:00+01:00,high,billing,email,3",
+        "T1,2025-03-02T10:00:00+01:00,2025-03-19T12:00:00+01:00,high,billing,email,3",
+        "T2,2025-03-03T10:00:00+01:00,2025-03-12T12:00:00+01:00,high,billing,email,3",
+    ]
+    history = load_history(write(tmp_path, GOOD[3:] + rows), SPEC, max_rejected=0.5)
+    kept = history.frame.set_index("ticket_id")
+    assert kept.loc["T1", "finished"] and kept.loc["T2", "start"].day == 3
+    reasons = history.rejected.groupby("ticket_id")["reason"].apply(list).to_dict()
+    assert reasons == {"T1": [DUPLICATE], "T2": ["unparseable timestamp"]}
 
 
 def test_a_finish_after_now_is_not_the_export_time_and_its_item_is_open(tmp_path: Path) -> None:

@@ -218,8 +218,8 @@ def load_history(
     if spec.id:
         ids = raw[spec.id].astype("string")
         problems.add(ids.isna(), spec.id, "missing id")
-        dup = ids.duplicated(keep="first") & ids.notna()
-        problems.add(dup, spec.id, "duplicate id (first occurrence kept)")
+        kept = _kept_per_id(ids, usable=~problems.any(), finished=end.notna().to_numpy())
+        problems.add(ids.notna() & ~kept, spec.id, DUPLICATE)
 
     bad = problems.any()
     rejected = problems.frame(raw, source)
@@ -250,6 +250,23 @@ def load_history(
     frame[SEGMENT] = segment_keys(frame, spec)
     whole = History(spec=spec, frame=frame, rejected=rejected, as_of=as_of, source=source)
     return seen_at(whole, as_of)
+
+
+DUPLICATE = "duplicate id (kept: its first row without other problems, a finished one if any)"
+
+
+def _kept_per_id(ids: pd.Series, *, usable: np.ndarray, finished: np.ndarray) -> np.ndarray:
+    """Which row each id keeps: a row with no other problem over a rejected one, then a finished
+    one over one still open, then the first. A re-export appended to the last one repeats the
+    ids of items that were open then and may have finished since: keeping the first row kept
+    their stale open state; and a first row rejected for a typo took its good twin with it."""
+    rows = pd.DataFrame(
+        {"id": ids.to_numpy(), "usable": usable, "finished": finished, "row": np.arange(len(ids))}
+    )
+    best = rows.sort_values(["usable", "finished", "row"], ascending=[False, False, True])
+    kept = np.zeros(len(ids), dtype=bool)
+    kept[best.drop_duplicates("id")["row"].to_numpy()] = True
+    return kept
 
 
 QUIET_DAYS = 30
