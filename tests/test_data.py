@@ -16,6 +16,7 @@ from eta.data import (
     doubts,
     load_history,
     look_up,
+    read_table,
     seen_at,
 )
 from eta.synthetic import load_spec
@@ -124,6 +125,20 @@ def test_category_values_that_differ_only_in_case_are_doubted(tmp_path: Path) ->
     [said] = doubts(history, as_of_given=True)
     assert said.startswith("priority: values that differ only in case")
     assert "'HIGH' / 'High' / 'high'" in said and "low" not in said
+
+
+def test_two_exports_of_one_history_keep_their_rejected_rows_apart(tmp_path: Path) -> None:
+    csv = write(tmp_path, [*GOOD, "P1,2025-03-0x,,high,billing,email,1"])
+    parquet = tmp_path / "history.parquet"
+    read_table(csv).iloc[:-1].assign(ticket_id=lambda f: f["ticket_id"] + "p").pipe(
+        lambda f: pd.concat([f, f.iloc[:1]])  # a duplicate id
+    ).to_parquet(parquet)
+    load_history(csv, SPEC)
+    load_history(parquet, SPEC)
+    from_csv = pd.read_csv(tmp_path / "history.rejected.csv")
+    from_parquet = pd.read_parquet(tmp_path / "history.rejected.parquet")
+    assert from_csv["ticket_id"].tolist() == ["P1"]
+    assert from_parquet["ticket_id"].tolist() == ["T0p"]
 
 
 def test_unknown_categories_are_not_errors(tmp_path: Path) -> None:

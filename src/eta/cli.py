@@ -18,7 +18,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from eta.data import DataError, History, doubts, load_history, parse_timestamp, read_table
+from eta.data import (
+    DataError,
+    History,
+    doubts,
+    load_history,
+    parse_timestamp,
+    quarantine_beside,
+    read_table,
+)
 from eta.settings import get_settings
 from eta.spec import MAX_CONFIDENCE, DatasetSpec, SpecError
 
@@ -82,7 +90,7 @@ def load_checked_history(
         quarantine=quarantine,
         max_rejected=max_rejected,
     )
-    _report_rejected(history.rejected, quarantine or Path(str(data)).with_suffix(".rejected.csv"))
+    _report_rejected(history.rejected, quarantine or quarantine_beside(data))
     for doubt in doubts(history, as_of_given=as_of is not None):
         err_console.print(f"[yellow]check the data:[/] {doubt}", highlight=False)
     return history
@@ -104,7 +112,9 @@ ConfidenceOption = Annotated[
 ]
 QuarantineOption = Annotated[
     Path | None,
-    typer.Option(help="Where rejected rows go (default: next to the data, *.rejected.csv)."),
+    typer.Option(
+        help="Where rejected rows go (default: beside the data, *.rejected.csv/.parquet)."
+    ),
 ]
 
 

@@ -103,6 +103,15 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
         frame.to_csv(path, index=False)
 
 
+def quarantine_beside(data: str | Path) -> Path:
+    """Where a file's rejected rows go by default: beside it, in its own format
+    (``history.csv`` -> ``history.rejected.csv``, ``history.parquet`` ->
+    ``history.rejected.parquet``), so that two exports of one history never overwrite each
+    other's rejected rows."""
+    path = Path(data)
+    return path.with_suffix(f".rejected{path.suffix}")
+
+
 def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     """Parse ISO-8601 timestamps to UTC; naive ones are local time in ``timezone``.
 
@@ -184,8 +193,8 @@ def load_history(
         future, not errors); finishes later than ``as_of`` are hidden, so those rows count as open.
         Default: the latest timestamp in the data.
     quarantine : where rejected rows are written with their reason (CSV or Parquet by suffix).
-        Default: next to the input file as ``<name>.rejected.csv``; nothing is written when no
-        row was rejected.
+        Default: :func:`quarantine_beside` the input file; nothing is written when no row was
+        rejected.
     max_rejected : refuse the history when a larger share of rows was rejected.
     """
     source = str(data) if not isinstance(data, pd.DataFrame) else "data"
@@ -224,7 +233,7 @@ def load_history(
     bad = problems.any()
     rejected = problems.frame(raw, source)
     if quarantine is None and len(rejected) and not isinstance(data, pd.DataFrame):
-        quarantine = Path(source).with_suffix(".rejected.csv")
+        quarantine = quarantine_beside(source)
     if quarantine is not None and len(rejected):
         write_table(rejected, quarantine)
     share = bad.mean() if len(raw) else 0.0
