@@ -43,6 +43,21 @@ def test_promises_kept_as_quoted_on_target_leave_the_aim_alone() -> None:
     assert abs(online.target_shift) < 0.01
 
 
+def test_a_burst_of_broken_promises_moves_the_aim_no_more_than_blocks_at_a_capped_rate() -> None:
+    """A strike breaks every promise under way at once, and such a burst must not set promises
+    padding for months after it: the slow loop counts a block's share of broken promises at most
+    four times the target's. Ordinary blocks around the target still count in full."""
+    pace = 1_000.0
+    burst = OnlineCalibration(0.9, 0.3, {ALL: pace, "1:x": pace})
+    _judge(burst, QUOTED, 1.0, 1_000)
+    step = 0.33 * 0.3 / pace
+    assert burst.target_shift == pytest.approx(step * 1_000 * 0.3)
+    steady = OnlineCalibration(0.9, 0.3, {ALL: pace, "1:x": pace})
+    _judge(steady, QUOTED, 0.15, 1_000)
+    late = (np.random.default_rng(0).random(1_000) < 0.15).sum()  # the draws _judge made
+    assert steady.target_shift == pytest.approx(step * (late - 100))
+
+
 def test_the_likely_correction_moves_faster_when_its_wait_is_shorter() -> None:
     slow = OnlineCalibration(0.9, 0.3, {ALL: 1_000.0, "1:x": 1_000.0})
     fast = OnlineCalibration(0.9, 0.3, {ALL: 1_000.0, "1:x": 1_000.0}, horizon={"likely": 0.25})

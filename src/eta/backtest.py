@@ -141,7 +141,9 @@ def replay_offsets(
     )
     is_test = np.r_[np.zeros(len(warm), bool), np.ones(len(items), bool)]
     clock = model.clock_
-    online = replace(model.online_, offset={}, outcomes={}, target_shift=0.0)
+    online = replace(
+        model.online_, offset={}, outcomes={}, target_shift=0.0, quoted_block=[0.0, 0.0]
+    )
     order = np.argsort(stream[START].to_numpy(), kind="stable")
     starts = pd.DatetimeIndex(stream[START].to_numpy()[order])
     # Clock positions (hours since the first start): a promise has passed at t once pos(t) > it.

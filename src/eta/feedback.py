@@ -24,7 +24,11 @@ as it was quoted, for the on-time rate customers actually saw (a slow loop, see
 Between judgements, :meth:`OutcomeFeed.refresh_speed` estimates how much slower the recent items
 run than the model says from everything known of them, open ones included
 (:func:`eta.calibration.speed_shift`): the early warning that judgements, due only when their
-time passes, cannot give.
+time passes, cannot give. A checkpoint is judged with the speed the world ran at *while the item
+was under way* (the mean of the estimates in force then, :class:`SpeedRecord`), not today's:
+the judgements say what the speed estimate leaves over. Judged at today's speed, the parcels
+held up by a ten-day strike, judged weeks later when the world ran at its usual speed again,
+read as a model too optimistic, and kept promises 30% too long for months after the strike.
 
 All times here are *clock positions*: clock hours (on the spec's clock) since an anchor instant,
 so that "has the promise passed?" is one comparison of floats.
@@ -32,6 +36,7 @@ so that "has the promise passed?" is one comparison of floats.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -44,9 +49,11 @@ import pandas as pd
 
 from eta.calendar import Clock
 from eta.calibration import (
+    ALL,
     CHECKPOINTS,
     JUDGEMENTS,
     QUOTED,
+    SPEED,
     MondrianCalibration,
     OnlineCalibration,
 )
@@ -75,6 +82,62 @@ class _Tracked:
     unjudged: set[str] = field(default_factory=lambda: set(JUDGEMENTS))
     estimated: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Judgements made by estimate, awaiting the outcome: name -> (limit, probability late)."""
+
+
+@dataclass
+class SpeedRecord:
+    """The speed estimates in force over time (online offsets named ``speed|<key>``), so that a
+    judgement can ask how fast the world ran while an item was under way.
+
+    Each entry holds the instant the estimates took effect, the estimates, and their integral over
+    clock time up to that instant; the speed is constant between entries (and before the first,
+    the first's).
+    """
+
+    times: list[float] = field(default_factory=list)
+    speeds: list[dict[str, float]] = field(default_factory=list)
+    areas: list[dict[str, float]] = field(default_factory=list)
+
+    def add(self, now: float, speeds: dict[str, float]) -> None:
+        """The estimates in force from ``now`` on."""
+        if self.times and now <= self.times[-1]:
+            self.speeds[-1] = dict(speeds)
+            return
+        area: dict[str, float] = {}
+        if self.times:
+            elapsed, before = now - self.times[-1], self.speeds[-1]
+            area = {
+                k: self.areas[-1].get(k, 0.0) + before.get(k, 0.0) * elapsed
+                for k in self.areas[-1].keys() | before.keys()
+            }
+        self.times.append(now)
+        self.speeds.append(dict(speeds))
+        self.areas.append(area)
+
+    def mean(self, names: tuple[str, ...], since: float, until: float) -> float | None:
+        """Mean over ``[since, until]`` of the summed estimates ``names``; None before any
+        estimate or for an empty interval."""
+        if not self.times or until <= since:
+            return None
+        total = sum(self._area(n, until) - self._area(n, since) for n in names)
+        return total / (until - since)
+
+    def forget_before(self, instant: float) -> None:
+        """Drop the entries no interval starting at ``instant`` or later needs."""
+        drop = bisect.bisect_right(self.times, instant) - 1
+        if drop > 0:
+            del self.times[:drop], self.speeds[:drop], self.areas[:drop]
+
+    def _area(self, name: str, t: float) -> float:
+        i = max(bisect.bisect_right(self.times, t) - 1, 0)
+        return self.areas[i].get(name, 0.0) + self.speeds[i].get(name, 0.0) * (t - self.times[i])
+
+    def to_dict(self) -> dict:
+        return {"times": self.times, "speeds": self.speeds, "areas": self.areas}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> SpeedRecord:
+        return cls(list(raw["times"]), list(raw["speeds"]), list(raw["areas"]))
 
 
 @dataclass(frozen=True)
@@ -127,6 +190,7 @@ class OutcomeFeed:
         self._due: list[tuple[float, int, Hashable, str]] = []
         self._order = itertools.count()
         self._done: set[Hashable] = set()
+        self.speeds = SpeedRecord()
         self.judgements = 0
 
     @classmethod
@@ -158,9 +222,10 @@ class OutcomeFeed:
         quoted = self._offsets(segment) if quoted_with is None else np.asarray(quoted_with, float)
         item = _Tracked(segment, location, spread, begin, finish, seen, quoted)
         self._items[key] = item
-        self._recent.append((begin + SPEED_WINDOW * self._limit(item, "promise", quoted), item))
+        promise = self._limit(item, "promise", now, quoted)
+        self._recent.append((begin + SPEED_WINDOW * promise, item))
         for name in JUDGEMENTS:
-            due = begin + self._limit(item, name, quoted)
+            due = begin + self._limit(item, name, now, quoted)
             if due <= now:
                 self._check(key, name, now)
             else:
@@ -185,7 +250,7 @@ class OutcomeFeed:
             for name in sorted(item.estimated):
                 self._revise(item, name, now)
             for name in sorted(item.unjudged):
-                due = item.begin + self._limit(item, name)
+                due = item.begin + self._limit(item, name, now)
                 if due <= now:
                     self._check(key, name, now)
                 else:
@@ -202,6 +267,7 @@ class OutcomeFeed:
         items = sorted((item for until, item in self._recent if until >= now), key=_begin)
         if not items:
             return
+        self.speeds.forget_before(min((i.begin for i in self._items.values()), default=now))
         begin = np.fromiter((i.begin for i in items), float, len(items))
         finish = np.fromiter((i.finish for i in items), float, len(items))
         seen = np.fromiter((i.seen for i in items), float, len(items))
@@ -215,6 +281,8 @@ class OutcomeFeed:
             np.where(finished, finish, np.minimum(seen, now)) - begin,
             finished,
         )
+        prefix = f"{SPEED}|"
+        self.speeds.add(now, {k: v for k, v in self.online.offset.items() if k.startswith(prefix)})
 
     def advance(self, now: float) -> int:
         """Judge every checkpoint that fell due before ``now``; returns how many were judged."""
@@ -314,6 +382,7 @@ class OutcomeFeed:
             "due": [[due, key, name] for due, _, key, name in sorted(self._due)],
             "done": list(self._done),
             "judgements": self.judgements,
+            "speeds": self.speeds.to_dict(),
         }
 
     @classmethod
@@ -328,6 +397,8 @@ class OutcomeFeed:
         heapq.heapify(feed._due)
         feed._done = set(raw["done"])
         feed.judgements = int(raw["judgements"])
+        if "speeds" in raw:  # feeds saved before judgements used the speed under way have none
+            feed.speeds = SpeedRecord.from_dict(raw["speeds"])
         return feed
 
     # -- internals ------------------------------------------------------------------------------
@@ -335,17 +406,33 @@ class OutcomeFeed:
     def _offsets(self, segment: str) -> np.ndarray:
         return self.online.offsets(np.array([segment], dtype=object))[0]
 
-    def _limit(self, item: _Tracked, name: str, offsets: np.ndarray | None = None) -> float:
-        """Clock hours from the effective start to checkpoint ``name`` under given corrections
-        (today's, or for :data:`~eta.calibration.QUOTED` those the item was quoted with)."""
+    def _judging(self, item: _Tracked, name: str, now: float) -> np.ndarray:
+        """The corrections checkpoint ``name`` is judged by at ``now``: those the item was quoted
+        with for :data:`~eta.calibration.QUOTED`; else today's, with today's speed estimate
+        replaced by the mean of those in force while the item was under way."""
+        if name == QUOTED:
+            return item.quoted
+        offsets = self._offsets(item.segment)
+        names = (f"{SPEED}|{ALL}", f"{SPEED}|{item.segment}")
+        ran = self.speeds.mean(names, item.begin, min(now, item.finish))
+        if ran is not None:
+            today = sum(self.online.offset.get(n, 0.0) for n in names)
+            offsets = offsets + np.array([ran - today, 0.0])
+        return offsets
+
+    def _limit(
+        self, item: _Tracked, name: str, now: float, offsets: np.ndarray | None = None
+    ) -> float:
+        """Clock hours from the effective start to checkpoint ``name``, under ``offsets`` or
+        the corrections it is judged by at ``now`` (:meth:`_judging`)."""
         if offsets is None:
-            offsets = item.quoted if name == QUOTED else self._offsets(item.segment)
+            offsets = self._judging(item, name, now)
         shift = self.online.shift(offsets[None, :], name)[0]
         return float(np.exp(item.location + shift + item.spread * self._z[item.segment, name]))
 
     def _check(self, key: Hashable, name: str, now: float) -> None:
         item = self._items[key]
-        limit = self._limit(item, name)
+        limit = self._limit(item, name, now)
         if item.begin + limit > now:  # today's corrections moved it later
             heapq.heappush(self._due, (item.begin + limit, next(self._order), key, name))
         elif item.finish <= now:
@@ -353,16 +440,16 @@ class OutcomeFeed:
         elif min(now, item.seen) - item.begin >= limit:
             self._judge(item, name, late=1.0)
         else:  # last seen open before its checkpoint, no news since
-            late = self._late_probability(item, name, limit)
+            late = self._late_probability(item, name, limit, now)
             self._judge(item, name, late=late, estimated=True)
             item.estimated[name] = (limit, late)
 
-    def _late_probability(self, item: _Tracked, name: str, limit: float) -> float:
+    def _late_probability(self, item: _Tracked, name: str, limit: float, now: float) -> float:
         """``P(T > limit | T > age)`` for an item last seen open at ``age < limit``: ``S(limit)``
         is one minus the checkpoint's level by construction; ``S(age)`` comes from the item's
         distribution moved by its location correction (the tail correction barely acts there)."""
         age = max(item.seen - item.begin, 1e-9)
-        offsets = item.quoted if name == QUOTED else self._offsets(item.segment)
+        offsets = self._judging(item, name, now)
         z_age = (math.log(age) - item.location - offsets[0]) / item.spread
         alive = 1.0 - float(self._distributions[item.segment].cdf(np.array([z_age]))[0])
         return min((1.0 - self.online.level(name)) / max(alive, 1e-12), 1.0)
@@ -376,7 +463,7 @@ class OutcomeFeed:
         elif min(now, item.seen) - item.begin >= limit:
             late, estimated = 1.0, False
         else:
-            late, estimated = self._late_probability(item, name, limit), True
+            late, estimated = self._late_probability(item, name, limit, now), True
         self.online.update(item.segment, name, late, estimated=estimated, instead_of=before)
         if estimated:
             item.estimated[name] = (limit, late)
@@ -452,4 +539,4 @@ def _report_errors(
     return errors
 
 
-__all__ = ["NEVER", "OutcomeFeed", "ReportSummary"]
+__all__ = ["NEVER", "OutcomeFeed", "ReportSummary", "SpeedRecord"]
