@@ -204,6 +204,19 @@ def test_a_saved_feed_goes_on_exactly_as_the_one_that_never_stopped(model, items
     assert restored.to_dict() == running.to_dict()
 
 
+def test_a_feed_saved_before_it_recorded_speeds_still_loads_and_judges(model, items) -> None:
+    start = items[START]
+    t1 = start.max() + pd.Timedelta(hours=2)
+    feed = OutcomeFeed.for_model(model)
+    feed.report(model, items, pd.Series([pd.NaT] * len(items)), t1, now=t1)
+    saved = json.loads(json.dumps(feed.to_dict()))
+    assert saved.pop("speeds")["times"]
+    restored = OutcomeFeed.from_dict(saved, model)
+    t2 = t1 + pd.Timedelta(days=30)
+    done = start + pd.Timedelta(hours=30)
+    assert restored.report(model, items, done, t2, now=t2).judged > 0
+
+
 def test_promises_come_back_to_size_once_a_strike_is_over(model, items) -> None:
     """A stream of items drawn from the model's own distribution (so the right correction is
     none), with a strike that holds every item under way until it ends. Between one and five
