@@ -267,7 +267,10 @@ class OutcomeFeed:
         items = sorted((item for until, item in self._recent if until >= now), key=_begin)
         if not items:
             return
-        self.speeds.forget_before(min((i.begin for i in self._items.values()), default=now))
+        # Items still to be judged need the speeds since they began; those judged by estimate,
+        # awaiting news that may never come, make do with the oldest kept (bounded state).
+        waiting = (i.begin for i in self._items.values() if i.unjudged)
+        self.speeds.forget_before(min(waiting, default=now))
         begin = np.fromiter((i.begin for i in items), float, len(items))
         finish = np.fromiter((i.finish for i in items), float, len(items))
         seen = np.fromiter((i.seen for i in items), float, len(items))
