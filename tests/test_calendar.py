@@ -212,6 +212,37 @@ def test_zero_hours_outside_business_hours_is_the_start_itself() -> None:
     assert tiny[0] == pd.Timestamp("2025-03-10 09:00:00.0036", tz=SARAJEVO)
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "hours"),
+    [
+        ("2025-03-03 23:00", "2025-03-04 02:00", 3.0),  # inside Monday's shift
+        ("2025-03-03 12:00", "2025-03-04 12:00", 8.0),  # the whole of Monday's shift
+        ("2025-03-07 23:00", "2025-03-10 23:00", 8.0),  # Friday's shift runs into Saturday
+        ("2025-03-08 12:00", "2025-03-10 12:00", 0.0),  # no shift opens at the weekend
+        ("2025-04-18 12:00", "2025-04-19 12:00", 0.0),  # none on a public holiday (Good Friday)
+        ("2025-03-28 12:00", "2025-03-29 12:00", 8.0),
+        ("2025-03-30 12:00", "2025-03-31 12:00", 0.0),
+    ],
+)
+def test_a_night_shift_belongs_to_the_day_it_opens_on(start: str, end: str, hours: float) -> None:
+    clock = Clock(CalendarSpec(hours=("22:00", "06:00"), holidays=("DE",)), BERLIN, "business")
+    assert clock.hours_between([pd.Timestamp(start, tz=BERLIN)], [pd.Timestamp(end, tz=BERLIN)])[
+        0
+    ] == pytest.approx(hours)
+    assert clock.hours_per_day() == 8.0
+
+
+def test_a_night_shift_across_spring_forward_is_an_hour_short() -> None:
+    clock = Clock(CalendarSpec(days=("Sat",), hours=("22:00", "06:00")), BERLIN, "business")
+    night = (
+        [pd.Timestamp("2025-03-29 12:00", tz=BERLIN)],
+        [pd.Timestamp("2025-03-30 12:00", tz=BERLIN)],
+    )
+    assert clock.hours_between(*night)[0] == pytest.approx(7.0)
+    ends = clock.add_hours(night[0], 7.0).tz_convert(BERLIN)
+    assert ends[0] == pd.Timestamp("2025-03-30 06:00", tz=BERLIN)
+
+
 def test_step_ending_at_closing_time_gives_closing_time() -> None:
     start = local(SARAJEVO, "2025-03-07 16:00")
     assert TICKETS.add_hours(start, 1.0)[0] == pd.Timestamp("2025-03-07 17:00", tz=SARAJEVO)
@@ -315,6 +346,9 @@ CLOCKS = {
         CalendarSpec(hours=("09:30", "17:15"), holidays=("US-CA",)), "America/New_York", "business"
     ),
     "kolkata_24h": Clock(CalendarSpec(days=("Mon", "Wed", "Sun")), "Asia/Kolkata", "business"),
+    "night_shift": Clock(
+        CalendarSpec(hours=("22:00", "06:00"), holidays=("DE",)), BERLIN, "business"
+    ),
 }
 clocks = st.sampled_from(sorted(CLOCKS))
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

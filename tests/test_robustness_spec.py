@@ -49,9 +49,14 @@ def assert_inside_business_hours(
     """Every local instant falls on a working, non-holiday day, inside the opening hours (the
     closing minute included: a promise 'by 17:00' is the end of the working day)."""
     minutes = local.dt.hour * 60 + local.dt.minute
-    assert local.dt.day_of_week.isin([SEVEN_DAYS.index(d) for d in days]).all(), local
-    assert minutes.between(hours[0] * 60, hours[1] * 60).all(), local
-    assert not local.dt.date.isin(off).any(), local
+    day = local.dt.normalize()
+    if hours[1] < hours[0]:  # a night shift: its small hours belong to the day it opened on
+        assert ((minutes >= hours[0] * 60) | (minutes <= hours[1] * 60)).all(), local
+        day = day - pd.to_timedelta((minutes <= hours[1] * 60).astype(int), unit="D")
+    else:
+        assert minutes.between(hours[0] * 60, hours[1] * 60).all(), local
+    assert day.dt.day_of_week.isin([SEVEN_DAYS.index(d) for d in days]).all(), local
+    assert not day.dt.date.isin(off).any(), local
 
 
 def quote_file(model: Path, items: pd.DataFrame, path: Path, *args: str) -> pd.DataFrame:
@@ -84,6 +89,14 @@ CALENDARS = {
             "timezone": "Europe/Berlin",
             "clock": "business",
             "calendar": {"days": SEVEN_DAYS, "hours": ["08:00", "20:00"]},
+        },
+    ),
+    "night-shift-holidays": (
+        {"tz": "Europe/Berlin"},
+        {
+            "timezone": "Europe/Berlin",
+            "clock": "business",
+            "calendar": {"hours": ["22:00", "06:00"], "holidays": "DE"},
         },
     ),
     "one-working-day-a-week": (
@@ -219,10 +232,10 @@ def test_without_an_id_column_quotes_come_one_per_row_in_order(tmp_path: Path) -
 
 REFUSED_SPECS = {
     # spec keys, the key named, words of the reason
-    "overnight-shift": (
-        {"clock": "business", "calendar": {"hours": ["22:00", "06:00"]}},
-        "calendar.hours",
-        "must be after opening time",
+    "overnight-shift-with-cutoff": (
+        {"clock": "business", "calendar": {"hours": ["22:00", "06:00"], "cutoff": "03:00"}},
+        "calendar.cutoff",
+        "past midnight",
     ),
     "unknown-holiday-country": ({"calendar": {"holidays": "XX"}}, "calendar.holidays", "'XX'"),
     "unknown-subdivision": (

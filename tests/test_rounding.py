@@ -17,8 +17,11 @@ ZONES = ("Europe/Sarajevo", "America/New_York", "Asia/Kolkata", "UTC")
 
 @st.composite
 def clocks(draw) -> Clock:
-    opens = draw(st.integers(6, 10))
-    closes = draw(st.integers(opens + 4, 24))
+    if draw(st.booleans()):
+        opens = draw(st.integers(6, 10))
+        closes = draw(st.integers(opens + 4, 24))
+    else:  # a night shift, closing the next morning
+        opens, closes = draw(st.integers(18, 23)), draw(st.integers(1, 8))
     days = draw(
         st.lists(st.sampled_from(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]), min_size=1)
     )
@@ -63,7 +66,11 @@ def test_a_rounded_promise_is_never_earlier_and_is_what_a_person_says(clock, sta
             assert (rounded - exact <= pd.Timedelta(hours=1)).all()
         if how == "day" and clock.kind == "business":
             assert in_business_hours(clock, rounded).all()
-            assert (local.date == local_exact.ceil("min").date).all()
+            if clock.calendar.overnight:  # the end of the shift it falls in, the next morning
+                assert (local.strftime("%H:%M") == clock.calendar.hours[1]).all()
+                assert (rounded - exact <= pd.Timedelta(hours=24)).all()
+            else:
+                assert (local.date == local_exact.ceil("min").date).all()
 
 
 @settings(max_examples=150, deadline=None)
@@ -123,3 +130,22 @@ def test_rounding_examples(exact, how, said) -> None:
     instant = pd.DatetimeIndex([exact]).tz_localize("Europe/Sarajevo")
     rounded = round_promise(clock, instant, how).tz_convert("Europe/Sarajevo")
     assert rounded[0].strftime("%Y-%m-%d %H:%M") == said
+
+
+@pytest.mark.parametrize(
+    ("exact", "how", "said"),
+    [
+        ("2026-03-03 03:10", "day", "2026-03-03 06:00"),  # Monday's shift, in Tuesday's small hours
+        ("2026-03-03 12:10", "day", "2026-03-04 06:00"),  # between shifts: Tuesday's
+        ("2026-03-07 06:00", "day", "2026-03-07 06:00"),  # Friday's shift closes on Saturday
+        ("2026-03-07 05:10", "hour", "2026-03-07 06:00"),
+    ],
+)
+def test_a_night_shift_rounds_to_the_shift_it_falls_in(exact, how, said) -> None:
+    clock = Clock(
+        CalendarSpec(hours=("22:00", "06:00"), holidays=("BA",)), "Europe/Sarajevo", "business"
+    )
+    instant = pd.DatetimeIndex([exact]).tz_localize("Europe/Sarajevo")
+    rounded = round_promise(clock, instant, how)
+    assert rounded.tz_convert("Europe/Sarajevo")[0].strftime("%Y-%m-%d %H:%M") == said
+    assert in_business_hours(clock, rounded).all()

@@ -22,6 +22,10 @@ Design
   grows lazily (whole calendar years at a time) when inputs fall outside it.
 * **Holidays** come from the ``holidays`` package: every code in ``calendar.holidays`` (``'BA'``,
   ``'US-CA'``, ...) contributes its public holidays, and a holiday is a non-working day.
+* **Night shifts.** Hours that close before they open (``'22:00'`` to ``'06:00'``) run past
+  midnight and belong to the day they open on: its working-day status and holidays decide whether
+  the shift runs, and the table's days begin at the closing time instead of midnight, so each day
+  still holds its own hours.
 
 Conventions
 -----------
@@ -81,7 +85,8 @@ class _DayTable:
     """Per local day: UTC instants (int64 ns) of midnight, opening, closing; cumulative clock time.
 
     Days are numbered ``0 .. n-1`` from ``first_day`` (days since 1970-01-01 in local dates).
-    ``day_start`` has ``n + 1`` entries (the last is the midnight after the last day); ``cum`` has
+    ``day_start`` has ``n + 1`` entries (the last is the start of the day after the last day; a day
+    starts at midnight, or when a night shift that opened the day before closes); ``cum`` has
     ``n + 1`` entries: business nanoseconds before each day's start, ``cum[0] == 0``.
     """
 
@@ -135,6 +140,9 @@ class Clock:
         self._tz = zoneinfo.ZoneInfo(timezone)
         self._opens_ns = _timedelta_ns(calendar.opens)
         self._closes_ns = _timedelta_ns(calendar.closes)
+        # A night shift (22:00-06:00) belongs to the day it opens on: days then begin when the
+        # shift closes, so that each day holds its own hours.
+        self._day_begins_ns = max(self._closes_ns - NS_PER_DAY, 0)
         cutoff = calendar.cutoff_time
         self._cutoff_ns = None if cutoff is None else _timedelta_ns(cutoff)
         # Monday = 0, as in datetime.weekday().
@@ -465,7 +473,10 @@ class Clock:
         )
         n = len(dates)
         midnights = dates.astype("datetime64[ns]")
-        day_start = self._localize(np.append(midnights, midnights[-1] + np.timedelta64(1, "D")))
+        day_start = self._localize(
+            np.append(midnights, midnights[-1] + np.timedelta64(1, "D"))
+            + np.timedelta64(self._day_begins_ns, "ns")
+        )
         opens = self._localize(midnights + np.timedelta64(self._opens_ns, "ns"))
         closes = self._localize(midnights + np.timedelta64(self._closes_ns, "ns"))
 

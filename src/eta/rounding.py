@@ -60,14 +60,14 @@ def round_promise(
         return _index(floor)
     calendar = _Calendar(clock)
     local = calendar.local(utc)
-    day = local - local % NS_PER_DAY
+    day = calendar.day(local)
     if how == "hour":
         close = day + calendar.closes
         up = _ceil(local, NS_PER_HOUR)
         up = np.where((local <= close) & (up > close), close, up)
     elif how == "day":
         inside = calendar.working(day) & (local <= day + calendar.closes)
-        up = calendar.next_working_day(day, keep=inside) + min(calendar.closes, _LAST_MINUTE)
+        up = calendar.next_working_day(day, keep=inside) + calendar.end_of_day
     else:  # date, where the customer is
         zone = timezone or clock.timezone
         local_floor = calendar.local(floor, zone)
@@ -102,7 +102,7 @@ def follow_up(
     moved = local != target_local
     if moved.any():
         latest[moved] = np.minimum(calendar.utc(local[moved]), target_ns[moved])
-    day = local - local % NS_PER_DAY
+    day = calendar.day(local)
     hour = np.maximum(local - local % NS_PER_HOUR, day + calendar.opens)
     out = low.copy()
     todo = np.ones(len(out), dtype=bool)
@@ -127,7 +127,7 @@ def in_business_hours(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
     a 24:00 closing time is the next midnight)."""
     calendar = _Calendar(clock)
     local = calendar.local(_ns(instants))
-    day = local - local % NS_PER_DAY
+    day = calendar.day(local)
     inside = (
         calendar.working(day) & (local >= day + calendar.opens) & (local <= day + calendar.closes)
     )
@@ -143,6 +143,18 @@ class _Calendar:
         self.clock = clock
         self.opens = int(clock.calendar.opens.total_seconds()) * NS_PER_SECOND
         self.closes = int(clock.calendar.closes.total_seconds()) * NS_PER_SECOND
+        self.end_of_day = (
+            self.closes if self.closes > NS_PER_DAY else min(self.closes, _LAST_MINUTE)
+        )
+        """What 'by the end of the day' means: the closing time, or 23:59 for a day that closes
+        at midnight or runs round the clock (said on the day itself, not at the next 00:00)."""
+        self._day_begins = max(self.closes - NS_PER_DAY, 0)
+
+    def day(self, local: np.ndarray) -> np.ndarray:
+        """The local midnight of the working day each local time belongs to: its date, or for
+        a night shift's small hours (up to its closing time) the day before, when it opened."""
+        shifted = local - self._day_begins - (self._day_begins > 0)
+        return np.where(local == NAT, NAT, shifted - shifted % NS_PER_DAY)
 
     def local(self, utc: np.ndarray, zone: str | None = None) -> np.ndarray:
         """UTC nanoseconds to local wall-clock nanoseconds (in the spec's zone by default)."""
@@ -168,7 +180,7 @@ class _Calendar:
 
     def last_business_moment(self, local: np.ndarray) -> np.ndarray:
         """The latest local time at or before ``local`` that is inside business hours."""
-        day = local - local % NS_PER_DAY
+        day = self.day(local)
         opens, closes = day + self.opens, day + self.closes
         working = self.working(day)
         inside = working & (local >= opens) & (local <= closes)
@@ -181,7 +193,7 @@ class _Calendar:
 
     def first_business_moment(self, local: np.ndarray) -> np.ndarray:
         """The earliest local time at or after ``local`` that is inside business hours."""
-        day = local - local % NS_PER_DAY
+        day = self.day(local)
         opens, closes = day + self.opens, day + self.closes
         working = self.working(day)
         inside = working & (local >= opens) & (local <= closes)

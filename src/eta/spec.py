@@ -134,15 +134,30 @@ class CalendarSpec(_Strict):
     @classmethod
     def _hours_in_order(cls, value: tuple[str, str]) -> tuple[str, str]:
         opens, closes = _parse_clock_time(value[0]), _parse_clock_time(value[1], allow_24=True)
-        if closes <= opens:
-            raise ValueError(f"closing time {value[1]} must be after opening time {value[0]}")
+        if closes == opens:
+            raise ValueError(
+                f"closing time {value[1]} is the opening time: write '00:00' to '24:00' for "
+                "round-the-clock work"
+            )
         return value
+
+    @property
+    def overnight(self) -> bool:
+        """Whether the working day runs past midnight (a night shift, '22:00' to '06:00'): its
+        hours belong to the day it opens on."""
+        return _parse_clock_time(self.hours[1], allow_24=True) < self.opens
 
     @field_validator("cutoff")
     @classmethod
-    def _cutoff_is_time(cls, value: str | None) -> str | None:
+    def _cutoff_is_time(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
             _parse_clock_time(value)
+            hours = info.data.get("hours")
+            if hours and _parse_clock_time(hours[1], allow_24=True) < _parse_clock_time(hours[0]):
+                raise ValueError(
+                    f"a cut-off with hours that run past midnight ({hours[0]} to {hours[1]}) "
+                    "is not supported"
+                )
         return value
 
     @property
@@ -151,7 +166,9 @@ class CalendarSpec(_Strict):
 
     @property
     def closes(self) -> dt.timedelta:
-        return _parse_clock_time(self.hours[1], allow_24=True)
+        """Closing time after the opening day's midnight (past 24 hours for a night shift)."""
+        closes = _parse_clock_time(self.hours[1], allow_24=True)
+        return closes + dt.timedelta(days=1) if closes < self.opens else closes
 
     @property
     def cutoff_time(self) -> dt.timedelta | None:
