@@ -149,3 +149,13 @@ def test_a_night_shift_rounds_to_the_shift_it_falls_in(exact, how, said) -> None
     rounded = round_promise(clock, instant, how)
     assert rounded.tz_convert("Europe/Sarajevo")[0].strftime("%Y-%m-%d %H:%M") == said
     assert in_business_hours(clock, rounded).all()
+
+
+@pytest.mark.parametrize("hours", [("09:00", "17:00"), ("22:00", "06:00")])
+def test_a_missing_time_stays_missing_however_it_is_rounded(hours) -> None:
+    clock = Clock(CalendarSpec(hours=hours, holidays=("BA",)), "Europe/Sarajevo", "business")
+    exact = pd.DatetimeIndex([pd.NaT, pd.Timestamp("2026-03-03 12:10", tz="UTC")])
+    for how in ("minute", "hour", "day", "date"):
+        rounded = round_promise(clock, exact, how)
+        assert pd.isna(rounded[0]) and rounded[1] >= exact[1], how
+    assert not in_business_hours(clock, exact[:1]).any()

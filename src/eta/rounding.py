@@ -131,7 +131,7 @@ def in_business_hours(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
     inside = (
         calendar.working(day) & (local >= day + calendar.opens) & (local <= day + calendar.closes)
     )
-    yesterday = day - NS_PER_DAY
+    yesterday = np.where(day == NAT, NAT, day - NS_PER_DAY)
     at_midnight = calendar.working(yesterday) & (local == yesterday + calendar.closes)
     return inside | at_midnight
 
@@ -206,7 +206,7 @@ class _Calendar:
 
     def _walk(self, day: np.ndarray, move: np.ndarray, step: int) -> np.ndarray:
         out = np.array(day, dtype=np.int64, copy=True)
-        todo = move.copy()
+        todo = move & (out != NAT)  # a missing day stays missing
         for k in range(1, _MAX_DAYS_OFF + 1):
             if not todo.any():
                 return out
