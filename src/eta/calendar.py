@@ -142,7 +142,7 @@ class Clock:
         self._closes_ns = _timedelta_ns(calendar.closes)
         # A night shift (22:00-06:00) belongs to the day it opens on: days then begin when the
         # shift closes, so that each day holds its own hours.
-        self._day_begins_ns = max(self._closes_ns - NS_PER_DAY, 0)
+        self._day_begins_ns = _timedelta_ns(calendar.day_begins)
         cutoff = calendar.cutoff_time
         self._cutoff_ns = None if cutoff is None else _timedelta_ns(cutoff)
         # Monday = 0, as in datetime.weekday().

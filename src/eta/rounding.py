@@ -148,7 +148,7 @@ class _Calendar:
         )
         """What 'by the end of the day' means: the closing time, or 23:59 for a day that closes
         at midnight or runs round the clock (said on the day itself, not at the next 00:00)."""
-        self._day_begins = max(self.closes - NS_PER_DAY, 0)
+        self._day_begins = int(clock.calendar.day_begins.total_seconds()) * NS_PER_SECOND
 
     def day(self, local: np.ndarray) -> np.ndarray:
         """The local midnight of the working day each local time belongs to: its date, or for

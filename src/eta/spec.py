@@ -48,6 +48,11 @@ class SpecError(ValueError):
     """A spec file is missing, unreadable, or has a bad key; the message names the key."""
 
 
+def _runs_past_midnight(hours: tuple[str, str]) -> bool:
+    """Opening and closing times that close before they open: a night shift."""
+    return _parse_clock_time(hours[1], allow_24=True) < _parse_clock_time(hours[0])
+
+
 def _parse_clock_time(value: str, *, allow_24: bool = False) -> dt.timedelta:
     """'09:30' -> 9.5 hours past midnight; '24:00' is allowed as the end of a day."""
     try:
@@ -145,7 +150,13 @@ class CalendarSpec(_Strict):
     def overnight(self) -> bool:
         """Whether the working day runs past midnight (a night shift, '22:00' to '06:00'): its
         hours belong to the day it opens on."""
-        return _parse_clock_time(self.hours[1], allow_24=True) < self.opens
+        return _runs_past_midnight(self.hours)
+
+    @property
+    def day_begins(self) -> dt.timedelta:
+        """When a working day begins after its midnight: at once, or for a night shift when the
+        shift that opened the evening before closes (its small hours belong to that day)."""
+        return max(self.closes - dt.timedelta(days=1), dt.timedelta(0))
 
     @field_validator("cutoff")
     @classmethod
@@ -153,7 +164,7 @@ class CalendarSpec(_Strict):
         if value is not None:
             _parse_clock_time(value)
             hours = info.data.get("hours")
-            if hours and _parse_clock_time(hours[1], allow_24=True) < _parse_clock_time(hours[0]):
+            if hours and _runs_past_midnight(hours):
                 raise ValueError(
                     f"a cut-off with hours that run past midnight ({hours[0]} to {hours[1]}) "
                     "is not supported"
@@ -168,7 +179,7 @@ class CalendarSpec(_Strict):
     def closes(self) -> dt.timedelta:
         """Closing time after the opening day's midnight (past 24 hours for a night shift)."""
         closes = _parse_clock_time(self.hours[1], allow_24=True)
-        return closes + dt.timedelta(days=1) if closes < self.opens else closes
+        return closes + dt.timedelta(days=1) if self.overnight else closes
 
     @property
     def cutoff_time(self) -> dt.timedelta | None:
