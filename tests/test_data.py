@@ -116,15 +116,28 @@ def test_a_start_typed_in_a_far_earlier_year_is_doubted(tmp_path: Path) -> None:
     assert said.startswith("1 item(s) start more than 365 days before") and "1900-03-03" in said
 
 
-def test_category_values_that_differ_only_in_case_are_doubted(tmp_path: Path) -> None:
+def test_category_values_that_differ_only_in_case_are_one_value_written_as_most_rows_do(
+    tmp_path: Path,
+) -> None:
     mixed = [
-        f"M{i},2025-03-0{1 + i % 5}T10:00:00+01:00,,{p},billing,email,3"
-        for i, p in enumerate(["High", "HIGH", "low"])
+        f"M{i},2025-03-0{1 + i % 5}T10:00:00+01:00,,{p},billing,{c},3"
+        for i, (p, c) in enumerate([("High", "Email"), ("HIGH", "EMAIL"), ("low", "chat")])
     ]
     history = load_history(write(tmp_path, GOOD + mixed), SPEC)
-    [said] = doubts(history, as_of_given=True)
-    assert said.startswith("priority: values that differ only in case")
-    assert "'HIGH' / 'High' / 'high'" in said and "low" not in said
+    assert sorted(history.frame["priority"].unique()) == ["high", "low"]  # 40 rows write 'high'
+    assert sorted(history.frame["channel"].unique()) == ["chat", "email"]
+    assert sorted(history.frame["segment"].unique()) == ["high / billing", "low / billing"]
+    assert history.respelled == {
+        "priority": {"high": ("HIGH", "High")},
+        "channel": {"email": ("EMAIL", "Email")},
+    }
+    said = doubts(history, as_of_given=True)
+    assert said == [
+        "priority: values that differ only in case are taken as one, written as most rows "
+        "write them ('high' for 'HIGH' / 'High')",
+        "channel: values that differ only in case are taken as one, written as most rows "
+        "write them ('email' for 'EMAIL' / 'Email')",
+    ]
 
 
 def test_two_exports_of_one_history_keep_their_rejected_rows_apart(tmp_path: Path) -> None:

@@ -60,6 +60,16 @@ def test_a_missed_promise_is_known_as_soon_as_it_passes_with_the_item_open(model
     assert model.online_.offset["promise|*"] > 0  # a miss pushes promises later
 
 
+def test_an_outcome_written_in_another_case_counts_for_the_segment_learnt(model, items) -> None:
+    one = items.iloc[:1]
+    shouted = one.assign(priority=one["priority"].str.upper()).assign(segment="?")
+    promise = quote_items(model, one, online=False)["promise_at"].iloc[0]
+    later = promise + pd.Timedelta(days=2)
+    OutcomeFeed.for_model(model).report(model, shouted, pd.Series([pd.NaT]), later, now=later)
+    segment = quote_items(model, one, online=False)["segment"].iloc[0]
+    assert model.online_.outcomes[segment] == [0, 1]
+
+
 def test_reports_are_idempotent_on_the_item_id(model, items) -> None:
     feed = OutcomeFeed.for_model(model)
     now = items[START].max() + pd.Timedelta(days=60)

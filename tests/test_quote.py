@@ -137,6 +137,20 @@ def test_bad_rows_are_answered_in_place(tickets_model, tickets_sim) -> None:
     assert (quotes["locale"] == "bs").all()
 
 
+def test_a_value_written_in_another_case_is_quoted_as_the_value_learnt(
+    tickets_model, tickets_sim
+) -> None:
+    raw = tickets_sim.history.iloc[200:206]
+    shouted = raw.assign(priority=raw["priority"].str.upper(), channel=raw["channel"].str.title())
+    assert not shouted["priority"].isin(tickets_model.categories_["priority"]).any()
+    now = raw["created_at"].max()
+    learnt, _ = prepare_items(raw, tickets_model.spec)
+    written, _ = prepare_items(shouted, tickets_model.spec)
+    expected = quote_items(tickets_model, learnt, now=now)
+    quotes = quote_items(tickets_model, written, now=now)
+    pd.testing.assert_frame_equal(quotes, expected)
+
+
 def test_an_overdue_item_gets_an_apology_first_a_future_promise_and_escalation(
     tickets_model, tickets_sim
 ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,8 @@ class History:
     ``frame`` has ``start``, ``end`` (NaT while open), ``observed_until``, ``finished``, ``hours``
     (clock hours to the finish, or to the last look at an open item), ``segment`` and the spec's
     feature and id columns. ``rejected`` has the original row plus ``file``, ``row``, ``column`` and
-    ``reason``.
+    ``reason``. ``respelled`` says, per categorical column, which values were taken as one
+    (:func:`one_spelling`): each kept spelling with the others it stands for.
     """
 
     spec: DatasetSpec
@@ -61,6 +62,7 @@ class History:
     rejected: pd.DataFrame
     as_of: pd.Timestamp
     source: str = "data"
+    respelled: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def open_share(self) -> float:
@@ -249,16 +251,42 @@ def load_history(
 
     frame = pd.DataFrame({START: start[~bad], END: end[~bad]})
     frame[SEEN] = seen[~bad] if seen is not None else pd.Series(pd.NaT, dtype=end.dtype)
+    respelled = {}
     for column in spec.features.categorical:
         values = raw.loc[~bad, column]
-        frame[column] = pd.Series(category_texts(values), index=values.index, dtype="string")
+        texts, respelled[column] = one_spelling(category_texts(values))
+        frame[column] = pd.Series(texts, index=values.index, dtype="string")
     for column, values in numeric.items():
         frame[column] = values[~bad]
     if spec.id:
         frame[spec.id] = raw.loc[~bad, spec.id].astype("string")
     frame[SEGMENT] = segment_keys(frame, spec)
-    whole = History(spec=spec, frame=frame, rejected=rejected, as_of=as_of, source=source)
+    respelled = {column: merged for column, merged in respelled.items() if merged}
+    whole = History(spec, frame, rejected, as_of, source, respelled)
     return seen_at(whole, as_of)
+
+
+def one_spelling(texts: np.ndarray) -> tuple[np.ndarray, dict[str, tuple[str, ...]]]:
+    """Category values that differ only in case ('Email', 'email', 'EMAIL') as one value, written
+    the way most rows write it (the first in sort order on a tie); and, for each value kept, the
+    spellings it replaced.
+
+    Two systems feeding one export, or a renamed option, write one value several ways; learnt as
+    different values, each gets a share of the history and its own thin calibration. A value
+    whose case carries meaning is rare enough in operational categories to be worth this."""
+    counts = pd.Series(texts, dtype=object).value_counts(sort=False)
+    if len(counts) < 2:
+        return texts, {}
+    spellings = pd.DataFrame({"spelling": counts.index, "rows": counts.to_numpy()})
+    spellings["key"] = spellings["spelling"].str.casefold()
+    spellings = spellings.sort_values(["key", "rows", "spelling"], ascending=[True, False, True])
+    kept = spellings.groupby("key", sort=False)["spelling"].transform("first")
+    merged = spellings[spellings["spelling"] != kept]
+    if merged.empty:
+        return texts, {}
+    chosen = dict(zip(merged["spelling"], kept[merged.index], strict=True))
+    others = {k: tuple(sorted(g)) for k, g in merged.groupby(kept[merged.index])["spelling"]}
+    return np.array([chosen.get(t, t) for t in texts], dtype=object), others
 
 
 DUPLICATE = "duplicate id (kept: its first row without other problems, a finished one if any)"
@@ -288,15 +316,15 @@ STALE_OPEN_SHARE = 0.005
 
 def doubts(history: History, *, as_of_given: bool) -> list[str]:
     """What looks wrong with a history that loaded, in words: things no single row is to blame
-    for, which would still make every promise wrong.
+    for, which would still make every promise wrong, or that loading repaired.
 
     * A default as-of time (the latest timestamp) long after the latest start: one finish
       typed in the wrong year makes every open item that much older.
     * Open items older than anything that finished: cancelled or abandoned items an export
       left open (3% of an e-commerce history's orders) sit in every backlog since their start
       and, censored, say that some items take longer than anything seen.
-    * Category values that differ only in case ('High', 'high', 'HIGH'): learnt as different
-      values, each with a share of the history, and each quoted differently.
+    * Category values that differ only in case ('High', 'high', 'HIGH'): loading took them as
+      one (:func:`one_spelling`); the owner of the export should know, and may fix the source.
     * Starts long before the rest (a ticket "created" in 1900 and solved in 2023): one such
       item is the longest the model knows, and the training window starts with it.
     """
@@ -322,16 +350,12 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                 f"others (the earliest at {starts.min():%Y-%m-%d}, the rest from "
                 f"{usual_first:%Y-%m-%d}); a typo in the year? They count as that long"
             )
-    for column in history.spec.features.categorical:
-        spellings = pd.Series(frame[column].dropna().unique(), dtype="string")
-        clashes = spellings.groupby(spellings.str.casefold()).agg(list)
-        clashes = clashes[clashes.map(len) > 1]
-        if len(clashes):
-            shown = "; ".join(" / ".join(map(repr, sorted(c))) for c in clashes.head(3))
-            said.append(
-                f"{column}: values that differ only in case are learnt as different values "
-                f"({shown}{'; ...' if len(clashes) > 3 else ''}); write each one way"
-            )
+    for column, merged in history.respelled.items():
+        shown = "; ".join(f"{k!r} for {' / '.join(map(repr, v))}" for k, v in [*merged.items()][:3])
+        said.append(
+            f"{column}: values that differ only in case are taken as one, written as most rows "
+            f"write them ({shown}{'; ...' if len(merged) > 3 else ''})"
+        )
     finished = frame[FINISHED].to_numpy(bool)
     if finished.any():
         # The longest of all but the slowest 0.1%: one start typed in 1900 must not hide them.
@@ -365,7 +389,7 @@ def seen_at(history: History, as_of: pd.Timestamp) -> History:
         clock.hours_between(clock.effective_start(frame[START]), frame[SEEN]), MIN_HOURS
     )
     frame = frame.reset_index(drop=True)
-    return History(history.spec, frame, history.rejected, as_of, history.source)
+    return replace(history, frame=frame, as_of=as_of)
 
 
 def segment_keys(frame: pd.DataFrame, spec: DatasetSpec, depth: int | None = None) -> pd.Series:

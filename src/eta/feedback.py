@@ -335,7 +335,7 @@ class OutcomeFeed:
         ok = np.array([e == "" for e in errors], dtype=bool)
         fresh = ok & np.array([k not in self._items and k not in self._done for k in ids])
         fresh &= ~pd.Series(np.where(ok, ids, None)).duplicated().to_numpy()  # later rows: news
-        predictive = model.predict(items[fresh]) if fresh.any() else None
+        predictive = model.predict(model.spelled_as_learnt(items[fresh])) if fresh.any() else None
         accepted = duplicates = 0
         j = 0
         for i, key in enumerate(ids):

@@ -52,6 +52,7 @@ from eta.data import (
     look_up,
     segment_keys,
     segment_levels,
+    segment_values,
 )
 from eta.features import (
     CALENDAR_FEATURES,
@@ -325,6 +326,26 @@ class EtaModel:
         self._check_fitted()
         return feature_frame(items, self.spec, self.clock_, events or self.events_)
 
+    def spelled_as_learnt(self, items: pd.DataFrame) -> pd.DataFrame:
+        """``items`` with each category value the model learnt in another case ('EMAIL' for
+        'email') written as learnt, and their segments to match; the same frame when there is
+        none. Training took such values as one (:func:`eta.data.one_spelling`), so a quote must
+        too: otherwise the item is quoted as having a value never seen, from its wider group's
+        calibration, and the order form's capitals cost it its own segment."""
+        codes, learnt = self._category_codes(), self._spellings()
+        changed = {}
+        for column, known in codes.items():
+            values = items[column].to_numpy(dtype=object)
+            new = {v.casefold(): v for v in set(values) if isinstance(v, str) and v not in known}
+            written = {v: learnt[column][k] for k, v in new.items() if k in learnt[column]}
+            if written:
+                changed[column] = pd.array([written.get(v, v) for v in values], dtype="string")
+        if not changed:
+            return items
+        items = items.assign(**changed)
+        items[SEGMENT] = pd.array(segment_values(items, self.spec), dtype="string")
+        return items
+
     def predict(self, items: pd.DataFrame, features: Features | None = None) -> Predictive:
         """Each item's calibrated finish-time distribution (see :class:`Predictive`)."""
         self._check_fitted()
@@ -501,6 +522,14 @@ class EtaModel:
         if cached is None or cached[0] is not self.categories_:
             table = {c: {v: k for k, v in enumerate(cs)} for c, cs in self.categories_.items()}
             cached = self._codes = (self.categories_, table)
+        return cached[1]
+
+    def _spellings(self) -> dict[str, dict[str, str]]:
+        """Per categorical column, each known value by its case-folded spelling."""
+        cached = self.__dict__.get("_folded")
+        if cached is None or cached[0] is not self.categories_:
+            table = {c: {v.casefold(): v for v in cs} for c, cs in self.categories_.items()}
+            cached = self._folded = (self.categories_, table)
         return cached[1]
 
     def _location_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -254,7 +254,9 @@ def _answer(
         elapsed = np.where(np.isnan(elapsed) & (since > 0), since, elapsed)
     in_progress = np.nan_to_num(elapsed) > 0
 
-    features = model._inputs(items) if features is None else features
+    if features is None:  # items from outside, not the history the model learnt from
+        items = model.spelled_as_learnt(items)
+        features = model._inputs(items)
     predictive = model.predict(items, features)
     if offsets is None and online:
         offsets = model.online_.offsets(predictive.segment)
