@@ -243,6 +243,15 @@ def test_a_night_shift_across_spring_forward_is_an_hour_short() -> None:
     assert ends[0] == pd.Timestamp("2025-03-30 06:00", tz=BERLIN)
 
 
+def test_a_short_saturday_and_a_late_sunday_count_their_own_hours() -> None:
+    clock = CLOCKS["short_saturday"]  # 08-18, Saturday 09-13, Sunday 12-24
+    friday, monday = local(SARAJEVO, "2026-03-06 17:00", "2026-03-09 09:00")
+    assert clock.hours_between([friday], [monday])[0] == pytest.approx(1 + 4 + 12 + 1)
+    ends = clock.add_hours(local(SARAJEVO, "2026-03-07 12:00"), 2.0).tz_convert(SARAJEVO)
+    assert ends[0] == pd.Timestamp("2026-03-08 13:00", tz=SARAJEVO)
+    assert clock.hours_per_day() == 10.0  # the usual day
+
+
 def test_step_ending_at_closing_time_gives_closing_time() -> None:
     start = local(SARAJEVO, "2025-03-07 16:00")
     assert TICKETS.add_hours(start, 1.0)[0] == pd.Timestamp("2025-03-07 17:00", tz=SARAJEVO)
@@ -349,6 +358,16 @@ CLOCKS = {
     "night_shift": Clock(
         CalendarSpec(hours=("22:00", "06:00"), holidays=("DE",)), BERLIN, "business"
     ),
+    "short_saturday": Clock(
+        CalendarSpec(
+            days=("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+            hours=("08:00", "18:00"),
+            hours_by_day={"Sat": ("09:00", "13:00"), "Sun": ("12:00", "24:00")},
+            holidays=("BA",),
+        ),
+        "Europe/Sarajevo",
+        "business",
+    ),
 }
 clocks = st.sampled_from(sorted(CLOCKS))
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -359,12 +378,20 @@ def inside_business_hours(draw: st.DrawFn, clock: Clock) -> pd.Timestamp:
     """An instant with open < t <= close on a working local day of the clock."""
     day = draw(st.dates(dt.date(2024, 1, 2), dt.date(2026, 12, 30)))
     assume(clock.is_working_day([day])[0])
-    opens, closes = clock.calendar.opens, clock.calendar.closes
+    opens, closes = hours_on(clock, day)
     minutes = draw(st.integers(1, int((closes - opens).total_seconds() // 60)))
     naive = (
         pd.Timestamp(dt.datetime.combine(day, dt.time())) + opens + pd.Timedelta(minutes=minutes)
     )
     return naive.tz_localize(clock.timezone, nonexistent="shift_forward", ambiguous=True)
+
+
+def hours_on(clock: Clock, day: dt.date) -> tuple[dt.timedelta, dt.timedelta]:
+    """Opening and closing time of ``day``, read from the spec's words, not its properties."""
+    calendar = clock.calendar
+    opens, closes = calendar.hours_by_day.get(day.strftime("%a"), calendar.hours)
+    opens, closes = (pd.Timedelta(f"{t}:00").to_pytimedelta() for t in (opens, closes))
+    return opens, closes + dt.timedelta(days=1) if closes <= opens else closes
 
 
 def reference_hours(clock: Clock, start: pd.Timestamp, end: pd.Timestamp) -> float:
@@ -381,9 +408,8 @@ def reference_hours(clock: Clock, start: pd.Timestamp, end: pd.Timestamp) -> flo
     day = first
     while day <= last:
         if day.strftime("%a") in clock.calendar.days and day not in closed:
-            midnight = dt.datetime.combine(day, dt.time(), tzinfo=zone)
-            opens = (midnight.replace(tzinfo=None) + clock.calendar.opens).replace(tzinfo=zone)
-            closes = (midnight.replace(tzinfo=None) + clock.calendar.closes).replace(tzinfo=zone)
+            midnight = dt.datetime.combine(day, dt.time())
+            opens, closes = ((midnight + t).replace(tzinfo=zone) for t in hours_on(clock, day))
             lo, hi = max(start.to_pydatetime(), opens), min(end.to_pydatetime(), closes)
             if hi > lo:
                 total += hi - lo
@@ -471,8 +497,10 @@ def test_vectorized_round_trip_on_many_rows() -> None:
         # The exact instant comes back wherever end is strictly inside opening hours.
         local_end = clock.local(end)
         minutes = local_end.hour * 60 + local_end.minute + local_end.second / 60
-        o = clock.calendar.opens.total_seconds() / 60
-        c = clock.calendar.closes.total_seconds() / 60
+        o, c = (
+            np.array([hours_on(clock, day)[i].total_seconds() / 60 for day in local_end.date])
+            for i in (0, 1)
+        )
         inside = clock.is_working_day(end) & (minutes > o) & (minutes < c) & (hours > 0)
         assert inside.sum() > 1000
         assert (back[inside] == pd.DatetimeIndex(end[inside])).all()

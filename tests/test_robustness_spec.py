@@ -99,6 +99,17 @@ CALENDARS = {
             "calendar": {"hours": ["22:00", "06:00"], "holidays": "DE"},
         },
     ),
+    "short-saturday-late-sunday": (
+        {},
+        {
+            "clock": "business",
+            "calendar": {
+                "days": SEVEN_DAYS,
+                "hours": ["08:00", "18:00"],
+                "hours_by_day": {"Sat": ["09:00", "13:00"], "Sun": ["14:00", "20:00"]},
+            },
+        },
+    ),
     "one-working-day-a-week": (
         {},
         {"clock": "business", "calendar": {"days": ["Wed"], "hours": ["09:00", "17:00"]}},
@@ -158,7 +169,13 @@ def test_calendar_shapes_train_quote_and_backtest(tmp_path: Path, case: str) -> 
             off |= set(holidays.country_holidays(country, subdiv=subdiv or None, years=2025))
         if closes == 24:  # the close of a 24-hour day is the next midnight: said as 24:00
             promise = promise - pd.Timedelta(minutes=1)
-        assert_inside_business_hours(promise, days, (opens, closes), off)
+        own = calendar.get("hours_by_day", {})
+        usual = ~promise.dt.strftime("%a").isin(list(own))
+        assert_inside_business_hours(promise[usual], days, (opens, closes), off)
+        for day, hours in own.items():
+            on_day = promise[promise.dt.strftime("%a") == day]
+            assert len(on_day), day  # promises do fall on the days with hours of their own
+            assert_inside_business_hours(on_day, [day], tuple(int(h[:2]) for h in hours), off)
     elif keys.get("kind") == "delivery":
         assert (promise.dt.strftime("%H:%M") == "23:59").all(), promise  # by the end of a date
     if calendar.get("cutoff"):  # said of new items (not re-quotes) that start after it

@@ -16,18 +16,26 @@ ZONES = ("Europe/Sarajevo", "America/New_York", "Asia/Kolkata", "UTC")
 
 
 @st.composite
+def day_hours(draw) -> tuple[str, str]:
+    opens = draw(st.integers(6, 10))
+    return f"{opens:02d}:00", f"{draw(st.integers(opens + 4, 24)):02d}:00"
+
+
+@st.composite
 def clocks(draw) -> Clock:
-    if draw(st.booleans()):
-        opens = draw(st.integers(6, 10))
-        closes = draw(st.integers(opens + 4, 24))
-    else:  # a night shift, closing the next morning
-        opens, closes = draw(st.integers(18, 23)), draw(st.integers(1, 8))
     days = draw(
         st.lists(st.sampled_from(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]), min_size=1)
     )
+    own = {}
+    if draw(st.booleans()):
+        hours = draw(day_hours())
+        own = draw(st.dictionaries(st.sampled_from(days), day_hours(), max_size=2))
+    else:  # a night shift, closing the next morning
+        hours = f"{draw(st.integers(18, 23)):02d}:00", f"{draw(st.integers(1, 8)):02d}:00"
     calendar = CalendarSpec(
         days=tuple(days),
-        hours=(f"{opens:02d}:00", f"{closes:02d}:00"),
+        hours=hours,
+        hours_by_day=own,
         holidays=draw(st.sampled_from([(), ("BA",), ("DE",)])),
     )
     return Clock(
@@ -60,7 +68,8 @@ def test_a_rounded_promise_is_never_earlier_and_is_what_a_person_says(clock, sta
             assert (local.date == local_exact.ceil("min").date).all()
         if how == "hour" and clock.kind == "business":
             # a full hour, or the closing time of that business day, within the hour
-            closes = clock.calendar.hours[1]
+            calendar = clock.calendar
+            closes = [calendar.hours_by_day.get(d, calendar.hours)[1] for d in local.strftime("%a")]
             said = local.strftime("%H:%M")
             assert ((local.minute == 0) | (said == closes)).all()
             assert (rounded - exact <= pd.Timedelta(hours=1)).all()
@@ -149,6 +158,31 @@ def test_a_night_shift_rounds_to_the_shift_it_falls_in(exact, how, said) -> None
     rounded = round_promise(clock, instant, how)
     assert rounded.tz_convert("Europe/Sarajevo")[0].strftime("%Y-%m-%d %H:%M") == said
     assert in_business_hours(clock, rounded).all()
+
+
+@pytest.mark.parametrize(
+    ("exact", "how", "said"),
+    [
+        ("2026-03-07 12:10", "hour", "2026-03-07 12:30"),  # Saturday closes at 12:30
+        ("2026-03-07 10:10", "day", "2026-03-07 12:30"),
+        ("2026-03-07 12:40", "day", "2026-03-09 18:00"),  # after Saturday's close: Monday's
+        ("2026-03-06 17:10", "hour", "2026-03-06 18:00"),  # Friday keeps the usual hours
+    ],
+)
+def test_a_day_with_hours_of_its_own_rounds_to_its_own_close(exact, how, said) -> None:
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
+    calendar = CalendarSpec(
+        days=days, hours=("08:00", "18:00"), hours_by_day={"Sat": ("09:00", "12:30")}
+    )
+    clock = Clock(calendar, "Europe/Sarajevo", "business")
+    instant = pd.DatetimeIndex([exact]).tz_localize("Europe/Sarajevo")
+    rounded = round_promise(clock, instant, how)
+    assert rounded.tz_convert("Europe/Sarajevo")[0].strftime("%Y-%m-%d %H:%M") == said
+    assert in_business_hours(clock, rounded).all()
+    saturday = pd.DatetimeIndex(["2026-03-07 12:00", "2026-03-07 14:00"]).tz_localize(
+        clock.timezone
+    )
+    assert in_business_hours(clock, saturday).tolist() == [True, False]
 
 
 @pytest.mark.parametrize("hours", [("09:00", "17:00"), ("22:00", "06:00")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,15 @@ confidence: 0.9
         ({"calendar": {"hours": ["17:00", "17:00"]}}, "calendar.hours"),
         ({"calendar": {"hours": ["22:00", "06:00"], "cutoff": "14:00"}}, "calendar.cutoff"),
         ({"calendar": {"cutoff": "25:99"}}, "calendar.cutoff"),
+        ({"calendar": {"hours_by_day": {"Sat": ["09:00", "13:00"]}}}, "calendar.hours_by_day"),
+        (
+            {"calendar": {"days": ["Sat"], "hours_by_day": {"Sat": ["13:00", "09:00"]}}},
+            "calendar.hours_by_day",
+        ),
+        (
+            {"calendar": {"days": ["Sat"], "hours_by_day": {"Sa": ["09:00", "13:00"]}}},
+            "calendar.hours_by_day.Sa",
+        ),
         ({"calendar": {"days": ["Funday"]}}, "calendar.days.0"),
         ({"features": {"categorical": ["priority", "priority"]}}, "features.categorical"),
         ({"end": BASE["start"]}, "end"),
@@ -96,6 +106,21 @@ def test_embedded_specs_round_trip_through_yaml(name: str, tmp_path: Path) -> No
     path = tmp_path / "spec.yaml"
     path.write_text(spec.to_yaml())
     assert DatasetSpec.from_yaml(path) == spec
+
+
+def test_a_short_saturday_round_trips_through_yaml(tmp_path: Path) -> None:
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    calendar = {
+        "days": days,
+        "hours": ["08:00", "18:00"],
+        "hours_by_day": {"Sat": ["09:00", "13:00"]},
+    }
+    spec = DatasetSpec.from_dict({**BASE, "calendar": calendar})
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec.to_yaml())
+    assert DatasetSpec.from_yaml(path) == spec
+    assert spec.calendar.week[5] == (dt.timedelta(hours=9), dt.timedelta(hours=13))
+    assert spec.calendar.week[4] == (dt.timedelta(hours=8), dt.timedelta(hours=18))
 
 
 def test_unquoted_times_of_day_in_yaml_are_refused_with_the_fix(tmp_path: Path) -> None:

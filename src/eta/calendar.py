@@ -20,6 +20,8 @@ Design
   ``B(t) = cum[d] + clip(t - open[d], 0, close[d] - open[d])``: one ``np.searchsorted`` per
   million rows. :meth:`Clock.add_hours` inverts ``B`` with another ``np.searchsorted``. The table
   grows lazily (whole calendar years at a time) when inputs fall outside it.
+* **Hours per weekday.** A day listed in ``calendar.hours_by_day`` (a short Saturday) has its own
+  opening and closing time; the others have ``calendar.hours``.
 * **Holidays** come from the ``holidays`` package: every code in ``calendar.holidays`` (``'BA'``,
   ``'US-CA'``, ...) contributes its public holidays, and a holiday is a non-working day.
 * **Night shifts.** Hours that close before they open (``'22:00'`` to ``'06:00'``) run past
@@ -138,8 +140,11 @@ class Clock:
         self.timezone = timezone
         self.kind: Literal["business", "wall"] = kind
         self._tz = zoneinfo.ZoneInfo(timezone)
-        self._opens_ns = _timedelta_ns(calendar.opens)
-        self._closes_ns = _timedelta_ns(calendar.closes)
+        # Opening and closing time after each weekday's midnight, Monday first.
+        self._opens_ns, self._closes_ns = (
+            np.array([_timedelta_ns(hours[i]) for hours in calendar.week], dtype=np.int64)
+            for i in (0, 1)
+        )
         # A night shift (22:00-06:00) belongs to the day it opens on: days then begin when the
         # shift closes, so that each day holds its own hours.
         self._day_begins_ns = _timedelta_ns(calendar.day_begins)
@@ -352,10 +357,11 @@ class Clock:
         return [d.item() for d in dates[~working]]
 
     def hours_per_day(self) -> float:
-        """Clock hours in a normal working day (opening to closing; 24 for a wall clock)."""
+        """Clock hours in a working day with the usual hours (opening to closing; 24 for a wall
+        clock)."""
         if self.kind == "wall":
             return 24.0
-        return (self._closes_ns - self._opens_ns) / NS_PER_HOUR
+        return (self.calendar.closes - self.calendar.opens) / dt.timedelta(hours=1)
 
     def local(self, instants: Instants) -> pd.DatetimeIndex:
         """The instants in the spec's time zone (naive inputs are taken to be local already)."""
@@ -477,11 +483,10 @@ class Clock:
             np.append(midnights, midnights[-1] + np.timedelta64(1, "D"))
             + np.timedelta64(self._day_begins_ns, "ns")
         )
-        opens = self._localize(midnights + np.timedelta64(self._opens_ns, "ns"))
-        closes = self._localize(midnights + np.timedelta64(self._closes_ns, "ns"))
-
         day_numbers = (dates - _EPOCH_DAY).astype(np.int64)
         weekday = (day_numbers + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+        opens = self._localize(midnights + self._opens_ns[weekday].astype("timedelta64[ns]"))
+        closes = self._localize(midnights + self._closes_ns[weekday].astype("timedelta64[ns]"))
         holiday_days = [
             (np.datetime64(d, "D") - _EPOCH_DAY).astype(np.int64)
             for year in range(first_year, last_year + 1)

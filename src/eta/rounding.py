@@ -4,8 +4,8 @@ A calibrated promise lands on some minute like Thursday 15:46; nobody says that.
 rounded *up* (never earlier than the calibrated quantile, so it can only be kept more often) to:
 
 * ``hour``: the next full hour, or the closing time when that comes first ("by 16:00");
-* ``day``: the close of the business day it falls on ("by Thursday 20:00"; a 24:00 close is
-  said as 23:59);
+* ``day``: the close of the business day it falls on ("by Thursday 20:00", "by Saturday 14:00"
+  when Saturdays close early; a 24:00 close is said as 23:59);
 * ``date``: the end of its calendar date ("by Thursday"), represented by 23:59 local time;
   the date is the customer's (``timezone``), so "by Thursday" means Thursday where they are;
 * ``minute``: the next whole minute.
@@ -62,12 +62,12 @@ def round_promise(
     local = calendar.local(utc)
     day = calendar.day(local)
     if how == "hour":
-        close = day + calendar.closes
+        close = calendar.closes(day)
         up = _ceil(local, NS_PER_HOUR)
         up = np.where((local <= close) & (up > close), close, up)
     elif how == "day":
-        inside = calendar.working(day) & (local <= day + calendar.closes)
-        up = calendar.next_working_day(day, keep=inside) + calendar.end_of_day
+        inside = calendar.working(day) & (local <= calendar.closes(day))
+        up = calendar.end_of_day(calendar.next_working_day(day, keep=inside))
     else:  # date, where the customer is
         zone = timezone or clock.timezone
         local_floor = calendar.local(floor, zone)
@@ -103,7 +103,7 @@ def follow_up(
     if moved.any():
         latest[moved] = np.minimum(calendar.utc(local[moved]), target_ns[moved])
     day = calendar.day(local)
-    hour = np.maximum(local - local % NS_PER_HOUR, day + calendar.opens)
+    hour = np.maximum(local - local % NS_PER_HOUR, calendar.opens(day))
     out = low.copy()
     todo = np.ones(len(out), dtype=bool)
     candidates = (
@@ -129,10 +129,10 @@ def in_business_hours(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
     local = calendar.local(_ns(instants))
     day = calendar.day(local)
     inside = (
-        calendar.working(day) & (local >= day + calendar.opens) & (local <= day + calendar.closes)
+        calendar.working(day) & (local >= calendar.opens(day)) & (local <= calendar.closes(day))
     )
     yesterday = np.where(day == NAT, NAT, day - NS_PER_DAY)
-    at_midnight = calendar.working(yesterday) & (local == yesterday + calendar.closes)
+    at_midnight = calendar.working(yesterday) & (local == calendar.closes(yesterday))
     return inside | at_midnight
 
 
@@ -141,14 +141,29 @@ class _Calendar:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.opens = int(clock.calendar.opens.total_seconds()) * NS_PER_SECOND
-        self.closes = int(clock.calendar.closes.total_seconds()) * NS_PER_SECOND
-        self.end_of_day = (
-            self.closes if self.closes > NS_PER_DAY else min(self.closes, _LAST_MINUTE)
+        week = clock.calendar.week
+        self._opens, self._closes = (
+            np.array([int(hours[i].total_seconds()) * NS_PER_SECOND for hours in week])
+            for i in (0, 1)
         )
-        """What 'by the end of the day' means: the closing time, or 23:59 for a day that closes
-        at midnight or runs round the clock (said on the day itself, not at the next 00:00)."""
+        # 'By the end of the day' is the closing time, or 23:59 for a day that closes at
+        # midnight or runs round the clock (said on the day itself, not at the next 00:00).
+        self._ends = np.where(
+            self._closes > NS_PER_DAY, self._closes, np.minimum(self._closes, _LAST_MINUTE)
+        )
         self._day_begins = int(clock.calendar.day_begins.total_seconds()) * NS_PER_SECOND
+
+    def opens(self, day: np.ndarray) -> np.ndarray:
+        """When each day (a local midnight) opens, as a local time."""
+        return day + self._opens[_weekday(day)]
+
+    def closes(self, day: np.ndarray) -> np.ndarray:
+        """When each day closes, as a local time (the next morning for a night shift)."""
+        return day + self._closes[_weekday(day)]
+
+    def end_of_day(self, day: np.ndarray) -> np.ndarray:
+        """What 'by the end of the day' means on each day (see ``__init__``)."""
+        return day + self._ends[_weekday(day)]
 
     def day(self, local: np.ndarray) -> np.ndarray:
         """The local midnight of the working day each local time belongs to: its date, or for
@@ -181,27 +196,27 @@ class _Calendar:
     def last_business_moment(self, local: np.ndarray) -> np.ndarray:
         """The latest local time at or before ``local`` that is inside business hours."""
         day = self.day(local)
-        opens, closes = day + self.opens, day + self.closes
+        opens, closes = self.opens(day), self.closes(day)
         working = self.working(day)
         inside = working & (local >= opens) & (local <= closes)
         after_close = working & (local > closes)
         out = np.where(inside, local, closes)
         earlier = ~(inside | after_close)  # before opening, or a day off: the last close before
         if earlier.any():
-            out[earlier] = self.previous_working_day(day[earlier]) + self.closes
+            out[earlier] = self.closes(self.previous_working_day(day[earlier]))
         return out
 
     def first_business_moment(self, local: np.ndarray) -> np.ndarray:
         """The earliest local time at or after ``local`` that is inside business hours."""
         day = self.day(local)
-        opens, closes = day + self.opens, day + self.closes
+        opens, closes = self.opens(day), self.closes(day)
         working = self.working(day)
         inside = working & (local >= opens) & (local <= closes)
         before_open = working & (local < opens)
         out = np.where(inside, local, opens)
         later = ~(inside | before_open)  # after closing, or a day off: the next opening
         if later.any():
-            out[later] = self.next_working_day(day[later] + NS_PER_DAY) + self.opens
+            out[later] = self.opens(self.next_working_day(day[later] + NS_PER_DAY))
         return out
 
     def _walk(self, day: np.ndarray, move: np.ndarray, step: int) -> np.ndarray:
@@ -216,6 +231,11 @@ class _Calendar:
             out[rows[found]] = candidate[found]
             todo[rows[found]] = False
         raise ValueError("no working day within a year; check the calendar")
+
+
+def _weekday(day: np.ndarray) -> np.ndarray:
+    """Monday = 0 for local midnights (1970-01-01 was a Thursday); any index for NaT."""
+    return (np.asarray(day, dtype=np.int64) // NS_PER_DAY + 3) % 7
 
 
 def _ns(instants: pd.DatetimeIndex) -> np.ndarray:

@@ -88,15 +88,21 @@ class CalendarSpec(_Strict):
 
     days: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri")
     hours: tuple[str, str] = ("00:00", "24:00")
+    hours_by_day: dict[Weekday, tuple[str, str]] = Field(default_factory=dict)
+    """Working days whose hours differ from ``hours``: ``{Sat: ['10:00', '14:00']}``."""
     holidays: tuple[str, ...] = ()
     """Country codes from the `holidays` package, optionally with a subdivision: 'BA', 'US-CA'."""
     cutoff: str | None = None
     """Items started after this local time count from the next working day (e.g. '14:00')."""
 
-    @field_validator("hours", "cutoff", mode="before")
+    @field_validator("hours", "hours_by_day", "cutoff", mode="before")
     @classmethod
     def _times_are_quoted(cls, value: object) -> object:
         """YAML reads an unquoted 17:00 as the number 1020 (17 * 60 + 0, base 60)."""
+        if isinstance(value, dict):
+            for times in value.values():
+                cls._times_are_quoted(times)
+            return value
         for item in value if isinstance(value, list | tuple) else [value]:
             if isinstance(item, int | float) and not isinstance(item, bool):
                 raise ValueError(
@@ -145,6 +151,36 @@ class CalendarSpec(_Strict):
                 "round-the-clock work"
             )
         return value
+
+    @field_validator("hours_by_day")
+    @classmethod
+    def _days_of_their_own(
+        cls, value: dict[str, tuple[str, str]], info: ValidationInfo
+    ) -> dict[str, tuple[str, str]]:
+        days, hours = info.data.get("days", ()), info.data.get("hours")
+        for day, times in value.items():
+            if day not in days:
+                raise ValueError(
+                    f"{day} is not a working day: add it to calendar.days to give it hours"
+                )
+            cls._hours_in_order(times)
+            if _runs_past_midnight(times) or (hours and _runs_past_midnight(hours)):
+                raise ValueError(
+                    f"{day}: hours of their own are supported for days that close before "
+                    "midnight, not for night shifts"
+                )
+        return dict(sorted(value.items(), key=lambda item: WEEKDAYS.index(item[0])))
+
+    @property
+    def week(self) -> tuple[tuple[dt.timedelta, dt.timedelta], ...]:
+        """Each weekday's opening and closing time after its midnight, Monday first (a day off
+        has the usual hours: whether a day works is :attr:`days` and the holidays)."""
+        usual = (self.opens, self.closes)
+        own = {
+            day: (_parse_clock_time(o), _parse_clock_time(c, allow_24=True))
+            for day, (o, c) in self.hours_by_day.items()
+        }
+        return tuple(own.get(day, usual) for day in WEEKDAYS)
 
     @property
     def overnight(self) -> bool:
