@@ -336,8 +336,9 @@ class EtaModel:
         changed = {}
         for column, known in codes.items():
             values = items[column].to_numpy(dtype=object)
-            new = {v.casefold(): v for v in set(values) if isinstance(v, str) and v not in known}
-            written = {v: learnt[column][k] for k, v in new.items() if k in learnt[column]}
+            new = [v for v in set(values) if isinstance(v, str) and v not in known]
+            folded = learnt[column]
+            written = {v: folded[v.casefold()] for v in new if v.casefold() in folded}
             if written:
                 changed[column] = pd.array([written.get(v, v) for v in values], dtype="string")
         if not changed:
