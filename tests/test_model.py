@@ -172,6 +172,27 @@ def test_a_saved_model_loads_and_quotes_identically(
     assert not list((tmp_path / "m").glob("*.pkl"))
 
 
+def test_feature_names_with_json_characters_learn_and_quote_as_any_other(tickets_sim) -> None:
+    """LightGBM refuses feature names with ':', ',', brackets or quotes; the spec may use them."""
+    spec, history = tickets_sim.spec, tickets_sim.history.head(3_000)
+    names = {"category": "sla:tier", "queue_open": 'queue "open", [now]'}
+    features = spec.features.model_copy(
+        update={
+            "categorical": tuple(names.get(c, c) for c in spec.features.categorical),
+            "numeric": tuple(names.get(c, c) for c in spec.features.numeric),
+            "phrases": {},
+        }
+    )
+    segments = tuple(names.get(c, c) for c in spec.segments)
+    renamed = spec.model_copy(update={"features": features, "segments": segments})
+    promises = []
+    for s, h in [(spec, history), (renamed, history.rename(columns=names))]:
+        loaded = load_history(h, s)
+        model = EtaModel(s).fit(loaded)
+        promises.append(model.quantiles(loaded.frame.tail(100), [0.5, 0.9]))
+    np.testing.assert_allclose(promises[1], promises[0])
+
+
 def test_an_unfitted_model_says_so(tickets_history) -> None:
     with pytest.raises(NotFittedError, match="fit"):
         EtaModel(tickets_history.spec).quantiles(tickets_history.frame.head(3), [0.9])

@@ -202,7 +202,10 @@ class EtaModel:
                 x_fit,
                 log_hours[rows],
                 weight=w_train[rows],
-                categorical_feature=list(self.spec.features.categorical),
+                # The trees know columns by place, as predictions give them (_matrix): LightGBM
+                # refuses names with JSON's special characters, and 'sla:tier' is a fine name.
+                feature_name=[f"x{j}" for j in range(x_fit.shape[1])],
+                categorical_feature=[j for j, c in enumerate(x_fit) if c in self.categories_],
                 free_raw_data=True,
             )
             params = self.settings.lightgbm_params(alpha)
