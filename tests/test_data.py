@@ -246,3 +246,20 @@ def test_an_empty_string_in_parquet_is_an_open_item_as_an_empty_csv_cell_is(
     history = load_history(tmp_path / "history.parquet", SPEC, max_rejected=0.5)
     assert history.rejected["reason"].tolist() == ["missing start timestamp"]
     assert history.frame.set_index("ticket_id").loc["O1", "finished"] == False  # noqa: E712
+
+
+@pytest.mark.parametrize("nothing", ["NULL", "None", "NaT", "nan", " n/a ", "#N/A"])
+def test_a_word_for_nothing_is_an_empty_cell_in_timestamps_and_numbers(
+    tmp_path: Path, nothing: str
+) -> None:
+    rows = [
+        f"O1,2025-03-10T12:00:00+01:00,{nothing},high,billing,email,2",
+        f"O2,2025-03-10T12:00:00+01:00,2025-03-11T12:00:00+01:00,{nothing},billing,email,{nothing}",
+        f"O3,{nothing},2025-03-11T12:00:00+01:00,high,billing,email,2",
+    ]
+    history = load_history(write(tmp_path, [*GOOD, *rows]), SPEC, max_rejected=0.5)
+    assert history.rejected["reason"].tolist() == ["missing start timestamp"]
+    frame = history.frame.set_index("ticket_id")
+    assert frame.loc["O1", "finished"] == False  # noqa: E712 (open, not rejected)
+    assert np.isnan(frame.loc["O2", "queue_open"])  # missing, not "not a number"
+    assert frame.loc["O2", "priority"] == nothing.strip()  # a category may be called 'None'

@@ -117,8 +117,10 @@ def quarantine_beside(data: str | Path) -> Path:
 def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     """Parse ISO-8601 timestamps to UTC; naive ones are local time in ``timezone``.
 
-    Blank text is missing (NaT), as an empty CSV cell is; unparseable values become NaT too
-    (the caller reports them). Nonexistent local times (the DST gap)
+    Blank text is missing (NaT), as an empty CSV cell is, and so are the words exports write for
+    nothing (:data:`NOTHING`: 'NULL', 'None', 'NaT', ...): an open item's empty finish, written
+    by a database or pandas. Unparseable values become NaT too (the caller reports them).
+    Nonexistent local times (the DST gap)
     move forward; ambiguous ones (the repeated hour) take the first occurrence.
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
@@ -133,7 +135,7 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     if not isinstance(values.dtype, pd.StringDtype):
         values = values.astype("string")
     # Plain Python per value: pandas' string methods cost ~0.2 ms per call, more than a quote.
-    text = [v if v is None else v.strip() or None for v in values.to_numpy(object, na_value=None)]
+    text = [_time_text(v) for v in values.to_numpy(object, na_value=None)]
     aware = np.array([v is not None and _HAS_OFFSET.search(v) is not None for v in text], bool)
     naive = ~aware & np.array([v is not None for v in text], dtype=bool)
     out = np.full(len(text), NAT, dtype=np.int64)
@@ -146,6 +148,19 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
         utc = local.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
         out[naive] = _within_years(utc)
     return pd.Series(utc_instants(out), index=values.index)
+
+
+NOTHING = frozenset({"null", "none", "nan", "nat", "na", "n/a", "#n/a", "nil"})
+"""Words that databases, spreadsheets and pandas write for a missing timestamp or number. Not
+for a category, where 'NA' may be Namibia and 'None' a priority."""
+
+
+def _time_text(value: str | None) -> str | None:
+    """A timestamp cell's text without surrounding spaces; None when it says nothing."""
+    if value is None:
+        return None
+    text = value.strip()
+    return None if not text or text.casefold() in NOTHING else text
 
 
 def parse_timestamp(value: str | pd.Timestamp, timezone: str) -> pd.Timestamp:
@@ -210,7 +225,7 @@ def load_history(
     problems = _Problems(len(raw))
     tz = spec.timezone
     start = parse_timestamps(raw[spec.start], tz)
-    problems.add(~_present(raw[spec.start]), spec.start, "missing start timestamp")
+    problems.add(~holds_value(raw[spec.start]), spec.start, "missing start timestamp")
     problems.unparseable(raw[spec.start], start)
     end = parse_timestamps(raw[spec.end], tz)
     problems.unparseable(raw[spec.end], end, open_hint=True)
@@ -223,7 +238,7 @@ def load_history(
     numeric = {}
     for column in spec.features.numeric:
         values = pd.to_numeric(raw[column], errors="coerce")
-        problems.add(values.isna() & _present(raw[column]), column, "not a number")
+        problems.add(values.isna() & holds_value(raw[column]), column, "not a number")
         problems.add(np.isinf(values), column, "not a finite number")
         numeric[column] = values.astype(float)
     if spec.id:
@@ -469,8 +484,11 @@ def look_up(values: Any, table: Mapping[Any, float], default: float = np.nan) ->
 _LOOK_UP_DISTINCT_FROM = 1_000
 
 
-def _present(values: pd.Series) -> pd.Series:
-    return values.notna() & (values.astype("string").str.strip() != "")
+def holds_value(values: pd.Series) -> pd.Series:
+    """Cells that hold a timestamp or number: not missing, not blank, not a word for nothing
+    (:data:`NOTHING`)."""
+    text = values.astype("string").str.strip().str.casefold()
+    return values.notna() & (text != "") & ~text.isin(NOTHING).fillna(False).astype(bool)
 
 
 def _as_of(
@@ -525,7 +543,7 @@ class _Problems:
     ) -> None:
         """Timestamps written but not read; a bare number (epoch seconds?) says how to fix it,
         and in the finish column (``open_hint``) a placeholder says how to write "still open"."""
-        unread = parsed.isna() & _present(written)  # an empty cell ("" in Parquet) is empty
+        unread = parsed.isna() & holds_value(written)  # an empty cell ("" in Parquet) is empty
         if not unread.any():
             return
         text = written[unread].astype("string").str.strip()

@@ -31,6 +31,7 @@ from eta.data import (
     SEGMENT,
     START,
     category_texts,
+    holds_value,
     parse_timestamps,
     segment_values,
     write_table,
@@ -109,7 +110,7 @@ def prepare_items(
             numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         missing = np.isnan(numbers)
         if missing.any():
-            bad = missing & _given(values) & (error == "")
+            bad = missing & holds_value(values).to_numpy(bool) & (error == "")
             error[bad] = f"column '{column}': not a number"
         infinite = np.isinf(numbers) & (error == "")
         error[infinite] = f"column '{column}': not a finite number"
@@ -122,14 +123,14 @@ def prepare_items(
         )
     if "elapsed" in raw.columns:
         hours = pd.to_numeric(raw["elapsed"], errors="coerce").to_numpy(float, na_value=np.nan)
-        given = _given(raw["elapsed"])
+        given = holds_value(raw["elapsed"]).to_numpy(bool)
         bad = given & ~((hours >= 0) & (hours <= MAX_ELAPSED_HOURS)) & (error == "")
         error[bad] = f"column 'elapsed': not a number of hours from 0 to {MAX_ELAPSED_HOURS:,.0f}"
         columns["elapsed"] = hours
     if PROMISED in raw.columns:
         promised = parse_timestamps(raw[PROMISED], spec.timezone)
         columns[PROMISED] = promised.array
-        bad = (promised.isna() & raw[PROMISED].notna()).to_numpy() & (error == "")
+        bad = (promised.isna() & holds_value(raw[PROMISED])).to_numpy() & (error == "")
         error[bad] = f"column '{PROMISED}': unparseable timestamp"
         early = (promised < start).to_numpy(dtype=bool, na_value=False) & (error == "")
         error[early] = f"column '{PROMISED}': before the item's start ({spec.start})"
@@ -141,11 +142,6 @@ def prepare_items(
     if (error != "").any():  # a row with an error is answered, not guessed at
         items.loc[error != "", START] = pd.NaT
     return items, pd.Series(error, index=raw.index, dtype=object)
-
-
-def _given(values: pd.Series) -> np.ndarray:
-    """Cells that hold something (not missing, not blank)."""
-    return (values.notna() & (values.astype("string").str.strip() != "")).to_numpy(bool)
 
 
 def quote_items(
