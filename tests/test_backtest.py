@@ -102,3 +102,9 @@ def test_outcomes_not_yet_known_bound_the_on_time_rate() -> None:
     assert metrics["items"] == 2 and metrics["not_yet_known"] == 2
     assert metrics["on_time_rate"] == 0.5
     assert (metrics["on_time_rate_at_least"], metrics["on_time_rate_at_most"]) == (0.25, 0.75)
+
+
+def test_a_test_start_before_enough_history_says_to_choose_a_later_one(tickets_history) -> None:
+    first = tickets_history.frame[START].min()
+    with pytest.raises(ValueError, match=r"only 0 items had finished .* a later --test-start"):
+        run_backtest(tickets_history, first + pd.Timedelta(minutes=1))

@@ -22,7 +22,7 @@ from eta.data import FINISHED, HOURS, START, History, seen_at
 from eta.evaluation import known_outcomes, on_time_by_segment, promise_metrics
 from eta.features import Events
 from eta.feedback import NEVER, OutcomeFeed
-from eta.model import EtaModel, Settings
+from eta.model import MIN_FINISHED, EtaModel, Settings
 from eta.quote import quote_items
 
 
@@ -83,7 +83,14 @@ def run_backtest(
             f"no items start in the test period from {test_start} to {test_end or 'the end'}; "
             f"the data's items start from {first} to {last}"
         )
-    model = EtaModel(spec, settings).fit(seen_at(history, test_start))
+    known = seen_at(history, test_start)
+    if known.frame[FINISHED].sum() < MIN_FINISHED:
+        raise ValueError(
+            f"before the test start {test_start} only {known.frame[FINISHED].sum()} items had "
+            f"finished (a model needs {MIN_FINISHED}); the data's items start from "
+            f"{history.frame[START].min()}: choose a later --test-start"
+        )
+    model = EtaModel(spec, settings).fit(known)
     # Replay quotes live, from every event before each item's start; a static quote knows only
     # the model's own record, as `eta quote` does a month after `eta train`.
     live = replay and not served

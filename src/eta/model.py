@@ -77,6 +77,8 @@ MIN_SPREAD = 0.05
 BLANKED_SHARE = 0.2
 """Share of training items the quantile models also learn with one declared feature unknown
 (see :meth:`EtaModel._blanked`)."""
+MIN_FINISHED = 50
+"""Finished items a history needs before a model can learn from it."""
 UNKNOWN = "\x00unknown"
 """A category value no history holds: what a blanked training copy has instead of its own."""
 MIN_STRETCH = 0.05
@@ -159,9 +161,10 @@ class EtaModel:
     def fit(self, history: History) -> EtaModel:
         """Train on the older part of ``history`` and calibrate on its most recent part."""
         frame = history.frame.sort_values(START, kind="stable").reset_index(drop=True)
-        if frame[FINISHED].sum() < 50:
+        if frame[FINISHED].sum() < MIN_FINISHED:
             raise DataError(
-                f"{history.source}: only {frame[FINISHED].sum()} finished items; need 50+"
+                f"{history.source}: only {frame[FINISHED].sum()} finished items; "
+                f"need {MIN_FINISHED}+"
             )
         self.clock_ = Clock.from_spec(self.spec)
         events = Events.from_frame(frame)
