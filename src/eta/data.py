@@ -120,8 +120,8 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     Blank text is missing (NaT), as an empty CSV cell is, and so are the words exports write for
     nothing (:data:`NOTHING`: 'NULL', 'None', 'NaT', ...): an open item's empty finish, written
     by a database or pandas. Unparseable values become NaT too (the caller reports them).
-    Nonexistent local times (the DST gap)
-    move forward; ambiguous ones (the repeated hour) take the first occurrence.
+    Nonexistent local times (the DST gap) move forward; ambiguous ones (the repeated hour) take
+    the first occurrence.
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         utc = pd.Series(values.array.tz_convert("UTC"), index=values.index, name=values.name)
