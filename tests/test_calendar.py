@@ -182,6 +182,26 @@ def test_cutoff_moves_late_orders_to_next_opening(ordered: str, counted_from: st
     assert str(got.tz) == "UTC"
 
 
+@pytest.mark.parametrize(
+    ("ordered", "counted_from", "late"),
+    [
+        ("2026-03-03 03:00", "2026-03-03 03:00", False),  # in Monday's shift, before its cut-off
+        ("2026-03-03 05:00", "2026-03-03 22:00", True),  # after it: Tuesday's shift
+        ("2026-03-03 10:00", "2026-03-03 10:00", False),  # Tuesday's day, long before 04:00
+        ("2026-03-06 23:30", "2026-03-06 23:30", False),  # Friday's shift runs into Saturday
+        ("2026-03-07 04:30", "2026-03-09 22:00", True),  # late in it: Monday's (none at weekends)
+        ("2026-03-07 10:00", "2026-03-09 22:00", False),  # Saturday has no shift
+    ],
+)
+def test_a_night_shift_cutoff_is_late_in_the_shift_it_belongs_to(
+    ordered: str, counted_from: str, late: bool
+) -> None:
+    clock = sarajevo_clock(hours=("22:00", "06:00"), cutoff="04:00")
+    start = local(SARAJEVO, ordered)
+    assert clock.effective_start(start)[0] == pd.Timestamp(counted_from, tz=SARAJEVO)
+    assert clock.after_cutoff(start)[0] == late
+
+
 def test_after_cutoff_flags() -> None:
     starts = local(BERLIN, "2025-03-11 15:00", "2025-03-11 14:00", "2025-03-16 10:00", None)
     np.testing.assert_array_equal(DELIVERIES.after_cutoff(starts), [True, False, False, False])

@@ -60,7 +60,6 @@ confidence: 0.9
         ({"segments": ["region"]}, "segments"),
         ({"calendar": {"holidays": "XX"}}, "calendar.holidays"),
         ({"calendar": {"hours": ["17:00", "17:00"]}}, "calendar.hours"),
-        ({"calendar": {"hours": ["22:00", "06:00"], "cutoff": "14:00"}}, "calendar.cutoff"),
         ({"calendar": {"cutoff": "25:99"}}, "calendar.cutoff"),
         ({"calendar": {"hours_by_day": {"Sat": ["09:00", "13:00"]}}}, "calendar.hours_by_day"),
         (

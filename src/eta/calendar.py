@@ -27,7 +27,8 @@ Design
 * **Night shifts.** Hours that close before they open (``'22:00'`` to ``'06:00'``) run past
   midnight and belong to the day they open on: its working-day status and holidays decide whether
   the shift runs, and the table's days begin at the closing time instead of midnight, so each day
-  still holds its own hours.
+  still holds its own hours. A cut-off is read in that working day: '04:00' is late in the
+  shift that opened at 22:00 the evening before.
 
 Conventions
 -----------
@@ -149,7 +150,11 @@ class Clock:
         # shift closes, so that each day holds its own hours.
         self._day_begins_ns = _timedelta_ns(calendar.day_begins)
         cutoff = calendar.cutoff_time
-        self._cutoff_ns = None if cutoff is None else _timedelta_ns(cutoff)
+        # The cut-off as time into the working day: a night shift's '04:00' is late in the day
+        # that began at 06:00 the morning before.
+        self._cutoff_ns = (
+            None if cutoff is None else (_timedelta_ns(cutoff) - self._day_begins_ns) % NS_PER_DAY
+        )
         # Monday = 0, as in datetime.weekday().
         self._weekday_mask = np.array([day in calendar.days for day in WEEKDAYS], dtype=bool)
         self._holiday_names: dict[int, dict[dt.date, str]] = {}
@@ -283,9 +288,7 @@ class Clock:
             return _utc_index(s)
         valid = s != NAT
         self._cover_instants(s)
-        local_ns = self._local_wall_ns(s)
-        local_day = np.floor_divide(local_ns, NS_PER_DAY)
-        time_of_day = local_ns - local_day * NS_PER_DAY
+        local_day, time_of_day = self._into_working_day(self._local_wall_ns(s))
         for _ in range(20):
             table = self._require_table()
             idx = np.where(valid, local_day - table.first_day, 0)
@@ -308,9 +311,16 @@ class Clock:
         s = self._utc_ns(start)
         if self._cutoff_ns is None:
             return np.zeros(s.shape, dtype=bool)
-        local_ns = self._local_wall_ns(s)
-        time_of_day = local_ns - np.floor_divide(local_ns, NS_PER_DAY) * NS_PER_DAY
+        _, time_of_day = self._into_working_day(self._local_wall_ns(s))
         return (s != NAT) & (time_of_day > self._cutoff_ns)
+
+    def _into_working_day(self, local_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each local wall time's working day (local date, in days since 1970-01-01) and how far
+        into that day it is: from midnight, or for a night shift from when the shift that
+        opened the evening before closed (:attr:`eta.spec.CalendarSpec.day_begins`)."""
+        since = local_ns - self._day_begins_ns
+        day = np.floor_divide(since, NS_PER_DAY)
+        return day, since - day * NS_PER_DAY
 
     # ------------------------------------------------------------------ days
 

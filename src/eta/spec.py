@@ -93,7 +93,9 @@ class CalendarSpec(_Strict):
     holidays: tuple[str, ...] = ()
     """Country codes from the `holidays` package, optionally with a subdivision: 'BA', 'US-CA'."""
     cutoff: str | None = None
-    """Items started after this local time count from the next working day (e.g. '14:00')."""
+    """Items started after this local time count from the next working day (e.g. '14:00'). With
+    a night shift ('22:00' to '06:00') the time is in the shift's working day, which begins when
+    the shift before it closes: '04:00' is near the end of the shift that opened at 22:00."""
 
     @field_validator("hours", "hours_by_day", "cutoff", mode="before")
     @classmethod
@@ -196,15 +198,9 @@ class CalendarSpec(_Strict):
 
     @field_validator("cutoff")
     @classmethod
-    def _cutoff_is_time(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _cutoff_is_time(cls, value: str | None) -> str | None:
         if value is not None:
             _parse_clock_time(value)
-            hours = info.data.get("hours")
-            if hours and _runs_past_midnight(hours):
-                raise ValueError(
-                    f"a cut-off with hours that run past midnight ({hours[0]} to {hours[1]}) "
-                    "is not supported"
-                )
         return value
 
     @property
