@@ -444,7 +444,7 @@ def test_empty_or_unusable_histories_and_periods_are_refused(tmp_path: Path) -> 
     after = refused("backtest", "--spec", spec, "--data", data, "--test-start", "2030-01-01")
     assert "no items start in the test period" in after.output
     before = refused("backtest", "--spec", spec, "--data", data, "--test-start", "2020-01-01")
-    assert "finished items" in before.output
+    assert "items had finished" in before.output and "a later --test-start" in before.output
     backwards = ["--test-start", "2025-04-01", "--test-end", "2025-03-01"]
     reversed_period = refused("backtest", "--spec", spec, "--data", data, *backwards)
     assert (
