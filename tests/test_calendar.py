@@ -378,6 +378,16 @@ CLOCKS = {
     "night_shift": Clock(
         CalendarSpec(hours=("22:00", "06:00"), holidays=("DE",)), BERLIN, "business"
     ),
+    "lunch_break": Clock(
+        CalendarSpec(
+            days=("Mon", "Tue", "Wed", "Thu", "Fri", "Sat"),
+            hours=("08:00", "12:00", "12:45", "16:30", "17:00", "19:00"),
+            hours_by_day={"Sat": ("10:00", "14:00")},
+            holidays=("US-NY",),
+        ),
+        "America/New_York",
+        "business",
+    ),
     "short_saturday": Clock(
         CalendarSpec(
             days=("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
@@ -395,10 +405,10 @@ PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 @st.composite
 def inside_business_hours(draw: st.DrawFn, clock: Clock) -> pd.Timestamp:
-    """An instant with open < t <= close on a working local day of the clock."""
+    """An instant with open < t <= close in a span of hours on a working local day."""
     day = draw(st.dates(dt.date(2024, 1, 2), dt.date(2026, 12, 30)))
     assume(clock.is_working_day([day])[0])
-    opens, closes = hours_on(clock, day)
+    opens, closes = draw(st.sampled_from(hours_on(clock, day)))
     minutes = draw(st.integers(1, int((closes - opens).total_seconds() // 60)))
     naive = (
         pd.Timestamp(dt.datetime.combine(day, dt.time())) + opens + pd.Timedelta(minutes=minutes)
@@ -406,12 +416,15 @@ def inside_business_hours(draw: st.DrawFn, clock: Clock) -> pd.Timestamp:
     return naive.tz_localize(clock.timezone, nonexistent="shift_forward", ambiguous=True)
 
 
-def hours_on(clock: Clock, day: dt.date) -> tuple[dt.timedelta, dt.timedelta]:
-    """Opening and closing time of ``day``, read from the spec's words, not its properties."""
+def hours_on(clock: Clock, day: dt.date) -> list[tuple[dt.timedelta, dt.timedelta]]:
+    """The spans of hours of ``day``, read from the spec's words, not its properties."""
     calendar = clock.calendar
-    opens, closes = calendar.hours_by_day.get(day.strftime("%a"), calendar.hours)
-    opens, closes = (pd.Timedelta(f"{t}:00").to_pytimedelta() for t in (opens, closes))
-    return opens, closes + dt.timedelta(days=1) if closes <= opens else closes
+    times = calendar.hours_by_day.get(day.strftime("%a"), calendar.hours)
+    moments = [pd.Timedelta(f"{t}:00").to_pytimedelta() for t in times]
+    spans = list(zip(moments[::2], moments[1::2], strict=True))
+    if len(spans) == 1 and spans[0][1] <= spans[0][0]:  # a night shift
+        spans = [(spans[0][0], spans[0][1] + dt.timedelta(days=1))]
+    return spans
 
 
 def reference_hours(clock: Clock, start: pd.Timestamp, end: pd.Timestamp) -> float:
@@ -429,10 +442,11 @@ def reference_hours(clock: Clock, start: pd.Timestamp, end: pd.Timestamp) -> flo
     while day <= last:
         if day.strftime("%a") in clock.calendar.days and day not in closed:
             midnight = dt.datetime.combine(day, dt.time())
-            opens, closes = ((midnight + t).replace(tzinfo=zone) for t in hours_on(clock, day))
-            lo, hi = max(start.to_pydatetime(), opens), min(end.to_pydatetime(), closes)
-            if hi > lo:
-                total += hi - lo
+            for span in hours_on(clock, day):
+                opens, closes = ((midnight + t).replace(tzinfo=zone) for t in span)
+                lo, hi = max(start.to_pydatetime(), opens), min(end.to_pydatetime(), closes)
+                if hi > lo:
+                    total += hi - lo
         day += dt.timedelta(days=1)
     return total.total_seconds() / 3600
 
@@ -517,10 +531,10 @@ def test_vectorized_round_trip_on_many_rows() -> None:
         # The exact instant comes back wherever end is strictly inside opening hours.
         local_end = clock.local(end)
         minutes = local_end.hour * 60 + local_end.minute + local_end.second / 60
-        o, c = (
-            np.array([hours_on(clock, day)[i].total_seconds() / 60 for day in local_end.date])
-            for i in (0, 1)
-        )
-        inside = clock.is_working_day(end) & (minutes > o) & (minutes < c) & (hours > 0)
+        within = [
+            any(o.total_seconds() / 60 < m < c.total_seconds() / 60 for o, c in hours_on(clock, d))
+            for m, d in zip(minutes, local_end.date, strict=True)
+        ]
+        inside = clock.is_working_day(end) & np.array(within) & (hours > 0)
         assert inside.sum() > 1000
         assert (back[inside] == pd.DatetimeIndex(end[inside])).all()

@@ -118,6 +118,10 @@ CALENDARS = {
             "calendar": {"hours": ["22:00", "06:00"], "holidays": "DE", "cutoff": "04:00"},
         },
     ),
+    "lunch-break": (
+        {},
+        {"clock": "business", "calendar": {"hours": ["08:00", "12:00", "13:00", "17:00"]}},
+    ),
     "one-working-day-a-week": (
         {},
         {"clock": "business", "calendar": {"days": ["Wed"], "hours": ["09:00", "17:00"]}},
@@ -169,7 +173,11 @@ def test_calendar_shapes_train_quote_and_backtest(tmp_path: Path, case: str) -> 
     promise = local_times(quotes["promise_at"], tz)
     if keys.get("clock") == "business":
         days = calendar.get("days", WEEKDAYS)
-        opens, closes = (int(h[:2]) for h in calendar.get("hours", ["00:00", "24:00"]))
+        hours = calendar.get("hours", ["00:00", "24:00"])
+        opens, closes = int(hours[0][:2]), int(hours[-1][:2])
+        for lunch, back in zip(hours[1:-1:2], hours[2::2], strict=True):  # never in a break
+            said = promise.dt.strftime("%H:%M")
+            assert not ((said > lunch) & (said < back)).any(), promise
         off = set()
         codes = calendar.get("holidays", [])
         for code in [codes] if isinstance(codes, str) else codes:

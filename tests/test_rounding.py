@@ -16,9 +16,15 @@ ZONES = ("Europe/Sarajevo", "America/New_York", "Asia/Kolkata", "UTC")
 
 
 @st.composite
-def day_hours(draw) -> tuple[str, str]:
+def day_hours(draw) -> tuple[str, ...]:
+    """One span of hours, or two with a break between them."""
     opens = draw(st.integers(6, 10))
-    return f"{opens:02d}:00", f"{draw(st.integers(opens + 4, 24)):02d}:00"
+    closes = draw(st.integers(opens + 4, 24))
+    if closes - opens >= 6 and draw(st.booleans()):
+        lunch = draw(st.integers(opens + 2, closes - 3))
+        back = draw(st.sampled_from(["30", "45"]))
+        return f"{opens:02d}:00", f"{lunch:02d}:00", f"{lunch:02d}:{back}", f"{closes:02d}:00"
+    return f"{opens:02d}:00", f"{closes:02d}:00"
 
 
 @st.composite
@@ -69,9 +75,10 @@ def test_a_rounded_promise_is_never_earlier_and_is_what_a_person_says(clock, sta
         if how == "hour" and clock.kind == "business":
             # a full hour, or the closing time of that business day, within the hour
             calendar = clock.calendar
-            closes = [calendar.hours_by_day.get(d, calendar.hours)[1] for d in local.strftime("%a")]
+            hours = [calendar.hours_by_day.get(d, calendar.hours) for d in local.strftime("%a")]
             said = local.strftime("%H:%M")
-            assert ((local.minute == 0) | (said == closes)).all()
+            closes = [h[1::2] for h in hours]
+            assert all(m == 0 or t in c for m, t, c in zip(local.minute, said, closes, strict=True))
             assert (rounded - exact <= pd.Timedelta(hours=1)).all()
         if how == "day" and clock.kind == "business":
             assert in_business_hours(clock, rounded).all()
@@ -183,6 +190,37 @@ def test_a_day_with_hours_of_its_own_rounds_to_its_own_close(exact, how, said) -
         clock.timezone
     )
     assert in_business_hours(clock, saturday).tolist() == [True, False]
+
+
+LUNCH = Clock(
+    CalendarSpec(hours=("09:00", "12:00", "13:30", "17:00"), holidays=("BA",)),
+    "Europe/Sarajevo",
+    "business",
+)
+
+
+def sarajevo(*stamps: str) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(list(stamps)).tz_localize("Europe/Sarajevo")
+
+
+def said(instants: pd.DatetimeIndex) -> list[str]:
+    return instants.tz_convert("Europe/Sarajevo").strftime("%H:%M").tolist()
+
+
+def test_a_lunch_break_is_not_working_time_for_rounding_and_follow_ups() -> None:
+    # Tuesday 3 March 2026, hours 09:00-12:00 and 13:30-17:00
+    morning, lunch = sarajevo("2026-03-03 11:59", "2026-03-03 12:30")
+    assert in_business_hours(LUNCH, pd.DatetimeIndex([morning, lunch])).tolist() == [True, False]
+    rounded = round_promise(LUNCH, sarajevo("2026-03-03 11:40", "2026-03-03 13:40"), "hour")
+    assert said(rounded) == ["12:00", "14:00"]
+    assert said(round_promise(LUNCH, sarajevo("2026-03-03 10:10"), "day")) == ["17:00"]
+    likely = sarajevo("2026-03-03 09:30", "2026-03-03 09:30")
+    targets = sarajevo("2026-03-03 12:40", "2026-03-03 13:50")  # in lunch; just after it
+    promise = sarajevo("2026-03-03 16:00", "2026-03-03 16:00")
+    when = follow_up(LUNCH, targets, likely, promise)
+    assert said(when) == ["12:00", "13:30"]  # before lunch; not 13:00, still at lunch
+    eleven, two = sarajevo("2026-03-03 11:00"), sarajevo("2026-03-03 14:00")
+    assert LUNCH.hours_between(eleven, two)[0] == 1.5
 
 
 @pytest.mark.parametrize("hours", [("09:00", "17:00"), ("22:00", "06:00")])

@@ -62,6 +62,9 @@ confidence: 0.9
         ({"calendar": {"hours": ["17:00", "17:00"]}}, "calendar.hours"),
         ({"calendar": {"cutoff": "25:99"}}, "calendar.cutoff"),
         ({"calendar": {"hours_by_day": {"Sat": ["09:00", "13:00"]}}}, "calendar.hours_by_day"),
+        ({"calendar": {"hours": ["09:00", "12:00", "13:00"]}}, "calendar.hours"),
+        ({"calendar": {"hours": ["09:00", "13:00", "12:00", "17:00"]}}, "calendar.hours"),
+        ({"calendar": {"hours": ["22:00", "02:00", "03:00", "06:00"]}}, "calendar.hours"),
         (
             {"calendar": {"days": ["Sat"], "hours_by_day": {"Sat": ["13:00", "09:00"]}}},
             "calendar.hours_by_day",
@@ -118,8 +121,8 @@ def test_a_short_saturday_round_trips_through_yaml(tmp_path: Path) -> None:
     path = tmp_path / "spec.yaml"
     path.write_text(spec.to_yaml())
     assert DatasetSpec.from_yaml(path) == spec
-    assert spec.calendar.week[5] == (dt.timedelta(hours=9), dt.timedelta(hours=13))
-    assert spec.calendar.week[4] == (dt.timedelta(hours=8), dt.timedelta(hours=18))
+    assert spec.calendar.week[5] == ((dt.timedelta(hours=9), dt.timedelta(hours=13)),)
+    assert spec.calendar.week[4] == ((dt.timedelta(hours=8), dt.timedelta(hours=18)),)
 
 
 def test_unquoted_times_of_day_in_yaml_are_refused_with_the_fix(tmp_path: Path) -> None:

@@ -17,11 +17,14 @@ Design
 * **Vectorized.** For the range of local days covering the data, a table holds each day's opening
   and closing instant (UTC, int64 nanoseconds) and the cumulative business time at each day's
   start. The clock position of an instant ``t`` on local day ``d`` is then
-  ``B(t) = cum[d] + clip(t - open[d], 0, close[d] - open[d])``: one ``np.searchsorted`` per
-  million rows. :meth:`Clock.add_hours` inverts ``B`` with another ``np.searchsorted``. The table
-  grows lazily (whole calendar years at a time) when inputs fall outside it.
-* **Hours per weekday.** A day listed in ``calendar.hours_by_day`` (a short Saturday) has its own
-  opening and closing time; the others have ``calendar.hours``.
+  ``B(t) = cum[d] + clip(t - open[d], 0, close[d] - open[d])`` (summed over the day's spans):
+  one ``np.searchsorted`` per million rows. :meth:`Clock.add_hours` inverts ``B`` with another
+  ``np.searchsorted``. The table grows lazily (whole calendar years at a time) when inputs fall
+  outside it.
+* **Spans of hours, per weekday.** A day's hours may be several spans with breaks between them
+  (``['09:00', '12:00', '13:00', '17:00']``); a day listed in ``calendar.hours_by_day`` (a short
+  Saturday) has its own. The table then holds each day's spans, the shorter days' padded with
+  empty ones, and a position inside a day sums the spans up to it.
 * **Holidays** come from the ``holidays`` package: every code in ``calendar.holidays`` (``'BA'``,
   ``'US-CA'``, ...) contributes its public holidays, and a holiday is a non-working day.
 * **Night shifts.** Hours that close before they open (``'22:00'`` to ``'06:00'``) run past
@@ -98,7 +101,11 @@ class _DayTable:
     first_day: int
     day_start: np.ndarray
     opens: np.ndarray
-    length: np.ndarray
+    """When each day first opens (UTC ns)."""
+    span_opens: np.ndarray
+    span_length: np.ndarray
+    """Per day and span of working hours (``(n, spans)``, the last spans of a day with fewer
+    repeating its close with no length): when it opens, and how long it runs (0 on a day off)."""
     cum: np.ndarray
     working: np.ndarray
     next_working: np.ndarray
@@ -107,6 +114,20 @@ class _DayTable:
     @property
     def n_days(self) -> int:
         return len(self.opens)
+
+    def within_day(self, day: np.ndarray, utc_ns: np.ndarray) -> np.ndarray:
+        """Working time (ns) on each ``day`` up to each instant."""
+        opens, length = self.span_opens[day], self.span_length[day]
+        return np.clip(utc_ns[:, None] - opens, 0, length).sum(axis=1)
+
+    def instant_into_day(self, day: np.ndarray, worked: np.ndarray) -> np.ndarray:
+        """The earliest instant by which ``worked`` ns of working time have passed on each
+        ``day`` (0 < worked <= the day's working time): inside a span, or at its close."""
+        length = self.span_length[day]
+        before = np.cumsum(length, axis=1) - length
+        span = np.maximum((before < worked[:, None]).sum(axis=1) - 1, 0)  # the last one begun
+        rows = np.arange(len(day))
+        return self.span_opens[day][rows, span] + (worked - before[rows, span])
 
 
 class Clock:
@@ -141,11 +162,16 @@ class Clock:
         self.timezone = timezone
         self.kind: Literal["business", "wall"] = kind
         self._tz = zoneinfo.ZoneInfo(timezone)
-        # Opening and closing time after each weekday's midnight, Monday first.
-        self._opens_ns, self._closes_ns = (
-            np.array([_timedelta_ns(hours[i]) for hours in calendar.week], dtype=np.int64)
+        week = calendar.week
+        most = max(len(spans) for spans in week)
+        padded = [[*spans, *[(spans[-1][1],) * 2] * (most - len(spans))] for spans in week]
+        self.span_opens, self.span_closes = (
+            np.array([[_timedelta_ns(span[i]) for span in spans] for spans in padded])
             for i in (0, 1)
         )
+        """Opening and closing time (ns after the midnight) of each span of working hours of
+        each weekday, Monday first: ``(7, spans)``; a weekday with fewer spans than another
+        repeats its close with no length."""
         # A night shift (22:00-06:00) belongs to the day it opens on: days then begin when the
         # shift closes, so that each day holds its own hours.
         self._day_begins_ns = _timedelta_ns(calendar.day_begins)
@@ -266,7 +292,7 @@ class Clock:
         # Earliest instant of a clock position: the first day whose end position reaches it.
         day = np.searchsorted(table.cum[1:], safe_target, side="left")
         day = np.minimum(day, table.n_days - 1)
-        out = table.opens[day] + (safe_target - table.cum[day])
+        out = table.instant_into_day(day, safe_target - table.cum[day])
         # Nothing elapsed (hours == 0, or rounded to 0): the start itself, not the last close.
         return np.where(target == pos, s, out)
 
@@ -367,11 +393,11 @@ class Clock:
         return [d.item() for d in dates[~working]]
 
     def hours_per_day(self) -> float:
-        """Clock hours in a working day with the usual hours (opening to closing; 24 for a wall
-        clock)."""
+        """Clock hours in a working day with the usual hours (its spans, breaks left out; 24
+        for a wall clock)."""
         if self.kind == "wall":
             return 24.0
-        return (self.calendar.closes - self.calendar.opens) / dt.timedelta(hours=1)
+        return sum((c - o for o, c in self.calendar.spans), dt.timedelta()) / dt.timedelta(hours=1)
 
     def local(self, instants: Instants) -> pd.DatetimeIndex:
         """The instants in the spec's time zone (naive inputs are taken to be local already)."""
@@ -438,8 +464,7 @@ class Clock:
         table = self._require_table()
         day = np.searchsorted(table.day_start, utc_ns, side="right") - 1
         day = np.clip(day, 0, table.n_days - 1)
-        inside = np.clip(utc_ns - table.opens[day], 0, table.length[day])
-        return table.cum[day] + inside
+        return table.cum[day] + table.within_day(day, utc_ns)
 
     def _require_table(self) -> _DayTable:
         if self._table is None:  # pragma: no cover - callers cover a range first
@@ -495,16 +520,18 @@ class Clock:
         )
         day_numbers = (dates - _EPOCH_DAY).astype(np.int64)
         weekday = (day_numbers + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-        opens = self._localize(midnights + self._opens_ns[weekday].astype("timedelta64[ns]"))
-        closes = self._localize(midnights + self._closes_ns[weekday].astype("timedelta64[ns]"))
+        spans = self.span_opens.shape[1]
+        at = np.repeat(midnights, spans).reshape(n, spans)
+        opens = self._localize((at + self.span_opens[weekday]).ravel()).reshape(n, spans)
+        closes = self._localize((at + self.span_closes[weekday]).ravel()).reshape(n, spans)
         holiday_days = [
             (np.datetime64(d, "D") - _EPOCH_DAY).astype(np.int64)
             for year in range(first_year, last_year + 1)
             for d in self._holidays_of(year)
         ]
         working = self._weekday_mask[weekday] & ~np.isin(day_numbers, holiday_days)
-        length = np.where(working, np.maximum(closes - opens, 0), 0).astype(np.int64)
-        cum = np.concatenate([[0], np.cumsum(length)]).astype(np.int64)
+        span_length = np.where(working[:, None], np.maximum(closes - opens, 0), 0)
+        cum = np.concatenate([[0], np.cumsum(span_length.sum(axis=1))]).astype(np.int64)
 
         # next_working[i]: first working index > i, found by a reversed running minimum.
         candidates = np.where(working, np.arange(n), n)
@@ -519,8 +546,9 @@ class Clock:
             last_year=last_year,
             first_day=int(day_numbers[0]),
             day_start=day_start,
-            opens=opens,
-            length=length,
+            opens=opens[:, 0],
+            span_opens=opens,
+            span_length=span_length.astype(np.int64),
             cum=cum,
             working=working,
             next_working=next_working,

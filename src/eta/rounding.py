@@ -62,7 +62,7 @@ def round_promise(
     local = calendar.local(utc)
     day = calendar.day(local)
     if how == "hour":
-        close = calendar.closes(day)
+        close = calendar.span_close(day, local)
         up = _ceil(local, NS_PER_HOUR)
         up = np.where((local <= close) & (up > close), close, up)
     elif how == "day":
@@ -103,7 +103,7 @@ def follow_up(
     if moved.any():
         latest[moved] = np.minimum(calendar.utc(local[moved]), target_ns[moved])
     day = calendar.day(local)
-    hour = np.maximum(local - local % NS_PER_HOUR, calendar.opens(day))
+    hour = np.maximum(local - local % NS_PER_HOUR, calendar.span_open(day, local))
     out = low.copy()
     todo = np.ones(len(out), dtype=bool)
     candidates = (
@@ -128,9 +128,7 @@ def in_business_hours(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
     calendar = _Calendar(clock)
     local = calendar.local(_ns(instants))
     day = calendar.day(local)
-    inside = (
-        calendar.working(day) & (local >= calendar.opens(day)) & (local <= calendar.closes(day))
-    )
+    inside = calendar.working(day) & calendar.inside(day, local)
     yesterday = np.where(day == NAT, NAT, day - NS_PER_DAY)
     at_midnight = calendar.working(yesterday) & (local == calendar.closes(yesterday))
     return inside | at_midnight
@@ -141,29 +139,46 @@ class _Calendar:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        week = clock.calendar.week
-        self._opens, self._closes = (
-            np.array([int(hours[i].total_seconds()) * NS_PER_SECOND for hours in week])
-            for i in (0, 1)
-        )
+        self._opens, self._closes = clock.span_opens, clock.span_closes  # (weekday, span)
         # 'By the end of the day' is the closing time, or 23:59 for a day that closes at
         # midnight or runs round the clock (said on the day itself, not at the next 00:00).
-        self._ends = np.where(
-            self._closes > NS_PER_DAY, self._closes, np.minimum(self._closes, _LAST_MINUTE)
-        )
+        last = self._closes[:, -1]
+        self._ends = np.where(last > NS_PER_DAY, last, np.minimum(last, _LAST_MINUTE))
         self._day_begins = int(clock.calendar.day_begins.total_seconds()) * NS_PER_SECOND
 
+    def spans(self, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each day's spans of working hours as local times: opens and closes, ``(days, spans)``."""
+        weekday = _weekday(day)
+        day = np.asarray(day, dtype=np.int64)[:, None]
+        return day + self._opens[weekday], day + self._closes[weekday]
+
     def opens(self, day: np.ndarray) -> np.ndarray:
-        """When each day (a local midnight) opens, as a local time."""
-        return day + self._opens[_weekday(day)]
+        """When each day (a local midnight) first opens, as a local time."""
+        return day + self._opens[_weekday(day), 0]
 
     def closes(self, day: np.ndarray) -> np.ndarray:
-        """When each day closes, as a local time (the next morning for a night shift)."""
-        return day + self._closes[_weekday(day)]
+        """When each day last closes, as a local time (the next morning for a night shift)."""
+        return day + self._closes[_weekday(day), -1]
 
     def end_of_day(self, day: np.ndarray) -> np.ndarray:
         """What 'by the end of the day' means on each day (see ``__init__``)."""
         return day + self._ends[_weekday(day)]
+
+    def inside(self, day: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """Whether each local time is in one of its day's spans (both ends included)."""
+        opens, closes = self.spans(day)
+        return ((local[:, None] >= opens) & (local[:, None] <= closes)).any(axis=1)
+
+    def span_open(self, day: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """When the span each local time is in (or the last one before it) opened."""
+        opens, _ = self.spans(day)
+        return np.where(opens <= local[:, None], opens, opens[:, :1]).max(axis=1)
+
+    def span_close(self, day: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """When the span each local time is in (or the next one) closes; the day's last close
+        after it."""
+        _, closes = self.spans(day)
+        return np.where(closes >= local[:, None], closes, closes[:, -1:]).min(axis=1)
 
     def day(self, local: np.ndarray) -> np.ndarray:
         """The local midnight of the working day each local time belongs to: its date, or for
@@ -196,11 +211,12 @@ class _Calendar:
     def last_business_moment(self, local: np.ndarray) -> np.ndarray:
         """The latest local time at or before ``local`` that is inside business hours."""
         day = self.day(local)
-        opens, closes = self.opens(day), self.closes(day)
+        _, closes = self.spans(day)
         working = self.working(day)
-        inside = working & (local >= opens) & (local <= closes)
-        after_close = working & (local > closes)
-        out = np.where(inside, local, closes)
+        inside = working & self.inside(day, local)
+        closed = closes <= local[:, None]  # spans of the day that closed by then
+        after_close = working & closed.any(axis=1)
+        out = np.where(inside, local, np.where(closed, closes, closes[:, :1]).max(axis=1))
         earlier = ~(inside | after_close)  # before opening, or a day off: the last close before
         if earlier.any():
             out[earlier] = self.closes(self.previous_working_day(day[earlier]))
@@ -209,11 +225,12 @@ class _Calendar:
     def first_business_moment(self, local: np.ndarray) -> np.ndarray:
         """The earliest local time at or after ``local`` that is inside business hours."""
         day = self.day(local)
-        opens, closes = self.opens(day), self.closes(day)
+        opens, _ = self.spans(day)
         working = self.working(day)
-        inside = working & (local >= opens) & (local <= closes)
-        before_open = working & (local < opens)
-        out = np.where(inside, local, opens)
+        inside = working & self.inside(day, local)
+        ahead = opens > local[:, None]  # spans of the day still to open
+        before_open = working & ahead.any(axis=1)
+        out = np.where(inside, local, np.where(ahead, opens, opens[:, -1:]).min(axis=1))
         later = ~(inside | before_open)  # after closing, or a day off: the next opening
         if later.any():
             out[later] = self.opens(self.next_working_day(day[later] + NS_PER_DAY))

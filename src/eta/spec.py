@@ -7,6 +7,7 @@ wrong types are refused with an error that names the key, instead of being silen
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
@@ -48,9 +49,37 @@ class SpecError(ValueError):
     """A spec file is missing, unreadable, or has a bad key; the message names the key."""
 
 
-def _runs_past_midnight(hours: tuple[str, str]) -> bool:
-    """Opening and closing times that close before they open: a night shift."""
-    return _parse_clock_time(hours[1], allow_24=True) < _parse_clock_time(hours[0])
+Span = tuple[dt.timedelta, dt.timedelta]
+"""A span of working hours: opening and closing time after the working day's midnight."""
+
+
+def _spans(times: tuple[str, ...]) -> tuple[Span, ...]:
+    """Working hours written as times in pairs, as spans: ``['09:00', '17:00']`` is one,
+    ``['09:00', '12:00', '13:00', '17:00']`` two (a lunch break), and ``['22:00', '06:00']`` a
+    night shift, closing the next morning (24 hours and more after the midnight it opened)."""
+    if len(times) < 2 or len(times) % 2:
+        raise ValueError(
+            f"{list(times)}: write opening and closing times in pairs, such as ['09:00', '17:00'],"
+            " or ['09:00', '12:00', '13:00', '17:00'] for a lunch break"
+        )
+    moments = [_parse_clock_time(t, allow_24=bool(i % 2)) for i, t in enumerate(times)]
+    if len(moments) == 2 and moments[1] == moments[0]:
+        raise ValueError(
+            f"closing time {times[1]} is the opening time: write '00:00' to '24:00' for "
+            "round-the-clock work"
+        )
+    if len(moments) == 2 and moments[1] < moments[0]:  # a night shift
+        return ((moments[0], moments[1] + dt.timedelta(days=1)),)
+    if any(later <= earlier for earlier, later in itertools.pairwise(moments)):
+        raise ValueError(
+            f"{list(times)}: the times must go forward through the day (a night shift is one "
+            "pair, such as ['22:00', '06:00'])"
+        )
+    return tuple(zip(moments[::2], moments[1::2], strict=True))
+
+
+def _overnight(spans: tuple[Span, ...]) -> bool:
+    return spans[-1][1] > dt.timedelta(days=1)
 
 
 def _parse_clock_time(value: str, *, allow_24: bool = False) -> dt.timedelta:
@@ -87,8 +116,10 @@ class CalendarSpec(_Strict):
     """When work happens: working days, opening hours, public holidays, order cut-off."""
 
     days: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri")
-    hours: tuple[str, str] = ("00:00", "24:00")
-    hours_by_day: dict[Weekday, tuple[str, str]] = Field(default_factory=dict)
+    hours: tuple[str, ...] = ("00:00", "24:00")
+    """Opening and closing time; more pairs for breaks (``['09:00', '12:00', '13:00', '17:00']``);
+    a pair that closes before it opens is a night shift (``['22:00', '06:00']``)."""
+    hours_by_day: dict[Weekday, tuple[str, ...]] = Field(default_factory=dict)
     """Working days whose hours differ from ``hours``: ``{Sat: ['10:00', '14:00']}``."""
     holidays: tuple[str, ...] = ()
     """Country codes from the `holidays` package, optionally with a subdivision: 'BA', 'US-CA'."""
@@ -145,28 +176,22 @@ class CalendarSpec(_Strict):
 
     @field_validator("hours")
     @classmethod
-    def _hours_in_order(cls, value: tuple[str, str]) -> tuple[str, str]:
-        opens, closes = _parse_clock_time(value[0]), _parse_clock_time(value[1], allow_24=True)
-        if closes == opens:
-            raise ValueError(
-                f"closing time {value[1]} is the opening time: write '00:00' to '24:00' for "
-                "round-the-clock work"
-            )
+    def _hours_in_order(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        _spans(value)
         return value
 
     @field_validator("hours_by_day")
     @classmethod
     def _days_of_their_own(
-        cls, value: dict[str, tuple[str, str]], info: ValidationInfo
-    ) -> dict[str, tuple[str, str]]:
+        cls, value: dict[str, tuple[str, ...]], info: ValidationInfo
+    ) -> dict[str, tuple[str, ...]]:
         days, hours = info.data.get("days", ()), info.data.get("hours")
         for day, times in value.items():
             if day not in days:
                 raise ValueError(
                     f"{day} is not a working day: add it to calendar.days to give it hours"
                 )
-            cls._hours_in_order(times)
-            if _runs_past_midnight(times) or (hours and _runs_past_midnight(hours)):
+            if _overnight(_spans(times)) or (hours and _overnight(_spans(hours))):
                 raise ValueError(
                     f"{day}: hours of their own are supported for days that close before "
                     "midnight, not for night shifts"
@@ -174,21 +199,22 @@ class CalendarSpec(_Strict):
         return dict(sorted(value.items(), key=lambda item: WEEKDAYS.index(item[0])))
 
     @property
-    def week(self) -> tuple[tuple[dt.timedelta, dt.timedelta], ...]:
-        """Each weekday's opening and closing time after its midnight, Monday first (a day off
-        has the usual hours: whether a day works is :attr:`days` and the holidays)."""
-        usual = (self.opens, self.closes)
-        own = {
-            day: (_parse_clock_time(o), _parse_clock_time(c, allow_24=True))
-            for day, (o, c) in self.hours_by_day.items()
-        }
-        return tuple(own.get(day, usual) for day in WEEKDAYS)
+    def spans(self) -> tuple[Span, ...]:
+        """The usual working hours as spans (see ``hours``)."""
+        return _spans(self.hours)
+
+    @property
+    def week(self) -> tuple[tuple[Span, ...], ...]:
+        """Each weekday's working hours as spans, Monday first (a day off has the usual hours:
+        whether a day works is :attr:`days` and the holidays)."""
+        own = {day: _spans(times) for day, times in self.hours_by_day.items()}
+        return tuple(own.get(day, self.spans) for day in WEEKDAYS)
 
     @property
     def overnight(self) -> bool:
         """Whether the working day runs past midnight (a night shift, '22:00' to '06:00'): its
         hours belong to the day it opens on."""
-        return _runs_past_midnight(self.hours)
+        return _overnight(self.spans)
 
     @property
     def day_begins(self) -> dt.timedelta:
@@ -205,13 +231,14 @@ class CalendarSpec(_Strict):
 
     @property
     def opens(self) -> dt.timedelta:
-        return _parse_clock_time(self.hours[0])
+        """When a usual working day opens."""
+        return self.spans[0][0]
 
     @property
     def closes(self) -> dt.timedelta:
-        """Closing time after the opening day's midnight (past 24 hours for a night shift)."""
-        closes = _parse_clock_time(self.hours[1], allow_24=True)
-        return closes + dt.timedelta(days=1) if self.overnight else closes
+        """When a usual working day closes, after its midnight (past 24 hours for a night
+        shift)."""
+        return self.spans[-1][1]
 
     @property
     def cutoff_time(self) -> dt.timedelta | None:
