@@ -231,3 +231,14 @@ def test_a_missing_time_stays_missing_however_it_is_rounded(hours) -> None:
         rounded = round_promise(clock, exact, how)
         assert pd.isna(rounded[0]) and rounded[1] >= exact[1], how
     assert not in_business_hours(clock, exact[:1]).any()
+
+
+def test_a_promise_at_a_midnight_close_stays_at_that_close() -> None:
+    """Monday 09:00-24:00: a promise due when Monday closes is Monday's, not next Monday's."""
+    clock = Clock(
+        CalendarSpec(days=("Mon",), hours=("09:00", "24:00")), "Europe/Sarajevo", "business"
+    )
+    exact = clock.add_hours(sarajevo("2026-03-02 10:00"), 14.0)
+    assert exact == sarajevo("2026-03-03 00:00")
+    assert round_promise(clock, exact, "day") == exact
+    assert in_business_hours(clock, exact).all()

@@ -66,6 +66,7 @@ def round_promise(
         up = _ceil(local, NS_PER_HOUR)
         up = np.where((local <= close) & (up > close), close, up)
     elif how == "day":
+        day = calendar.closed_by(day, local)
         inside = calendar.working(day) & (local <= calendar.closes(day))
         up = calendar.end_of_day(calendar.next_working_day(day, keep=inside))
     else:  # date, where the customer is
@@ -128,10 +129,8 @@ def in_business_hours(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
     calendar = _Calendar(clock)
     local = calendar.local(_ns(instants))
     day = calendar.day(local)
-    inside = calendar.working(day) & calendar.inside(day, local)
-    yesterday = np.where(day == NAT, NAT, day - NS_PER_DAY)
-    at_midnight = calendar.working(yesterday) & (local == calendar.closes(yesterday))
-    return inside | at_midnight
+    day = calendar.closed_by(day, local)
+    return calendar.working(day) & calendar.inside(day, local)
 
 
 class _Calendar:
@@ -151,6 +150,13 @@ class _Calendar:
         weekday = _weekday(day)
         day = np.asarray(day, dtype=np.int64)[:, None]
         return day + self._opens[weekday], day + self._closes[weekday]
+
+    def closed_by(self, day: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """``day``, or the day before where ``local`` is its 24:00 close (the next midnight
+        belongs to the working day it ends, not to the one it begins)."""
+        yesterday = np.where(day == NAT, NAT, day - NS_PER_DAY)
+        ends = self.working(yesterday) & (local == self.closes(yesterday))
+        return np.where(ends, yesterday, day)
 
     def opens(self, day: np.ndarray) -> np.ndarray:
         """When each day (a local midnight) first opens, as a local time."""
