@@ -79,12 +79,11 @@ class Usual:
         """Whether each range of local dates ``[first, last]`` (datetime64[D]) meets a peak week."""
         if not self.peak_weeks or len(first) == 0:
             return np.zeros(len(first), dtype=bool)
-        lo = first.min()
-        span = np.arange(lo, max(last.max(), lo) + 1)
-        weeks = iso_weeks(span)
+        lo, last = first.min(), np.maximum(last, first)  # a range never ends before it begins
+        weeks = iso_weeks(np.arange(lo, last.max() + 1))
         count = np.concatenate([[0], np.cumsum(np.isin(weeks, list(self.peak_weeks)))])
         begin = (first - lo).astype(int)
-        end = (np.maximum(last, first) - lo).astype(int) + 1
+        end = (last - lo).astype(int) + 1
         return count[end] > count[begin]
 
     def to_dict(self) -> dict:
