@@ -279,3 +279,33 @@ def test_told_how_long_an_item_has_run_what_is_left_runs_from_now(
     assert (pd.to_datetime(quotes["follow_up_at"], utc=True) <= promise).all()
     assert quotes["escalate"].tolist() == [False, False, True]
     assert quotes["elapsed_hours"].tolist() == [5.0, 5.0, 1_000.0]
+
+
+def test_an_item_on_hold_since_it_began_is_promised_its_whole_time_from_now(
+    tickets_model, tickets_sim
+) -> None:
+    now = pd.Timestamp("2026-03-03T10:00", tz="Europe/Sarajevo")
+    raw = tickets_sim.history.head(1).drop(columns="resolved_at").copy()
+    raw["created_at"], raw["elapsed"] = now - pd.Timedelta(days=21), 0.0  # no work in 3 weeks
+    quotes = quote_items(tickets_model, prepare_items(raw, tickets_model.spec)[0], now=now)
+    promise = pd.to_datetime(quotes["promise_at"], utc=True)
+    hours = tickets_model.clock_.hours_between(pd.DatetimeIndex([now]), promise)[0]
+    assert quotes["promise_hours"].iloc[0] <= hours <= quotes["promise_hours"].iloc[0] + 1
+
+
+def test_hours_spent_on_an_item_that_has_not_started_are_an_error(
+    tickets_model, tickets_sim
+) -> None:
+    now = pd.Timestamp("2026-03-03T10:00", tz="Europe/Sarajevo")
+    raw = tickets_sim.history.head(3).drop(columns="resolved_at").copy()
+    raw["created_at"] = [now + pd.Timedelta(days=300), now + pd.Timedelta(days=1), now]
+    raw["elapsed"] = [50.0, 0.0, 50.0]
+    items, errors = prepare_items(raw, tickets_model.spec, now=now)
+    assert errors.tolist() == [
+        "column 'elapsed': hours spent on an item that starts after now",
+        "",
+        "",
+    ]
+    quotes = quote_items(tickets_model, items, now=now)
+    start = pd.to_datetime(raw["created_at"].iloc[1], utc=True)
+    assert pd.to_datetime(quotes["promise_at"].iloc[1], utc=True) > start  # quoted from its start

@@ -126,6 +126,10 @@ def prepare_items(
         given = holds_value(raw["elapsed"]).to_numpy(bool)
         bad = given & ~((hours >= 0) & (hours <= MAX_ELAPSED_HOURS)) & (error == "")
         error[bad] = f"column 'elapsed': not a number of hours from 0 to {MAX_ELAPSED_HOURS:,.0f}"
+        if now is not None:  # hours spent on an item that has not started yet
+            ahead = utc_nanoseconds(start) > _utc_value(now)
+            bad = ahead & (hours > 0) & (error == "")
+            error[bad] = "column 'elapsed': hours spent on an item that starts after now"
         columns["elapsed"] = hours
     if PROMISED in raw.columns:
         promised = parse_timestamps(raw[PROMISED], spec.timezone)
@@ -267,8 +271,8 @@ def _answer(
     # says (a ticket on hold since January with 5 hours of work done was promised a date two
     # years in the past, with an apology for being late).
     told = np.zeros(n, dtype=bool)
-    if now_ns is not None and "elapsed" in items:
-        told = in_progress & ~np.isnan(items["elapsed"].to_numpy(float))
+    if now_ns is not None and "elapsed" in items:  # said, even 0 hours (on hold since it began)
+        told = ~np.isnan(items["elapsed"].to_numpy(float)) & (begin.asi8 <= now_ns)
     if told.any():
         spent = elapsed[told, None]
         left = np.column_stack([hours[told], fresh[told, 1:2]]) - spent
