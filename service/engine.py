@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import NAT, utc_instants
-from eta.data import START, parse_timestamps
+from eta.data import START, parse_timestamp, parse_timestamps
 from eta.feedback import OutcomeFeed, ReportSummary
 from eta.quote import prepare_items, quote_columns
 from service.problems import FieldError
@@ -205,8 +205,10 @@ def report_outcomes(
         items,
         [None if e else i.started_at.isoformat() for i, e in zip(items, errors, strict=True)],
     )
-    prepared, problems = prepare_items(frame, spec)
+    prepared, problems = prepare_items(frame, spec, now=now)  # a start decades ago: a typo
     prepared["id"] = [item.id for item in items]
+    if observed_at.tzinfo is None:  # without an offset: the model's local time
+        observed_at = parse_timestamp(observed_at.isoformat(), spec.timezone)
     for i in np.flatnonzero((prepared[START] > now).to_numpy(bool)):
         errors[i] = [FieldError(field="started_at", message="is in the future")]
         prepared.iloc[i, prepared.columns.get_loc(START)] = pd.NaT

@@ -32,9 +32,8 @@ async def report(
     """Items that finished (``finished_at``) or are still open (seen open at ``observed_at``,
     default now). An item that cannot be taken gets its own error and does not fail the rest."""
     now = pd.Timestamp.now(tz="UTC")
+    # Without an offset, each model reads it in its own time zone, as it reads started_at.
     observed_at = now if body.observed_at is None else pd.Timestamp(body.observed_at)
-    if observed_at.tzinfo is None:
-        observed_at = observed_at.tz_localize("UTC")
     errors: list[dict] = []
     by_model: dict[str, list[int]] = {}
     for i, item in enumerate(body.items):

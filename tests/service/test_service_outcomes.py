@@ -94,6 +94,27 @@ def test_bad_outcomes_are_refused_one_by_one(
         )
 
 
+def test_a_time_without_offset_is_the_models_local_time_and_a_start_decades_ago_a_typo(
+    model_copy: Path, make_app: Callable, headers: dict
+) -> None:
+    local = pd.Timestamp.now(tz="Europe/Sarajevo") - pd.Timedelta(minutes=10)  # the model's zone
+    observed = local.tz_localize(None).isoformat()  # an hour "in the future" if read as UTC
+    items = [
+        ticket(1, days_ago=3, took_hours=None),
+        {**ticket(2, days_ago=3, took_hours=None), "started_at": "2001-12-01T09:00:00+00:00"},
+    ]
+    with TestClient(make_app(model_copy)) as client:
+        body = client.post(
+            "/v1/outcomes",
+            json={"items": items, "observed_at": observed},
+            headers=headers["outcomes"],
+        ).json()
+    assert body["accepted"] == 1 and body["failed"] == 1, body
+    [error] = body["errors"]
+    assert error["index"] == 1 and error["errors"][0]["field"] == "items[1].started_at"
+    assert "100,000 hours before now" in error["errors"][0]["message"]
+
+
 def test_a_restarted_service_remembers_what_outcomes_taught_it(
     model_copy: Path, make_app: Callable, headers: dict
 ) -> None:
