@@ -70,6 +70,17 @@ def test_an_outcome_written_in_another_case_counts_for_the_segment_learnt(model,
     assert model.online_.outcomes[segment] == [0, 1]
 
 
+def test_promises_broken_together_are_all_counted_broken(model, items) -> None:
+    """Reported in one batch, each is judged by the promise it had, not one its predecessors in
+    the batch already stretched."""
+    many = pd.concat([items] * 10, ignore_index=True).assign(id=[f"L{i}" for i in range(400)])
+    promise = quote_items(model, many, online=False)["promise_at"]
+    finished = promise + pd.Timedelta(days=3)  # late, but sooner than a stretched promise
+    later = finished.max() + pd.Timedelta(days=200)
+    OutcomeFeed.for_model(model).report(model, many, finished, finished, now=later)
+    assert model.online_.outcomes["*"] == [0, len(many)]
+
+
 def test_reports_are_idempotent_on_the_item_id(model, items) -> None:
     feed = OutcomeFeed.for_model(model)
     now = items[START].max() + pd.Timedelta(days=60)
