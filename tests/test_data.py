@@ -263,3 +263,17 @@ def test_a_word_for_nothing_is_an_empty_cell_in_timestamps_and_numbers(
     assert frame.loc["O1", "finished"] == False  # noqa: E712 (open, not rejected)
     assert np.isnan(frame.loc["O2", "queue_open"])  # missing, not "not a number"
     assert frame.loc["O2", "priority"] == nothing.strip()  # a category may be called 'None'
+
+
+def test_a_feature_column_empty_or_the_same_everywhere_is_doubted(tmp_path: Path) -> None:
+    rows = [
+        f"E{i},2025-03-0{1 + i % 5}T10:00:00+01:00,2025-03-1{i % 9}T12:00:00+01:00,"
+        f"{['high', 'low'][i % 2]},billing,email,n/a"
+        for i in range(120)
+    ]
+    said = doubts(load_history(write(tmp_path, rows), SPEC), as_of_given=True)
+    assert said == [
+        "category: every row has the same value (billing), so it tells the model nothing",
+        "channel: every row has the same value (email), so it tells the model nothing",
+        "queue_open: every value is missing, so it tells the model nothing",
+    ]

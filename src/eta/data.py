@@ -329,6 +329,11 @@ STALE_OPEN_SHARE = 0.005
 """A history with more open items than this share older than every finish is suspect."""
 
 
+MIN_ROWS_TO_DOUBT = 100
+"""A feature column is doubted for being empty or constant only in a history this long: in a
+handful of rows one value everywhere can be true."""
+
+
 def doubts(history: History, *, as_of_given: bool) -> list[str]:
     """What looks wrong with a history that loaded, in words: things no single row is to blame
     for, which would still make every promise wrong, or that loading repaired.
@@ -338,6 +343,8 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
     * Open items older than anything that finished: cancelled or abandoned items an export
       left open (3% of an e-commerce history's orders) sit in every backlog since their start
       and, censored, say that some items take longer than anything seen.
+    * A feature column empty or the same in every row: an export that lost it (all 'n/a', all
+      0) trains a model that quietly ignores it, and the owner of the export should know.
     * Category values that differ only in case ('High', 'high', 'HIGH'): loading took them as
       one (:func:`one_spelling`); the owner of the export should know, and may fix the source.
     * Starts long before the rest (a ticket "created" in 1900 and solved in 2023): one such
@@ -365,6 +372,16 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                 f"others (the earliest at {starts.min():%Y-%m-%d}, the rest from "
                 f"{usual_first:%Y-%m-%d}); a typo in the year? They count as that long"
             )
+    if len(frame) >= MIN_ROWS_TO_DOUBT:
+        for column in history.spec.feature_columns:
+            values = frame[column].replace(MISSING, pd.NA)
+            if values.isna().all():
+                said.append(f"{column}: every value is missing, so it tells the model nothing")
+            elif values.nunique() == 1 and values.notna().all():
+                said.append(
+                    f"{column}: every row has the same value ({values.iloc[0]}), so it tells "
+                    "the model nothing"
+                )
     for column, merged in history.respelled.items():
         shown = "; ".join(f"{k!r} for {' / '.join(map(repr, v))}" for k, v in [*merged.items()][:3])
         said.append(
