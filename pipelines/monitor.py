@@ -20,7 +20,7 @@ import typer
 
 from eta.cli import friendly_errors, option_timestamp
 from eta.data import parse_timestamps, read_table
-from eta.monitoring import promise_report, write_report
+from eta.monitoring import promise_report, report_files, write_report
 from eta.spec import DatasetSpec
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -71,7 +71,8 @@ def main(
     )
     for alert in report.alerts:
         console.print(f"[yellow]alert[/] {alert}")
-    log_run("monitor", {"quotes": str(quotes), "as_of": moment.isoformat()}, o, files=[path])
+    params = {"quotes": str(quotes), "outcomes": str(outcomes), "as_of": moment.isoformat()}
+    log_run("monitor", params, o, files=report_files(out))
     raise typer.Exit(1 if report.alerts else 0)
 
 

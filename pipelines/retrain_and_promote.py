@@ -57,7 +57,12 @@ def main(
     model_name = name or dataset.name
     with console.status(f"retraining {model_name} on {len(history.frame):,} rows"):
         result = retrain_and_promote(
-            history, model_name, out, holdout_days=holdout_days, gate=Gate(tolerance=tolerance)
+            history,
+            model_name,
+            out,
+            holdout_days=holdout_days,
+            gate=Gate(tolerance=tolerance),
+            data=data,
         )
     verdict = "[green]promoted[/]" if result.comparison.promote else "[yellow]not promoted[/]"
     console.print(f"{model_name} version {result.version}: {verdict}")

@@ -234,3 +234,20 @@ def test_a_backtest_of_the_last_days_says_its_rate_is_not_known_yet(workspace: P
     result = backtest(workspace, "history.csv", "--test-start", "2025-12-20")
     assert result.exit_code == 0, result.output
     assert "still open within their promise" in result.output and "lies between" in result.output
+
+
+def test_the_first_registered_version_becomes_champion_and_later_ones_do_not(
+    workspace: Path, tmp_path: Path
+) -> None:
+    from eta import tracking
+
+    train = ("train", "--spec", workspace / "spec.yaml", "--data", workspace / "history.csv")
+    first = run(*train, "--out", tmp_path / "first", "--register")
+    assert first.exit_code == 0, first.output
+    assert "registered tickets version 1 as @champion" in first.output
+    assert tracking.alias_version("tickets", "champion") == "1"
+
+    second = run(*train, "--out", tmp_path / "second", "--register")
+    assert second.exit_code == 0, second.output
+    assert "@champion stays on version 1" in second.output
+    assert tracking.alias_version("tickets", "champion") == "1"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -64,3 +66,28 @@ def test_missing_columns_are_named() -> None:
     quotes, outcomes = frames(["2026-02-01T10:00Z"], [None], ["a"])
     with pytest.raises(DataError, match=r"outcomes: missing column\(s\) \['finished_at'\]"):
         promise_report(quotes, outcomes.drop(columns="finished_at"), AS_OF)
+
+
+def test_the_monitor_run_keeps_the_report_with_its_plot_and_numbers(tmp_path) -> None:
+    import importlib.util
+
+    import mlflow
+    from typer.testing import CliRunner
+
+    script = Path(__file__).parents[1] / "pipelines" / "monitor.py"
+    loader = importlib.util.spec_from_file_location("monitor_pipeline", script)
+    monitor = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(monitor)
+    quotes, outcomes = frames(
+        ["2026-02-01T10:00Z", "2026-02-09T10:00Z"], ["2026-01-31T10:00Z", None], ["a", "a"]
+    )
+    quotes.to_csv(tmp_path / "q.csv", index=False)
+    outcomes.to_csv(tmp_path / "o.csv", index=False)
+    args = ["--quotes", tmp_path / "q.csv", "--outcomes", tmp_path / "o.csv"]
+    args += ["--as-of", AS_OF.isoformat(), "--out", tmp_path / "report"]
+    done = CliRunner().invoke(monitor.app, [str(a) for a in args])
+    assert done.exit_code in (0, 1), done.output
+
+    (run,) = mlflow.search_runs(experiment_names=["eta"], output_format="list")
+    logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert logged == {"report.md", "monitoring.json", "on_time_by_week.png"}

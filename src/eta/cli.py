@@ -183,13 +183,28 @@ def train(
         files=[spec],
         register_as=dataset.name if register else None,
     )
-    console.print(
-        f"MLflow run {logged['run_id']}"
-        + (
-            f", registered {dataset.name} version {logged['version']}"
-            if "version" in logged
-            else ""
-        )
+    console.print(f"MLflow run {logged['run_id']}")
+    if "version" in logged:
+        console.print(_register_note(dataset.name, logged["version"]), highlight=False)
+
+
+def _register_note(name: str, version: str) -> str:
+    """Set ``@champion`` when ``name`` has none yet, and say what the registry now holds.
+
+    The first version of a name becomes ``@champion``: the tour's ``models:/NAME@champion`` and
+    the retrain pipeline need one to serve and to beat. Later versions are only registered:
+    moving the alias is the pipeline's job, after comparing them with the champion.
+    """
+    from eta.promotion import CHAMPION
+    from eta.tracking import alias_version, set_alias
+
+    champion = alias_version(name, CHAMPION)
+    if champion is None:
+        set_alias(name, CHAMPION, version)
+        return f"registered {name} version {version} as @{CHAMPION} (it had none)"
+    return (
+        f"registered {name} version {version}; @{CHAMPION} stays on version {champion} "
+        "(the retrain pipeline moves it when a candidate is better)"
     )
 
 

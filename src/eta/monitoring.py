@@ -184,6 +184,16 @@ def write_report(report: PromiseReport, directory: Path, title: str = "Promises 
     return path
 
 
+REPORT_FILES = ("report.md", "monitoring.json", "on_time_by_week.png")
+"""What :func:`write_report` writes: the report, its numbers, and the plot the report shows."""
+
+
+def report_files(directory: Path) -> list[Path]:
+    """The files :func:`write_report` wrote in ``directory`` (the plot only when there were
+    weeks to draw), to be kept together: a report without the plot it embeds is broken."""
+    return [directory / name for name in REPORT_FILES if (directory / name).exists()]
+
+
 def _pct(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.1%}"
 
@@ -199,4 +209,11 @@ def _table(frame: pd.DataFrame) -> str:
     return "\n".join(rows)
 
 
-__all__ = ["PromiseReport", "promise_report", "wilson_interval", "write_report"]
+__all__ = [
+    "REPORT_FILES",
+    "PromiseReport",
+    "promise_report",
+    "report_files",
+    "wilson_interval",
+    "write_report",
+]

@@ -10,8 +10,12 @@ The comparison is honest about time and censoring:
 
 * the candidate is judged by its *shadow*, the same recipe trained only on what was known when
   the holdout period began, so it never sees the outcomes it is judged on;
-* the holdout ends one typical promise horizon before the export, so nearly every promise in it
-  has come due; an outcome counts when it is known (finished, or still open past the promise);
+* the holdout ends one typical promise horizon before the export; an outcome counts when it is
+  known (finished, or still open past the promise). Promises to slow items run for weeks, so
+  some outcomes are still unknown, and they are the slow ones: the rate over known outcomes runs
+  high (a month of tickets before Christmas read 93.0% on-time, truly 90.8%, with 212 of 2,008
+  unknown). The gate therefore judges the on-time rate estimated with the unknowns counted in
+  (:func:`on_time_estimate`: 90.5% there), and the report shows both and the range;
 * the champion is judged as it is, on items that started after it was trained: the holdout never
   reaches back before the champion's training cut-off, so neither model has seen its outcomes.
   A champion trained only days ago leaves too few known outcomes to judge, and nothing is
@@ -30,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from eta.backtest import period_items, replay_offsets, run_backtest
-from eta.data import END, FINISHED, START, History
+from eta.data import END, FINISHED, HOURS, START, History
 from eta.evaluation import known_outcomes, pinball_losses, promise_metrics
 from eta.features import Events
 from eta.model import EtaModel, Settings
@@ -104,6 +108,26 @@ class Gate:
     def allowed_gap(self, confidence: float, items: int) -> float:
         return max(self.tolerance, 2.0 * math.sqrt(confidence * (1 - confidence) / max(items, 1)))
 
+    @staticmethod
+    def _champion_off_target(
+        candidate: dict, champion: dict, confidence: float, allowed: float
+    ) -> str:
+        """Why an off-target champion gives way, in the words that fit its side of the target:
+        below it, customers are let down; above it, they are told to wait longer than needed."""
+        kept = (
+            f"the champion keeps {champion['on_time_rate']:.1%} of its promises, "
+            f"{abs(champion['gap']) * 100:.1f} pt {{}} the {confidence:.0%} target "
+            f"(allowed {allowed * 100:.1f})"
+        )
+        if champion["gap"] < 0:
+            why = kept.format("below") + ": it breaks too many"
+        else:
+            why = kept.format("above") + ": its promises are over-padded, later than they need be"
+        return (
+            f"{why}; the candidate keeps {candidate['on_time_rate']:.1%}, "
+            f"{abs(candidate['gap']) * 100:.1f} pt from it"
+        )
+
     def decide(
         self,
         candidate: dict,
@@ -128,10 +152,7 @@ class Gate:
         if champion is None:
             return True, ["there is no champion yet and the candidate keeps its promises"]
         if abs(champion["gap"]) > allowed:
-            return True, [
-                f"the champion keeps only {champion['on_time_rate']:.1%} of its promises; "
-                f"the candidate keeps {candidate['on_time_rate']:.1%}"
-            ]
+            return True, [self._champion_off_target(candidate, champion, confidence, allowed)]
         if tighter is None:
             raise ValueError("comparing with a calibrated champion needs `tighter`")
         reasons = []
@@ -207,6 +228,29 @@ class Comparison:
     """Per holdout item: start, segment, actual hours (NaN: not known), each model's promise."""
 
 
+class ChampionMismatch(ValueError):
+    """The champion reads columns the new history does not have: its spec is another one."""
+
+
+def check_champion_reads(
+    champion: EtaModel, history: History, champion_name: str = "the champion"
+) -> None:
+    """Refuse, before anything is trained or registered, a history the champion cannot quote.
+
+    Under one registered name the champion and the candidate must describe the same items: a
+    spec for another dataset (deliveries registered as ``tickets``) would otherwise stop the
+    comparison deep in the features with a bare column name.
+    """
+    missing = [c for c in champion.spec.feature_columns if c not in history.frame.columns]
+    if missing:
+        raise ChampionMismatch(
+            f"{champion_name} reads column(s) {missing} that the new export ({history.source}, "
+            f"spec {history.spec.name!r} with features {list(history.spec.feature_columns)}) "
+            "does not have: the champion's spec differs. Nothing was registered; register a "
+            "model of another dataset under its own name (--name)"
+        )
+
+
 def compare(
     recipe: EtaModel,
     history: History,
@@ -223,6 +267,8 @@ def compare(
     are judged on the same items: those whose outcome is known for both promises.
     """
     gate = gate or Gate()
+    if champion is not None:
+        check_champion_reads(champion, history)
     holdout = Holdout.before(history, holdout_days, champion.as_of_ if champion else None)
     spec = recipe.spec
     items = period_items(history, holdout.start, holdout.end)
@@ -249,7 +295,11 @@ def compare(
     actual = known_outcomes(items, np.nanmax(np.vstack(list(promises.values())), axis=0))
     segments = items["segment"].to_numpy()
     metrics = {
-        name: promise_metrics(actual, promise, segments, spec.confidence)
+        name: _with_unknowns_estimated(
+            promise_metrics(actual, promise, segments, spec.confidence),
+            on_time_estimate(items[HOURS], items[FINISHED], promise),
+            spec.confidence,
+        )
         for name, promise in promises.items()
     }
     tighter = None
@@ -281,6 +331,42 @@ def compare(
     )
 
 
+def on_time_estimate(hours: pd.Series, finished: pd.Series, promise_hours: np.ndarray) -> float:
+    """Share of promises kept, counting in the items whose outcome is not known yet.
+
+    An item still open within its promise might yet make it; dropping it keeps the quick items
+    and loses the slow ones, so the rate over known outcomes runs high. This is the Kaplan-Meier
+    estimate of P(hours <= promise) on the scale ``hours / promise``, on which an item still
+    open is censored at its hours so far: it stands for the items of its promise's horizon
+    that were still open as long, and the outcomes of later items are assumed to be like those
+    of earlier ones (Kaplan & Meier (1958), Nonparametric estimation from incomplete
+    observations, *JASA* 53(282)).
+    """
+    promise = np.asarray(promise_hours, float)
+    quoted = ~np.isnan(promise)
+    if not quoted.any():
+        return float("nan")
+    ratio = np.asarray(hours, float)[quoted] / np.maximum(promise[quoted], 1e-9)
+    event = np.asarray(finished, bool)[quoted]
+    order = np.lexsort((~event, ratio))  # at a tie, a finish before an item still open
+    at_risk = len(order) - np.arange(len(order))
+    still_open = np.cumprod(np.where(event[order], 1.0 - 1.0 / at_risk, 1.0))
+    past = np.searchsorted(ratio[order], 1.0, side="right")
+    return float(1.0 - still_open[past - 1]) if past else 0.0
+
+
+def _with_unknowns_estimated(metrics: dict, estimate: float, confidence: float) -> dict:
+    """The gate judges the estimate (:func:`on_time_estimate`); the rate over known outcomes
+    stays beside it, as ``on_time_rate_known``."""
+    if not metrics["not_yet_known"] or math.isnan(estimate):
+        return metrics | {"on_time_rate_known": metrics["on_time_rate"]}
+    return metrics | {
+        "on_time_rate_known": metrics["on_time_rate"],
+        "on_time_rate": estimate,
+        "gap": estimate - confidence,
+    }
+
+
 def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
     """A Markdown report with plots: what was compared, the numbers, the decision and why."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -289,7 +375,11 @@ def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
         _plot(comparison, models, directory)
     rows = [
         ("known outcomes", "items", "{:,}"),
-        ("on-time rate", "on_time_rate", "{:.1%}"),
+        ("not known yet (open, promise still running)", "not_yet_known", "{:,}"),
+        ("on-time rate (unknowns estimated)", "on_time_rate", "{:.1%}"),
+        ("… on known outcomes only", "on_time_rate_known", "{:.1%}"),
+        ("… if every unknown is broken", "on_time_rate_at_least", "{:.1%}"),
+        ("… if every unknown is kept", "on_time_rate_at_most", "{:.1%}"),
         ("gap to target", "gap", "{:+.1%}"),
         ("worst segment", "worst_segment_on_time_rate", "{:.1%}"),
         ("mean promise (clock h)", "mean_promise_hours", "{:.1f}"),
@@ -311,8 +401,12 @@ def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
             f"Holdout: items starting {h.start:%Y-%m-%d %H:%M} to {h.end:%Y-%m-%d %H:%M} UTC, "
             f"promises at P{comparison.confidence * 100:.0f}, in time order with online "
             "corrections from outcomes as they became known. The candidate is judged by its "
-            "shadow, trained on what was known at the holdout's start; the champion as it is "
-            "(it was trained before the holdout).",
+            "shadow, trained on what was known at the holdout's start"
+            + (
+                "; the champion as it is (it was trained before the holdout)."
+                if comparison.champion is not None
+                else ". There is no champion to compare with."
+            ),
             "",
             *table,
             "",
@@ -433,16 +527,22 @@ def retrain_and_promote(
     settings: Settings | None = None,
     holdout_days: float = 28.0,
     gate: Gate | None = None,
+    data: Path | None = None,
 ) -> RetrainResult:
     """Train on the whole history, compare with the champion, register, move the alias.
 
     The new version is always registered (every candidate is kept and findable); the alias
-    ``@champion`` moves to it only when the gate says so, else ``@challenger`` does.
+    ``@champion`` moves to it only when the gate says so, else ``@challenger`` does. ``data``,
+    the file the history was read from, is recorded with its rows and content hash, so that a
+    version can be traced to the export it learnt from even after the file is overwritten.
     """
     from eta import tracking
 
     recipe = EtaModel(history.spec, settings)
     champion = tracking.load_model(name, CHAMPION)
+    if champion is not None:
+        version = tracking.alias_version(name, CHAMPION)
+        check_champion_reads(champion, history, f"the champion {name} version {version}")
     comparison = compare(recipe, history, champion, holdout_days=holdout_days, gate=gate)
     model = EtaModel(history.spec, settings).fit(history)
     model_dir = model.save(out / "model")
@@ -461,6 +561,7 @@ def retrain_and_promote(
             "as_of": model.info_["as_of"],
             "holdout_start": comparison.holdout.start.isoformat(),
             "holdout_end": comparison.holdout.end.isoformat(),
+            **_data_params(data, history),
             **model.settings.__dict__,
         },
         metrics,
@@ -472,14 +573,31 @@ def retrain_and_promote(
     return RetrainResult(comparison, logged["version"], logged["run_id"], report, model_dir)
 
 
+def _data_params(data: Path | None, history: History) -> dict[str, object]:
+    """Which export the run learnt from: its file, the rows kept and set aside, its SHA-256."""
+    from eta import tracking
+
+    rows = {"data_rows": len(history.frame), "data_rejected_rows": _rejected_rows(history)}
+    if data is None:
+        return rows
+    return {"data": str(data), **rows, "data_sha256": tracking.file_fingerprint(data)}
+
+
+def _rejected_rows(history: History) -> int:
+    rejected = history.rejected
+    return int(rejected["row"].nunique()) if "row" in rejected.columns else len(rejected)
+
+
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "ChampionMismatch",
     "Comparison",
     "Gate",
     "Holdout",
     "RetrainResult",
     "Tighter",
+    "check_champion_reads",
     "compare",
     "retrain_and_promote",
     "write_report",

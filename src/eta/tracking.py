@@ -61,17 +61,35 @@ def set_alias(name: str, alias: str, version: str) -> None:
     _mlflow().MlflowClient().set_registered_model_alias(name, alias, version)
 
 
+def alias_version(name: str, alias: str) -> str | None:
+    """The version behind ``models:/name@alias``, or None when the alias (or the name) is unset."""
+    mlflow = _mlflow()
+    try:
+        return str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def file_fingerprint(path: Path) -> str:
+    """SHA-256 of a file's bytes: which export a run saw, even after the file is overwritten."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def model_uri(name: str, alias: str) -> str:
     return f"models:/{name}@{alias}"
 
 
 def download_model(name: str, alias: str, directory: Path) -> Path | None:
     """Download the model behind ``models:/name@alias`` into ``directory`` (None: no alias)."""
-    mlflow = _mlflow()
-    try:
-        mlflow.MlflowClient().get_model_version_by_alias(name, alias)
-    except mlflow.exceptions.MlflowException:
+    if alias_version(name, alias) is None:
         return None
+    mlflow = _mlflow()
     directory.mkdir(parents=True, exist_ok=True)
     return Path(
         mlflow.artifacts.download_artifacts(model_uri(name, alias), dst_path=str(directory))
