@@ -201,8 +201,9 @@ class Holdout:
         cls, history: History, days: float, not_before: pd.Timestamp | None = None
     ) -> Holdout:
         """``days`` of starts ending one typical promise horizon (the wall-time P90 of finished
-        items) before the export, so that nearly every promise in it has come due, and starting
-        no earlier than ``not_before`` (the champion's training cut-off)."""
+        items) before the export, so that most promises in it have come due (the others are
+        estimated, :func:`on_time_estimate`), and starting no earlier than ``not_before`` (the
+        champion's training cut-off)."""
         frame = history.frame
         wall = (frame[END] - frame[START])[frame[FINISHED]]
         settle = wall.quantile(0.9) if len(wall) else pd.Timedelta(0)
