@@ -313,5 +313,5 @@ def _field_error(text: str, spec: Any, model: str) -> FieldError:
     elif column in spec.feature_columns:
         field_name = f"features.{column}"
     else:
-        field_name = column
+        field_name = {"elapsed": "elapsed_hours"}.get(column, column)  # the request's word
     return FieldError(field=field_name, message=match["message"])

@@ -47,6 +47,16 @@ def test_an_item_in_progress_is_requoted_from_the_time_it_has_taken(
     assert explicit["elapsed_hours"] == 5.0
 
 
+def test_hours_spent_on_an_item_not_started_yet_are_a_problem_naming_the_field(
+    client: TestClient, headers: dict
+) -> None:
+    ahead = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=300)).isoformat()
+    response = quote(client, headers, features=PARCEL, started_at=ahead, elapsed_hours=50.0)
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "elapsed_hours" and "starts after now" in error["message"]
+
+
 def test_a_bad_feature_value_is_a_problem_naming_the_field(
     client: TestClient, headers: dict
 ) -> None:
