@@ -81,6 +81,20 @@ def test_promises_broken_together_are_all_counted_broken(model, items) -> None:
     assert model.online_.outcomes["*"] == [0, len(many)]
 
 
+def test_promises_broken_together_count_broken_however_they_are_reported(model, items) -> None:
+    """Reported a few at a time, each is judged by the promise it was quoted when it began, not
+    by one that the reports before it have stretched since."""
+    many = pd.concat([items] * 10, ignore_index=True).assign(id=[f"L{i}" for i in range(400)])
+    promise = quote_items(model, many, online=False)["promise_at"]
+    finished = promise + pd.Timedelta(days=3)
+    later = finished.max() + pd.Timedelta(days=200)
+    feed = OutcomeFeed.for_model(model)
+    for step, chunk in enumerate(np.array_split(np.arange(len(many)), 8)):
+        when = later + pd.Timedelta(hours=step)
+        feed.report(model, many.iloc[chunk], finished.iloc[chunk], finished.iloc[chunk], now=when)
+    assert model.online_.outcomes["*"] == [0, len(many)]
+
+
 def test_reports_are_idempotent_on_the_item_id(model, items) -> None:
     feed = OutcomeFeed.for_model(model)
     now = items[START].max() + pd.Timedelta(days=60)

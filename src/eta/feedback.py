@@ -25,7 +25,7 @@ Between judgements, :meth:`OutcomeFeed.refresh_speed` estimates how much slower 
 run than the model says from everything known of them, open ones included
 (:func:`eta.calibration.speed_shift`): the early warning that judgements, due only when their
 time passes, cannot give. A checkpoint is judged with the speed the world ran at *while the item
-was under way* (the mean of the estimates in force then, :class:`SpeedRecord`), not today's:
+was under way* (the mean of the estimates in force then, :class:`CorrectionRecord`), not today's:
 the judgements say what the speed estimate leaves over. Judged at today's speed, the parcels
 held up by a ten-day strike, judged weeks later when the world ran at its usual speed again,
 read as a model too optimistic, and kept promises 30% too long for months after the strike.
@@ -37,6 +37,7 @@ so that "has the promise passed?" is one comparison of floats.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import heapq
 import itertools
 import math
@@ -85,33 +86,35 @@ class _Tracked:
 
 
 @dataclass
-class SpeedRecord:
-    """The speed estimates in force over time (online offsets named ``speed|<key>``), so that a
-    judgement can ask how fast the world ran while an item was under way.
+class CorrectionRecord:
+    """The online corrections in force over time, for two questions asked after the fact: how
+    fast the world ran while an item was under way (the speed estimates, offsets named
+    ``speed|<key>``, averaged over its life), and which corrections an item was quoted with
+    when it is first heard of in an outcome report (those in force when it began).
 
-    Each entry holds the instant the estimates took effect, the estimates, and their integral over
-    clock time up to that instant; the speed is constant between entries (and before the first,
-    the first's).
+    Each entry holds the instant the corrections took effect, the corrections, and their
+    integral over clock time up to that instant; they are constant between entries (and before
+    the first, the first's).
     """
 
     times: list[float] = field(default_factory=list)
-    speeds: list[dict[str, float]] = field(default_factory=list)
+    corrections: list[dict[str, float]] = field(default_factory=list)
     areas: list[dict[str, float]] = field(default_factory=list)
 
-    def add(self, now: float, speeds: dict[str, float]) -> None:
-        """The estimates in force from ``now`` on."""
+    def add(self, now: float, corrections: dict[str, float]) -> None:
+        """The corrections in force from ``now`` on."""
         if self.times and now <= self.times[-1]:
-            self.speeds[-1] = dict(speeds)
+            self.corrections[-1] = dict(corrections)
             return
         area: dict[str, float] = {}
         if self.times:
-            elapsed, before = now - self.times[-1], self.speeds[-1]
+            elapsed, before = now - self.times[-1], self.corrections[-1]
             area = {
                 k: self.areas[-1].get(k, 0.0) + before.get(k, 0.0) * elapsed
                 for k in self.areas[-1].keys() | before.keys()
             }
         self.times.append(now)
-        self.speeds.append(dict(speeds))
+        self.corrections.append(dict(corrections))
         self.areas.append(area)
 
     def mean(self, names: tuple[str, ...], since: float, until: float) -> float | None:
@@ -122,21 +125,30 @@ class SpeedRecord:
         total = sum(self._area(n, until) - self._area(n, since) for n in names)
         return total / (until - since)
 
+    def at(self, instant: float) -> dict[str, float] | None:
+        """The corrections in force at ``instant`` (the first entry's before it); None before
+        any entry."""
+        if not self.times:
+            return None
+        return self.corrections[max(bisect.bisect_right(self.times, instant) - 1, 0)]
+
     def forget_before(self, instant: float) -> None:
         """Drop the entries no interval starting at ``instant`` or later needs."""
         drop = bisect.bisect_right(self.times, instant) - 1
         if drop > 0:
-            del self.times[:drop], self.speeds[:drop], self.areas[:drop]
+            del self.times[:drop], self.corrections[:drop], self.areas[:drop]
 
     def _area(self, name: str, t: float) -> float:
         i = max(bisect.bisect_right(self.times, t) - 1, 0)
-        return self.areas[i].get(name, 0.0) + self.speeds[i].get(name, 0.0) * (t - self.times[i])
+        rate = self.corrections[i].get(name, 0.0)
+        return self.areas[i].get(name, 0.0) + rate * (t - self.times[i])
 
     def to_dict(self) -> dict:
-        return {"times": self.times, "speeds": self.speeds, "areas": self.areas}
+        # "speeds": the name of feeds saved when only the speeds were recorded, which still load
+        return {"times": self.times, "speeds": self.corrections, "areas": self.areas}
 
     @classmethod
-    def from_dict(cls, raw: dict) -> SpeedRecord:
+    def from_dict(cls, raw: dict) -> CorrectionRecord:
         return cls(list(raw["times"]), list(raw["speeds"]), list(raw["areas"]))
 
 
@@ -190,7 +202,7 @@ class OutcomeFeed:
         self._due: list[tuple[float, int, Hashable, str]] = []
         self._order = itertools.count()
         self._done: set[Hashable] = set()
-        self.speeds = SpeedRecord()
+        self.corrections = CorrectionRecord()
         self.judgements = 0
 
     @classmethod
@@ -270,7 +282,7 @@ class OutcomeFeed:
         # Items still to be judged need the speeds since they began; those judged by estimate,
         # awaiting news that may never come, make do with the oldest kept (bounded state).
         waiting = (i.begin for i in self._items.values() if i.unjudged)
-        self.speeds.forget_before(min(waiting, default=now))
+        self.corrections.forget_before(min(waiting, default=now))
         begin = np.fromiter((i.begin for i in items), float, len(items))
         finish = np.fromiter((i.finish for i in items), float, len(items))
         seen = np.fromiter((i.seen for i in items), float, len(items))
@@ -284,8 +296,7 @@ class OutcomeFeed:
             np.where(finished, finish, np.minimum(seen, now)) - begin,
             finished,
         )
-        prefix = f"{SPEED}|"
-        self.speeds.add(now, {k: v for k, v in self.online.offset.items() if k.startswith(prefix)})
+        self.corrections.add(now, dict(self.online.offset))
 
     def advance(self, now: float) -> int:
         """Judge every checkpoint that fell due before ``now``; returns how many were judged."""
@@ -336,12 +347,12 @@ class OutcomeFeed:
         fresh = ok & np.array([k not in self._items and k not in self._done for k in ids])
         fresh &= ~pd.Series(np.where(ok, ids, None)).duplicated().to_numpy()  # later rows: news
         predictive = model.predict(model.spelled_as_learnt(items[fresh])) if fresh.any() else None
-        # Items first heard of now were quoted before this report: not with the corrections the
-        # report's own news is about to move (500 broken promises reported at once read as 83%
-        # kept, each judged by a promise its predecessors had already stretched).
-        quoted = (
-            {} if predictive is None else {s: self._offsets(s) for s in set(predictive.segment)}
-        )
+        # Items first heard of now were quoted when they began, with the corrections in force
+        # then: not with those that earlier reports, or this one's own news, have moved since
+        # (500 broken promises reported at once read as 83% kept, each judged by a promise its
+        # predecessors had already stretched).
+        if not self.corrections.times:
+            self.corrections.add(at, dict(self.online.offset))
         accepted = duplicates = 0
         j = 0
         for i, key in enumerate(ids):
@@ -357,7 +368,7 @@ class OutcomeFeed:
                     now=at,
                     finish=float(finish[i]),
                     seen=float(seen[i]),
-                    quoted_with=quoted[predictive.segment[j]],
+                    quoted_with=self._quoted_at(str(predictive.segment[j]), float(begin[i])),
                 )
                 j += 1
                 accepted += 1
@@ -392,7 +403,7 @@ class OutcomeFeed:
             "due": [[due, key, name] for due, _, key, name in sorted(self._due)],
             "done": list(self._done),
             "judgements": self.judgements,
-            "speeds": self.speeds.to_dict(),
+            "speeds": self.corrections.to_dict(),
         }
 
     @classmethod
@@ -408,10 +419,16 @@ class OutcomeFeed:
         feed._done = set(raw["done"])
         feed.judgements = int(raw["judgements"])
         if "speeds" in raw:  # feeds saved before judgements used the speed under way have none
-            feed.speeds = SpeedRecord.from_dict(raw["speeds"])
+            feed.corrections = CorrectionRecord.from_dict(raw["speeds"])
         return feed
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _quoted_at(self, segment: str, begin: float) -> np.ndarray:
+        """The corrections an item of ``segment`` that began at ``begin`` was quoted with."""
+        then = self.corrections.at(begin)
+        online = self.online if then is None else dataclasses.replace(self.online, offset=then)
+        return online.offsets(np.array([segment], dtype=object))[0]
 
     def _offsets(self, segment: str) -> np.ndarray:
         return self.online.offsets(np.array([segment], dtype=object))[0]
@@ -424,7 +441,7 @@ class OutcomeFeed:
             return item.quoted
         offsets = self._offsets(item.segment)
         names = (f"{SPEED}|{ALL}", f"{SPEED}|{item.segment}")
-        ran = self.speeds.mean(names, item.begin, min(now, item.finish))
+        ran = self.corrections.mean(names, item.begin, min(now, item.finish))
         if ran is not None:
             today = sum(self.online.offset.get(n, 0.0) for n in names)
             offsets = offsets + np.array([ran - today, 0.0])
@@ -549,4 +566,4 @@ def _report_errors(
     return errors
 
 
-__all__ = ["NEVER", "OutcomeFeed", "ReportSummary", "SpeedRecord"]
+__all__ = ["NEVER", "CorrectionRecord", "OutcomeFeed", "ReportSummary"]
