@@ -119,6 +119,31 @@ def test_bare_nan_or_infinity_is_not_json_on_any_route(
     assert "not valid JSON" in problem["detail"] and problem["errors"][0]["field"] == "(body)"
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/quotes", b'{"model": "deliveries"}'),
+        ("/v1/quotes/batch", b'{"items": [{"model": "deliveries"}]}'),
+        ("/v1/outcomes", b'{"items": []}'),
+    ],
+    ids=["single", "batch", "outcomes"],
+)
+def test_a_body_sent_as_something_else_than_json_is_refused_alike_on_every_route(
+    client: TestClient, headers: dict, path: str, body: bytes
+) -> None:
+    scope = "outcomes" if "outcomes" in path else "quote"
+    response = client.post(
+        path, content=body, headers={**headers[scope], "content-type": "text/plain; charset=utf-8"}
+    )
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert (
+        "Content-Type: application/json" in problem["detail"]
+        and "'text/plain'" in problem["detail"]
+    )
+    assert problem["errors"][0]["field"] == "(headers).content-type"
+
+
 def test_a_batch_answers_every_item_in_order_and_bad_items_alone(
     client: TestClient, headers: dict
 ) -> None:
