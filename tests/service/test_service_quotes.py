@@ -93,54 +93,48 @@ def test_schema_errors_name_the_field(client: TestClient, headers: dict) -> None
     assert response.status_code == 422 and response.json()["errors"]
 
 
+def post_raw(client: TestClient, headers: dict, path: str, body: bytes, content_type: str):
+    """POST raw bytes to a route with the key its scope needs; returns the problem (a 422)."""
+    scope = "outcomes" if "outcomes" in path else "quote"
+    response = client.post(
+        path, content=body, headers={**headers[scope], "content-type": content_type}
+    )
+    assert response.status_code == 422, response.text
+    return response.json()
+
+
+ROUTES = ["/v1/quotes", "/v1/quotes/batch", "/v1/outcomes"]
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
-    [
-        ("/v1/quotes", b'{"model": "deliveries", "features": {"weight_kg": NaN}}'),
-        ("/v1/quotes/batch", b'{"items": [{"model": "deliveries", "confidence": NaN}]}'),
-        (
-            "/v1/outcomes",
+    zip(
+        ROUTES,
+        [
+            b'{"model": "deliveries", "features": {"weight_kg": NaN}}',
+            b'{"items": [{"model": "deliveries", "confidence": NaN}]}',
             b'{"items": [{"model": "deliveries", "id": "o-1", '
             b'"started_at": "2025-06-02T10:00:00Z", "features": {"weight_kg": Infinity}}]}',
-        ),
-    ],
+        ],
+        strict=True,
+    ),
     ids=["single", "batch", "outcomes"],
 )
 def test_bare_nan_or_infinity_is_not_json_on_any_route(
     client: TestClient, headers: dict, path: str, body: bytes
 ) -> None:
     # Python's json module reads them; JSON does not have them, and every route says so alike.
-    scope = "outcomes" if "outcomes" in path else "quote"
-    response = client.post(
-        path, content=body, headers={**headers[scope], "content-type": "application/json"}
-    )
-    assert response.status_code == 422, response.text
-    problem = response.json()
+    problem = post_raw(client, headers, path, body, "application/json")
     assert "not valid JSON" in problem["detail"] and problem["errors"][0]["field"] == "(body)"
 
 
-@pytest.mark.parametrize(
-    ("path", "body"),
-    [
-        ("/v1/quotes", b'{"model": "deliveries"}'),
-        ("/v1/quotes/batch", b'{"items": [{"model": "deliveries"}]}'),
-        ("/v1/outcomes", b'{"items": []}'),
-    ],
-    ids=["single", "batch", "outcomes"],
-)
+@pytest.mark.parametrize("path", ROUTES, ids=["single", "batch", "outcomes"])
 def test_a_body_sent_as_something_else_than_json_is_refused_alike_on_every_route(
-    client: TestClient, headers: dict, path: str, body: bytes
+    client: TestClient, headers: dict, path: str
 ) -> None:
-    scope = "outcomes" if "outcomes" in path else "quote"
-    response = client.post(
-        path, content=body, headers={**headers[scope], "content-type": "text/plain; charset=utf-8"}
-    )
-    assert response.status_code == 422, response.text
-    problem = response.json()
-    assert (
-        "Content-Type: application/json" in problem["detail"]
-        and "'text/plain'" in problem["detail"]
-    )
+    problem = post_raw(client, headers, path, b'{"items": []}', "text/plain; charset=utf-8")
+    assert "Content-Type: application/json" in problem["detail"]
+    assert "'text/plain'" in problem["detail"]
     assert problem["errors"][0]["field"] == "(headers).content-type"
 
 
