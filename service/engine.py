@@ -208,7 +208,7 @@ def report_outcomes(
     prepared, problems = prepare_items(frame, spec, now=now)  # a start decades ago: a typo
     prepared["id"] = [item.id for item in items]
     if observed_at.tzinfo is None:  # without an offset: the model's local time
-        observed_at = parse_timestamp(observed_at.isoformat(), spec.timezone)
+        observed_at = parse_timestamp(observed_at, spec.timezone)
     for i in np.flatnonzero((prepared[START] > now).to_numpy(bool)):
         errors[i] = [FieldError(field="started_at", message="is in the future")]
         prepared.iloc[i, prepared.columns.get_loc(START)] = pd.NaT

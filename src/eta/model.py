@@ -338,7 +338,7 @@ class EtaModel:
         none. Training took such values as one (:func:`eta.data.one_spelling`), so a quote must
         too: otherwise the item is quoted as having a value never seen, from its wider group's
         calibration, and the order form's capitals cost it its own segment."""
-        codes, learnt = self._category_codes(), self._spellings()
+        codes, learnt = self._vocabulary()
         changed = {}
         for column, known in codes.items():
             values = items[column].to_numpy(dtype=object)
@@ -523,21 +523,18 @@ class EtaModel:
         return x
 
     def _category_codes(self) -> dict[str, dict[str, int]]:
-        """Per categorical column, each known value's code (its place in the category list),
-        built once per category lists."""
-        cached = self.__dict__.get("_codes")
-        if cached is None or cached[0] is not self.categories_:
-            table = {c: {v: k for k, v in enumerate(cs)} for c, cs in self.categories_.items()}
-            cached = self._codes = (self.categories_, table)
-        return cached[1]
+        """Per categorical column, each known value's code (its place in the category list)."""
+        return self._vocabulary()[0]
 
-    def _spellings(self) -> dict[str, dict[str, str]]:
-        """Per categorical column, each known value by its case-folded spelling."""
-        cached = self.__dict__.get("_folded")
+    def _vocabulary(self) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, str]]]:
+        """Per categorical column, each known value's code, and each known value by its
+        case-folded spelling; built once per category lists."""
+        cached = self.__dict__.get("_vocabulary_cache")
         if cached is None or cached[0] is not self.categories_:
-            table = {c: {v.casefold(): v for v in cs} for c, cs in self.categories_.items()}
-            cached = self._folded = (self.categories_, table)
-        return cached[1]
+            codes = {c: {v: k for k, v in enumerate(cs)} for c, cs in self.categories_.items()}
+            folded = {c: {v.casefold(): v for v in cs} for c, cs in self.categories_.items()}
+            cached = self._vocabulary_cache = (self.categories_, codes, folded)
+        return cached[1], cached[2]
 
     def _location_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         median, spread = self._median_spread(x)

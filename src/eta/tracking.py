@@ -74,11 +74,8 @@ def file_fingerprint(path: Path) -> str:
     """SHA-256 of a file's bytes: which export a run saw, even after the file is overwritten."""
     import hashlib
 
-    digest = hashlib.sha256()
     with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def model_uri(name: str, alias: str) -> str:
