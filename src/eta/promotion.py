@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from eta.backtest import period_items, replay_offsets, run_backtest
+from eta.censoring import censoring_survival
 from eta.data import END, FINISHED, HOURS, START, History
 from eta.evaluation import known_outcomes, pinball_losses, promise_metrics
 from eta.features import Events
@@ -348,11 +349,10 @@ def on_time_estimate(hours: pd.Series, finished: pd.Series, promise_hours: np.nd
     if not quoted.any():
         return float("nan")
     ratio = np.asarray(hours, float)[quoted] / np.maximum(promise[quoted], 1e-9)
-    event = np.asarray(finished, bool)[quoted]
-    order = np.lexsort((~event, ratio))  # at a tie, a finish before an item still open
-    at_risk = len(order) - np.arange(len(order))
-    still_open = np.cumprod(np.where(event[order], 1.0 - 1.0 / at_risk, 1.0))
-    past = np.searchsorted(ratio[order], 1.0, side="right")
+    finish = np.asarray(finished, bool)[quoted]
+    # The Kaplan-Meier estimator censoring weights use, with the finish as the event.
+    times, still_open = censoring_survival(ratio, ~finish)
+    past = np.searchsorted(times, 1.0, side="right")
     return float(1.0 - still_open[past - 1]) if past else 0.0
 
 
