@@ -578,15 +578,10 @@ def _data_params(data: Path | None, history: History) -> dict[str, object]:
     """Which export the run learnt from: its file, the rows kept and set aside, its SHA-256."""
     from eta import tracking
 
-    rows = {"data_rows": len(history.frame), "data_rejected_rows": _rejected_rows(history)}
+    rows = {"data_rows": len(history.frame), "data_rejected_rows": len(history.rejected)}
     if data is None:
         return rows
     return {"data": str(data), **rows, "data_sha256": tracking.file_fingerprint(data)}
-
-
-def _rejected_rows(history: History) -> int:
-    rejected = history.rejected
-    return int(rejected["row"].nunique()) if "row" in rejected.columns else len(rejected)
 
 
 __all__ = [
