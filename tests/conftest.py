@@ -42,5 +42,12 @@ def deliveries_sim() -> synthetic.SyntheticHistory:
     return synthetic.deliveries(8_000, seed=12)
 
 
+@pytest.fixture(scope="session")
+def deliveries_model(deliveries_sim: synthetic.SyntheticHistory) -> EtaModel:
+    return EtaModel(deliveries_sim.spec).fit(
+        load_history(deliveries_sim.history, deliveries_sim.spec)
+    )
+
+
 def utc(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="UTC")

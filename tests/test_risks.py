@@ -212,3 +212,21 @@ def test_the_fast_model_input_predicts_exactly_what_the_pandas_one_does(
             booster.predict(tickets_model._matrix(features)),
             booster.predict(tickets_model._encode(features)),
         )
+
+
+def test_a_shopper_west_of_the_business_hears_only_of_days_off_before_the_promise(
+    deliveries_model, deliveries_sim
+) -> None:
+    # The end of a date in Los Angeles is 08:59 the next day in Berlin: Christmas Day there is
+    # after a promise "by December 24" that the shopper reads, and delays nothing.
+    raw = deliveries_sim.history.head(300).drop(columns="delivered_at").copy()
+    raw["ordered_at"] = pd.date_range("2025-12-15T06:00", periods=300, freq="50min", tz="UTC")
+    items = prepare_items(raw, deliveries_model.spec)[0]
+    zone = "America/Los_Angeles"
+    quotes = quote_items(deliveries_model, items, timezone=zone)
+    last_day = pd.to_datetime(quotes["promise_at"], utc=True).dt.tz_convert(zone).dt.day
+    noted = quotes["risk_codes"].str.contains("holiday_in_window")
+    before, after = last_day.between(20, 24), last_day.between(26, 31)
+    assert before.sum() > 20 and after.sum() > 20
+    assert not noted[before].any()
+    assert noted[after].all()

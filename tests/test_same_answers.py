@@ -18,9 +18,9 @@ from eta.calendar import (
     utc_nanoseconds,
     wall_nanoseconds,
 )
-from eta.data import START, load_history
+from eta.data import START
 from eta.features import Events, recent_history
-from eta.model import EtaModel, _path_table
+from eta.model import _path_table
 from eta.quote import prepare_items, quote_items
 from eta.usual import iso_weeks
 
@@ -111,13 +111,6 @@ def test_each_item_quoted_alone_reads_as_in_a_batch(request, dataset, locale, la
         # pandas makes a column of strings 'str' and one of only None 'object': the row that
         # could not be quoted has the same values, not the same column types.
         pd.testing.assert_frame_equal(alone, batch.iloc[[i]], check_exact=True, check_dtype=i != 3)
-
-
-@pytest.fixture(scope="module")
-def deliveries_model(deliveries_sim) -> EtaModel:
-    return EtaModel(deliveries_sim.spec).fit(
-        load_history(deliveries_sim.history, deliveries_sim.spec)
-    )
 
 
 def test_instants_wrapped_fast_are_what_pandas_builds() -> None:

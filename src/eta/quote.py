@@ -297,7 +297,7 @@ def _answer(
     promised_at[late] = reference[late] - 1
     promised = utc_instants(promised_at)
     facts = risks.QuoteFacts(
-        items, features, predictive, begin, utc_instants(reference), utc_instants(promise_at),
+        items, features, predictive, begin, utc_instants(reference), utc_instants(promise_exact),
         elapsed, promised, promised_hours, fresh[:, [0, 2]],
     )  # fmt: skip
     findings = risks.assess(model, facts)

@@ -111,6 +111,9 @@ class QuoteFacts:
     reference: pd.DatetimeIndex
     """When the quote is given: ``now``, or the item's start for a new item."""
     promise_at: pd.DatetimeIndex
+    """The promise before rounding: rounding moves it later, into time that delays nothing, and
+    in the customer's time zone (the end of a shopper's day west of the business is already the
+    business's next day, whose holiday is after the promise the shopper reads)."""
     elapsed: np.ndarray
     promised_at: pd.DatetimeIndex
     """The promise the item was given, or would have been given when it started."""
