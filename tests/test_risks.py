@@ -85,6 +85,33 @@ def test_a_window_meeting_a_peak_week_is_peak_season(tickets_model, tickets_sim)
     )
 
 
+@pytest.mark.parametrize("locale", ["en", "bs", "ru", "fa"])
+def test_a_peak_learned_from_slowness_alone_is_not_called_the_busiest_time(
+    tickets_model, tickets_sim, locale
+) -> None:
+    """Weeks 22% slower with 28% fewer items: a slower time of year, not the busiest one, and
+    the fall in volume said with one sign ('-28%', not '-+28%')."""
+    model = copy.copy(tickets_model)
+    model.usual_ = Usual(tickets_model.usual_.load, {50: {"slower": 1.22, "busier": 0.72}})
+    raw = tickets_sim.history.iloc[[1]].copy()
+    raw["created_at"] = pd.Timestamp("2025-12-09 10:00", tz="Europe/Sarajevo")
+    quote = quote_items(model, prepare_items(raw, model.spec)[0], locale=locale).iloc[0]
+    note = notes_of(quote)["peak_season"]
+    lang = language(locale)
+    assert note["customer_text"] == lang.text("risk.peak_season.customer_slow.resolution")
+    assert note["customer_text"] in quote["customer_message"]
+    busiest = lang.text("risk.peak_season.customer.resolution")
+    assert busiest not in quote["customer_message"]
+    assert lang.localize_digits("-28") in note["agent_text"]
+    assert lang.localize_digits("+22") in note["agent_text"]
+    assert "-+" not in note["agent_text"]
+    if locale == "en":
+        assert note["agent_text"] == (
+            "Peak season learned from earlier years (weeks 50): durations +22%, volume -28% "
+            "against the trend."
+        )
+
+
 @pytest.mark.parametrize(
     ("kept", "judged", "flagged"), [(70, 100, True), (88, 100, False), (5, 20, False)]
 )

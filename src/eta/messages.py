@@ -27,6 +27,7 @@ from eta.calendar import NAT, NS_PER_DAY, NS_PER_MINUTE, utc_nanoseconds, wall_n
 from eta.localization import Language, placeholders
 from eta.risks import Finding
 from eta.spec import DatasetSpec
+from eta.usual import BUSIER
 
 MAX_CUSTOMER_NOTES = 3
 """The customer message mentions at most this many risk notes (agents see all of them)..."""
@@ -44,6 +45,9 @@ _DATED = -1
 SAME_YEAR_DAYS = 300
 """A date further than this from when the quote is given is said with its year: "Thursday,
 April 11" for a promise four years ahead read as a few weeks away."""
+SIGNED_PERCENT = "+#,##0%;-#,##0%"
+"""A change said with its sign either way: "+22%", "-28%" (a pattern with a '+' and no negative
+part of its own says a fall as "-+28%")."""
 _KEY_SPAN, _MINUTES = 2**20, 24 * 60
 """Bounds of the day numbers and minutes packed into one key per moment (:meth:`Speaker.said`)."""
 
@@ -238,10 +242,13 @@ class Speaker:
         agent = lang.text(
             "risk.peak_season.agent",
             weeks=lang.localize_digits(_ranges(facts["weeks"])),
-            slower=lang.percent(facts["slower"] - 1, "+#,##0%"),
-            busier=lang.percent(facts["busier"] - 1, "+#,##0%"),
+            slower=lang.percent(facts["slower"] - 1, SIGNED_PERCENT),
+            busier=lang.percent(facts["busier"] - 1, SIGNED_PERCENT),
         )
-        return self._kind("risk.peak_season.customer"), agent
+        # A peak learned from slowness alone (volume at or under the trend) is no "busiest
+        # time of the year": the customer hears that it is a slower time of year.
+        busy = facts["busier"] >= BUSIER
+        return self._kind("risk.peak_season.customer" + ("" if busy else "_slow")), agent
 
     def _busier_than_usual(self, facts: dict, row: int) -> tuple[str, str]:
         lang = self.language
@@ -310,7 +317,7 @@ class Speaker:
             "risk.driver.agent",
             feature=facts["feature"],
             value=value,
-            effect=lang.percent(facts["effect"], "+#,##0%"),
+            effect=lang.percent(facts["effect"], SIGNED_PERCENT),
         )
         phrase = self.spec.features.phrase(facts["feature"], lang.code)
         return (lang.text("risk.driver.customer", phrase=phrase) if phrase else ""), agent
