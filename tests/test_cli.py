@@ -67,7 +67,12 @@ def test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace:
     assert (workspace / "model" / "model.json").exists()
     rejected = pd.read_csv(workspace / "history.rejected.csv")
     assert rejected[["row", "column", "reason"]].values.tolist() == [
-        [8, "resolved_at", "unparseable timestamp"]
+        [
+            8,
+            "resolved_at",
+            "unparseable timestamp 'not a date': not ISO-8601 like the column's other values "
+            "(such as 2024-07-01T12:00)",
+        ]
     ]
     assert "row 8 (line 9) column 'resolved_at'" in result.output  # the header is line 1
     assert "registered tickets version 1" in result.output

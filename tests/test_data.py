@@ -53,9 +53,11 @@ def test_each_kind_of_bad_row_is_reported_with_row_column_and_reason(tmp_path: P
     history = load_history(path, SPEC, quarantine=quarantine, max_rejected=0.5)
     got = history.rejected.set_index("ticket_id")[["row", "column", "reason"]]
     assert got.loc["B1"].tolist() == [41, "created_at", "missing start timestamp"]
-    assert got.loc["B2"].tolist() == [42, "created_at", "unparseable timestamp"]
+    assert got.loc["B2"].tolist()[:2] == [42, "created_at"]
+    assert got.loc["B2", "reason"].startswith("unparseable timestamp 'yesterday': not ISO-8601")
     assert got.loc["B3"].tolist() == [43, "resolved_at", "finishes before it starts"]
-    assert got.loc["B4"].tolist() == [44, "resolved_at", "unparseable timestamp"]
+    assert got.loc["B4"].tolist()[:2] == [44, "resolved_at"]
+    assert got.loc["B4", "reason"].startswith("unparseable timestamp 'soon'")
     assert got.loc["B5"].tolist() == [45, "queue_open", "not a number"]
     assert got.loc["T0"].tolist() == [46, "ticket_id", DUPLICATE]
     assert got.loc["B6"].tolist() == [47, "queue_open", "not a finite number"]
@@ -78,7 +80,13 @@ def test_a_repeated_id_keeps_the_row_that_knows_most(tmp_path: Path) -> None:
     kept = history.frame.set_index("ticket_id")
     assert kept.loc["T1", "finished"] and kept.loc["T2", "start"].day == 3
     reasons = history.rejected.groupby("ticket_id")["reason"].apply(list).to_dict()
-    assert reasons == {"T1": [DUPLICATE], "T2": ["unparseable timestamp"]}
+    assert reasons == {
+        "T1": [DUPLICATE],
+        "T2": [
+            "unparseable timestamp '2025-03-0x': not ISO-8601 like the column's other values "
+            "(such as 2024-07-01T12:00)"
+        ],
+    }
 
 
 def test_a_finish_after_now_is_not_the_export_time_and_its_item_is_open(tmp_path: Path) -> None:
@@ -277,3 +285,59 @@ def test_a_feature_column_empty_or_the_same_everywhere_is_doubted(tmp_path: Path
         "channel: every row has the same value (email), so it tells the model nothing",
         "queue_open: every value is missing, so it tells the model nothing",
     ]
+
+
+US = "%m/%d/%Y %I:%M:%S %p"
+
+
+def test_a_timestamp_format_in_the_spec_reads_an_export_that_is_not_iso(tmp_path: Path) -> None:
+    """NYC Open Data writes '01/15/2024 10:30:00 PM'; with the spec's timestamp_format the
+    history is the one its ISO-8601 copy gives, and ISO-8601 values in it are still read."""
+    us = [
+        f"T{i},03/0{1 + i % 5}/2025 10:00:00 AM,03/1{i % 9}/2025 0{1 + i % 9}:30:00 PM,"
+        "high,billing,email,3"
+        for i in range(40)
+    ]
+    iso = [
+        f"T{i},2025-03-0{1 + i % 5}T10:00:00,2025-03-1{i % 9}T{13 + i % 9}:30:00,"
+        "high,billing,email,3"
+        for i in range(40)
+    ]
+    spec = SPEC.model_copy(update={"timestamp_format": US})
+    mixed = [*us[:-1], iso[-1]]  # a row written by another tool
+    from_us = load_history(write(tmp_path, mixed), spec)
+    assert from_us.rejected.empty
+    from_iso = load_history(write(tmp_path, iso), SPEC)
+    pd.testing.assert_frame_equal(from_us.frame, from_iso.frame)
+    bad = [*us, "B1,13/01/2025 10:00:00 AM,,high,billing,email,3"]
+    [reason] = load_history(write(tmp_path, bad), spec).rejected["reason"]
+    assert reason == (
+        "unparseable timestamp '13/01/2025 10:00:00 AM': neither the spec's timestamp_format "
+        "'%m/%d/%Y %I:%M:%S %p' nor ISO-8601"
+    )
+
+
+def test_a_column_not_in_iso_8601_says_the_value_and_the_format_to_set(tmp_path: Path) -> None:
+    """Every row rejected as a bare 'unparseable timestamp' told the user nothing. The reason
+    shows the value and the timestamp_format that reads it, with day or month first only when
+    a value over 12 shows which (never guessed)."""
+
+    def first_reason(starts: list[str]) -> str:
+        rows = [f"T{i},{start},,high,billing,email,3" for i, start in enumerate(starts)]
+        rejected = load_history(write(tmp_path, GOOD[:5] + rows), SPEC, max_rejected=1.0).rejected
+        assert len(rejected) == len(rows)
+        return rejected["reason"].iloc[0]
+
+    assert first_reason([f"03/{13 + i}/2025 10:00:00 PM" for i in range(9)]) == (
+        "unparseable timestamp '03/13/2025 10:00:00 PM': not ISO-8601 (such as "
+        "2024-07-01T12:00); it looks like month/day/year: set timestamp_format: "
+        "'%m/%d/%Y %I:%M:%S %p' in the spec"
+    )
+    assert first_reason([f"0{1 + i}.03.2025 22:00" for i in range(8)] + ["13.03.2025 22:00"]) == (
+        "unparseable timestamp '01.03.2025 22:00': not ISO-8601 (such as 2024-07-01T12:00); it "
+        "looks like day/month/year: set timestamp_format: '%d.%m.%Y %H:%M' in the spec"
+    )
+    assert first_reason([f"03/0{1 + i}/2025" for i in range(9)]).endswith(
+        "; set timestamp_format in the spec: '%m/%d/%Y' if the month comes first, '%d/%m/%Y' "
+        "if the day does"
+    )

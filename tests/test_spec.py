@@ -80,6 +80,9 @@ confidence: 0.9
         ({"features": {"categorical": ["finished"]}}, "features.categorical"),
         ({"id": "elapsed"}, "id"),
         ({"features": {"categorical": ["priority"]}, "segments": ["priority"] * 2}, "segments"),
+        ({"timestamp_format": "%H:%M"}, "timestamp_format"),  # no date: every item in 1900
+        ({"timestamp_format": "%m/%Y"}, "timestamp_format"),
+        ({"timestamp_format": "MM/DD/YYYY"}, "timestamp_format"),
     ],
 )
 def test_a_bad_spec_names_the_key(change: dict, key: str) -> None:
@@ -108,6 +111,13 @@ def test_embedded_specs_round_trip_through_yaml(name: str, tmp_path: Path) -> No
     path = tmp_path / "spec.yaml"
     path.write_text(spec.to_yaml())
     assert DatasetSpec.from_yaml(path) == spec
+
+
+def test_a_timestamp_format_round_trips_through_yaml(tmp_path: Path) -> None:
+    spec = DatasetSpec.from_dict({**BASE, "timestamp_format": "%m/%d/%Y %I:%M:%S %p"})
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec.to_yaml())
+    assert DatasetSpec.from_yaml(path).timestamp_format == "%m/%d/%Y %I:%M:%S %p"
 
 
 def test_a_short_saturday_round_trips_through_yaml(tmp_path: Path) -> None:

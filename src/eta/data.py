@@ -114,8 +114,15 @@ def quarantine_beside(data: str | Path) -> Path:
     return path.with_suffix(f".rejected{path.suffix}")
 
 
-def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
+def parse_timestamps(
+    values: pd.Series, timezone: str, timestamp_format: str | None = None
+) -> pd.Series:
     """Parse ISO-8601 timestamps to UTC; naive ones are local time in ``timezone``.
+
+    ``timestamp_format`` (the spec's, a strftime format) is tried first: exports such as NYC
+    Open Data write '01/15/2024 10:30:00 PM', and which of day and month comes first only the
+    export's owner knows. What it does not read is still read as ISO-8601, so one file may mix
+    them and ``--as-of`` stays ISO-8601.
 
     Blank text is missing (NaT), as an empty CSV cell is, and so are the words exports write for
     nothing (:data:`NOTHING`: 'NULL', 'None', 'NaT', ...): an open item's empty finish, written
@@ -136,10 +143,15 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
         values = values.astype("string")
     # Plain Python per value: pandas' string methods cost ~0.2 ms per call, more than a quote.
     text = [_time_text(v) for v in values.to_numpy(object, na_value=None)]
-    aware = np.array([v is not None and _HAS_OFFSET.search(v) is not None for v in text], bool)
-    naive = ~aware & np.array([v is not None for v in text], dtype=bool)
     out = np.full(len(text), NAT, dtype=np.int64)
     strings = np.array(text, dtype=object)
+    present = np.array([v is not None for v in text], dtype=bool)
+    if timestamp_format is not None and present.any():
+        out[present] = _within_years(_formatted(strings[present], timestamp_format, timezone))
+        present &= out == NAT
+        text = [v if p else None for v, p in zip(text, present, strict=True)]
+    aware = np.array([v is not None and _HAS_OFFSET.search(v) is not None for v in text], bool)
+    naive = ~aware & present
     if aware.any():
         parsed = pd.to_datetime(strings[aware], format="ISO8601", utc=True, errors="coerce")
         out[aware] = _within_years(parsed)
@@ -148,6 +160,15 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
         utc = local.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
         out[naive] = _within_years(utc)
     return pd.Series(utc_instants(out), index=values.index)
+
+
+def _formatted(strings: np.ndarray, timestamp_format: str, timezone: str) -> pd.DatetimeIndex:
+    """Texts read by a strftime format (NaT where it does not fit), as instants: with ``%z``
+    each carries its offset, without it they are local times in ``timezone``."""
+    if "%z" in timestamp_format:
+        return pd.to_datetime(strings, format=timestamp_format, utc=True, errors="coerce")
+    local = pd.to_datetime(strings, format=timestamp_format, errors="coerce")
+    return local.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
 
 
 NOTHING = frozenset({"null", "none", "nan", "nat", "na", "n/a", "#n/a", "nil"})
@@ -224,16 +245,17 @@ def load_history(
         )
     problems = _Problems(len(raw))
     tz = spec.timezone
-    start = parse_timestamps(raw[spec.start], tz)
+    written = spec.timestamp_format
+    start = parse_timestamps(raw[spec.start], tz, written)
     problems.add(~holds_value(raw[spec.start]), spec.start, "missing start timestamp")
-    problems.unparseable(raw[spec.start], start)
-    end = parse_timestamps(raw[spec.end], tz)
-    problems.unparseable(raw[spec.end], end, open_hint=True)
+    problems.unparseable(raw[spec.start], start, timestamp_format=written)
+    end = parse_timestamps(raw[spec.end], tz, written)
+    problems.unparseable(raw[spec.end], end, open_hint=True, timestamp_format=written)
     problems.add(end < start, spec.end, "finishes before it starts")
     seen = None
     if spec.observed_until:
-        seen = parse_timestamps(raw[spec.observed_until], tz)
-        problems.unparseable(raw[spec.observed_until], seen)
+        seen = parse_timestamps(raw[spec.observed_until], tz, written)
+        problems.unparseable(raw[spec.observed_until], seen, timestamp_format=written)
         problems.add(end.isna() & (seen < start), spec.observed_until, "last seen before it starts")
     numeric = {}
     for column in spec.features.numeric:
@@ -539,6 +561,74 @@ def _as_of(
     return as_of
 
 
+ISO_EXAMPLE = "2024-07-01T12:00"
+
+
+def _shown(text: pd.Series) -> pd.Series:
+    """Cell texts as a reason quotes them: in quotes, a long one cut short."""
+    cut = text.str.len() > 40
+    return "'" + text.where(~cut, text.str.slice(0, 40) + "...") + "'"
+
+
+def _written_year(text: pd.Series, timestamp_format: str | None) -> pd.Series:
+    """The year a timestamp's text says, where it says one: ISO-8601's leading digits, or what
+    the spec's format reads (microseconds hold the year 9999 where nanoseconds cannot)."""
+    year = pd.to_numeric(text.str.extract(r"^(\d{4,})-", expand=False), errors="coerce")
+    if timestamp_format is not None:
+        read = pd.to_datetime(
+            text.to_numpy(object, na_value=None),
+            format=timestamp_format,
+            errors="coerce",
+            utc="%z" in timestamp_format,
+        )
+        year = year.fillna(pd.Series(read.year, index=text.index, dtype="Float64"))
+    return year
+
+
+_DATE_LIKE = (
+    r"^(?P<a>\d{1,2})(?P<sep>[/.-])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})"
+    r"(?:(?P<t>[ T]+)(?P<hour>\d{1,2}):\d{2}(?P<s>:\d{2}(?P<f>[.,]\d+)?)?"
+    r"(?P<sp>\s*)(?P<ampm>[AaPp][Mm])?)?$"
+)
+"""Day and month in either order, a year, and maybe a time of day: what exports write when they
+do not write ISO-8601."""
+
+
+def _format_hint(text: pd.Series) -> str:
+    """The ``timestamp_format`` that would read a column's unread values, when they look like
+    dates. Which of day and month comes first is said only when a value over 12 says it; never
+    guessed, since '03/04/2024' reads either way without an error."""
+    parts = text.str.extract(_DATE_LIKE)
+    parts = parts[parts["a"].notna()]
+    if parts.empty:
+        return ""
+    days_first = (pd.to_numeric(parts["a"]) > 12).any()
+    months_first = (pd.to_numeric(parts["b"]) > 12).any()
+    if days_first and months_first:
+        return "; its dates put the day first in some rows and the month in others"
+    shape = parts.iloc[0]
+
+    def written(first: str, second: str) -> str:
+        sep = shape["sep"]
+        out = f"{first}{sep}{second}{sep}{'%Y' if len(shape['year']) == 4 else '%y'}"
+        if pd.notna(shape["hour"]):
+            out += shape["t"] + ("%I" if pd.notna(shape["ampm"]) else "%H") + ":%M"
+            if pd.notna(shape["s"]):
+                out += ":%S" + (f"{shape['f'][0]}%f" if pd.notna(shape["f"]) else "")
+            if pd.notna(shape["ampm"]):
+                out += f"{shape['sp']}%p"
+        return out
+
+    if months_first or days_first:
+        order = ("%m", "%d") if months_first else ("%d", "%m")
+        said = "month/day/year" if months_first else "day/month/year"
+        return f"; it looks like {said}: set timestamp_format: '{written(*order)}' in the spec"
+    return (
+        "; set timestamp_format in the spec: "
+        f"'{written('%m', '%d')}' if the month comes first, '{written('%d', '%m')}' if the day does"
+    )
+
+
 def _describe(row: pd.Series) -> str:
     return f"row {row['row']}, column '{row['column']}': {row['reason']}"
 
@@ -550,38 +640,62 @@ class _Problems:
         self._column = np.full(n, None, dtype=object)
         self._reason = np.full(n, None, dtype=object)
 
-    def add(self, mask: pd.Series, column: str, reason: str) -> None:
+    def add(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
+        """Mark the rows of ``mask`` not marked yet; ``reason`` is one text for all, or one per
+        row (a Series on some of the rows' index: texts that show each row's value)."""
         hit = np.asarray(mask.fillna(False), dtype=bool) & (self._reason == None)  # noqa: E711
         self._column[hit] = column
-        self._reason[hit] = reason
+        if isinstance(reason, pd.Series):
+            self._reason[hit] = reason.reindex(mask.index).to_numpy(object)[hit]
+        else:
+            self._reason[hit] = reason
 
     def unparseable(
-        self, written: pd.Series, parsed: pd.Series, *, open_hint: bool = False
+        self,
+        written: pd.Series,
+        parsed: pd.Series,
+        *,
+        open_hint: bool = False,
+        timestamp_format: str | None = None,
     ) -> None:
-        """Timestamps written but not read; a bare number (epoch seconds?) says how to fix it,
-        and in the finish column (``open_hint``) a placeholder says how to write "still open"."""
+        """Timestamps written but not read, each reason showing the value and what would be read:
+        ISO-8601, or the spec's ``timestamp_format`` when the export writes another (suggested
+        from the column's values, day or month first only when a value over 12 says which). A
+        bare number (epoch seconds?) says how to fix it, and in the finish column
+        (``open_hint``) a placeholder year says how to write "still open"."""
         unread = parsed.isna() & holds_value(written)  # an empty cell ("" in Parquet) is empty
         if not unread.any():
             return
+        column = str(written.name)
         text = written[unread].astype("string").str.strip()
+        shown = _shown(text)
         number = text.str.fullmatch(r"-?\d+(?:\.\d+)?").fillna(False).astype(bool)
         self.add(
             number.reindex(written.index, fill_value=False),
-            str(written.name),
-            "unparseable timestamp: a bare number; write ISO-8601 such as 2024-07-01T12:00",
+            column,
+            "unparseable timestamp "
+            + shown
+            + ": a bare number; write ISO-8601 such as 2024-07-01T12:00",
         )
-        year = pd.to_numeric(text.str.extract(r"^(\d{4,})-", expand=False), errors="coerce")
+        year = _written_year(text, timestamp_format)
         self.add(
             ((year < FIRST_YEAR) | (year >= END_YEAR)).reindex(written.index, fill_value=False),
-            str(written.name),
-            f"timestamp outside the years {FIRST_YEAR}-{END_YEAR - 1} (a placeholder such as "
+            column,
+            f"timestamp outside the years {FIRST_YEAR}-{END_YEAR - 1}: "
+            + shown
             + (
-                "9999-12-31? leave the cell empty for an item still open)"
+                " (a placeholder? leave the cell empty for an item still open)"
                 if open_hint
-                else "0000-00-00 or 9999-12-31?)"
+                else " (a placeholder such as 0000-00-00 or 9999-12-31?)"
             ),
         )
-        self.add(unread, str(written.name), "unparseable timestamp")
+        if timestamp_format is not None:
+            tail = f": neither the spec's timestamp_format {timestamp_format!r} nor ISO-8601"
+        elif unread.sum() * 2 < holds_value(written).sum():
+            tail = f": not ISO-8601 like the column's other values (such as {ISO_EXAMPLE})"
+        else:
+            tail = f": not ISO-8601 (such as {ISO_EXAMPLE}){_format_hint(text)}"
+        self.add(unread, column, "unparseable timestamp " + shown + tail)
 
     def any(self) -> pd.Series:
         return pd.Series(self._reason != None)  # noqa: E711

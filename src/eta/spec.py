@@ -12,6 +12,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
+import pandas as pd
 import yaml
 from pydantic import (
     BaseModel,
@@ -297,6 +298,12 @@ class DatasetSpec(_Strict):
     observed_until: str | None = None
     id: str | None = None
     timezone: str = "UTC"
+    timestamp_format: str | None = None
+    """How the export writes the start, end and observed_until timestamps when not ISO-8601: a
+    strftime format such as ``'%m/%d/%Y %I:%M:%S %p'`` (NYC Open Data's '01/15/2024 10:30:00
+    PM'). Day and month order cannot be told from a '03/04/2024', so it is never guessed: the
+    export's owner says it here. Values the format does not read are still read as ISO-8601;
+    without ``%z`` the times are local in ``timezone``."""
     clock: Literal["business", "wall"] = "wall"
     calendar: CalendarSpec = CalendarSpec()
     features: FeatureSpec = FeatureSpec()
@@ -337,6 +344,28 @@ class DatasetSpec(_Strict):
             raise ValueError(
                 f"{value!r} is not an IANA time zone such as 'Europe/Sarajevo'"
             ) from exc
+        return value
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _format_reads_a_date(cls, value: str | None) -> str | None:
+        """A format must read back the date it writes: one without a year, month or day (or
+        with a directive pandas cannot parse) would quietly put every item in 1900."""
+        if value is None:
+            return None
+        sample = dt.datetime(2024, 1, 15, 22, 30, 5, tzinfo=dt.UTC)
+        aware = "%z" in value
+        try:
+            written = (sample if aware else sample.replace(tzinfo=None)).strftime(value)
+            read = pd.to_datetime([written], format=value, utc=aware)[0]
+        except (ValueError, TypeError):
+            read = None
+        if read is None or pd.isna(read) or read.date() != sample.date():
+            raise ValueError(
+                f"{value!r} is not a strftime format that reads a date back: it needs the year, "
+                "month and day, such as '%m/%d/%Y %I:%M:%S %p' for '01/15/2024 10:30:00 PM' "
+                "or '%d.%m.%Y %H:%M' for '15.01.2024 22:30'"
+            )
         return value
 
     @field_validator("segments")
