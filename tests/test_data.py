@@ -341,3 +341,26 @@ def test_a_column_not_in_iso_8601_says_the_value_and_the_format_to_set(tmp_path:
         "; set timestamp_format in the spec: '%m/%d/%Y' if the month comes first, '%d/%m/%Y' "
         "if the day does"
     )
+
+
+def test_a_no_date_placeholder_finish_is_named_a_placeholder_not_a_finish_before_start(
+    tmp_path: Path,
+) -> None:
+    """'01/01/1900' is the classic SQL Server / Excel "no date": inside the years read, it was
+    reported as finishing before it starts, which sent the export's owner looking for a clock
+    bug instead of an empty cell."""
+    rows = [
+        "P1,2025-03-10T12:00:00+01:00,1900-01-01 00:00:00,high,billing,email,1",
+        "P2,2025-03-10T12:00:00+01:00,1899-12-30,high,billing,email,1",
+        "P3,2025-03-10T12:00:00+01:00,1970-01-01T00:00:00Z,high,billing,email,1",
+        "B1,2025-03-10T12:00:00+01:00,2001-01-01T00:00:00Z,high,billing,email,1",
+        "B2,2025-03-10T12:00:00+01:00,1900-01-01 09:00:00,high,billing,email,1",
+    ]
+    history = load_history(write(tmp_path, GOOD + rows), SPEC, max_rejected=0.5)
+    reasons = history.rejected.set_index("ticket_id")["reason"]
+    for placeholder in ("P1", "P2", "P3"):
+        assert reasons[placeholder] == (
+            "finishes before it starts, at a date systems write for no date (a placeholder? "
+            "leave the cell empty for an item still open)"
+        )
+    assert reasons["B1"] == reasons["B2"] == "finishes before it starts"

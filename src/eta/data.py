@@ -206,6 +206,35 @@ _FIRST_US, _END_US = (
 )
 
 
+NO_DATE = tuple(
+    pd.Timestamp(day)
+    for day in ("1753-01-01", "1899-12-30", "1899-12-31", "1900-01-01", "1970-01-01")
+)
+"""Midnights that systems write for "no date": SQL Server's earliest datetime, Excel's and OLE
+Automation's day 0 (and Excel's 1900-01-00, shown as the day before), SQL Server's and Excel's
+day 1, the Unix epoch. Inside the years a clock reads, so they parse; before the start they
+are still read as placeholders, not as items that finished before they began."""
+
+PLACEHOLDER_FINISH = (
+    "finishes before it starts, at a date systems write for no date (a placeholder? leave the "
+    "cell empty for an item still open)"
+)
+PLACEHOLDER_LOOK = (
+    "last seen before it starts, at a date systems write for no date (a placeholder? leave the "
+    "cell empty for an item not looked at)"
+)
+
+
+def placeholders(instants: pd.Series, among: pd.Series, timezone: str) -> pd.Series:
+    """Which of the rows ``among`` (those already wrong: only they are looked at, so clean
+    loads pay nothing) hold a :data:`NO_DATE` midnight, in local time or in UTC (an epoch 0
+    written with 'Z')."""
+    asked = instants[among.fillna(False).astype(bool)]
+    local = asked.dt.tz_convert(timezone).dt.tz_localize(None)
+    found = local.isin(NO_DATE) | asked.dt.tz_localize(None).isin(NO_DATE)
+    return found.reindex(instants.index, fill_value=False)
+
+
 def _within_years(instants: pd.DatetimeIndex) -> np.ndarray:
     """UTC nanoseconds (int64) of instants, NaT outside :data:`FIRST_YEAR`..:data:`END_YEAR`
     (counted in microseconds, which hold any year, where nanoseconds overflow after 2262)."""
@@ -251,12 +280,16 @@ def load_history(
     problems.unparseable(raw[spec.start], start, timestamp_format=written)
     end = parse_timestamps(raw[spec.end], tz, written)
     problems.unparseable(raw[spec.end], end, open_hint=True, timestamp_format=written)
-    problems.add(end < start, spec.end, "finishes before it starts")
+    before = end < start
+    problems.add(placeholders(end, before, tz), spec.end, PLACEHOLDER_FINISH)
+    problems.add(before, spec.end, "finishes before it starts")
     seen = None
     if spec.observed_until:
         seen = parse_timestamps(raw[spec.observed_until], tz, written)
         problems.unparseable(raw[spec.observed_until], seen, timestamp_format=written)
-        problems.add(end.isna() & (seen < start), spec.observed_until, "last seen before it starts")
+        before = end.isna() & (seen < start)
+        problems.add(placeholders(seen, before, tz), spec.observed_until, PLACEHOLDER_LOOK)
+        problems.add(before, spec.observed_until, "last seen before it starts")
     numeric = {}
     for column in spec.features.numeric:
         values = pd.to_numeric(raw[column], errors="coerce")
