@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from eta.calendar import utc_nanoseconds
 from eta.localization import LANGUAGES, catalog, language, placeholders
-from eta.messages import Speaker
+from eta.messages import Speaker, compose
 from eta.risks import CODES
 from eta.synthetic import load_spec
 
@@ -89,3 +91,58 @@ def test_a_date_far_from_the_quote_is_said_with_its_year(code: str) -> None:
     for style in ("by.time", "agent"):
         near, far = speaker.moments(moments, style)
         assert year in far and language(code).localize_digits("2025") not in near, (near, far)
+
+
+DATED_CASES = {
+    # reference Monday 7 December 2026; likely Friday 11; promise Thursday 17 December
+    "en": (
+        "Your parcel will most likely arrive on Friday, December 11, and at the latest by "
+        "Thursday, December 17."
+    ),
+    "bs": (
+        "Vaša pošiljka će najvjerovatnije stići u petak, 11. 12., a najkasnije u četvrtak, 17. 12."
+    ),
+    "ru": (
+        "Скорее всего, Ваш заказ будет доставлен в пятницу, 11 декабря, самое позднее — "
+        "в четверг, 17 декабря."
+    ),
+    "fa": (
+        "مرسولهٔ شما به احتمال زیاد جمعه ۱۱ دسامبر و حداکثر تا پنجشنبه ۱۷ دسامبر "
+        "به دستتان خواهد رسید."
+    ),
+}
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_a_likely_day_beside_a_dated_promise_carries_its_date_too(code: str) -> None:
+    """'most likely on Friday, and at the latest by Thursday, December 17': a shopper reads the
+    Friday as after the Thursday. Beside a dated promise the likely day and the follow-up are
+    dated too; beside one said by its weekday they stay weekdays."""
+    spec = load_spec("deliveries")
+    reference = pd.DatetimeIndex([pd.Timestamp("2026-12-07T09:00", tz="UTC")] * 2)
+    speaker = Speaker(language(code), spec, "UTC", reference)
+
+    def ns(*stamps: str) -> np.ndarray:
+        return utc_nanoseconds(pd.DatetimeIndex(list(stamps), tz="UTC"))
+
+    words = compose(
+        speaker,
+        earliest=ns("2026-12-08T10:00", "2026-12-08T10:00"),
+        likely=ns("2026-12-11T10:00", "2026-12-09T10:00"),
+        promise=ns("2026-12-17T23:59", "2026-12-11T23:59"),
+        follow_up=ns("2026-12-14T15:00", "2026-12-10T15:00"),
+        in_progress=np.zeros(2, bool),
+        elapsed=np.zeros(2),
+        escalate=np.zeros(2, bool),
+        segments=["0:all", "0:all"],
+        findings=[[], []],
+        confidence=0.9,
+    )
+    dated, near = words["customer_message"]
+    lang = language(code)
+    if code in DATED_CASES:
+        assert dated.startswith(DATED_CASES[code])
+    day = lang.date(dt.date(2026, 12, 11))
+    assert day in dated and lang.date(dt.date(2026, 12, 14)) in dated  # likely and follow-up
+    assert lang.date(dt.date(2026, 12, 9)) not in near  # a weekday beside a weekday promise
+    assert lang.date(dt.date(2026, 12, 10)) not in near

@@ -264,7 +264,7 @@ def test_an_overdue_ticket_gets_an_apology_a_new_promise_and_escalation(tickets)
         "This is taking longer than we promised, and we are sorry: we have escalated it. "
         "Most likely tomorrow afternoon, and at the latest by Tuesday, May 19 at 11:00\u202fAM. "
         "This period includes days when our team is off (Saturday and Sunday). "
-        "We will update you on Tuesday at 12:00\u202fPM if it is not resolved by then."
+        "We will update you on Tuesday, May 12 at 12:00\u202fPM if it is not resolved by then."
     )
     assert q["risk_notes"] == [
         {
@@ -295,7 +295,8 @@ def test_an_overdue_ticket_in_bosnian(tickets) -> None:
         "Izvinjavamo se što ovo traje duže nego što smo obećali; predmet smo proslijedili na "
         "prioritetnu obradu. Vaš zahtjev će najvjerovatnije biti riješen sutra poslijepodne, a "
         "najkasnije u utorak, 19. 5., do 11:00. U ovaj period ulaze i neradni dani našeg tima "
-        "(subota i nedjelja). Ako do tada ne bude riješen, javit ćemo Vam se u utorak u 12:00."
+        "(subota i nedjelja). Ako do tada ne bude riješen, javit ćemo Vam se u utorak, 12. 5., "
+        "u 12:00."
     )
 
 

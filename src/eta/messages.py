@@ -3,10 +3,11 @@ texts of each risk note, in the customer's language and time zone.
 
 Times are said the way people say them, relative to when the quote is given: "this afternoon",
 "by 5:00 PM tomorrow", "on Wednesday at 12:00 PM", and with the date once a day is a week or
-more away. The likely time is said to the part of the day (it is a median, not a deadline), the
-promise to the minute it was rounded to, or to the day for date-rounded promises ("by
-Thursday"). Every phrase comes from the language's catalog (:mod:`eta.localization`); this
-module only chooses which one and fills it in.
+more away; the likely time and the follow-up also when the promise beside them is said with its
+date, so that two weekdays a week apart are never read as one week. The likely time is said to
+the part of the day (it is a median, not a deadline), the promise to the minute it was rounded
+to, or to the day for date-rounded promises ("by Thursday"). Every phrase comes from the
+language's catalog (:mod:`eta.localization`); this module only chooses which one and fills it in.
 
 A phrase is formatted once per distinct (kind, day, time) in a batch, so a thousand quotes cost a
 few hundred phrase look-ups, not thousands of Babel calls.
@@ -41,7 +42,13 @@ _RELATIONS = (*_NEAR, "weekday", "date")
 """How far a moment is from when the quote is given, as its phrase says it."""
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DATED = -1
-"""A relation to the reference day that is always said with the date (for agents' lists)."""
+"""A relation to the reference day that is always said with the date (for agents' lists, and
+for a likely time or follow-up beside a promise said with its date)."""
+WEEKDAY_DAYS = 7
+"""A moment at most this many days ahead (and beyond tomorrow) is said by its weekday alone."""
+DATED_FROM_DAYS = 6
+"""A likely time or follow-up this many days ahead or more is said with its date, even though
+its weekday alone would do: "on Tuesday" six days from a Wednesday reads as this week's."""
 SAME_YEAR_DAYS = 300
 """A date further than this from when the quote is given is said with its year: "Thursday,
 April 11" for a promise four years ahead read as a few weeks away."""
@@ -80,9 +87,9 @@ class Speaker:
         'by.time', 'day' (a day on its own) or 'agent' (exact, with its date)."""
         return self.said(_local_ns(instants, self.timezone), style).tolist()
 
-    def said(self, local: np.ndarray, style: str) -> np.ndarray:
+    def said(self, local: np.ndarray, style: str, dated: np.ndarray | None = None) -> np.ndarray:
         """:meth:`moments` of local wall-clock nanoseconds in the display time zone, as an object
-        array.
+        array; where ``dated``, a moment a weekday would name is said with its date too.
 
         Words depend only on (relation to the reference day, day, time key), packed into one
         integer per moment: each distinct one in the batch is said once, the rest are look-ups.
@@ -93,6 +100,9 @@ class Speaker:
         # An agent's words are the same whatever the reference, but for whether the date is far.
         away = days - self._reference_day
         relation = (np.abs(away) > SAME_YEAR_DAYS).astype(np.int64) if style == "agent" else away
+        if dated is not None and style != "agent":
+            by_weekday = (away > len(_NEAR) - 1) & (away < WEEKDAY_DAYS)
+            relation = np.where(np.asarray(dated, bool) & by_weekday, _DATED, relation)
         uses = self._uses(style)
         timing = minute if uses == "time" else _parts(minute) if uses == "part" else 0
         packed = ((relation + _KEY_SPAN) * (2 * _KEY_SPAN) + days + _KEY_SPAN) * _MINUTES + timing
@@ -107,6 +117,16 @@ class Speaker:
                 )
             out.append(words)
         return np.array(out, dtype=object)
+
+    def days_away(self, local: np.ndarray) -> np.ndarray:
+        """Days from each item's reference day to local wall-clock nanoseconds (0: the same day)."""
+        return np.asarray(local, dtype=np.int64) // NS_PER_DAY - self._reference_day
+
+    def with_date(self, local: np.ndarray) -> np.ndarray:
+        """Whether each moment is said with its date in a 'by'/'on' phrase: neither today,
+        tomorrow nor a weekday of the coming week."""
+        away = self.days_away(local)
+        return (away < 0) | (away >= WEEKDAY_DAYS)
 
     def exact(self, utc_ns: int) -> str:
         """One moment (UTC nanoseconds) for agents, with its date ('Thursday, January 8,
@@ -149,7 +169,8 @@ class Speaker:
             pattern, far = "agent.moment", relation == 1
         else:
             near = _NEAR[relation] if 0 <= relation < len(_NEAR) else None
-            pattern = f"{style}.{near or ('weekday' if 0 < relation < 7 else 'date')}"
+            weekday = 0 < relation < WEEKDAY_DAYS
+            pattern = f"{style}.{near or ('weekday' if weekday else 'date')}"
             far = abs(relation) > SAME_YEAR_DAYS
         weekday, weekday_on, date = self._day_words(day, far)
         return self.language.catalog[pattern].format(
@@ -355,9 +376,16 @@ def compose(
     def sentence(key: str) -> Callable[..., str]:
         return lambda **params: _sentence(lang.text(key, **params))
 
+    # A likely time or follow-up beside a promise said with its date carries its date too:
+    # "most likely on Friday, and at the latest by Thursday, December 17" reads as one week.
+    promise_dated = speaker.with_date(promise)
+
+    def dated(local: np.ndarray) -> np.ndarray:
+        return promise_dated | (speaker.days_away(local) >= DATED_FROM_DAYS)
+
     follow = _per_distinct(
         sentence(f"message.follow_up.{spec.kind}"),
-        follow_up=speaker.said(follow_up, "on.time"),
+        follow_up=speaker.said(follow_up, "on.time", dated(follow_up)),
     )
     say_by, say_window = (sentence(f"message.{k}.{spec.kind}") for k in ("by", "window"))
     window = _per_distinct(
@@ -366,7 +394,7 @@ def compose(
             say_by(promise=promise) if one else say_window(likely=likely, promise=promise)
         ),
         one=one_day,
-        likely=speaker.said(likely, "on.day" if by_date else "on.part"),
+        likely=speaker.said(likely, "on.day" if by_date else "on.part", dated(likely)),
         promise=speaker.said(promise, "by.day" if by_date else "by.time"),
     )
     heard, which = _hear(speaker, findings, escalate)
