@@ -101,7 +101,26 @@ def test_a_finish_after_now_is_not_the_export_time_and_its_item_is_open(tmp_path
     # The export time is the latest real timestamp, not 2099: open items are days old, not decades.
     assert history.as_of == pd.Timestamp("2025-03-18T12:00:00+01:00")
     assert not history.frame.set_index("ticket_id").loc["F1", "finished"]
-    assert doubts(history, as_of_given=False) == []
+    # Open as documented, but said: the owner of the export learns how many and where.
+    assert doubts(history, as_of_given=False) == [
+        "1 item(s) finish after the export time and after today (2099-03-14; e.g. row 41, "
+        "resolved_at '2099-03-14T12:00:00+01:00'), so they count as still open; typos or "
+        "placeholders? Leave the cell empty for an item still open"
+    ]
+    assert history.finished_in_future["row"].tolist() == [41]
+
+
+def test_finishes_after_a_given_export_time_are_not_doubted_unless_they_are_after_today(
+    tmp_path: Path,
+) -> None:
+    """--as-of before the last finishes hides them on purpose (a backtest's cut); only a finish
+    after today is a typo."""
+    rows = [*GOOD, "F1,2025-03-10T12:00:00+01:00,2030-01-01T00:00:00Z,high,billing,email,1"]
+    history = load_history(write(tmp_path, rows), SPEC, as_of="2025-03-12T00:00:00Z")
+    assert history.frame["finished"].sum() < 40  # finishes after the cut are hidden ...
+    assert history.finished_in_future["row"].tolist() == [41]  # ... only 2030 is doubted
+    said = doubts(history, as_of_given=True)
+    assert said[0].startswith("1 item(s) finish after the export time and after today (2030-01-01;")
 
 
 def test_doubts_name_a_late_last_timestamp_and_items_open_longer_than_any_finish(

@@ -55,6 +55,9 @@ class History:
     feature and id columns. ``rejected`` has the original row plus ``file``, ``row``, ``column`` and
     ``reason``. ``respelled`` says, per categorical column, which values were taken as one
     (:func:`one_spelling`): each kept spelling with the others it stands for.
+    ``finished_in_future`` has the kept rows whose finish lies after the export time and after
+    now (``row`` as in ``rejected``, the ``written`` text and the ``finish``): no row is to blame
+    for being open, but each such finish is a typo or a placeholder, and the item counts as open.
     """
 
     spec: DatasetSpec
@@ -63,6 +66,9 @@ class History:
     as_of: pd.Timestamp
     source: str = "data"
     respelled: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    finished_in_future: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["row", "written", "finish"])
+    )
 
     @property
     def open_share(self) -> float:
@@ -332,7 +338,12 @@ def load_history(
         frame[spec.id] = raw.loc[~bad, spec.id].astype("string")
     frame[SEGMENT] = segment_keys(frame, spec)
     respelled = {column: merged for column, merged in respelled.items() if merged}
-    whole = History(spec, frame, rejected, as_of, source, respelled)
+    future = end[~bad] > max(as_of, pd.Timestamp.now(tz="UTC"))
+    rows = future.index[future.to_numpy(bool)]
+    in_future = pd.DataFrame(
+        {"row": rows + 1, "written": raw.loc[rows, spec.end].astype(str), "finish": end[rows]}
+    ).reset_index(drop=True)
+    whole = History(spec, frame, rejected, as_of, source, respelled, in_future)
     return seen_at(whole, as_of)
 
 
@@ -404,6 +415,9 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
       one (:func:`one_spelling`); the owner of the export should know, and may fix the source.
     * Starts long before the rest (a ticket "created" in 1900 and solved in 2023): one such
       item is the longest the model knows, and the training window starts with it.
+    * Finishes in the future (closed "2099-12-31"): nothing finished after now, so the items
+      count as open until the export, as documented; but the owner of the export would not
+      know how many rows that happened to, nor that their closed items became open ones.
     """
     frame = history.frame
     said = []
@@ -442,6 +456,17 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
         said.append(
             f"{column}: values that differ only in case are taken as one, written as most rows "
             f"write them ({shown}{'; ...' if len(merged) > 3 else ''})"
+        )
+    future = history.finished_in_future
+    if len(future):
+        first = future.iloc[0]
+        days = future["finish"].dt.tz_convert(history.spec.timezone).dt.strftime("%Y-%m-%d")
+        shown = sorted(days.unique())
+        said.append(
+            f"{len(future):,} item(s) finish after the export time and after today "
+            f"({', '.join(shown[:3])}{', ...' if len(shown) > 3 else ''}; e.g. row "
+            f"{first['row']:,}, {history.spec.end} {first['written']!r}), so they count as "
+            "still open; typos or placeholders? Leave the cell empty for an item still open"
         )
     finished = frame[FINISHED].to_numpy(bool)
     if finished.any():
