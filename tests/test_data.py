@@ -58,7 +58,7 @@ def test_each_kind_of_bad_row_is_reported_with_row_column_and_reason(tmp_path: P
     assert got.loc["B3"].tolist() == [43, "resolved_at", "finishes before it starts"]
     assert got.loc["B4"].tolist()[:2] == [44, "resolved_at"]
     assert got.loc["B4", "reason"].startswith("unparseable timestamp 'soon'")
-    assert got.loc["B5"].tolist() == [45, "queue_open", "not a number"]
+    assert got.loc["B5"].tolist() == [45, "queue_open", "not a number: 'many'"]
     assert got.loc["T0"].tolist() == [46, "ticket_id", DUPLICATE]
     assert got.loc["B6"].tolist() == [47, "queue_open", "not a finite number"]
     assert got.loc["B7", "reason"].startswith("timestamp outside the years 1700-2249")
@@ -200,8 +200,59 @@ def test_a_spec_column_missing_from_the_file_is_named(tmp_path: Path) -> None:
     path.write_text("ticket_id,created_at,resolved_at\nT1,2025-01-01,\n")
     with pytest.raises(
         DataError, match=r"h.csv.*\['priority', 'category', 'channel', 'queue_open'\]"
-    ):
+    ) as refused:
         load_history(path, SPEC)
+    assert "did you mean" not in str(refused.value)  # nothing near: nothing suggested
+
+
+def test_a_header_written_another_way_is_suggested_not_taken(tmp_path: Path) -> None:
+    """An export's header keeps 'Priority ' with a space; the spec says 'priority'. Headers are
+    read as written (quotes, the service and the quarantine name columns alike), so loading
+    stops, but says which header was meant."""
+    path = tmp_path / "h.csv"
+    path.write_text(
+        "ticket_id,created_at,resolved_at,Priority ,category,chanel,queue_open\n"
+        "T1,2025-01-01,,high,billing,email,1\n"
+    )
+    with pytest.raises(DataError) as refused:
+        load_history(path, SPEC)
+    assert "did you mean 'Priority ' for 'priority', 'chanel' for 'channel'?" in str(refused.value)
+
+
+def test_a_semicolon_export_with_decimal_commas_reads_as_its_comma_twin(tmp_path: Path) -> None:
+    """Excel where the decimal mark is a comma writes ';' between cells and '0,5' for a half
+    (with a BOM and CRLF): read as one column before, it was refused with every spec column
+    missing; its decimal commas, in a ',' file, rejected every row as 'not a number'."""
+    rows = [r.replace(",3", ",2.5") for r in GOOD]
+    comma = write(tmp_path, rows)
+    semicolon = tmp_path / "excel.csv"
+    text = (HEADER + "\n".join(rows) + "\n").replace(",", ";").replace("2.5", "2,5")
+    semicolon.write_bytes(("\ufeff" + text).replace("\n", "\r\n").encode())
+    assert read_table(semicolon).columns[0] == "ticket_id"
+    from_excel = load_history(semicolon, SPEC)
+    assert from_excel.rejected.empty
+    pd.testing.assert_frame_equal(from_excel.frame, load_history(comma, SPEC).frame)
+    assert (from_excel.frame["queue_open"] == 2.5).all()
+
+
+def test_a_decimal_comma_is_read_only_where_it_cannot_be_something_else(tmp_path: Path) -> None:
+    """In a ','-separated file (quoted) or with tabs where every value looks like a thousands
+    group, '2,5' and '1,234' are not guessed: the reason says how to write them."""
+    in_quotes = write(tmp_path, [*GOOD, 'C1,2025-03-03T10:00:00+01:00,,high,billing,email,"2,5"'])
+    [reason] = load_history(in_quotes, SPEC).rejected["reason"]
+    assert reason == "not a number: '2,5' looks like a decimal comma; write 2.5"
+    tabs = tmp_path / "history.tsv.csv"
+    rows = [*GOOD[:-1], "C1,2025-03-03T10:00:00+01:00,,high,billing,email,1;234"]
+    tabs.write_text((HEADER + "\n".join(rows) + "\n").replace(",", "\t").replace(";", ","))
+    [reason] = load_history(tabs, SPEC).rejected["reason"]
+    assert reason == (
+        "not a number: '1,234' looks like a decimal comma; write 1.234 (or without the comma "
+        "if it groups thousands)"
+    )
+    rows = [*GOOD[:-1], "C1,2025-03-03T10:00:00+01:00,,high,billing,email,0;25"]
+    tabs.write_text((HEADER + "\n".join(rows) + "\n").replace(",", "\t").replace(";", ","))
+    history = load_history(tabs, SPEC)
+    assert history.rejected.empty and history.frame["queue_open"].iloc[-1] == 0.25
 
 
 def test_naive_timestamps_are_local_to_the_spec_and_offsets_are_respected(tmp_path: Path) -> None:

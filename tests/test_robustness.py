@@ -415,7 +415,7 @@ def test_too_many_bad_rows_are_refused_and_quarantined(tmp_path: Path) -> None:
     assert len(rejected) == 62
     reasons = dict(zip(rejected["row"], rejected["reason"], strict=True))
     assert reasons[1].startswith("unparseable timestamp 'yesterday': not ISO-8601")
-    assert reasons[101] == "finishes before it starts" and reasons[102] == "not a number"
+    assert reasons[101] == "finishes before it starts" and reasons[102] == "not a number: 'lots'"
 
 
 @pytest.mark.parametrize(

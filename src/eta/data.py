@@ -8,6 +8,8 @@ Open items (empty end) are kept: they are right-censored observations, not bad r
 
 from __future__ import annotations
 
+import difflib
+import gzip
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -86,7 +88,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
     try:
         if suffix in {".parquet", ".pq"}:
             return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        delimiter = csv_delimiter(path)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=delimiter)
+        frame.attrs[DELIMITER] = delimiter
+        return frame
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path}: not UTF-8 text (it holds byte {exc.object[exc.start]:#x}); save it as UTF-8"
@@ -95,6 +100,32 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: the file is empty (not even a header row)") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot read it as {suffix.lstrip('.')}: {exc}") from None
+
+
+DELIMITER = "delimiter"
+"""Where :func:`read_table` leaves a CSV file's delimiter, in the frame's ``attrs``: a decimal
+comma is unambiguous only in a file whose cells are not separated by commas."""
+DELIMITERS = (",", ";", "\t", "|")
+"""Delimiters a CSV header is sniffed for: ',' and, from Excel in locales whose decimal mark
+is a comma, ';'; tabs and pipes from database tools."""
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+
+
+def csv_delimiter(path: str | Path) -> str:
+    """The delimiter of a CSV file, from its header line: the one of :data:`DELIMITERS` it holds
+    most often outside quotes (',' when none). A semicolon export read as commas was one column
+    named 'Number;Opened ;Resolved;...' and refused with every spec column missing."""
+    path = Path(path)
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as file:
+            header = file.readline(1 << 16)
+    except (OSError, EOFError):
+        return ","  # the reader says what is wrong with the file
+    outside = _QUOTED.sub("", header)
+    counts = {d: outside.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])  # ties go to the earlier, ',' first
+    return best if counts[best] else ","
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
@@ -275,8 +306,8 @@ def load_history(
     missing = [c for c in spec.required_columns if c not in raw.columns]
     if missing:
         raise DataError(
-            f"{source}: the spec '{spec.name}' names column(s) {missing} that are not in the file "
-            f"(columns present: {list(raw.columns)})"
+            f"{source}: the spec '{spec.name}' names column(s) {missing} that are not in the file"
+            f"{_near_misses(missing, raw.columns)} (columns present: {list(raw.columns)})"
         )
     problems = _Problems(len(raw))
     tz = spec.timezone
@@ -299,7 +330,9 @@ def load_history(
     numeric = {}
     for column in spec.features.numeric:
         values = pd.to_numeric(raw[column], errors="coerce")
-        problems.add(values.isna() & holds_value(raw[column]), column, "not a number")
+        unread = values.isna() & holds_value(raw[column])
+        if unread.any():  # only a file with bad numbers pays for reading them again
+            values = problems.not_numbers(raw[column], values, unread, raw.attrs.get(DELIMITER))
         problems.add(np.isinf(values), column, "not a finite number")
         numeric[column] = values.astype(float)
     if spec.id:
@@ -345,6 +378,28 @@ def load_history(
     ).reset_index(drop=True)
     whole = History(spec, frame, rejected, as_of, source, respelled, in_future)
     return seen_at(whole, as_of)
+
+
+def _near_misses(missing: list[str], present: pd.Index) -> str:
+    """'; did you mean ...' for spec columns a header writes another way: with other case or
+    spaces around it ('Opened ' for 'opened', which an export's header keeps and the spec must
+    then write too: headers are read as written, so that quotes, the service and the quarantine
+    all name a column alike), or close in spelling. Empty when nothing is near."""
+    headers = [str(c) for c in present]
+    folded = {h.strip().casefold(): h for h in headers}
+    said = []
+    for name in missing:
+        near = folded.get(name.strip().casefold())
+        if near is None:
+            close = difflib.get_close_matches(name, headers, n=1, cutoff=0.8)
+            near = close[0] if close else None
+        if near is not None:
+            said.append(f"{near!r} for {name!r}")
+    if not said and len(headers) == 1:
+        marks = [d for d in DELIMITERS[1:] if d in headers[0]]
+        if marks:
+            return f"; the header looks {marks[0]!r}-delimited, but was read as one column"
+    return f"; did you mean {', '.join(said)}?" if said else ""
 
 
 def one_spelling(texts: np.ndarray) -> tuple[np.ndarray, dict[str, tuple[str, ...]]]:
@@ -754,6 +809,39 @@ class _Problems:
         else:
             tail = f": not ISO-8601 (such as {ISO_EXAMPLE}){_format_hint(text)}"
         self.add(unread, column, "unparseable timestamp " + shown + tail)
+
+    def not_numbers(
+        self, written: pd.Series, values: pd.Series, unread: pd.Series, delimiter: str | None
+    ) -> pd.Series:
+        """Numbers written but not read, each reason showing the value; returns ``values`` with
+        decimal commas ('0,5') read where they are unambiguous.
+
+        In a file whose cells are separated by ';' (Excel where the decimal mark is a comma) a
+        comma is a decimal mark. With tabs or pipes it is one too, unless every such value is
+        shaped like a thousands group ('1,234'). In a ','-separated file or in Parquet it is
+        not read, and the reason says how to write it."""
+        column = str(written.name)
+        text = written[unread].astype("string").str.strip()
+        comma = text.str.fullmatch(r"[+-]?\d*,\d+").fillna(False).astype(bool)
+        if comma.any():
+            commas = text[comma]
+            thousands = commas.str.fullmatch(r"[+-]?[1-9]\d{0,2},\d{3}").fillna(False).all()
+            if delimiter == ";" or (delimiter in DELIMITERS[2:] and not thousands):
+                values = values.copy()
+                values[commas.index] = pd.to_numeric(commas.str.replace(",", ".", regex=False))
+            else:
+                dotted = commas.str.replace(",", ".", regex=False)
+                self.add(
+                    comma.reindex(written.index, fill_value=False),
+                    column,
+                    "not a number: "
+                    + _shown(commas)
+                    + " looks like a decimal comma; write "
+                    + dotted
+                    + (" (or without the comma if it groups thousands)" if thousands else ""),
+                )
+        self.add(values.isna() & unread, column, "not a number: " + _shown(text))
+        return values
 
     def any(self) -> pd.Series:
         return pd.Series(self._reason != None)  # noqa: E711
