@@ -13,6 +13,7 @@ from eta.calibration import (
     InFlightCalibration,
     MondrianCalibration,
     OnlineCalibration,
+    Scores,
     cumulative_hazard,
     recent_speed,
     speed_shift,
@@ -257,3 +258,28 @@ def test_a_segment_tail_leans_on_its_parent_until_it_has_exceedances_of_its_own(
     assert len(above) <= 10 and own_rate > 50  # its ten items above 0.475 reach only 0.5
     assert parent < few_tail.tail_rate < 2.5 * parent  # its ten weighed with the prior's ten
     assert calibration.by_key["1:many"].tail_rate == pytest.approx(2.0, rel=0.1)
+
+
+def test_a_thin_segment_borrows_its_parents_shape_at_its_own_median() -> None:
+    rng = np.random.default_rng(5)
+    wide, thin = rng.normal(0.0, 1.0, 5_000), rng.normal(2.0, 1.0, 40)
+    scores = np.r_[wide, thin]
+    keys = [np.full(len(scores), "all"), np.array(["a"] * len(wide) + ["d"] * len(thin))]
+    calibration = MondrianCalibration.fit(scores, np.ones(len(scores)), keys)
+    parent, own = calibration.by_key["0:all"], calibration.by_key["1:d"]
+    assert own.borrowed_from == "0:all" and calibration.by_key["1:a"].borrowed_from is None
+    assert own.n_effective == pytest.approx(40.0)
+    moved = own.quantile(np.array([0.5, 0.9])) - parent.quantile(np.array([0.5, 0.9]))
+    # The whole shape moves, by the thin median's distance, shrunk by 40 / (40 + 8).
+    assert moved[0] == pytest.approx(moved[1])
+    assert 0.8 * 2.0 * 40 / 48 < moved[0] < 1.2 * 2.0 * 40 / 48
+    saved = MondrianCalibration.from_dict(calibration.to_dict())
+    assert saved.by_key["1:d"].borrowed_from == "0:all"
+    # Items from before the calibration period count for the median; too few, none at all.
+    few = MondrianCalibration.fit(scores[:-36], np.ones(len(scores) - 36), [k[:-36] for k in keys])
+    assert "1:d" not in few.by_key
+    older = Scores(thin[:30], np.ones(30), [np.full(30, "all"), np.full(30, "d")])
+    helped = MondrianCalibration.fit(
+        scores[:-36], np.ones(len(scores) - 36), [k[:-36] for k in keys], older=older
+    )
+    assert helped.by_key["1:d"].n_effective == pytest.approx(34.0)

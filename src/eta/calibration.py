@@ -22,7 +22,7 @@ Gibbs, I. & Candès, E. (2021). Adaptive conformal inference under distribution 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from eta.data import look_up
 
 MIN_SEGMENT_ITEMS = 150.0
 """Effective number of calibration items a segment needs before it gets its own distribution."""
+MIN_SHIFTED_ITEMS = 8.0
+"""Effective number of calibration items a thinner segment needs for its own median: it then
+uses its parent's distribution moved to that median (:meth:`ScoreDistribution.moved`)."""
 TAIL_LEVEL = 0.95
 """Above this level scores follow the fitted exponential tail instead of the raw sample."""
 TAIL_PRIOR_ITEMS = 10.0
@@ -72,6 +75,9 @@ class ScoreDistribution:
     n_effective: float
     tail_start: float
     tail_rate: float
+    borrowed_from: str | None = None
+    """The tag of the segment whose shape a thin segment's distribution borrows (see
+    :meth:`moved`); ``None`` for a distribution of the segment's own scores."""
 
     @classmethod
     def fit(
@@ -131,6 +137,31 @@ class ScoreDistribution:
         tail = above - np.log1p(-np.minimum(p, 1.0 - 1e-12)) / self.tail_rate
         return np.where(above > self.tail_start, tail, body)
 
+    def moved(self, scores: np.ndarray, weights: np.ndarray, tag: str) -> ScoreDistribution:
+        """This distribution's shape, moved to the median of a thin segment's own ``scores``.
+
+        A segment with too few items for a 90th percentile of its own still has enough for a
+        median, and its median is what a model that could not tell it apart gets most wrong: a
+        queue three times slower than the rest, 40 items in the history, was quoted as an
+        average item and kept 51% of its promises. Its median shift is estimated like any
+        other score (censoring-weighted, with conformal's extra point) and shrunk towards none
+        by ``n / (n + MIN_SHIFTED_ITEMS)``, so a handful of items moves little (measured on a
+        generated history: the 40-item queue kept 60% static, 79% in replay, instead of 51% and
+        77%; its shape, wider than its parent's, is still not its own). The distribution holds
+        the effective size of the items behind the median and says whose shape it borrows
+        (``tag``, this distribution's): it is still thin history."""
+        own = ScoreDistribution.fit(scores, weights, self.tail_rate)
+        n = own.n_effective
+        shift = float(own.quantile(np.array([0.5]))[0] - self.quantile(np.array([0.5]))[0])
+        shift *= n / (n + MIN_SHIFTED_ITEMS)
+        return replace(
+            self,
+            scores=self.scores + shift,
+            n_effective=n,
+            tail_start=self.tail_start + shift,
+            borrowed_from=tag,
+        )
+
     def to_dict(self) -> dict:
         return {
             "scores": self.scores.tolist(),
@@ -138,6 +169,7 @@ class ScoreDistribution:
             "n_effective": self.n_effective,
             "tail_start": self.tail_start,
             "tail_rate": self.tail_rate,
+            **({"borrowed_from": self.borrowed_from} if self.borrowed_from else {}),
         }
 
     @classmethod
@@ -148,6 +180,25 @@ class ScoreDistribution:
             raw["n_effective"],
             raw["tail_start"],
             raw["tail_rate"],
+            raw.get("borrowed_from"),
+        )
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Calibration scores with their censoring weights and segment keys at every depth."""
+
+    scores: np.ndarray
+    weights: np.ndarray
+    keys: list[np.ndarray] = field(default_factory=list)
+
+    def of(self, rows: np.ndarray) -> Scores:
+        return Scores(self.scores[rows], self.weights[rows], [k[rows] for k in self.keys])
+
+    def plus(self, other: Scores) -> Scores:
+        return Scores(
+            np.concatenate([self.scores, other.scores]),
+            np.concatenate([self.weights, other.weights]),
         )
 
 
@@ -161,7 +212,8 @@ class MondrianCalibration:
     """Score distributions per segment, at every depth of the segment hierarchy.
 
     ``keys[d]`` is each item's segment key at depth ``d`` (depth 0 is everyone); an item uses the
-    deepest segment that has at least :data:`MIN_SEGMENT_ITEMS` effective calibration items.
+    deepest segment that has at least :data:`MIN_SEGMENT_ITEMS` effective calibration items, or
+    at least :data:`MIN_SHIFTED_ITEMS` for its parent's distribution moved to its own median.
     """
 
     by_key: dict[str, ScoreDistribution] = field(default_factory=dict)
@@ -174,23 +226,42 @@ class MondrianCalibration:
         weights: np.ndarray,
         keys: list[np.ndarray],
         min_items: float = MIN_SEGMENT_ITEMS,
+        older: Scores | None = None,
     ) -> MondrianCalibration:
+        """``older``: scores of items before the calibration period, for the medians of thin
+        segments only (see :meth:`ScoreDistribution.moved`): a segment with a few items a month
+        has a few dozen in a year, enough for a median though not for a 90th percentile."""
         by_key: dict[str, ScoreDistribution] = {}
         for depth, level in enumerate(keys):
             for key in np.unique(level):
                 rows = level == key
-                # A thin segment (possibly none of its items finished yet) uses its parent's.
-                if depth > 0 and effective_sample_size(weights[rows]) < min_items:
-                    continue
-                prior = MODEL_TAIL_RATE
+                parent, parent_tag = None, ""
                 for above in range(depth):  # the deepest ancestor with a distribution of its own
-                    ancestor = by_key.get(_tag(above, keys[above][rows][0]))
-                    prior = prior if ancestor is None else ancestor.tail_rate
-                by_key[_tag(depth, key)] = ScoreDistribution.fit(scores[rows], weights[rows], prior)
+                    tag = _tag(above, keys[above][rows][0])
+                    if tag in by_key and by_key[tag].borrowed_from is None:
+                        parent, parent_tag = by_key[tag], tag
+                size = effective_sample_size(weights[rows])
+                if parent is None or size >= min_items:
+                    prior = MODEL_TAIL_RATE if parent is None else parent.tail_rate
+                    by_key[_tag(depth, key)] = ScoreDistribution.fit(
+                        scores[rows], weights[rows], prior
+                    )
+                    continue
+                # Thin: the parent's shape at its own median, if it has enough items for one.
+                own = Scores(scores[rows], weights[rows])
+                if older is not None:
+                    own = own.plus(older.of(older.keys[depth] == key))
+                if effective_sample_size(own.weights) >= MIN_SHIFTED_ITEMS:
+                    by_key[_tag(depth, key)] = parent.moved(own.scores, own.weights, parent_tag)
+                # Thinner still (possibly none of its items finished yet): the parent's.
         return cls(by_key, min_items)
 
     def with_ahead(
-        self, scores: np.ndarray, weights: np.ndarray, keys: list[np.ndarray]
+        self,
+        scores: np.ndarray,
+        weights: np.ndarray,
+        keys: list[np.ndarray],
+        older: Scores | None = None,
     ) -> MondrianCalibration:
         """These distributions plus a second set, under tags starting with :data:`AHEAD`, for
         items quoted *ahead*: after the record of recent history ended, so that their recent
@@ -199,7 +270,7 @@ class MondrianCalibration:
         have quoted them, the record ending there. Quoted with the scores of live features
         instead, promises made a month ahead from a fast-changing record (flights, where recent
         delays say much of the next hours) kept 79% instead of 90%."""
-        ahead = MondrianCalibration.fit(scores, weights, keys, self.min_items)
+        ahead = MondrianCalibration.fit(scores, weights, keys, self.min_items, older)
         by_key = {**self.by_key, **{AHEAD + tag: d for tag, d in ahead.by_key.items()}}
         return MondrianCalibration(by_key, self.min_items)
 

@@ -37,6 +37,7 @@ from eta.calibration import (
     InFlightCalibration,
     MondrianCalibration,
     OnlineCalibration,
+    Scores,
     recent_speed,
 )
 from eta.censoring import effective_sample_size, ipcw_weights, still_running_share
@@ -222,7 +223,8 @@ class EtaModel:
         if not (w_calib > 0).any():
             raise DataError(f"{history.source}: no finished items in the calibration period")
         keys = self._segment_levels(frame.iloc[calib])
-        self.calibration_ = MondrianCalibration.fit(scores, w_calib, keys)
+        older = self._thin_segments_before(frame.iloc[train], x.iloc[train], w_train, keys, w_calib)
+        self.calibration_ = MondrianCalibration.fit(scores, w_calib, keys, older=older)
         tags = self.calibration_.segment_of(keys)
         reached = np.empty(len(scores))
         for tag, rows in self.calibration_.distributions(tags).items():
@@ -243,7 +245,7 @@ class EtaModel:
         if cut < len(frame):
             location_ahead, spread_ahead = self._quoted_ahead(frame.iloc[calib], events)
             scores_ahead = (log_hours[calib] - location_ahead) / spread_ahead
-            self.calibration_ = self.calibration_.with_ahead(scores_ahead, w_calib, keys)
+            self.calibration_ = self.calibration_.with_ahead(scores_ahead, w_calib, keys, older)
         self.speed_ = _with_ahead_twins(speed)
         self.online_ = OnlineCalibration(
             self.spec.confidence,
@@ -306,6 +308,34 @@ class EtaModel:
         copies[SEGMENT] = segment_keys(copies, self.spec)
         x = self._encode(feature_frame(copies, self.spec, self.clock_, events))
         return np.asarray(copied, dtype=int), x
+
+    def _thin_segments_before(
+        self,
+        items: pd.DataFrame,
+        x: pd.DataFrame,
+        weights: np.ndarray,
+        calibration_keys: list[np.ndarray],
+        calibration_weights: np.ndarray,
+    ) -> Scores | None:
+        """Scores of the training items of segments too thin in the calibration period for a
+        distribution of their own, for their medians (:meth:`MondrianCalibration.fit`).
+
+        They are in-sample (the trees learnt from them), so they understate how far a segment
+        sits from what the model says: shifts from them err towards none, the parent's."""
+        keys = self._segment_levels(items)
+        thin = np.zeros(len(items), dtype=bool)
+        for depth in range(1, len(keys)):
+            level, calibrated = keys[depth], calibration_keys[depth]
+            for key in np.unique(level):
+                own = calibration_weights[calibrated == key]
+                if effective_sample_size(own) < MIN_SEGMENT_ITEMS:
+                    thin |= level == key
+        rows = np.flatnonzero(thin & (weights > 0))
+        if not len(rows):
+            return None
+        location, spread = self._location_spread(x.iloc[rows])
+        log_hours = np.log(items[HOURS].to_numpy(float)[rows])
+        return Scores((log_hours - location) / spread, weights[rows], [k[rows] for k in keys])
 
     def _calibration_cut(self, hours: np.ndarray, finished: np.ndarray, strata: np.ndarray) -> int:
         """Where calibration begins: the latest ``calibration_share`` of the history, or more of

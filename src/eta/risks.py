@@ -284,7 +284,10 @@ def _recent_misses(model: EtaModel, f: QuoteFacts):
 def _thin_history(model: EtaModel, f: QuoteFacts):
     depth = len(model.spec.segments)
     tags = f.predictive.segment.astype(str)
-    fell_back = np.array([not t.removeprefix(AHEAD).startswith(f"{depth}:") for t in tags])
+    # A segment thinner than a distribution of its own: calibrated on a wider group's shape.
+    by_key = model.calibration_.by_key
+    wider = np.array([by_key[t].borrowed_from or t for t in tags], dtype=object)
+    fell_back = np.array([not t.removeprefix(AHEAD).startswith(f"{depth}:") for t in wider])
     fell_back &= depth > 0
     unseen = np.zeros(len(tags), dtype=bool)
     values: dict[int, list[str]] = {}
@@ -303,7 +306,7 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
             beyond.setdefault(row, []).append((column, float(column_values[row]), low, high))
             unseen[row] = True
     for row in np.flatnonzero(fell_back | unseen):
-        group = tags[row].partition(":")[2] if fell_back[row] else None
+        group = wider[row].partition(":")[2] if fell_back[row] else None
         yield (
             row,
             _finding(
