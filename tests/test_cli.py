@@ -74,7 +74,7 @@ def test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace:
             "(such as 2024-07-01T12:00)",
         ]
     ]
-    assert "row 8 (line 9) column 'resolved_at'" in result.output  # the header is line 1
+    assert "row 8 (line 9), column 'resolved_at'" in result.output  # the header is line 1
     assert "registered tickets version 1" in result.output
 
     import mlflow
@@ -256,3 +256,26 @@ def test_the_first_registered_version_becomes_champion_and_later_ones_do_not(
     assert second.exit_code == 0, second.output
     assert "@champion stays on version 1" in second.output
     assert tracking.alias_version("tickets", "champion") == "1"
+
+
+def test_a_rejected_row_is_said_on_the_line_it_begins_after_cells_with_line_breaks(
+    workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ServiceNow's descriptions hold line breaks: 'line row + 1' sent the reader three lines
+    above the row. The line is counted only when rows were rejected."""
+    from eta.cli import load_checked_history
+    from eta.spec import DatasetSpec
+
+    history = pd.read_csv(workspace / "history.csv", dtype=str).head(400)
+    history.insert(1, "note", "printer jam")
+    history.loc[0:2, "note"] = "user says:\nprinter jam"
+    history.loc[7, "resolved_at"] = history.loc[8, "resolved_at"]  # the workspace's bad row
+    history.loc[9, "created_at"] = "not a date"
+    data = tmp_path / "multiline.csv"
+    history.to_csv(data, index=False)
+    lines = data.read_text().split("\n")
+    assert [i + 1 for i, line in enumerate(lines) if "not a date" in line] == [14]
+    dataset = DatasetSpec.from_yaml(workspace / "spec.yaml")
+    load_checked_history(data, dataset, None, None)
+    said = capsys.readouterr().err
+    assert "row 10 (line 14), column 'created_at'" in said

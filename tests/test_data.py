@@ -17,6 +17,7 @@ from eta.data import (
     load_history,
     look_up,
     read_table,
+    record_lines,
     seen_at,
 )
 from eta.synthetic import load_spec
@@ -103,9 +104,9 @@ def test_a_finish_after_now_is_not_the_export_time_and_its_item_is_open(tmp_path
     assert not history.frame.set_index("ticket_id").loc["F1", "finished"]
     # Open as documented, but said: the owner of the export learns how many and where.
     assert doubts(history, as_of_given=False) == [
-        "1 item(s) finish after the export time and after today (2099-03-14; e.g. row 41, "
-        "resolved_at '2099-03-14T12:00:00+01:00'), so they count as still open; typos or "
-        "placeholders? Leave the cell empty for an item still open"
+        "1 item(s) finish after the export time and after today (2099-03-14; e.g. row 41 "
+        "(line 42), resolved_at '2099-03-14T12:00:00+01:00'), so they count as still open; "
+        "typos or placeholders? Leave the cell empty for an item still open"
     ]
     assert history.finished_in_future["row"].tolist() == [41]
 
@@ -434,3 +435,16 @@ def test_a_no_date_placeholder_finish_is_named_a_placeholder_not_a_finish_before
             "leave the cell empty for an item still open)"
         )
     assert reasons["B1"] == reasons["B2"] == "finishes before it starts"
+
+
+def test_record_lines_count_line_breaks_in_quoted_cells_and_blank_lines(tmp_path: Path) -> None:
+    """The line a record begins on, as an editor shows it, for records pandas numbers 1, 2, ...
+    after the header: quoted cells may span lines (CRLF inside them too), blank lines hold no
+    record, and a ';' file is read with its own delimiter."""
+    path = tmp_path / "h.csv"
+    path.write_bytes(
+        b'\xef\xbb\xbfid;note\r\n1;"two\r\nlines"\r\n\r\n2;plain\r\n3;"a;b\nc\nd"\r\n4;x\r\n'
+    )
+    assert read_table(path)["id"].tolist() == ["1", "2", "3", "4"]
+    assert record_lines(path, [1, 2, 3, 4]) == {1: 2, 2: 5, 3: 6, 4: 9}
+    assert record_lines(path, [3]) == {3: 6} and record_lines(path, []) == {}

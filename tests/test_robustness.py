@@ -410,7 +410,7 @@ def test_too_many_bad_rows_are_refused_and_quarantined(tmp_path: Path) -> None:
     text.to_csv(data, index=False)
     spec = write_spec(tmp_path / "spec.yaml")
     result = refused("train", "--spec", spec, "--data", data, "--out", tmp_path / "m")
-    assert str(data) in result.output and "row 1, column 'opened'" in result.output
+    assert str(data) in result.output and "row 1 (line 2), column 'opened'" in result.output
     rejected = pd.read_csv(tmp_path / "history.rejected.csv")
     assert len(rejected) == 62
     reasons = dict(zip(rejected["row"], rejected["reason"], strict=True))

@@ -21,6 +21,7 @@ from rich.table import Table
 from eta.data import (
     DataError,
     History,
+    describe_rejected,
     doubts,
     load_history,
     parse_timestamp,
@@ -402,19 +403,12 @@ def _print_segments(by_segment: pd.DataFrame) -> None:
 
 
 def _report_rejected(rejected: pd.DataFrame, where: Path) -> None:
-    """Rows count from 1 after the header; in a CSV file that is the next line, said too."""
-    csv = len(rejected) and str(rejected["file"].iloc[0]).lower().endswith(".csv")
-
-    def line(row: int) -> str:
-        return f" (line {row + 1})" if csv else ""
-
+    """Rows count from 1 after the header; in a CSV file the line each begins on is said too
+    (not row + 1: a cell may hold line breaks), counted only when rows were rejected."""
     if len(rejected):
         err_console.print(
             f"[yellow]{len(rejected)} row(s) rejected[/] (kept in {where}); first: "
-            + "; ".join(
-                f"row {r.row}{line(r.row)} column '{r.column}': {r.reason}"
-                for r in rejected.head(3).itertuples()
-            ),
+            + "; ".join(describe_rejected(rejected.head(3), str(rejected["file"].iloc[0]))),
             highlight=False,
         )
 

@@ -8,10 +8,11 @@ Open items (empty end) are kept: they are right-censored observations, not bad r
 
 from __future__ import annotations
 
+import csv
 import difflib
 import gzip
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,41 @@ def csv_delimiter(path: str | Path) -> str:
     counts = {d: outside.count(d) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])  # ties go to the earlier, ',' first
     return best if counts[best] else ","
+
+
+def record_lines(path: str | Path, rows: Iterable[int]) -> dict[int, int]:
+    """The physical line on which each of a CSV file's records ``rows`` begins (counted from 1
+    after the header, as quarantined rows are). A quoted cell may hold line breaks (ServiceNow's
+    descriptions do), so 'row + 1' pointed lines above the row. This reads the file record by
+    record up to the last row asked for: it is for reporting rejected rows, never a clean load.
+    Blank lines hold no record, as pandas reads them."""
+    wanted = set(rows)
+    if not wanted:
+        return {}
+    path = Path(path)
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    found: dict[int, int] = {}
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as file:
+        reader = csv.reader(file, delimiter=csv_delimiter(path))
+        record, begins = -1, 1  # the header is record 0
+        for cells in reader:
+            if cells:
+                record += 1
+                if record in wanted:
+                    found[record] = begins
+                    if len(found) == len(wanted):
+                        break
+            begins = reader.line_num + 1
+    return found
+
+
+def row_places(source: str, rows: Iterable[int]) -> dict[int, str]:
+    """How a report names rows of ``source``: 'row 8', and in a CSV file 'row 8 (line 14)', the
+    line an editor shows it on."""
+    rows = [int(r) for r in rows]
+    text = str(source).lower().endswith((".csv", ".txt", ".gz"))
+    lines = record_lines(source, rows) if text and Path(source).is_file() else {}
+    return {r: f"row {r}" + (f" (line {lines[r]})" if r in lines else "") for r in rows}
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
@@ -353,7 +389,7 @@ def load_history(
         raise DataError(
             f"{source}: {bad.sum()} of {len(raw)} rows ({share:.1%}) were rejected, more than the "
             f"allowed {max_rejected:.0%}{where}. First problems: "
-            + "; ".join(rejected.head(3).apply(_describe, axis=1))
+            + "; ".join(describe_rejected(rejected.head(3), source))
         )
     kept_seen = None if seen is None else seen[~bad]
     as_of = _as_of(as_of, start[~bad], end[~bad], kept_seen, spec, source)
@@ -519,8 +555,9 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
         shown = sorted(days.unique())
         said.append(
             f"{len(future):,} item(s) finish after the export time and after today "
-            f"({', '.join(shown[:3])}{', ...' if len(shown) > 3 else ''}; e.g. row "
-            f"{first['row']:,}, {history.spec.end} {first['written']!r}), so they count as "
+            f"({', '.join(shown[:3])}{', ...' if len(shown) > 3 else ''}; e.g. "
+            f"{row_places(history.source, [first['row']])[first['row']]}, "
+            f"{history.spec.end} {first['written']!r}), so they count as "
             "still open; typos or placeholders? Leave the cell empty for an item still open"
         )
     finished = frame[FINISHED].to_numpy(bool)
@@ -742,8 +779,10 @@ def _format_hint(text: pd.Series) -> str:
     )
 
 
-def _describe(row: pd.Series) -> str:
-    return f"row {row['row']}, column '{row['column']}': {row['reason']}"
+def describe_rejected(rejected: pd.DataFrame, source: str) -> list[str]:
+    """Rejected rows in words, each with its row (and line, in a CSV file), column and reason."""
+    places = row_places(source, rejected["row"])
+    return [f"{places[r.row]}, column '{r.column}': {r.reason}" for r in rejected.itertuples()]
 
 
 class _Problems:
