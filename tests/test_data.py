@@ -380,12 +380,17 @@ def test_a_timestamp_format_in_the_spec_reads_an_export_that_is_not_iso(tmp_path
     assert from_us.rejected.empty
     from_iso = load_history(write(tmp_path, iso), SPEC)
     pd.testing.assert_frame_equal(from_us.frame, from_iso.frame)
-    bad = [*us, "B1,13/01/2025 10:00:00 AM,,high,billing,email,3"]
-    [reason] = load_history(write(tmp_path, bad), spec).rejected["reason"]
-    assert reason == (
-        "unparseable timestamp '13/01/2025 10:00:00 AM': neither the spec's timestamp_format "
+    bad = [
+        *us,
+        "B1,13/01/2025 10:00:00 AM,,high,billing,email,3",
+        "B2,02/30/2025 10:00:00 AM,,high,billing,email,3",  # not March 2nd
+    ]
+    reasons = load_history(write(tmp_path, bad), spec).rejected["reason"]
+    assert reasons.tolist() == [
+        f"unparseable timestamp '{value}': neither the spec's timestamp_format "
         "'%m/%d/%Y %I:%M:%S %p' nor ISO-8601"
-    )
+        for value in ("13/01/2025 10:00:00 AM", "02/30/2025 10:00:00 AM")
+    ]
 
 
 def test_a_column_not_in_iso_8601_says_the_value_and_the_format_to_set(tmp_path: Path) -> None:

@@ -237,7 +237,12 @@ def parse_timestamps(
 
 def _formatted(strings: np.ndarray, timestamp_format: str, timezone: str) -> pd.DatetimeIndex:
     """Texts read by a strftime format (NaT where it does not fit), as instants: with ``%z``
-    each carries its offset, without it they are local times in ``timezone``."""
+    each carries its offset, without it they are local times in ``timezone``.
+
+    pandas reads such a format at ~5 us a value (ISO-8601 at ~0.5 us): a million rows' starts
+    and finishes take 10 s more. Arrow's ``strptime`` is 30x faster but reads '02/30/2024' as
+    March 1 and '200703 3034618' as a time, where pandas refuses them and the row is
+    quarantined with its value."""
     if "%z" in timestamp_format:
         return pd.to_datetime(strings, format=timestamp_format, utc=True, errors="coerce")
     local = pd.to_datetime(strings, format=timestamp_format, errors="coerce")
