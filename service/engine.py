@@ -158,8 +158,7 @@ def quote(
     """Quote request items with one deployment: one result per item, in order."""
     model = deployment.model
     spec = model.spec
-    known = spec.feature_columns
-    errors = [_unknown_features(item, known, deployment.name) for item in items]
+    errors = [_feature_problems(item, spec, deployment.name) for item in items]
     starts = _starts(
         [None if errors[i] else item.started_at or now for i, item in enumerate(items)]
     )
@@ -199,7 +198,7 @@ def report_outcomes(
     spec = model.spec
     if deployment.feed is None:
         deployment.feed = OutcomeFeed.for_model(model)
-    errors = [_unknown_features(item, spec.feature_columns, deployment.name) for item in items]
+    errors = [_feature_problems(item, spec, deployment.name) for item in items]
     frame = _raw_frame(
         spec,
         items,
@@ -239,19 +238,26 @@ def advance_outcomes(deployment: Deployment, now: pd.Timestamp) -> int:
     return judged
 
 
-def _unknown_features(
-    item: QuoteRequest | OutcomeItem, known: tuple[str, ...], model: str
+def _feature_problems(
+    item: QuoteRequest | OutcomeItem, spec: Any, model: str
 ) -> list[FieldError] | None:
+    """Features the model does not have, and true/false given for a number: JSON's ``true``
+    is not the weight 1 (pydantic would have read it so, and quoted it)."""
+    known = spec.feature_columns
     unknown = sorted(set(item.features) - set(known))
-    if not unknown:
-        return None
-    return [
+    errors = [
         FieldError(
             field=f"features.{name}",
             message=f"not a feature of model '{model}' (it has: {', '.join(known) or 'none'})",
         )
         for name in unknown
     ]
+    errors += [
+        FieldError(field=f"features.{name}", message="not a number (true/false is a yes or no)")
+        for name in spec.features.numeric
+        if isinstance(item.features.get(name), bool)
+    ]
+    return errors or None
 
 
 def _starts(moments: list[datetime | None]) -> pd.DatetimeIndex | list[str | None]:
@@ -271,11 +277,20 @@ def _raw_frame(
 ) -> pd.DataFrame:
     """Request items as the raw rows :func:`eta.quote.prepare_items` reads."""
     raw: dict[str, Any] = {spec.start: starts}
-    for column in spec.feature_columns:
-        raw[column] = [item.features.get(column) for item in items]
+    for column in spec.features.categorical:  # a JSON true is the text a CSV cell holds
+        raw[column] = [_category(item.features.get(column)) for item in items]
+    for column in spec.features.numeric:  # true/false there is an item error already
+        values = [item.features.get(column) for item in items]
+        raw[column] = [None if isinstance(v, bool) else v for v in values]
     if elapsed is not None:
         raw["elapsed"] = elapsed
     return pd.DataFrame(raw)
+
+
+def _category(value: str | float | bool | None) -> str | float | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def _json_columns(quotes: dict[str, Any]) -> dict[str, list[Any]]:

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
 
 from eta.spec import MAX_CONFIDENCE
 from service.problems import FieldError
@@ -19,7 +29,32 @@ from service.problems import FieldError
 MAX_BATCH = 1000
 """Items per batch call: every shipping option of a big cart, or a page of an agent's queue."""
 
-FeatureValue = str | float | None
+
+def _one_feature_value(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """One message for a value that is none of the kinds, instead of one per kind tried
+    (``features.weight_g.str: ...; features.weight_g.float: ...``)."""
+    try:
+        return handler(value)
+    except ValidationError:
+        raise ValueError("not text, a number, true/false or null") from None
+
+
+FeatureValue = Annotated[str | float | bool | None, WrapValidator(_one_feature_value)]
+"""A feature's value as JSON has it. A boolean stays a boolean (pydantic would read ``true`` as
+the number 1): a categorical feature reads it as the text 'true'/'false', as a CSV cell holds
+it; a numeric one refuses it (:mod:`service.engine`), since a yes is not a weight."""
+
+
+def _not_a_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("not a number (true/false is a yes or no)")
+    return value
+
+
+Number = BeforeValidator(_not_a_boolean)
+"""For a number field: pydantic reads JSON ``true`` as 1, so ``elapsed_hours: true`` would be
+one hour spent."""
+
 EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_START = datetime(2100, 1, 1, tzinfo=UTC)
 """Instants outside these are typos (and beyond what calendars and timestamps handle)."""
@@ -60,9 +95,9 @@ class QuoteRequest(_Schema):
     """When the item started (ISO-8601; without an offset it is the model's local time), between
     2000 and 2100. Omitted: now. An earlier start re-quotes an item in progress from the time it
     has taken."""
-    elapsed_hours: Annotated[float | None, Field(ge=0, le=100_000)] = None
+    elapsed_hours: Annotated[float, Field(ge=0, le=100_000), Number] | None = None
     """Clock hours already spent on the item (overrides what ``started_at`` implies)."""
-    confidence: Annotated[float | None, Field(gt=0.5, le=MAX_CONFIDENCE)] = None
+    confidence: Annotated[float, Field(gt=0.5, le=MAX_CONFIDENCE), Number] | None = None
     """Promise level (default: the model's, usually 0.9)."""
     locale: Annotated[str | None, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8}){0,4}$")] = (
         None

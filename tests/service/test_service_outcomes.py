@@ -171,3 +171,16 @@ def test_an_outcome_state_pointing_nowhere_is_set_aside_too(
         assert client.get("/readyz").status_code == 200
         assert client.get("/v1/models/tickets", headers=headers["quote"]).json()["live"] == {}
     assert list(state.parent.glob("tickets.unreadable-*"))
+
+
+def test_true_for_a_number_in_an_outcome_is_refused_by_name(
+    model_copy: Path, make_app: Callable, headers: dict
+) -> None:
+    features = {"priority": "normal", "queue_open": True}
+    items = [{**ticket(1, days_ago=3, took_hours=2), "features": features}]
+    with TestClient(make_app(model_copy)) as client:
+        body = client.post(
+            "/v1/outcomes", json={"items": items}, headers=headers["outcomes"]
+        ).json()
+    assert (body["accepted"], body["failed"]) == (0, 1)
+    assert body["errors"][0]["errors"][0]["field"] == "items[0].features.queue_open"

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from eta import synthetic
+from eta.data import load_history
+from eta.model import EtaModel
 from service.schemas import QuoteBatchResponse, QuoteResponse
 
 PARCEL = {"service": "standard", "carrier": "DHL", "region": "urban", "weight_kg": 2.5}
@@ -197,3 +203,68 @@ def test_a_thousand_items_come_back_in_order(client: TestClient, headers: dict) 
     body = client.post("/v1/quotes/batch", json={"items": items}, headers=headers["quote"]).json()
     assert body["quoted"] == 1000
     assert [item["quote"]["id"] for item in body["items"]] == [str(i) for i in range(1000)]
+
+
+def test_true_or_false_for_a_number_is_a_problem_naming_the_field(
+    client: TestClient, headers: dict
+) -> None:
+    # Pydantic read JSON true as 1: a weight of true was quoted as 1 kg, with a 200.
+    problem = quote(client, headers, features={**PARCEL, "weight_kg": True}).json()
+    assert problem["status"] == 422
+    assert problem["errors"] == [
+        {"field": "features.weight_kg", "message": "not a number (true/false is a yes or no)"}
+    ]
+    problem = quote(client, headers, features=PARCEL, elapsed_hours=True).json()
+    assert problem["status"] == 422 and problem["errors"][0]["field"] == "elapsed_hours"
+    items = [{"model": "deliveries", "features": {**PARCEL, "weight_kg": False}}]
+    body = client.post("/v1/quotes/batch", json={"items": items}, headers=headers["quote"]).json()
+    assert body["failed"] == 1
+    assert body["items"][0]["error"]["errors"][0]["field"] == "items[0].features.weight_kg"
+
+
+def test_true_for_a_category_is_the_value_a_yes_no_column_taught(
+    make_app: Callable, headers: dict, tmp_path: Path
+) -> None:
+    # Pydantic read true as 1, a value no model learnt: the item was quoted as unknown.
+    sim = synthetic.tickets(3000, seed=11)
+    history = sim.history.assign(channel=sim.history["channel"] == "email")  # Parquet's bools
+    EtaModel(sim.spec).fit(load_history(history, sim.spec)).save(tmp_path / "m" / "tickets")
+    start = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)).floor("h").isoformat()
+    with TestClient(make_app(tmp_path / "m")) as client:
+        promises = {
+            repr(value): client.post(
+                "/v1/quotes",
+                json={"model": "tickets", "features": {"channel": value}, "started_at": start},
+                headers=headers["quote"],
+            ).json()["promise_at"]
+            for value in (True, "True", "true", "1", False, "False")
+        }
+    assert promises["True"] == promises["'True'"] == promises["'true'"] != promises["'1'"]
+    assert promises["False"] == promises["'False'"]
+
+
+def test_a_feature_value_of_no_kind_is_one_problem_naming_the_field(
+    client: TestClient, headers: dict
+) -> None:
+    problem = quote(client, headers, features={**PARCEL, "weight_kg": {"kg": 2}}).json()
+    assert problem["errors"] == [
+        {"field": "features.weight_kg", "message": "not text, a number, true/false or null"}
+    ]
+
+
+def test_huge_infinite_and_nan_numbers_are_read_as_eta_quote_reads_them(
+    client: TestClient, headers: dict
+) -> None:
+    start = "2025-06-02T10:00:00+02:00"
+    huge = quote(client, headers, features={**PARCEL, "weight_kg": 1e308}, started_at=start)
+    assert huge.status_code == 200 and "thin_history" in huge.json()["risk_codes"]
+    [infinite] = quote(client, headers, features={**PARCEL, "weight_kg": "Infinity"}).json()[
+        "errors"
+    ]
+    assert (
+        infinite["field"] == "features.weight_kg" and "not a finite number" in infinite["message"]
+    )
+    # 'NaN' is a word for nothing, as in a CSV cell: the weight is unknown.
+    nan = quote(client, headers, features={**PARCEL, "weight_kg": "NaN"}, started_at=start)
+    unknown = quote(client, headers, features={**PARCEL, "weight_kg": None}, started_at=start)
+    assert nan.json()["promise_at"] == unknown.json()["promise_at"]
