@@ -239,3 +239,34 @@ def test_outcomes_not_known_yet_are_counted_in_not_dropped() -> None:
     assert on_time_estimate(pd.Series(seen), pd.Series(finished), promise) == pytest.approx(
         0.9, abs=0.01
     )
+
+
+def test_a_candidate_older_than_the_champion_is_told_so_not_to_wait_for_outcomes(
+    tickets_history: History, tickets_model, tmp_path: Path
+) -> None:
+    from eta.model import EtaModel
+    from eta.promotion import compare, write_report
+
+    older = seen_at(tickets_history, tickets_history.as_of - pd.Timedelta(days=90))
+    comparison = compare(EtaModel(older.spec), older, tickets_model)
+    assert not comparison.promote and comparison.holdout.empty
+    [reason] = comparison.reasons
+    assert "older than the champion's" in reason and "will not change that" in reason
+    assert f"{older.as_of:%Y-%m-%d}" in reason and f"{tickets_model.as_of_:%Y-%m-%d}" in reason
+    report = write_report(comparison, "tickets", tmp_path / "report").read_text()
+    assert "no champion" not in report and "retrain again when more outcomes" not in report
+    h = comparison.holdout
+    assert f"{h.start:%Y-%m-%d %H:%M} to {h.end:%Y-%m-%d %H:%M}" not in report  # zero length
+    assert "Holdout: none" in report and "training cut-off" in report
+
+
+def test_a_champion_too_recent_to_judge_is_named_in_the_report(
+    tickets_history: History, tickets_model, tmp_path: Path
+) -> None:
+    from eta.model import EtaModel
+    from eta.promotion import compare, write_report
+
+    comparison = compare(EtaModel(tickets_history.spec), tickets_history, tickets_model)
+    assert not comparison.promote and "retrain again when more outcomes" in comparison.reasons[0]
+    report = write_report(comparison, "tickets", tmp_path / "report").read_text()
+    assert "no champion" not in report and "Holdout: none" in report

@@ -214,6 +214,12 @@ class Holdout:
             start = min(max(start, not_before), end)
         return cls(start, end)
 
+    @property
+    def empty(self) -> bool:
+        """No start fits: the champion's cut-off is at or after the last start whose promise
+        has come due (:meth:`before` clamps the start to the end rather than go past it)."""
+        return self.start >= self.end
+
 
 @dataclass
 class Comparison:
@@ -228,6 +234,11 @@ class Comparison:
     reasons: list[str]
     quotes: pd.DataFrame = field(repr=False)
     """Per holdout item: start, segment, actual hours (NaN: not known), each model's promise."""
+    as_of: pd.Timestamp | None = None
+    """What the candidate's history describes (its export time)."""
+    champion_as_of: pd.Timestamp | None = None
+    """The champion's training cut-off; set whenever there is a champion, judged or not
+    (``champion`` holds its numbers only when it was judged)."""
 
 
 class ChampionMismatch(ValueError):
@@ -269,20 +280,26 @@ def compare(
     are judged on the same items: those whose outcome is known for both promises.
     """
     gate = gate or Gate()
+    champion_as_of = None
     if champion is not None:
         check_champion_reads(champion, history)
-    holdout = Holdout.before(history, holdout_days, champion.as_of_ if champion else None)
+        champion_as_of = pd.Timestamp(champion.as_of_)
+    holdout = Holdout.before(history, holdout_days, champion_as_of)
     spec = recipe.spec
     items = period_items(history, holdout.start, holdout.end)
     if len(items) < gate.min_items:
-        since = "the champion's training cut-off" if champion else "the holdout's start"
-        reason = (
-            f"only {len(items)} items started between {since} and the last one whose promise "
-            "has come due; retrain again when more outcomes are known"
-        )
         empty = promise_metrics(np.array([]), np.array([]), np.array([]), spec.confidence)
         return Comparison(
-            holdout, spec.confidence, empty, None, None, False, [reason], pd.DataFrame()
+            holdout,
+            spec.confidence,
+            empty,
+            None,
+            None,
+            False,
+            [_too_few(len(items), history.as_of, champion_as_of)],
+            pd.DataFrame(),
+            history.as_of,
+            champion_as_of,
         )
     shadow = run_backtest(
         history, holdout.start, holdout.end, replay=True, settings=recipe.settings
@@ -330,6 +347,29 @@ def compare(
         promote,
         reasons,
         quotes,
+        history.as_of,
+        champion_as_of,
+    )
+
+
+def _too_few(items: int, as_of: pd.Timestamp, champion_as_of: pd.Timestamp | None) -> str:
+    """Why there is nothing to judge, and what would change it. A candidate trained on data
+    older than the champion's has no item in its history that the champion has not seen:
+    no outcome arriving later fixes that (a report once advised waiting for them)."""
+    if champion_as_of is not None and as_of < champion_as_of:
+        return (
+            f"the candidate's data (as of {as_of:%Y-%m-%d %H:%M} UTC) is older than the "
+            f"champion's (as of {champion_as_of:%Y-%m-%d %H:%M} UTC): no item in it started "
+            "after the champion was trained, so the two cannot be compared on outcomes "
+            "neither has seen; waiting for more outcomes will not change that. Retrain on an "
+            "export newer than the champion's"
+        )
+    since = (
+        "the champion's training cut-off" if champion_as_of is not None else "the holdout's start"
+    )
+    return (
+        f"only {items} items started between {since} and the last one whose promise "
+        "has come due; retrain again when more outcomes are known"
     )
 
 
@@ -399,17 +439,9 @@ def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
         [
             f"# Retrain report: {name}",
             "",
-            f"Holdout: items starting {h.start:%Y-%m-%d %H:%M} to {h.end:%Y-%m-%d %H:%M} UTC, "
-            f"promises at P{comparison.confidence * 100:.0f}, in time order with online "
-            "corrections from outcomes as they became known. The candidate is judged by its "
-            "shadow, trained on what was known at the holdout's start"
-            + (
-                "; the champion as it is (it was trained before the holdout)."
-                if comparison.champion is not None
-                else ". There is no champion to compare with."
-            ),
+            _what_was_compared(comparison),
             "",
-            *table,
+            *(table if len(comparison.quotes) else ["Nothing was judged."]),
             "",
             *_tighter_line(comparison.tighter),
             f"Decision: {decision}.",
@@ -426,6 +458,9 @@ def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
         json.dumps(
             {
                 "holdout": [h.start.isoformat(), h.end.isoformat()],
+                "as_of": comparison.as_of and comparison.as_of.isoformat(),
+                "champion_as_of": comparison.champion_as_of
+                and comparison.champion_as_of.isoformat(),
                 "candidate": comparison.candidate,
                 "champion": comparison.champion,
                 "tighter": comparison.tighter and comparison.tighter.__dict__,
@@ -438,6 +473,39 @@ def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def _what_was_compared(comparison: Comparison) -> str:
+    """The holdout and the two models, as they were: a champion that was not judged (too few
+    outcomes, or a candidate older than it) is still named, and an empty holdout is not
+    written as a range from one instant to the same one."""
+    h = comparison.holdout
+    champion = comparison.champion_as_of
+    if h.empty and champion is not None:
+        export = (
+            ""
+            if comparison.as_of is None
+            else f" (export as of {comparison.as_of:%Y-%m-%d %H:%M} UTC)"
+        )
+        return (
+            "Holdout: none. The champion is judged only on items that started after its "
+            f"training cut-off ({champion:%Y-%m-%d %H:%M} UTC); the items of this export whose "
+            f"outcomes are known started before {h.end:%Y-%m-%d %H:%M} UTC{export}."
+        )
+    text = (
+        f"Holdout: items starting {h.start:%Y-%m-%d %H:%M} to {h.end:%Y-%m-%d %H:%M} UTC, "
+        f"promises at P{comparison.confidence * 100:.0f}, in time order with online "
+        "corrections from outcomes as they became known. The candidate is judged by its "
+        "shadow, trained on what was known at the holdout's start"
+    )
+    if comparison.champion is not None:
+        return text + "; the champion as it is (it was trained before the holdout)."
+    if champion is not None:
+        return text + (
+            f". The champion (trained on data as of {champion:%Y-%m-%d %H:%M} UTC) was not "
+            "judged; the reasons below say why."
+        )
+    return text + ". There is no champion to compare with."
 
 
 PLOTS = (
