@@ -146,3 +146,22 @@ def test_a_likely_day_beside_a_dated_promise_carries_its_date_too(code: str) -> 
     assert day in dated and lang.date(dt.date(2026, 12, 14)) in dated  # likely and follow-up
     assert lang.date(dt.date(2026, 12, 9)) not in near  # a weekday beside a weekday promise
     assert lang.date(dt.date(2026, 12, 10)) not in near
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_a_deadline_at_midnight_is_said_as_the_end_of_the_day_before(code: str) -> None:
+    """'By Saturday, February 21 at 12:00 AM' is read as Saturday night: it is said 'by
+    Friday', the same instant; other deadlines keep their time."""
+    reference = pd.DatetimeIndex([pd.Timestamp("2026-02-16T09:00", tz="UTC")] * 4)
+    speaker = Speaker(language(code), load_spec("tickets"), "UTC", reference)
+    deadlines = pd.DatetimeIndex(
+        ["2026-02-21T00:00", "2026-02-17T00:00", "2026-03-03T00:00", "2026-02-20T23:00"], tz="UTC"
+    )
+    ends = pd.DatetimeIndex(
+        ["2026-02-20T12:00", "2026-02-16T12:00", "2026-03-02T12:00", "2026-02-20T12:00"], tz="UTC"
+    )
+    said = speaker.moments(deadlines, "by.time")
+    assert said[:3] == speaker.moments(ends, "by.day")[:3]
+    assert said[3] != speaker.moments(ends, "by.day")[3]
+    if code == "en":
+        assert said[:3] == ["by Friday", "by the end of today", "by Monday, March 2"]

@@ -3,6 +3,7 @@ business hours, after the likely time and before the promise."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -74,11 +75,12 @@ def test_a_rounded_promise_is_never_earlier_and_is_what_a_person_says(clock, sta
             assert (local.strftime("%H:%M") == "23:59").all()
             assert (local.date == local_exact.date).all()
         if how == "hour" and clock.kind == "business":
-            # a full hour, or the closing time of that business day, within the hour
+            # a full hour, or the closing time of that business day, within the hour; midnight
+            # (a full hour or a 24:00 close) said as 23:59 of the day it ends
             calendar = clock.calendar
             hours = [calendar.hours_by_day.get(d, calendar.hours) for d in local.strftime("%a")]
             said = local.strftime("%H:%M")
-            closes = [h[1::2] for h in hours]
+            closes = [(*h[1::2], "23:59") for h in hours]
             assert all(m == 0 or t in c for m, t, c in zip(local.minute, said, closes, strict=True))
             # within the hour, in real time or on the wall clock (03:00 said at 02:54 on the
             # night the clocks go back is 66 minutes away)
@@ -248,3 +250,105 @@ def test_a_promise_at_a_midnight_close_stays_at_that_close() -> None:
     assert exact == sarajevo("2026-03-03 00:00")
     assert round_promise(clock, exact, "day") == exact
     assert in_business_hours(clock, exact).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    clock=clocks(), starts=st.lists(instants, min_size=1, max_size=8), hours=st.floats(0.01, 300)
+)
+def test_an_hour_rounded_promise_due_at_midnight_is_said_the_minute_before(
+    clock, starts, hours
+) -> None:
+    """'By Friday 12:00 AM' is read as Friday night: a promise that rounds up to midnight is
+    23:59 of the day it ends, unless the exact promise is already past 23:59."""
+    exact = clock.add_hours(pd.DatetimeIndex(starts).tz_localize("UTC"), hours)
+    rounded = round_promise(clock, exact, "hour")
+    assert (rounded >= exact).all()
+    local = rounded.tz_convert(clock.timezone)
+    at_midnight = (local.hour == 0) & (local.minute == 0)
+    assert (rounded[at_midnight] == exact[at_midnight].ceil("min")).all()
+
+
+@st.composite
+def wall_clocks(draw) -> Clock:
+    """A wall clock whose calendar keeps the default hours (round the clock) on its days."""
+    days = draw(
+        st.lists(st.sampled_from(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]), min_size=1)
+    )
+    holidays = draw(st.sampled_from([(), ("BA",), ("US",)]))
+    calendar = CalendarSpec(days=tuple(days), holidays=holidays)
+    return Clock(calendar, draw(st.sampled_from((*ZONES, "Asia/Tehran"))), "wall")
+
+
+def daytime(clock: Clock, instants: pd.DatetimeIndex, any_day: bool = False) -> np.ndarray:
+    """Inside the contact hours (08:00 to 20:00 local) of a working day (or of any day)."""
+    local = instants.tz_convert(clock.timezone)
+    minutes = np.asarray(local.hour * 60 + local.minute)
+    day = pd.DatetimeIndex(local.tz_localize(None).normalize())
+    working = True if any_day else clock.is_working_day(day)
+    return working & (minutes >= 8 * 60) & (minutes <= 20 * 60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    clock=wall_clocks(),
+    start=instants,
+    likely=st.floats(0.0, 100),
+    gap=st.floats(0.1, 100),
+    spread=st.floats(0.05, 50),
+)
+def test_a_wall_clock_follow_up_falls_in_a_persons_day_whenever_the_window_holds_one(
+    clock, start, likely, gap, spread
+) -> None:
+    begin = pd.DatetimeIndex([start]).tz_localize("UTC")
+    likely_at = clock.add_hours(begin, likely + 0.01).ceil("min")
+    target = clock.add_hours(begin, likely + 0.01 + gap)
+    promise = round_promise(clock, clock.add_hours(begin, likely + 0.01 + gap + spread), "hour")
+    when = follow_up(clock, target, likely_at, promise)
+    assert (when >= likely_at).all() and (when < promise).all()
+    window = pd.date_range(likely_at[0], promise[0], freq="min", inclusive="left")
+    local = when.tz_convert(clock.timezone)
+    if daytime(clock, window).any():  # a working day's daytime
+        assert daytime(clock, when).all(), (local, target)
+    if daytime(clock, window, any_day=True).any():  # a holiday's or day off's daytime
+        assert daytime(clock, when, any_day=True).all(), (local, target)
+    if when[0] != likely_at[0]:  # never at midnight, unless the likely time is
+        assert not ((local.hour == 0) & (local.minute == 0)).any()
+
+
+NEW_YORK = Clock(CalendarSpec(holidays=("US",)), "America/New_York", "wall")
+
+
+def new_york(*stamps: str) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(list(stamps)).tz_localize("America/New_York")
+
+
+@pytest.mark.parametrize(
+    ("likely", "target", "promise", "said"),
+    [
+        # due in the small hours: the evening before, on the last contact hour
+        ("2026-03-03 14:00", "2026-03-04 03:10", "2026-03-04 09:00", "2026-03-03 20:00"),
+        # the evening before is before the likely time: the next morning's opening
+        ("2026-03-03 21:30", "2026-03-04 02:10", "2026-03-04 11:00", "2026-03-04 08:00"),
+        # at midnight (the city 311 sweep's 25% of follow-ups): the evening before
+        ("2026-03-03 10:00", "2026-03-04 00:20", "2026-03-04 06:00", "2026-03-03 20:00"),
+        # in the day: the full hour before, as on a business clock
+        ("2026-03-03 10:00", "2026-03-03 15:40", "2026-03-03 19:00", "2026-03-03 15:00"),
+        # the whole window at night: no daytime to move to, the full hour before the target...
+        ("2026-03-03 22:30", "2026-03-04 01:30", "2026-03-04 03:00", "2026-03-04 01:00"),
+        # ...but not midnight: the hour before, or the likely time when that is later
+        ("2026-03-03 22:30", "2026-03-04 00:30", "2026-03-04 03:00", "2026-03-03 23:00"),
+        ("2026-03-03 23:26", "2026-03-04 00:30", "2026-03-04 05:00", "2026-03-03 23:26"),
+        # likely on a public holiday (Labor Day), due that night: the holiday's evening
+        ("2026-09-07 14:20", "2026-09-08 00:10", "2026-09-08 01:00", "2026-09-07 20:00"),
+    ],
+)
+def test_a_wall_clock_follow_up_moves_out_of_the_night(likely, target, promise, said) -> None:
+    when = follow_up(NEW_YORK, new_york(target), new_york(likely), new_york(promise))
+    assert when.tz_convert("America/New_York")[0].strftime("%Y-%m-%d %H:%M") == said
+
+
+def test_an_hour_rounded_promise_due_at_midnight_is_said_on_the_day_it_ends() -> None:
+    exact = new_york("2026-02-20 23:10", "2026-02-20 23:59:30", "2026-02-20 22:10")
+    said = round_promise(NEW_YORK, exact, "hour").tz_convert("America/New_York")
+    assert said.strftime("%a %H:%M").tolist() == ["Fri 23:59", "Sat 00:00", "Fri 23:00"]

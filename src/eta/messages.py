@@ -93,8 +93,21 @@ class Speaker:
 
         Words depend only on (relation to the reference day, day, time key), packed into one
         integer per moment: each distinct one in the batch is said once, the rest are look-ups.
+
+        A deadline at midnight is said as the end of the day before ("by Thursday", not "by
+        Friday at 12:00 AM", which is read as Friday night): the same instant, in the words of
+        a date-rounded promise.
         """
         local = np.asarray(local, dtype=np.int64)
+        if style == "by.time":
+            midnight = (local != NAT) & (local % NS_PER_DAY == 0)
+            if midnight.any():
+                out = self._said(local, style, dated)
+                out[midnight] = self._said(local - NS_PER_MINUTE, "by.day", dated)[midnight]
+                return out
+        return self._said(local, style, dated)
+
+    def _said(self, local: np.ndarray, style: str, dated: np.ndarray | None) -> np.ndarray:
         days = local // NS_PER_DAY
         minute = (local % NS_PER_DAY) // NS_PER_MINUTE
         # An agent's words are the same whatever the reference, but for whether the date is far.

@@ -3,7 +3,9 @@
 A calibrated promise lands on some minute like Thursday 15:46; nobody says that. A promise is
 rounded *up* (never earlier than the calibrated quantile, so it can only be kept more often) to:
 
-* ``hour``: the next full hour, or the closing time when that comes first ("by 16:00");
+* ``hour``: the next full hour, or the closing time when that comes first ("by 16:00"); a
+  promise due at midnight is said at 23:59 of the day it ends, when that is not before it
+  ("by Thursday 23:59": "by Friday 00:00" is read as Friday night, a day later than meant);
 * ``day``: the close of the business day it falls on ("by Thursday 20:00", "by Saturday 14:00"
   when Saturdays close early; a 24:00 close is said as 23:59);
 * ``date``: the end of its calendar date ("by Thursday"), represented by 23:59 local time;
@@ -13,7 +15,9 @@ rounded *up* (never earlier than the calibrated quantile, so it can only be kept
 A follow-up is the opposite kind of time: the moment to call the customer if the item is not
 done, so it must come *before* the promise and inside business hours. It is rounded *down* to
 a full hour when that keeps it after the likely time and after "now", and kept to the minute
-otherwise.
+otherwise. On a wall clock, where work goes on round the clock, the people told still sleep:
+a follow-up falls within :data:`CONTACT_HOURS` (of the calendar's hours and working days)
+whenever the time between the likely time and the promise holds such a moment.
 
 Everything works on local wall times in the spec's time zone (a full hour is a full hour where
 the team works, also across DST changes) as int64 nanoseconds, so a single quote costs a few
@@ -21,6 +25,8 @@ array operations, not a few dozen pandas ones.
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pandas as pd
@@ -40,6 +46,13 @@ from eta.calendar import (
 
 ROUNDINGS = ("minute", "hour", "day", "date")
 _LAST_MINUTE = NS_PER_DAY - NS_PER_MINUTE
+CONTACT_HOURS = ("08:00", "20:00")
+"""When a person can be told something: a wall clock's follow-ups fall in these local hours
+(where the calendar's hours overlap them) instead of at midnight or in the small hours."""
+_CONTACT_NS = tuple(
+    int(hour) * NS_PER_HOUR + int(minute) * NS_PER_MINUTE
+    for hour, minute in (t.split(":") for t in CONTACT_HOURS)
+)
 _MAX_DAYS_OFF = 370
 """How far to look for a working day (a year of holidays is already an absurd calendar)."""
 
@@ -65,6 +78,11 @@ def round_promise(
         close = calendar.span_close(day, local)
         up = _ceil(local, NS_PER_HOUR)
         up = np.where((local <= close) & (up > close), close, up)
+        # Midnight is said as the last minute of the day it ends, when that is still not before
+        # the promise: "by Friday 12:00 AM" is read as Friday night, a day later than meant.
+        last_minute = up - NS_PER_MINUTE
+        midnight = (up % NS_PER_DAY == 0) & (calendar.local(floor) <= last_minute)
+        up = np.where(midnight, last_minute, up)
     elif how == "day":
         day = calendar.closed_by(day, local)
         inside = calendar.working(day) & (local <= calendar.closes(day))
@@ -92,11 +110,48 @@ def follow_up(
     business moment up to ``target``), that moment itself to the minute, the first business
     moment at or after ``lower``. When nothing fits (a promise minutes after the likely time)
     the answer is ``lower``.
+
+    On a wall clock the candidates are first sought within :data:`CONTACT_HOURS` (a person's
+    day: a follow-up at 00:00 or 03:00 is a call nobody wants) of working days, then of any day
+    (the work goes on through holidays: an update on a holiday evening beats one at midnight),
+    then on the calendar's own hours when the whole of ``[lower, upper)`` is at night (and then
+    not at midnight: the hour before, or ``lower`` when that is later).
     """
     target_ns, low, high = _ns(target), _ceil(_ns(lower), NS_PER_MINUTE), _ns(upper)
     if len(target_ns) == 0:
         return _index(target_ns)
-    calendar = _Calendar(clock)
+    out = low.copy()
+    todo = np.ones(len(out), dtype=bool)
+    calendars = [_Calendar(clock)]
+    if clock.kind == "wall":  # a person's day: on working days, else on any day
+        day = _Calendar(clock).during(*_CONTACT_NS)
+        calendars[:0] = [day, day.every_day()]
+    for calendar in calendars:
+        _follow_up_on(calendar, target_ns, low, high, out, todo)
+    if clock.kind == "wall":  # a night with no day in it: not at midnight ("Tuesday 12:00 AM"
+        # is read as Tuesday night), but the hour before, or the likely time if that is later
+        night = calendars[-1]
+        local = night.local(out)
+        midnight = (out != NAT) & (local % NS_PER_DAY == 0)
+        before = np.minimum(np.maximum(night.utc(local - NS_PER_HOUR), low), out)
+        out = np.where(midnight, before, out)
+    return _index(out)
+
+
+def _follow_up_on(
+    calendar: _Calendar,
+    target_ns: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    out: np.ndarray,
+    todo: np.ndarray,
+) -> None:
+    """:func:`follow_up`'s candidates on one calendar, for the rows still ``todo``: each row
+    that one fits gets it in ``out`` and leaves ``todo``."""
+    rows = np.flatnonzero(todo)
+    if len(rows) == 0:
+        return
+    target_ns, low, high = target_ns[rows], low[rows], high[rows]
     target_local = calendar.local(target_ns)
     local = calendar.last_business_moment(target_local)
     latest = target_ns.copy()  # on a business clock the target is inside business hours
@@ -105,22 +160,21 @@ def follow_up(
         latest[moved] = np.minimum(calendar.utc(local[moved]), target_ns[moved])
     day = calendar.day(local)
     hour = np.maximum(local - local % NS_PER_HOUR, calendar.span_open(day, local))
-    out = low.copy()
-    todo = np.ones(len(out), dtype=bool)
+    left = np.ones(len(rows), dtype=bool)
     candidates = (
-        lambda rows: calendar.utc(hour[rows]),
-        lambda rows: _ceil(latest[rows], NS_PER_MINUTE),
-        lambda rows: calendar.utc(calendar.first_business_moment(calendar.local(low[rows]))),
+        lambda at: calendar.utc(hour[at]),
+        lambda at: _ceil(latest[at], NS_PER_MINUTE),
+        lambda at: calendar.utc(calendar.first_business_moment(calendar.local(low[at]))),
     )
     for candidate in candidates:  # the first that fits wins; later ones only where needed
-        rows = np.flatnonzero(todo)
-        if len(rows) == 0:
+        at = np.flatnonzero(left)
+        if len(at) == 0:
             break
-        values = candidate(rows)
-        fits = (values >= low[rows]) & (values < high[rows])
-        out[rows[fits]] = values[fits]
-        todo[rows[fits]] = False
-    return _index(out)
+        values = candidate(at)
+        fits = (values >= low[at]) & (values < high[at])
+        out[rows[at[fits]]] = values[fits]
+        left[at[fits]] = False
+    todo[rows] = left
 
 
 def in_business_hours(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
@@ -144,6 +198,37 @@ class _Calendar:
         last = self._closes[:, -1]
         self._ends = np.where(last > NS_PER_DAY, last, np.minimum(last, _LAST_MINUTE))
         self._day_begins = int(clock.calendar.day_begins.total_seconds()) * NS_PER_SECOND
+        self._every_day = False
+
+    def during(self, opens: int, closes: int) -> _Calendar:
+        """This calendar with each day's hours cut to ``[opens, closes]`` (ns after midnight; a
+        day whose hours miss them entirely, such as a night shift's, gets them whole), its days
+        beginning at midnight: the hours in which a person is told something."""
+        cut_opens = np.clip(self._opens, opens, closes)
+        cut_closes = np.clip(self._closes, opens, closes)
+        kept = cut_closes > cut_opens
+        new_opens, new_closes = np.empty_like(cut_opens), np.empty_like(cut_closes)
+        for weekday in range(len(cut_opens)):
+            spans = kept[weekday]
+            if not spans.any():
+                a, b = np.array([opens]), np.array([closes])
+            else:
+                a, b = cut_opens[weekday, spans], cut_closes[weekday, spans]
+            # Spans first, then empty ones at the last close (as Clock pads its spans).
+            pad = len(cut_opens[weekday]) - len(a)
+            new_opens[weekday] = np.r_[a, np.full(pad, b[-1])]
+            new_closes[weekday] = np.r_[b, np.full(pad, b[-1])]
+        cut = copy.copy(self)
+        cut._opens, cut._closes, cut._day_begins = new_opens, new_closes, 0
+        last = new_closes[:, -1]
+        cut._ends = np.minimum(last, _LAST_MINUTE)
+        return cut
+
+    def every_day(self) -> _Calendar:
+        """This calendar with every day a working day (holidays and days off too)."""
+        every = copy.copy(self)
+        every._every_day = True
+        return every
 
     def spans(self, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each day's spans of working hours as local times: opens and closes, ``(days, spans)``."""
@@ -202,6 +287,8 @@ class _Calendar:
         return utc_from_wall(local, zone or self.clock.timezone)
 
     def working(self, day: np.ndarray) -> np.ndarray:
+        if self._every_day:
+            return np.ones(len(day), dtype=bool)
         return self.clock.is_working_day(np.asarray(day, dtype=np.int64).view("datetime64[ns]"))
 
     def next_working_day(self, day: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
