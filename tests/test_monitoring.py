@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from eta.data import DataError
-from eta.monitoring import promise_report, wilson_interval
+from eta.monitoring import promise_report, week_axis, wilson_interval, write_report
 
 AS_OF = pd.Timestamp("2026-03-01", tz="UTC")
 
@@ -91,3 +91,47 @@ def test_the_monitor_run_keeps_the_report_with_its_plot_and_numbers(tmp_path) ->
     (run,) = mlflow.search_runs(experiment_names=["eta"], output_format="list")
     logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert logged == {"report.md", "monitoring.json", "on_time_by_week.png"}
+
+
+def test_segments_are_named_in_the_specs_words_not_by_calibration_tags(tmp_path) -> None:
+    """'ahead|2:P3 / Access' and '2:P3 / Access' are one segment to a reader, 'P3 / Access';
+    '0:all' is 'all items'; the tables say what they count by."""
+    quotes, outcomes = frames(
+        ["2026-02-01T10:00Z"] * 4,
+        ["2026-01-31T10:00Z", None, "2026-01-31T10:00Z", "2026-01-31T10:00Z"],
+        ["ahead|2:P3 / Access", "2:P3 / Access", "ahead|0:all", "0:all"],
+    )
+    report = promise_report(quotes, outcomes, AS_OF)
+    assert sorted(report.segments.index) == ["P3 / Access", "all items"]
+    assert report.segments.loc["P3 / Access", "judged"] == 2
+    text = write_report(report, tmp_path).read_text(encoding="utf-8")
+    assert "|" not in "".join(report.segments.index) and "0:all" not in text
+    assert "| segment | judged |" in text
+    assert "## By week the promise came due" in text
+    assert "| week (Monday, UTC) the promise came due | judged |" in text
+
+
+@pytest.mark.parametrize("n_weeks", [2, 4, 5, 8, 30])
+def test_dates_on_a_weekly_plot_do_not_overlap(n_weeks) -> None:
+    """Matplotlib's default labels for five weeks put '2025-11-29' over '2025-12-01'."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    weeks = pd.date_range("2025-11-03", periods=n_weeks, freq="W-MON")
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(weeks, np.linspace(0.8, 0.95, len(weeks)), marker="o")
+    week_axis(ax)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [
+        label.get_window_extent(renderer)
+        for label in ax.get_xticklabels()
+        if label.get_visible() and label.get_text()
+    ]
+    plt.close(fig)
+    assert len(boxes) >= 2
+    assert not any(a.overlaps(b) for k, a in enumerate(boxes) for b in boxes[k + 1 :])

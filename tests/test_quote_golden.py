@@ -149,7 +149,7 @@ def test_ticket_across_a_public_holiday_and_a_weekend(tickets) -> None:
     assert q["agent_summary"] == (
         "Promise (90%): Tuesday, May 5, 5:00\u202fPM; likely: Monday, May 4, 2:30\u202fPM; "
         "earliest: Thursday, April 30, 12:30\u202fPM; follow-up: Tuesday, May 5, 11:00\u202fAM. "
-        "Segment: all. Risks: holiday_in_window, weekend_in_window."
+        "Segment: all items. Risks: holiday_in_window, weekend_in_window."
     )
     assert q["risk_notes"][0] == {
         "code": "holiday_in_window",
@@ -237,7 +237,7 @@ def test_a_ticket_in_progress_is_re_quoted_from_the_time_already_spent(tickets) 
     assert q["agent_summary"] == (
         "Promise (90%): Wednesday, May 6, 10:00\u202fAM; likely: Tuesday, May 5, 11:00\u202fAM; "
         "earliest: Monday, May 4, 12:45\u202fPM; follow-up: Tuesday, May 5, 2:00\u202fPM. "
-        "In progress: 9.1 h (business hours). Segment: all. No risks noted."
+        "In progress: 9.1 h (business hours). Segment: all items. No risks noted."
     )
 
 

@@ -257,3 +257,35 @@ def test_a_shopper_west_of_the_business_hears_only_of_days_off_before_the_promis
     assert before.sum() > 20 and after.sum() > 20
     assert not noted[before].any()
     assert noted[after].all()
+
+
+def test_notes_name_features_and_groups_as_people_read_them() -> None:
+    """An export's header 'Category ' (trailing space) made the code 'driver:Category ' and the
+    agent summary 'driver:Category .'; the whole population read 'all' or '*'."""
+    from eta.messages import Speaker
+    from eta.risks import _Findings
+    from eta.synthetic import load_spec
+
+    driver = _Findings("", "feature", "value", "effect")["Category ", "Access", 0.3]
+    assert driver.code == "driver:Category"
+    reference = pd.DatetimeIndex([pd.Timestamp("2026-03-02T09:00", tz="UTC")])
+    speaker = Speaker(language("en"), load_spec("tickets"), "UTC", reference)
+    assert speaker.note(driver, 0)["agent_text"] == (
+        "Driver of the promise: Category = Access (+30%)."
+    )
+    thin = _Findings("thin_history", "group", "unseen", "beyond")[
+        "all", ("Category =Quantum",), (("Queue size ", 900.0, 1.0, 80.0),)
+    ]
+    assert speaker.note(thin, 0)["agent_text"] == (
+        "Little history: calibrated on the wider group all items. Values never seen in "
+        "training: Category=Quantum. Outside the range seen in training (in brackets): Queue "
+        "size 900 (1–80)."
+    )
+    missed = _Findings("recent_promises_missed", "group", "rate", "judged", "target")[
+        ALL, 0.8, 120, 0.9
+    ]
+    assert "in all items 80%" in speaker.note(missed, 0)["agent_text"]
+    assert speaker.segment("ahead|2:P3 / Access") == "P3 / Access"
+    assert language("ru").catalog["segment.all"] in Speaker(
+        language("ru"), load_spec("tickets"), "UTC", reference
+    ).segment("0:all")

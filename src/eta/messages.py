@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import NAT, NS_PER_DAY, NS_PER_MINUTE, utc_nanoseconds, wall_nanoseconds
+from eta.calibration import AHEAD, ALL
 from eta.localization import Language, placeholders
 from eta.risks import Finding
 from eta.spec import DatasetSpec
@@ -210,6 +211,11 @@ class Speaker:
             words = self._times[minute] = self.language.time(minute // 60, minute % 60)
         return words
 
+    def segment(self, tag: str) -> str:
+        """A calibration segment in the spec's words ('P3 / Access', 'all items'), not its tag
+        ('ahead|2:P3 / Access', '0:all')."""
+        return segment_words(tag, self.language.catalog["segment.all"])
+
     # -- risk notes ---------------------------------------------------------------------------
 
     def note(self, finding: Finding, row: int) -> dict[str, str]:
@@ -298,7 +304,7 @@ class Speaker:
         lang = self.language
         agent = lang.text(
             "risk.recent_promises_missed.agent",
-            group=facts["group"],
+            group=self.segment(_bare_group(facts["group"])),
             rate=lang.percent(facts["rate"], "#,##0.#%"),
             judged=lang.number(facts["judged"], "#,##0"),
             target=lang.percent(facts["target"], "#,##0.#%"),
@@ -309,18 +315,19 @@ class Speaker:
         lang = self.language
         parts = []
         if facts["group"] is not None:
-            parts.append(lang.text("risk.thin_history.agent", group=facts["group"]))
+            group = self.segment(_bare_group(facts["group"]))
+            parts.append(lang.text("risk.thin_history.agent", group=group))
         if facts["unseen"]:
-            parts.append(
-                lang.text("risk.thin_history.agent_unseen", values=", ".join(facts["unseen"]))
-            )
+            # "column=value", the column as the export's header spells it ('Category ')
+            unseen = (f"{c.strip()}={v}" for c, _, v in (u.partition("=") for u in facts["unseen"]))
+            parts.append(lang.text("risk.thin_history.agent_unseen", values=", ".join(unseen)))
         if facts["beyond"]:
 
             def number(value: float) -> str:
                 return lang.number(value, "#,##0.###")
 
             values = ", ".join(
-                f"{name} {number(value)} ({number(low)}–{number(high)})"
+                f"{name.strip()} {number(value)} ({number(low)}–{number(high)})"
                 for name, value, low, high in facts["beyond"]
             )
             parts.append(lang.text("risk.thin_history.agent_beyond", values=values))
@@ -349,7 +356,7 @@ class Speaker:
             value = lang.number(float(value))
         agent = lang.text(
             "risk.driver.agent",
-            feature=facts["feature"],
+            feature=str(facts["feature"]).strip(),
             value=value,
             effect=lang.percent(facts["effect"], SIGNED_PERCENT),
         )
@@ -435,7 +442,7 @@ def compose(
         ]
     summary[escalate] += " " + lang.text("agent.escalate")
     summary += " " + _per_distinct(
-        lambda segment: lang.text("agent.segment", segment=segment.partition(":")[2] or segment),
+        lambda segment: lang.text("agent.segment", segment=speaker.segment(segment)),
         segment=np.asarray(segments, dtype=object).astype(str).astype(object),
     )
     summary += " " + np.array([h.risks for h in heard], dtype=object)[which]
@@ -599,6 +606,25 @@ def _holiday_names(code: str, year: int, language: str) -> dict[dt.date, str]:
         return {}
     table = holidays.country_holidays(country, subdiv=subdiv or None, years=year, language=chosen)
     return {day: str(name) for day, name in table.items()}
+
+
+def segment_words(tag: str, everything: str = "all items") -> str:
+    """A calibration segment as people say it: its values ('P3 / Access'), or ``everything``
+    for the whole population, from a tag such as 'ahead|2:P3 / Access', '0:all' or '*' (the
+    whole model's online key). Tags stay in the machine-readable ``segment`` column."""
+    bare = str(tag).removeprefix(AHEAD)
+    if bare == ALL:
+        return everything
+    depth, sep, values = bare.partition(":")
+    if sep and depth.isdigit():
+        return everything if depth == "0" else values
+    return bare
+
+
+def _bare_group(group: str) -> str:
+    """A risk note's group: a tag, or the values of one (the depth cut off, as older notes
+    carry it); 'all' is then the depth-0 group."""
+    return "0:all" if group == "all" else group
 
 
 def _local_ns(instants: pd.DatetimeIndex, timezone: str) -> np.ndarray:

@@ -8,6 +8,10 @@ broken promises of the same days are not known yet.
 
 Segments are flagged when their on-time rate is below target beyond doubt: the upper end of a
 95% Wilson interval is under the target, so a small segment's bad luck alone raises no alarm.
+They are named in the spec's words ('P3 / Access', 'all items'), not by the calibration tags of
+the quotes' ``segment`` column: a segment's quotes made ahead of its record ('ahead|2:P3 /
+Access') and live ones are one segment to the people reading the report. Weeks are the weeks
+(Monday to Sunday, UTC) in which promises came due.
 
 References
 ----------
@@ -21,11 +25,16 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from eta.data import DataError
+from eta.messages import segment_words
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 Z95 = 1.959964
 
@@ -86,7 +95,11 @@ def promise_report(
         {
             "id": quotes["id"].astype(str),
             "promise_at": pd.to_datetime(quotes["promise_at"], utc=True, format="ISO8601"),
-            "segment": quotes["segment"].astype(str) if "segment" in quotes else "all",
+            "segment": (
+                quotes["segment"].astype(str).map(segment_words)
+                if "segment" in quotes
+                else segment_words("0:all")
+            ),
         }
     )
     frame["finished_at"] = pd.to_datetime(
@@ -149,6 +162,8 @@ def write_report(report: PromiseReport, directory: Path, title: str = "Promises 
         ax.set_ylabel("promises kept (95% interval)")
         ax.set_title("Promises kept, by week the promise came due")
         ax.legend(loc="lower left")
+        week_axis(ax)
+        fig.autofmt_xdate()
         fig.tight_layout()
         fig.savefig(directory / "on_time_by_week.png", dpi=110)
         plt.close(fig)
@@ -168,11 +183,11 @@ def write_report(report: PromiseReport, directory: Path, title: str = "Promises 
         "",
         "## By segment (worst first)",
         "",
-        _table(report.segments),
+        _table(report.segments, "segment"),
         "",
-        "## By week",
+        "## By week the promise came due",
         "",
-        _table(report.weeks.sort_index()),
+        _table(report.weeks.sort_index(), "week (Monday, UTC) the promise came due"),
         "",
         *(["![Promises kept by week](on_time_by_week.png)", ""] if len(report.weeks) else []),
     ]
@@ -198,8 +213,18 @@ def _pct(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.1%}"
 
 
-def _table(frame: pd.DataFrame) -> str:
-    rows = ["| | judged | on time | 95% interval |", "| --- | ---: | ---: | --- |"]
+def week_axis(ax: Axes) -> None:
+    """Dates on a plot's x axis as few as fit, without overlapping ('Nov 29' over 'Dec 1'):
+    matplotlib's automatic locator with its concise labels (the year and month said once)."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _table(frame: pd.DataFrame, first: str) -> str:
+    rows = [f"| {first} | judged | on time | 95% interval |", "| --- | ---: | ---: | --- |"]
     for name, row in frame.iterrows():
         label = f"{name:%Y-%m-%d}" if isinstance(name, pd.Timestamp) else str(name)
         rows.append(
@@ -214,6 +239,7 @@ __all__ = [
     "PromiseReport",
     "promise_report",
     "report_files",
+    "week_axis",
     "wilson_interval",
     "write_report",
 ]

@@ -156,7 +156,9 @@ class _Findings(dict):
         self.code, self.names = code, names
 
     def __missing__(self, values: tuple) -> Finding:
-        code = self.code or f"driver:{values[0]}"
+        # A feature as its column is named, less the spaces an export's header may carry
+        # ('Category '): a code is read by people and split on commas by programs.
+        code = self.code or f"driver:{str(values[0]).strip()}"
         made = self[values] = _finding(code, **dict(zip(self.names, values, strict=True)))
         return made
 
