@@ -265,13 +265,16 @@ class OutcomeItem(_Schema):
 
     model: Annotated[str, Field(min_length=1, max_length=100)]
     id: Annotated[str, Field(min_length=1, max_length=200)]
-    """The item's id: reports are idempotent on it (a repeat with nothing new changes nothing)."""
+    """The item's id: reports are idempotent on it (a repeat with nothing new changes nothing,
+    and counts as a duplicate)."""
     features: Annotated[dict[str, FeatureValue], Field(max_length=100)] = {}
     """The features it was quoted with."""
     started_at: Instant
     """When it started, as quoted (without an offset: the model's local time)."""
     finished_at: Instant | None = None
-    """When it finished; null while it is still open."""
+    """When it finished; null while it is still open. Once reported, a finish stands: another
+    one for the same id (or the item reported open after it) is refused as this item's error,
+    naming the finish first reported; its promise was judged by that one."""
 
 
 class OutcomeReport(_Schema):
@@ -295,7 +298,7 @@ class OutcomeResponse(_Schema):
     accepted: int
     """Items whose news was new."""
     duplicates: int
-    """Items reported before with nothing new."""
+    """Items reported before with nothing new (the same finish, or seen open before it)."""
     judged: int
     """Likely-time and promise checkpoints judged while handling the report."""
     failed: int

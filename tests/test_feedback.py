@@ -285,3 +285,51 @@ def test_promises_come_back_to_size_once_a_strike_is_over(model, items) -> None:
     after = promise_shift[(starts > 12 * horizon) & (starts < 16 * horizon)].mean()
     assert during > 0.3  # the strike itself is seen
     assert abs(after) < 0.1, after
+
+
+def test_a_corrected_finish_is_refused_saying_the_first_and_a_repeat_stays_a_duplicate(
+    model, items
+) -> None:
+    one = items.iloc[:1]
+    start = one[START].iloc[0]
+    feed = OutcomeFeed.for_model(model)
+    first, corrected = start + pd.Timedelta(hours=1), start + pd.Timedelta(days=3)
+    now = start + pd.Timedelta(days=90)
+    assert feed.report(model, one, pd.Series([first]), now, now=now).accepted == 1
+    state = copy.deepcopy(model.online_.to_dict())
+    # It used to be counted as a duplicate, the correction silently dropped.
+    summary = feed.report(model, one, pd.Series([corrected]), now, now=now)
+    assert (summary.accepted, summary.duplicates) == (0, 0)
+    [error] = summary.errors
+    assert f"already reported as finished at {first:%Y-%m-%dT%H:%M:%SZ}" in error
+    assert "finished_at cannot be changed" in error
+    reopened = feed.report(model, one, pd.Series([pd.NaT]), now, now=now)
+    assert "cannot be reported open after that" in reopened.errors[0]
+    assert model.online_.to_dict() == state  # nothing judged again
+    again = feed.report(model, one, pd.Series([first]), now, now=now)
+    seen_open_before = feed.report(model, one, pd.Series([pd.NaT]), first, now=now)
+    for repeat in (again, seen_open_before):
+        assert (repeat.accepted, repeat.duplicates, repeat.errors) == (0, 1, [""])
+
+
+def test_a_correction_is_refused_while_the_promise_is_still_running_and_after_a_restart(
+    model, items
+) -> None:
+    one = items.iloc[:1]
+    start = one[START].iloc[0]
+    feed = OutcomeFeed.for_model(model)
+    first, now = start + pd.Timedelta(minutes=5), start + pd.Timedelta(minutes=10)
+    assert feed.report(model, one, pd.Series([first]), now, now=now).pending == 1
+    restored = OutcomeFeed.from_dict(json.loads(json.dumps(feed.to_dict())), model)
+    for f in (feed, restored):
+        summary = f.report(model, one, pd.Series([start + pd.Timedelta(minutes=7)]), now, now=now)
+        assert summary.accepted == 0 and "already reported" in summary.errors[0]
+
+
+def test_one_item_twice_in_a_report_with_two_finishes_takes_the_first(model, items) -> None:
+    twice = pd.concat([items.iloc[:1]] * 2, ignore_index=True)
+    start = twice[START].iloc[0]
+    now = start + pd.Timedelta(days=90)
+    finished = pd.Series([start + pd.Timedelta(hours=1), start + pd.Timedelta(hours=2)])
+    summary = OutcomeFeed.for_model(model).report(model, twice, finished, now, now=now)
+    assert summary.accepted == 1 and summary.errors[0] == "" and "already" in summary.errors[1]

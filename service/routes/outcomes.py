@@ -3,7 +3,9 @@
 Each report feeds the model's outcome feed (:class:`eta.feedback.OutcomeFeed`), which judges the
 item's likely time and promise when they fall due and moves the model's online corrections: the
 promises of that model and segment recalibrate as the world drifts, and its live on-time rate
-(``GET /v1/models/{name}``, ``/metrics``) counts them. Reports are idempotent on the item id.
+(``GET /v1/models/{name}``, ``/metrics``) counts them. Reports are idempotent on the item id; a
+finish that differs from the one first reported is refused for that item (``items[i].finished_at``),
+not silently dropped: the promise was judged and counted by the first.
 """
 
 from __future__ import annotations

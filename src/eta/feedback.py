@@ -202,6 +202,9 @@ class OutcomeFeed:
         self._due: list[tuple[float, int, Hashable, str]] = []
         self._order = itertools.count()
         self._done: set[Hashable] = set()
+        self._finished_at: dict[Hashable, int] = {}
+        """The finish each item was first reported with (UTC nanoseconds), by :meth:`report`:
+        what tells a repeat (a duplicate) from a correction (refused)."""
         self.corrections = CorrectionRecord()
         self.judgements = 0
 
@@ -329,7 +332,9 @@ class OutcomeFeed:
 
         ``finished_at`` is each item's finish (NaT: still open when it was ``observed_at``).
         Reports are idempotent on the id: an item reported again with nothing new changes
-        nothing, an open item reported finished later is judged then.
+        nothing, an open item reported finished later is judged then. A finish differs from the
+        one first reported, or an item is reported open after it: that row is refused
+        (:meth:`_contradiction`), since its judgements were made and counted by the first.
         """
         judged_before = self.judgements
         ids = items["id"].astype(str).to_numpy()
@@ -343,6 +348,9 @@ class OutcomeFeed:
         seen = np.where(np.isnan(finish), self.position(observed_at), finish)
         finish = np.where(np.isnan(finish), NEVER, finish)
         at = float(self.position([now])[0])
+        finish_ns = pd.DatetimeIndex(finished_at).asi8
+        seen_ns = pd.DatetimeIndex(observed_at).asi8
+        reported = finished_at.notna().to_numpy(bool)
         ok = np.array([e == "" for e in errors], dtype=bool)
         fresh = ok & np.array([k not in self._items and k not in self._done for k in ids])
         fresh &= ~pd.Series(np.where(ok, ids, None)).duplicated().to_numpy()  # later rows: news
@@ -358,6 +366,13 @@ class OutcomeFeed:
         for i, key in enumerate(ids):
             if not ok[i]:
                 continue
+            if not fresh[i]:
+                finish_i = int(finish_ns[i]) if reported[i] else None
+                errors[i] = self._contradiction(key, finish_i, int(seen_ns[i]))
+                if errors[i]:
+                    continue
+            if reported[i]:
+                self._finished_at.setdefault(key, int(finish_ns[i]))
             if fresh[i]:
                 self.track(
                     key,
@@ -381,6 +396,27 @@ class OutcomeFeed:
         judged = self.judgements - judged_before
         return ReportSummary(accepted, duplicates, judged, self.pending, errors)
 
+    def _contradiction(self, key: Hashable, finish: int | None, seen: int) -> str:
+        """Why a report of an item reported before contradicts its first finish ('' when it
+        does not): another finish, or open after it. A correction is not applied: the item's
+        likely time and promise were judged by the first finish and counted in the on-time
+        rate and the corrections, and undoing a judgement made months of reports ago cannot be
+        done exactly (each later correction moved from it); saying so beats ignoring it."""
+        first = self._finished_at.get(key)
+        if first is None or finish == first or (finish is None and seen <= first):
+            return ""
+        said = f"{pd.Timestamp(first, tz='UTC'):%Y-%m-%dT%H:%M:%SZ}"
+        if finish is None:
+            return (
+                f"the outcome was already reported as finished at {said}: an item cannot be "
+                "reported open after that (finished_at is null); report a reopened item under "
+                "a new id"
+            )
+        return (
+            f"the outcome was already reported as finished at {said}: finished_at cannot be "
+            "changed once reported (its likely time and promise were judged by it)"
+        )
+
     @property
     def pending(self) -> int:
         """Items with a checkpoint still to judge (by outcome or estimate)."""
@@ -402,6 +438,7 @@ class OutcomeFeed:
             "recent": [[until, index[id(item)]] for until, item in self._recent],
             "due": [[due, key, name] for due, _, key, name in sorted(self._due)],
             "done": list(self._done),
+            "finished_at": [[key, ns] for key, ns in self._finished_at.items()],
             "judgements": self.judgements,
             "speeds": self.corrections.to_dict(),
         }
@@ -417,6 +454,8 @@ class OutcomeFeed:
         feed._due = [(due, next(feed._order), key, name) for due, key, name in raw["due"]]
         heapq.heapify(feed._due)
         feed._done = set(raw["done"])
+        # Feeds saved before finishes were kept have none: the next finish reported is the first.
+        feed._finished_at = {key: int(ns) for key, ns in raw.get("finished_at", [])}
         feed.judgements = int(raw["judgements"])
         if "speeds" in raw:  # feeds saved before judgements used the speed under way have none
             feed.corrections = CorrectionRecord.from_dict(raw["speeds"])

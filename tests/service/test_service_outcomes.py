@@ -184,3 +184,29 @@ def test_true_for_a_number_in_an_outcome_is_refused_by_name(
         ).json()
     assert (body["accepted"], body["failed"]) == (0, 1)
     assert body["errors"][0]["errors"][0]["field"] == "items[0].features.queue_open"
+
+
+def test_a_corrected_finish_is_refused_naming_the_field_and_the_finish_reported(
+    model_copy: Path, make_app: Callable, headers: dict
+) -> None:
+    first = ticket(1, days_ago=3, took_hours=2)
+    corrected = {**first, "finished_at": pd.Timestamp(first["finished_at"]) + pd.Timedelta(days=1)}
+    corrected["finished_at"] = corrected["finished_at"].isoformat()
+    with TestClient(make_app(model_copy)) as client:
+
+        def send(item: dict) -> dict:
+            response = client.post(
+                "/v1/outcomes", json={"items": [item]}, headers=headers["outcomes"]
+            )
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        assert send(first)["accepted"] == 1
+        body = send(corrected)  # it used to read 'duplicates 1' and drop the correction
+        assert (body["accepted"], body["duplicates"], body["failed"]) == (0, 0, 1)
+        [error] = body["errors"][0]["errors"]
+        said = pd.Timestamp(first["finished_at"]).tz_convert("UTC")
+        assert error["field"] == "items[0].finished_at"
+        assert f"already reported as finished at {said:%Y-%m-%dT%H:%M:%SZ}" in error["message"]
+        again = send(first)
+        assert (again["accepted"], again["duplicates"], again["failed"]) == (0, 1, 0)
