@@ -32,6 +32,14 @@ def test_every_key_is_translated_from_the_current_english_text(code) -> None:
         assert needed - WEEKDAY_FIELDS <= found <= needed | WEEKDAY_FIELDS, f"{code} {key}"
 
 
+def test_every_catalog_file_is_a_language_and_every_language_has_one() -> None:
+    """A catalog added without its language (or the reverse) would be answered in English."""
+    from importlib import resources
+
+    files = {p.name for p in resources.files("eta").joinpath("locales").iterdir()}
+    assert {f for f in files if f.endswith(".po")} == {f"{code}.po" for code in LANGUAGES}
+
+
 def test_english_is_the_source_text_itself() -> None:
     assert all(entry["text"] == "" for entry in catalog("en").values())
 
@@ -66,6 +74,10 @@ def test_weekday_forms_and_date_format_are_usable(code) -> None:
         ("ru_RU", "ru_RU", "ltr", ""),
         ("fa", "fa", "rtl", ""),
         ("en_GB", "en_GB", "ltr", ""),
+        ("pt_BR", "pt_BR", "ltr", ""),
+        ("pt-BR", "pt_BR", "ltr", ""),
+        ("es", "es", "ltr", ""),
+        ("es-MX", "es_MX", "ltr", ""),
         ("de", "en", "ltr", "locale 'de' is not available; answered in English"),
         ("klingon!", "en", "ltr", "locale 'klingon!' is not available; answered in English"),
     ],
@@ -109,6 +121,14 @@ DATED_CASES = {
     "fa": (
         "مرسولهٔ شما به احتمال زیاد جمعه ۱۱ دسامبر و حداکثر تا پنجشنبه ۱۷ دسامبر "
         "به دستتان خواهد رسید."
+    ),
+    "pt": (
+        "Seu pedido provavelmente chegará na sexta-feira, 11 de dezembro, e no máximo até "
+        "quinta-feira, 17 de dezembro."
+    ),
+    "es": (
+        "Lo más probable es que su pedido llegue el viernes 11 de diciembre y, a más tardar, "
+        "el jueves 17 de diciembre."
     ),
 }
 
@@ -165,3 +185,53 @@ def test_a_deadline_at_midnight_is_said_as_the_end_of_the_day_before(code: str) 
     assert said[3] != speaker.moments(ends, "by.day")[3]
     if code == "en":
         assert said[:3] == ["by Friday", "by the end of today", "by Monday, March 2"]
+
+
+@pytest.mark.parametrize(
+    ("code", "holidays", "day", "name", "said"),
+    [
+        (
+            "pt",
+            "BR-SP",
+            dt.date(2026, 12, 25),
+            "Natal",
+            "Sexta-feira, 25 de dezembro é feriado (Natal), por isso pode ser necessário todo o "
+            "prazo.",
+        ),
+        (
+            "pt",
+            "BR-SP",
+            dt.date(2026, 11, 20),
+            "Dia Nacional de Zumbi e da Consciência Negra",
+            None,
+        ),
+        (
+            "es",
+            "ES",
+            dt.date(2026, 12, 25),
+            "Natividad del Señor",
+            "El viernes 25 de diciembre es festivo (Natividad del Señor), por lo que podría "
+            "necesitarse todo el plazo.",
+        ),
+        ("es", "MX", dt.date(2026, 9, 16), "Día de la Independencia", None),
+    ],
+)
+def test_holidays_are_named_in_portuguese_and_spanish(code, holidays, day, name, said) -> None:
+    """Brazilian and Spanish-speaking shoppers hear the holiday's name in their language (the
+    `holidays` package has pt_BR and es names), not 'Christmas Day'."""
+    from eta.messages import holiday_name
+    from eta.risks import Finding
+    from eta.spec import DatasetSpec
+
+    assert holiday_name((holidays,), day, code) == name
+    raw = load_spec("deliveries").model_dump()
+    raw["calendar"]["holidays"] = [holidays]
+    spec = DatasetSpec.from_dict(raw)
+    reference = pd.DatetimeIndex([pd.Timestamp("2026-07-01T09:00", tz="UTC")])
+    speaker = Speaker(language(code), spec, "UTC", reference)
+    note = speaker.note(
+        Finding("holiday_in_window", "medium", {"days": (day,), "names": ("x",)}), 0
+    )
+    assert f"({name})" in note["customer_text"] and f"({name})" in note["agent_text"]
+    if said is not None:
+        assert note["customer_text"] == said

@@ -198,6 +198,21 @@ def test_ticket_across_a_public_holiday_and_a_weekend(tickets) -> None:
             "includes days when our team is off (Saturday and Sunday). We will update you on "
             "Tuesday at 11:00 if it is not resolved by then.",
         ),
+        (
+            "pt_BR",
+            "Sua solicitação provavelmente será resolvida na segunda-feira à tarde, e no máximo "
+            "até terça-feira às 17:00. Amanhã é feriado, por isso pode ser necessário todo o "
+            "prazo. Este período inclui dias em que nossa equipe não trabalha (sábado e domingo). "
+            "Entraremos em contato com você na terça-feira às 11:00 se a solicitação não tiver "
+            "sido resolvida até lá.",
+        ),
+        (
+            "es",
+            "Lo más probable es que su solicitud se resuelva el lunes por la tarde y, a más "
+            "tardar, el martes a las 17:00. Mañana es festivo, por lo que podría necesitarse "
+            "todo el plazo. Este periodo incluye días en que nuestro equipo no trabaja (sábado y "
+            "domingo). Le informaremos el martes a las 11:00 si para entonces no se ha resuelto.",
+        ),
     ],
 )
 def test_the_same_ticket_in_each_language(tickets, locale, message) -> None:

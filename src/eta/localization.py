@@ -4,7 +4,8 @@ One :class:`Language` per requested locale, built once and cached (catalogs are 
 Babel's locale data is loaded once per process; dates and times are formatted once per distinct
 value), so quoting a single item in Persian costs what quoting it in English does.
 
-Catalogs are gettext PO files in ``eta/locales/`` (``en.po``, ``bs.po``, ``ru.po``, ``fa.po``):
+Catalogs are gettext PO files in ``eta/locales/`` (``en.po``, ``bs.po``, ``ru.po``, ``fa.po``,
+``pt.po`` for Brazilian Portuguese, ``es.po``):
 each entry's ``msgctxt`` is a stable key (``risk.holiday_in_window.customer``), its ``msgid`` the
 English source text and its ``msgstr`` the translation (empty in ``en.po``). PO is what
 translators' tools (Poedit, Weblate) read, and Babel parses it without a compile step. A test
@@ -33,7 +34,7 @@ from babel.lists import format_list
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 
-LANGUAGES = ("en", "bs", "ru", "fa")
+LANGUAGES = ("en", "bs", "ru", "fa", "pt", "es")
 """Languages with a message catalog; any other locale is answered in English, with a note."""
 FALLBACK = "en"
 _DIGITS = {"arabext": "۰۱۲۳۴۵۶۷۸۹", "arab": "٠١٢٣٤٥٦٧٨٩"}
@@ -55,7 +56,7 @@ class Language:
 
     @property
     def code(self) -> str:
-        """The catalog language ('en', 'bs', 'ru', 'fa')."""
+        """The catalog language ('en', 'bs', 'ru', 'fa', 'pt', 'es')."""
         return self.babel.language
 
     @property
