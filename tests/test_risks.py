@@ -15,7 +15,7 @@ from eta.calendar import Clock
 from eta.calibration import ALL, OnlineCalibration
 from eta.data import START, load_history
 from eta.features import Events, feature_frame
-from eta.localization import language
+from eta.localization import LANGUAGES, language
 from eta.model import EtaModel
 from eta.quote import prepare_items, quote_items
 from eta.usual import Usual
@@ -85,7 +85,7 @@ def test_a_window_meeting_a_peak_week_is_peak_season(tickets_model, tickets_sim)
     )
 
 
-@pytest.mark.parametrize("locale", ["en", "bs", "ru", "fa"])
+@pytest.mark.parametrize("locale", LANGUAGES)
 def test_a_peak_learned_from_slowness_alone_is_not_called_the_busiest_time(
     tickets_model, tickets_sim, locale
 ) -> None:
