@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeAlias
 
@@ -28,7 +28,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from eta import __version__
+from eta import __version__, allowance
+from eta.allowance import RoundingAllowance
 from eta.calendar import NAT, NS_PER_DAY, Clock, utc_nanoseconds
 from eta.calibration import (
     AHEAD,
@@ -230,6 +231,9 @@ class EtaModel:
         for tag, rows in self.calibration_.distributions(tags).items():
             reached[rows] = self.calibration_.by_key[tag].cdf(scores[rows])
         self.in_flight_ = InFlightCalibration.fit(reached, finished[calib])
+        self.allowance_ = self._rounding_allowance(
+            frame.iloc[calib], Predictive(location, spread, tags, self.calibration_), w_calib
+        )
         pace, horizon, horizon_days = _pace(frame.iloc[calib], tags)
         # Where the latest items stand at the as-of time, open ones included (see predict).
         speed = recent_speed(
@@ -308,6 +312,27 @@ class EtaModel:
         copies[SEGMENT] = segment_keys(copies, self.spec)
         x = self._encode(feature_frame(copies, self.spec, self.clock_, events))
         return np.asarray(copied, dtype=int), x
+
+    def _rounding_allowance(
+        self, items: pd.DataFrame, predictive: Predictive, weights: np.ndarray
+    ) -> RoundingAllowance | None:
+        """What rounding adds to the on-time rate of the calibration items' promises (a seeded
+        sample of at most :data:`eta.allowance.MAX_ITEMS`), see :mod:`eta.allowance`."""
+        rows = np.arange(len(items))
+        if len(rows) > allowance.MAX_ITEMS:
+            rng = np.random.default_rng(self.settings.seed)
+            rows = np.sort(rng.choice(rows, allowance.MAX_ITEMS, replace=False))
+        sample = predictive.take(rows)
+        calibrated = sample.hours(np.tile(allowance.LEVELS, (len(rows), 1)))
+        return RoundingAllowance.fit(
+            self.clock_,
+            self.spec.promise_rounding,
+            self.clock_.effective_start(items[START].iloc[rows]),
+            calibrated,
+            items[HOURS].to_numpy(float)[rows],
+            weights[rows],
+            sample.segment,
+        )
 
     def _thin_segments_before(
         self,
@@ -482,6 +507,7 @@ class EtaModel:
             "usual": self.usual_.to_dict(),
             "speed": self.speed_,
             "speed_memory_days": self.speed_memory_days_,
+            "rounding_allowance": self.allowance_.to_dict() if self.allowance_ else None,
         }
         (directory / "model.json").write_text(json.dumps(state), encoding="utf-8")
         (directory / "online.json").write_text(json.dumps(self.online_.to_dict()), encoding="utf-8")
@@ -511,6 +537,8 @@ class EtaModel:
         model.usual_ = Usual.from_dict(state.get("usual"))  # absent in models saved before it
         model.speed_ = state.get("speed", {})  # models saved before the as-of speed: none
         model.speed_memory_days_ = state.get("speed_memory_days", 0.0)
+        # Models saved before the allowance quote the calibrated level, as they did.
+        model.allowance_ = RoundingAllowance.from_dict(state.get("rounding_allowance"))
         online = directory / "online.json"
         model.online_ = OnlineCalibration.from_dict(json.loads(online.read_text(encoding="utf-8")))
         model.info_ = state["info"]
@@ -633,6 +661,12 @@ class Predictive:
     segment: np.ndarray
     calibration: MondrianCalibration
     in_flight: InFlightCalibration | None = None
+
+    def take(self, rows: np.ndarray) -> Predictive:
+        """The distributions of some items only."""
+        return replace(
+            self, location=self.location[rows], spread=self.spread[rows], segment=self.segment[rows]
+        )
 
     def hours(
         self,

@@ -95,7 +95,7 @@ def prepare_items(
         raise KeyError(f"items have no '{spec.start}' column (the spec's start column)")
     n = len(raw)
     error = np.full(n, "", dtype=object)
-    start = parse_timestamps(raw[spec.start], spec.timezone)
+    start = parse_timestamps(raw[spec.start], spec.timezone, spec.timestamp_format)
     error[start.array.isna()] = f"column '{spec.start}': missing or unparseable timestamp"
     columns: dict[str, object] = {START: start.array}  # arrays: a frame aligns Series
     strings = pd.StringDtype()
@@ -132,7 +132,7 @@ def prepare_items(
             error[bad] = "column 'elapsed': hours spent on an item that starts after now"
         columns["elapsed"] = hours
     if PROMISED in raw.columns:
-        promised = parse_timestamps(raw[PROMISED], spec.timezone)
+        promised = parse_timestamps(raw[PROMISED], spec.timezone, spec.timestamp_format)
         columns[PROMISED] = promised.array
         bad = (promised.isna() & holds_value(raw[PROMISED])).to_numpy() & (error == "")
         error[bad] = f"column '{PROMISED}': unparseable timestamp"
@@ -260,10 +260,15 @@ def _answer(
     predictive = model.predict(items, features)
     if offsets is None and online:
         offsets = model.online_.offsets(predictive.segment)
-    grid = np.tile([1.0 - confidence, 0.5, (0.5 + confidence) / 2, confidence], (n, 1))
+    # The promise's level is the one whose promises, once rounded, keep the confidence.
+    level = np.full(n, confidence)
+    if model.allowance_ is not None:
+        level = model.allowance_.levels(confidence, predictive.segment)
+    steps = [np.full(n, 1.0 - confidence), np.full(n, 0.5), np.full(n, (0.5 + confidence) / 2)]
+    grid = np.column_stack([*steps[:2], np.minimum(steps[2], level), level])
     hours = predictive.hours(grid, elapsed, offsets, model.online_.confidence)
     # What a new item would get: its first promise (to judge overdue) and its tail.
-    fresh_grid = np.tile([0.5, confidence, 0.97], (n, 1))
+    fresh_grid = np.column_stack([steps[1], level, np.full(n, 0.97)])
     fresh = predictive.hours(fresh_grid, None, offsets, model.online_.confidence)
 
     instants = _add_hours(clock, begin, np.column_stack([hours, fresh[:, 1]]))
@@ -282,6 +287,10 @@ def _answer(
     exact = utc_instants(np.concatenate([promise_exact, first_exact]))
     rounded = round_promise(clock, exact, spec.promise_rounding, zone)
     promise_at, promised_at = np.split(utc_nanoseconds(rounded), [n])
+    # The promise in clock hours as it is told: what rounding adds counts (it is what is kept).
+    promise_hours = hours[:, 3] + clock.hours_between(
+        utc_instants(promise_exact), utc_instants(promise_at)
+    )
     reference = _reference(clock, start, begin, elapsed, now_ns)
     lower = np.maximum(likely_at, _ceil_minute(reference))
     follow_up_at = utc_nanoseconds(
@@ -327,7 +336,7 @@ def _answer(
         "escalate": escalate,
         "segment": predictive.segment,
         "likely_hours": hours[:, 1],
-        "promise_hours": hours[:, 3],
+        "promise_hours": promise_hours,
         "elapsed_hours": elapsed,
     }
 
