@@ -12,9 +12,10 @@ month (the folds of :mod:`benchmarks.datasets`) and, for every item of the month
    is truly still open after ``f * promise`` clock hours (the simulation knows every finish), quotes
    it again with that ``elapsed``, with the online corrections live at that moment (those the
    replay used for the last item of the same calibration segment that started by then);
-3. counts the re-quote as kept when the true finish is no later than its promise: the exact
-   calibrated quantile (*exact*) and the promise as said, rounded up to the full business hour
-   (*as said*);
+3. counts the re-quote as kept when the true finish is no later than its promise: in clock
+   hours (``promise_hours``, *exact*) and as an instant (``promise_at``, *as said*). Since the
+   rounding allowance both are the promise as told, rounded as the spec says; before it,
+   *exact* was the calibrated quantile before rounding;
 4. as a diagnostic, the plain conditional quantile ``F^-1(F(e) + p (1 - F(e)))`` of the same
    calibrated distribution, without the engine's in-flight recalibration of the level
    (:class:`eta.calibration.InFlightCalibration`). It says what the recalibration buys.
@@ -159,8 +160,9 @@ def report(frame: pd.DataFrame, context: dict) -> str:
         "item of the month as it starts (replay: online calibration hears only outcomes known "
         "by then). Items truly still open after *fraction* x their first promise (clock hours) "
         "are quoted again from `T | T > elapsed`, with the online corrections live at that "
-        "moment. *Kept* counts re-quotes whose promise the true finish met: *exact* against the "
-        "calibrated P90, *as said* against the promise rounded up to the full business hour. "
+        "moment. *Kept* counts re-quotes whose promise the true finish met: *exact* in clock "
+        "hours (`promise_hours`), *as said* as the instant told (`promise_at`); both are the "
+        "promise as told, rounded as the spec says. "
         "*Fraction 0* is the first quote of every item (the usual backtest), for reference. "
         f"Target: {TARGET:.0%} +/- {100 * TOLERANCE:.0f} pt at every fraction.",
         "",
