@@ -268,11 +268,12 @@ def _answer(
     if model.allowance_ is not None:
         first = model.allowance_.levels(confidence, predictive.segment)
     # What a new item would get: its first promise (to judge overdue) and its tail.
-    steps = [np.full(n, 1.0 - confidence), np.full(n, 0.5), np.full(n, (0.5 + confidence) / 2)]
-    fresh_grid = np.column_stack([steps[1], first, np.full(n, 0.97)])
+    median = np.full(n, 0.5)
+    fresh_grid = np.column_stack([median, first, np.full(n, 0.97)])
     fresh = predictive.hours(fresh_grid, None, offsets, model.online_.confidence)
     level = np.where(np.nan_to_num(elapsed) > fresh[:, 1], confidence, first)
-    grid = np.column_stack([*steps[:2], np.minimum(steps[2], level), level])
+    follow = np.minimum((0.5 + confidence) / 2, level)
+    grid = np.column_stack([np.full(n, 1.0 - confidence), median, follow, level])
     hours = predictive.hours(grid, elapsed, offsets, model.online_.confidence)
 
     instants = _add_hours(clock, begin, np.column_stack([hours, fresh[:, 1]]))
