@@ -19,7 +19,7 @@ from eta.calendar import (
     wall_nanoseconds,
 )
 from eta.data import START
-from eta.features import Events, recent_history
+from eta.features import LOAD_RATIOS, Events, recent_history
 from eta.model import _path_table
 from eta.quote import prepare_items, quote_items
 from eta.usual import iso_weeks
@@ -48,7 +48,8 @@ def test_contributions_are_the_tree_by_tree_sums(tickets_model, tickets_sim) -> 
 def _recent_history_by_groupby(events: Events, segment: np.ndarray, at: np.ndarray):
     """The straightforward way: group queries and events by segment with pandas, per call."""
     segment = np.asarray(segment).astype(str)
-    out = {name: np.zeros(len(at)) for name in ("backlog", "finished_7d", "started_7d")}
+    names = ("backlog", "finished_7d", "started_7d", *LOAD_RATIOS)
+    out = {name: np.zeros(len(at)) for name in names}
     out["recent_log_hours_7d"] = np.full(len(at), np.nan)
     window = pd.Timedelta(days=7).value
     finished = events.end != np.iinfo(np.int64).min
@@ -57,6 +58,19 @@ def _recent_history_by_groupby(events: Events, segment: np.ndarray, at: np.ndarr
     out["backlog_all"] = np.searchsorted(np.sort(events.start), at) - np.searchsorted(
         np.sort(events.leave), at
     ).astype(float)
+    # Usual weekly arrivals: over the last 26 weeks, or since the first start (a day at least).
+    week = pd.Timedelta(weeks=1).value
+    weeks = np.clip(at - events.start.min(), week / 7, 26 * week) / week
+
+    def weekly(starts: np.ndarray, t: np.ndarray, span: np.ndarray) -> np.ndarray:
+        return (
+            (starts[None, :] < t[:, None]) & (starts[None, :] >= (t - span * week)[:, None])
+        ).sum(1) / span
+
+    def per(count: np.ndarray, rate: np.ndarray) -> np.ndarray:
+        return np.where(rate > 0, count / np.where(rate > 0, rate, 1), np.nan)
+
+    out["queue_weeks"] = per(out["backlog_all"], weekly(events.start, at, weeks))
     queries = pd.Series(np.arange(len(at))).groupby(segment).indices
     groups = pd.Series(np.arange(len(events.start))).groupby(events.segment).indices
     for key, rows in queries.items():
@@ -78,6 +92,9 @@ def _recent_history_by_groupby(events: Events, segment: np.ndarray, at: np.ndarr
         out["finished_7d"][rows] = count
         mean = (logs[ended] - logs[ended_before]) / np.maximum(count, 1)
         out["recent_log_hours_7d"][rows] = np.where(count > 0, mean, np.nan)
+        rate = weekly(starts, t, weeks[rows])
+        for name in ("backlog", "finished_7d", "started_7d"):
+            out[f"{name}_weeks"][rows] = per(out[name][rows], rate)
     return pd.DataFrame(out)
 
 

@@ -167,6 +167,16 @@ def train(
             "tail model alone; expect it broken more often than that. Train on a longer history "
             "when there is one"
         )
+    for episode in info["episodes_left_out"]:
+        first, last = (
+            pd.Timestamp(episode[end]).tz_convert(dataset.timezone) for end in ("first", "last")
+        )
+        console.print(
+            f"[yellow]check the data:[/] items that started from {first:%Y-%m-%d} to "
+            f"{last:%Y-%m-%d} took {episode['slowdown']:.1f}x as long as usual, and later ones "
+            "as long as usual again (a strike? an outage?): calibration leaves out those "
+            f"{episode['items']:,} items, so promises are made for the world without it"
+        )
     logged = log_run(
         f"train {dataset.name}",
         {

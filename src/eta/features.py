@@ -4,6 +4,15 @@ Recent-history features describe what happened to the same segment *before* the 
 how many items were still open (the backlog), how many finished in the last week and how long those
 took. They are computed from the events that were known at that moment (a finish counts only once
 it has happened), so the same function serves training, quoting and replay without look-ahead.
+
+The counts are said to people as counts ("42 tickets open, usually 30", :mod:`eta.usual`), but
+the quantile models learn them in weeks of the segment's usual arrivals (:data:`LOAD_RATIOS`):
+a growing business has more of everything every month, and counts then tell the trees *when* an
+item started, not how loaded the queue was. A history whose last months held a ten-day strike
+was learnt as "this many open parcels in May is slow", and every later month, with more parcels
+at least as open, was promised as if on strike: twice the true 90th percentile for the rest of
+the year (a tester's Olist-like export). Relative to arrivals, the strike's backlog stands out
+and the busier autumn does not.
 """
 
 from __future__ import annotations
@@ -24,7 +33,16 @@ RECENT_WINDOW = pd.Timedelta(days=7)
 USUAL_SPAN = pd.Timedelta(days=14)
 """Past the end of the record, recent-history features fade to their mean over its last weeks."""
 _NEVER_SEEN = "\x00never seen"
-RECENT_FEATURES = ("backlog", "backlog_all", "finished_7d", "recent_log_hours_7d", "started_7d")
+USUAL_RATE_WINDOW = pd.Timedelta(weeks=26)
+"""Arrivals over the last half-year (or since the record began) set the usual weekly rate: a
+quarter soaked up a season's extra arrivals and hid how much busier a peak was."""
+LOAD_COUNTS = ("backlog", "backlog_all", "finished_7d", "started_7d")
+"""Counts, for people: not model inputs (see the module docstring)."""
+LOAD_RATIOS = ("backlog_weeks", "queue_weeks", "finished_7d_weeks", "started_7d_weeks")
+RATE_UNIT = pd.Timedelta(weeks=1).value
+"""The same counts in weeks of usual arrivals (the segment's; for the queue, everyone's)."""
+RECENT_FEATURES = (*LOAD_COUNTS, "recent_log_hours_7d", *LOAD_RATIOS)
+"""Everything :func:`recent_history` computes."""
 RECORD_ENDED = "record_ended"
 """Not a model input: whether the item starts after its recent history's record ended, so its
 recent-history features are a forecast and its calibration is the one for quotes made ahead
@@ -115,10 +133,11 @@ class Events:
 
         An item that left the backlog before the recent window of the earliest query adds one
         start and one finish to every later count, which cancel in the backlog and fall outside
-        the window.
+        the window; only its start is still needed, for the usual arrival rate.
         """
         horizon = moment.value - RECENT_WINDOW.value - USUAL_SPAN.value
-        keep = (self.leave >= horizon) | (self.start >= horizon)
+        rate_horizon = moment.value - USUAL_RATE_WINDOW.value - USUAL_SPAN.value
+        keep = (self.leave >= horizon) | (self.start >= rate_horizon)
         return Events(
             self.segment[keep],
             self.start[keep],
@@ -199,8 +218,14 @@ def _recent_history(
     out["recent_log_hours_7d"][:] = np.nan
     window = RECENT_WINDOW.value
     timeline = events.timeline
-    backlog_all = np.searchsorted(timeline.starts, at) - np.searchsorted(timeline.leaves, at)
+    # The usual rate counts arrivals over the last half-year, or since the record began.
+    origin = timeline.starts[0] if len(timeline.starts) else 0
+    weeks = np.clip(at - origin, NS_PER_DAY, USUAL_RATE_WINDOW.value) / RATE_UNIT
+    n_started = np.searchsorted(timeline.starts, at)
+    backlog_all = n_started - np.searchsorted(timeline.leaves, at)
     out["backlog_all"] = backlog_all.astype(float)  # a forecast past the record is a mean
+    usual = (n_started - np.searchsorted(timeline.starts, at - weeks * RATE_UNIT)) / weeks
+    out["queue_weeks"] = _per_usual(out["backlog_all"], usual)
     keys, inverse = np.unique(segment, return_inverse=True)
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
@@ -219,7 +244,18 @@ def _recent_history(
         out["finished_7d"][rows] = count
         total = group.logs[n_ended] - group.logs[n_ended_before_window]
         out["recent_log_hours_7d"][rows] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        span = weeks[rows]
+        usual = (n_started - np.searchsorted(group.starts, t - span * RATE_UNIT)) / span
+        for count_name, ratio_name in zip(LOAD_COUNTS, LOAD_RATIOS, strict=True):
+            if count_name != "backlog_all":
+                out[ratio_name][rows] = _per_usual(out[count_name][rows], usual)
     return out
+
+
+def _per_usual(count: np.ndarray, weekly: np.ndarray) -> np.ndarray:
+    """``count`` in weeks of ``weekly`` arrivals; NaN where nothing arrived (no usual rate)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(weekly > 0, count / weekly, np.nan)
 
 
 @dataclass(frozen=True)
@@ -329,5 +365,6 @@ def feature_columns(
 
 
 def model_inputs(features: pd.DataFrame | dict[str, np.ndarray]) -> list[str]:
-    """The columns of a feature frame the model learns from (all but :data:`RECORD_ENDED`)."""
-    return [column for column in features if column != RECORD_ENDED]
+    """The columns of a feature frame the model learns from: all but :data:`RECORD_ENDED` and
+    the :data:`LOAD_COUNTS`, learnt as :data:`LOAD_RATIOS` (see the module docstring)."""
+    return [c for c in features if c != RECORD_ENDED and c not in LOAD_COUNTS]

@@ -39,6 +39,7 @@ from eta.calibration import (
     MondrianCalibration,
     OnlineCalibration,
     Scores,
+    cumulative_hazard,
     recent_speed,
 )
 from eta.censoring import effective_sample_size, ipcw_weights, still_running_share
@@ -56,9 +57,9 @@ from eta.data import (
     segment_levels,
     segment_values,
 )
+from eta.episodes import Episode, ended_episodes
 from eta.features import (
     CALENDAR_FEATURES,
-    RECENT_FEATURES,
     RECORD_ENDED,
     SEASON,
     Events,
@@ -216,8 +217,12 @@ class EtaModel:
             params = self.settings.lightgbm_params(alpha)
             self.boosters_[alpha] = lgb.train(params, data, self.settings.n_estimators)
 
-        _, raw_spread = self._median_spread(x.iloc[calib])
-        self.typical_spread_ = float(np.exp(np.mean(np.log(raw_spread))))
+        self.typical_spread_ = self._typical_spread(x.iloc[calib])
+        calib, episodes = self._without_ended_episodes(
+            frame, x, np.arange(cut, len(frame)), hours, finished, strata
+        )
+        if episodes:
+            self.typical_spread_ = self._typical_spread(x.iloc[calib])
         location, spread = self._location_spread(x.iloc[calib])
         scores = (log_hours[calib] - location) / spread
         w_calib = ipcw_weights(hours[calib], finished[calib], strata[calib])
@@ -246,7 +251,7 @@ class EtaModel:
             pace,
         )
         self.speed_memory_days_ = SPEED_MEMORY * horizon_days
-        if cut < len(frame):
+        if len(calib):
             location_ahead, spread_ahead = self._quoted_ahead(frame.iloc[calib], events)
             scores_ahead = (log_hours[calib] - location_ahead) / spread_ahead
             self.calibration_ = self.calibration_.with_ahead(scores_ahead, w_calib, keys, older)
@@ -278,8 +283,36 @@ class EtaModel:
             "no_clock_time_share": float(np.mean(hours[finished] <= MIN_HOURS)),
             "rejected_rows": len(history.rejected),
             "segments": self.calibration_.segments,
+            "episodes_left_out": [episode.to_dict() for episode in episodes],
         }
         return self
+
+    def _without_ended_episodes(
+        self,
+        frame: pd.DataFrame,
+        x: pd.DataFrame,
+        rows: np.ndarray,
+        hours: np.ndarray,
+        finished: np.ndarray,
+        strata: np.ndarray,
+    ) -> tuple[np.ndarray, list[Episode]]:
+        """The calibration ``rows`` but those of ended one-off episodes (:mod:`eta.episodes`),
+        and the episodes; judged against a first calibration on all of them."""
+        location, spread = self._location_spread(x.iloc[rows])
+        weights = ipcw_weights(hours[rows], finished[rows], strata[rows])
+        if not (weights > 0).any():
+            return rows, []
+        keys = self._segment_levels(frame.iloc[rows])
+        rough = MondrianCalibration.fit((np.log(hours[rows]) - location) / spread, weights, keys)
+        tags = rough.segment_of(keys)
+        hazard = cumulative_hazard(rough, tags, location, spread, hours[rows])
+        starts = frame[START].iloc[rows]
+        promised = Predictive(location, spread, tags, rough).hours(
+            np.full((len(rows), 1), self.spec.confidence)
+        )[:, 0]
+        reach = self.clock_.add_hours(self.clock_.effective_start(starts), promised)
+        inside, episodes = ended_episodes(starts, utc_nanoseconds(reach), hazard, finished[rows])
+        return rows[~inside], episodes
 
     def _blanked(self, items: pd.DataFrame, events: Events) -> tuple[np.ndarray, pd.DataFrame]:
         """Which of ``items`` are also learnt with one declared feature unknown (a random
@@ -636,6 +669,11 @@ class EtaModel:
         """How fast what was known at the as-of time fades for items that start later."""
         return pd.Timedelta(days=self.speed_memory_days_) if self.speed_memory_days_ else None
 
+    def _typical_spread(self, x: pd.DataFrame) -> float:
+        """The geometric mean spread of ``x``'s items, towards which each item's is shrunk."""
+        _, raw_spread = self._median_spread(x)
+        return float(np.exp(np.mean(np.log(raw_spread))))
+
     def _median_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         median = _lightgbm(self.boosters_[0.5], x)
         return median, np.maximum(_lightgbm(self.boosters_[0.9], x) - median, MIN_SPREAD)
@@ -846,7 +884,8 @@ def learnt_inputs(features: pd.DataFrame, training_starts: pd.Series) -> list[st
 def _inputs_before_seasons(spec: DatasetSpec) -> list[str]:
     """The inputs of models saved before the day of the year was one (they did not list them)."""
     calendar = [c for c in CALENDAR_FEATURES if c != SEASON]
-    return [*spec.features.categorical, *spec.features.numeric, *calendar, *RECENT_FEATURES]
+    recent = ["backlog", "backlog_all", "finished_7d", "recent_log_hours_7d", "started_7d"]
+    return [*spec.features.categorical, *spec.features.numeric, *calendar, *recent]
 
 
 def _with_ahead_twins(by_tag: dict[str, float]) -> dict[str, float]:

@@ -32,6 +32,7 @@ RESERVED_COLUMNS = frozenset(
         "elapsed", "promised_at",
         # features the engine computes (eta.features)
         "backlog", "backlog_all", "finished_7d", "recent_log_hours_7d", "started_7d",
+        "backlog_weeks", "queue_weeks", "finished_7d_weeks", "started_7d_weeks",
         "start_hour", "start_weekday", "after_cutoff", "days_off_next_7d", "day_of_year",
         "record_ended",
     }
