@@ -77,14 +77,17 @@ def test_a_value_the_model_never_saw_is_quoted_from_what_else_is_known(censored_
 @pytest.mark.slow
 def test_items_starting_weeks_after_training_keep_their_promises(censored_sim) -> None:
     # What `eta quote` does a month after `eta train`: nothing after the as-of time is known.
+    # Two months before the support peak, which a model of one year has never seen.
     history = load_history(censored_sim.history, censored_sim.spec)
-    as_of = pd.Timestamp("2025-10-01", tz="UTC")
-    model = EtaModel(history.spec).fit(seen_at(history, as_of))
-    items = period_items(history, as_of + pd.Timedelta(days=14), as_of + pd.Timedelta(days=31))
-    promise = model.quantiles(items, [0.9], online=False)[:, 0]
-    on_time = np.mean(truth_hours(censored_sim, items) <= promise)
-    # ~500 items: binomial sd at 90% is ~1.3 pt; quoted from an empty queue it was 70-80%.
-    assert on_time > 0.86, on_time
+    kept = []
+    for as_of in (pd.Timestamp("2025-09-01", tz="UTC"), pd.Timestamp("2025-10-01", tz="UTC")):
+        model = EtaModel(history.spec).fit(seen_at(history, as_of))
+        later = (as_of + pd.Timedelta(days=14), as_of + pd.Timedelta(days=31))
+        items = period_items(history, *later)
+        promise = model.quantiles(items, [0.9], online=False)[:, 0]
+        kept.extend(truth_hours(censored_sim, items) <= promise)
+    # ~1,000 items: binomial sd at 90% is ~0.9 pt; quoted from an empty queue it was 70-80%.
+    assert np.mean(kept) > 0.86, np.mean(kept)
 
 
 def test_items_starting_after_the_record_ends_are_quoted_as_made_ahead(
