@@ -217,13 +217,22 @@ class EtaModel:
             params = self.settings.lightgbm_params(alpha)
             self.boosters_[alpha] = lgb.train(params, data, self.settings.n_estimators)
 
-        self.typical_spread_ = self._typical_spread(x.iloc[calib])
-        calib, episodes = self._without_ended_episodes(
-            frame, x, np.arange(cut, len(frame)), hours, finished, strata
+        # The quantile models answer for the calibration items once; episodes only drop rows.
+        median, raw_spread = self._median_spread(x.iloc[calib])
+        self.typical_spread_ = _geometric_mean(raw_spread)
+        calm, episodes = self._without_ended_episodes(
+            frame.iloc[calib],
+            median,
+            np.sqrt(raw_spread * self.typical_spread_),
+            hours[calib],
+            finished[calib],
+            strata[calib],
         )
+        calib = np.arange(cut, len(frame))[calm]
         if episodes:
-            self.typical_spread_ = self._typical_spread(x.iloc[calib])
-        location, spread = self._location_spread(x.iloc[calib])
+            self.typical_spread_ = _geometric_mean(raw_spread[calm])
+        location = median[calm]
+        spread = np.sqrt(raw_spread[calm] * self.typical_spread_)
         scores = (log_hours[calib] - location) / spread
         w_calib = ipcw_weights(hours[calib], finished[calib], strata[calib])
         if not (w_calib > 0).any():
@@ -289,30 +298,29 @@ class EtaModel:
 
     def _without_ended_episodes(
         self,
-        frame: pd.DataFrame,
-        x: pd.DataFrame,
-        rows: np.ndarray,
+        items: pd.DataFrame,
+        location: np.ndarray,
+        spread: np.ndarray,
         hours: np.ndarray,
         finished: np.ndarray,
         strata: np.ndarray,
     ) -> tuple[np.ndarray, list[Episode]]:
-        """The calibration ``rows`` but those of ended one-off episodes (:mod:`eta.episodes`),
+        """Which calibration ``items`` are not in an ended one-off episode (:mod:`eta.episodes`),
         and the episodes; judged against a first calibration on all of them."""
-        location, spread = self._location_spread(x.iloc[rows])
-        weights = ipcw_weights(hours[rows], finished[rows], strata[rows])
+        weights = ipcw_weights(hours, finished, strata)
         if not (weights > 0).any():
-            return rows, []
-        keys = self._segment_levels(frame.iloc[rows])
-        rough = MondrianCalibration.fit((np.log(hours[rows]) - location) / spread, weights, keys)
+            return np.ones(len(items), dtype=bool), []
+        keys = self._segment_levels(items)
+        rough = MondrianCalibration.fit((np.log(hours) - location) / spread, weights, keys)
         tags = rough.segment_of(keys)
-        hazard = cumulative_hazard(rough, tags, location, spread, hours[rows])
-        starts = frame[START].iloc[rows]
+        hazard = cumulative_hazard(rough, tags, location, spread, hours)
         promised = Predictive(location, spread, tags, rough).hours(
-            np.full((len(rows), 1), self.spec.confidence)
+            np.full((len(items), 1), self.spec.confidence)
         )[:, 0]
+        starts = items[START]
         reach = self.clock_.add_hours(self.clock_.effective_start(starts), promised)
-        inside, episodes = ended_episodes(starts, utc_nanoseconds(reach), hazard, finished[rows])
-        return rows[~inside], episodes
+        inside, episodes = ended_episodes(starts, utc_nanoseconds(reach), hazard, finished)
+        return ~inside, episodes
 
     def _blanked(self, items: pd.DataFrame, events: Events) -> tuple[np.ndarray, pd.DataFrame]:
         """Which of ``items`` are also learnt with one declared feature unknown (a random
@@ -669,11 +677,6 @@ class EtaModel:
         """How fast what was known at the as-of time fades for items that start later."""
         return pd.Timedelta(days=self.speed_memory_days_) if self.speed_memory_days_ else None
 
-    def _typical_spread(self, x: pd.DataFrame) -> float:
-        """The geometric mean spread of ``x``'s items, towards which each item's is shrunk."""
-        _, raw_spread = self._median_spread(x)
-        return float(np.exp(np.mean(np.log(raw_spread))))
-
     def _median_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         median = _lightgbm(self.boosters_[0.5], x)
         return median, np.maximum(_lightgbm(self.boosters_[0.9], x) - median, MIN_SPREAD)
@@ -891,6 +894,11 @@ def _inputs_before_seasons(spec: DatasetSpec) -> list[str]:
 def _with_ahead_twins(by_tag: dict[str, float]) -> dict[str, float]:
     """Per-segment values (pace, speed) shared by each segment's twin for quotes made ahead."""
     return {**by_tag, **{AHEAD + tag: v for tag, v in by_tag.items() if tag != ALL}}
+
+
+def _geometric_mean(spread: np.ndarray) -> float:
+    """The typical spread, towards which each item's is shrunk (see ``_location_spread``)."""
+    return float(np.exp(np.mean(np.log(spread))))
 
 
 def _ascending(levels: np.ndarray) -> bool:
