@@ -39,8 +39,8 @@ quarter soaked up a season's extra arrivals and hid how much busier a peak was."
 LOAD_COUNTS = ("backlog", "backlog_all", "finished_7d", "started_7d")
 """Counts, for people: not model inputs (see the module docstring)."""
 LOAD_RATIOS = ("backlog_weeks", "queue_weeks", "finished_7d_weeks", "started_7d_weeks")
-RATE_UNIT = pd.Timedelta(weeks=1).value
 """The same counts in weeks of usual arrivals (the segment's; for the queue, everyone's)."""
+RATE_UNIT = pd.Timedelta(weeks=1).value
 RECENT_FEATURES = (*LOAD_COUNTS, "recent_log_hours_7d", *LOAD_RATIOS)
 """Everything :func:`recent_history` computes."""
 RECORD_ENDED = "record_ended"
