@@ -79,7 +79,9 @@ def test_the_usual_histories_have_no_episodes(tickets_model, deliveries_model) -
     assert deliveries_model.info_["episodes_left_out"] == []
 
 
-def test_training_tells_the_data_team_what_it_left_out(strike_exports, tmp_path) -> None:
+def test_training_and_backtests_tell_the_data_team_what_was_left_out(
+    strike_exports, tmp_path
+) -> None:
     spec, exports = strike_exports
     exports["strike"].to_parquet(tmp_path / "history.parquet")
     (tmp_path / "spec.yaml").write_text(spec.to_yaml())
@@ -90,3 +92,9 @@ def test_training_tells_the_data_team_what_it_left_out(strike_exports, tmp_path)
     said = " ".join(result.output.split())
     assert "check the data: items that started from 2025-09-" in said
     assert "as long as usual again (a strike? an outage?): calibration leaves out" in said
+    # A backtest trained on the same history says it too (here: static, on the last two days).
+    args = ["backtest", "--spec", tmp_path / "spec.yaml", "--data", tmp_path / "history.parquet",
+            "--test-start", (AS_OF - pd.Timedelta(days=2)).isoformat()]  # fmt: skip
+    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "check the data: items that started from 2025-09-" in " ".join(result.output.split())

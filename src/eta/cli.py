@@ -167,16 +167,7 @@ def train(
             "tail model alone; expect it broken more often than that. Train on a longer history "
             "when there is one"
         )
-    for episode in info["episodes_left_out"]:
-        first, last = (
-            pd.Timestamp(episode[end]).tz_convert(dataset.timezone) for end in ("first", "last")
-        )
-        console.print(
-            f"[yellow]check the data:[/] items that started from {first:%Y-%m-%d} to "
-            f"{last:%Y-%m-%d} took {episode['slowdown']:.1f}x as long as usual, and later ones "
-            "as long as usual again (a strike? an outage?): calibration leaves out those "
-            f"{episode['items']:,} items, so promises are made for the world without it"
-        )
+    _print_episodes(info, dataset.timezone)
     logged = log_run(
         f"train {dataset.name}",
         {
@@ -306,6 +297,7 @@ def backtest(
     metrics = result.metrics
     print_metrics(metrics, f"{dataset.name} backtest ({metrics['mode']})")
     _print_segments(result.by_segment)
+    _print_episodes(result.model.info_, dataset.timezone)
     unknown, quoted = metrics["not_yet_known"], metrics["not_yet_known"] + metrics["items"]
     if quoted and unknown / quoted > UNKNOWN_OUTCOMES:
         err_console.print(
@@ -395,6 +387,18 @@ def print_metrics(metrics: dict, title: str) -> None:
 
 
 SEGMENTS_SHOWN = 10
+
+
+def _print_episodes(info: dict, timezone: str) -> None:
+    """Say which one-off episodes calibration left out (:mod:`eta.episodes`)."""
+    for episode in info["episodes_left_out"]:
+        first, last = (pd.Timestamp(episode[end]).tz_convert(timezone) for end in ("first", "last"))
+        console.print(
+            f"[yellow]check the data:[/] items that started from {first:%Y-%m-%d} to "
+            f"{last:%Y-%m-%d} took {episode['slowdown']:.1f}x as long as usual, and later ones "
+            "as long as usual again (a strike? an outage?): calibration leaves out those "
+            f"{episode['items']:,} items, so promises are made for the world without it"
+        )
 
 
 def _print_segments(by_segment: pd.DataFrame) -> None:
