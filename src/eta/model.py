@@ -223,7 +223,7 @@ class EtaModel:
         calm, episodes = self._without_ended_episodes(
             frame.iloc[calib],
             median,
-            np.sqrt(raw_spread * self.typical_spread_),
+            self._shrunk(raw_spread),
             hours[calib],
             finished[calib],
             strata[calib],
@@ -232,7 +232,7 @@ class EtaModel:
         if episodes:
             self.typical_spread_ = _geometric_mean(raw_spread[calm])
         location = median[calm]
-        spread = np.sqrt(raw_spread[calm] * self.typical_spread_)
+        spread = self._shrunk(raw_spread[calm])
         scores = (log_hours[calib] - location) / spread
         w_calib = ipcw_weights(hours[calib], finished[calib], strata[calib])
         if not (w_calib > 0).any():
@@ -637,9 +637,12 @@ class EtaModel:
 
     def _location_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         median, spread = self._median_spread(x)
-        # One model's P90-P50 gap is noisy: shrink each item's spread halfway (geometrically)
-        # towards the typical one. In the benchmark this kept coverage and cut pinball loss ~2%.
-        return median, np.sqrt(spread * self.typical_spread_)
+        return median, self._shrunk(spread)
+
+    def _shrunk(self, raw_spread: np.ndarray) -> np.ndarray:
+        """One model's P90-P50 gap is noisy: each item's spread shrunk halfway (geometrically)
+        towards the typical one. In the benchmark this kept coverage and cut pinball loss ~2%."""
+        return np.sqrt(raw_spread * self.typical_spread_)
 
     def _speed(self, starts: pd.Series, segments: np.ndarray) -> np.ndarray:
         """The as-of speed of recent items, fading for items that start later: it says where
@@ -897,7 +900,7 @@ def _with_ahead_twins(by_tag: dict[str, float]) -> dict[str, float]:
 
 
 def _geometric_mean(spread: np.ndarray) -> float:
-    """The typical spread, towards which each item's is shrunk (see ``_location_spread``)."""
+    """The typical spread, towards which each item's is shrunk (see ``EtaModel._shrunk``)."""
     return float(np.exp(np.mean(np.log(spread))))
 
 
