@@ -232,6 +232,7 @@ class MondrianCalibration:
         segments only (see :meth:`ScoreDistribution.moved`): a segment with a few items a month
         has a few dozen in a year, enough for a median though not for a 90th percentile."""
         by_key: dict[str, ScoreDistribution] = {}
+        enough = own_segments(weights, keys, min_items)
         for depth, level in enumerate(keys):
             for key in np.unique(level):
                 rows = level == key
@@ -240,8 +241,7 @@ class MondrianCalibration:
                     tag = _tag(above, keys[above][rows][0])
                     if tag in by_key and by_key[tag].borrowed_from is None:
                         parent, parent_tag = by_key[tag], tag
-                size = effective_sample_size(weights[rows])
-                if parent is None or size >= min_items:
+                if parent is None or key in enough[depth]:
                     prior = MODEL_TAIL_RATE if parent is None else parent.tail_rate
                     by_key[_tag(depth, key)] = ScoreDistribution.fit(
                         scores[rows], weights[rows], prior
@@ -314,6 +314,22 @@ class MondrianCalibration:
     def from_dict(cls, raw: dict) -> MondrianCalibration:
         by_key = {k: ScoreDistribution.from_dict(v) for k, v in raw["by_key"].items()}
         return cls(by_key, raw["min_items"])
+
+
+def own_segments(
+    weights: np.ndarray, keys: list[np.ndarray], min_items: float = MIN_SEGMENT_ITEMS
+) -> list[set[str]]:
+    """Per depth of ``keys``, the segments with enough effective calibration items for a
+    distribution of their own; the others are *thin* and lean on their parent's
+    (:meth:`MondrianCalibration.fit`). Everyone (depth 0) always has one."""
+    return [
+        {
+            key
+            for key in np.unique(level).tolist()
+            if depth == 0 or effective_sample_size(weights[level == key]) >= min_items
+        }
+        for depth, level in enumerate(keys)
+    ]
 
 
 def _tag(depth: int, key: str) -> str:

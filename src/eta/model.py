@@ -40,6 +40,7 @@ from eta.calibration import (
     OnlineCalibration,
     Scores,
     cumulative_hazard,
+    own_segments,
     recent_speed,
 )
 from eta.censoring import effective_sample_size, ipcw_weights, still_running_share
@@ -389,13 +390,10 @@ class EtaModel:
         They are in-sample (the trees learnt from them), so they understate how far a segment
         sits from what the model says: shifts from them err towards none, the parent's."""
         keys = self._segment_levels(items)
+        own = own_segments(calibration_weights, calibration_keys)
         thin = np.zeros(len(items), dtype=bool)
         for depth in range(1, len(keys)):
-            level, calibrated = keys[depth], calibration_keys[depth]
-            for key in np.unique(level):
-                own = calibration_weights[calibrated == key]
-                if effective_sample_size(own) < MIN_SEGMENT_ITEMS:
-                    thin |= level == key
+            thin |= ~np.isin(keys[depth], list(own[depth]))
         rows = np.flatnonzero(thin & (weights > 0))
         if not len(rows):
             return None
