@@ -18,9 +18,9 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from eta.cli import friendly_errors, option_timestamp
-from eta.data import parse_timestamps, read_table
-from eta.monitoring import promise_report, report_files, write_report
+from eta.cli import friendly_errors, option_timestamp, report_rejected
+from eta.data import quarantine_beside, write_table
+from eta.monitoring import promise_report, read_promises, report_files, write_report
 from eta.spec import DatasetSpec
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -45,21 +45,12 @@ def main(
 
     from eta.tracking import log_run
 
-    given, happened = read_table(quotes), read_table(outcomes)
-    if spec is not None:
-        dataset = DatasetSpec.from_yaml(spec)
-        if dataset.id is None:
-            raise ValueError(f"{spec}: the spec has no id column to join quotes and outcomes on")
-        missing = [c for c in (dataset.id, dataset.end) if c not in happened.columns]
-        if missing:
-            raise ValueError(f"{outcomes}: no column(s) {missing} named by the spec")
-        happened = pd.DataFrame(
-            {
-                "id": happened[dataset.id],
-                "finished_at": parse_timestamps(happened[dataset.end], dataset.timezone),
-            }
-        )
-    zone = dataset.timezone if spec is not None else "UTC"
+    dataset = DatasetSpec.from_yaml(spec) if spec is not None else None
+    given, happened, rejected = read_promises(quotes, outcomes, dataset)
+    for path, rows in rejected.items():
+        write_table(rows, quarantine_beside(path))
+        report_rejected(rows, quarantine_beside(path))
+    zone = dataset.timezone if dataset is not None else "UTC"
     moment = option_timestamp(as_of, "as-of", zone) or pd.Timestamp.now(tz="UTC")
     report = promise_report(given, happened, moment)
     path = write_report(report, out)

@@ -135,3 +135,52 @@ def test_dates_on_a_weekly_plot_do_not_overlap(n_weeks) -> None:
     plt.close(fig)
     assert len(boxes) >= 2
     assert not any(a.overlaps(b) for k, a in enumerate(boxes) for b in boxes[k + 1 :])
+
+
+def test_the_monitor_reads_outcomes_written_as_the_spec_says(tmp_path) -> None:
+    """An export whose finishes are '02/01/2026 09:30:00 PM' (the spec's timestamp_format) is
+    judged as its ISO-8601 twin: read as ISO-8601 alone, every finish was unreadable."""
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from eta.synthetic import load_spec
+
+    script = Path(__file__).parents[1] / "pipelines" / "monitor.py"
+    loader = importlib.util.spec_from_file_location("monitor_pipeline", script)
+    monitor = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(monitor)
+    spec = load_spec("tickets").model_copy(update={"timestamp_format": "%m/%d/%Y %I:%M:%S %p"})
+    (tmp_path / "spec.yaml").write_text(spec.to_yaml())
+    promises = ["2026-02-01T22:00Z"] * 3
+    quotes, _ = frames(promises, [None] * 3, ["a"] * 3)
+    quotes.to_csv(tmp_path / "q.csv", index=False)
+    finishes = ["02/01/2026 09:30:00 PM", "02/01/2026 11:30:00 PM", "02/01/2026 10:30:00 PM"]
+    exported = pd.DataFrame({spec.id: quotes["id"], spec.end: finishes})  # Sarajevo: UTC+1
+    exported.to_csv(tmp_path / "o.csv", index=False)
+    args = ["--quotes", tmp_path / "q.csv", "--outcomes", tmp_path / "o.csv"]
+    args += ["--spec", tmp_path / "spec.yaml", "--as-of", AS_OF.isoformat(), "--out", tmp_path]
+    done = CliRunner().invoke(monitor.app, [str(a) for a in args])
+    assert done.exit_code in (0, 1), done.output
+    assert "3 promises due, 66.7% kept" in done.output
+
+
+def test_times_that_cannot_be_read_are_quarantined_not_judged(tmp_path) -> None:
+    """A finish nobody can read is not a broken promise (it was one, as if still open): its
+    quote is left out, and the row goes to a quarantine file with where and why."""
+    from eta.monitoring import read_promises
+
+    quotes, outcomes = frames(
+        ["2026-02-01T10:00Z", "2026-02-01T10:00Z", "next week", "2026-02-01T10:00Z"],
+        ["2026-01-31T10:00Z", "yesterday", "2026-01-31T10:00Z", None],
+        ["a"] * 4,
+    )
+    quotes.to_csv(tmp_path / "q.csv", index=False)
+    outcomes.to_csv(tmp_path / "o.csv", index=False)
+    given, happened, rejected = read_promises(tmp_path / "q.csv", tmp_path / "o.csv")
+    assert given["id"].tolist() == ["T0", "T3"] and happened["id"].tolist() == ["T0", "T2", "T3"]
+    assert rejected[tmp_path / "q.csv"][["row", "column"]].values.tolist() == [[3, "promise_at"]]
+    [reason] = rejected[tmp_path / "o.csv"]["reason"]
+    assert reason.startswith("unparseable timestamp 'yesterday'")
+    report = promise_report(given, happened, AS_OF)
+    assert report.overall["judged"] == 2 and report.overall["on_time_rate"] == 0.5

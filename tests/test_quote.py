@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eta.data import START, load_history
+from eta.data import START, load_history, read_table
 from eta.model import EtaModel
 from eta.quote import DETAIL_COLUMNS, QUOTE_COLUMNS, prepare_items, quote_items, write_quotes
 from eta.rounding import in_business_hours
@@ -131,7 +131,7 @@ def test_bad_rows_are_answered_in_place(tickets_model, tickets_sim) -> None:
     assert list(quotes.columns) == [*QUOTE_COLUMNS, *DETAIL_COLUMNS]
     assert errors.tolist()[1:5] == [
         "column 'created_at': missing or unparseable timestamp",
-        "column 'queue_open': not a number",
+        "column 'queue_open': not a number: 'lots'",
         "column 'queue_open': not a finite number",
         "column 'created_at': missing or unparseable timestamp",
     ]
@@ -139,6 +139,32 @@ def test_bad_rows_are_answered_in_place(tickets_model, tickets_sim) -> None:
     assert quotes["customer_message"].eq("").tolist() == [False, True, True, True, True, False]
     assert quotes["risk_notes"].tolist()[1:5] == [[], [], [], []]
     assert (quotes["locale"] == "bs").all()
+
+
+def test_an_items_file_is_read_as_a_history_is(tickets_model, tickets_sim, tmp_path) -> None:
+    """A quote reads numbers as training does (:func:`eta.data.read_numbers`): Excel where the
+    decimal mark is a comma writes ';' between cells and '2,5', which quotes refused as 'not a
+    number' while the same file trained; in a ',' file the error says how to write it."""
+    raw = tickets_sim.history.head(4).astype({"queue_open": float})
+    raw["queue_open"] = [2.5, 0.25, 3.0, 1.0]
+    dotted = tmp_path / "items.csv"
+    raw.to_csv(dotted, index=False)
+    excel = tmp_path / "excel.csv"
+    raw.to_csv(excel, index=False, sep=";", decimal=",")
+    assert "2,5" in excel.read_text()
+    expected, _ = prepare_items(read_table(dotted), tickets_model.spec)
+    items, errors = prepare_items(read_table(excel), tickets_model.spec)
+    assert (errors == "").all()
+    np.testing.assert_array_equal(items["queue_open"], [2.5, 0.25, 3.0, 1.0])
+    pd.testing.assert_frame_equal(items, expected)
+    quoted = raw.astype({"queue_open": str}).assign(queue_open=["2,5", "1", "x", ""])
+    _, errors = prepare_items(quoted, tickets_model.spec)
+    assert errors.tolist() == [
+        "column 'queue_open': not a number: '2,5' looks like a decimal comma; write 2.5",
+        "",
+        "column 'queue_open': not a number: 'x'",
+        "",
+    ]
 
 
 def test_a_value_written_in_another_case_is_quoted_as_the_value_learnt(

@@ -91,7 +91,7 @@ def load_checked_history(
         quarantine=quarantine,
         max_rejected=max_rejected,
     )
-    _report_rejected(history.rejected, quarantine or quarantine_beside(data))
+    report_rejected(history.rejected, quarantine or quarantine_beside(data))
     for doubt in doubts(history, as_of_given=as_of is not None):
         err_console.print(f"[yellow]check the data:[/] {doubt}", highlight=False)
     return history
@@ -416,8 +416,10 @@ def _print_segments(by_segment: pd.DataFrame) -> None:
     console.print(table)
 
 
-def _report_rejected(rejected: pd.DataFrame, where: Path) -> None:
-    """Rows count from 1 after the header; in a CSV file the line each begins on is said too
+def report_rejected(rejected: pd.DataFrame, where: Path) -> None:
+    """Say on stderr how many rows were rejected, where they are kept, and the first three.
+
+    Rows count from 1 after the header; in a CSV file the line each begins on is said too
     (not row + 1: a cell may hold line breaks), counted only when rows were rejected."""
     if len(rejected):
         err_console.print(

@@ -235,6 +235,23 @@ def parse_timestamps(
     return pd.Series(utc_instants(out), index=values.index)
 
 
+def read_instants(
+    raw: pd.DataFrame,
+    column: str,
+    source: str,
+    timezone: str,
+    timestamp_format: str | None = None,
+) -> tuple[pd.Series, pd.DataFrame]:
+    """``raw[column]`` as instants (:func:`parse_timestamps`), and the rows that hold a time
+    that cannot be read as rejected rows (``file``, ``row``, ``column``, ``reason``, then the row
+    as written): for a file that is not a history but must not lose rows either, e.g. the
+    outcomes a monitor judges promises by. An empty cell is no time, not an error."""
+    instants = parse_timestamps(raw[column], timezone, timestamp_format)
+    problems = _Problems(len(raw))
+    problems.unparseable(raw[column], instants, timestamp_format=timestamp_format)
+    return instants, problems.frame(raw, source)
+
+
 def _formatted(strings: np.ndarray, timestamp_format: str, timezone: str) -> pd.DatetimeIndex:
     """Texts read by a strftime format (NaT where it does not fit), as instants: with ``%z``
     each carries its offset, without it they are local times in ``timezone``.
@@ -370,12 +387,9 @@ def load_history(
         problems.add(before, spec.observed_until, "last seen before it starts")
     numeric = {}
     for column in spec.features.numeric:
-        values = pd.to_numeric(raw[column], errors="coerce")
-        unread = values.isna() & holds_value(raw[column])
-        if unread.any():  # only a file with bad numbers pays for reading them again
-            values = problems.not_numbers(raw[column], values, unread, raw.attrs.get(DELIMITER))
-        problems.add(np.isinf(values), column, "not a finite number")
-        numeric[column] = values.astype(float)
+        values, unread = read_numbers(raw[column], raw.attrs.get(DELIMITER))
+        problems.add(unread != "", column, unread)
+        numeric[column] = values
     if spec.id:
         ids = raw[spec.id].astype("string")
         problems.add(ids.isna(), spec.id, "missing id")
@@ -685,6 +699,37 @@ def holds_value(values: pd.Series) -> pd.Series:
     return values.notna() & (text != "") & ~text.isin(NOTHING).fillna(False).astype(bool)
 
 
+def read_numbers(written: pd.Series, delimiter: str | None = None) -> tuple[pd.Series, pd.Series]:
+    """``written`` as numbers, and why each value that holds something was not read ('' where
+    it was read or is missing), each reason showing the value.
+
+    A decimal comma ('0,5') is read where it cannot be anything else: in a file whose cells are
+    separated by ';' (Excel where the decimal mark is a comma), and with tabs or pipes unless
+    every such value is shaped like a thousands group ('1,234'). In a ','-separated file, in
+    Parquet or in JSON (``delimiter`` None) it is not, and the reason says how to write it."""
+    values = pd.to_numeric(written, errors="coerce").astype(float)
+    why = pd.Series("", index=written.index, dtype=object)
+    unread = values.isna() & holds_value(written)
+    if unread.any():  # only bad numbers pay for reading them again
+        text = written[unread].astype("string").str.strip()
+        commas = text[text.str.fullmatch(r"[+-]?\d*,\d+").fillna(False).astype(bool)]
+        thousands = commas.str.fullmatch(r"[+-]?[1-9]\d{0,2},\d{3}").fillna(False).all()
+        if delimiter == ";" or (delimiter in DELIMITERS[2:] and not thousands):
+            values[commas.index] = pd.to_numeric(commas.str.replace(",", ".", regex=False))
+        elif len(commas):
+            why[commas.index] = (
+                "not a number: "
+                + _shown(commas)
+                + " looks like a decimal comma; write "
+                + commas.str.replace(",", ".", regex=False)
+                + (" (or without the comma if it groups thousands)" if thousands else "")
+            )
+        still = values.isna() & unread & (why == "")
+        why[still] = "not a number: " + _shown(text[still[unread]])
+    why[np.isinf(values) & (why == "")] = "not a finite number"
+    return values, why
+
+
 def _as_of(
     given: pd.Timestamp | str | None,
     start: pd.Series,
@@ -853,39 +898,6 @@ class _Problems:
         else:
             tail = f": not ISO-8601 (such as {ISO_EXAMPLE}){_format_hint(text)}"
         self.add(unread, column, "unparseable timestamp " + shown + tail)
-
-    def not_numbers(
-        self, written: pd.Series, values: pd.Series, unread: pd.Series, delimiter: str | None
-    ) -> pd.Series:
-        """Numbers written but not read, each reason showing the value; returns ``values`` with
-        decimal commas ('0,5') read where they are unambiguous.
-
-        In a file whose cells are separated by ';' (Excel where the decimal mark is a comma) a
-        comma is a decimal mark. With tabs or pipes it is one too, unless every such value is
-        shaped like a thousands group ('1,234'). In a ','-separated file or in Parquet it is
-        not read, and the reason says how to write it."""
-        column = str(written.name)
-        text = written[unread].astype("string").str.strip()
-        comma = text.str.fullmatch(r"[+-]?\d*,\d+").fillna(False).astype(bool)
-        if comma.any():
-            commas = text[comma]
-            thousands = commas.str.fullmatch(r"[+-]?[1-9]\d{0,2},\d{3}").fillna(False).all()
-            if delimiter == ";" or (delimiter in DELIMITERS[2:] and not thousands):
-                values = values.copy()
-                values[commas.index] = pd.to_numeric(commas.str.replace(",", ".", regex=False))
-            else:
-                dotted = commas.str.replace(",", ".", regex=False)
-                self.add(
-                    comma.reindex(written.index, fill_value=False),
-                    column,
-                    "not a number: "
-                    + _shown(commas)
-                    + " looks like a decimal comma; write "
-                    + dotted
-                    + (" (or without the comma if it groups thousands)" if thousands else ""),
-                )
-        self.add(values.isna() & unread, column, "not a number: " + _shown(text))
-        return values
 
     def any(self) -> pd.Series:
         return pd.Series(self._reason != None)  # noqa: E711

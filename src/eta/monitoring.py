@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from eta.data import DataError
+from eta.data import DataError, read_instants, read_table
 from eta.messages import segment_words
+from eta.spec import DatasetSpec
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -58,6 +59,43 @@ class PromiseReport:
             f"(at most {row.upper_95:.1%} at 95% confidence; target {self.confidence:.0%})"
             for name, row in low.iterrows()
         ]
+
+
+def read_promises(
+    quotes: Path, outcomes: Path, spec: DatasetSpec | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[Path, pd.DataFrame]]:
+    """The quotes given and the outcomes (``id``, ``finished_at``) in ``quotes`` and
+    ``outcomes`` files, as :func:`promise_report` judges them, and each file's rows whose time
+    cannot be read, as rejected rows for its quarantine file.
+
+    Outcomes are an export of ``spec`` (its id and end columns, its zone and
+    ``timestamp_format``) or, without one, ``id`` and ``finished_at`` in ISO-8601. A quote
+    whose item's finish cannot be read is not judged: an unreadable finish is not a broken
+    promise (it used to be counted as one, still open)."""
+    given, happened = read_table(quotes), read_table(outcomes)
+    id_column, end, zone, written = "id", "finished_at", "UTC", None
+    if spec is not None:
+        if spec.id is None:
+            raise DataError(f"spec '{spec.name}' has no id column to join quotes and outcomes on")
+        id_column, end, zone, written = spec.id, spec.end, spec.timezone, spec.timestamp_format
+    for frame, path, needed in (
+        (given, quotes, ["id", "promise_at"]),
+        (happened, outcomes, [id_column, end]),
+    ):
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            named = " named by the spec" if spec is not None and path == outcomes else ""
+            raise DataError(f"{path}: no column(s) {missing}{named} (have {list(frame.columns)})")
+    finished, unread_finish = read_instants(happened, end, str(outcomes), zone, written)
+    promised, unread_promise = read_instants(given, "promise_at", str(quotes), "UTC")
+    unreadable = happened[id_column].iloc[unread_finish["row"] - 1].astype(str)
+    skipped = given["id"].astype(str).isin(unreadable).to_numpy(copy=True)
+    skipped[unread_promise["row"] - 1] = True
+    given = given.assign(promise_at=promised)[~skipped]
+    happened = pd.DataFrame({"id": happened[id_column], "finished_at": finished})
+    happened = happened.drop(happened.index[unread_finish["row"] - 1])
+    rejected = {quotes: unread_promise, outcomes: unread_finish}
+    return given, happened, {path: rows for path, rows in rejected.items() if len(rows)}
 
 
 def wilson_interval(kept: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

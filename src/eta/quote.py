@@ -28,11 +28,13 @@ import pandas as pd
 from eta import messages, risks
 from eta.calendar import NAT, NS_PER_MINUTE, Clock, utc_instants, utc_nanoseconds
 from eta.data import (
+    DELIMITER,
     SEGMENT,
     START,
     category_texts,
     holds_value,
     parse_timestamps,
+    read_numbers,
     segment_values,
     write_table,
 )
@@ -106,14 +108,12 @@ def prepare_items(
         values = raw[column] if column in raw.columns else pd.Series(np.nan, index=raw.index)
         if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
             numbers = values.to_numpy(dtype=float)
+            why = np.where(np.isinf(numbers), "not a finite number", "")
         else:
-            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        missing = np.isnan(numbers)
-        if missing.any():
-            bad = missing & holds_value(values).to_numpy(bool) & (error == "")
-            error[bad] = f"column '{column}': not a number"
-        infinite = np.isinf(numbers) & (error == "")
-        error[infinite] = f"column '{column}': not a finite number"
+            read, unread = read_numbers(values, raw.attrs.get(DELIMITER))
+            numbers, why = read.to_numpy(float, na_value=np.nan), unread.to_numpy(object)
+        bad = (why != "") & (error == "")
+        error[bad] = f"column '{column}': " + why[bad].astype(object)
         columns[column] = numbers
     if now is not None:
         age = (_utc_value(now) - utc_nanoseconds(start).astype(float)) / 3.6e12  # no overflow

@@ -70,7 +70,8 @@ def test_a_bad_feature_value_is_a_problem_naming_the_field(
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
-    assert problem["errors"] == [{"field": "features.weight_kg", "message": "not a number"}]
+    [error] = problem["errors"]
+    assert error == {"field": "features.weight_kg", "message": "not a number: 'heavy'"}
     assert problem["request_id"] == response.headers["x-request-id"]
 
 
