@@ -334,3 +334,23 @@ def test_one_item_twice_in_a_report_with_two_finishes_takes_the_first(model, ite
     finished = pd.Series([start + pd.Timedelta(hours=1), start + pd.Timedelta(hours=2)])
     summary = OutcomeFeed.for_model(model).report(model, twice, finished, now, now=now)
     assert summary.accepted == 1 and summary.errors[0] == "" and "already" in summary.errors[1]
+
+
+def test_a_report_that_contradicts_an_earlier_one_in_time_is_refused(model, items) -> None:
+    """An item reported still open on day 2 cannot have finished on day 1; one reported finished
+    on day 1 cannot be open on day 2, whatever resolution the times come in: "...T10:00Z" reads
+    as microseconds, and compared with nanoseconds it passed as a duplicate."""
+    one = items.iloc[:1]
+    start = one[START].iloc[0]
+    day1, day2, now = (start + pd.Timedelta(days=d) for d in (1, 2, 90))
+    feed = OutcomeFeed.for_model(model)
+    assert feed.report(model, one, pd.Series([pd.NaT]), day2, now=now).accepted == 1
+    early = feed.report(model, one, pd.Series([day1]), now, now=now)
+    assert (early.accepted, early.duplicates) == (0, 0)
+    assert "reported still open after this finish" in early.errors[0]
+    feed = OutcomeFeed.for_model(model)
+    assert feed.report(model, one, pd.Series([day1]), now, now=now).accepted == 1
+    seen = pd.Timestamp(day2.strftime("%Y-%m-%dT%H:%M:%SZ"))  # microseconds, from text
+    assert seen.unit != "ns"
+    reopened = feed.report(model, one, pd.Series([pd.NaT]), seen, now=now)
+    assert "cannot be reported open after that" in reopened.errors[0]

@@ -146,7 +146,7 @@ def test_an_items_file_is_read_as_a_history_is(tickets_model, tickets_sim, tmp_p
     decimal mark is a comma writes ';' between cells and '2,5', which quotes refused as 'not a
     number' while the same file trained; in a ',' file the error says how to write it."""
     raw = tickets_sim.history.head(4).astype({"queue_open": float})
-    raw["queue_open"] = [2.5, 0.25, 3.0, 1.0]
+    raw["queue_open"], raw["elapsed"] = [2.5, 0.25, 3.0, 1.0], [0.5, 1.5, 0.0, 2.0]
     dotted = tmp_path / "items.csv"
     raw.to_csv(dotted, index=False)
     excel = tmp_path / "excel.csv"
@@ -156,6 +156,7 @@ def test_an_items_file_is_read_as_a_history_is(tickets_model, tickets_sim, tmp_p
     items, errors = prepare_items(read_table(excel), tickets_model.spec)
     assert (errors == "").all()
     np.testing.assert_array_equal(items["queue_open"], [2.5, 0.25, 3.0, 1.0])
+    np.testing.assert_array_equal(items["elapsed"], [0.5, 1.5, 0.0, 2.0])  # all refused before
     pd.testing.assert_frame_equal(items, expected)
     quoted = raw.astype({"queue_open": str}).assign(queue_open=["2,5", "1", "x", ""])
     _, errors = prepare_items(quoted, tickets_model.spec)
@@ -309,6 +310,26 @@ def test_told_how_long_an_item_has_run_what_is_left_runs_from_now(
     assert (pd.to_datetime(quotes["follow_up_at"], utc=True) <= promise).all()
     assert quotes["escalate"].tolist() == [False, False, True]
     assert quotes["elapsed_hours"].tolist() == [5.0, 5.0, 1_000.0]
+
+
+def test_what_is_left_is_the_same_whenever_the_depot_is_closed(
+    deliveries_model, deliveries_sim
+) -> None:
+    """No clock time passes between Tuesday 22:00 and Wednesday 08:00 (hours 08-20, cut-off
+    14:00): a parcel reported at 22:00 as 20 or 200 hours under way gets one promise whether it
+    is asked about then or in the morning. Asked at night, after the cut-off, it was promised
+    its whole time again from the morning, and a parcel long overdue was not escalated."""
+    tuesday_night = pd.Timestamp("2026-03-03T22:00", tz="Europe/Berlin")
+    opening = pd.Timestamp("2026-03-04T08:00", tz="Europe/Berlin")
+    spec = deliveries_model.spec
+    answers = []
+    for now in (tuesday_night, opening):
+        raw = deliveries_sim.history.head(2).drop(columns=spec.end).copy()
+        raw[spec.start], raw["elapsed"] = tuesday_night.isoformat(), [20.0, 200.0]
+        quotes = quote_items(deliveries_model, prepare_items(raw, spec)[0], now=now)
+        answers.append(quotes[["likely_at", "promise_at", "escalate"]])
+    pd.testing.assert_frame_equal(answers[0], answers[1])
+    assert answers[0]["escalate"].tolist() == [False, True]
 
 
 def test_an_item_on_hold_since_it_began_is_promised_its_whole_time_from_now(

@@ -48,18 +48,25 @@ class StrictJSONRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def strict(request: Request) -> Response:
-            _require_json(request.headers.get("content-type"))
-            return await handler(_StrictJSONRequest(request.scope, request.receive))
+            scope = request.scope
+            if request.headers.get("content-type") is None:  # FastAPI would not read it as JSON
+                scope = {**scope, "headers": [*scope["headers"], (b"content-type", _JSON)]}
+            else:
+                _require_json(request.headers["content-type"])
+            return await handler(_StrictJSONRequest(scope, request.receive))
 
         return strict
 
 
-def _require_json(content_type: str | None) -> None:
+_JSON = b"application/json"
+
+
+def _require_json(content_type: str) -> None:
     """A body said to be something else is refused by its header, on every route alike: the
     batch route used to read JSON sent as text/plain while the others refused it with "Input
-    should be a valid dictionary", which did not say why. No header at all reads as JSON."""
-    if content_type is None:
-        return
+    should be a valid dictionary", which did not say why. No header at all reads as JSON (on
+    every route: the single quote and outcomes routes said "Input should be a valid
+    dictionary" to it)."""
     kind = content_type.split(";")[0].strip().lower()
     if kind != "application/json" and not kind.endswith("+json"):
         raise ProblemError(

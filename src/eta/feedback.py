@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from eta.calendar import Clock
+from eta.calendar import Clock, utc_nanoseconds
 from eta.calibration import (
     ALL,
     CHECKPOINTS,
@@ -348,8 +348,8 @@ class OutcomeFeed:
         seen = np.where(np.isnan(finish), self.position(observed_at), finish)
         finish = np.where(np.isnan(finish), NEVER, finish)
         at = float(self.position([now])[0])
-        finish_ns = pd.DatetimeIndex(finished_at).asi8
-        seen_ns = pd.DatetimeIndex(observed_at).asi8
+        finish_ns = utc_nanoseconds(finished_at)  # '2026-12-05T10:00Z' reads as microseconds
+        seen_ns = utc_nanoseconds(observed_at)
         reported = finished_at.notna().to_numpy(bool)
         ok = np.array([e == "" for e in errors], dtype=bool)
         fresh = ok & np.array([k not in self._items and k not in self._done for k in ids])
@@ -369,6 +369,7 @@ class OutcomeFeed:
             if not fresh[i]:
                 finish_i = int(finish_ns[i]) if reported[i] else None
                 errors[i] = self._contradiction(key, finish_i, int(seen_ns[i]))
+                errors[i] = errors[i] or self._finished_before_seen(key, float(finish[i]))
                 if errors[i]:
                     continue
             if reported[i]:
@@ -415,6 +416,17 @@ class OutcomeFeed:
         return (
             f"the outcome was already reported as finished at {said}: finished_at cannot be "
             "changed once reported (its likely time and promise were judged by it)"
+        )
+
+    def _finished_before_seen(self, key: Hashable, finish: float) -> str:
+        """Why a finish at clock position ``finish`` contradicts an earlier report of the item
+        still open after it ('' when it does not): its judgements were made on that report."""
+        item = self._items.get(key)
+        if item is None or item.finish != NEVER or not finish < item.seen:
+            return ""
+        return (
+            "the item was reported still open after this finish: finished_at cannot be earlier "
+            "than an earlier report's observed_at"
         )
 
     @property

@@ -122,7 +122,7 @@ def prepare_items(
             f"column '{spec.start}': started more than {MAX_ELAPSED_HOURS:,.0f} hours before now"
         )
     if "elapsed" in raw.columns:
-        hours = pd.to_numeric(raw["elapsed"], errors="coerce").to_numpy(float, na_value=np.nan)
+        hours = read_numbers(raw["elapsed"], raw.attrs.get(DELIMITER))[0].to_numpy(float)
         given = holds_value(raw["elapsed"]).to_numpy(bool)
         bad = given & ~((hours >= 0) & (hours <= MAX_ELAPSED_HOURS)) & (error == "")
         error[bad] = f"column 'elapsed': not a number of hours from 0 to {MAX_ELAPSED_HOURS:,.0f}"
@@ -282,7 +282,9 @@ def _answer(
     # years in the past, with an apology for being late).
     told = np.zeros(n, dtype=bool)
     if now_ns is not None and "elapsed" in items:  # said, even 0 hours (on hold since it began)
-        told = ~np.isnan(items["elapsed"].to_numpy(float)) & (begin.asi8 <= now_ns)
+        # Started by now, not opened by now: an item said to have run 200 hours, asked about
+        # at night, was promised 200 hours more from the morning.
+        told = ~np.isnan(items["elapsed"].to_numpy(float)) & (start <= now_ns)
     if told.any():
         spent = elapsed[told, None]
         left = np.column_stack([hours[told], fresh[told, 1:2]]) - spent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -143,6 +144,31 @@ def test_a_body_sent_as_something_else_than_json_is_refused_alike_on_every_route
     assert "Content-Type: application/json" in problem["detail"]
     assert "'text/plain'" in problem["detail"]
     assert problem["errors"][0]["field"] == "(headers).content-type"
+
+
+@pytest.mark.parametrize("path", ROUTES, ids=["single", "batch", "outcomes"])
+def test_a_body_without_content_type_reads_as_json_on_every_route(
+    client: TestClient, headers: dict, path: str
+) -> None:
+    body = {
+        "/v1/quotes": {"model": "deliveries", "features": PARCEL},
+        "/v1/quotes/batch": {"items": [{"model": "deliveries", "features": PARCEL}]},
+        "/v1/outcomes": {
+            "items": [
+                {
+                    "model": "deliveries",
+                    "id": "no-header-1",
+                    "started_at": "2025-06-02T10:00:00Z",
+                    "features": PARCEL,
+                }
+            ]
+        },
+    }[path]
+    scope = "outcomes" if "outcomes" in path else "quote"
+    request = client.build_request("POST", path, content=json.dumps(body), headers=headers[scope])
+    request.headers.pop("content-type", None)
+    response = client.send(request)
+    assert response.status_code == 200, response.text
 
 
 def test_a_batch_answers_every_item_in_order_and_bad_items_alone(
