@@ -111,6 +111,53 @@ def test_a_finish_after_now_is_not_the_export_time_and_its_item_is_open(tmp_path
     assert history.finished_in_future["row"].tolist() == [41]
 
 
+def test_a_start_after_now_is_rejected_not_taken_for_the_export_time(tmp_path: Path) -> None:
+    """One mistyped year (2052) made the export time 27 years later: every open item that old,
+    and every promise twice as long. A history mostly after now is a simulation's: it stands."""
+    typo = "S1,2052-03-14T12:00:00+01:00,,high,billing,email,1"
+    history = load_history(write(tmp_path, [*GOOD, typo]), SPEC)
+    [reason] = history.rejected["reason"]
+    assert reason.startswith("'2052-03-14T12:00:00+01:00' is after now: a typo in the year?")
+    assert history.as_of == load_history(write(tmp_path, GOOD), SPEC).as_of
+    ahead = [row.replace("2025-", "2095-") for row in GOOD]
+    simulated = load_history(write(tmp_path, ahead), SPEC)
+    assert simulated.rejected.empty and simulated.as_of.year == 2095
+
+
+def test_a_quote_never_closed_refuses_the_file_naming_where_it_opens(tmp_path: Path) -> None:
+    """'"billing' on one row and 'ret"urns' later: read as it is, the records in between were
+    one category value and the history trained on the rest without a word."""
+    rows = [*GOOD]
+    rows[3] = rows[3].replace(",billing,", ',"billing,')
+    rows[-2] = rows[-2].replace(",billing,", ',bill"ing,')
+    with pytest.raises(DataError) as refused:
+        load_history(write(tmp_path, rows), SPEC)
+    message = str(refused.value)
+    assert "row 4 (line 5), column 'category': the cell holds" in message
+    assert 'a quote character (") that is never closed' in message
+    described = [
+        *GOOD[:-1],
+        'D1,2025-03-03T10:00:00+01:00,,high,billing,email,1,"two\nlines, fine"',
+    ]
+    header = HEADER.rstrip("\n") + ",description\n"
+    path = tmp_path / "described.csv"
+    path.write_text(header + "\n".join(r + ("" if r.startswith("D1") else ",") for r in described))
+    assert len(load_history(path, SPEC).frame) == len(described)  # not a spec column
+
+
+def test_an_exports_own_reason_column_is_kept_beside_the_quarantines(tmp_path: Path) -> None:
+    """A ticket export with a 'reason' column (why it was closed) could not be loaded once a
+    row was rejected: 'cannot insert reason, already exists'."""
+    path = tmp_path / "history.csv"
+    rows = [*GOOD, "B1,yesterday,,high,billing,email,1"]
+    path.write_text(HEADER.rstrip("\n") + ",reason\n" + "".join(r + ",solved\n" for r in rows))
+    rejected = load_history(path, SPEC).rejected
+    assert rejected[["row", "column", "reason (data)"]].values.tolist() == [
+        [41, "created_at", "solved"]
+    ]
+    assert rejected["reason"].iloc[0].startswith("unparseable timestamp 'yesterday'")
+
+
 def test_finishes_after_a_given_export_time_are_not_doubted_unless_they_are_after_today(
     tmp_path: Path,
 ) -> None:

@@ -333,3 +333,20 @@ def test_a_thin_history_calibrates_on_more_of_its_latest_items() -> None:
     starts = larger.frame[START]
     since = pd.Timestamp(EtaModel(sim.spec).fit(larger).info_["calibration_from"])
     assert (starts >= since).mean() == pytest.approx(0.2, abs=0.001)  # enough: the usual fifth
+
+
+def test_a_damaged_model_directory_is_refused_naming_the_file(tickets_model, tmp_path) -> None:
+    """A missing LightGBM file printed LightGBM's traceback; a cut model.json a JSON parser's
+    message naming no file."""
+    from eta.data import DataError
+
+    missing, cut = tmp_path / "missing", tmp_path / "cut"
+    for directory in (missing, cut):
+        tickets_model.save(directory)
+    (missing / "lightgbm_q90.txt").unlink()
+    text = (cut / "model.json").read_text()
+    (cut / "model.json").write_text(text[: len(text) // 2])
+    with pytest.raises(DataError, match=r"lightgbm_q90\.txt: missing; the model directory"):
+        EtaModel.load(missing)
+    with pytest.raises(DataError, match=r"model\.json: cannot be read \("):
+        EtaModel.load(cut)

@@ -79,6 +79,8 @@ confidence: 0.9
         ({"features": {"numeric": ["hours"]}}, "features.numeric"),
         ({"features": {"categorical": ["finished"]}}, "features.categorical"),
         ({"id": "elapsed"}, "id"),
+        ({"features": {"categorical": [BASE["end"]]}}, "features"),  # the answer, not a feature
+        ({"id": "ticket", "features": {"categorical": ["ticket"]}}, "features"),
         ({"features": {"categorical": ["priority"]}, "segments": ["priority"] * 2}, "segments"),
         ({"timestamp_format": "%H:%M"}, "timestamp_format"),  # no date: every item in 1900
         ({"timestamp_format": "%m/%Y"}, "timestamp_format"),

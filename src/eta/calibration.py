@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 
 from eta.censoring import effective_sample_size
 from eta.data import look_up
@@ -418,7 +419,8 @@ class OnlineCalibration:
 
         The location shift is the estimated speed of recent items (:meth:`observe_speed`) plus
         the correction tracked at the likely time."""
-        values, inverse = np.unique(np.asarray(segments, dtype=str), return_inverse=True)
+        # Python strings: a fixed-width array of tags is as wide as the longest category value.
+        inverse, values = pd.factorize(np.asarray(segments, dtype=object), sort=True)
         table = np.empty((len(values), len(CHECKPOINTS)))
         for j, checkpoint in enumerate(CHECKPOINTS):
             names = (checkpoint, SPEED) if j == 0 else (checkpoint,)
@@ -428,7 +430,7 @@ class OnlineCalibration:
                     table[:, j] = total
                 else:
                     table[k - 1, j] += total
-        return table[inverse.reshape(-1)] if len(values) else np.empty((0, len(CHECKPOINTS)))
+        return table[inverse] if len(values) else np.empty((0, len(CHECKPOINTS)))
 
     def observe_speed(
         self,

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 import lightgbm as lgb
 import numpy as np
@@ -71,6 +71,7 @@ from eta.features import (
 from eta.spec import DatasetSpec
 from eta.usual import Usual
 
+_T = TypeVar("_T")
 Features: TypeAlias = "pd.DataFrame | Mapping[str, np.ndarray]"
 """Model input: a feature frame, or its columns by name (:func:`eta.features.feature_columns`)."""
 
@@ -559,11 +560,14 @@ class EtaModel:
         if not (directory / "model.json").exists():
             raise FileNotFoundError(f"{directory}: not a model directory (no model.json)")
         spec = DatasetSpec.from_yaml(directory / "spec.yaml")
-        state = json.loads((directory / "model.json").read_text(encoding="utf-8"))
+        state = _model_file(directory / "model.json", _json)
         model = cls(spec, Settings(**state["settings"]))
         model.clock_ = Clock.from_spec(spec)
         model.boosters_ = {
-            alpha: lgb.Booster(model_file=str(directory / f"lightgbm_q{int(alpha * 100)}.txt"))
+            alpha: _model_file(
+                directory / f"lightgbm_q{int(alpha * 100)}.txt",
+                lambda path: lgb.Booster(model_file=str(path)),
+            )
             for alpha in (0.5, 0.9)
         }
         model.inputs_ = state.get("inputs") or _inputs_before_seasons(spec)
@@ -578,11 +582,12 @@ class EtaModel:
         model.speed_memory_days_ = state.get("speed_memory_days", 0.0)
         # Models saved before the allowance quote the calibrated level, as they did.
         model.allowance_ = RoundingAllowance.from_dict(state.get("rounding_allowance"))
-        online = directory / "online.json"
-        model.online_ = OnlineCalibration.from_dict(json.loads(online.read_text(encoding="utf-8")))
+        model.online_ = OnlineCalibration.from_dict(_model_file(directory / "online.json", _json))
         model.info_ = state["info"]
         model.as_of_ = pd.Timestamp(model.info_["as_of"])
-        recent = Events.from_frame(pd.read_parquet(directory / "recent_events.parquet"))
+        recent = Events.from_frame(
+            _model_file(directory / "recent_events.parquet", pd.read_parquet)
+        )
         model.events_ = recent.since(model.as_of_, model._memory())
         return model
 
@@ -895,6 +900,25 @@ def _inputs_before_seasons(spec: DatasetSpec) -> list[str]:
 def _with_ahead_twins(by_tag: dict[str, float]) -> dict[str, float]:
     """Per-segment values (pace, speed) shared by each segment's twin for quotes made ahead."""
     return {**by_tag, **{AHEAD + tag: v for tag, v in by_tag.items() if tag != ALL}}
+
+
+def _model_file(path: Path, read: Callable[[Path], _T]) -> _T:
+    """``read(path)``, or an error naming the file of a model directory that cannot be read: a
+    missing LightGBM file printed LightGBM's traceback, a cut JSON file a parser's message that
+    named no file."""
+    try:
+        return read(path)
+    except Exception as exc:  # each reader fails its own way; all are said alike
+        gone = isinstance(exc, FileNotFoundError) or not path.exists()
+        why = "missing" if gone else f"cannot be read ({exc})"
+        raise DataError(
+            f"{path}: {why}; the model directory is incomplete or damaged (copy it whole, or "
+            "train again)"
+        ) from None
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _geometric_mean(spread: np.ndarray) -> float:

@@ -369,6 +369,23 @@ class DatasetSpec(_Strict):
             )
         return value
 
+    @field_validator("features")
+    @classmethod
+    def _features_are_known_at_the_start(
+        cls, value: FeatureSpec, info: ValidationInfo
+    ) -> FeatureSpec:
+        """The finish (or the last look) is what a quote predicts, not something it knows; an
+        id tells nothing about the next item. Either trained without complaint."""
+        roles = {"start": "start", "end": "finish", "observed_until": "last look", "id": "id"}
+        for key, role in roles.items():
+            column = info.data.get(key)
+            if column is not None and column in (*value.categorical, *value.numeric):
+                raise ValueError(
+                    f"{column!r} is the {role} column ({key}), not a feature: a feature is "
+                    "known when an item starts"
+                )
+        return value
+
     @field_validator("segments")
     @classmethod
     def _segments_are_features(
@@ -376,7 +393,9 @@ class DatasetSpec(_Strict):
     ) -> tuple[str, ...]:
         _listed_once_each(value)
         features = info.data.get("features")
-        unknown = [s for s in value if features is None or s not in features.categorical]
+        if features is None:  # refused itself: its error says why
+            return value
+        unknown = [s for s in value if s not in features.categorical]
         if unknown:
             raise ValueError(f"{unknown} must also be listed in features.categorical")
         return value
