@@ -326,6 +326,17 @@ def test_open_rows_are_kept_as_censored_and_as_of_hides_later_finishes(tickets_h
     assert (reopened["observed_until"] == cut).all()
 
 
+def test_a_tsv_file_is_read_and_its_rejected_rows_are_written_with_tabs(tmp_path: Path) -> None:
+    path = tmp_path / "history.tsv"
+    rows = [*GOOD, "B1,yesterday,,high,billing,email,1"]
+    path.write_text((HEADER + "\n".join(rows) + "\n").replace(",", "\t"))
+    history = load_history(path, SPEC)
+    assert len(history.frame) == len(GOOD)
+    quarantined = tmp_path / "history.rejected.tsv"
+    assert "\tcreated_at\t" in quarantined.read_text()
+    assert read_table(quarantined)["ticket_id"].tolist() == ["B1"]
+
+
 def test_unknown_file_type_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "history.xlsx"
     path.write_text("x")

@@ -78,13 +78,17 @@ class History:
         return float(1.0 - self.frame[FINISHED].mean()) if len(self.frame) else 0.0
 
 
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".tab")
+"""Delimited text files; the delimiter is read from the header (:func:`csv_delimiter`)."""
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet file, keeping every value as written (CSV cells stay strings)."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
     suffix = path.suffix.lower()
-    if suffix not in {".parquet", ".pq", ".csv", ".txt"} and not suffix.endswith(".gz"):
+    if suffix not in {".parquet", ".pq", *TEXT_SUFFIXES} and not suffix.endswith(".gz"):
         raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
     try:
         if suffix in {".parquet", ".pq"}:
@@ -160,7 +164,7 @@ def row_places(source: str, rows: Iterable[int]) -> dict[int, str]:
     """How a report names rows of ``source``: 'row 8', and in a CSV file 'row 8 (line 14)', the
     line an editor shows it on."""
     rows = [int(r) for r in rows]
-    text = str(source).lower().endswith((".csv", ".txt", ".gz"))
+    text = str(source).lower().endswith((*TEXT_SUFFIXES, ".gz"))
     lines = record_lines(source, rows) if text and Path(source).is_file() else {}
     return {r: f"row {r}" + (f" (line {lines[r]})" if r in lines else "") for r in rows}
 
@@ -170,13 +174,13 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     CSV text in a file called ``.xlsx`` is a file nobody can open)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in {".parquet", ".pq", ".csv", ".txt"} and not suffix.endswith(".gz"):
+    if suffix not in {".parquet", ".pq", *TEXT_SUFFIXES} and not suffix.endswith(".gz"):
         raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in {".parquet", ".pq"}:
         frame.to_parquet(path, index=False)
     else:
-        frame.to_csv(path, index=False)
+        frame.to_csv(path, index=False, sep="\t" if suffix in {".tsv", ".tab"} else ",")
 
 
 def quarantine_beside(data: str | Path) -> Path:
