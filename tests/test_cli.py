@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from eta.cli import app
-from eta.quote import QUOTE_COLUMNS
+from eta.quote import DETAIL_COLUMNS, QUOTE_COLUMNS
 from eta.synthetic import tickets
 
 runner = CliRunner()
@@ -136,6 +136,7 @@ def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> No
     assert "on time by segment" in result.output and "high / " in result.output
     quotes = pd.read_csv(out)
     assert list(quotes.columns[: len(QUOTE_COLUMNS)]) == list(QUOTE_COLUMNS)
+    assert {*DETAIL_COLUMNS, "error", "actual_hours"} <= set(quotes.columns)  # as eta quote's
     assert len(quotes) > 200
 
     import mlflow

@@ -107,6 +107,22 @@ def test_unreadable_spec_file_is_a_spec_error(tmp_path: Path) -> None:
         DatasetSpec.from_yaml(bad)
 
 
+def test_a_key_given_twice_is_refused_not_overwritten(tmp_path: Path) -> None:
+    """Plain YAML keeps the last: a spec with two name lines trained under the second."""
+    path = tmp_path / "twice.yaml"
+    path.write_text(DatasetSpec.from_dict(BASE).to_yaml() + "name: other\n")
+    with pytest.raises(SpecError, match=r"twice\.yaml: not valid YAML: key 'name' is given twice"):
+        DatasetSpec.from_yaml(path)
+    nested = (
+        DatasetSpec.from_dict(BASE)
+        .to_yaml()
+        .replace("  days:", "  hours: ['08:00', '12:00']\n  days:", 1)
+    )
+    path.write_text(nested)
+    with pytest.raises(SpecError, match="key 'hours' is given twice"):
+        DatasetSpec.from_yaml(path)
+
+
 @pytest.mark.parametrize("name", ["tickets", "deliveries"])
 def test_embedded_specs_round_trip_through_yaml(name: str, tmp_path: Path) -> None:
     spec = load_spec(name)

@@ -300,17 +300,23 @@ def backtest(
     _print_episodes(result.model.info_, dataset.timezone)
     unknown, quoted = metrics["not_yet_known"], metrics["not_yet_known"] + metrics["items"]
     if quoted and unknown / quoted > UNKNOWN_OUTCOMES:
+        rest = (
+            f"those are the slow ones, so the on-time rate of the rest "
+            f"({metrics['on_time_rate']:.1%}) runs high: it lies between "
+            f"{metrics['on_time_rate_at_least']:.1%} and {metrics['on_time_rate_at_most']:.1%}"
+            if metrics["items"]
+            else "no promise of the period has come due yet, kept or not"
+        )
         err_console.print(
             f"[yellow]{unknown:,} of {quoted:,} items ({unknown / quoted:.0%}) are still open "
-            "within their promise,[/] so whether it holds is not known yet; those are the slow "
-            f"ones, so the on-time rate of the rest ({metrics['on_time_rate']:.1%}) runs high: "
-            f"it lies between {metrics['on_time_rate_at_least']:.1%} and "
-            f"{metrics['on_time_rate_at_most']:.1%}. Judge an earlier test period",
+            f"within their promise,[/] so whether it holds is not known yet; {rest}. Judge an "
+            "earlier test period",
             highlight=False,
         )
     if out is not None:
-        columns = [*QUOTE_COLUMNS, *(c for c in result.quotes if c not in QUOTE_COLUMNS)]
-        write_quotes(result.quotes[columns], out)
+        quotes = result.quotes.assign(error="")  # as `eta quote` writes: no item is refused
+        columns = [*QUOTE_COLUMNS, *(c for c in quotes if c not in QUOTE_COLUMNS)]
+        write_quotes(quotes[columns], out)
         console.print(f"quotes -> {out}")
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = result.model.save(Path(scratch) / "model")

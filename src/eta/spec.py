@@ -414,7 +414,7 @@ class DatasetSpec(_Strict):
     def from_yaml(cls, path: str | Path) -> DatasetSpec:
         path = Path(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_OneValuePerKey)
         except OSError as exc:
             raise SpecError(f"{path}: cannot read spec ({exc.strerror})") from exc
         except yaml.YAMLError as exc:
@@ -436,6 +436,22 @@ class DatasetSpec(_Strict):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+class _OneValuePerKey(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: plain YAML keeps the last,
+    so a spec with two ``name:`` lines trained under the second without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def _reason(err: dict) -> str:
