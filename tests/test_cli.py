@@ -127,6 +127,21 @@ def test_quote_refuses_an_output_file_it_cannot_write_properly(workspace: Path) 
     assert "Traceback" not in result.output and not out.exists()
 
 
+def test_quote_names_a_column_that_looks_like_a_requote_one(workspace: Path) -> None:
+    """'Elapsed' (a header's capital) or a quote file fed back ('promise_at') was read as no
+    re-quote at all, without a word: every item quoted as new."""
+    _trained(workspace)
+    items = pd.read_csv(workspace / "items.csv").drop(index=3)
+    items["Elapsed"], items["promise_at"] = 5.0, "2026-01-06T17:00:00+01:00"
+    items.to_csv(workspace / "requotes.csv", index=False)
+    out = workspace / "requoted.csv"
+    args = ("--data", workspace / "requotes.csv", "--out", out, "--now", "2026-01-05T10:00")
+    result = run("quote", "--model", workspace / "model", *args)
+    assert result.exit_code == 0, result.output
+    assert "no column 'elapsed' or 'promised_at', so every item was quoted as new" in result.output
+    assert "did you mean 'Elapsed' for 'elapsed', 'promise_at' for 'promised_at'?" in result.output
+
+
 def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> None:
     out = workspace / "bt.csv"
     period = ["--test-start", "2025-11-01", "--test-end", "2025-12-01"]

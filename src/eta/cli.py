@@ -24,6 +24,7 @@ from eta.data import (
     describe_rejected,
     doubts,
     load_history,
+    near_misses,
     parse_timestamp,
     quarantine_beside,
     read_table,
@@ -230,7 +231,7 @@ def quote(
 ) -> None:
     """Quote items: one row per input row, same order, with messages and risk notes."""
     from eta.model import EtaModel
-    from eta.quote import prepare_items, quote_items, write_quotes
+    from eta.quote import REQUOTE_COLUMNS, prepare_items, quote_items, write_quotes
 
     loaded = EtaModel.load(model)
     raw = read_table(data)
@@ -253,11 +254,21 @@ def quote(
         err_console.print(f"[yellow]{note}[/]", highlight=False)
     if bad:
         err_console.print(f"[yellow]{bad} row(s) could not be quoted; see the 'error' column[/]")
-    absent = [c for c in loaded.spec.feature_columns if c not in raw.columns]
+    spec = loaded.spec
+    absent = [c for c in spec.feature_columns if c not in raw.columns]
+    unread = [c for c in raw.columns if c not in {*spec.required_columns, *REQUOTE_COLUMNS}]
     if absent:
         err_console.print(
             f"[yellow]{data}: no column {', '.join(map(repr, absent))}: every item was quoted "
-            "with that value unknown, so its promises are less sure than with it[/]",
+            "with that value unknown, so its promises are less sure than with it"
+            f"{near_misses(absent, unread)}[/]",
+            highlight=False,
+        )
+    requote = near_misses([c for c in REQUOTE_COLUMNS if c not in raw.columns], unread)
+    if requote:  # a quote file fed back writes 'promise_at', and a header may write 'Elapsed'
+        err_console.print(
+            f"[yellow]{data}: no column {' or '.join(map(repr, REQUOTE_COLUMNS))}, so every "
+            f"item was quoted as new{requote}[/]",
             highlight=False,
         )
 

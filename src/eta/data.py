@@ -370,7 +370,7 @@ def load_history(
     if missing:
         raise DataError(
             f"{source}: the spec '{spec.name}' names column(s) {missing} that are not in the file"
-            f"{_near_misses(missing, raw.columns)} (columns present: {list(raw.columns)})"
+            f"{near_misses(missing, raw.columns)} (columns present: {list(raw.columns)})"
         )
     _refuse_merged_records(raw, spec, source)
     problems = _Problems(len(raw))
@@ -469,8 +469,8 @@ def _refuse_merged_records(raw: pd.DataFrame, spec: DatasetSpec, source: str) ->
             )
 
 
-def _near_misses(missing: list[str], present: pd.Index) -> str:
-    """'; did you mean ...' for spec columns a header writes another way: with other case or
+def near_misses(missing: list[str], present: pd.Index | list[str]) -> str:
+    """'; did you mean ...' for columns a header writes another way: with other case or
     spaces around it ('Opened ' for 'opened', which an export's header keeps and the spec must
     then write too: headers are read as written, so that quotes, the service and the quarantine
     all name a column alike), or close in spelling. Empty when nothing is near."""

@@ -79,6 +79,8 @@ MAX_ELAPSED_HOURS = 100_000.0
 the ``elapsed`` value is wrong, and the row gets an error instead of a promise decades away."""
 PROMISED = "promised_at"
 """Optional item column: the promise the item was given earlier (judges whether it is overdue)."""
+REQUOTE_COLUMNS = ("elapsed", PROMISED)
+"""Optional columns of an item in progress (see :func:`prepare_items`)."""
 
 
 def prepare_items(
