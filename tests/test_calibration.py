@@ -283,3 +283,27 @@ def test_a_thin_segment_borrows_its_parents_shape_at_its_own_median() -> None:
         scores[:-36], np.ones(len(scores) - 36), [k[:-36] for k in keys], older=older
     )
     assert helped.by_key["1:d"].n_effective == pytest.approx(34.0)
+
+
+def test_a_group_speed_sees_a_slowdown_that_no_segment_shows_and_not_a_rush_of_all() -> None:
+    """Chat tickets 40% slower, spread over every segment: the whole model sees a quarter of
+    it, chat's own estimate the rest. A rush that slows everyone alike, which the whole model
+    sees from its latest items, leaves every group's own estimate near none."""
+    calibration = _standard_normal_calibration()
+    pace = {ALL: 4_000.0, "region=a": 2_000.0, "region=b": 2_000.0}
+    usual, chat = _watched(0.0, 3_000, seed=8), _watched(np.log(1.4), 1_000, seed=9)
+    rng = np.random.default_rng(10)
+    order = rng.permutation(4_000)
+    location, hours, finished = (np.r_[a, b][order] for a, b in zip(usual, chat, strict=True))
+    channel = np.r_[np.full(3_000, "channel=email"), np.full(1_000, "channel=chat")][order]
+    segments = np.full(4_000, "0:all", dtype=object)
+    args = (calibration, segments, location, np.ones(4_000), hours, finished, pace)
+    found = recent_speed(*args, [channel.astype(object)])
+    assert found[ALL] + found["channel=chat"] == pytest.approx(np.log(1.4), abs=0.08)
+    assert found[ALL] + found["channel=email"] == pytest.approx(0.0, abs=0.06)
+    calm, rush = _watched(0.0, 3_600, seed=11), _watched(0.5, 400, seed=12)
+    location, hours, finished = (np.r_[a, b] for a, b in zip(calm, rush, strict=True))
+    region = rng.choice(np.array(["region=a", "region=b"], dtype=object), 4_000)
+    found = recent_speed(*args[:2], location, np.ones(4_000), hours, finished, pace, [region])
+    assert found[ALL] > 0.3  # the rush, from the latest items
+    assert abs(found["region=a"]) < 0.1 and abs(found["region=b"]) < 0.1

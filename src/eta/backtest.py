@@ -160,6 +160,7 @@ def replay_offsets(
     finished = stream[FINISHED].to_numpy()[order]
     hours = stream[HOURS].to_numpy(float)[order]  # open items: hours until last seen
     segment = predictive.segment[order]
+    groups = [keys[order] for keys in predictive.groups]
     location, spread = predictive.location[order], predictive.spread[order]
     offsets = np.zeros((len(order), len(CHECKPOINTS)))
     refresh_every = max(round(online.pace.get(ALL, 1.0) / SPEED_REFRESHES), 1)
@@ -169,7 +170,7 @@ def replay_offsets(
         if k % refresh_every == 0:
             feed.refresh_speed(now)
         if is_test[order[k]]:
-            offsets[k] = online.offsets(segment[k : k + 1])[0]
+            offsets[k] = online.offsets(segment[k : k + 1], [g[k : k + 1] for g in groups])[0]
         # The data knows how each item ends; the feed uses it only once its time has come.
         end = pos_begin[k] + hours[k]
         feed.track(
@@ -182,6 +183,7 @@ def replay_offsets(
             finish=end if finished[k] else NEVER,
             seen=end,
             quoted_with=offsets[k],
+            groups=tuple(g[k] for g in groups),
         )
     model.online_ = online
     out = np.empty_like(offsets)

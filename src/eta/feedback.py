@@ -83,6 +83,8 @@ class _Tracked:
     unjudged: set[str] = field(default_factory=lambda: set(JUDGEMENTS))
     estimated: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Judgements made by estimate, awaiting the outcome: name -> (limit, probability late)."""
+    groups: tuple[str, ...] = ()
+    """Its keys of the groups with speed estimates of their own (:meth:`EtaModel._groups`)."""
 
 
 @dataclass
@@ -227,15 +229,21 @@ class OutcomeFeed:
         finish: float = NEVER,
         seen: float = -NEVER,
         quoted_with: np.ndarray | None = None,
+        groups: tuple[str, ...] = (),
     ) -> None:
         """Follow an item quoted (or first reported) at ``now``.
 
         Each checkpoint is first looked at when it falls due under the corrections the item was
         quoted with (``quoted_with``, default: today's). In a replay ``finish`` and ``seen`` may
-        lie in the future: they are only used once ``now`` has passed them.
+        lie in the future: they are only used once ``now`` has passed them. ``groups``: the
+        item's keys of :attr:`eta.model.Predictive.groups`.
         """
-        quoted = self._offsets(segment) if quoted_with is None else np.asarray(quoted_with, float)
-        item = _Tracked(segment, location, spread, begin, finish, seen, quoted)
+        quoted = (
+            _offsets(self.online, segment, groups)
+            if quoted_with is None
+            else np.asarray(quoted_with, float)
+        )
+        item = _Tracked(segment, location, spread, begin, finish, seen, quoted, groups=groups)
         self._items[key] = item
         promise = self._limit(item, "promise", now, quoted)
         self._recent.append((begin + SPEED_WINDOW * promise, item))
@@ -298,6 +306,7 @@ class OutcomeFeed:
             np.fromiter((i.spread for i in items), float, len(items)),
             np.where(finished, finish, np.minimum(seen, now)) - begin,
             finished,
+            _group_columns(items),
         )
         self.corrections.add(now, dict(self.online.offset))
 
@@ -375,16 +384,19 @@ class OutcomeFeed:
             if reported[i]:
                 self._finished_at.setdefault(key, int(finish_ns[i]))
             if fresh[i]:
+                segment = str(predictive.segment[j])
+                groups = tuple(str(keys[j]) for keys in predictive.groups)
                 self.track(
                     key,
-                    str(predictive.segment[j]),
+                    segment,
                     float(predictive.location[j]),
                     float(predictive.spread[j]),
                     float(begin[i]),
                     now=at,
                     finish=float(finish[i]),
                     seen=float(seen[i]),
-                    quoted_with=self._quoted_at(str(predictive.segment[j]), float(begin[i])),
+                    quoted_with=self._quoted_at(segment, groups, float(begin[i])),
+                    groups=groups,
                 )
                 j += 1
                 accepted += 1
@@ -475,14 +487,12 @@ class OutcomeFeed:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _quoted_at(self, segment: str, begin: float) -> np.ndarray:
-        """The corrections an item of ``segment`` that began at ``begin`` was quoted with."""
+    def _quoted_at(self, segment: str, groups: tuple[str, ...], begin: float) -> np.ndarray:
+        """The corrections an item of ``segment`` and ``groups`` that began at ``begin`` was
+        quoted with."""
         then = self.corrections.at(begin)
         online = self.online if then is None else dataclasses.replace(self.online, offset=then)
-        return online.offsets(np.array([segment], dtype=object))[0]
-
-    def _offsets(self, segment: str) -> np.ndarray:
-        return self.online.offsets(np.array([segment], dtype=object))[0]
+        return _offsets(online, segment, groups)
 
     def _judging(self, item: _Tracked, name: str, now: float) -> np.ndarray:
         """The corrections checkpoint ``name`` is judged by at ``now``: those the item was quoted
@@ -490,8 +500,9 @@ class OutcomeFeed:
         replaced by the mean of those in force while the item was under way."""
         if name == QUOTED:
             return item.quoted
-        offsets = self._offsets(item.segment)
-        names = (f"{SPEED}|{ALL}", f"{SPEED}|{item.segment}")
+        offsets = _offsets(self.online, item.segment, item.groups)
+        keys = (ALL, item.segment, *(group for group in item.groups if group))
+        names = tuple(f"{SPEED}|{key}" for key in keys)
         ran = self.corrections.mean(names, item.begin, min(now, item.finish))
         if ran is not None:
             today = sum(self.online.offset.get(n, 0.0) for n in names)
@@ -565,6 +576,22 @@ def _begin(item: _Tracked) -> float:
     return item.begin
 
 
+def _offsets(online: OnlineCalibration, segment: str, groups: tuple[str, ...]) -> np.ndarray:
+    """The corrections of ``online`` for one item of ``segment`` and ``groups``."""
+    keys = [np.array([key], dtype=object) for key in groups]
+    return online.offsets(np.array([segment], dtype=object), keys)[0]
+
+
+def _group_columns(items: list[_Tracked]) -> list[np.ndarray]:
+    """The items' group keys as one array per group ('' where an item has none: one tracked
+    before its model had groups)."""
+    width = max((len(item.groups) for item in items), default=0)
+    return [
+        np.array([i.groups[g] if g < len(i.groups) else "" for i in items], dtype=object)
+        for g in range(width)
+    ]
+
+
 def _finite(value: float) -> float | None:
     return None if math.isinf(value) else value
 
@@ -580,6 +607,7 @@ def _tracked_to_dict(item: _Tracked) -> dict:
         "quoted": None if item.quoted is None else item.quoted.tolist(),
         "unjudged": sorted(item.unjudged),
         "estimated": {name: list(value) for name, value in item.estimated.items()},
+        "groups": list(item.groups),
     }
 
 
@@ -594,6 +622,7 @@ def _tracked_from_dict(raw: dict) -> _Tracked:
         None if raw["quoted"] is None else np.asarray(raw["quoted"], float),
         set(raw["unjudged"]),
         {name: (limit, late) for name, (limit, late) in raw["estimated"].items()},
+        tuple(raw.get("groups", ())),  # items saved before groups had speeds: none
     )
 
 

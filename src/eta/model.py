@@ -250,7 +250,8 @@ class EtaModel:
         self.allowance_ = self._rounding_allowance(
             frame.iloc[calib], Predictive(location, spread, tags, self.calibration_), w_calib
         )
-        pace, horizon, horizon_days = _pace(frame.iloc[calib], tags)
+        groups = self._groups(frame.iloc[calib])
+        pace, horizon, horizon_days = _pace(frame.iloc[calib], [tags, *groups])
         # Where the latest items stand at the as-of time, open ones included (see predict).
         speed = recent_speed(
             self.calibration_,
@@ -260,17 +261,19 @@ class EtaModel:
             hours[calib],
             finished[calib],
             pace,
+            groups,
         )
         self.speed_memory_days_ = SPEED_MEMORY * horizon_days
         if len(calib):
             location_ahead, spread_ahead = self._quoted_ahead(frame.iloc[calib], events)
             scores_ahead = (log_hours[calib] - location_ahead) / spread_ahead
             self.calibration_ = self.calibration_.with_ahead(scores_ahead, w_calib, keys, older)
-        self.speed_ = _with_ahead_twins(speed)
+        segments = set(self.calibration_.segments)
+        self.speed_ = _with_ahead_twins(speed, segments)
         self.online_ = OnlineCalibration(
             self.spec.confidence,
             self.settings.online_gain,
-            _with_ahead_twins(pace),
+            _with_ahead_twins(pace, segments),
             horizon=horizon,
         )
         # Open items stay in the backlog either way; the state at the as-of time fades as the
@@ -456,8 +459,11 @@ class EtaModel:
         location, spread = self._location_spread(self._matrix(features))
         ahead = np.asarray(features[RECORD_ENDED], bool) if RECORD_ENDED in features else None
         segments = self.calibration_.segment_of(self._segment_levels(items), ahead)
-        location = location + self._speed(items[START], segments)
-        return Predictive(location, spread, segments, self.calibration_, self.in_flight_)
+        groups = self._groups(items)
+        location = location + self._speed(items[START], segments, groups)
+        return Predictive(
+            location, spread, segments, self.calibration_, self.in_flight_, tuple(groups)
+        )
 
     def quantiles(
         self,
@@ -479,7 +485,7 @@ class EtaModel:
         levels = np.asarray(levels, dtype=float)
         if levels.ndim == 1:
             levels = np.tile(levels, (len(items), 1))
-        offsets = self.online_.offsets(predictive.segment) if online else None
+        offsets = self.online_.offsets(predictive.segment, predictive.groups) if online else None
         return predictive.hours(levels, elapsed, offsets, self.online_.confidence)
 
     def contributions(
@@ -647,13 +653,17 @@ class EtaModel:
         towards the typical one. In the benchmark this kept coverage and cut pinball loss ~2%."""
         return np.sqrt(raw_spread * self.typical_spread_)
 
-    def _speed(self, starts: pd.Series, segments: np.ndarray) -> np.ndarray:
+    def _speed(
+        self, starts: pd.Series, segments: np.ndarray, groups: list[np.ndarray]
+    ) -> np.ndarray:
         """The as-of speed of recent items, fading for items that start later: it says where
         things stand when the model was trained, not where they will be in a month."""
         if not self.speed_:
             return np.zeros(len(segments))
         shared = self.speed_.get(ALL, 0.0)
         speed = np.array([shared + self.speed_.get(tag, 0.0) for tag in segments], dtype=float)
+        for keys in groups:
+            speed += look_up(keys, self.speed_, 0.0)
         if not self.speed_memory_days_:
             return speed
         ns = utc_nanoseconds(starts)
@@ -690,6 +700,21 @@ class EtaModel:
     def _segment_levels(self, items: pd.DataFrame) -> list[np.ndarray]:
         return segment_levels(items, self.spec)
 
+    def _groups(self, items: pd.DataFrame) -> list[np.ndarray]:
+        """Each item's value of every declared category that is not a segment, as a key of the
+        speed estimates ('channel=chat'; '' for a value the model never saw): a slowdown that
+        only such a value shows is caught by its own estimate, which segments cannot give it."""
+        groups = []
+        for column in self.spec.features.categorical:
+            if column in self.spec.segments or column not in items:
+                continue
+            values = items[column].to_numpy(dtype=object)
+            known = np.isin(values, self.categories_.get(column, []))
+            keys = np.full(len(values), "", dtype=object)
+            keys[known] = [f"{column}={v}" for v in values[known]]
+            groups.append(keys)
+        return groups
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "calibration_"):
             raise NotFittedError("call fit() or EtaModel.load() before asking for quantiles")
@@ -708,11 +733,18 @@ class Predictive:
     segment: np.ndarray
     calibration: MondrianCalibration
     in_flight: InFlightCalibration | None = None
+    groups: tuple[np.ndarray, ...] = ()
+    """Per item, its key of each group with a speed estimate of its own
+    (:meth:`EtaModel._groups`), for the online corrections."""
 
     def take(self, rows: np.ndarray) -> Predictive:
         """The distributions of some items only."""
         return replace(
-            self, location=self.location[rows], spread=self.spread[rows], segment=self.segment[rows]
+            self,
+            location=self.location[rows],
+            spread=self.spread[rows],
+            segment=self.segment[rows],
+            groups=tuple(keys[rows] for keys in self.groups),
         )
 
     def hours(
@@ -863,19 +895,21 @@ def _path_table(booster: lgb.Booster) -> tuple[np.ndarray, float]:
 
 
 def _pace(
-    items: pd.DataFrame, segments: np.ndarray
+    items: pd.DataFrame, keys: list[np.ndarray]
 ) -> tuple[dict[str, float], dict[str, float], float]:
     """How many judgements online calibration hears per promise horizon, and how soon.
 
     Returns the items started during one typical promise (wall-time P90 of finished items),
-    overall and per calibration segment, each checkpoint's typical wait as a share of the
-    promise's (the likely time: wall-time median over P90), and the promise horizon in days.
+    overall and per key (each calibration segment, each group of :meth:`EtaModel._groups`),
+    each checkpoint's typical wait as a share of the promise's (the likely time: wall-time
+    median over P90), and the promise horizon in days.
     """
     days = max((items[START].max() - items[START].min()) / pd.Timedelta(days=1), 1.0)
     finished = items[FINISHED].to_numpy()
     wall = (items[END] - items[START])[finished] / pd.Timedelta(days=1)
     median, horizon = np.quantile(wall, [0.5, 0.9]) if finished.any() else (1.0, 1.0)
-    per_day = {tag: n / days for tag, n in pd.Series(segments).value_counts().items()}
+    counts = pd.Series(np.concatenate(keys) if keys else []).value_counts()
+    per_day = {key: n / days for key, n in counts.items() if key}
     pace = {ALL: len(items) / days * horizon, **{k: v * horizon for k, v in per_day.items()}}
     share = float(np.clip(median / max(horizon, 1e-9), 0.05, 1.0))
     return pace, {"likely": share}, float(horizon)
@@ -897,9 +931,10 @@ def _inputs_before_seasons(spec: DatasetSpec) -> list[str]:
     return [*spec.features.categorical, *spec.features.numeric, *calendar, *recent]
 
 
-def _with_ahead_twins(by_tag: dict[str, float]) -> dict[str, float]:
-    """Per-segment values (pace, speed) shared by each segment's twin for quotes made ahead."""
-    return {**by_tag, **{AHEAD + tag: v for tag, v in by_tag.items() if tag != ALL}}
+def _with_ahead_twins(by_key: dict[str, float], segments: set[str]) -> dict[str, float]:
+    """Per-segment values (pace, speed) shared by each segment's twin for quotes made ahead
+    (the whole model and groups have none: an item quoted ahead keeps their keys)."""
+    return {**by_key, **{AHEAD + tag: v for tag, v in by_key.items() if tag in segments}}
 
 
 def _model_file(path: Path, read: Callable[[Path], _T]) -> _T:

@@ -261,7 +261,7 @@ def _answer(
         features = model._inputs(items)
     predictive = model.predict(items, features)
     if offsets is None and online:
-        offsets = model.online_.offsets(predictive.segment)
+        offsets = model.online_.offsets(predictive.segment, predictive.groups)
     # A promise is quoted at the level whose promises, once rounded, keep the confidence. Not
     # once the item is past the promise it got new: the gain was measured on new items, and
     # late ones are the stuck ones, whose rounding gains less (deliveries re-quoted at 100% of
