@@ -7,7 +7,6 @@ quote reads the same from ``eta quote`` and from the API. Times are ISO-8601 ins
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -23,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from eta.spec import MAX_CONFIDENCE
+from eta.spec import MAX_CONFIDENCE, iana_zone
 from service.problems import FieldError
 
 MAX_BATCH = 1000
@@ -109,15 +108,7 @@ class QuoteRequest(_Schema):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-            raise ValueError(
-                f"{value!r} is not an IANA time zone such as 'Europe/Berlin'"
-            ) from None
-        return value
+        return value if value is None else iana_zone(value, "Europe/Berlin")
 
 
 class QuoteBatchRequest(_Schema):

@@ -11,7 +11,7 @@ import yaml
 from eta.data import END, FINISHED, HOURS, SEEN, SEGMENT, START
 from eta.features import CALENDAR_FEATURES, RECENT_FEATURES, RECORD_ENDED
 from eta.quote import PROMISED
-from eta.spec import RESERVED_COLUMNS, DatasetSpec, SpecError
+from eta.spec import RESERVED_COLUMNS, DatasetSpec, SpecError, iana_zone
 from eta.synthetic import load_spec
 
 BASE = {
@@ -105,6 +105,17 @@ def test_unreadable_spec_file_is_a_spec_error(tmp_path: Path) -> None:
     bad.write_text("name: [unclosed")
     with pytest.raises(SpecError, match="not valid YAML"):
         DatasetSpec.from_yaml(bad)
+
+
+def test_a_time_zone_is_checked_in_one_place_with_its_likely_spelling() -> None:
+    assert iana_zone("America/St_Johns") == "America/St_Johns"
+    with pytest.raises(ValueError, match=r"'utc' is not an IANA time zone .*did you mean 'UTC'\?"):
+        iana_zone("utc")
+    for not_a_zone in ("localtime", "Factory", "Mars/Olympus"):  # the server's zone, a placeholder
+        with pytest.raises(ValueError, match=f"'{not_a_zone}' is not an IANA time zone"):
+            iana_zone(not_a_zone)
+    with pytest.raises(SpecError, match=r"key 'timezone'.*did you mean 'Europe/Berlin'"):
+        DatasetSpec.from_dict({**BASE, "timezone": "europe/berlin"})
 
 
 def test_a_key_given_twice_is_refused_not_overwritten(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from eta.data import (
     read_table,
 )
 from eta.settings import get_settings
-from eta.spec import MAX_CONFIDENCE, DatasetSpec, SpecError
+from eta.spec import MAX_CONFIDENCE, DatasetSpec, SpecError, iana_zone
 
 app = typer.Typer(
     help="Realistic, padded ETAs learned from history: train, quote, backtest.",
@@ -233,6 +233,11 @@ def quote(
     from eta.model import EtaModel
     from eta.quote import REQUOTE_COLUMNS, prepare_items, quote_items, write_quotes
 
+    if timezone is not None:
+        try:
+            iana_zone(timezone)
+        except ValueError as exc:
+            raise ValueError(f"--timezone: {exc}") from None
     loaded = EtaModel.load(model)
     raw = read_table(data)
     moment = option_timestamp(now, "now", loaded.spec.timezone)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from eta.data import (
 from eta.localization import Language, language
 from eta.model import EtaModel
 from eta.rounding import follow_up, round_promise
-from eta.spec import MAX_CONFIDENCE, DatasetSpec
+from eta.spec import MAX_CONFIDENCE, DatasetSpec, iana_zone
 
 QUOTE_COLUMNS = (
     "id",
@@ -215,7 +214,7 @@ def quote_columns(
             f"confidence must be above 0.5 and at most {MAX_CONFIDENCE} (got {confidence})"
         )
     speech = language(locale)
-    zone = _display_zone(timezone or spec.timezone)
+    zone = iana_zone(timezone or spec.timezone)
     ok = items[START].notna().to_numpy()
     answers: dict[str, object] = {}
     if ok.any():
@@ -491,14 +490,6 @@ def _utc_value(moment: pd.Timestamp | str) -> int:
     if moment.tzinfo is None:
         raise ValueError(f"now must carry a time zone or UTC offset (got {moment})")
     return int(moment.as_unit("ns").value)
-
-
-def _display_zone(name: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{name!r} is not an IANA time zone such as 'Europe/Sarajevo'") from exc
-    return name
 
 
 def _reference(

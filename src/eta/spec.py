@@ -7,6 +7,7 @@ wrong types are refused with an error that names the key, instead of being silen
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import zoneinfo
 from pathlib import Path
@@ -339,13 +340,7 @@ class DatasetSpec(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"{value!r} is not an IANA time zone such as 'Europe/Sarajevo'"
-            ) from exc
-        return value
+        return iana_zone(value)
 
     @field_validator("timestamp_format")
     @classmethod
@@ -436,6 +431,30 @@ class DatasetSpec(_Strict):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+"""Files of the time zone database that are not zones: the server's own zone, a placeholder."""
+
+
+def iana_zone(name: str, example: str = "Europe/Sarajevo") -> str:
+    """``name`` when it is an IANA time zone, else a ValueError saying so, with the zone it
+    probably meant when only the case differs ('utc' for 'UTC'). One check for the spec, quotes
+    and the service; 'localtime' (whatever zone the server is in) is refused too."""
+    try:
+        if name in NOT_ZONES:
+            raise ValueError(name)
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        near = _zones_by_case().get(str(name).casefold())
+        hint = f"; did you mean {near!r}?" if near else ""
+        raise ValueError(f"{name!r} is not an IANA time zone such as {example!r}{hint}") from None
+    return name
+
+
+@functools.cache
+def _zones_by_case() -> dict[str, str]:
+    return {zone.casefold(): zone for zone in zoneinfo.available_timezones() - NOT_ZONES}
 
 
 class _OneValuePerKey(yaml.SafeLoader):
