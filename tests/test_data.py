@@ -294,8 +294,15 @@ def test_a_decimal_comma_is_read_only_where_it_cannot_be_something_else(tmp_path
     tabs.write_text((HEADER + "\n".join(rows) + "\n").replace(",", "\t").replace(";", ","))
     [reason] = load_history(tabs, SPEC).rejected["reason"]
     assert reason == (
-        "not a number: '1,234' looks like a decimal comma; write 1.234 (or without the comma "
-        "if it groups thousands)"
+        "not a number: '1,234' looks like thousands with a separator; write 1234 (or 1.234 if "
+        "the comma is a decimal mark)"
+    )
+    quoted = write(
+        tmp_path, [*GOOD, 'C1,2025-03-03T10:00:00+01:00,,high,billing,email,"1,000,000"']
+    )
+    [reason] = load_history(quoted, SPEC).rejected["reason"]
+    assert reason.startswith(
+        "not a number: '1,000,000' looks like thousands with a separator; write 1000000 ("
     )
     rows = [*GOOD[:-1], "C1,2025-03-03T10:00:00+01:00,,high,billing,email,0;25"]
     tabs.write_text((HEADER + "\n".join(rows) + "\n").replace(",", "\t").replace(";", ","))
@@ -335,6 +342,38 @@ def test_a_tsv_file_is_read_and_its_rejected_rows_are_written_with_tabs(tmp_path
     quarantined = tmp_path / "history.rejected.tsv"
     assert "\tcreated_at\t" in quarantined.read_text()
     assert read_table(quarantined)["ticket_id"].tolist() == ["B1"]
+
+
+def test_rows_whose_cells_do_not_match_the_header_are_quarantined_with_their_cells(
+    tmp_path: Path,
+) -> None:
+    """A row one cell short was read with a blank, its values perhaps under the wrong names; a
+    row with a cell too many refused the whole file."""
+    short = "S1,2025-03-03T10:00:00+01:00,2025-03-04T10:00:00+01:00,high,email,2"
+    extra = "X1,2025-03-03T10:00:00+01:00,,high,billing,email,2,Smith, Jane"
+    rows = [*GOOD[:5], short, *GOOD[5:10], extra, *GOOD[10:]]
+    quarantine = tmp_path / "rejected.csv"
+    history = load_history(write(tmp_path, rows), SPEC, quarantine=quarantine)
+    assert history.frame["ticket_id"].tolist() == [r.split(",")[0] for r in GOOD]
+    got = read_table(quarantine).set_index("ticket_id")
+    assert got.loc["S1", ["row", "column"]].tolist() == ["6", "queue_open"]
+    assert got.loc["S1", "reason"].startswith("the row has 6 cells where the header has 7: a cell")
+    assert got.loc["X1", "column"] == "(extra cell 1)"
+    assert "has 9 cells where the header has 7: a ',' inside a value" in got.loc["X1", "reason"]
+    assert got.loc["X1", ["queue_open", "(extra cell 1)", "(extra cell 2)"]].tolist() == [
+        "2",
+        "Smith",
+        " Jane",
+    ]  # nothing lost
+    with pytest.raises(DataError, match=r"row 6 \(line 7\), column 'queue_open': the row"):
+        load_history(write(tmp_path, rows), SPEC, max_rejected=0.01)
+
+
+def test_a_delimiter_ending_every_row_but_the_header_is_named(tmp_path: Path) -> None:
+    """Every row one cell longer than the header: pandas took the first column for an index
+    and read every value one column to the left."""
+    with pytest.raises(DataError, match="the row has 8 cells where the header has 7"):
+        load_history(write(tmp_path, [row + "," for row in GOOD]), SPEC)
 
 
 def test_unknown_file_type_is_refused(tmp_path: Path) -> None:

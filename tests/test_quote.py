@@ -344,6 +344,24 @@ def test_an_item_on_hold_since_it_began_is_promised_its_whole_time_from_now(
     assert quotes["promise_hours"].iloc[0] == pytest.approx(hours)  # as told: rounded
 
 
+def test_a_row_whose_cells_do_not_match_the_header_is_answered_with_an_error(
+    tickets_model, tmp_path
+) -> None:
+    lines = [
+        "ticket_id,created_at,priority,category,channel,queue_open",
+        "Q1,2025-03-03T10:00:00+01:00,high,billing,email,2",
+        "Q2,2025-03-03T10:00:00+01:00,high,email,2",  # the category is missing
+        "Q3,2025-03-03T10:00:00+01:00,high,billing,email,2",
+    ]
+    path = tmp_path / "items.csv"
+    path.write_text("\n".join(lines) + "\n")
+    items, errors = prepare_items(read_table(path), tickets_model.spec)
+    assert errors.tolist()[0] == errors.tolist()[2] == ""
+    assert errors[1].startswith("column 'queue_open': the row has 5 cells where the header has 6")
+    quotes = quote_items(tickets_model, items)
+    assert quotes["promise_at"].isna().tolist() == [False, True, False]
+
+
 def test_hours_spent_on_an_item_that_has_not_started_are_an_error(
     tickets_model, tickets_sim
 ) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import difflib
 import gzip
+import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -93,10 +94,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     try:
         if suffix in {".parquet", ".pq"}:
             return pd.read_parquet(path)
-        delimiter = csv_delimiter(path)
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=delimiter)
-        frame.attrs[DELIMITER] = delimiter
-        return frame
+        return _read_text(path)
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path}: not UTF-8 text (it holds byte {exc.object[exc.start]:#x}); save it as UTF-8"
@@ -116,14 +114,40 @@ is a comma, ';'; tabs and pipes from database tools."""
 _QUOTED = re.compile(r'"(?:[^"]|"")*"')
 
 
+RAGGED = "ragged"
+"""Where :func:`read_table` leaves a CSV file's rows whose number of cells is not the header's,
+in the frame's ``attrs``: ``(header width, rows, cells)`` as arrays (attrs are copied with every
+column taken, so they stay small). :func:`ragged_rows` says what is wrong with each."""
+EXTRA = "(extra cell {})"
+"""The column a cell beyond the header's last one is read into: kept for the quarantine file."""
+
+
+def _read_text(path: Path) -> pd.DataFrame:
+    """A delimited text file as strings, one row per record (a blank line is none), and every
+    record whose cells do not match the header kept in place and listed under :data:`RAGGED`.
+    Read as they are, a short row took blanks for its last cells (its values perhaps one column
+    off), and a row with one cell too many refused the whole file, or, when it was the only
+    data row, silently became the index."""
+    delimiter = csv_delimiter(path)
+    width, cells = _cells_per_record(path, delimiter)
+    rows = np.flatnonzero(cells != width)
+    options = {"dtype": str, "keep_default_na": False, "na_values": [""], "sep": delimiter}
+    if not len(rows):
+        frame = pd.read_csv(path, **options)
+    else:
+        frame = pd.read_csv(_evened(path, delimiter, int(cells.max())), **options)
+        frame.attrs[RAGGED] = (width, rows, cells[rows])
+    frame.attrs[DELIMITER] = delimiter
+    return frame
+
+
 def csv_delimiter(path: str | Path) -> str:
     """The delimiter of a CSV file, from its header line: the one of :data:`DELIMITERS` it holds
     most often outside quotes (',' when none). A semicolon export read as commas was one column
     named 'Number;Opened ;Resolved;...' and refused with every spec column missing."""
     path = Path(path)
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as file:
+        with _text(path, errors="replace") as file:
             header = file.readline(1 << 16)
     except (OSError, EOFError):
         return ","  # the reader says what is wrong with the file
@@ -131,6 +155,61 @@ def csv_delimiter(path: str | Path) -> str:
     counts = {d: outside.count(d) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])  # ties go to the earlier, ',' first
     return best if counts[best] else ","
+
+
+def _records(path: Path, delimiter: str, errors: str = "strict") -> Iterator[list[str]]:
+    """The records of a delimited text file as the csv module reads them, header first; blank
+    lines hold no record (pandas skips them too)."""
+    with _text(path, errors) as file:
+        yield from (cells for cells in csv.reader(file, delimiter=delimiter) if cells)
+
+
+def _text(path: Path, errors: str = "strict") -> TextIO:
+    """A delimited text file (gzipped or not) opened for the csv module."""
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # pandas reads any size
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    return opener(path, "rt", encoding="utf-8-sig", errors=errors, newline="")
+
+
+def _cells_per_record(path: Path, delimiter: str) -> tuple[int, np.ndarray]:
+    """The header's number of cells, and each data record's."""
+    records = _records(path, delimiter)
+    width = len(next(records, []))
+    return width, np.fromiter((len(cells) for cells in records), dtype=np.int64)
+
+
+def _evened(path: Path, delimiter: str, widest: int) -> io.StringIO:
+    """The file with every record padded to ``widest`` cells, the header's extra cells named
+    :data:`EXTRA`, for pandas to read (and name duplicate columns) as it reads a clean file."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    records = _records(path, delimiter)
+    header = next(records)
+    writer.writerow(header + [EXTRA.format(i) for i in range(1, widest - len(header) + 1)])
+    writer.writerows(cells + [""] * (widest - len(cells)) for cells in records)
+    out.seek(0)
+    return out
+
+
+def ragged_rows(raw: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a CSV file (:func:`read_table`) whose cells do not match the header, indexed
+    by row, with the ``column`` to blame and the ``reason``: the values of such a row may sit
+    under the wrong names, so it is not used."""
+    width, rows, cells = raw.attrs.get(RAGGED, (0, np.empty(0, int), np.empty(0, int)))
+    names = list(raw.columns)
+    delimiter = raw.attrs.get(DELIMITER, ",")
+    reasons = [
+        f"the row has {n} cells where the header has {width}: "
+        + (
+            "a cell or a delimiter is missing, so its values may be under the wrong columns"
+            if n < width
+            else f"a {delimiter!r} inside a value that is not quoted? quote it "
+            f'("a{delimiter} b"), or remove the extra cells'
+        )
+        for n in cells
+    ]
+    columns = [names[n] if n < width else EXTRA.format(1) for n in cells]
+    return pd.DataFrame({"column": columns, "reason": reasons}, index=pd.Index(rows, dtype=int))
 
 
 def record_lines(path: str | Path, rows: Iterable[int]) -> dict[int, int]:
@@ -143,10 +222,8 @@ def record_lines(path: str | Path, rows: Iterable[int]) -> dict[int, int]:
     if not wanted:
         return {}
     path = Path(path)
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
     found: dict[int, int] = {}
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # pandas reads any size
-    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as file:
+    with _text(path, errors="replace") as file:
         reader = csv.reader(file, delimiter=csv_delimiter(path))
         record, begins = -1, 1  # the header is record 0
         for cells in reader:
@@ -253,6 +330,7 @@ def read_instants(
     outcomes a monitor judges promises by. An empty cell is no time, not an error."""
     instants = parse_timestamps(raw[column], timezone, timestamp_format)
     problems = _Problems(len(raw))
+    problems.ragged(raw)
     problems.unparseable(raw[column], instants, timestamp_format=timestamp_format)
     return instants, problems.frame(raw, source)
 
@@ -374,6 +452,7 @@ def load_history(
         )
     _refuse_merged_records(raw, spec, source)
     problems = _Problems(len(raw))
+    problems.ragged(raw)
     tz = spec.timezone
     written = spec.timestamp_format
     start = parse_timestamps(raw[spec.start], tz, written)
@@ -756,7 +835,17 @@ def read_numbers(written: pd.Series, delimiter: str | None = None) -> tuple[pd.S
                 + _shown(commas)
                 + " looks like a decimal comma; write "
                 + commas.str.replace(",", ".", regex=False)
-                + (" (or without the comma if it groups thousands)" if thousands else "")
+            )
+        grouped = text[text.str.fullmatch(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+").fillna(False)]
+        if len(grouped) and not (delimiter == ";" or values[grouped.index].notna().all()):
+            why[grouped.index] = (  # '1,000': a thousands separator more often than a decimal
+                "not a number: "
+                + _shown(grouped)
+                + " looks like thousands with a separator; write "
+                + grouped.str.replace(",", "", regex=False)
+                + " (or "
+                + grouped.str.replace(",", ".", regex=False)
+                + " if the comma is a decimal mark)"
             )
         still = values.isna() & unread & (why == "")
         why[still] = "not a number: " + _shown(text[still[unread]])
@@ -897,6 +986,12 @@ class _Problems:
             self._reason[hit] = reason.reindex(mask.index).to_numpy(object)[hit]
         else:
             self._reason[hit] = reason
+
+    def ragged(self, raw: pd.DataFrame) -> None:
+        """Mark the rows of a CSV file whose cells do not match its header (:func:`ragged_rows`)."""
+        for column, rows in ragged_rows(raw).groupby("column"):
+            mask = pd.Series(raw.index.isin(rows.index), index=raw.index)
+            self.add(mask, str(column), rows["reason"])
 
     def unparseable(
         self,

@@ -28,6 +28,7 @@ from eta import messages, risks
 from eta.calendar import NAT, NS_PER_MINUTE, Clock, utc_instants, utc_nanoseconds
 from eta.data import (
     DELIMITER,
+    ragged_rows,
     SEGMENT,
     START,
     category_texts,
@@ -98,8 +99,12 @@ def prepare_items(
         raise KeyError(f"items have no '{spec.start}' column (the spec's start column)")
     n = len(raw)
     error = np.full(n, "", dtype=object)
+    for row, column, reason in ragged_rows(raw).itertuples():
+        error[row] = f"column '{column}': {reason}"
     start = parse_timestamps(raw[spec.start], spec.timezone, spec.timestamp_format)
-    error[start.array.isna()] = f"column '{spec.start}': missing or unparseable timestamp"
+    error[start.array.isna() & (error == "")] = (
+        f"column '{spec.start}': missing or unparseable timestamp"
+    )
     columns: dict[str, object] = {START: start.array}  # arrays: a frame aligns Series
     strings = pd.StringDtype()
     for column in spec.features.categorical:
