@@ -28,12 +28,12 @@ from eta import messages, risks
 from eta.calendar import NAT, NS_PER_MINUTE, Clock, utc_instants, utc_nanoseconds
 from eta.data import (
     DELIMITER,
-    ragged_rows,
     SEGMENT,
     START,
     category_texts,
     holds_value,
     parse_timestamps,
+    ragged_rows,
     read_numbers,
     segment_values,
     write_table,
