@@ -6,7 +6,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
@@ -33,8 +33,26 @@ class JSON(Response):
 class _StrictJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
+            body = await self.body()
+            try:
+                self._json = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                _require_utf8(body)  # the request cannot be read at all (400), not invalid (422)
+                raise
         return self._json
+
+
+def _require_utf8(body: bytes) -> None:
+    """Refuse a body that is not UTF-8 text, saying where: "not valid JSON at character 12"
+    sent a client whose JSON was fine, but encoded as Latin-1, looking for a JSON mistake."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(
+            400,
+            f"the body is not UTF-8 text (byte {body[exc.start]:#x} at offset {exc.start}); "
+            "send JSON encoded as UTF-8",
+        ) from None
 
 
 class StrictJSONRoute(APIRoute):

@@ -59,9 +59,8 @@ async def report(
                 errors.append(
                     _error(
                         i,
-                        [
-                            FieldError(field=f"items[{i}].{e.field}", message=e.message)
-                            for e in problem
+                        [  # observed_at is the request's, said once for all its items
+                            FieldError(field=_where(i, e.field), message=e.message) for e in problem
                         ],
                     )
                 )
@@ -81,3 +80,8 @@ async def report(
 def _error(index: int, errors: list[FieldError]) -> dict:
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
     return {"index": index, "detail": detail, "errors": [e.model_dump() for e in errors]}
+
+
+def _where(index: int, field: str) -> str:
+    """Where an item's problem is in the request: its own field, or the request's observed_at."""
+    return field if field == "observed_at" else f"items[{index}].{field}"

@@ -113,6 +113,16 @@ def test_a_time_without_offset_is_the_models_local_time_and_a_start_decades_ago_
     [error] = body["errors"]
     assert error["index"] == 1 and error["errors"][0]["field"] == "items[1].started_at"
     assert "100,000 hours before now" in error["errors"][0]["message"]
+    ahead = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=2)).isoformat()
+    with TestClient(make_app(model_copy)) as client:
+        body = client.post(
+            "/v1/outcomes",
+            json={"items": items[:1], "observed_at": ahead},
+            headers=headers["outcomes"],
+        ).json()
+    assert body["errors"][0]["errors"] == [
+        {"field": "observed_at", "message": "observed_at is in the future"}
+    ]  # the request's field, not items[0].observed_at
 
 
 def test_a_restarted_service_remembers_what_outcomes_taught_it(

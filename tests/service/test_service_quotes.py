@@ -137,6 +137,20 @@ def test_bare_nan_or_infinity_is_not_json_on_any_route(
 
 
 @pytest.mark.parametrize("path", ROUTES, ids=["single", "batch", "outcomes"])
+def test_a_body_not_utf8_cannot_be_read_and_says_which_byte(
+    client: TestClient, headers: dict, path: str
+) -> None:
+    scope = "outcomes" if "outcomes" in path else "quote"
+    body = '{"model": "deliveries", "features": {"region": "Zürich"}}'.encode("latin-1")
+    response = client.post(
+        path, content=body, headers={**headers[scope], "content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    where = body.index(b"\xfc")
+    assert f"not UTF-8 text (byte 0xfc at offset {where})" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ROUTES, ids=["single", "batch", "outcomes"])
 def test_a_body_sent_as_something_else_than_json_is_refused_alike_on_every_route(
     client: TestClient, headers: dict, path: str
 ) -> None:
