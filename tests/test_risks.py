@@ -166,6 +166,10 @@ def test_an_item_quoted_before_it_starts_has_its_window_open_at_the_start(
     ahead = quote_items(tickets_model, items, now=pd.Timestamp("2025-01-01T00:00", tz="UTC"))
     days = notes_of(ahead.iloc[0])["holiday_in_window"]["agent_text"]
     assert "May 1" in days and "January" not in days  # not New Year's Day, months before
+    assert "2025" not in days  # this year's: the date alone is enough
+    years_out = quote_items(tickets_model, items, now=pd.Timestamp("2022-01-01T00:00", tz="UTC"))
+    note = notes_of(years_out.iloc[0])["holiday_in_window"]
+    assert "May 1, 2025" in note["agent_text"] and "2025" in note["customer_text"]
 
 
 def test_drivers_are_named_to_customers_only_in_the_specs_words(tickets_model, items) -> None:

@@ -42,9 +42,9 @@ _NEAR = ("today", "tomorrow")
 _RELATIONS = (*_NEAR, "weekday", "date")
 """How far a moment is from when the quote is given, as its phrase says it."""
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
-_DATED = -1
-"""A relation to the reference day that is always said with the date (for agents' lists, and
-for a likely time or follow-up beside a promise said with its date)."""
+_DATED, _DATED_FAR = -1, -2
+"""Relations to the reference day that are always said with the date (for agents' lists, and
+for a likely time or follow-up beside a promise said with its date); the second with the year."""
 WEEKDAY_DAYS = 7
 """A moment at most this many days ahead (and beyond tomorrow) is said by its weekday alone."""
 DATED_FROM_DAYS = 6
@@ -153,6 +153,13 @@ class Speaker:
         number = day.toordinal() - _EPOCH_ORDINAL
         return self._moment("day", int(number - self._reference_day[row]), number, 0)
 
+    def dated(self, day: dt.date, row: int) -> str:
+        """A day said with its date, and with its year when far from row ``row``'s reference
+        ('Thursday, December 25', 'Thursday, December 25, 2031')."""
+        number = day.toordinal() - _EPOCH_ORDINAL
+        far = abs(number - int(self._reference_day[row])) > SAME_YEAR_DAYS
+        return self._moment("day", _DATED_FAR if far else _DATED, number, 0)
+
     def _moment(self, style: str, relation: int, day: int, minute: int) -> str:
         key = (
             style,
@@ -185,7 +192,7 @@ class Speaker:
             near = _NEAR[relation] if 0 <= relation < len(_NEAR) else None
             weekday = 0 < relation < WEEKDAY_DAYS
             pattern = f"{style}.{near or ('weekday' if weekday else 'date')}"
-            far = abs(relation) > SAME_YEAR_DAYS
+            far = abs(relation) > SAME_YEAR_DAYS or relation == _DATED_FAR
         weekday, weekday_on, date = self._day_words(day, far)
         return self.language.catalog[pattern].format(
             weekday=weekday,
@@ -262,7 +269,7 @@ class Speaker:
         )
         listed = lang.join(
             [
-                f"{self._moment('day', _DATED, d.toordinal() - _EPOCH_ORDINAL, 0)} "
+                f"{self.dated(d, row)} "
                 f"({holiday_name(self.spec.calendar.holidays, d, lang.code) or default})"
                 for d, default in zip(facts["days"], facts["names"], strict=True)
             ]
