@@ -362,6 +362,29 @@ def test_a_row_whose_cells_do_not_match_the_header_is_answered_with_an_error(
     assert quotes["promise_at"].isna().tolist() == [False, True, False]
 
 
+def test_finished_rows_and_starts_a_lifetime_ahead_are_errors_not_overdue_promises(
+    tickets_model, tickets_sim
+) -> None:
+    """A whole export fed to a quote: its finished rows were promised as overdue and
+    escalated; a start typed as 2099 was promised for 2099."""
+    raw = tickets_sim.history.head(4).copy().astype({"created_at": str, "resolved_at": str})
+    now = pd.Timestamp(raw["created_at"].max()) + pd.Timedelta(days=30)
+    raw["resolved_at"] = [
+        str(now - pd.Timedelta(days=1)),
+        str(now + pd.Timedelta(days=1)),
+        None,
+        None,
+    ]
+    raw.loc[3, "created_at"] = "2099-10-28T09:00:00+01:00"
+    _, errors = prepare_items(raw, tickets_model.spec, now=now)
+    assert errors[0].startswith("column 'resolved_at': the item finished (")
+    assert errors[0].endswith(
+        "before now; only open items are quoted (leave the cell empty for one still open)"
+    )
+    assert errors[1] == errors[2] == ""  # finishing after now: open as of now
+    assert errors[3] == "column 'created_at': starts more than 100,000 hours after now"
+
+
 def test_hours_spent_on_an_item_that_has_not_started_are_an_error(
     tickets_model, tickets_sim
 ) -> None:

@@ -127,6 +127,18 @@ def prepare_items(
         error[bad] = (
             f"column '{spec.start}': started more than {MAX_ELAPSED_HOURS:,.0f} hours before now"
         )
+        bad = (age < -MAX_ELAPSED_HOURS) & (error == "")  # 2099 for 2025: a typo in the year
+        error[bad] = (
+            f"column '{spec.start}': starts more than {MAX_ELAPSED_HOURS:,.0f} hours after now"
+        )
+    if now is not None and spec.end in raw.columns:
+        done = _finished_before(raw[spec.end], spec, now) & (error == "")
+        written = raw[spec.end].astype("string").to_numpy(object)[done]
+        error[done] = [
+            f"column '{spec.end}': the item finished ({text}) before now; only open items are "
+            "quoted (leave the cell empty for one still open)"
+            for text in written
+        ]
     if "elapsed" in raw.columns:
         hours = read_numbers(raw["elapsed"], raw.attrs.get(DELIMITER))[0].to_numpy(float)
         given = holds_value(raw["elapsed"]).to_numpy(bool)
@@ -488,6 +500,13 @@ def _add_hours(clock: Clock, begin: pd.DatetimeIndex, hours: np.ndarray) -> np.n
 def _ceil_minute(utc_ns: np.ndarray) -> np.ndarray:
     """Up to the whole minute (NaT stays)."""
     return np.where(utc_ns == NAT, NAT, -(-utc_ns // NS_PER_MINUTE) * NS_PER_MINUTE)
+
+
+def _finished_before(written: pd.Series, spec: DatasetSpec, now: pd.Timestamp) -> np.ndarray:
+    """Rows whose finish, in the spec's end column, is not after ``now``: an export's finished
+    rows fed to a quote were promised as overdue, and escalated, days after they were done."""
+    finish = parse_timestamps(written, spec.timezone, spec.timestamp_format)
+    return (utc_nanoseconds(finish) <= _utc_value(now)) & finish.notna().to_numpy(bool)
 
 
 def _utc_value(moment: pd.Timestamp | str) -> int:
