@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 
 from eta import tracking
 from eta.cli import app
-from eta.data import History, seen_at
+from eta.data import History, load_history, seen_at
 from eta.evaluation import pinball_losses
-from eta.promotion import CHALLENGER, CHAMPION, Gate, Tighter, retrain_and_promote
+from eta.model import EtaModel
+from eta.promotion import CHALLENGER, CHAMPION, Gate, Tighter, compare, retrain_and_promote
 
 runner = CliRunner()
 
@@ -270,3 +271,20 @@ def test_a_champion_too_recent_to_judge_is_named_in_the_report(
     assert not comparison.promote and "retrain again when more outcomes" in comparison.reasons[0]
     report = write_report(comparison, "tickets", tmp_path / "report").read_text()
     assert "no champion" not in report and "Holdout: none" in report
+
+
+def test_the_champion_reads_an_export_in_another_case_as_it_learnt_it(tickets_sim) -> None:
+    """The export now writes 'TECHNICAL': the champion was quoted as if every category were
+    new to it, kept fewer promises and was replaced by a model no better."""
+    spec = tickets_sim.spec
+    history = load_history(tickets_sim.history, spec)
+    champion = EtaModel(spec).fit(seen_at(history, history.as_of - pd.Timedelta(days=30)))
+    shouting = load_history(
+        tickets_sim.history.assign(category=lambda f: f["category"].str.upper()), spec
+    )
+    judged = [
+        compare(EtaModel(spec), h, champion, holdout_days=14).champion
+        for h in (history, shouting)
+    ]
+    assert judged[0]["items"] > 300
+    assert judged[1] == judged[0]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -307,9 +307,13 @@ def compare(
     promises = {"candidate": shadow.quotes["promise_hours"].to_numpy(float)}
     if champion is not None:
         champion = copy.copy(champion)  # replay relearns its online corrections on a copy
-        features = champion.features(items, Events.from_frame(history.frame))
-        offsets = replay_offsets(champion, history, items, features)
-        quoted = quote_items(champion, items, features=features, offsets=offsets, online=False)
+        # In the case the champion learnt them ('technical' where the export now writes
+        # 'TECHNICAL'), as it reads them in service; else every value was new to it.
+        seen = replace(history, frame=champion.spelled_as_learnt(history.frame))
+        own = champion.spelled_as_learnt(items)
+        features = champion.features(own, Events.from_frame(seen.frame))
+        offsets = replay_offsets(champion, seen, own, features)
+        quoted = quote_items(champion, own, features=features, offsets=offsets, online=False)
         promises["champion"] = quoted["promise_hours"].to_numpy(float)
     actual = known_outcomes(items, np.nanmax(np.vstack(list(promises.values())), axis=0))
     segments = items["segment"].to_numpy()
