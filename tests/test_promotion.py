@@ -162,7 +162,7 @@ def test_the_pipelines_run_end_to_end_with_a_local_as_of(
 
 
 def test_a_history_the_champion_cannot_read_is_refused_before_anything_is_registered(
-    tickets_model, deliveries_sim, tmp_path: Path
+    tickets_model, tickets_sim, deliveries_sim, tmp_path: Path
 ) -> None:
     import mlflow
 
@@ -177,6 +177,11 @@ def test_a_history_the_champion_cannot_read_is_refused_before_anything_is_regist
     with pytest.raises(ChampionMismatch, match="champion tickets version 1 reads column") as error:
         retrain_and_promote(deliveries, "tickets", tmp_path / "out")
     assert "'priority'" in str(error.value) and "spec differs" in str(error.value)
+    tickets = load_history(
+        tickets_sim.history, tickets_sim.spec.model_copy(update={"clock": "wall"})
+    )
+    with pytest.raises(ChampionMismatch, match=r"counts time on the business clock .* on the wall"):
+        retrain_and_promote(tickets, "tickets", tmp_path / "out")
     versions = mlflow.MlflowClient().search_model_versions("name = 'tickets'")
     assert [str(v.version) for v in versions] == ["1"]
 
@@ -283,8 +288,7 @@ def test_the_champion_reads_an_export_in_another_case_as_it_learnt_it(tickets_si
         tickets_sim.history.assign(category=lambda f: f["category"].str.upper()), spec
     )
     judged = [
-        compare(EtaModel(spec), h, champion, holdout_days=14).champion
-        for h in (history, shouting)
+        compare(EtaModel(spec), h, champion, holdout_days=14).champion for h in (history, shouting)
     ]
     assert judged[0]["items"] > 300
     assert judged[1] == judged[0]

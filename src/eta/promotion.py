@@ -40,6 +40,7 @@ from eta.evaluation import known_outcomes, pinball_losses, promise_metrics
 from eta.features import Events
 from eta.model import EtaModel, Settings
 from eta.quote import quote_items
+from eta.spec import DatasetSpec
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 """Registry aliases: the model in service, and the latest candidate that was not promoted."""
@@ -262,6 +263,27 @@ def check_champion_reads(
             "does not have: the champion's spec differs. Nothing was registered; register a "
             "model of another dataset under its own name (--name)"
         )
+    old, new = champion.spec, history.spec
+    if _hours_counted(old) != _hours_counted(new):  # durations, promises and features alike
+        raise ChampionMismatch(
+            f"{champion_name} counts time on the {old.clock} clock ({_clock_words(old)}), the "
+            f"new spec {new.name!r} on the {new.clock} clock ({_clock_words(new)}): their "
+            "promises are in different hours and cannot be judged on one holdout. Nothing was "
+            "registered; register the new model under its own name (--name), or retire the "
+            "champion's alias first"
+        )
+
+
+def _hours_counted(spec: DatasetSpec) -> tuple:
+    """What sets how a spec counts an item's hours: wall time alike in every zone and calendar;
+    business time by the calendar's hours and holidays in its zone."""
+    return ("wall",) if spec.clock == "wall" else ("business", spec.calendar, spec.timezone)
+
+
+def _clock_words(spec: DatasetSpec) -> str:
+    if spec.clock == "wall":
+        return f"zone {spec.timezone}"
+    return f"zone {spec.timezone}, calendar {spec.calendar.model_dump(exclude_defaults=True)}"
 
 
 def compare(
