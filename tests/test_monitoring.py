@@ -36,6 +36,21 @@ def test_only_promises_that_have_come_due_are_judged() -> None:
     assert report.overall["still_open_past_promise"] == 1
 
 
+def test_outcomes_that_name_none_of_the_quotes_are_refused_and_missing_ones_counted() -> None:
+    """Outcomes of another dataset (or ids written 'T002741' for '0002741') reported 0% kept,
+    an alert for every segment; rows quoted with an error counted as not due yet forever."""
+    quotes, outcomes = frames(
+        ["2026-02-01T10:00Z", "2026-02-01T10:00Z", "2026-02-01T10:00Z", None],
+        ["2026-01-31T10:00Z", "2026-01-31T10:00Z", "2026-01-31T10:00Z", None],
+        ["a"] * 4,
+    )
+    with pytest.raises(DataError, match="none of the 3 quotes that came due has its id"):
+        promise_report(quotes, outcomes.assign(id=["X0", "X1", "X2", "X3"]), AS_OF)
+    report = promise_report(quotes, outcomes.drop(index=[2]), AS_OF)
+    assert report.overall["not_in_outcomes"] == 1 and report.overall["judged"] == 3
+    assert report.overall["not_quoted"] == 1 and report.overall["not_due_yet"] == 0
+
+
 def test_a_finish_after_as_of_is_not_known_yet() -> None:
     quotes, outcomes = frames(["2026-02-01T10:00Z"], ["2026-03-10T10:00Z"], ["a"])
     report = promise_report(quotes, outcomes, AS_OF)

@@ -144,6 +144,14 @@ def promise_report(
         frame["id"].map(finished), utc=True, format="ISO8601"
     ).where(lambda t: t <= as_of)
     due = frame[frame["promise_at"] <= as_of].copy()
+    unlisted = ~due["id"].isin(finished.index)  # counted as still open, and said so
+    if len(due) and unlisted.all():
+        raise DataError(
+            f"none of the {len(due):,} quotes that came due has its id in the outcomes (quote "
+            f"ids such as {due['id'].head(3).tolist()}, outcome ids such as "
+            f"{finished.index[:3].tolist()}): another dataset, or ids written another way? "
+            "Judged as they are, every promise would count as broken, its item still open"
+        )
     due["kept"] = due["finished_at"].notna() & (due["finished_at"] <= due["promise_at"])
     due["late_hours"] = np.where(
         due["kept"],
@@ -159,7 +167,9 @@ def promise_report(
     overall = {
         "quotes": len(frame),
         "judged": n,
-        "not_due_yet": len(frame) - n,
+        "not_due_yet": int(frame["promise_at"].notna().sum()) - n,
+        "not_quoted": int(frame["promise_at"].isna().sum()),  # the quote's row had an error
+        "not_in_outcomes": int(unlisted.sum()),
         "on_time_rate": kept / n if n else float("nan"),
         "lower_95": float(lower[0]) if n else float("nan"),
         "upper_95": float(upper[0]) if n else float("nan"),
@@ -213,7 +223,14 @@ def write_report(report: PromiseReport, directory: Path, title: str = "Promises 
         f"(95% interval {_pct(o['lower_95'])}–{_pct(o['upper_95'])}; "
         f"target {report.confidence:.0%}). Still open past their promise: "
         f"{o['still_open_past_promise']:,}; broken promises were late by "
-        f"{o['mean_lateness_hours']:.1f} h on average.",
+        f"{o['mean_lateness_hours']:.1f} h on average."
+        + (
+            f" {o['not_in_outcomes']:,} of the promises due have no row in the outcomes, and "
+            "count as still open."
+            if o.get("not_in_outcomes")
+            else ""
+        )
+        + (f" {o['not_quoted']:,} rows were not quoted (an error)." if o.get("not_quoted") else ""),
         "",
         "## Alerts",
         "",
