@@ -16,6 +16,7 @@ from eta.data import (
     doubts,
     load_history,
     look_up,
+    parse_timestamps,
     read_table,
     record_lines,
     seen_at,
@@ -567,4 +568,28 @@ def test_rows_in_another_order_load_as_the_same_history(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(
         first.drop(columns="ticket_id", errors="ignore"),
         again.drop(columns="ticket_id", errors="ignore"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "timestamp_format"),
+    [("2025-01-01 07:18:21.000000 UTC", "%Y-%m-%d %H:%M:%S.%f UTC"),
+     ("2025-01-01T07:18:21Z", "%Y-%m-%dT%H:%M:%SZ"),
+     ("01.01.2025 07:18:21 GMT", "%d.%m.%Y %H:%M:%S GMT")],
+)  # fmt: skip
+def test_a_format_that_says_utc_is_read_as_utc_whatever_the_specs_zone(
+    written: str, timestamp_format: str
+) -> None:
+    """BigQuery writes '... UTC': read in the spec's New York time, every start moved 5 hours."""
+    [read] = parse_timestamps(pd.Series([written]), "America/New_York", timestamp_format)
+    assert read == pd.Timestamp("2025-01-01T07:18:21Z")
+
+
+def test_a_finish_without_a_time_of_day_is_named_as_such(tmp_path: Path) -> None:
+    """'2025-03-03' for a ticket opened at 10:00 that day read as 'finishes before it starts'."""
+    rows = [*GOOD, "D1,2025-03-03T10:00:00+01:00,2025-03-03,high,billing,email,1"]
+    [reason] = load_history(write(tmp_path, rows), SPEC).rejected["reason"]
+    assert reason == (
+        "finishes before it starts: '2025-03-03' has no time of day, so it reads as midnight; "
+        "export the finish with its time"
     )

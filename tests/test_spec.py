@@ -92,6 +92,11 @@ def test_a_bad_spec_names_the_key(change: dict, key: str) -> None:
         DatasetSpec.from_dict({**BASE, **change}, source="s.yaml")
 
 
+def test_a_zone_name_in_a_timestamp_format_says_what_to_write_instead() -> None:
+    with pytest.raises(SpecError, match="'%Z' \\(a zone's name\\) cannot be read back"):
+        DatasetSpec.from_dict({**BASE, "timestamp_format": "%Y-%m-%d %H:%M:%S %Z"})
+
+
 def test_a_missing_required_key_is_named() -> None:
     raw = {k: v for k, v in BASE.items() if k != "start"}
     with pytest.raises(SpecError, match="key 'start': required key is missing"):

@@ -346,7 +346,17 @@ def _formatted(strings: np.ndarray, timestamp_format: str, timezone: str) -> pd.
     if "%z" in timestamp_format:
         return pd.to_datetime(strings, format=timestamp_format, utc=True, errors="coerce")
     local = pd.to_datetime(strings, format=timestamp_format, errors="coerce")
+    if says_utc(timestamp_format):
+        timezone = "UTC"
     return local.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
+
+
+def says_utc(timestamp_format: str) -> bool:
+    """Whether a strftime format's own text says its times are UTC: 'UTC' or 'GMT' written in
+    it, or a 'Z' after the time ('%Y-%m-%dT%H:%M:%SZ'). BigQuery's '2025-01-01 07:18:21 UTC'
+    was read as New York time, the spec's zone, and every start moved 4-5 hours."""
+    literal = re.sub(r"%.", " ", timestamp_format)
+    return re.search(r"\b(?:UTC|GMT)\b|Z\s*$", literal) is not None
 
 
 NOTHING = frozenset({"null", "none", "nan", "nat", "na", "n/a", "#n/a", "nil"})
@@ -462,6 +472,16 @@ def load_history(
     problems.unparseable(raw[spec.end], end, open_hint=True, timestamp_format=written)
     before = end < start
     problems.add(placeholders(end, before, tz), spec.end, PLACEHOLDER_FINISH)
+    if before.any():  # '2025-01-01' for a ticket opened at 02:18 that day
+        written = raw.loc[before.fillna(False).to_numpy(bool), spec.end].astype("string")
+        day_only = ~written.str.contains(":", regex=False).fillna(True).astype(bool)
+        problems.add(
+            day_only.reindex(raw.index, fill_value=False),
+            spec.end,
+            "finishes before it starts: "
+            + _shown(written[day_only])
+            + " has no time of day, so it reads as midnight; export the finish with its time",
+        )
     problems.add(before, spec.end, "finishes before it starts")
     seen = None
     if spec.observed_until:

@@ -349,6 +349,12 @@ class DatasetSpec(_Strict):
         with a directive pandas cannot parse) would quietly put every item in 1900."""
         if value is None:
             return None
+        if "%Z" in value:
+            raise ValueError(
+                f"{value!r}: '%Z' (a zone's name) cannot be read back. If every time ends in "
+                "UTC (or GMT, or Z), write it as it is, such as '%Y-%m-%d %H:%M:%S UTC': such "
+                "times are read as UTC; write '%z' for offsets such as +01:00"
+            )
         sample = dt.datetime(2024, 1, 15, 22, 30, 5, tzinfo=dt.UTC)
         aware = "%z" in value
         try:
