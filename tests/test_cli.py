@@ -127,6 +127,18 @@ def test_quote_refuses_an_output_file_it_cannot_write_properly(workspace: Path) 
     assert "Traceback" not in result.output and not out.exists()
 
 
+def test_quote_names_the_file_and_the_start_column_it_lacks(workspace: Path) -> None:
+    _trained(workspace)
+    items = pd.read_csv(workspace / "items.csv").rename(columns={"created_at": "Created_at"})
+    items.to_csv(workspace / "renamed.csv", index=False)
+    out = workspace / "never.csv"
+    args = ("--data", workspace / "renamed.csv", "--out", out)
+    result = run("quote", "--model", workspace / "model", *args)
+    assert result.exit_code == 2 and not out.exists()
+    assert "renamed.csv: no column 'created_at', the spec's start" in result.output
+    assert "did you mean 'Created_at' for 'created_at'?" in result.output
+
+
 def test_quote_names_a_column_that_looks_like_a_requote_one(workspace: Path) -> None:
     """'Elapsed' (a header's capital) or a quote file fed back ('promise_at') was read as no
     re-quote at all, without a word: every item quoted as new."""

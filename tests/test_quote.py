@@ -130,10 +130,12 @@ def test_bad_rows_are_answered_in_place(tickets_model, tickets_sim) -> None:
     quotes = quote_items(tickets_model, items, locale="bs")
     assert list(quotes.columns) == [*QUOTE_COLUMNS, *DETAIL_COLUMNS]
     assert errors.tolist()[1:5] == [
-        "column 'created_at': missing or unparseable timestamp",
+        "column 'created_at': unparseable timestamp 'tomorrow-ish': not ISO-8601 like the "
+        "column's other values (such as 2024-07-01T12:00)",
         "column 'queue_open': not a number: 'lots'",
         "column 'queue_open': not a finite number",
-        "column 'created_at': missing or unparseable timestamp",
+        "column 'created_at': timestamp outside the years 1700-2249: '2500-01-01T09:00:00+01:00' "
+        "(a placeholder such as 0000-00-00 or 9999-12-31?)",
     ]
     assert quotes["promise_at"].isna().tolist() == [False, True, True, True, True, False]
     assert quotes["customer_message"].eq("").tolist() == [False, True, True, True, True, False]

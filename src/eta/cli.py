@@ -240,6 +240,12 @@ def quote(
             raise ValueError(f"--timezone: {exc}") from None
     loaded = EtaModel.load(model)
     raw = read_table(data)
+    if loaded.spec.start not in raw.columns:
+        start = loaded.spec.start
+        raise DataError(
+            f"{data}: no column {start!r}, the spec's start, to quote items from"
+            f"{near_misses([start], raw.columns)} (columns present: {list(raw.columns)})"
+        )
     moment = option_timestamp(now, "now", loaded.spec.timezone)
     items, errors = prepare_items(raw, loaded.spec, now=moment)
     quotes = quote_items(

@@ -335,6 +335,17 @@ def read_instants(
     return instants, problems.frame(raw, source)
 
 
+def unread_times(
+    written: pd.Series, parsed: pd.Series, timestamp_format: str | None = None
+) -> pd.Series:
+    """Why each time in ``written`` was not read ('' where it was, or is empty), as a history's
+    quarantine says it: the value, and the format to set."""
+    problems = _Problems(len(written))
+    problems.unparseable(written.reset_index(drop=True), parsed.reset_index(drop=True),
+                         timestamp_format=timestamp_format)  # fmt: skip
+    return pd.Series(problems.reasons(), index=written.index).fillna("")
+
+
 def _formatted(strings: np.ndarray, timestamp_format: str, timezone: str) -> pd.DatetimeIndex:
     """Texts read by a strftime format (NaT where it does not fit), as instants: with ``%z``
     each carries its offset, without it they are local times in ``timezone``.
@@ -1068,6 +1079,9 @@ class _Problems:
         else:
             tail = f": not ISO-8601 (such as {ISO_EXAMPLE}){_format_hint(text)}"
         self.add(unread, column, "unparseable timestamp " + shown + tail)
+
+    def reasons(self) -> np.ndarray:
+        return self._reason.copy()
 
     def any(self) -> pd.Series:
         return pd.Series(self._reason != None)  # noqa: E711

@@ -36,6 +36,7 @@ from eta.data import (
     ragged_rows,
     read_numbers,
     segment_values,
+    unread_times,
     write_table,
 )
 from eta.localization import Language, language
@@ -102,9 +103,13 @@ def prepare_items(
     for row, column, reason in ragged_rows(raw).itertuples():
         error[row] = f"column '{column}': {reason}"
     start = parse_timestamps(raw[spec.start], spec.timezone, spec.timestamp_format)
-    error[start.array.isna() & (error == "")] = (
-        f"column '{spec.start}': missing or unparseable timestamp"
-    )
+    if start.isna().any():
+        why = unread_times(raw[spec.start], start, spec.timestamp_format).to_numpy(
+            object, copy=True
+        )
+        why[(why == "") & start.isna().to_numpy(bool)] = "missing timestamp"
+        bad = (why != "") & (error == "")
+        error[bad] = f"column '{spec.start}': " + why[bad]
     columns: dict[str, object] = {START: start.array}  # arrays: a frame aligns Series
     strings = pd.StringDtype()
     for column in spec.features.categorical:
