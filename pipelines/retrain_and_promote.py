@@ -51,6 +51,14 @@ def main(
     """Retrain, compare with @champion, register, promote when better."""
     from rich.console import Console
 
+    if not holdout_days > 0:  # before minutes of training, and before a version is registered
+        raise typer.BadParameter(f"{holdout_days:g} is not a number of days above 0",
+                                 param_hint="--holdout-days")  # fmt: skip
+    if not 0 <= tolerance < 1:
+        raise typer.BadParameter(
+            f"{tolerance:g} is not a share of promises from 0 to 1, such as 0.02",
+            param_hint="--tolerance",
+        )
     console = Console()
     dataset = DatasetSpec.from_yaml(spec)
     history = load_checked_history(data, dataset, as_of, quarantine)

@@ -154,6 +154,13 @@ def test_quote_names_a_column_that_looks_like_a_requote_one(workspace: Path) -> 
     assert "did you mean 'Elapsed' for 'elapsed', 'promise_at' for 'promised_at'?" in result.output
 
 
+def test_backtest_refuses_an_output_it_cannot_write_before_training(workspace: Path) -> None:
+    period = ["--test-start", "2025-11-01", "--test-end", "2025-12-01"]
+    result = backtest(workspace, "history.csv", *period, "--out", workspace / "bt.json")
+    assert result.exit_code == 2 and "bt.json: unknown file type '.json'" in result.output
+    assert "on_time_rate" not in result.output  # refused first, not after the whole backtest
+
+
 def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> None:
     out = workspace / "bt.csv"
     period = ["--test-start", "2025-11-01", "--test-end", "2025-12-01"]

@@ -120,6 +120,18 @@ def test_the_pipeline_answers_bad_input_with_one_line_and_status_2(tmp_path: Pat
     )
     assert done.returncode == 2
     assert "key 'clock'" in done.stderr and "Traceback" not in done.stderr
+    spec.write_text("name: t\nkind: resolution\nstart: a\nend: b\n")
+    for option, value, says in (
+        ("--holdout-days", "0", "0 is not a number of days above 0"),
+        ("--tolerance", "-1", "-1 is not a share of promises from 0 to 1"),
+    ):
+        done = subprocess.run(
+            [sys.executable, str(script), "--spec", str(spec), "--data", str(spec), option, value],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 2 and says in done.stderr, done.stderr
 
 
 def test_the_pipelines_run_end_to_end_with_a_local_as_of(
@@ -274,8 +286,11 @@ def test_a_champion_too_recent_to_judge_is_named_in_the_report(
 
     comparison = compare(EtaModel(tickets_history.spec), tickets_history, tickets_model)
     assert not comparison.promote and "retrain again when more outcomes" in comparison.reasons[0]
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "on_time_by_week.png").write_bytes(b"an earlier run's plot")
     report = write_report(comparison, "tickets", tmp_path / "report").read_text()
     assert "no champion" not in report and "Holdout: none" in report
+    assert not (tmp_path / "report" / "on_time_by_week.png").exists()  # nothing was plotted
 
 
 def test_the_champion_reads_an_export_in_another_case_as_it_learnt_it(tickets_sim) -> None:

@@ -28,6 +28,7 @@ from eta.data import (
     parse_timestamp,
     quarantine_beside,
     read_table,
+    table_path,
 )
 from eta.settings import get_settings
 from eta.spec import MAX_CONFIDENCE, DatasetSpec, SpecError, iana_zone
@@ -310,6 +311,8 @@ def backtest(
     from eta.quote import QUOTE_COLUMNS, write_quotes
     from eta.tracking import log_run
 
+    if out is not None:
+        table_path(out)  # before minutes of training, not after
     dataset = DatasetSpec.from_yaml(spec)
     history = load_checked_history(data, dataset, as_of, quarantine, max_rejected)
     start = option_timestamp(test_start, "test-start", dataset.timezone)

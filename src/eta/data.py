@@ -88,9 +88,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix not in {".parquet", ".pq", *TEXT_SUFFIXES} and not suffix.endswith(".gz"):
-        raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
+    suffix = table_path(path).suffix.lower()
     try:
         if suffix in {".parquet", ".pq"}:
             return pd.read_parquet(path)
@@ -249,15 +247,23 @@ def row_places(source: str, rows: Iterable[int]) -> dict[int, str]:
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     """Write CSV or Parquet by the file's suffix (any other suffix is refused, not guessed:
     CSV text in a file called ``.xlsx`` is a file nobody can open)."""
-    path = Path(path)
+    path = table_path(path)
     suffix = path.suffix.lower()
-    if suffix not in {".parquet", ".pq", *TEXT_SUFFIXES} and not suffix.endswith(".gz"):
-        raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in {".parquet", ".pq"}:
         frame.to_parquet(path, index=False)
     else:
         frame.to_csv(path, index=False, sep="\t" if suffix in {".tsv", ".tab"} else ",")
+
+
+def table_path(path: str | Path) -> Path:
+    """``path`` if it names a table this reads and writes (CSV and its kin, Parquet), else a
+    :class:`DataError`: for a command to check its output before minutes of work."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in {".parquet", ".pq", *TEXT_SUFFIXES} and not suffix.endswith(".gz"):
+        raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
+    return path
 
 
 def quarantine_beside(data: str | Path) -> Path:

@@ -435,8 +435,14 @@ def _with_unknowns_estimated(metrics: dict, estimate: float, confidence: float) 
 
 
 def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
-    """A Markdown report with plots: what was compared, the numbers, the decision and why."""
+    """A Markdown report with plots: what was compared, the numbers, the decision and why.
+
+    The directory is the report's own: what an earlier run left there goes first, else its
+    plots were logged to MLflow with this run's version, of a comparison this run never made."""
     directory.mkdir(parents=True, exist_ok=True)
+    for earlier in directory.iterdir():
+        if earlier.is_file():
+            earlier.unlink()
     models = ["candidate"] + (["champion"] if comparison.champion is not None else [])
     if len(comparison.quotes):
         _plot(comparison, models, directory)
