@@ -7,7 +7,8 @@ everything to MLflow, register the new version and move ``@champion`` to it only
 
     python pipelines/retrain_and_promote.py --spec tickets.yaml --data tickets.parquet
 
-Exit status: 0 promoted, 1 not promoted (the report says why), 2 bad input.
+Exit status: 0 promoted, 1 not promoted (the report says why), 2 bad input, 3 the MLflow
+tracking store cannot be used.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from eta.cli import (
 )
 from eta.promotion import Gate, retrain_and_promote
 from eta.spec import DatasetSpec
+from eta.tracking import check_store
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -61,6 +63,7 @@ def main(
         )
     console = Console()
     dataset = DatasetSpec.from_yaml(spec)
+    check_store()
     history = load_checked_history(data, dataset, as_of, quarantine)
     model_name = name or dataset.name
     with console.status(f"retraining {model_name} on {len(history.frame):,} rows"):

@@ -154,6 +154,23 @@ def test_quote_names_a_column_that_looks_like_a_requote_one(workspace: Path) -> 
     assert "did you mean 'Elapsed' for 'elapsed', 'promise_at' for 'promised_at'?" in result.output
 
 
+def test_a_tracking_store_that_cannot_be_used_stops_before_training_with_status_3(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eta.settings import get_settings
+
+    (tmp_path / "a file").write_text("not a directory")
+    uri = f"sqlite:///{tmp_path / 'a file' / 'mlflow.db'}"
+    monkeypatch.setenv("ETA_TRACKING_URI", uri)
+    get_settings.cache_clear()
+    out = tmp_path / "model"
+    args = ("--spec", workspace / "spec.yaml", "--data", workspace / "history.csv", "--out", out)
+    result = run("train", *args)
+    assert result.exit_code == 3, result.output
+    assert f"the MLflow tracking store '{uri}' (ETA_TRACKING_URI) cannot be used" in result.output
+    assert not out.exists()  # said before training, not after
+
+
 def test_backtest_refuses_an_output_it_cannot_write_before_training(workspace: Path) -> None:
     period = ["--test-start", "2025-11-01", "--test-end", "2025-12-01"]
     result = backtest(workspace, "history.csv", *period, "--out", workspace / "bt.json")

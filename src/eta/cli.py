@@ -32,6 +32,7 @@ from eta.data import (
 )
 from eta.settings import get_settings
 from eta.spec import MAX_CONFIDENCE, DatasetSpec, SpecError, iana_zone
+from eta.tracking import TrackingError
 
 app = typer.Typer(
     help="Realistic, padded ETAs learned from history: train, quote, backtest.",
@@ -55,8 +56,15 @@ def friendly_errors(command: F) -> F:
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             err_console.print(f"[bold red]error:[/] {message}", highlight=False)
             raise typer.Exit(2) from None
+        except TrackingError as exc:  # not the input's fault: a status of its own
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(TRACKING_FAILED) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+TRACKING_FAILED = 3
+"""Exit status when the MLflow tracking store cannot be used (2 is bad input)."""
 
 
 def option_timestamp(value: str | None, name: str, timezone: str) -> pd.Timestamp | None:
@@ -136,9 +144,10 @@ def train(
 ) -> None:
     """Train, calibrate and write a model; log the run to MLflow."""
     from eta.model import EtaModel
-    from eta.tracking import log_run
+    from eta.tracking import check_store, log_run
 
     dataset = DatasetSpec.from_yaml(spec)
+    check_store()
     history = load_checked_history(data, dataset, as_of, quarantine, max_rejected)
     with console.status(f"training {dataset.name} on {len(history.frame):,} rows"):
         model = EtaModel(dataset).fit(history)
@@ -309,11 +318,12 @@ def backtest(
     """Train on what was known at --test-start, quote the test period, measure the promises."""
     from eta.backtest import run_backtest
     from eta.quote import QUOTE_COLUMNS, write_quotes
-    from eta.tracking import log_run
+    from eta.tracking import check_store, log_run
 
     if out is not None:
         table_path(out)  # before minutes of training, not after
     dataset = DatasetSpec.from_yaml(spec)
+    check_store()
     history = load_checked_history(data, dataset, as_of, quarantine, max_rejected)
     start = option_timestamp(test_start, "test-start", dataset.timezone)
     end = option_timestamp(test_end, "test-end", dataset.timezone)

@@ -104,15 +104,35 @@ def load_model(name: str, alias: str):
         return None if path is None else EtaModel.load(path)
 
 
+class TrackingError(RuntimeError):
+    """The MLflow tracking store cannot be reached or written (not the data's fault)."""
+
+
+def check_store() -> None:
+    """Reach the tracking store now, before minutes of training: a server that was down hung
+    a run for four minutes of retries after training, then ended it with a traceback."""
+    _mlflow()
+
+
 def _mlflow():
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # A few retries, not MLflow's seven with backoff (four minutes before a refused connection
+    # is said); set the variable to have more.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     import mlflow
 
     settings = get_settings()
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_experiment(settings.experiment)
+    try:
+        mlflow.set_tracking_uri(settings.tracking_uri)
+        mlflow.set_experiment(settings.experiment)
+    except Exception as exc:  # MLflow, SQLAlchemy, requests and OS errors alike
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrackingError(
+            f"the MLflow tracking store {settings.tracking_uri!r} (ETA_TRACKING_URI) cannot be "
+            f"used: {reason[:300]}"
+        ) from None
     return mlflow
 
 
