@@ -15,6 +15,7 @@ from eta.calibration import (
     OnlineCalibration,
     Scores,
     cumulative_hazard,
+    group_levels,
     recent_speed,
     speed_shift,
 )
@@ -307,3 +308,26 @@ def test_a_group_speed_sees_a_slowdown_that_no_segment_shows_and_not_a_rush_of_a
     found = recent_speed(*args[:2], location, np.ones(4_000), hours, finished, pace, [region])
     assert found[ALL] > 0.3  # the rush, from the latest items
     assert abs(found["region=a"]) < 0.1 and abs(found["region=b"]) < 0.1
+
+
+def test_a_group_level_is_its_slowness_over_the_whole_period_not_lately() -> None:
+    """Chat 40% slower through the first half of the period and as fast as email since: its
+    recent speed sees nothing, its level (what quotes made later fade back to) half of it."""
+    calibration = _standard_normal_calibration()
+    pace = {ALL: 1_000.0}
+    halves = []
+    for chat_shift, seed in ((np.log(1.4), 20), (0.0, 22)):
+        usual, chat = _watched(0.0, 1_500, seed=seed), _watched(chat_shift, 500, seed=seed + 1)
+        order = np.random.default_rng(seed).permutation(2_000)
+        columns = [np.r_[a, b][order] for a, b in zip(usual, chat, strict=True)]
+        keys = np.r_[np.full(1_500, "channel=email"), np.full(500, "channel=chat")][order]
+        halves.append((*columns, keys.astype(object)))
+    location, hours, finished, channel = (np.r_[a, b] for a, b in zip(*halves, strict=True))
+    args = (calibration, np.full(4_000, "0:all", dtype=object), location, np.ones(4_000))
+    levels = group_levels(*args, hours, finished, [channel])
+    assert levels["channel=chat"] - levels["channel=email"] == pytest.approx(
+        np.log(1.4) / 2, abs=0.08
+    )
+    assert levels["channel=email"] < 0 < levels["channel=chat"]
+    lately = recent_speed(*args, hours, finished, pace, [channel])
+    assert abs(lately["channel=chat"]) < 0.08

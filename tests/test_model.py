@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from eta.backtest import period_items, run_backtest
 from eta.calendar import Clock
-from eta.calibration import AHEAD, MIN_SEGMENT_ITEMS
+from eta.calibration import AHEAD, ALL, MIN_SEGMENT_ITEMS
 from eta.censoring import effective_sample_size, ipcw_weights
 from eta.data import FINISHED, HOURS, MISSING, SEGMENT, START, load_history, seen_at
 from eta.features import SEASON, Events
@@ -237,10 +237,26 @@ def saved_without(model: EtaModel, directory: Path, *keys: str) -> dict:
 def test_a_model_saved_before_the_as_of_speed_still_loads(
     tickets_model, tickets_history, tmp_path: Path
 ) -> None:
-    saved_without(tickets_model, tmp_path / "m", "speed", "speed_memory_days")
+    saved_without(tickets_model, tmp_path / "m", "speed", "speed_memory_days", "group_levels")
     loaded = EtaModel.load(tmp_path / "m")
-    assert loaded.speed_ == {}
+    assert loaded.speed_ == {} and loaded.group_levels_ == {}
     assert np.isfinite(loaded.quantiles(tickets_history.frame.tail(20), [0.5, 0.9])).all()
+
+
+def test_a_values_speed_fades_for_later_quotes_to_its_level_not_to_none(
+    tickets_model, tickets_history
+) -> None:
+    model = copy.copy(tickets_model)
+    model.speed_ = {ALL: 0.0, "channel=chat": 0.5}
+    model.group_levels_ = {"channel=chat": 0.2}
+    items = tickets_history.frame.tail(2).assign(channel=["chat", "email"])
+    soon = items.assign(start=model.as_of_)
+    later = items.assign(start=model.as_of_ + pd.Timedelta(days=365))
+    segments = np.full(2, ALL, dtype=object)
+    at_once = model._speed(soon[START], segments, model._groups(soon))
+    a_year_on = model._speed(later[START], segments, model._groups(later))
+    np.testing.assert_allclose(at_once, [0.5, 0.0])
+    np.testing.assert_allclose(a_year_on, [0.2, 0.0], atol=1e-3)
 
 
 def test_a_model_saved_before_it_listed_its_inputs_reads_them_as_it_learnt_them(

@@ -40,6 +40,7 @@ from eta.calibration import (
     OnlineCalibration,
     Scores,
     cumulative_hazard,
+    group_levels,
     own_segments,
     recent_speed,
 )
@@ -262,6 +263,9 @@ class EtaModel:
             finished[calib],
             pace,
             groups,
+        )
+        self.group_levels_ = group_levels(
+            self.calibration_, tags, location, spread, hours[calib], finished[calib], groups
         )
         self.speed_memory_days_ = SPEED_MEMORY * horizon_days
         if len(calib):
@@ -553,6 +557,7 @@ class EtaModel:
             "usual": self.usual_.to_dict(),
             "speed": self.speed_,
             "speed_memory_days": self.speed_memory_days_,
+            "group_levels": self.group_levels_,
             "rounding_allowance": self.allowance_.to_dict() if self.allowance_ else None,
         }
         (directory / "model.json").write_text(json.dumps(state), encoding="utf-8")
@@ -586,6 +591,7 @@ class EtaModel:
         model.usual_ = Usual.from_dict(state.get("usual"))  # absent in models saved before it
         model.speed_ = state.get("speed", {})  # models saved before the as-of speed: none
         model.speed_memory_days_ = state.get("speed_memory_days", 0.0)
+        model.group_levels_ = state.get("group_levels", {})  # none in models saved before
         # Models saved before the allowance quote the calibrated level, as they did.
         model.allowance_ = RoundingAllowance.from_dict(state.get("rounding_allowance"))
         model.online_ = OnlineCalibration.from_dict(_model_file(directory / "online.json", _json))
@@ -662,13 +668,17 @@ class EtaModel:
             return np.zeros(len(segments))
         shared = self.speed_.get(ALL, 0.0)
         speed = np.array([shared + self.speed_.get(tag, 0.0) for tag in segments], dtype=float)
+        level = np.zeros(len(segments))  # where a value's speed fades to (see group_levels)
         for keys in groups:
             speed += look_up(keys, self.speed_, 0.0)
+            level += look_up(keys, self.group_levels_, 0.0)
         if not self.speed_memory_days_:
             return speed
         ns = utc_nanoseconds(starts)
         later = np.where(ns == NAT, 0, ns - self.as_of_.value) / NS_PER_DAY
-        return speed * np.exp(-np.clip(later, 0.0, None) / self.speed_memory_days_)
+        return level + (speed - level) * np.exp(
+            -np.clip(later, 0.0, None) / self.speed_memory_days_
+        )
 
     def _quoted_ahead(self, items: pd.DataFrame, events: Events) -> tuple[np.ndarray, np.ndarray]:
         """Location and spread of calibration ``items`` as quotes made ahead would have them:
