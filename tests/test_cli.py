@@ -332,3 +332,20 @@ def test_a_rejected_row_is_said_on_the_line_it_begins_after_cells_with_line_brea
     load_checked_history(data, dataset, None, None)
     said = capsys.readouterr().err
     assert "row 10 (line 14), column 'created_at'" in said
+
+
+def test_a_segment_whose_promises_lie_beyond_every_finish_is_named(capsys) -> None:
+    """A team whose items take months, three quarters open, in a history long enough for the
+    rest: its promises were kept 39% of the time, and the warning for the whole history did
+    not fire."""
+    from eta.cli import _print_short_history
+
+    info = {"still_running_share": 0.05, "still_running_by_segment": {"B": 0.35, "A": 0.02}}
+    _print_short_history(info, 0.9)
+    said = " ".join(capsys.readouterr().out.split())
+    assert (
+        "a short history for some segments' durations: of their items, an estimated B 35%" in said
+    )
+    assert "A 2%" not in said
+    _print_short_history({**info, "still_running_by_segment": {"A": 0.02}}, 0.9)
+    assert capsys.readouterr().out == ""

@@ -243,6 +243,12 @@ def test_a_model_saved_before_the_as_of_speed_still_loads(
     assert np.isfinite(loaded.quantiles(tickets_history.frame.tail(20), [0.5, 0.9])).all()
 
 
+def test_the_share_still_running_past_every_finish_is_kept_per_segment(tickets_model) -> None:
+    shares = tickets_model.info_["still_running_by_segment"]
+    assert len(shares) >= 3 and all(0.0 <= v <= 1.0 for v in shares.values())
+    assert max(shares.values()) < 0.1  # a year of tickets: every segment's tail is seen
+
+
 def test_a_values_speed_fades_for_later_quotes_to_its_level_not_to_none(
     tickets_model, tickets_history
 ) -> None:

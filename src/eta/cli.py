@@ -169,15 +169,7 @@ def train(
             f"business clock (they finished while {spec}'s calendar says everyone is off); "
             "promises count only its working time"
         )
-    running = info["still_running_share"]
-    if running > 1 - dataset.confidence:
-        console.print(
-            f"[yellow]a short history for these durations:[/] an estimated {running:.0%} of items "
-            f"were still running at the longest time any item took to finish, so a "
-            f"{dataset.confidence:.0%} promise lies beyond every finish seen and comes from the "
-            "tail model alone; expect it broken more often than that. Train on a longer history "
-            "when there is one"
-        )
+    _print_short_history(info, dataset.confidence)
     _print_episodes(info, dataset.timezone)
     logged = log_run(
         f"train {dataset.name}",
@@ -219,6 +211,34 @@ def _register_note(name: str, version: str) -> str:
         f"registered {name} version {version}; @{CHAMPION} stays on version {champion} "
         "(the retrain pipeline moves it when a candidate is better)"
     )
+
+
+def _print_short_history(info: dict, confidence: float) -> None:
+    """Say when a promise lies beyond every finish the history shows, for all items or for
+    the segments where it does (a team whose items take months, three quarters open)."""
+    short = {
+        segment: share
+        for segment, share in info.get("still_running_by_segment", {}).items()
+        if share > 1 - confidence
+    }
+    named = ", ".join(f"{s} {v:.0%}" for s, v in sorted(short.items(), key=lambda x: -x[1]))
+    running = info["still_running_share"]
+    if running > 1 - confidence:
+        console.print(
+            f"[yellow]a short history for these durations:[/] an estimated {running:.0%} of items "
+            f"were still running at the longest time any item took to finish"
+            + (f" (by segment: {named})" if named else "")
+            + f", so a {confidence:.0%} promise lies beyond every finish seen and comes from the "
+            "tail model alone; expect it broken more often than that. Train on a longer history "
+            "when there is one"
+        )
+    elif short:
+        console.print(
+            f"[yellow]a short history for some segments' durations:[/] of their items, an "
+            f"estimated {named} were still running at the longest time any of them took to "
+            f"finish, so their {confidence:.0%} promises lie beyond every finish seen; expect "
+            "them broken more often than that. Train on a longer history when there is one"
+        )
 
 
 @app.command()

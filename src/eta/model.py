@@ -296,6 +296,7 @@ class EtaModel:
             "rows": len(frame),
             "open_share": float(1 - finished.mean()),
             "still_running_share": still_running_share(hours, finished),
+            "still_running_by_segment": _still_running_by_segment(frame, hours, finished),
             # Finished within the clock's first minute: many means the calendar is wrong for
             # the data (items finish while it says everyone is off), and so is every promise.
             "no_clock_time_share": float(np.mean(hours[finished] <= MIN_HOURS)),
@@ -902,6 +903,19 @@ def _path_table(booster: lgb.Booster) -> tuple[np.ndarray, float]:
         walk(root, index, np.zeros(n_features))
     _PATHS[booster] = (table, baseline)
     return table, baseline
+
+
+def _still_running_by_segment(
+    frame: pd.DataFrame, hours: np.ndarray, finished: np.ndarray
+) -> dict[str, float]:
+    """:func:`still_running_share` of each segment with enough items: a history long enough
+    for most items can be far too short for one kind (a team whose items take four months,
+    three quarters of them open), which the whole history's share hides."""
+    out = {}
+    for segment, rows in frame.groupby(SEGMENT, observed=True).indices.items():
+        if len(rows) >= MIN_SEGMENT_ITEMS:
+            out[str(segment)] = still_running_share(hours[rows], finished[rows])
+    return out
 
 
 def _pace(
