@@ -81,6 +81,11 @@ def test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace:
 
     runs = mlflow.search_runs(experiment_names=["eta"])
     assert len(runs) == 1 and runs["metrics.rows"].iloc[0] > 4_000
+    import hashlib  # the registered version names its export, as the retrain pipeline's do
+
+    data = (workspace / "history.csv").resolve()
+    assert runs["params.data"].iloc[0] == str(data)
+    assert runs["params.data_sha256"].iloc[0] == hashlib.sha256(data.read_bytes()).hexdigest()
 
 
 def test_quote_keeps_one_row_per_input_row_with_the_contract_columns(workspace: Path) -> None:

@@ -237,7 +237,7 @@ def test_the_retrain_run_records_the_export_it_learnt_from(
     mlflow.set_tracking_uri(get_settings().tracking_uri)
     (run,) = mlflow.search_runs(experiment_names=["eta"], output_format="list")
     params = run.data.params
-    assert params["data"] == str(history)
+    assert params["data"] == str(history.resolve())
     assert params["data_sha256"] == hashlib.sha256(history.read_bytes()).hexdigest()
     assert 0 < int(params["data_rows"]) <= len(tickets_sim.history)
 

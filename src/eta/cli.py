@@ -144,7 +144,7 @@ def train(
 ) -> None:
     """Train, calibrate and write a model; log the run to MLflow."""
     from eta.model import EtaModel
-    from eta.tracking import check_store, log_run
+    from eta.tracking import check_store, data_params, log_run
 
     dataset = DatasetSpec.from_yaml(spec)
     check_store()
@@ -175,8 +175,8 @@ def train(
         f"train {dataset.name}",
         {
             "spec": dataset.name,
-            "data": str(data),
             "as_of": info["as_of"],
+            **data_params(data, history),
             **model.settings.__dict__,
         },
         {

@@ -662,7 +662,7 @@ def retrain_and_promote(
             "as_of": model.info_["as_of"],
             "holdout_start": comparison.holdout.start.isoformat(),
             "holdout_end": comparison.holdout.end.isoformat(),
-            **_data_params(data, history),
+            **tracking.data_params(data, history),
             **model.settings.__dict__,
         },
         metrics,
@@ -672,16 +672,6 @@ def retrain_and_promote(
     )
     tracking.set_alias(name, CHAMPION if comparison.promote else CHALLENGER, logged["version"])
     return RetrainResult(comparison, logged["version"], logged["run_id"], report, model_dir)
-
-
-def _data_params(data: Path | None, history: History) -> dict[str, object]:
-    """Which export the run learnt from: its file, the rows kept and set aside, its SHA-256."""
-    from eta import tracking
-
-    rows = {"data_rows": len(history.frame), "data_rejected_rows": len(history.rejected)}
-    if data is None:
-        return rows
-    return {"data": str(data), **rows, "data_sha256": tracking.file_fingerprint(data)}
 
 
 __all__ = [

@@ -12,8 +12,12 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eta.settings import get_settings
+
+if TYPE_CHECKING:
+    from eta.data import History
 
 MODEL_ARTIFACT = "model"
 
@@ -68,6 +72,17 @@ def alias_version(name: str, alias: str) -> str | None:
         return str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
     except mlflow.exceptions.MlflowException:
         return None
+
+
+def data_params(data: Path | None, history: History) -> dict[str, object]:
+    """Which export a run learnt from: its file (an absolute path: a relative one means nothing
+    outside the folder the run started in), the rows kept and set aside, and its SHA-256, so
+    that a registered version can be traced to its export after the file is overwritten."""
+    rows = {"data_rows": len(history.frame), "data_rejected_rows": len(history.rejected)}
+    if data is None:
+        return rows
+    path = Path(data).resolve()
+    return {"data": str(path), **rows, "data_sha256": file_fingerprint(path)}
 
 
 def file_fingerprint(path: Path) -> str:
