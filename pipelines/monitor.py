@@ -17,6 +17,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.console import Console
 
 from eta.cli import friendly_errors, option_timestamp, report_rejected
 from eta.data import quarantine_beside, write_table
@@ -36,13 +37,16 @@ def main(
         typer.Option(help="Read outcomes as an export of this spec (its id and end columns)."),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="Judge promises due by this time (default: now).")
+        str | None,
+        typer.Option(
+            help="When the outcomes were exported: promises due by then are judged (default: "
+            "the outcomes' latest finish, not now: an older export's open items would count as "
+            "late ever since)."
+        ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Report directory.")] = Path("runs/monitor"),
 ) -> None:
     """Judge every promise that has come due and write a report."""
-    from rich.console import Console
-
     from eta.tracking import log_run
 
     dataset = DatasetSpec.from_yaml(spec) if spec is not None else None
@@ -51,7 +55,15 @@ def main(
         write_table(rows, quarantine_beside(path))
         report_rejected(rows, quarantine_beside(path))
     zone = dataset.timezone if dataset is not None else "UTC"
-    moment = option_timestamp(as_of, "as-of", zone) or pd.Timestamp.now(tz="UTC")
+    moment = option_timestamp(as_of, "as-of", zone)
+    if moment is None:
+        latest = happened["finished_at"].max()
+        moment = pd.Timestamp.now(tz="UTC") if pd.isna(latest) else pd.Timestamp(latest)
+        Console(stderr=True).print(
+            f"judging as of {moment:%Y-%m-%d %H:%M} UTC, the outcomes' latest finish "
+            "(--as-of sets when they were exported)",
+            highlight=False,
+        )
     report = promise_report(given, happened, moment)
     path = write_report(report, out)
     console = Console()
@@ -59,6 +71,8 @@ def main(
     console.print(
         f"{o['judged']:,} promises due, {o['on_time_rate']:.1%} kept "
         f"(target {report.confidence:.0%}); report: {path}"
+        if o["judged"]
+        else f"no promise has come due yet ({o['not_due_yet']:,} not yet); report: {path}"
     )
     for alert in report.alerts:
         console.print(f"[yellow]alert[/] {alert}")

@@ -106,6 +106,13 @@ def test_the_monitor_run_keeps_the_report_with_its_plot_and_numbers(tmp_path) ->
     (run,) = mlflow.search_runs(experiment_names=["eta"], output_format="list")
     logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert logged == {"report.md", "monitoring.json", "on_time_by_week.png"}
+    # Without --as-of: as of the outcomes' latest finish, not today, when the item still open
+    # counted as late by ten months and more.
+    done = CliRunner().invoke(
+        monitor.app, [str(a) for a in args[:4]] + ["--out", str(tmp_path / "r2")]
+    )
+    assert "judging as of 2026-01-31 10:00 UTC, the outcomes' latest finish" in done.output
+    assert "no promise has come due yet (2 not yet)" in done.output
 
 
 def test_segments_are_named_in_the_specs_words_not_by_calibration_tags(tmp_path) -> None:

@@ -158,7 +158,7 @@ def test_the_pipelines_run_end_to_end_with_a_local_as_of(
     assert retrained.returncode == 0, retrained.stderr
     assert "version 1: promoted" in retrained.stdout
     items = tickets_sim.history[tickets_sim.history[tickets_sim.spec.start] >= "2025-11-01"]
-    items.to_csv(tmp_path / "items.csv", index=False)
+    items.drop(columns=tickets_sim.spec.end).to_csv(tmp_path / "items.csv", index=False)
     quoted = runner.invoke(
         app,
         ["quote", "--model", str(tmp_path / "m" / "model"), "--data", str(tmp_path / "items.csv"),
@@ -171,6 +171,7 @@ def test_the_pipelines_run_end_to_end_with_a_local_as_of(
     )  # fmt: skip
     assert monitored.returncode in (0, 1), monitored.stderr  # 1: an alert was raised
     assert "promises due" in monitored.stdout and "Traceback" not in monitored.stderr
+    assert int(monitored.stdout.split(" promises due")[0].split()[-1].replace(",", "")) > 100
 
 
 def test_a_history_the_champion_cannot_read_is_refused_before_anything_is_registered(
