@@ -308,3 +308,23 @@ def test_the_champion_reads_an_export_in_another_case_as_it_learnt_it(tickets_si
     ]
     assert judged[0]["items"] > 300
     assert judged[1] == judged[0]
+
+
+def test_a_champion_whose_artifacts_are_gone_is_named_with_where_they_were(
+    tickets_model, tmp_path: Path
+) -> None:
+    """The error named the scratch folder the artifacts were downloaded to."""
+    import shutil
+
+    logged = tracking.log_run(
+        "train tickets", {}, {}, model_dir=tickets_model.save(tmp_path / "m"), register_as="tickets"
+    )
+    tracking.set_alias("tickets", CHAMPION, logged["version"])
+    import mlflow
+
+    source = mlflow.MlflowClient().get_model_version("tickets", logged["version"]).source
+    shutil.rmtree(Path(source.removeprefix("file://")))
+    with pytest.raises(
+        FileNotFoundError, match="tickets@champion \\(version 1\\): its artifacts at"
+    ):
+        tracking.load_model("tickets", CHAMPION)

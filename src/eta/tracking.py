@@ -116,7 +116,16 @@ def load_model(name: str, alias: str):
 
     with tempfile.TemporaryDirectory() as scratch:
         path = download_model(name, alias, Path(scratch))
-        return None if path is None else EtaModel.load(path)
+        if path is None:
+            return None
+        try:
+            return EtaModel.load(path)
+        except FileNotFoundError as exc:  # named the scratch copy, which says nothing
+            version = _mlflow().MlflowClient().get_model_version_by_alias(name, alias)
+            raise FileNotFoundError(
+                f"{name}@{alias} (version {version.version}): its artifacts at {version.source} "
+                f"are not a model ({str(exc).partition(': ')[2]}); were they moved or deleted?"
+            ) from None
 
 
 class TrackingError(RuntimeError):
