@@ -39,6 +39,7 @@ from eta.data import END, FINISHED, HOURS, START, History
 from eta.evaluation import known_outcomes, pinball_losses, promise_metrics
 from eta.features import Events
 from eta.model import EtaModel, Settings
+from eta.monitoring import week_axis
 from eta.quote import quote_items
 from eta.spec import DatasetSpec
 
@@ -576,8 +577,9 @@ def _plot(comparison: Comparison, models: list[str], directory: Path) -> None:
         ax.plot(weekly.index.to_timestamp(), weekly.to_numpy(), marker="o", label=m)
     ax.axhline(target, color="black", linestyle="--", label=f"target {target:.0%}")
     ax.set_ylabel("promises kept")
-    ax.set_title("On-time rate by week of start")
+    ax.set_title("On-time rate by week of start (plotted at the week's Monday)")
     ax.legend()
+    week_axis(ax)  # 'Jun' once, not '2025-05-292025-06-01' overprinted
     fig.tight_layout()
     fig.savefig(directory / "on_time_by_week.png", dpi=110)
     plt.close(fig)
