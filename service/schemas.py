@@ -118,9 +118,12 @@ class QuoteBatchRequest(_Schema):
 
 
 class RiskNote(_Schema):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     code: str
     severity: str
     customer_text: str
+    """What a customer may be told; empty for a note meant for agents only."""
     agent_text: str
 
 

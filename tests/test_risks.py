@@ -285,6 +285,11 @@ def test_notes_name_features_and_groups_as_people_read_them() -> None:
         "training: Category=Quantum. Outside the range seen in training (in brackets): Queue "
         "size 900 (1–80)."
     )
+    borrowed = _Findings("thin_history", "group", "unseen", "beyond", "own_median")
+    # A segment with a median of its own on a wider group's shape: for agents only, not "we
+    # have seen few requests like this one" to each of its hundreds of customers.
+    assert speaker.note(borrowed["all", (), (), True], 0)["customer_text"] == ""
+    assert speaker.note(borrowed["all", (), (), False], 0)["customer_text"].startswith("We have")
     missed = _Findings("recent_promises_missed", "group", "rate", "judged", "target")[
         ALL, 0.8, 120, 0.9
     ]

@@ -338,7 +338,11 @@ class Speaker:
                 for name, value, low, high in facts["beyond"]
             )
             parts.append(lang.text("risk.thin_history.agent_beyond", values=values))
-        return self._kind("risk.thin_history.customer"), " ".join(parts)
+        # "We have seen few like this one" is for an item that is: a value never seen, a number
+        # outside the range, a segment without a median of its own. Not for one of 777 parcels
+        # whose segment borrows only its shape (every USPS parcel was told so).
+        few = facts["unseen"] or facts["beyond"] or not facts.get("own_median", False)
+        return (self._kind("risk.thin_history.customer") if few else ""), " ".join(parts)
 
     def _weekend_in_window(self, facts: dict, row: int) -> tuple[str, str]:
         lang = self.language

@@ -307,6 +307,9 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
         for row in np.flatnonzero(outside).tolist():
             beyond.setdefault(row, []).append((column, float(column_values[row]), low, high))
             unseen[row] = True
+    # Its own median on the wider group's shape (see ScoreDistribution.moved): a segment with
+    # hundreds of items but fewer than a shape's worth in the calibration period.
+    own_median = np.array([by_key[t].borrowed_from is not None for t in tags], dtype=bool)
     for row in np.flatnonzero(fell_back | unseen):
         group = wider[row].partition(":")[2] if fell_back[row] else None
         yield (
@@ -316,6 +319,7 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
                 group=group,
                 unseen=tuple(values.get(row, ())),
                 beyond=tuple(beyond.get(row, ())),
+                own_median=bool(own_median[row]),
             ),
         )
 
