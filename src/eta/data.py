@@ -189,11 +189,16 @@ def _evened(path: Path, delimiter: str, widest: int) -> io.StringIO:
     return out
 
 
+_NONE_RAGGED = pd.DataFrame({"column": [], "reason": []}, index=pd.Index([], dtype=int))
+
+
 def ragged_rows(raw: pd.DataFrame) -> pd.DataFrame:
     """The rows of a CSV file (:func:`read_table`) whose cells do not match the header, indexed
     by row, with the ``column`` to blame and the ``reason``: the values of such a row may sit
     under the wrong names, so it is not used."""
-    width, rows, cells = raw.attrs.get(RAGGED, (0, np.empty(0, int), np.empty(0, int)))
+    if RAGGED not in raw.attrs:  # a quote's path: no frame to build for a clean file
+        return _NONE_RAGGED
+    width, rows, cells = raw.attrs[RAGGED]
     names = list(raw.columns)
     delimiter = raw.attrs.get(DELIMITER, ",")
     reasons = [

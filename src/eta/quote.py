@@ -100,8 +100,9 @@ def prepare_items(
         raise KeyError(f"items have no '{spec.start}' column (the spec's start column)")
     n = len(raw)
     error = np.full(n, "", dtype=object)
-    for row, column, reason in ragged_rows(raw).itertuples():
-        error[row] = f"column '{column}': {reason}"
+    ragged = ragged_rows(raw)
+    if len(ragged):  # itertuples costs 0.6 ms even on no rows, a third of a quote's preparing
+        error[ragged.index] = ("column '" + ragged["column"] + "': " + ragged["reason"]).to_numpy()
     start = parse_timestamps(raw[spec.start], spec.timezone, spec.timestamp_format)
     if start.isna().any():
         why = unread_times(raw[spec.start], start, spec.timestamp_format).to_numpy(
