@@ -36,7 +36,9 @@ def test_only_promises_that_have_come_due_are_judged() -> None:
     assert report.overall["still_open_past_promise"] == 1
 
 
-def test_outcomes_that_name_none_of_the_quotes_are_refused_and_missing_ones_counted() -> None:
+def test_outcomes_that_name_none_of_the_quotes_are_refused_and_missing_ones_counted(
+    tmp_path,
+) -> None:
     """Outcomes of another dataset (or ids written 'T002741' for '0002741') reported 0% kept,
     an alert for every segment; rows quoted with an error counted as not due yet forever."""
     quotes, outcomes = frames(
@@ -49,6 +51,9 @@ def test_outcomes_that_name_none_of_the_quotes_are_refused_and_missing_ones_coun
     report = promise_report(quotes, outcomes.drop(index=[2]), AS_OF)
     assert report.overall["not_in_outcomes"] == 1 and report.overall["judged"] == 3
     assert report.overall["not_quoted"] == 1 and report.overall["not_due_yet"] == 0
+    said = write_report(report, tmp_path).read_text()
+    assert "Promises due without a row in the outcomes, counted as still open: 1." in said
+    assert "Rows not quoted (an error): 1." in said
 
 
 def test_a_finish_after_as_of_is_not_known_yet() -> None:

@@ -225,12 +225,12 @@ def write_report(report: PromiseReport, directory: Path, title: str = "Promises 
         f"{o['still_open_past_promise']:,}; broken promises were late by "
         f"{o['mean_lateness_hours']:.1f} h on average."
         + (
-            f" {o['not_in_outcomes']:,} of the promises due have no row in the outcomes, and "
-            "count as still open."
+            f" Promises due without a row in the outcomes, counted as still open: "
+            f"{o['not_in_outcomes']:,}."
             if o.get("not_in_outcomes")
             else ""
         )
-        + (f" {o['not_quoted']:,} rows were not quoted (an error)." if o.get("not_quoted") else ""),
+        + (f" Rows not quoted (an error): {o['not_quoted']:,}." if o.get("not_quoted") else ""),
         "",
         "## Alerts",
         "",
