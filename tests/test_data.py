@@ -593,3 +593,17 @@ def test_a_finish_without_a_time_of_day_is_named_as_such(tmp_path: Path) -> None
         "finishes before it starts: '2025-03-03' has no time of day, so it reads as midnight; "
         "export the finish with its time"
     )
+
+
+def test_a_finish_in_the_repeated_autumn_hour_may_be_its_second_occurrence(tmp_path: Path) -> None:
+    """Opened at 02:30 summer time, resolved at 02:20 winter time, 50 minutes later: read both
+    as the first 02:xx, the row 'finished before it started' and was quarantined."""
+    rows = [*GOOD, "F1,2025-10-26T02:30:00,2025-10-26T02:20:00,high,billing,email,1"]
+    history = load_history(write(tmp_path, rows), SPEC)  # Europe/Sarajevo: 03:00 -> 02:00
+    assert history.rejected.empty
+    row = history.frame.set_index("ticket_id").loc["F1"]
+    assert row["end"] - row["start"] == pd.Timedelta(minutes=50)
+    rows[-1] = "F1,2025-10-26T02:30:00,2025-10-26T01:20:00,high,billing,email,1"
+    assert load_history(write(tmp_path, rows), SPEC).rejected["reason"].tolist() == [
+        "finishes before it starts"
+    ]  # no reading makes that one right

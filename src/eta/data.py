@@ -281,7 +281,11 @@ def quarantine_beside(data: str | Path) -> Path:
 
 
 def parse_timestamps(
-    values: pd.Series, timezone: str, timestamp_format: str | None = None
+    values: pd.Series,
+    timezone: str,
+    timestamp_format: str | None = None,
+    *,
+    first_fold: bool = True,
 ) -> pd.Series:
     """Parse ISO-8601 timestamps to UTC; naive ones are local time in ``timezone``.
 
@@ -294,7 +298,7 @@ def parse_timestamps(
     nothing (:data:`NOTHING`: 'NULL', 'None', 'NaT', ...): an open item's empty finish, written
     by a database or pandas. Unparseable values become NaT too (the caller reports them).
     Nonexistent local times (the DST gap) move forward; ambiguous ones (the repeated hour) take
-    the first occurrence.
+    the first occurrence, or the second without ``first_fold``.
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         utc = pd.Series(values.array.tz_convert("UTC"), index=values.index, name=values.name)
@@ -302,7 +306,7 @@ def parse_timestamps(
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return _nanoseconds(
             values.dt.tz_localize(
-                timezone, ambiguous=True, nonexistent="shift_forward"
+                timezone, ambiguous=first_fold, nonexistent="shift_forward"
             ).dt.tz_convert("UTC")
         )
     if not isinstance(values.dtype, pd.StringDtype):
@@ -313,7 +317,8 @@ def parse_timestamps(
     strings = np.array(text, dtype=object)
     present = np.array([v is not None for v in text], dtype=bool)
     if timestamp_format is not None and present.any():
-        out[present] = _within_years(_formatted(strings[present], timestamp_format, timezone))
+        read = _formatted(strings[present], timestamp_format, timezone, first_fold)
+        out[present] = _within_years(read)
         present &= out == NAT
         text = [v if p else None for v, p in zip(text, present, strict=True)]
     aware = np.array([v is not None and _HAS_OFFSET.search(v) is not None for v in text], bool)
@@ -323,7 +328,7 @@ def parse_timestamps(
         out[aware] = _within_years(parsed)
     if naive.any():
         local = pd.to_datetime(strings[naive], format="ISO8601", errors="coerce")
-        utc = local.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
+        utc = local.tz_localize(timezone, ambiguous=first_fold, nonexistent="shift_forward")
         out[naive] = _within_years(utc)
     return pd.Series(utc_instants(out), index=values.index)
 
@@ -357,7 +362,9 @@ def unread_times(
     return pd.Series(problems.reasons(), index=written.index).fillna("")
 
 
-def _formatted(strings: np.ndarray, timestamp_format: str, timezone: str) -> pd.DatetimeIndex:
+def _formatted(
+    strings: np.ndarray, timestamp_format: str, timezone: str, first_fold: bool = True
+) -> pd.DatetimeIndex:
     """Texts read by a strftime format (NaT where it does not fit), as instants: with ``%z``
     each carries its offset, without it they are local times in ``timezone``.
 
@@ -370,7 +377,7 @@ def _formatted(strings: np.ndarray, timestamp_format: str, timezone: str) -> pd.
     local = pd.to_datetime(strings, format=timestamp_format, errors="coerce")
     if says_utc(timestamp_format):
         timezone = "UTC"
-    return local.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
+    return local.tz_localize(timezone, ambiguous=first_fold, nonexistent="shift_forward")
 
 
 def says_utc(timestamp_format: str) -> bool:
@@ -493,6 +500,11 @@ def load_history(
     end = parse_timestamps(raw[spec.end], tz, written)
     problems.unparseable(raw[spec.end], end, open_hint=True, timestamp_format=written)
     before = end < start
+    if before.any():  # 01:30 to 01:20 in the hour autumn repeats: 01:20 the second time round
+        again = parse_timestamps(raw.loc[before, spec.end], tz, written, first_fold=False)
+        later = again[again >= start[before]]
+        end[later.index] = later
+        before = end < start
     problems.add(placeholders(end, before, tz), spec.end, PLACEHOLDER_FINISH)
     if before.any():  # '2025-01-01' for a ticket opened at 02:18 that day
         written = raw.loc[before.fillna(False).to_numpy(bool), spec.end].astype("string")
