@@ -204,6 +204,25 @@ def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> No
     assert "model/model.json" in artifacts
 
 
+def test_backtest_and_quote_write_integer_ids_alike(workspace: Path) -> None:
+    """A Parquet export's integer ids come back as integers from both commands, so their
+    outputs join; the backtest wrote them as text."""
+    model = _trained(workspace)
+    history = pd.read_csv(workspace / "history.csv")
+    history["ticket_id"] = range(1, len(history) + 1)
+    history.to_parquet(workspace / "int_ids.parquet")
+    period = ["--test-start", "2025-11-01", "--test-end", "2025-11-15"]
+    result = backtest(workspace, "int_ids.parquet", *period, "--out", workspace / "bt.parquet")
+    assert result.exit_code == 0, result.output
+    items = history[history["resolved_at"].isna()].drop(columns="resolved_at").head(5)
+    items.to_parquet(workspace / "int_items.parquet")
+    out = workspace / "int_quotes.parquet"
+    args = ("--data", workspace / "int_items.parquet", "--out", out)
+    assert run("quote", "--model", model, *args).exit_code == 0
+    backtested, quoted = pd.read_parquet(workspace / "bt.parquet"), pd.read_parquet(out)
+    assert backtested["id"].dtype == quoted["id"].dtype == "int64"
+
+
 def test_a_bad_spec_exits_2_naming_the_key(workspace: Path, tmp_path: Path) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text(

@@ -109,7 +109,7 @@ def test_a_finish_after_now_is_not_the_export_time_and_its_item_is_open(tmp_path
         "(line 42), resolved_at '2099-03-14T12:00:00+01:00'), so they count as still open; "
         "typos or placeholders? Leave the cell empty for an item still open"
     ]
-    assert history.finished_in_future["row"].tolist() == [41]
+    assert history.in_future["row"].tolist() == [41]
 
 
 def test_a_start_after_now_is_rejected_not_taken_for_the_export_time(tmp_path: Path) -> None:
@@ -167,9 +167,31 @@ def test_finishes_after_a_given_export_time_are_not_doubted_unless_they_are_afte
     rows = [*GOOD, "F1,2025-03-10T12:00:00+01:00,2030-01-01T00:00:00Z,high,billing,email,1"]
     history = load_history(write(tmp_path, rows), SPEC, as_of="2025-03-12T00:00:00Z")
     assert history.frame["finished"].sum() < 40  # finishes after the cut are hidden ...
-    assert history.finished_in_future["row"].tolist() == [41]  # ... only 2030 is doubted
+    assert history.in_future["row"].tolist() == [41]  # ... only 2030 is doubted
     said = doubts(history, as_of_given=True)
     assert said[0].startswith("1 item(s) finish after the export time and after today (2030-01-01;")
+
+
+def test_an_open_item_last_seen_after_today_is_seen_at_the_export_time_and_said(
+    tmp_path: Path,
+) -> None:
+    """A last look typed in 2099 cannot make an item that old; it was clipped without a word."""
+    spec = SPEC.model_copy(update={"observed_until": "checked_at"})
+    path = tmp_path / "history.csv"
+    rows = [r + "," for r in GOOD] + [
+        "L1,2025-03-10T12:00:00+01:00,,high,billing,email,1,2099-01-01T00:00:00+01:00",
+        "L2,2025-03-10T12:00:00+01:00,,high,billing,email,1,2025-03-11T00:00:00+01:00",
+    ]
+    path.write_text(HEADER.rstrip("\n") + ",checked_at\n" + "\n".join(rows) + "\n")
+    history = load_history(path, spec)
+    seen = history.frame.set_index("ticket_id")["observed_until"]
+    assert seen["L1"] == history.as_of and seen["L2"] < history.as_of
+    assert history.in_future[["row", "column"]].values.tolist() == [[41, "checked_at"]]
+    assert doubts(history, as_of_given=False) == [
+        "1 open item(s) were last seen after the export time and after today (2099-01-01; e.g. "
+        "row 41 (line 42), checked_at '2099-01-01T00:00:00+01:00'), so they count as seen at "
+        "the export time; typos or placeholders?"
+    ]
 
 
 def test_doubts_name_a_late_last_timestamp_and_items_open_longer_than_any_finish(

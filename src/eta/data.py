@@ -59,9 +59,10 @@ class History:
     feature and id columns. ``rejected`` has the original row plus ``file``, ``row``, ``column`` and
     ``reason``. ``respelled`` says, per categorical column, which values were taken as one
     (:func:`one_spelling`): each kept spelling with the others it stands for.
-    ``finished_in_future`` has the kept rows whose finish lies after the export time and after
-    now (``row`` as in ``rejected``, the ``written`` text and the ``finish``): no row is to blame
-    for being open, but each such finish is a typo or a placeholder, and the item counts as open.
+    ``in_future`` has the kept rows whose finish, or an open item's last look, lies after the
+    export time and after now (``row`` as in ``rejected``, the ``column``, the ``written`` text
+    and the time read, ``at``): no row is to blame, but each such time is a typo or a
+    placeholder; the item counts as open, or as last seen at the export time.
     """
 
     spec: DatasetSpec
@@ -70,8 +71,8 @@ class History:
     as_of: pd.Timestamp
     source: str = "data"
     respelled: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
-    finished_in_future: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["row", "written", "finish"])
+    in_future: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["row", "column", "written", "at"])
     )
 
     @property
@@ -568,14 +569,18 @@ def load_history(
     for column, values in numeric.items():
         frame[column] = values[~bad]
     if spec.id:
-        frame[spec.id] = raw.loc[~bad, spec.id].astype("string")
+        ids = raw.loc[~bad, spec.id]
+        # Integer ids stay integers (from Parquet), so that `eta backtest --out` writes them as
+        # `eta quote` does; anything else is text, which every id can be written as.
+        frame[spec.id] = ids if pd.api.types.is_integer_dtype(ids) else ids.astype("string")
     frame[SEGMENT] = segment_keys(frame, spec)
     respelled = {column: merged for column, merged in respelled.items() if merged}
-    future = end[~bad] > max(as_of, pd.Timestamp.now(tz="UTC"))
-    rows = future.index[future.to_numpy(bool)]
-    in_future = pd.DataFrame(
-        {"row": rows + 1, "written": raw.loc[rows, spec.end].astype(str), "finish": end[rows]}
-    ).reset_index(drop=True)
+    later = max(as_of, pd.Timestamp.now(tz="UTC"))
+    in_future = [_after(raw, spec.end, end[~bad], later)]
+    if seen is not None:
+        looked = seen[~bad].where(end[~bad].isna())
+        in_future.append(_after(raw, spec.observed_until, looked, later))
+    in_future = pd.concat(in_future, ignore_index=True)
     whole = History(spec, frame, rejected, as_of, source, respelled, in_future)
     return seen_at(whole, as_of)
 
@@ -695,6 +700,7 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
     * Finishes in the future (closed "2099-12-31"): nothing finished after now, so the items
       count as open until the export, as documented; but the owner of the export would not
       know how many rows that happened to, nor that their closed items became open ones.
+      An open item last seen after now is seen at the export time, and said likewise.
     """
     frame = history.frame
     said = []
@@ -734,17 +740,22 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
             f"{column}: values that differ only in case are taken as one, written as most rows "
             f"write them ({shown}{'; ...' if len(merged) > 3 else ''})"
         )
-    future = history.finished_in_future
-    if len(future):
+    for column, future in history.in_future.groupby("column", sort=False):
         first = future.iloc[0]
-        days = future["finish"].dt.tz_convert(history.spec.timezone).dt.strftime("%Y-%m-%d")
+        days = future["at"].dt.tz_convert(history.spec.timezone).dt.strftime("%Y-%m-%d")
         shown = sorted(days.unique())
+        finish = column == history.spec.end
         said.append(
-            f"{len(future):,} item(s) finish after the export time and after today "
+            f"{len(future):,} {'item(s) finish' if finish else 'open item(s) were last seen'} "
+            f"after the export time and after today "
             f"({', '.join(shown[:3])}{', ...' if len(shown) > 3 else ''}; e.g. "
             f"{row_places(history.source, [first['row']])[first['row']]}, "
-            f"{history.spec.end} {first['written']!r}), so they count as "
-            "still open; typos or placeholders? Leave the cell empty for an item still open"
+            f"{column} {first['written']!r}), so they count as "
+            + (
+                "still open; typos or placeholders? Leave the cell empty for an item still open"
+                if finish
+                else "seen at the export time; typos or placeholders?"
+            )
         )
     finished = frame[FINISHED].to_numpy(bool)
     if finished.any():
@@ -759,6 +770,15 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                 "backlog since they started and make promises longer"
             )
     return said
+
+
+def _after(raw: pd.DataFrame, column: str, times: pd.Series, later: pd.Timestamp) -> pd.DataFrame:
+    """The rows of ``times`` after ``later``, as :attr:`History.in_future` lists them."""
+    rows = times.index[(times > later).to_numpy(bool)]
+    written = raw.loc[rows, column].astype(str)
+    return pd.DataFrame(
+        {"row": rows + 1, "column": column, "written": written, "at": times[rows]}
+    ).reset_index(drop=True)
 
 
 def seen_at(history: History, as_of: pd.Timestamp) -> History:
