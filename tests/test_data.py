@@ -21,7 +21,7 @@ from eta.data import (
     record_lines,
     seen_at,
 )
-from eta.synthetic import load_spec
+from eta.synthetic import load_spec, tickets
 
 SPEC = load_spec("tickets")
 HEADER = "ticket_id,created_at,resolved_at,priority,category,channel,queue_open\n"
@@ -192,6 +192,32 @@ def test_an_open_item_last_seen_after_today_is_seen_at_the_export_time_and_said(
         "row 41 (line 42), checked_at '2099-01-01T00:00:00+01:00'), so they count as seen at "
         "the export time; typos or placeholders?"
     ]
+
+
+def test_a_parquet_file_written_from_a_filtered_frame_loads(tmp_path: Path) -> None:
+    """pandas writes a frame's row labels to Parquet: a filtered export failed to load with
+    'Unalignable boolean Series', and a named index (the ids) was lost as a column."""
+    sim = tickets(600, seed=4)
+    finished = sim.history[sim.history["resolved_at"].notna()]
+    finished.iloc[::2].to_parquet(tmp_path / "labels.parquet")
+    assert len(load_history(tmp_path / "labels.parquet", sim.spec).frame) == len(finished[::2])
+    finished.set_index("ticket_id").to_parquet(tmp_path / "ids.parquet")
+    history = load_history(tmp_path / "ids.parquet", sim.spec)
+    assert set(history.frame["ticket_id"]) == set(finished["ticket_id"])
+
+
+def test_a_history_without_open_items_whose_latest_are_young_is_doubted(tmp_path: Path) -> None:
+    """An export with its open rows filtered out trains promises that are short; with them it
+    is not doubted, nor is one whose items all finished long before the export."""
+    sim = tickets(4_000, seed=3)
+    history, end = sim.history, sim.spec.end
+    said = doubts(load_history(history[history[end].notna()], sim.spec), as_of_given=False)
+    [doubt] = said
+    assert doubt.startswith("no item is open at the export time (2025-12-31 15:53 UTC), though ")
+    assert f"add them with an empty {end}" in doubt
+    assert doubts(load_history(history, sim.spec), as_of_given=False) == []
+    archive = history[history[end].notna() & (history[sim.spec.start] < "2025-10-01")]
+    assert doubts(load_history(archive, sim.spec), as_of_given=False) == []
 
 
 def test_doubts_name_a_late_last_timestamp_and_items_open_longer_than_any_finish(

@@ -92,7 +92,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     suffix = table_path(path).suffix.lower()
     try:
         if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
+            return _numbered(pd.read_parquet(path))
         return _read_text(path)
     except UnicodeDecodeError as exc:
         raise DataError(
@@ -102,6 +102,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: the file is empty (not even a header row)") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot read it as {suffix.lstrip('.')}: {exc}") from None
+
+
+def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its rows numbered from 0 in file order, as rows are reported, and a named
+    index (pandas writes a frame's index to Parquet) as columns: a frame filtered before it was
+    written kept its row labels, and loading it failed on unaligned masks."""
+    if isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1:
+        return frame
+    named = any(name is not None for name in frame.index.names)
+    return frame.reset_index(drop=not named)
 
 
 DELIMITER = "delimiter"
@@ -676,6 +686,10 @@ EARLY_DAYS = 365
 STALE_OPEN_SHARE = 0.005
 """A history with more open items than this share older than every finish is suspect."""
 
+EXPECTED_OPEN = 8
+"""A history with no open item where the durations it shows would leave this many of its latest
+items running at the export time is suspect (the chance is about that of a Poisson count of 8
+coming out 0: 1 in 3,000)."""
 
 MIN_ROWS_TO_DOUBT = 100
 """A feature column is doubted for being empty or constant only in a history this long: in a
@@ -701,6 +715,10 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
       count as open until the export, as documented; but the owner of the export would not
       know how many rows that happened to, nor that their closed items became open ones.
       An open item last seen after now is seen at the export time, and said likewise.
+    * No open item although the latest items are too young to have all finished: an export
+      that left out what is still open (``WHERE resolved_at IS NOT NULL``) loses the slowest
+      items, and promises come out short. A history whose last start is long before its last
+      finish is an archive of what is all past, and not doubted.
     """
     frame = history.frame
     said = []
@@ -758,6 +776,19 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
             )
         )
     finished = frame[FINISHED].to_numpy(bool)
+    if len(frame) >= MIN_ROWS_TO_DOUBT and finished.all():
+        durations, ages = frame[END] - frame[START], history.as_of - frame[START]
+        expected = _expected_open(durations, ages)
+        # Starting up to the export (not an archive, whose last finish is long after its last
+        # start) and with too many of the latest items finished:
+        if ages.min() < durations.median() and expected >= EXPECTED_OPEN:
+            said.append(
+                f"no item is open at the export time ({history.as_of:%Y-%m-%d %H:%M} UTC), "
+                f"though at the durations the history shows about {expected:,.0f} of its latest "
+                "items would still be running; if the export left out items still open, add "
+                f"them with an empty {history.spec.end}: without them the slowest items are "
+                "missing and promises come out short"
+            )
     if finished.any():
         # The longest of all but the slowest 0.1%: one start typed in 1900 must not hide them.
         longest = np.quantile(frame[HOURS].to_numpy(float)[finished], 0.999)
@@ -779,6 +810,16 @@ def _after(raw: pd.DataFrame, column: str, times: pd.Series, later: pd.Timestamp
     return pd.DataFrame(
         {"row": rows + 1, "column": column, "written": written, "at": times[rows]}
     ).reset_index(drop=True)
+
+
+def _expected_open(durations: pd.Series, ages: pd.Series) -> float:
+    """How many items would be open at the export time, from finished items only: an item
+    that finished at age ``a`` stands for ``1 / F(a)`` items started then, ``S(a) / F(a)`` of
+    them still running (inverse probability weighting, with ``F`` the durations' distribution)."""
+    taken = np.sort(durations.to_numpy("timedelta64[ns]").astype(np.int64))
+    done = np.searchsorted(taken, ages.to_numpy("timedelta64[ns]").astype(np.int64), "right")
+    share = done[done > 0] / len(taken)
+    return float(((1 - share) / share).sum())
 
 
 def seen_at(history: History, as_of: pd.Timestamp) -> History:
