@@ -217,7 +217,8 @@ def test_a_history_without_open_items_whose_latest_are_young_is_doubted(tmp_path
     assert f"add them with an empty {end}" in doubt
     assert doubts(load_history(history, sim.spec), as_of_given=False) == []
     archive = history[history[end].notna() & (history[sim.spec.start] < "2025-10-01")]
-    assert doubts(load_history(archive, sim.spec), as_of_given=False) == []
+    said = doubts(load_history(archive, sim.spec), as_of_given=False)
+    assert not any(doubt.startswith("no item is open") for doubt in said)
 
 
 def test_doubts_name_a_late_last_timestamp_and_items_open_longer_than_any_finish(
