@@ -244,7 +244,7 @@ def test_the_retrain_run_records_the_export_it_learnt_from(
 
 
 def test_outcomes_not_known_yet_are_counted_in_not_dropped() -> None:
-    from eta.promotion import on_time_estimate
+    from eta.evaluation import on_time_estimate
 
     rng = np.random.default_rng(3)
     hours = rng.exponential(10.0, 20_000)

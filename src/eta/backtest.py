@@ -19,7 +19,12 @@ import pandas as pd
 
 from eta.calibration import ALL, CHECKPOINTS
 from eta.data import FINISHED, HOURS, START, History, seen_at
-from eta.evaluation import known_outcomes, on_time_by_segment, promise_metrics
+from eta.evaluation import (
+    known_outcomes,
+    on_time_by_segment,
+    promise_metrics,
+    with_unknowns_estimated,
+)
 from eta.features import Events
 from eta.feedback import NEVER, OutcomeFeed
 from eta.model import MIN_FINISHED, EtaModel, Settings
@@ -70,7 +75,9 @@ def run_backtest(
         Static quotes are always made that way, as ``eta quote`` makes them.
     actual_hours : the true clock hours of the test items (e.g. a simulation's ground truth),
         in the order of :func:`period_items`; by default what ``history`` knows: finishes,
-        and items still open past their promise, late (:func:`eta.evaluation.known_outcomes`).
+        and items still open past their promise, late (:func:`eta.evaluation.known_outcomes`),
+        with the on-time rate of the promises still running estimated
+        (:func:`eta.evaluation.with_unknowns_estimated`).
     """
     spec = history.spec
     confidence = spec.confidence if confidence is None else confidence
@@ -100,14 +107,13 @@ def run_backtest(
         model, items, confidence=confidence, features=features, offsets=offsets, online=False
     )
     quotes.index = items.index
-    if actual_hours is None:
-        actual_hours = known_outcomes(items, quotes["promise_hours"].to_numpy(float))
-    metrics = promise_metrics(
-        actual_hours,
-        quotes["promise_hours"].to_numpy(float),
-        items["segment"].to_numpy(),
-        confidence,
-    )
+    promise = quotes["promise_hours"].to_numpy(float)
+    truth = actual_hours is not None
+    if not truth:
+        actual_hours = known_outcomes(items, promise)
+    metrics = promise_metrics(actual_hours, promise, items["segment"].to_numpy(), confidence)
+    if not truth:
+        metrics = with_unknowns_estimated(metrics, items, promise, confidence)
     metrics.update(
         mode="replay" if replay else "static", quoted=len(items), train_rows=model.info_["rows"]
     )

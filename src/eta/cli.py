@@ -357,8 +357,9 @@ def backtest(
     if quoted and unknown / quoted > UNKNOWN_OUTCOMES:
         rest = (
             f"those are the slow ones, so the on-time rate of the rest "
-            f"({metrics['on_time_rate']:.1%}) runs high: it lies between "
-            f"{metrics['on_time_rate_at_least']:.1%} and {metrics['on_time_rate_at_most']:.1%}"
+            f"({metrics['on_time_rate_known']:.1%}) runs high: it lies between "
+            f"{metrics['on_time_rate_at_least']:.1%} and {metrics['on_time_rate_at_most']:.1%}, "
+            f"{metrics['on_time_rate']:.1%} by estimate"
             if metrics["items"]
             else "no promise of the period has come due yet, kept or not"
         )

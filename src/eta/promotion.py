@@ -15,7 +15,8 @@ The comparison is honest about time and censoring:
   some outcomes are still unknown, and they are the slow ones: the rate over known outcomes runs
   high (a month of tickets before Christmas read 93.0% on-time, truly 90.8%, with 212 of 2,008
   unknown). The gate therefore judges the on-time rate estimated with the unknowns counted in
-  (:func:`on_time_estimate`: 90.5% there), and the report shows both and the range;
+  (:func:`eta.evaluation.on_time_estimate`: 90.5% there), and the report shows both and the
+  range;
 * the champion is judged as it is, on items that started after it was trained: the holdout never
   reaches back before the champion's training cut-off, so neither model has seen its outcomes.
   A champion trained only days ago leaves too few known outcomes to judge, and nothing is
@@ -34,9 +35,13 @@ import numpy as np
 import pandas as pd
 
 from eta.backtest import period_items, replay_offsets, run_backtest
-from eta.censoring import censoring_survival
-from eta.data import END, FINISHED, HOURS, START, History
-from eta.evaluation import known_outcomes, pinball_losses, promise_metrics
+from eta.data import END, FINISHED, START, History
+from eta.evaluation import (
+    known_outcomes,
+    pinball_losses,
+    promise_metrics,
+    with_unknowns_estimated,
+)
 from eta.features import Events
 from eta.model import EtaModel, Settings
 from eta.monitoring import week_axis
@@ -205,8 +210,8 @@ class Holdout:
     ) -> Holdout:
         """``days`` of starts ending one typical promise horizon (the wall-time P90 of finished
         items) before the export, so that most promises in it have come due (the others are
-        estimated, :func:`on_time_estimate`), and starting no earlier than ``not_before`` (the
-        champion's training cut-off)."""
+        estimated, :func:`eta.evaluation.on_time_estimate`), and starting no earlier than
+        ``not_before`` (the champion's training cut-off)."""
         frame = history.frame
         wall = (frame[END] - frame[START])[frame[FINISHED]]
         settle = wall.quantile(0.9) if len(wall) else pd.Timedelta(0)
@@ -341,9 +346,10 @@ def compare(
     actual = known_outcomes(items, np.nanmax(np.vstack(list(promises.values())), axis=0))
     segments = items["segment"].to_numpy()
     metrics = {
-        name: _with_unknowns_estimated(
+        name: with_unknowns_estimated(
             promise_metrics(actual, promise, segments, spec.confidence),
-            on_time_estimate(items[HOURS], items[FINISHED], promise),
+            items,
+            promise,
             spec.confidence,
         )
         for name, promise in promises.items()
@@ -398,41 +404,6 @@ def _too_few(items: int, as_of: pd.Timestamp, champion_as_of: pd.Timestamp | Non
         f"only {items} items started between {since} and the last one whose promise "
         "has come due; retrain again when more outcomes are known"
     )
-
-
-def on_time_estimate(hours: pd.Series, finished: pd.Series, promise_hours: np.ndarray) -> float:
-    """Share of promises kept, counting in the items whose outcome is not known yet.
-
-    An item still open within its promise might yet make it; dropping it keeps the quick items
-    and loses the slow ones, so the rate over known outcomes runs high. This is the Kaplan-Meier
-    estimate of P(hours <= promise) on the scale ``hours / promise``, on which an item still
-    open is censored at its hours so far: it stands for the items of its promise's horizon
-    that were still open as long, and the outcomes of later items are assumed to be like those
-    of earlier ones (Kaplan & Meier (1958), Nonparametric estimation from incomplete
-    observations, *JASA* 53(282)).
-    """
-    promise = np.asarray(promise_hours, float)
-    quoted = ~np.isnan(promise)
-    if not quoted.any():
-        return float("nan")
-    ratio = np.asarray(hours, float)[quoted] / np.maximum(promise[quoted], 1e-9)
-    finish = np.asarray(finished, bool)[quoted]
-    # The Kaplan-Meier estimator censoring weights use, with the finish as the event.
-    times, still_open = censoring_survival(ratio, ~finish)
-    past = np.searchsorted(times, 1.0, side="right")
-    return float(1.0 - still_open[past - 1]) if past else 0.0
-
-
-def _with_unknowns_estimated(metrics: dict, estimate: float, confidence: float) -> dict:
-    """The gate judges the estimate (:func:`on_time_estimate`); the rate over known outcomes
-    stays beside it, as ``on_time_rate_known``."""
-    if not metrics["not_yet_known"] or math.isnan(estimate):
-        return metrics | {"on_time_rate_known": metrics["on_time_rate"]}
-    return metrics | {
-        "on_time_rate_known": metrics["on_time_rate"],
-        "on_time_rate": estimate,
-        "gap": estimate - confidence,
-    }
 
 
 def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
