@@ -108,12 +108,10 @@ def run_backtest(
     )
     quotes.index = items.index
     promise = quotes["promise_hours"].to_numpy(float)
-    truth = actual_hours is not None
-    if not truth:
+    if actual_hours is None:
         actual_hours = known_outcomes(items, promise)
     metrics = promise_metrics(actual_hours, promise, items["segment"].to_numpy(), confidence)
-    if not truth:
-        metrics = with_unknowns_estimated(metrics, items, promise, confidence)
+    metrics = with_unknowns_estimated(metrics, items, promise, confidence)
     metrics.update(
         mode="replay" if replay else "static", quoted=len(items), train_rows=model.info_["rows"]
     )
