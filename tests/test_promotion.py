@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from eta import tracking
 from eta.cli import app
-from eta.data import History, load_history, seen_at
+from eta.data import START, History, load_history, seen_at
 from eta.evaluation import pinball_losses
 from eta.model import EtaModel
 from eta.promotion import CHALLENGER, CHAMPION, Gate, Tighter, compare, retrain_and_promote
@@ -277,6 +277,28 @@ def test_a_candidate_older_than_the_champion_is_told_so_not_to_wait_for_outcomes
     h = comparison.holdout
     assert f"{h.start:%Y-%m-%d %H:%M} to {h.end:%Y-%m-%d %H:%M}" not in report  # zero length
     assert "Holdout: none" in report and "training cut-off" in report
+
+
+def test_a_history_shorter_than_the_holdout_is_told_so_with_its_own_dates(
+    tickets_history: History, tmp_path: Path
+) -> None:
+    """A two-week export was reported as judged from a date before its first row, and was
+    told to wait for more outcomes, which would never make room to train the shadow."""
+    from dataclasses import replace
+
+    from eta.model import EtaModel
+    from eta.promotion import compare, write_report
+
+    frame = tickets_history.frame
+    recent = frame[frame[START] >= tickets_history.as_of - pd.Timedelta(days=21)]
+    short = replace(tickets_history, frame=recent.reset_index(drop=True))
+    comparison = compare(EtaModel(short.spec), short, None)
+    assert not comparison.promote and comparison.holdout.start == recent[START].min()
+    [reason] = comparison.reasons
+    assert reason.startswith(f"the history starts on {recent[START].min():%Y-%m-%d}, less than")
+    assert "pass a shorter --holdout-days" in reason
+    report = write_report(comparison, "tickets", tmp_path / "report").read_text()
+    assert f"items starting {recent[START].min():%Y-%m-%d %H:%M} to" in report
 
 
 def test_a_champion_too_recent_to_judge_is_named_in_the_report(

@@ -216,7 +216,7 @@ class Holdout:
         wall = (frame[END] - frame[START])[frame[FINISHED]]
         settle = wall.quantile(0.9) if len(wall) else pd.Timedelta(0)
         end = history.as_of - settle
-        start = end - pd.Timedelta(days=days)
+        start = max(end - pd.Timedelta(days=days), frame[START].min())  # a short history's
         if not_before is not None:
             start = min(max(start, not_before), end)
         return cls(start, end)
@@ -315,7 +315,8 @@ def compare(
     holdout = Holdout.before(history, holdout_days, champion_as_of)
     spec = recipe.spec
     items = period_items(history, holdout.start, holdout.end)
-    if len(items) < gate.min_items:
+    short = holdout.start <= history.frame[START].min()  # nothing before it to train on
+    if short or len(items) < gate.min_items:
         empty = promise_metrics(np.array([]), np.array([]), np.array([]), spec.confidence)
         return Comparison(
             holdout,
@@ -324,7 +325,7 @@ def compare(
             None,
             None,
             False,
-            [_too_few(len(items), history.as_of, champion_as_of)],
+            [_too_few(len(items), history.as_of, champion_as_of, holdout, short)],
             pd.DataFrame(),
             history.as_of,
             champion_as_of,
@@ -385,10 +386,17 @@ def compare(
     )
 
 
-def _too_few(items: int, as_of: pd.Timestamp, champion_as_of: pd.Timestamp | None) -> str:
+def _too_few(
+    items: int,
+    as_of: pd.Timestamp,
+    champion_as_of: pd.Timestamp | None,
+    holdout: Holdout,
+    short: bool,
+) -> str:
     """Why there is nothing to judge, and what would change it. A candidate trained on data
     older than the champion's has no item in its history that the champion has not seen:
-    no outcome arriving later fixes that (a report once advised waiting for them)."""
+    no outcome arriving later fixes that (a report once advised waiting for them). A history
+    ``short``er than the holdout has nothing before it to train the shadow on either."""
     if champion_as_of is not None and as_of < champion_as_of:
         return (
             f"the candidate's data (as of {as_of:%Y-%m-%d %H:%M} UTC) is older than the "
@@ -396,6 +404,13 @@ def _too_few(items: int, as_of: pd.Timestamp, champion_as_of: pd.Timestamp | Non
             "after the champion was trained, so the two cannot be compared on outcomes "
             "neither has seen; waiting for more outcomes will not change that. Retrain on an "
             "export newer than the champion's"
+        )
+    if short:
+        return (
+            f"the history starts on {holdout.start:%Y-%m-%d}, less than the holdout's days "
+            f"before its last start whose promise has come due ({holdout.end:%Y-%m-%d}): "
+            f"{items} items to judge, and no history before them to train the shadow on; "
+            "retrain on a longer export, or pass a shorter --holdout-days"
         )
     since = (
         "the champion's training cut-off" if champion_as_of is not None else "the holdout's start"
