@@ -103,6 +103,16 @@ class Deployment:
         log.info("%s: outcome state restored (%d judgements)", self.name, self.feed.judgements)
         return True
 
+    def remember_finishes(self, previous: Deployment) -> None:
+        """Refuse, as ``previous`` (the version this one replaces) would, a finish that
+        contradicts one reported to it (:meth:`eta.feedback.OutcomeFeed.remember_finishes`);
+        kept with this version's outcome state, across restarts."""
+        if previous.feed is None:
+            return
+        self.feed = OutcomeFeed.for_model(self.model)
+        self.feed.remember_finishes(previous.feed)
+        self.outcomes_changed = True
+
 
 class NameClash(RuntimeError):
     """Two model directories whose specs share a name: only one can answer to it."""
@@ -264,7 +274,9 @@ class ModelStore:
                 candidate.backtest,
                 outcomes_file=self.scratch / "outcomes" / f"{_file_name(candidate.name)}.json",
             )
-            fresh[candidate.name].restore_outcomes()
+            previous = self._deployed.get(candidate.name)
+            if not fresh[candidate.name].restore_outcomes() and previous is not None:
+                fresh[candidate.name].remember_finishes(previous)
             log.info(
                 "serving %s version %s from %s", candidate.name, candidate.version, candidate.source
             )

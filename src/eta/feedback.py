@@ -215,6 +215,14 @@ class OutcomeFeed:
         """A feed that recalibrates ``model`` (an :class:`eta.model.EtaModel`) in place."""
         return cls(model.online_, model.calibration_, model.clock_, model.as_of_)
 
+    def remember_finishes(self, earlier: OutcomeFeed) -> None:
+        """Take the finishes reported to ``earlier`` (another model version's feed) as reported
+        here, without its judgements: a finish, once reported, stands whichever version judges
+        the item (after a swap, the new version took another finish for the same id). A repeat
+        of such a finish is judged afresh, by this model."""
+        for key, finish in earlier._finished_at.copy().items():  # copy: one step, on any thread
+            self._finished_at.setdefault(key, finish)
+
     # -- low level: clock positions ------------------------------------------------------------
 
     def track(
@@ -360,6 +368,10 @@ class OutcomeFeed:
         finish_ns = utc_nanoseconds(finished_at)  # '2026-12-05T10:00Z' reads as microseconds
         seen_ns = utc_nanoseconds(observed_at)
         reported = finished_at.notna().to_numpy(bool)
+        for i, key in enumerate(ids):  # against finishes known before, maybe by another version
+            if not errors[i] and key in self._finished_at:
+                finish_i = int(finish_ns[i]) if reported[i] else None
+                errors[i] = self._contradiction(key, finish_i, int(seen_ns[i]))
         ok = np.array([e == "" for e in errors], dtype=bool)
         fresh = ok & np.array([k not in self._items and k not in self._done for k in ids])
         fresh &= ~pd.Series(np.where(ok, ids, None)).duplicated().to_numpy()  # later rows: news

@@ -220,3 +220,31 @@ def test_a_corrected_finish_is_refused_naming_the_field_and_the_finish_reported(
         assert f"already reported as finished at {said:%Y-%m-%dT%H:%M:%SZ}" in error["message"]
         again = send(first)
         assert (again["accepted"], again["duplicates"], again["failed"]) == (0, 1, 0)
+
+
+def test_a_finish_reported_to_the_version_before_a_swap_still_stands(
+    model_copy: Path, make_app: Callable, headers: dict
+) -> None:
+    """The version swapped in took another finish for an id the one before had judged."""
+    from eta.model import EtaModel
+
+    first = ticket(1, days_ago=3, took_hours=2)
+    corrected = {**first, "finished_at": pd.Timestamp(first["finished_at"]) + pd.Timedelta(days=1)}
+    corrected["finished_at"] = corrected["finished_at"].isoformat()
+
+    def send(client: TestClient, item: dict) -> dict:
+        response = client.post("/v1/outcomes", json={"items": [item]}, headers=headers["outcomes"])
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    with TestClient(make_app(model_copy)) as client:
+        assert send(client, first)["accepted"] == 1
+        model = EtaModel.load(model_copy / "tickets")  # a new version of the same model
+        model.online_.offset["likely|*"] = 0.05
+        model.save(model_copy / "tickets")
+        reloaded = client.post("/v1/admin/reload", headers=headers["admin"]).json()
+        assert {m["name"]: m["outcome"] for m in reloaded["models"]}["tickets"] == "loaded"
+        assert send(client, corrected)["failed"] == 1
+        assert send(client, first)["accepted"] == 1  # judged afresh, by the new version
+    with TestClient(make_app(model_copy)) as client:  # and so after a restart
+        assert send(client, corrected)["failed"] == 1
