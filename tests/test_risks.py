@@ -157,6 +157,32 @@ def test_a_number_outside_the_training_range_is_thin_history(tickets_model, tick
         assert f"queue_open {russian.number(value)} (" in note["agent_text"]
 
 
+def test_a_segment_whose_history_is_short_for_its_durations_is_thin_history(
+    tickets_model, tickets_sim
+) -> None:
+    """A team whose items take as long as the history is old kept 39% of its promises, and its
+    quotes said nothing; now the agent hears how short the history is, the customer that the
+    date may move (not that time was added)."""
+    model = copy.copy(tickets_model)
+    raw = tickets_sim.history.iloc[10:200].copy()
+    prepared = prepare_items(raw, model.spec)[0]
+    segments = prepared["segment"].astype(str)
+    short = segments.value_counts().index[0]
+    by_segment = dict.fromkeys(model.info_["still_running_by_segment"], 0.01)
+    model.info_ = {**model.info_, "still_running_by_segment": {**by_segment, short: 0.35}}
+    quotes = quote_items(model, prepared)
+    for (_, quote), segment in zip(quotes.iterrows(), segments, strict=True):
+        note = notes_of(quote).get("thin_history")
+        if segment != short:
+            assert note is None or "Short history" not in note["agent_text"]
+            continue
+        assert "Short history for these durations: about 35% of them" in note["agent_text"]
+        assert note["customer_text"].startswith("Requests like this one can take longer than")
+        assert "may need to move" in quote["customer_message"]
+    said = quote_items(model, prepared.iloc[[0]].assign(segment=short), locale="es")
+    assert "cerca de 35" in notes_of(said.iloc[0])["thin_history"]["agent_text"]
+
+
 def test_an_item_quoted_before_it_starts_has_its_window_open_at_the_start(
     tickets_model, tickets_sim
 ) -> None:

@@ -338,6 +338,11 @@ class Speaker:
                 for name, value, low, high in facts["beyond"]
             )
             parts.append(lang.text("risk.thin_history.agent_beyond", values=values))
+        if facts.get("short") is not None:
+            share = lang.percent(facts["short"], "#,##0%")
+            parts.append(lang.text("risk.thin_history.agent_short", share=share))
+            # Not "extra time allowed": the promise is more likely short than padded.
+            return self._kind("risk.thin_history.customer_short"), " ".join(parts)
         # "We have seen few like this one" is for an item that is: a value never seen, a number
         # outside the range, a segment without a median of its own. Not for one of 777 parcels
         # whose segment borrows only its shape (every USPS parcel was told so).

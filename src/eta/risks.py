@@ -20,9 +20,10 @@ Codes, most important first (the order ranks notes of equal severity):
                                      its median
 ``recent_promises_missed`` medium    the live on-time rate of its group is 5+ points under
                                      target over at least 30 judged promises
-``thin_history``           medium    its calibration fell back to a wider group, or a value was
+``thin_history``           medium    its calibration fell back to a wider group, a value was
                                      never seen in training (a category, or a number outside
-                                     the training range)
+                                     the training range), or its segment's history is short for
+                                     its durations (the promise lies beyond every finish seen)
 ``weekend_in_window``      low       non-working weekdays before the promise (business clock)
 ``long_tail``              low       its P97 is 1.5x further beyond its median than usual here
 ``driver:<feature>``       low       one of the (at most two) features that lengthen this
@@ -310,7 +311,8 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     # Its own median on the wider group's shape (see ScoreDistribution.moved): a segment with
     # hundreds of items but fewer than a shape's worth in the calibration period.
     own_median = np.array([by_key[t].borrowed_from is not None for t in tags], dtype=bool)
-    for row in np.flatnonzero(fell_back | unseen):
+    short = _short_history(model, f.items[SEGMENT])
+    for row in np.flatnonzero(fell_back | unseen | ~np.isnan(short)):
         group = wider[row].partition(":")[2] if fell_back[row] else None
         yield (
             row,
@@ -320,8 +322,21 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
                 unseen=tuple(values.get(row, ())),
                 beyond=tuple(beyond.get(row, ())),
                 own_median=bool(own_median[row]),
+                short=None if np.isnan(short[row]) else round(float(short[row]), 2),
             ),
         )
+
+
+def _short_history(model: EtaModel, segments: pd.Series) -> np.ndarray:
+    """Per item, the share of its segment (or of all items) still running at the longest time
+    any of them took to finish, where that leaves the promise beyond every finish seen (NaN
+    elsewhere): a team whose items take four months, in a history of five, was promised a
+    fifth of its true P90 and kept 39% of those promises; the agent should know."""
+    info, beyond = getattr(model, "info_", {}), 1.0 - model.online_.confidence  # hand-built
+    overall = info.get("still_running_share", 0.0)
+    by_segment = info.get("still_running_by_segment", {})
+    shares = np.array([by_segment.get(s, overall) for s in segments.astype(str)], dtype=float)
+    return np.where(shares > beyond, shares, np.nan)
 
 
 def _weekend(model: EtaModel, f: QuoteFacts):
