@@ -194,6 +194,23 @@ def test_an_open_item_last_seen_after_today_is_seen_at_the_export_time_and_said(
     ]
 
 
+def test_a_finish_before_its_start_is_quarantined_in_a_history_with_last_looks(
+    tmp_path: Path,
+) -> None:
+    """With `observed_until` in the spec, one such row crashed loading with a TypeError: the
+    finish's cells were read as the timestamp format of the last looks."""
+    spec = SPEC.model_copy(update={"observed_until": "checked_at"})
+    path = tmp_path / "history.csv"
+    rows = [r + "," for r in GOOD] + [
+        "B1,2025-03-10T12:00:00+01:00,2025-03-10,high,billing,email,1,",
+        "B2,2025-03-10T12:00:00+01:00,2025-03-09T12:00:00+01:00,high,billing,email,1,",
+    ]
+    path.write_text(HEADER.rstrip("\n") + ",checked_at\n" + "\n".join(rows) + "\n")
+    rejected = load_history(path, spec).rejected.set_index("ticket_id")["reason"]
+    assert rejected["B1"].startswith("finishes before it starts: '2025-03-10' has no time of day")
+    assert rejected["B2"] == "finishes before it starts"
+
+
 def test_a_parquet_file_written_from_a_filtered_frame_loads(tmp_path: Path) -> None:
     """pandas writes a frame's row labels to Parquet: a filtered export failed to load with
     'Unalignable boolean Series', and a named index (the ids) was lost as a column."""

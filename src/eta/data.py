@@ -518,13 +518,13 @@ def load_history(
         before = end < start
     problems.add(placeholders(end, before, tz), spec.end, PLACEHOLDER_FINISH)
     if before.any():  # '2025-01-01' for a ticket opened at 02:18 that day
-        written = raw.loc[before.fillna(False).to_numpy(bool), spec.end].astype("string")
-        day_only = ~written.str.contains(":", regex=False).fillna(True).astype(bool)
+        cells = raw.loc[before.fillna(False).to_numpy(bool), spec.end].astype("string")
+        day_only = ~cells.str.contains(":", regex=False).fillna(True).astype(bool)
         problems.add(
             day_only.reindex(raw.index, fill_value=False),
             spec.end,
             "finishes before it starts: "
-            + _shown(written[day_only])
+            + _shown(cells[day_only])
             + " has no time of day, so it reads as midnight; export the finish with its time",
         )
     problems.add(before, spec.end, "finishes before it starts")
