@@ -211,6 +211,23 @@ def test_a_given_promise_that_passed_makes_an_item_overdue(tickets_model, ticket
     assert errors.tolist() == ["column 'promised_at': before the item's start (created_at)", ""]
 
 
+def test_a_promise_given_as_a_date_holds_until_the_end_of_that_date(
+    tickets_model, tickets_sim
+) -> None:
+    """A delivery's window_end fed back as promised_at read as its midnight: the customer was
+    apologised to and escalated on the morning of the promised day."""
+    raw = tickets_sim.history.iloc[[300, 300]].copy()
+    zone = tickets_model.spec.timezone
+    start = pd.Timestamp(raw["created_at"].iloc[0]).tz_convert(zone)
+    day = (start + pd.Timedelta(days=3)).normalize()
+    raw["promised_at"] = [f"{day:%Y-%m-%d}", f"{day:%Y-%m-%d}T00:00:00"]
+    items, errors = prepare_items(raw, tickets_model.spec)
+    assert (errors == "").all()
+    assert items["promised_at"].tolist() == [day + pd.Timedelta(hours=23, minutes=59), day]
+    quotes = quote_items(tickets_model, items, now=day + pd.Timedelta(hours=12))
+    assert quotes["escalate"].tolist() == [False, True]
+
+
 def test_risk_notes_are_ranked_and_the_message_uses_at_most_three(
     tickets_model, tickets_sim
 ) -> None:

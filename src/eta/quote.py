@@ -157,6 +157,7 @@ def prepare_items(
         columns["elapsed"] = hours
     if PROMISED in raw.columns:
         promised = parse_timestamps(raw[PROMISED], spec.timezone, spec.timestamp_format)
+        promised = _end_of_date_only(raw[PROMISED], promised, spec.timezone)
         columns[PROMISED] = promised.array
         bad = (promised.isna() & holds_value(raw[PROMISED])).to_numpy() & (error == "")
         error[bad] = f"column '{PROMISED}': unparseable timestamp"
@@ -370,6 +371,24 @@ def _answer(
         "promise_hours": promise_hours,
         "elapsed_hours": elapsed,
     }
+
+
+def _end_of_date_only(cells: pd.Series, promised: pd.Series, zone: str) -> pd.Series:
+    """A promise written as a date ('2026-01-08', as a delivery's ``window_end`` is) means the
+    end of that date in ``zone``: 23:59 local, as promises to a date are represented
+    (:mod:`eta.rounding`). Read as its midnight, an order promised for Thursday was apologised
+    for and escalated on Thursday morning."""
+    day_only = ~cells.astype("string").str.contains(":", regex=False).fillna(True).astype(bool)
+    day_only &= promised.notna()
+    if not day_only.any():
+        return promised
+    midnight = promised[day_only].dt.tz_convert(zone).dt.tz_localize(None)
+    end = (midnight + pd.Timedelta(hours=23, minutes=59)).dt.tz_localize(
+        zone, ambiguous="NaT", nonexistent="shift_forward"
+    )
+    promised = promised.copy()
+    promised[day_only] = end.dt.tz_convert(promised.dt.tz)
+    return promised
 
 
 def write_quotes(quotes: pd.DataFrame, path: str | Path) -> None:
