@@ -228,6 +228,18 @@ def test_a_promise_given_as_a_date_holds_until_the_end_of_that_date(
     assert quotes["escalate"].tolist() == [False, True]
 
 
+def test_a_bad_elapsed_or_promise_is_named_with_its_value(tickets_model, tickets_sim) -> None:
+    raw = tickets_sim.history.iloc[[300, 301, 302]].copy()
+    raw["elapsed"] = ["-3", "3.5 h", "2"]
+    raw["promised_at"] = ["", "", "next week"]
+    errors = prepare_items(raw, tickets_model.spec)[1]
+    assert errors.tolist() == [
+        "column 'elapsed': '-3' is not a number of hours from 0 to 100,000",
+        "column 'elapsed': '3.5 h' is not a number of hours from 0 to 100,000",
+        "column 'promised_at': unparseable timestamp 'next week'",
+    ]
+
+
 def test_risk_notes_are_ranked_and_the_message_uses_at_most_three(
     tickets_model, tickets_sim
 ) -> None:

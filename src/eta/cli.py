@@ -253,7 +253,10 @@ def quote(
     ] = None,
     locale: Annotated[
         str | None,
-        typer.Option(help="Customer's language: en, bs, ru, fa (others fall back to English)."),
+        typer.Option(
+            help="Customer's locale: en, bs, ru, fa, pt (pt_BR), es, with a region for dates "
+            "(en_GB); others fall back to English and say so in locale_note."
+        ),
     ] = None,
     timezone: Annotated[
         str | None, typer.Option(help="IANA zone times are said in (default: the spec's).")

@@ -149,7 +149,11 @@ def prepare_items(
         hours = read_numbers(raw["elapsed"], raw.attrs.get(DELIMITER))[0].to_numpy(float)
         given = holds_value(raw["elapsed"]).to_numpy(bool)
         bad = given & ~((hours >= 0) & (hours <= MAX_ELAPSED_HOURS)) & (error == "")
-        error[bad] = f"column 'elapsed': not a number of hours from 0 to {MAX_ELAPSED_HOURS:,.0f}"
+        error[bad] = [
+            f"column 'elapsed': {cell!r} is not a number of hours from 0 to "
+            f"{MAX_ELAPSED_HOURS:,.0f}"
+            for cell in raw["elapsed"].astype("string").to_numpy(object)[bad]
+        ]
         if now is not None:  # hours spent on an item that has not started yet
             ahead = utc_nanoseconds(start) > _utc_value(now)
             bad = ahead & (hours > 0) & (error == "")
@@ -160,7 +164,10 @@ def prepare_items(
         promised = _end_of_date_only(raw[PROMISED], promised, spec.timezone)
         columns[PROMISED] = promised.array
         bad = (promised.isna() & holds_value(raw[PROMISED])).to_numpy() & (error == "")
-        error[bad] = f"column '{PROMISED}': unparseable timestamp"
+        error[bad] = [
+            f"column '{PROMISED}': unparseable timestamp {cell!r}"
+            for cell in raw[PROMISED].astype("string").to_numpy(object)[bad]
+        ]
         early = (promised < start).to_numpy(dtype=bool, na_value=False) & (error == "")
         error[early] = f"column '{PROMISED}': before the item's start ({spec.start})"
     if spec.id:
