@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eta.calibration import OnlineCalibration
+from eta.calibration import ALL, OnlineCalibration
 from eta.data import START
 from eta.feedback import OutcomeFeed
 from eta.model import EtaModel
@@ -199,9 +199,9 @@ def test_items_running_slow_raise_promises_before_any_promise_is_due(model, item
     begin = clock.effective_start(items[START])
     speed = {}
     for slower in (2.0, 3.0):  # every item finishes at twice (thrice) its likely time
-        online = OnlineCalibration(
-            model.online_.confidence, model.online_.gain, dict(model.online_.pace)
-        )
+        # A feed's speed counts in full once it has heard a horizon's worth: here, its 40.
+        pace = dict(model.online_.pace) | {ALL: float(len(items))}
+        online = OnlineCalibration(model.online_.confidence, model.online_.gain, pace)
         fresh = copy.copy(model)
         fresh.online_ = online
         finished = pd.Series(clock.add_hours(begin, quotes["likely_hours"] * slower))
@@ -213,6 +213,16 @@ def test_items_running_slow_raise_promises_before_any_promise_is_due(model, item
             assert online.outcomes.get("*", [0, 0])[1] < len(items)
     # Damped (a gain below 1, and the distribution's own hazard) but well on its way to log 2.
     assert speed[2.0] > np.log(2.0) / 3 and speed[3.0] > speed[2.0] + 0.2, speed
+
+
+def test_the_first_outcomes_a_feed_hears_move_its_speed_little(model, items) -> None:
+    """One parcel reported delivered an hour after it was ordered cut every promise of a
+    freshly started service by 28%: its speed counted as if it rested on many."""
+    one = items.iloc[[0]]
+    start = model.clock_.effective_start(one[START])[0]
+    quick = pd.Series([start + pd.Timedelta(minutes=5)])
+    OutcomeFeed.for_model(model).report(model, one, quick, quick, now=quick[0])
+    assert -0.05 < model.online_.offset["speed|*"] < 0
 
 
 def test_a_saved_feed_goes_on_exactly_as_the_one_that_never_stopped(model, items) -> None:

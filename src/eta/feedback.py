@@ -315,6 +315,7 @@ class OutcomeFeed:
             np.where(finished, finish, np.minimum(seen, now)) - begin,
             finished,
             _group_columns(items),
+            heard=len(self._done) + float(finished.sum()),  # judged and forgotten, and recent
         )
         self.corrections.add(now, dict(self.online.offset))
 
