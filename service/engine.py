@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import NAT, utc_instants
-from eta.data import START, parse_timestamp, parse_timestamps
+from eta.data import START, parse_finishes, parse_timestamp
 from eta.feedback import OutcomeFeed, ReportSummary
 from eta.quote import prepare_items, quote_columns
 from service.problems import FieldError
@@ -211,8 +211,9 @@ def report_outcomes(
     for i in np.flatnonzero((prepared[START] > now).to_numpy(bool)):
         errors[i] = [FieldError(field="started_at", message="is in the future")]
         prepared.iloc[i, prepared.columns.get_loc(START)] = pd.NaT
-    finished = parse_timestamps(
+    finished = parse_finishes(
         pd.Series([None if i.finished_at is None else i.finished_at.isoformat() for i in items]),
+        prepared[START].reset_index(drop=True),
         spec.timezone,
     )
     summary = deployment.feed.report(model, prepared, finished, observed_at, now)
@@ -222,7 +223,7 @@ def report_outcomes(
             errors[i] = [_field_error(problems.iat[i], spec, deployment.name)]
         elif errors[i] is None and text:
             field_name = next(
-                (f for f in ("finished_at", "observed_at") if f in text), "started_at"
+                (f for f in ("finished_at", "observed_at", "features") if f in text), "started_at"
             )
             errors[i] = [FieldError(field=field_name, message=text)]
     return summary, errors

@@ -103,14 +103,14 @@ class Deployment:
         log.info("%s: outcome state restored (%d judgements)", self.name, self.feed.judgements)
         return True
 
-    def remember_finishes(self, previous: Deployment) -> None:
-        """Refuse, as ``previous`` (the version this one replaces) would, a finish that
-        contradicts one reported to it (:meth:`eta.feedback.OutcomeFeed.remember_finishes`);
-        kept with this version's outcome state, across restarts."""
+    def remember_reports(self, previous: Deployment) -> None:
+        """Refuse, as ``previous`` (the version this one replaces) would, a report that
+        contradicts one made to it (:meth:`eta.feedback.OutcomeFeed.remember_reports`); kept
+        with this version's outcome state, across restarts."""
         if previous.feed is None:
             return
         self.feed = OutcomeFeed.for_model(self.model)
-        self.feed.remember_finishes(previous.feed)
+        self.feed.remember_reports(previous.feed)
         self.outcomes_changed = True
 
 
@@ -276,7 +276,7 @@ class ModelStore:
             )
             previous = self._deployed.get(candidate.name)
             if not fresh[candidate.name].restore_outcomes() and previous is not None:
-                fresh[candidate.name].remember_finishes(previous)
+                fresh[candidate.name].remember_reports(previous)
             log.info(
                 "serving %s version %s from %s", candidate.name, candidate.version, candidate.source
             )

@@ -358,7 +358,7 @@ def test_a_report_that_contradicts_an_earlier_one_in_time_is_refused(model, item
     assert feed.report(model, one, pd.Series([pd.NaT]), day2, now=now).accepted == 1
     early = feed.report(model, one, pd.Series([day1]), now, now=now)
     assert (early.accepted, early.duplicates) == (0, 0)
-    assert "reported still open after this finish" in early.errors[0]
+    assert "finished_at cannot be earlier than an earlier report" in early.errors[0]
     feed = OutcomeFeed.for_model(model)
     assert feed.report(model, one, pd.Series([day1]), now, now=now).accepted == 1
     seen = pd.Timestamp(day2.strftime("%Y-%m-%dT%H:%M:%SZ"))  # microseconds, from text

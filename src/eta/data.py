@@ -291,6 +291,21 @@ def quarantine_beside(data: str | Path) -> Path:
     return path.with_suffix(f".rejected{path.suffix}")
 
 
+def parse_finishes(
+    values: pd.Series, start: pd.Series, timezone: str, timestamp_format: str | None = None
+) -> pd.Series:
+    """:func:`parse_timestamps` for finishes: a naive time in the hour autumn repeats is its
+    second occurrence when the first would put it before its ``start`` (opened at 01:30 summer
+    time, solved at 01:20 winter time: 50 minutes, not a finish before its start)."""
+    end = parse_timestamps(values, timezone, timestamp_format)
+    before = end < start
+    if before.any():
+        again = parse_timestamps(values[before], timezone, timestamp_format, first_fold=False)
+        later = again[again >= start[before]]
+        end[later.index] = later
+    return end
+
+
 def parse_timestamps(
     values: pd.Series,
     timezone: str,
@@ -508,14 +523,9 @@ def load_history(
     start = parse_timestamps(raw[spec.start], tz, written)
     problems.add(~holds_value(raw[spec.start]), spec.start, "missing start timestamp")
     problems.unparseable(raw[spec.start], start, timestamp_format=written)
-    end = parse_timestamps(raw[spec.end], tz, written)
+    end = parse_finishes(raw[spec.end], start, tz, written)
     problems.unparseable(raw[spec.end], end, open_hint=True, timestamp_format=written)
     before = end < start
-    if before.any():  # 01:30 to 01:20 in the hour autumn repeats: 01:20 the second time round
-        again = parse_timestamps(raw.loc[before, spec.end], tz, written, first_fold=False)
-        later = again[again >= start[before]]
-        end[later.index] = later
-        before = end < start
     problems.add(placeholders(end, before, tz), spec.end, PLACEHOLDER_FINISH)
     if before.any():  # '2025-01-01' for a ticket opened at 02:18 that day
         cells = raw.loc[before.fillna(False).to_numpy(bool), spec.end].astype("string")

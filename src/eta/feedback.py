@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import hashlib
 import heapq
 import itertools
 import math
@@ -207,6 +208,12 @@ class OutcomeFeed:
         self._finished_at: dict[Hashable, int] = {}
         """The finish each item was first reported with (UTC nanoseconds), by :meth:`report`:
         what tells a repeat (a duplicate) from a correction (refused)."""
+        self._open_until: dict[Hashable, int] = {}
+        """The latest moment each item was reported still open (UTC nanoseconds): a finish
+        before it is refused, also once the item's judgements are done and it is forgotten."""
+        self._first_report: dict[Hashable, tuple[int, int]] = {}
+        """Each item's start (UTC nanoseconds) and a digest of its features as first reported:
+        its judgements were made for them, so a report that changes them is refused."""
         self.corrections = CorrectionRecord()
         self.judgements = 0
 
@@ -215,13 +222,18 @@ class OutcomeFeed:
         """A feed that recalibrates ``model`` (an :class:`eta.model.EtaModel`) in place."""
         return cls(model.online_, model.calibration_, model.clock_, model.as_of_)
 
-    def remember_finishes(self, earlier: OutcomeFeed) -> None:
-        """Take the finishes reported to ``earlier`` (another model version's feed) as reported
-        here, without its judgements: a finish, once reported, stands whichever version judges
-        the item (after a swap, the new version took another finish for the same id). A repeat
-        of such a finish is judged afresh, by this model."""
-        for key, finish in earlier._finished_at.copy().items():  # copy: one step, on any thread
-            self._finished_at.setdefault(key, finish)
+    def remember_reports(self, earlier: OutcomeFeed) -> None:
+        """Take what was reported to ``earlier`` (another model version's feed) as reported
+        here, without its judgements: a finish, an item seen open, an item's start and features
+        stand whichever version judges the item (after a swap, the new version took another
+        finish for the same id). A repeat of such a report is judged afresh, by this model."""
+        for mine, theirs in (
+            (self._finished_at, earlier._finished_at),
+            (self._open_until, earlier._open_until),
+            (self._first_report, earlier._first_report),
+        ):
+            for key, value in theirs.copy().items():  # copy: one step, from any thread
+                mine.setdefault(key, value)
 
     # -- low level: clock positions ------------------------------------------------------------
 
@@ -369,10 +381,11 @@ class OutcomeFeed:
         finish_ns = utc_nanoseconds(finished_at)  # '2026-12-05T10:00Z' reads as microseconds
         seen_ns = utc_nanoseconds(observed_at)
         reported = finished_at.notna().to_numpy(bool)
-        for i, key in enumerate(ids):  # against finishes known before, maybe by another version
-            if not errors[i] and key in self._finished_at:
+        first = _first_reports(items, [c for c in model.spec.feature_columns if c in items])
+        for i, key in enumerate(ids):  # against what was reported before, maybe to another version
+            if not errors[i]:
                 finish_i = int(finish_ns[i]) if reported[i] else None
-                errors[i] = self._contradiction(key, finish_i, int(seen_ns[i]))
+                errors[i] = self._contradiction(key, finish_i, int(seen_ns[i]), first[i])
         ok = np.array([e == "" for e in errors], dtype=bool)
         fresh = ok & np.array([k not in self._items and k not in self._done for k in ids])
         fresh &= ~pd.Series(np.where(ok, ids, None)).duplicated().to_numpy()  # later rows: news
@@ -388,14 +401,16 @@ class OutcomeFeed:
         for i, key in enumerate(ids):
             if not ok[i]:
                 continue
-            if not fresh[i]:
+            if not fresh[i]:  # an earlier row of this report may have said otherwise
                 finish_i = int(finish_ns[i]) if reported[i] else None
-                errors[i] = self._contradiction(key, finish_i, int(seen_ns[i]))
-                errors[i] = errors[i] or self._finished_before_seen(key, float(finish[i]))
+                errors[i] = self._contradiction(key, finish_i, int(seen_ns[i]), first[i])
                 if errors[i]:
                     continue
+            self._first_report.setdefault(key, first[i])
             if reported[i]:
                 self._finished_at.setdefault(key, int(finish_ns[i]))
+            else:
+                self._open_until[key] = max(self._open_until.get(key, 0), int(seen_ns[i]))
             if fresh[i]:
                 segment = str(predictive.segment[j])
                 groups = tuple(str(keys[j]) for keys in predictive.groups)
@@ -422,37 +437,44 @@ class OutcomeFeed:
         judged = self.judgements - judged_before
         return ReportSummary(accepted, duplicates, judged, self.pending, errors)
 
-    def _contradiction(self, key: Hashable, finish: int | None, seen: int) -> str:
-        """Why a report of an item reported before contradicts its first finish ('' when it
-        does not): another finish, or open after it. A correction is not applied: the item's
-        likely time and promise were judged by the first finish and counted in the on-time
-        rate and the corrections, and undoing a judgement made months of reports ago cannot be
-        done exactly (each later correction moved from it); saying so beats ignoring it."""
-        first = self._finished_at.get(key)
-        if first is None or finish == first or (finish is None and seen <= first):
-            return ""
-        said = f"{pd.Timestamp(first, tz='UTC'):%Y-%m-%dT%H:%M:%SZ}"
-        if finish is None:
+    def _contradiction(
+        self, key: Hashable, finish: int | None, seen: int, first: tuple[int, int]
+    ) -> str:
+        """Why a report of an item reported before contradicts it ('' when it does not):
+        another finish, open after its finish, finished before it was seen open, or another
+        start or other features. A correction is not applied: the item's likely time and
+        promise were judged by the first report and counted in the on-time rate and the
+        corrections, and undoing a judgement made months of reports ago cannot be done exactly
+        (each later correction moved from it); saying so beats ignoring it."""
+        said = self._first_report.get(key)
+        if said is not None and said[0] != first[0]:
             return (
-                f"the outcome was already reported as finished at {said}: an item cannot be "
-                "reported open after that (finished_at is null); report a reopened item under "
-                "a new id"
+                f"the item was first reported as started at {_utc(said[0])}: started_at "
+                "cannot change once reported; report another item under a new id"
             )
-        return (
-            f"the outcome was already reported as finished at {said}: finished_at cannot be "
-            "changed once reported (its likely time and promise were judged by it)"
-        )
-
-    def _finished_before_seen(self, key: Hashable, finish: float) -> str:
-        """Why a finish at clock position ``finish`` contradicts an earlier report of the item
-        still open after it ('' when it does not): its judgements were made on that report."""
-        item = self._items.get(key)
-        if item is None or item.finish != NEVER or not finish < item.seen:
-            return ""
-        return (
-            "the item was reported still open after this finish: finished_at cannot be earlier "
-            "than an earlier report's observed_at"
-        )
+        if said is not None and said[1] != first[1]:
+            return (
+                "the features differ from the item's first report: they cannot change once "
+                "reported (its promise was judged with them); report another item under a new id"
+            )
+        done = self._finished_at.get(key)
+        if done is not None and finish is None and seen > done:
+            return (
+                f"the outcome was already reported as finished at {_utc(done)}: an item cannot "
+                "be reported open after that (finished_at is null); report a reopened item "
+                "under a new id"
+            )
+        if done is not None and finish is not None and finish != done:
+            return (
+                f"the outcome was already reported as finished at {_utc(done)}: finished_at "
+                "cannot be changed once reported (its likely time and promise were judged by it)"
+            )
+        if finish is not None and finish < self._open_until.get(key, finish):
+            return (
+                f"the item was reported still open at {_utc(self._open_until[key])}: "
+                "finished_at cannot be earlier than an earlier report's observed_at"
+            )
+        return ""
 
     @property
     def pending(self) -> int:
@@ -476,6 +498,8 @@ class OutcomeFeed:
             "due": [[due, key, name] for due, _, key, name in sorted(self._due)],
             "done": list(self._done),
             "finished_at": [[key, ns] for key, ns in self._finished_at.items()],
+            "open_until": [[key, ns] for key, ns in self._open_until.items()],
+            "first_report": [[key, *said] for key, said in self._first_report.items()],
             "judgements": self.judgements,
             "speeds": self.corrections.to_dict(),
         }
@@ -493,6 +517,8 @@ class OutcomeFeed:
         feed._done = set(raw["done"])
         # Feeds saved before finishes were kept have none: the next finish reported is the first.
         feed._finished_at = {key: int(ns) for key, ns in raw.get("finished_at", [])}
+        feed._open_until = {key: int(ns) for key, ns in raw.get("open_until", [])}
+        feed._first_report = {key: (int(s), int(h)) for key, s, h in raw.get("first_report", [])}
         feed.judgements = int(raw["judgements"])
         if "speeds" in raw:  # feeds saved before judgements used the speed under way have none
             feed.corrections = CorrectionRecord.from_dict(raw["speeds"])
@@ -583,6 +609,22 @@ class OutcomeFeed:
         if not item.unjudged and not item.estimated:
             del self._items[key]
             self._done.add(key)
+
+
+def _utc(ns: int) -> str:
+    return f"{pd.Timestamp(ns, tz='UTC'):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _first_reports(items: pd.DataFrame, columns: list[str]) -> list[tuple[int, int]]:
+    """Each row's start (UTC nanoseconds) and a digest of its feature values, stable across
+    processes (Python's own string hashes are not), for :attr:`OutcomeFeed._first_report`."""
+    starts = utc_nanoseconds(items[START])
+    values = items[columns].astype("string").fillna("").to_numpy(object)
+    digests = [
+        int.from_bytes(hashlib.blake2b("\x1f".join(row).encode(), digest_size=7).digest())
+        for row in values
+    ]
+    return list(zip(starts.tolist(), digests, strict=True))
 
 
 def _begin(item: _Tracked) -> float:

@@ -237,14 +237,74 @@ def test_a_finish_reported_to_the_version_before_a_swap_still_stands(
         assert response.status_code == 200, response.text
         return response.json()
 
+    still = ticket(2, days_ago=3, took_hours=None)
+    looked = pd.Timestamp(still["started_at"]) + pd.Timedelta(days=2)
+    early = {**still, "finished_at": (looked - pd.Timedelta(days=1)).isoformat()}
     with TestClient(make_app(model_copy)) as client:
         assert send(client, first)["accepted"] == 1
+        seen = {"items": [still], "observed_at": looked.isoformat()}
+        assert (
+            client.post("/v1/outcomes", json=seen, headers=headers["outcomes"]).json()["accepted"]
+            == 1
+        )
         model = EtaModel.load(model_copy / "tickets")  # a new version of the same model
         model.online_.offset["likely|*"] = 0.05
         model.save(model_copy / "tickets")
         reloaded = client.post("/v1/admin/reload", headers=headers["admin"]).json()
         assert {m["name"]: m["outcome"] for m in reloaded["models"]}["tickets"] == "loaded"
         assert send(client, corrected)["failed"] == 1
+        assert send(client, early)["failed"] == 1  # finished before it was seen open
         assert send(client, first)["accepted"] == 1  # judged afresh, by the new version
     with TestClient(make_app(model_copy)) as client:  # and so after a restart
         assert send(client, corrected)["failed"] == 1
+
+
+def test_a_report_contradicting_an_earlier_one_is_refused_naming_its_field(
+    model_copy: Path, make_app: Callable, headers: dict
+) -> None:
+    """Each used to be counted as a duplicate: a finish before the item was last seen open
+    (once its judgements were done), another start, other features."""
+    first = ticket(1, days_ago=30, took_hours=None)
+    seen = pd.Timestamp(first["started_at"]) + pd.Timedelta(days=20)  # past every checkpoint
+    earlier = {**first, "finished_at": (seen - pd.Timedelta(days=5)).isoformat()}
+    second = ticket(2, days_ago=3, took_hours=2)
+    moved = {**second, "started_at": first["started_at"]}
+    relabelled = {**second, "features": {"priority": "low"}}
+    with TestClient(make_app(model_copy)) as client:
+
+        def send(item: dict, **more: object) -> list[dict]:
+            body = {"items": [item], **more}
+            response = client.post("/v1/outcomes", json=body, headers=headers["outcomes"])
+            assert response.status_code == 200, response.text
+            return [e for row in response.json()["errors"] for e in row["errors"]]
+
+        assert send(first, observed_at=seen.isoformat()) == []
+        [error] = send(earlier)
+        assert error["field"] == "items[0].finished_at"
+        assert error["message"].startswith(f"the item was reported still open at {seen:%Y-%m-%d}")
+        assert send(second) == []
+        [error] = send(moved)
+        assert (
+            error["field"] == "items[0].started_at"
+            and "first reported as started" in error["message"]
+        )
+        [error] = send(relabelled)
+        assert error["field"] == "items[0].features"
+        assert error["message"].startswith("the features differ from the item's first report")
+
+
+def test_a_naive_finish_in_the_repeated_autumn_hour_is_read_as_its_second_occurrence(
+    model_copy: Path, make_app: Callable, headers: dict
+) -> None:
+    """Opened 02:30 summer time and solved 02:15 winter time (45 minutes), as files are read;
+    the service refused it as a finish before its start."""
+    item = {
+        "model": "tickets",
+        "id": "autumn",
+        "features": {"priority": "normal", "category": "billing", "channel": "email"},
+        "started_at": "2026-10-25T02:30:00",
+        "finished_at": "2026-10-25T02:15:00",
+    }
+    with TestClient(make_app(model_copy)) as client:
+        body = client.post("/v1/outcomes", json={"items": [item]}, headers=headers["outcomes"])
+    assert (body.json()["accepted"], body.json()["failed"]) == (1, 0), body.text
