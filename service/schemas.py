@@ -66,7 +66,18 @@ def _plausible(value: datetime) -> datetime:
     return value
 
 
-Instant = Annotated[datetime, AfterValidator(_plausible)]
+def _written_as_a_date(value: object) -> object:
+    """pydantic reads a number (or a string of digits) as Unix seconds: 1700000000 was taken
+    for 2023-11-14 without a word, where a client meant something else or a typo."""
+    digits = isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit()
+    if (isinstance(value, int | float) and not isinstance(value, bool)) or digits:
+        raise ValueError(
+            f"{value!r} is a number, not an ISO-8601 time: write it like 2026-12-06T14:00:00+01:00"
+        )
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_written_as_a_date), AfterValidator(_plausible)]
 """An ISO-8601 instant between 2000 and 2100; without an offset, the model's local time."""
 
 

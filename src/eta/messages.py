@@ -330,8 +330,8 @@ class Speaker:
             parts.append(lang.text("risk.thin_history.agent_unseen", values=", ".join(unseen)))
         if facts["beyond"]:
 
-            def number(value: float) -> str:
-                return lang.number(value, "#,##0.###")
+            def number(value: float) -> str:  # 1e308 in 309 digits helps no one
+                return lang.number(value, "0.###E0" if abs(value) >= 1e12 else "#,##0.###")
 
             values = ", ".join(
                 f"{name.strip()} {number(value)} ({number(low)}–{number(high)})"

@@ -89,6 +89,9 @@ def test_schema_errors_name_the_field(client: TestClient, headers: dict) -> None
     assert problem["status"] == 422 and fields == {"started_at", "confidence"}
     problem = quote(client, headers, timezone="Mars/Olympus").json()
     assert problem["errors"][0]["field"] == "timezone"
+    for number in (1700000000, "1700000000"):  # Unix seconds were taken for 2023-11-14
+        [error] = quote(client, headers, started_at=number).json()["errors"]
+        assert error["field"] == "started_at" and "is a number, not an ISO-8601" in error["message"]
     # A one-in-a-quadrillion promise would be an extrapolation far past any history.
     problem = quote(client, headers, confidence=0.9999999999999998).json()
     assert problem["status"] == 422 and problem["errors"][0]["field"] == "confidence"
@@ -299,6 +302,8 @@ def test_huge_infinite_and_nan_numbers_are_read_as_eta_quote_reads_them(
     start = "2025-06-02T10:00:00+02:00"
     huge = quote(client, headers, features={**PARCEL, "weight_kg": 1e308}, started_at=start)
     assert huge.status_code == 200 and "thin_history" in huge.json()["risk_codes"]
+    [note] = [n for n in huge.json()["risk_notes"] if n["code"] == "thin_history"]
+    assert "weight_kg 1E308 (" in note["agent_text"]  # not 309 digits with separators
     [infinite] = quote(client, headers, features={**PARCEL, "weight_kg": "Infinity"}).json()[
         "errors"
     ]
