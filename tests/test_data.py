@@ -39,6 +39,18 @@ GOOD = [
 ]
 
 
+LOOKED = SPEC.model_copy(update={"observed_until": "checked_at"})
+"""The tickets spec with last looks at open items, in a ``checked_at`` column."""
+
+
+def write_looked(tmp_path: Path, rows: list[str]) -> Path:
+    """A history for :data:`LOOKED`: the good rows never looked at, then ``rows``."""
+    path = tmp_path / "history.csv"
+    rows = [r + "," for r in GOOD] + rows
+    path.write_text(HEADER.rstrip("\n") + ",checked_at\n" + "\n".join(rows) + "\n")
+    return path
+
+
 def test_each_kind_of_bad_row_is_reported_with_row_column_and_reason(tmp_path: Path) -> None:
     bad = [
         "B1,,2025-03-10T12:00:00+01:00,high,billing,email,1",
@@ -176,14 +188,14 @@ def test_an_open_item_last_seen_after_today_is_seen_at_the_export_time_and_said(
     tmp_path: Path,
 ) -> None:
     """A last look typed in 2099 cannot make an item that old; it was clipped without a word."""
-    spec = SPEC.model_copy(update={"observed_until": "checked_at"})
-    path = tmp_path / "history.csv"
-    rows = [r + "," for r in GOOD] + [
-        "L1,2025-03-10T12:00:00+01:00,,high,billing,email,1,2099-01-01T00:00:00+01:00",
-        "L2,2025-03-10T12:00:00+01:00,,high,billing,email,1,2025-03-11T00:00:00+01:00",
-    ]
-    path.write_text(HEADER.rstrip("\n") + ",checked_at\n" + "\n".join(rows) + "\n")
-    history = load_history(path, spec)
+    path = write_looked(
+        tmp_path,
+        [
+            "L1,2025-03-10T12:00:00+01:00,,high,billing,email,1,2099-01-01T00:00:00+01:00",
+            "L2,2025-03-10T12:00:00+01:00,,high,billing,email,1,2025-03-11T00:00:00+01:00",
+        ],
+    )
+    history = load_history(path, LOOKED)
     seen = history.frame.set_index("ticket_id")["observed_until"]
     assert seen["L1"] == history.as_of and seen["L2"] < history.as_of
     assert history.in_future[["row", "column"]].values.tolist() == [[41, "checked_at"]]
@@ -199,14 +211,14 @@ def test_a_finish_before_its_start_is_quarantined_in_a_history_with_last_looks(
 ) -> None:
     """With `observed_until` in the spec, one such row crashed loading with a TypeError: the
     finish's cells were read as the timestamp format of the last looks."""
-    spec = SPEC.model_copy(update={"observed_until": "checked_at"})
-    path = tmp_path / "history.csv"
-    rows = [r + "," for r in GOOD] + [
-        "B1,2025-03-10T12:00:00+01:00,2025-03-10,high,billing,email,1,",
-        "B2,2025-03-10T12:00:00+01:00,2025-03-09T12:00:00+01:00,high,billing,email,1,",
-    ]
-    path.write_text(HEADER.rstrip("\n") + ",checked_at\n" + "\n".join(rows) + "\n")
-    rejected = load_history(path, spec).rejected.set_index("ticket_id")["reason"]
+    path = write_looked(
+        tmp_path,
+        [
+            "B1,2025-03-10T12:00:00+01:00,2025-03-10,high,billing,email,1,",
+            "B2,2025-03-10T12:00:00+01:00,2025-03-09T12:00:00+01:00,high,billing,email,1,",
+        ],
+    )
+    rejected = load_history(path, LOOKED).rejected.set_index("ticket_id")["reason"]
     assert rejected["B1"].startswith("finishes before it starts: '2025-03-10' has no time of day")
     assert rejected["B2"] == "finishes before it starts"
 

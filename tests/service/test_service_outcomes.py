@@ -22,6 +22,20 @@ def ticket(i: int, *, days_ago: float, took_hours: float | None) -> dict:
     }
 
 
+def a_day_later(item: dict) -> dict:
+    """``item`` with its finish a day later: a correction."""
+    later = pd.Timestamp(item["finished_at"]) + pd.Timedelta(days=1)
+    return {**item, "finished_at": later.isoformat()}
+
+
+def report(client: TestClient, headers: dict, item: dict, **more: object) -> dict:
+    """Report one item's outcome; the response's body."""
+    body = {"items": [item], **more}
+    response = client.post("/v1/outcomes", json=body, headers=headers["outcomes"])
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def test_outcomes_feed_the_live_on_time_rate_and_are_idempotent(
     model_copy: Path, make_app: Callable, headers: dict
 ) -> None:
@@ -200,16 +214,11 @@ def test_a_corrected_finish_is_refused_naming_the_field_and_the_finish_reported(
     model_copy: Path, make_app: Callable, headers: dict
 ) -> None:
     first = ticket(1, days_ago=3, took_hours=2)
-    corrected = {**first, "finished_at": pd.Timestamp(first["finished_at"]) + pd.Timedelta(days=1)}
-    corrected["finished_at"] = corrected["finished_at"].isoformat()
+    corrected = a_day_later(first)
     with TestClient(make_app(model_copy)) as client:
 
         def send(item: dict) -> dict:
-            response = client.post(
-                "/v1/outcomes", json={"items": [item]}, headers=headers["outcomes"]
-            )
-            assert response.status_code == 200, response.text
-            return response.json()
+            return report(client, headers, item)
 
         assert send(first)["accepted"] == 1
         body = send(corrected)  # it used to read 'duplicates 1' and drop the correction
@@ -229,13 +238,10 @@ def test_a_finish_reported_to_the_version_before_a_swap_still_stands(
     from eta.model import EtaModel
 
     first = ticket(1, days_ago=3, took_hours=2)
-    corrected = {**first, "finished_at": pd.Timestamp(first["finished_at"]) + pd.Timedelta(days=1)}
-    corrected["finished_at"] = corrected["finished_at"].isoformat()
+    corrected = a_day_later(first)
 
     def send(client: TestClient, item: dict) -> dict:
-        response = client.post("/v1/outcomes", json={"items": [item]}, headers=headers["outcomes"])
-        assert response.status_code == 200, response.text
-        return response.json()
+        return report(client, headers, item)
 
     still = ticket(2, days_ago=3, took_hours=None)
     looked = pd.Timestamp(still["started_at"]) + pd.Timedelta(days=2)
@@ -273,10 +279,8 @@ def test_a_report_contradicting_an_earlier_one_is_refused_naming_its_field(
     with TestClient(make_app(model_copy)) as client:
 
         def send(item: dict, **more: object) -> list[dict]:
-            body = {"items": [item], **more}
-            response = client.post("/v1/outcomes", json=body, headers=headers["outcomes"])
-            assert response.status_code == 200, response.text
-            return [e for row in response.json()["errors"] for e in row["errors"]]
+            body = report(client, headers, item, **more)
+            return [e for row in body["errors"] for e in row["errors"]]
 
         assert send(first, observed_at=seen.isoformat()) == []
         [error] = send(earlier)
