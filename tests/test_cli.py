@@ -144,6 +144,21 @@ def test_quote_names_the_file_and_the_start_column_it_lacks(workspace: Path) -> 
     assert "did you mean 'Created_at' for 'created_at'?" in result.output
 
 
+def test_quote_refuses_a_file_whose_quote_mark_is_never_closed(workspace: Path) -> None:
+    """Read as it was, the second item vanished into the first's priority: one row for two."""
+    items = workspace / "unclosed.csv"
+    items.write_text(
+        "ticket_id,created_at,resolved_at,priority,category,channel,queue_open\n"
+        'B1,2026-01-05T09:30:00,,"normal,account,email,1\n'
+        "B2,2026-01-05T09:30:00,,normal,account,email,1\n"
+    )
+    out = workspace / "unclosed_quotes.csv"
+    result = run("quote", "--model", _trained(workspace), "--data", items, "--out", out)
+    assert result.exit_code == 2 and not out.exists()
+    assert "row 1 (line 2), column 'priority'" in result.output
+    assert 'a quote character (") that is never closed' in result.output
+
+
 def test_quote_names_a_column_that_looks_like_a_requote_one(workspace: Path) -> None:
     """'Elapsed' (a header's capital) or a quote file fed back ('promise_at') was read as no
     re-quote at all, without a word: every item quoted as new."""

@@ -28,6 +28,7 @@ from eta.data import (
     parse_timestamp,
     quarantine_beside,
     read_table,
+    refuse_merged_records,
     table_path,
 )
 from eta.settings import get_settings
@@ -279,6 +280,7 @@ def quote(
             f"{data}: no column {start!r}, the spec's start, to quote items from"
             f"{near_misses([start], raw.columns)} (columns present: {list(raw.columns)})"
         )
+    refuse_merged_records(raw, [*loaded.spec.required_columns, *REQUOTE_COLUMNS], str(data))
     moment = option_timestamp(now, "now", loaded.spec.timezone)
     items, errors = prepare_items(raw, loaded.spec, now=moment)
     quotes = quote_items(

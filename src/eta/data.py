@@ -515,7 +515,7 @@ def load_history(
             f"{source}: the spec '{spec.name}' names column(s) {missing} that are not in the file"
             f"{near_misses(missing, raw.columns)} (columns present: {list(raw.columns)})"
         )
-    _refuse_merged_records(raw, spec, source)
+    refuse_merged_records(raw, spec.required_columns, source)
     problems = _Problems(len(raw))
     problems.ragged(raw)
     tz = spec.timezone
@@ -605,15 +605,16 @@ def load_history(
     return seen_at(whole, as_of)
 
 
-def _refuse_merged_records(raw: pd.DataFrame, spec: DatasetSpec, source: str) -> None:
+def refuse_merged_records(raw: pd.DataFrame, columns: Iterable[str], source: str) -> None:
     """Refuse a CSV file in which a quote that is never closed ('"billing') merged the records
     after it into one cell: read as it is, a history of 3,000 rows trained on 1,011, the 1,989
-    in between one category value, and nothing said so. Only the spec's columns are looked at
-    (a ticket's description may hold line breaks and commas); a value there never does."""
+    in between one category value, and nothing said so (and ``eta quote`` answered one row for
+    two). Only the spec's ``columns`` are looked at (a ticket's description may hold line
+    breaks and commas); a value there never does."""
     delimiter = raw.attrs.get(DELIMITER)
     if delimiter is None or not len(raw):
         return
-    for column in dict.fromkeys(spec.required_columns):
+    for column in dict.fromkeys(c for c in columns if c in raw.columns):
         text = raw[column].astype("string")
         merged = text.str.contains("\n", regex=False) & text.str.contains(delimiter, regex=False)
         if merged.fillna(False).any():
