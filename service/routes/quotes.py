@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from fastapi import APIRouter, Request
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from service.engine import ItemResult, Options
 from service.problems import (
@@ -19,6 +19,7 @@ from service.problems import (
 from service.routes.common import JSON, ServiceDep, StrictJSONRoute, problems
 from service.schemas import (
     MAX_BATCH,
+    QuoteBatchRequest,
     QuoteBatchResponse,
     QuoteRequest,
     QuoteResponse,
@@ -48,6 +49,16 @@ async def quote(body: QuoteRequest, request: Request, _: QuoteKey, service: Serv
     return JSON(result)
 
 
+def _documented(model: type[BaseModel]) -> dict:
+    """``model``'s JSON schema for a body the route reads itself (to answer bad items one by
+    one), with its nested models referring to the components FastAPI documents anyway: a
+    reference to a component of its own name was left dangling, and ``/docs`` could not show
+    the batch request."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)  # QuoteRequest: the single quote's body, a component already
+    return schema
+
+
 @router.post(
     "/batch",
     response_model=QuoteBatchResponse,
@@ -56,9 +67,7 @@ async def quote(body: QuoteRequest, request: Request, _: QuoteKey, service: Serv
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/QuoteBatchRequest"}}
-            },
+            "content": {"application/json": {"schema": _documented(QuoteBatchRequest)}},
         }
     },
 )
