@@ -238,6 +238,16 @@ def test_backtest_and_quote_write_integer_ids_alike(workspace: Path) -> None:
     assert backtested["id"].dtype == quoted["id"].dtype == "int64"
 
 
+def test_the_demo_runs_end_to_end_and_says_when_no_segment_is_big_enough(tmp_path: Path) -> None:
+    """The README's main job, small: a worst segment of none was printed as 0.0%."""
+    result = run("demo", "--no-serve", "--rows", 3000, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("worst segment n/a (no segment of 300 items)") == 2
+    for name in ("tickets", "deliveries"):
+        assert (tmp_path / "models" / name / "model.json").exists()
+        assert (tmp_path / "models" / name / "backtest.json").exists()
+
+
 def test_a_bad_spec_exits_2_naming_the_key(workspace: Path, tmp_path: Path) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text(

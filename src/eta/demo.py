@@ -17,6 +17,7 @@ from eta import synthetic
 from eta.backtest import period_items, run_backtest
 from eta.calendar import Clock
 from eta.data import load_history, write_table
+from eta.evaluation import MIN_SEGMENT_ITEMS
 from eta.model import EtaModel
 from eta.quote import prepare_items, quote_items
 from eta.settings import get_settings
@@ -48,12 +49,17 @@ def run_demo(out: Path, rows: int, console: Console) -> dict[str, dict]:
             result = run_backtest(history, test_start, replay=True, actual_hours=actual)
         metrics = result.metrics
         results[name] = metrics
+        worst = metrics["worst_segment_on_time_rate"]  # None: no segment is big enough to judge
         console.print(
             f"[bold]{name}[/]: replay backtest from {test_start:%Y-%m-%d}, {metrics['items']:,} "
             f"items: on time [bold]{metrics['on_time_rate']:.1%}[/] (target "
             f"{spec.confidence:.0%}), worst segment "
-            f"{metrics['worst_segment_on_time_rate'] or 0:.1%}"
-            f", mean promise {metrics['mean_promise_hours']:.1f} clock hours"
+            + (
+                f"{worst:.1%}"
+                if worst is not None
+                else f"n/a (no segment of {MIN_SEGMENT_ITEMS} items)"
+            )
+            + f", mean promise {metrics['mean_promise_hours']:.1f} clock hours"
         )
 
         with console.status(f"{name}: training on the full history"):
