@@ -50,6 +50,8 @@ def test_every_command_has_help() -> None:
     for command in ("train", "quote", "backtest", "demo"):
         result = run(command, "--help")
         assert result.exit_code == 0 and "--" in result.output
+    said = run("serve", "--help").output  # '[env ETA_PORT]' was read as markup and vanished
+    assert all(name in said for name in ("ETA_MODEL_DIR", "ETA_REGISTRY", "ETA_HOST", "ETA_PORT"))
 
 
 def test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace: Path) -> None:

@@ -427,17 +427,19 @@ def serve(
     model_dir: Annotated[
         Path | None,
         typer.Option(
-            help="A model directory or a folder of them [env ETA_MODEL_DIR; default: models]."
+            help="A model directory or a folder of them (env ETA_MODEL_DIR; default models)."
         ),
     ] = None,
     registry: Annotated[
         list[str] | None,
         typer.Option(
-            help="A registered model, models:/NAME@ALIAS; repeat for more [env ETA_REGISTRY]."
+            help="A registered model, models:/NAME@ALIAS; repeat for more (env ETA_REGISTRY)."
         ),
     ] = None,
-    host: Annotated[str | None, typer.Option(help="Interface [env ETA_HOST; 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [env ETA_PORT; 8000].")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface (env ETA_HOST; default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env ETA_PORT; default 8000).")] = None,
 ) -> None:
     """Run the quote service: API, agent console, checkout widget (settings: ETA_* variables)."""
     from service.server import serve as run_service
