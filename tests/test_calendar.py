@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from eta.calendar import Clock
+from eta.calendar import NAT, Clock
 from eta.spec import CalendarSpec, DatasetSpec
 
 SPECS = Path(__file__).resolve().parents[1] / "src" / "eta" / "specs"
@@ -200,12 +200,20 @@ def test_a_night_shift_cutoff_is_late_in_the_shift_it_belongs_to(
     start = local(SARAJEVO, ordered)
     assert clock.effective_start(start)[0] == pd.Timestamp(counted_from, tz=SARAJEVO)
     assert clock.after_cutoff(start)[0] == late
+    # The cut-off the start is measured against, as an instant: 04:00 in its shift's night.
+    [cutoff] = pd.to_datetime(clock.cutoffs(start), utc=True).tz_convert(SARAJEVO)
+    assert cutoff.time() == dt.time(4)
 
 
 def test_after_cutoff_flags() -> None:
     starts = local(BERLIN, "2025-03-11 15:00", "2025-03-11 14:00", "2025-03-16 10:00", None)
     np.testing.assert_array_equal(DELIVERIES.after_cutoff(starts), [True, False, False, False])
     assert not TICKETS.after_cutoff(starts).any()
+    cutoffs = pd.to_datetime(DELIVERIES.cutoffs(starts), utc=True).tz_convert(BERLIN)
+    assert [f"{c:%Y-%m-%d %H:%M}" for c in cutoffs[:3]] == ["2025-03-11 14:00"] * 2 + [
+        "2025-03-16 14:00"
+    ]
+    assert pd.isna(cutoffs[3]) and (TICKETS.cutoffs(starts) == NAT).all()
 
 
 def test_without_cutoff_start_is_unchanged() -> None:

@@ -340,6 +340,17 @@ class Clock:
         _, time_of_day = self._into_working_day(self._local_wall_ns(s))
         return (s != NAT) & (time_of_day > self._cutoff_ns)
 
+    def cutoffs(self, start: Instants) -> np.ndarray:
+        """The cut-off instant (UTC nanoseconds) of each start's working day: said in the
+        customer's zone beside the start, as the start is ('2:27 AM, after the 4:30 PM
+        cut-off' in Tehran, not Berlin's '2:00 PM' beside Tehran's 2:27 AM)."""
+        s = self._utc_ns(start)
+        if self._cutoff_ns is None:
+            return np.full(s.shape, NAT, dtype=np.int64)
+        day, _ = self._into_working_day(self._local_wall_ns(s))
+        local = day * NS_PER_DAY + self._day_begins_ns + self._cutoff_ns
+        return np.where(s != NAT, self._localize(local.astype("datetime64[ns]")), NAT)
+
     def _into_working_day(self, local_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each local wall time's working day (local date, in days since 1970-01-01) and how far
         into that day it is: from midnight, or for a night shift from when the shift that

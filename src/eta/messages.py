@@ -148,6 +148,11 @@ class Speaker:
         local = int(wall_nanoseconds(np.array([utc_ns], dtype=np.int64), self.timezone)[0])
         return self._moment("agent", 0, local // NS_PER_DAY, local % NS_PER_DAY // NS_PER_MINUTE)
 
+    def time_of_day(self, utc_ns: int) -> str:
+        """One moment's time of day (UTC nanoseconds), without its date ('5:00 PM')."""
+        local = int(wall_nanoseconds(np.array([utc_ns], dtype=np.int64), self.timezone)[0])
+        return self._time_words(local % NS_PER_DAY // NS_PER_MINUTE)
+
     def day(self, day: dt.date, row: int) -> str:
         """A day on its own relative to row ``row``'s reference ('tomorrow', 'Thursday')."""
         number = day.toordinal() - _EPOCH_ORDINAL
@@ -278,8 +283,7 @@ class Speaker:
 
     def _after_cutoff(self, facts: dict, row: int) -> tuple[str, str]:
         lang = self.language
-        hour, minute = (int(part) for part in facts["cutoff"].split(":"))
-        cutoff = lang.time(hour, minute)
+        cutoff = self.time_of_day(facts["cutoff_at"])  # in the zone the start is said in
         started, begin = self.exact(facts["started"]), self.exact(facts["begin"])
         agent = lang.text("risk.after_cutoff.agent", started=started, begin=begin, cutoff=cutoff)
         return self._kind("risk.after_cutoff.customer", cutoff=cutoff), agent

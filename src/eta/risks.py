@@ -209,9 +209,12 @@ def _after_cutoff(model: EtaModel, f: QuoteFacts):
     late[late] &= clock.is_working_day(start[late])
     rows = np.flatnonzero(late)
     started, begin = utc_nanoseconds(start)[rows].tolist(), f.begin.asi8[rows].tolist()
-    for row, started_at, begins_at in zip(rows.tolist(), started, begin, strict=True):
+    cutoffs = clock.cutoffs(start[rows]).tolist()
+    for row, started_at, begins_at, cutoff_at in zip(
+        rows.tolist(), started, begin, cutoffs, strict=True
+    ):
         # Instants as UTC nanoseconds: a batch has thousands of these notes.
-        facts = {"started": started_at, "begin": begins_at, "cutoff": clock.calendar.cutoff}
+        facts = {"started": started_at, "begin": begins_at, "cutoff_at": cutoff_at}
         yield row, _finding("after_cutoff", **facts)
 
 
