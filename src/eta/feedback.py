@@ -381,7 +381,9 @@ class OutcomeFeed:
         finish_ns = utc_nanoseconds(finished_at)  # '2026-12-05T10:00Z' reads as microseconds
         seen_ns = utc_nanoseconds(observed_at)
         reported = finished_at.notna().to_numpy(bool)
-        first = _first_reports(items, [c for c in model.spec.feature_columns if c in items])
+        # As the model reads the values: 'HIGH' after 'high' is the same item, not a change.
+        learnt = model.spelled_as_learnt(items)
+        first = _first_reports(learnt, [c for c in model.spec.feature_columns if c in items])
         for i, key in enumerate(ids):  # against what was reported before, maybe to another version
             if not errors[i]:
                 finish_i = int(finish_ns[i]) if reported[i] else None
@@ -389,7 +391,7 @@ class OutcomeFeed:
         ok = np.array([e == "" for e in errors], dtype=bool)
         fresh = ok & np.array([k not in self._items and k not in self._done for k in ids])
         fresh &= ~pd.Series(np.where(ok, ids, None)).duplicated().to_numpy()  # later rows: news
-        predictive = model.predict(model.spelled_as_learnt(items[fresh])) if fresh.any() else None
+        predictive = model.predict(learnt[fresh]) if fresh.any() else None
         # Items first heard of now were quoted when they began, with the corrections in force
         # then: not with those that earlier reports, or this one's own news, have moved since
         # (500 broken promises reported at once read as 83% kept, each judged by a promise its

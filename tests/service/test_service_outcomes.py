@@ -295,6 +295,8 @@ def test_a_report_contradicting_an_earlier_one_is_refused_naming_its_field(
         [error] = send(relabelled)
         assert error["field"] == "items[0].features"
         assert error["message"].startswith("the features differ from the item's first report")
+        shouted = {**second, "features": {k: v.upper() for k, v in second["features"].items()}}
+        assert send(shouted) == []  # the same values, as the model reads them
 
 
 def test_a_naive_finish_in_the_repeated_autumn_hour_is_read_as_its_second_occurrence(
