@@ -306,6 +306,12 @@ def parse_finishes(
     return end
 
 
+def written_as_date(cells: pd.Series) -> pd.Series:
+    """Whether each cell is written without a time of day ('2025-01-06'): read as its
+    midnight, which is rarely what a finish or a promise written that way means."""
+    return ~cells.astype("string").str.contains(":", regex=False).fillna(True).astype(bool)
+
+
 def parse_timestamps(
     values: pd.Series,
     timezone: str,
@@ -529,7 +535,7 @@ def load_history(
     problems.add(placeholders(end, before, tz), spec.end, PLACEHOLDER_FINISH)
     if before.any():  # '2025-01-01' for a ticket opened at 02:18 that day
         cells = raw.loc[before.fillna(False).to_numpy(bool), spec.end].astype("string")
-        day_only = ~cells.str.contains(":", regex=False).fillna(True).astype(bool)
+        day_only = written_as_date(cells)
         problems.add(
             day_only.reindex(raw.index, fill_value=False),
             spec.end,

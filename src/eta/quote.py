@@ -38,6 +38,7 @@ from eta.data import (
     segment_values,
     unread_times,
     write_table,
+    written_as_date,
 )
 from eta.localization import Language, language
 from eta.model import EtaModel
@@ -385,8 +386,7 @@ def _end_of_date_only(cells: pd.Series, promised: pd.Series, zone: str) -> pd.Se
     end of that date in ``zone``: 23:59 local, as promises to a date are represented
     (:mod:`eta.rounding`). Read as its midnight, an order promised for Thursday was apologised
     for and escalated on Thursday morning."""
-    day_only = ~cells.astype("string").str.contains(":", regex=False).fillna(True).astype(bool)
-    day_only &= promised.notna()
+    day_only = written_as_date(cells) & promised.notna()
     if not day_only.any():
         return promised
     midnight = promised[day_only].dt.tz_convert(zone).dt.tz_localize(None)
