@@ -66,7 +66,7 @@ def _plausible(value: datetime) -> datetime:
     return value
 
 
-def _written_as_a_date(value: object) -> object:
+def _not_unix_seconds(value: object) -> object:
     """pydantic reads a number (or a string of digits) as Unix seconds: 1700000000 was taken
     for 2023-11-14 without a word, where a client meant something else or a typo."""
     digits = isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit()
@@ -77,7 +77,7 @@ def _written_as_a_date(value: object) -> object:
     return value
 
 
-Instant = Annotated[datetime, BeforeValidator(_written_as_a_date), AfterValidator(_plausible)]
+Instant = Annotated[datetime, BeforeValidator(_not_unix_seconds), AfterValidator(_plausible)]
 """An ISO-8601 instant between 2000 and 2100; without an offset, the model's local time."""
 
 

@@ -145,13 +145,16 @@ class Speaker:
     def exact(self, utc_ns: int) -> str:
         """One moment (UTC nanoseconds) for agents, with its date ('Thursday, January 8,
         5:00 PM')."""
-        local = int(wall_nanoseconds(np.array([utc_ns], dtype=np.int64), self.timezone)[0])
+        local = self._wall(utc_ns)
         return self._moment("agent", 0, local // NS_PER_DAY, local % NS_PER_DAY // NS_PER_MINUTE)
 
     def time_of_day(self, utc_ns: int) -> str:
         """One moment's time of day (UTC nanoseconds), without its date ('5:00 PM')."""
-        local = int(wall_nanoseconds(np.array([utc_ns], dtype=np.int64), self.timezone)[0])
-        return self._time_words(local % NS_PER_DAY // NS_PER_MINUTE)
+        return self._time_words(self._wall(utc_ns) % NS_PER_DAY // NS_PER_MINUTE)
+
+    def _wall(self, utc_ns: int) -> int:
+        """One moment's local wall time in the customer's zone, as naive nanoseconds."""
+        return int(wall_nanoseconds(np.array([utc_ns], dtype=np.int64), self.timezone)[0])
 
     def day(self, day: dt.date, row: int) -> str:
         """A day on its own relative to row ``row``'s reference ('tomorrow', 'Thursday')."""
