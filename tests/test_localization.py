@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eta.calendar import utc_nanoseconds
+from eta.calendar import utc_nanoseconds, wall_nanoseconds
 from eta.localization import LANGUAGES, catalog, language, placeholders
 from eta.messages import Speaker, compose
 from eta.risks import CODES
@@ -166,6 +166,38 @@ def test_a_likely_day_beside_a_dated_promise_carries_its_date_too(code: str) -> 
     assert day in dated and lang.date(dt.date(2026, 12, 14)) in dated  # likely and follow-up
     assert lang.date(dt.date(2026, 12, 9)) not in near  # a weekday beside a weekday promise
     assert lang.date(dt.date(2026, 12, 10)) not in near
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_a_follow_up_at_night_for_the_customer_is_said_by_the_part_of_the_day(code: str) -> None:
+    """Berlin's agents update at 14:00, which is 5:00 AM in Los Angeles: that customer hears
+    'on Wednesday morning'; one in New York, at 8:00 AM, hears the time."""
+    spec = load_spec("tickets")
+    follow_up = utc_nanoseconds(pd.DatetimeIndex([pd.Timestamp("2026-12-09T13:00", tz="UTC")]))
+    said = {}
+    for zone in ("America/Los_Angeles", "America/New_York"):
+        reference = pd.DatetimeIndex([pd.Timestamp("2026-12-07T15:00", tz="UTC")])
+        speaker = Speaker(language(code), spec, zone, reference)
+        words = compose(
+            speaker,
+            earliest=follow_up - 30 * 3_600 * 10**9,
+            likely=follow_up - 3_600 * 10**9,
+            promise=follow_up + 30 * 3_600 * 10**9,
+            follow_up=follow_up,
+            in_progress=np.zeros(1, bool),
+            elapsed=np.zeros(1),
+            escalate=np.zeros(1, bool),
+            segments=["0:all"],
+            findings=[[]],
+            confidence=0.9,
+        )
+        local = wall_nanoseconds(follow_up, zone)
+        on = {style: speaker.said(local, style)[0] for style in ("on.time", "on.part")}
+        said[zone] = words["follow_up_message"][0], on
+    night, words = said["America/Los_Angeles"]
+    assert words["on.part"] in night and words["on.time"] not in night
+    day, words = said["America/New_York"]
+    assert words["on.time"] in day
 
 
 @pytest.mark.parametrize("code", LANGUAGES)

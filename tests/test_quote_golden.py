@@ -358,7 +358,9 @@ def test_a_delivery_window_said_in_the_shoppers_time_zone_and_language(deliverie
     # The same parcel for a shopper in New York, in Russian: 18:30 in Berlin on Monday is 12:30
     # in New York, so the promised date is Monday there too, and it lasts until 23:59 their time.
     # Berlin's 14:00 cut-off is their 08:00, said in their time as the follow-up is (it was
-    # said as 14:00, a time of day in another zone than every other one in the message).
+    # said as 14:00, a time of day in another zone than every other one in the message). The
+    # follow-up, 13:00 in Berlin, is 7:00 AM for them: before a person's day, so "Monday
+    # morning" (it was "Monday at 07:00").
     q = quote(deliveries, "2025-12-24 16:00", locale="ru", timezone="America/New_York")
     assert q["timezone"] == "America/New_York"
     assert local(q["promise_at"], "America/New_York") == "Mon 2025-12-29 23:59"  # their Monday
@@ -366,6 +368,6 @@ def test_a_delivery_window_said_in_the_shoppers_time_zone_and_language(deliverie
     assert q["customer_message"] == (
         "Ваш заказ будет доставлен в понедельник. Завтра — праздничный день, поэтому может "
         "потребоваться всё отведённое время. Заказ оформлен после 08:00, поэтому он будет "
-        "отправлен в следующий рабочий день. Мы сообщим Вам новости в понедельник в 07:00, "
+        "отправлен в следующий рабочий день. Мы сообщим Вам новости в понедельник утром, "
         "если заказ к тому времени не будет доставлен."
     )

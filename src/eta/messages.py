@@ -28,6 +28,7 @@ from eta.calendar import NAT, NS_PER_DAY, NS_PER_MINUTE, utc_nanoseconds, wall_n
 from eta.calibration import AHEAD, ALL
 from eta.localization import Language, placeholders
 from eta.risks import Finding
+from eta.rounding import in_contact_hours
 from eta.spec import DatasetSpec
 from eta.usual import BUSIER
 
@@ -428,7 +429,7 @@ def compose(
 
     follow = _per_distinct(
         sentence(f"message.follow_up.{spec.kind}"),
-        follow_up=speaker.said(follow_up, "on.time", dated(follow_up)),
+        follow_up=_follow_up_words(speaker, follow_up, dated(follow_up)),
     )
     say_by, say_window = (sentence(f"message.{k}.{spec.kind}") for k in ("by", "window"))
     window = _per_distinct(
@@ -582,6 +583,17 @@ def _time_key(uses: str | None, minute: int) -> int | None:
 def _part(minute: int) -> int:
     """Morning (0) before noon, afternoon (1) until 17:00, evening (2)."""
     return 0 if minute < _AFTERNOON else 1 if minute <= _EVENING else 2
+
+
+def _follow_up_words(speaker: Speaker, local: np.ndarray, dated: np.ndarray) -> np.ndarray:
+    """When the customer hears from us: to the minute within a person's day, by the part of the
+    day outside it. Follow-ups are set in the business's hours; a customer eight time zones
+    away was told "We will update you on Wednesday at 5:00 AM" (now "on Wednesday morning")."""
+    out = speaker.said(local, "on.time", dated)
+    night = ~in_contact_hours(local) & (local != NAT)
+    if night.any():
+        out[night] = speaker.said(local, "on.part", dated)[night]
+    return out
 
 
 def _parts(minutes: np.ndarray) -> np.ndarray:

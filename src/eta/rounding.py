@@ -48,13 +48,21 @@ ROUNDINGS = ("minute", "hour", "day", "date")
 _LAST_MINUTE = NS_PER_DAY - NS_PER_MINUTE
 CONTACT_HOURS = ("08:00", "20:00")
 """When a person can be told something: a wall clock's follow-ups fall in these local hours
-(where the calendar's hours overlap them) instead of at midnight or in the small hours."""
+(where the calendar's hours overlap them) instead of at midnight or in the small hours, and a
+follow-up outside them in the customer's zone is said by the part of the day
+(:func:`eta.messages.compose`)."""
 _CONTACT_NS = tuple(
     int(hour) * NS_PER_HOUR + int(minute) * NS_PER_MINUTE
     for hour, minute in (t.split(":") for t in CONTACT_HOURS)
 )
 _MAX_DAYS_OFF = 370
 """How far to look for a working day (a year of holidays is already an absurd calendar)."""
+
+
+def in_contact_hours(local: np.ndarray) -> np.ndarray:
+    """Whether local wall-clock nanoseconds fall within :data:`CONTACT_HOURS`."""
+    minute = np.asarray(local, dtype=np.int64) % NS_PER_DAY
+    return (minute >= _CONTACT_NS[0]) & (minute <= _CONTACT_NS[1])
 
 
 def round_promise(
