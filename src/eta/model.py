@@ -796,14 +796,16 @@ class Predictive:
             median, top = dist.quantile(np.array([0.5, confidence]))
             span = np.maximum(spread * (top - median), MIN_SPREAD)
             warp = _Warp(median, top, np.maximum(1.0 + offsets[rows, 1:] / span, MIN_STRETCH))
-            z_done = np.where(
-                done[rows, None] > 0,
-                warp.inverse((np.log(np.maximum(done[rows, None], 1e-9)) - loc) / spread),
-                -np.inf,
+            started = done[rows, None] > 0
+            z_seen = np.where(
+                started, (np.log(np.maximum(done[rows, None], 1e-9)) - loc) / spread, -np.inf
             )
+            z_done = np.where(started, warp.inverse(z_seen), -np.inf)
             asked = levels[rows]
             if self.in_flight is not None:
-                asked = self.in_flight.level(asked, dist.cdf(z_done))
+                # The item's age in its distribution: a shorter recent tail does not make it
+                # older (as above, that evidence is about new items' promises).
+                asked = self.in_flight.level(asked, dist.cdf(np.minimum(z_done, z_seen)))
             z = dist.conditional_quantile(asked, z_done)
             hours = np.exp(loc + spread * warp(z))
             # A safety net for items that have outlived anything history can speak for (the
