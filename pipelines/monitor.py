@@ -6,8 +6,10 @@ happened since (an export with the spec's id and end columns, or a file with ``i
 
     python pipelines/monitor.py --quotes q.parquet --outcomes export.parquet --spec tickets.yaml
 
-Exit status: 0 no alert, 1 some segment keeps fewer promises than its target beyond noise,
-2 bad input.
+Exit status: 0 no alert, 1 some segment keeps fewer promises than its target beyond noise (the
+noise of all the segments judged together: a model on target everywhere alerts in at most 5% of
+runs), 2 bad input. With ``--spec`` and an export that has the spec's segment columns, segments
+are the items' own ('normal / security'), as ``eta backtest`` names them.
 """
 
 from __future__ import annotations
