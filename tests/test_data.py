@@ -250,6 +250,21 @@ def test_a_history_without_open_items_whose_latest_are_young_is_doubted(tmp_path
     assert not any(doubt.startswith("no item is open") for doubt in said)
 
 
+def test_an_export_that_lost_its_recent_finishes_is_doubted() -> None:
+    """An ETL that stopped writing the end column leaves recent items open for weeks; a model
+    would take them for the slowest items of all. Open rows as the world leaves them (the
+    same history exported whole) are not doubted."""
+    sim = tickets(4_000, seed=3)
+    history, spec = sim.history.copy(), sim.spec
+    assert doubts(load_history(history, spec), as_of_given=False) == []
+    lost = history[spec.start] >= "2025-10-01"
+    history.loc[lost, spec.end] = pd.NaT
+    said = doubts(load_history(history, spec), as_of_given=False)
+    [doubt] = [d for d in said if "lose their finishes" in d]
+    assert doubt.startswith("1,187 of the items that started since 2025-07-18 are still open")
+    assert f"an empty {spec.end} where the item was done" in doubt
+
+
 def test_doubts_name_a_late_last_timestamp_and_items_open_longer_than_any_finish(
     tmp_path: Path,
 ) -> None:

@@ -163,6 +163,18 @@ def test_a_longer_running_tail_stretches_the_time_left_for_overdue_items_a_short
     np.testing.assert_allclose(left_faster, left)
 
 
+def test_a_history_whose_recent_items_all_look_open_still_trains(tickets_sim) -> None:
+    """An export that lost its recent finishes leaves a calibration period mostly open, whose
+    tail has no end in sight: training crashed ("hours are too large to add to an instant")
+    judging where its promises reach."""
+    history, spec = tickets_sim.history.head(6_000).copy(), tickets_sim.spec
+    history.loc[history.index[-2_000:], spec.end] = pd.NaT
+    loaded = load_history(history, spec)
+    model = EtaModel(spec).fit(loaded)
+    quotes = model.quantiles(loaded.frame.tail(50), [0.5, 0.9])
+    assert np.all(np.isfinite(quotes)) and np.all(quotes[:, 1] >= quotes[:, 0])
+
+
 def test_a_saved_model_loads_and_quotes_identically(
     tickets_model, tickets_history, tmp_path: Path
 ) -> None:

@@ -59,6 +59,7 @@ import pandas as pd
 from eta.spec import WEEKDAYS, CalendarSpec, DatasetSpec
 
 __all__ = [
+    "MAX_HOURS",
     "NAT",
     "NS_PER_DAY",
     "NS_PER_HOUR",
@@ -77,6 +78,9 @@ NS_PER_HOUR = 60 * NS_PER_MINUTE
 NS_PER_DAY = 24 * NS_PER_HOUR
 NAT = np.iinfo(np.int64).min
 """Units of the int64 nanosecond instants the clocks compute with, and their missing value."""
+MAX_HOURS = 500_000
+"""The most clock hours :meth:`Clock.add_hours` adds (57 years of wall time): far beyond any
+promise worth saying, and within the int64 nanoseconds of the instants."""
 
 Instants: TypeAlias = "pd.Series | pd.DatetimeIndex | np.ndarray | Sequence[Any]"
 """What :class:`pandas.DatetimeIndex` accepts: a Series, index, array or list of instants."""
@@ -260,9 +264,9 @@ class Clock:
         if h.shape != s.shape:
             raise ValueError(f"start and hours differ in length ({len(s)} vs {len(h)})")
         missing = (s == NAT) | ~np.isfinite(h)
+        if h.size and np.abs(np.where(missing, 0.0, h)).max() > MAX_HOURS:
+            raise ValueError(f"hours are too large to add to an instant (more than {MAX_HOURS:,})")
         micros = np.rint(np.where(missing, 0.0, h) * 3.6e9)
-        if micros.size and np.abs(micros).max() > 2.0e15:  # ~ 63 years of hours per row
-            raise ValueError("hours are too large to add to an instant (more than ~500,000)")
         step = micros.astype(np.int64) * 1000
         out = s + step if self.kind == "wall" else self._add_business(s, step, missing)
         out[missing] = NAT

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import NAT, Clock, utc_instants
+from eta.censoring import censoring_survival
 from eta.spec import DatasetSpec
 
 START, END, SEEN, HOURS, FINISHED, SEGMENT = (
@@ -708,6 +709,13 @@ EXPECTED_OPEN = 8
 items running at the export time is suspect (the chance is about that of a Poisson count of 8
 coming out 0: 1 in 3,000)."""
 
+LOST_FINISHES_FACTOR = 5.0
+"""A history whose later half has this many times more open items than the earlier half's
+durations explain (plus :data:`EXPECTED_OPEN`) is suspect. A peak season at the export, or a
+slowdown, leaves two to five times more open (2.3x in a year of synthetic tickets exported in
+December's peak; 4.8x when items became 2.5 times slower for the last ten weeks); an export
+that lost every finish after a date, twelve times more."""
+
 MIN_ROWS_TO_DOUBT = 100
 """A feature column is doubted for being empty or constant only in a history this long: in a
 handful of rows one value everywhere can be true."""
@@ -806,6 +814,16 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                 f"them with an empty {history.spec.end}: without them the slowest items are "
                 "missing and promises come out short"
             )
+    if len(frame) >= MIN_ROWS_TO_DOUBT and finished.any() and not finished.all():
+        since, running, expected = _open_since_the_middle(frame, history.as_of)
+        if running >= LOST_FINISHES_FACTOR * expected + EXPECTED_OPEN:
+            said.append(
+                f"{running:,} of the items that started since {since:%Y-%m-%d} are still open, "
+                f"though at the durations of the items that started before then about "
+                f"{expected:,.0f} would be; did the export lose their finishes (an empty "
+                f"{history.spec.end} where the item was done), or have items become much "
+                "slower? Open, they make promises far longer"
+            )
     if finished.any():
         # The longest of all but the slowest 0.1%: one start typed in 1900 must not hide them.
         longest = np.quantile(frame[HOURS].to_numpy(float)[finished], 0.999)
@@ -827,6 +845,25 @@ def _after(raw: pd.DataFrame, column: str, times: pd.Series, later: pd.Timestamp
     return pd.DataFrame(
         {"row": rows + 1, "column": column, "written": written, "at": times[rows]}
     ).reset_index(drop=True)
+
+
+def _open_since_the_middle(
+    frame: pd.DataFrame, as_of: pd.Timestamp
+) -> tuple[pd.Timestamp, int, float]:
+    """The median start, how many items that started since are open, and how many would be at
+    the durations of those that started before (Kaplan–Meier on wall time, open items censored
+    when last seen): the earlier half has watched its items longer than the later half's ages."""
+    starts = frame[START]
+    middle = starts.quantile(0.5)
+    early = (starts < middle).to_numpy()
+    finished = frame[FINISHED].to_numpy(bool)
+    hour = pd.Timedelta(hours=1)
+    taken = ((frame[SEEN] - starts) / hour).to_numpy(float)
+    times, survival = censoring_survival(taken[early], ~finished[early])  # a finish: the event
+    ages = ((frame[SEEN].where(~frame[FINISHED], as_of) - starts) / hour).to_numpy(float)[~early]
+    at = np.searchsorted(times, ages, side="right") - 1
+    running = np.where(at >= 0, survival[np.maximum(at, 0)], 1.0)
+    return middle, int((~finished[~early]).sum()), float(running.sum())
 
 
 def _expected_open(durations: pd.Series, ages: pd.Series) -> float:

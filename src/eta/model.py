@@ -328,6 +328,10 @@ class EtaModel:
             np.full((len(items), 1), self.spec.confidence)
         )[:, 0]
         starts = items[START]
+        # A calibration period whose items are mostly still open (an export that lost its
+        # recent finishes) has a tail without end; episodes need promises only as far as the
+        # oldest item's age, which reaches the export.
+        promised = np.minimum(promised, hours.max())
         reach = self.clock_.add_hours(self.clock_.effective_start(starts), promised)
         inside, episodes = ended_episodes(starts, utc_nanoseconds(reach), hazard, finished)
         return ~inside, episodes
