@@ -13,6 +13,7 @@ tracking store cannot be used.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -53,9 +54,12 @@ def main(
     """Retrain, compare with @champion, register, promote when better."""
     from rich.console import Console
 
-    if not holdout_days > 0:  # before minutes of training, and before a version is registered
-        raise typer.BadParameter(f"{holdout_days:g} is not a number of days above 0",
-                                 param_hint="--holdout-days")  # fmt: skip
+    # Before minutes of training, and before a version is registered; inf got pandas' words.
+    if not (holdout_days > 0 and math.isfinite(holdout_days)):
+        raise typer.BadParameter(
+            f"{holdout_days:g} is not a finite number of days above 0, such as 28",
+            param_hint="--holdout-days",
+        )
     if not 0 <= tolerance < 1:
         raise typer.BadParameter(
             f"{tolerance:g} is not a share of promises from 0 to 1, such as 0.02",

@@ -122,7 +122,8 @@ def test_the_pipeline_answers_bad_input_with_one_line_and_status_2(tmp_path: Pat
     assert "key 'clock'" in done.stderr and "Traceback" not in done.stderr
     spec.write_text("name: t\nkind: resolution\nstart: a\nend: b\n")
     for option, value, says in (
-        ("--holdout-days", "0", "0 is not a number of days above 0"),
+        ("--holdout-days", "0", "0 is not a finite number of days above 0"),
+        ("--holdout-days", "inf", "inf is not a finite number of days"),
         ("--tolerance", "-1", "-1 is not a share of promises from 0 to 1"),
     ):
         done = subprocess.run(
@@ -197,6 +198,94 @@ def test_a_history_the_champion_cannot_read_is_refused_before_anything_is_regist
         retrain_and_promote(tickets, "tickets", tmp_path / "out")
     versions = mlflow.MlflowClient().search_model_versions("name = 'tickets'")
     assert [str(v.version) for v in versions] == ["1"]
+
+
+def _register_champion(model: EtaModel, directory: Path) -> None:
+    logged = tracking.log_run(
+        "train tickets", {}, {}, model_dir=model.save(directory), register_as="tickets"
+    )
+    tracking.set_alias("tickets", CHAMPION, logged["version"])
+
+
+def test_a_change_of_promise_level_is_refused_before_anything_is_registered(
+    tickets_model: EtaModel, tickets_sim, tmp_path: Path
+) -> None:
+    """A P80 candidate replaced a P90 champion, judged at 80% as over-padded: the promise
+    customers get dropped to 80% without anyone deciding it."""
+    import mlflow
+
+    from eta.promotion import ChampionMismatch
+
+    _register_champion(tickets_model, tmp_path / "m")
+    at_80 = load_history(
+        tickets_sim.history, tickets_sim.spec.model_copy(update={"confidence": 0.8})
+    )
+    with pytest.raises(ChampionMismatch, match="promises at P90, the new spec 'tickets' at P80"):
+        retrain_and_promote(at_80, "tickets", tmp_path / "out")
+    with pytest.raises(ChampionMismatch, match=r"on purpose, register the new model \(eta train"):
+        compare(EtaModel(at_80.spec), at_80, tickets_model)
+    versions = mlflow.MlflowClient().search_model_versions("name = 'tickets'")
+    assert [str(v.version) for v in versions] == ["1"]
+
+
+def test_a_candidate_spec_with_fewer_features_is_not_told_the_export_lacks_them(
+    tickets_model: EtaModel, tickets_sim
+) -> None:
+    """The file had the champion's columns; only the new spec left them out, and the message
+    sent the data team looking for a fault in the export."""
+    from eta.promotion import ChampionMismatch, check_champion_reads
+    from eta.spec import FeatureSpec
+
+    weak = tickets_sim.spec.model_copy(
+        update={"features": FeatureSpec(categorical=("channel",)), "segments": ()}
+    )
+    history = load_history(tickets_sim.history, weak)
+    with pytest.raises(ChampionMismatch) as error:
+        check_champion_reads(tickets_model, history)
+    message = str(error.value)
+    assert "['priority', 'category', 'queue_open']" in message
+    assert "the new spec 'tickets' (features ['channel']) does not load" in message
+    assert "does not have" not in message and "declare them in the new spec" in message
+
+
+def test_a_holdout_too_short_for_the_gate_says_to_lengthen_it_not_to_wait(
+    tickets_history: History,
+) -> None:
+    """A 1-day holdout behind a champion trained months before was blamed on the champion's
+    cut-off and told to wait for outcomes, which never adds a day to it."""
+    early = seen_at(tickets_history, tickets_history.as_of - pd.Timedelta(days=75))
+    champion = EtaModel(early.spec).fit(early)
+    for against in (champion, None):
+        comparison = compare(
+            EtaModel(tickets_history.spec), tickets_history, against, holdout_days=1
+        )
+        [reason] = comparison.reasons
+        assert not comparison.promote and reason.startswith("the holdout of 1 day (")
+        assert "(need 200): pass a longer --holdout-days" in reason
+        assert "cut-off" not in reason and "retrain again" not in reason
+
+
+def test_a_sqlite_store_in_a_folder_that_does_not_exist_is_refused_not_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped ETA_TRACKING_URI made its folders and an empty registry, and the first
+    candidate was promoted with no champion to compare it with."""
+    from eta.settings import get_settings
+
+    mistyped = tmp_path / "typo" / "sub" / "mlfow.db"
+    monkeypatch.setenv("ETA_TRACKING_URI", f"sqlite:///{mistyped}")
+    get_settings.cache_clear()
+    with pytest.raises(tracking.TrackingError) as error:
+        tracking.check_store()
+    assert f"'sqlite:///{mistyped}' (ETA_TRACKING_URI) cannot be used" in str(error.value)
+    assert f"the folder {mistyped.parent} does not exist" in str(error.value)
+    assert not (tmp_path / "typo").exists()
+
+    first = tmp_path / "new_team.db"  # a new store in a folder that exists: a team's first run
+    monkeypatch.setenv("ETA_TRACKING_URI", f"sqlite:///{first}")
+    get_settings.cache_clear()
+    tracking.check_store()
+    assert first.exists()
 
 
 @pytest.mark.parametrize(

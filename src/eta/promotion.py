@@ -216,7 +216,11 @@ class Holdout:
         wall = (frame[END] - frame[START])[frame[FINISHED]]
         settle = wall.quantile(0.9) if len(wall) else pd.Timedelta(0)
         end = history.as_of - settle
-        start = max(end - pd.Timedelta(days=days), frame[START].min())  # a short history's
+        first = frame[START].min()
+        # A holdout longer than the history starts at its first item, without first building
+        # a Timedelta of all its days: pandas refuses a billion days in its own words.
+        reaches_back = days < (end - first) / pd.Timedelta(days=1)
+        start = end - pd.Timedelta(days=days) if reaches_back else first
         if not_before is not None:
             start = min(max(start, not_before), end)
         return cls(start, end)
@@ -249,7 +253,8 @@ class Comparison:
 
 
 class ChampionMismatch(ValueError):
-    """The champion reads columns the new history does not have: its spec is another one."""
+    """The champion cannot be judged beside the new spec's candidate: it reads columns the new
+    spec does not load, counts hours another way, or promises at another level."""
 
 
 def check_champion_reads(
@@ -261,15 +266,16 @@ def check_champion_reads(
     spec for another dataset (deliveries registered as ``tickets``) would otherwise stop the
     comparison deep in the features with a bare column name.
     """
-    missing = [c for c in champion.spec.feature_columns if c not in history.frame.columns]
-    if missing:
-        raise ChampionMismatch(
-            f"{champion_name} reads column(s) {missing} that the new export ({history.source}, "
-            f"spec {history.spec.name!r} with features {list(history.spec.feature_columns)}) "
-            "does not have: the champion's spec differs. Nothing was registered; register a "
-            "model of another dataset under its own name (--name)"
-        )
     old, new = champion.spec, history.spec
+    missing = [c for c in old.feature_columns if c not in history.frame.columns]
+    if missing:  # a history holds only its spec's columns, whatever else the file has
+        raise ChampionMismatch(
+            f"{champion_name} reads column(s) {missing} that the new spec {new.name!r} "
+            f"(features {list(new.feature_columns)}) does not load from {history.source}: the "
+            "champion's spec differs, and the champion is judged only on a history that holds "
+            "its columns. Nothing was registered; declare them in the new spec, or register a "
+            "model with other features, or of another dataset, under its own name (--name)"
+        )
     if _hours_counted(old) != _hours_counted(new):  # durations, promises and features alike
         raise ChampionMismatch(
             f"{champion_name} counts time on the {old.clock} clock ({_clock_words(old)}), the "
@@ -277,6 +283,17 @@ def check_champion_reads(
             "promises are in different hours and cannot be judged on one holdout. Nothing was "
             "registered; register the new model under its own name (--name), or retire the "
             "champion's alias first"
+        )
+    if old.confidence != new.confidence:
+        # Judged at the new level, a P90 champion looked over-padded against an 80% target and
+        # gave way to a P80 candidate: the promise customers get dropped without a decision.
+        raise ChampionMismatch(
+            f"{champion_name} promises at P{old.confidence * 100:g}, the new spec "
+            f"{new.name!r} at P{new.confidence * 100:g}: promoting it would change the level "
+            "customers are promised at, which a retrain does not decide. Nothing was "
+            "registered; to change the level on purpose, register the new model (eta train "
+            f"--register) and point @{CHAMPION} at its version, or register it under its own "
+            "name (--name)"
         )
 
 
@@ -317,6 +334,9 @@ def compare(
     items = period_items(history, holdout.start, holdout.end)
     short = holdout.start <= history.frame[START].min()  # nothing before it to train on
     if short or len(items) < gate.min_items:
+        why = _too_few(
+            len(items), history.as_of, champion_as_of, holdout, short, holdout_days, gate
+        )
         empty = promise_metrics(np.array([]), np.array([]), np.array([]), spec.confidence)
         return Comparison(
             holdout,
@@ -325,7 +345,7 @@ def compare(
             None,
             None,
             False,
-            [_too_few(len(items), history.as_of, champion_as_of, holdout, short)],
+            [why],
             pd.DataFrame(),
             history.as_of,
             champion_as_of,
@@ -392,11 +412,15 @@ def _too_few(
     champion_as_of: pd.Timestamp | None,
     holdout: Holdout,
     short: bool,
+    days: float,
+    gate: Gate,
 ) -> str:
     """Why there is nothing to judge, and what would change it. A candidate trained on data
     older than the champion's has no item in its history that the champion has not seen:
     no outcome arriving later fixes that (a report once advised waiting for them). A history
-    ``short``er than the holdout has nothing before it to train the shadow on either."""
+    ``short``er than the holdout has nothing before it to train the shadow on either. Only a
+    holdout cut short by the champion's training cut-off fills up with time; one of its full
+    ``days`` needs more days (``--holdout-days 1`` was told to wait, which never helps)."""
     if champion_as_of is not None and as_of < champion_as_of:
         return (
             f"the candidate's data (as of {as_of:%Y-%m-%d %H:%M} UTC) is older than the "
@@ -412,12 +436,16 @@ def _too_few(
             f"{items} items to judge, and no history before them to train the shadow on; "
             "retrain on a longer export, or pass a shorter --holdout-days"
         )
-    since = (
-        "the champion's training cut-off" if champion_as_of is not None else "the holdout's start"
-    )
+    if champion_as_of is not None and holdout.start <= champion_as_of:
+        return (
+            f"only {items} items started between the champion's training cut-off and the last "
+            f"one whose promise has come due (need {gate.min_items}); retrain again when more "
+            "outcomes are known"
+        )
     return (
-        f"only {items} items started between {since} and the last one whose promise "
-        "has come due; retrain again when more outcomes are known"
+        f"the holdout of {days:g} day{'' if days == 1 else 's'} ({holdout.start:%Y-%m-%d %H:%M}"
+        f" to {holdout.end:%Y-%m-%d %H:%M} UTC) holds {items} items (need {gate.min_items}): "
+        "pass a longer --holdout-days"
     )
 
 

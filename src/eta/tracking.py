@@ -149,6 +149,7 @@ def _mlflow():
 
     settings = get_settings()
     try:
+        _refuse_a_missing_folder(settings.tracking_uri)
         mlflow.set_tracking_uri(settings.tracking_uri)
         mlflow.set_experiment(settings.experiment)
     except Exception as exc:  # MLflow, SQLAlchemy, requests and OS errors alike
@@ -158,6 +159,28 @@ def _mlflow():
             f"used: {reason[:300]}"
         ) from None
     return mlflow
+
+
+def _refuse_a_missing_folder(uri: str) -> None:
+    """A SQLite store only in a folder that exists. MLflow makes the folders of a mistyped path
+    (one run made ``/nonexistent_dir`` at the filesystem's root) and a new, empty registry in
+    them; with no champion there, the first candidate was promoted without being compared. A
+    new store file in an existing folder is still made: a new team's first run."""
+    if not uri.startswith("sqlite:"):
+        return
+    from sqlalchemy.engine import make_url
+
+    database = make_url(uri).database
+    if not database or database == ":memory:":
+        return
+    folder = Path(database).parent.resolve()  # a relative path is read from here, as SQLite does
+    if not folder.is_dir():
+        state = "is not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(
+            f"the folder {folder} {state}; a store is made only in an existing folder (a "
+            "mistyped path would start an empty registry, with no champion): correct the "
+            "setting, or make the folder for a new store"
+        )
 
 
 def _short(value: object) -> str:
