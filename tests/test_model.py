@@ -374,13 +374,16 @@ def test_a_damaged_model_directory_is_refused_naming_the_file(tickets_model, tmp
     message naming no file."""
     from eta.data import DataError
 
-    missing, cut = tmp_path / "missing", tmp_path / "cut"
-    for directory in (missing, cut):
+    missing, cut, emptied = tmp_path / "missing", tmp_path / "cut", tmp_path / "emptied"
+    for directory in (missing, cut, emptied):
         tickets_model.save(directory)
     (missing / "lightgbm_q90.txt").unlink()
     text = (cut / "model.json").read_text()
     (cut / "model.json").write_text(text[: len(text) // 2])
+    (emptied / "online.json").write_text("[]")  # valid JSON, not online state: was a traceback
     with pytest.raises(DataError, match=r"lightgbm_q90\.txt: missing; the model directory"):
         EtaModel.load(missing)
     with pytest.raises(DataError, match=r"model\.json: cannot be read \("):
         EtaModel.load(cut)
+    with pytest.raises(DataError, match=r"online\.json: cannot be read \("):
+        EtaModel.load(emptied)

@@ -599,7 +599,9 @@ class EtaModel:
         model.group_levels_ = state.get("group_levels", {})  # none in models saved before
         # Models saved before the allowance quote the calibrated level, as they did.
         model.allowance_ = RoundingAllowance.from_dict(state.get("rounding_allowance"))
-        model.online_ = OnlineCalibration.from_dict(_model_file(directory / "online.json", _json))
+        model.online_ = _model_file(
+            directory / "online.json", lambda path: OnlineCalibration.from_dict(_json(path))
+        )
         model.info_ = state["info"]
         model.as_of_ = pd.Timestamp(model.info_["as_of"])
         recent = Events.from_frame(
