@@ -694,10 +694,13 @@ class InFlightCalibration:
         lo = np.take_along_axis(table, k[None], 0)[0]
         hi = np.take_along_axis(table, k[None] + 1, 0)[0]
         t = np.clip((age - grid[k]) / (grid[k + 1] - grid[k]), 0.0, 1.0)
-        between = lo + t * (hi - lo)
-        oldest = self.ages[-1]
-        beyond = self._older_than_oldest(p, np.maximum(age, oldest))
-        return np.maximum(np.where(age > oldest, beyond, between), fresh)
+        asked = lo + t * (hi - lo)
+        older = age > self.ages[-1]
+        if older.any():  # most quotes are of new items: no table look-ups for them
+            asked = np.where(
+                older, self._older_than_oldest(p, np.maximum(age, self.ages[-1])), asked
+            )
+        return np.maximum(asked, fresh)
 
     def _older_than_oldest(self, p: np.ndarray, age: np.ndarray) -> np.ndarray:
         """The level to ask for at an ``age`` past the last table's: ``T | T > e`` from that
