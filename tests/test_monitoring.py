@@ -80,15 +80,23 @@ REPLAY_MONTH_SEGMENTS += [56, 65, 84, 86, 119, 159]
 """Items per segment of a month of ticket quotes replayed (24 segments, 1,014 items)."""
 
 
-def alerted_segments(kept_rates: list[float], sizes: list[int], rng) -> list[str]:
-    """The segments one monitoring run alerts on, each ``s<k>`` keeping its promises at
-    ``kept_rates[k]`` (target 90%) with ``sizes[k]`` promises due."""
+def findings(kept_rates: list[float], sizes: list[int], rng) -> tuple[list[str], list[str]]:
+    """The segments one monitoring run alerts on, and those it finds over-padded, each ``s<k>``
+    keeping its promises at ``kept_rates[k]`` (target 90%) with ``sizes[k]`` promises due."""
     segments = np.repeat([f"s{k}" for k in range(len(sizes))], sizes)
     kept = rng.random(len(segments)) < np.repeat(kept_rates, sizes)
     promises = ["2026-02-01T10:00Z"] * len(kept)
     finishes = np.where(kept, "2026-02-01T09:00Z", "2026-02-01T11:00Z").tolist()
-    alerts = promise_report(*frames(promises, finishes, segments.tolist()), AS_OF).alerts
-    return [alert.split(":")[0] for alert in alerts]
+    report = promise_report(*frames(promises, finishes, segments.tolist()), AS_OF)
+    return (
+        [alert.split(":")[0] for alert in report.alerts],
+        [finding.split(":")[0] for finding in report.over_padded],
+    )
+
+
+def alerted_segments(kept_rates: list[float], sizes: list[int], rng) -> list[str]:
+    """The segments one monitoring run alerts on (see :func:`findings`)."""
+    return findings(kept_rates, sizes, rng)[0]
 
 
 @pytest.mark.slow
@@ -107,13 +115,87 @@ def test_a_calibrated_model_rarely_alerts_however_many_segments_and_a_late_one_s
     assert sum(alerts not in ([], ["s24"]) for alerts in named) <= 10  # a calibrated one named
 
 
+@pytest.mark.slow
+def test_a_calibrated_model_is_rarely_called_over_padded_and_a_padded_segment_is():
+    """Over-padding is judged in the same family as broken promises: a model on target
+    everywhere raises either finding in at most 5% of runs, and a segment keeping 98% of 400
+    promises (target 90%) is named as over-padded, not alerted."""
+    rng = np.random.default_rng(20261206)
+    sizes = REPLAY_MONTH_SEGMENTS
+    runs = 200  # ~7 s; the share's standard error at 5%: about 1.5 pt (measured: under 1%)
+    found = [findings([0.9] * 24, sizes, rng) for _ in range(runs)]
+    over_padded = sum(bool(over) for _, over in found)
+    either = sum(bool(late or over) for late, over in found)
+    assert over_padded / runs <= 0.05, f"{over_padded} of {runs} calibrated runs over-padded"
+    assert either / runs <= 0.10, f"{either} of {runs} calibrated runs raised a finding"
+
+    named = [findings([0.9] * 24 + [0.98], [*sizes, 400], rng) for _ in range(30)]
+    assert sum(over == ["s24"] for _, over in named) >= 29
+    assert not any("s24" in late for late, _ in named)
+
+
+def padded_and_late(kept: dict[str, int], n: int = 400):
+    """Quotes and outcomes of segments of ``n`` promises each, due 1 Feb 10:00 UTC, keeping
+    ``kept[segment]`` of them: the kept ones finish 0, 15, 30 ... minutes early, the broken
+    ones an hour late."""
+    promise = pd.Timestamp("2026-02-01T10:00Z")
+    promises, finishes, segments = [], [], []
+    for segment, held in kept.items():
+        early = [promise - pd.Timedelta(minutes=15 * j) for j in range(held)]
+        late = [promise + pd.Timedelta(hours=1)] * (n - held)
+        finishes += [t.isoformat() for t in early + late]
+        promises += [promise.isoformat()] * n
+        segments += [segment] * n
+    return frames(promises, finishes, segments)
+
+
+def test_a_segment_keeping_98_percent_of_400_promises_is_over_padded_not_alerted() -> None:
+    """Promises later than they need be lose sales at checkout: 98% kept of 400 at a 90%
+    target is far beyond noise. Every promise 8 h earlier would still have kept 360 of them,
+    as the 33rd quarter-hour early is 8 h (8.25 h earlier keeps 359)."""
+    report = promise_report(*padded_and_late({"padded": 392, "on target": 360}), AS_OF)
+    assert report.alerts == []
+    [finding] = report.over_padded
+    assert finding.startswith("padded: 98.0% of 400 promises kept, target 90% (chance of as")
+    assert finding.endswith(
+        "each of these promises 8.0 h earlier would still have kept 90% of them"
+    )
+    assert report.segments.loc["padded", "earlier_by_hours"] == pytest.approx(8.0)
+
+
+def test_a_segment_keeping_80_percent_is_alerted_as_late_not_over_padded() -> None:
+    report = promise_report(*padded_and_late({"late": 320, "padded": 392, "on target": 360}), AS_OF)
+    assert [alert.split(":")[0] for alert in report.alerts] == ["late"]
+    assert [finding.split(":")[0] for finding in report.over_padded] == ["padded"]
+    assert np.isnan(report.segments.loc["late", "earlier_by_hours"])
+
+
+def test_one_holm_family_covers_both_directions_of_every_segment() -> None:
+    """Three segments, six tests: the smallest chance (98% of 400 kept) is multiplied by 6,
+    the next (80% of 400) by 5. Adjusted per direction, each would be multiplied by 3, and a
+    calibrated model could raise a finding in twice the runs it may."""
+    from eta.monitoring import kept_this_few_chance, kept_this_many_chance
+
+    report = promise_report(*padded_and_late({"late": 320, "padded": 392, "on target": 360}), AS_OF)
+    n = np.array([400])
+    late = kept_this_few_chance(np.array([320]), n, 0.9)[0]
+    padded = kept_this_many_chance(np.array([392]), n, 0.9)[0]
+    assert padded < late < 1e-6
+    assert report.segments.loc["padded", "p_value_over_padded"] == pytest.approx(6 * padded)
+    assert report.segments.loc["late", "p_value"] == pytest.approx(5 * late)
+    assert "over the 3 segments judged both ways" in report.over_padded[0]
+
+
 def test_the_exact_chance_of_so_few_kept_and_holms_adjustment() -> None:
     """Values from the binomial and Holm (1979) by hand: the alert rule's two pieces."""
-    from eta.monitoring import holm_adjusted, kept_this_few_chance
+    from eta.monitoring import holm_adjusted, kept_this_few_chance, kept_this_many_chance
 
     # P(X <= 8 | 10, 0.9) = 1 - 0.9**10 - 10 * 0.9**9 * 0.1
     chance = kept_this_few_chance(np.array([8, 10, 0]), np.array([10, 10, 3]), 0.9)
     assert chance == pytest.approx([1 - 0.9**10 - 10 * 0.9**9 * 0.1, 1.0, 0.1**3])
+    # P(X >= 9 | 10, 0.9) = 0.9**10 + 10 * 0.9**9 * 0.1; as many as 0 is certain.
+    chance = kept_this_many_chance(np.array([9, 10, 0]), np.array([10, 10, 3]), 0.9)
+    assert chance == pytest.approx([0.9**10 + 10 * 0.9**9 * 0.1, 0.9**10, 1.0])
     # Sorted 0.01, 0.02, 0.04: times 3, 2, 1 = 0.03, 0.04, 0.04 (kept from falling back).
     adjusted = holm_adjusted(np.array([0.04, 0.01, 0.02]))
     assert adjusted == pytest.approx([0.04, 0.03, 0.04])
@@ -295,3 +377,34 @@ def test_times_that_cannot_be_read_are_quarantined_not_judged(tmp_path) -> None:
     assert reason.startswith("unparseable timestamp 'yesterday'")
     report = promise_report(given, happened, AS_OF)
     assert report.overall["judged"] == 2 and report.overall["on_time_rate"] == 0.5
+
+
+def test_an_over_padded_segment_is_reported_but_does_not_change_the_exit_status(tmp_path) -> None:
+    """A scheduler pages someone on any exit status but 0: over-padding, which can wait for
+    the next retrain, is printed and written to the report, and the run exits 0."""
+    import importlib.util
+    import json
+
+    import mlflow
+    from typer.testing import CliRunner
+
+    script = Path(__file__).parents[1] / "pipelines" / "monitor.py"
+    loader = importlib.util.spec_from_file_location("monitor_pipeline", script)
+    monitor = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(monitor)
+    quotes, outcomes = padded_and_late({"padded": 392, "on target": 360})
+    quotes.to_csv(tmp_path / "q.csv", index=False)
+    outcomes.to_csv(tmp_path / "o.csv", index=False)
+    args = ["--quotes", tmp_path / "q.csv", "--outcomes", tmp_path / "o.csv"]
+    args += ["--as-of", AS_OF.isoformat(), "--out", tmp_path / "report"]
+    done = CliRunner().invoke(monitor.app, [str(a) for a in args])
+    assert done.exit_code == 0, done.output
+    assert "over-padded padded: 98.0% of 400 promises kept" in " ".join(done.output.split())
+    text = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "## Alerts\n\n- none" in text
+    assert "## Over-padded (promises later than they need be; not an alert)\n\n- padded:" in text
+    written = json.loads((tmp_path / "report" / "monitoring.json").read_text(encoding="utf-8"))
+    assert written["alerts"] == [] and len(written["over_padded"]) == 1
+    (run,) = mlflow.search_runs(experiment_names=["eta"], output_format="list")
+    assert run.data.metrics["segments_over_padded"] == 1
+    assert run.data.metrics["segments_alerted"] == 0
