@@ -387,3 +387,37 @@ def test_a_damaged_model_directory_is_refused_naming_the_file(tickets_model, tmp
         EtaModel.load(cut)
     with pytest.raises(DataError, match=r"online\.json: cannot be read \("):
         EtaModel.load(emptied)
+
+
+def test_a_spec_edited_after_training_is_refused_naming_the_file(tickets_model, tmp_path) -> None:
+    """Business hours changed by hand in a model's spec.yaml were loaded without a word, and the
+    model promised on a clock it never learnt."""
+    from eta.model import SpecChanged
+
+    directory = tickets_model.save(tmp_path / "m")
+    spec = directory / "spec.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("'17:00'", "'19:00'"), "utf-8")
+    with pytest.raises(SpecChanged) as error:
+        EtaModel.load(directory)
+    message = str(error.value)
+    assert message.startswith(f"{spec}: changed after the model was trained")
+    assert "Retrain with the new spec (eta train" in message
+
+
+def test_a_spec_copied_with_other_line_endings_still_loads(tickets_model, tmp_path) -> None:
+    directory = tickets_model.save(tmp_path / "m")
+    spec = directory / "spec.yaml"
+    spec.write_bytes(spec.read_bytes().replace(b"\n", b"\r\n"))  # a Windows checkout's copy
+    assert EtaModel.load(directory).spec == tickets_model.spec
+
+
+def test_a_model_saved_before_its_spec_was_fingerprinted_still_loads(
+    tickets_model, tmp_path
+) -> None:
+    """Nothing to check it against: it loads as it did, even with the spec edited."""
+    directory = tmp_path / "m"
+    state = saved_without(tickets_model, directory, "spec_sha256")
+    assert "spec_sha256" in state  # what is saved now
+    spec = directory / "spec.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("'17:00'", "'19:00'"), "utf-8")
+    assert EtaModel.load(directory).spec.calendar.hours[1] != tickets_model.spec.calendar.hours[1]

@@ -543,14 +543,22 @@ class EtaModel:
     # -- persistence --------------------------------------------------------------------------
 
     def save(self, directory: str | Path) -> Path:
-        """Write the model in native, inspectable formats (no pickles): text, JSON, Parquet."""
+        """Write the model in native, inspectable formats (no pickles): text, JSON, Parquet.
+
+        ``model.json`` records the fingerprint of ``spec.yaml`` as written (:data:`SPEC_SHA256`),
+        so that :meth:`load` can refuse a spec edited afterwards. The files hold no time of
+        saving: the same history, spec and settings write the same bytes, which is how a
+        retrain tells a candidate identical to the champion (:mod:`eta.promotion`).
+        """
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "spec.yaml").write_text(self.spec.to_yaml(), encoding="utf-8")
+        spec_text = self.spec.to_yaml()
+        (directory / "spec.yaml").write_text(spec_text, encoding="utf-8")
         for alpha, booster in self.boosters_.items():
             booster.save_model(directory / f"lightgbm_q{int(alpha * 100)}.txt")
         state = {
+            SPEC_SHA256: spec_fingerprint(spec_text),
             "info": self.info_,
             "settings": self.settings.__dict__,
             "inputs": self.inputs_,
@@ -575,8 +583,9 @@ class EtaModel:
         directory = Path(directory)
         if not (directory / "model.json").exists():
             raise FileNotFoundError(f"{directory}: not a model directory (no model.json)")
-        spec = DatasetSpec.from_yaml(directory / "spec.yaml")
         state = _model_file(directory / "model.json", _json)
+        _check_spec_unchanged(directory / "spec.yaml", state.get(SPEC_SHA256))
+        spec = DatasetSpec.from_yaml(directory / "spec.yaml")
         model = cls(spec, Settings(**state["settings"]))
         model.clock_ = Clock.from_spec(spec)
         model.boosters_ = {
@@ -984,6 +993,40 @@ def _model_file(path: Path, read: Callable[[Path], _T]) -> _T:
         ) from None
 
 
+SPEC_SHA256 = "spec_sha256"
+"""Where ``model.json`` keeps the fingerprint of the ``spec.yaml`` saved beside it."""
+
+
+class SpecChanged(DataError):
+    """A model's ``spec.yaml`` no longer says what the model learnt with: it was edited."""
+
+
+def spec_fingerprint(text: str) -> str:
+    """SHA-256 of a spec's text as read (``read_text`` reads Windows line endings as ``\\n``:
+    a copy through a Windows checkout changes them, not the spec)."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _check_spec_unchanged(path: Path, recorded: str | None) -> None:
+    """Refuse a ``spec.yaml`` edited after the model was saved. The spec sets the clock, the
+    calendar and the features the model learnt on; a model loaded with another quietly promises
+    hours it never learnt (business hours changed by hand, the clock turned to wall time).
+    Models saved before the fingerprint was recorded (``recorded`` None) load as they did."""
+    if recorded is None:
+        return
+    text = _model_file(path, lambda p: p.read_text(encoding="utf-8"))
+    if spec_fingerprint(text) != recorded:
+        raise SpecChanged(
+            f"{path}: changed after the model was trained (it no longer matches the "
+            "fingerprint model.json recorded of it); the model learnt its hours and features "
+            "with the spec it was saved with and cannot quote with another. "
+            "Retrain with the new spec (eta train --spec NEW_SPEC --out ...), or restore the "
+            "file as it was saved"
+        )
+
+
 def _json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -997,4 +1040,12 @@ def _ascending(levels: np.ndarray) -> bool:
     return bool(np.all(np.diff(levels, axis=1) >= 0))
 
 
-__all__ = ["EtaModel", "NotFittedError", "Predictive", "Settings", "learnt_inputs"]
+__all__ = [
+    "EtaModel",
+    "NotFittedError",
+    "Predictive",
+    "Settings",
+    "SpecChanged",
+    "learnt_inputs",
+    "spec_fingerprint",
+]
