@@ -288,6 +288,31 @@ def test_a_sqlite_store_in_a_folder_that_does_not_exist_is_refused_not_made(
     assert first.exists()
 
 
+@pytest.mark.parametrize("as_uri", [False, True], ids=["plain path", "file URI"])
+def test_a_file_store_in_a_folder_that_does_not_exist_is_refused_not_made(
+    as_uri: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's file store (a folder) made the folders of a mistyped path as SQLite did."""
+    from eta.settings import get_settings
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 refuses it otherwise
+    mistyped = tmp_path / "typo" / "sub" / "mlruns"
+    uri = mistyped.as_uri() if as_uri else str(mistyped)
+    monkeypatch.setenv("ETA_TRACKING_URI", uri)
+    get_settings.cache_clear()
+    with pytest.raises(tracking.TrackingError) as error:
+        tracking.check_store()
+    assert f"{uri!r} (ETA_TRACKING_URI) cannot be used" in str(error.value)
+    assert f"the folder {mistyped.parent} does not exist" in str(error.value)
+    assert not (tmp_path / "typo").exists()
+
+    first = tmp_path / "mlruns"  # a new store in a folder that exists: a team's first run
+    monkeypatch.setenv("ETA_TRACKING_URI", first.as_uri() if as_uri else str(first))
+    get_settings.cache_clear()
+    tracking.check_store()
+    assert first.is_dir()
+
+
 @pytest.mark.parametrize(
     ("champion_on_time", "says", "never_says"),
     [(0.921, "over-padded", "breaks"), (0.85, "breaks too many", "over-padded")],

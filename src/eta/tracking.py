@@ -162,18 +162,15 @@ def _mlflow():
 
 
 def _refuse_a_missing_folder(uri: str) -> None:
-    """A SQLite store only in a folder that exists. MLflow makes the folders of a mistyped path
+    """A local store only in a folder that exists. MLflow makes the folders of a mistyped path
     (one run made ``/nonexistent_dir`` at the filesystem's root) and a new, empty registry in
     them; with no champion there, the first candidate was promoted without being compared. A
-    new store file in an existing folder is still made: a new team's first run."""
-    if not uri.startswith("sqlite:"):
+    new store in an existing folder is still made: a new team's first run. Local stores are
+    SQLite files and MLflow's file store (a plain path or a ``file:`` URI, a folder)."""
+    store = _local_store(uri)
+    if store is None:
         return
-    from sqlalchemy.engine import make_url
-
-    database = make_url(uri).database
-    if not database or database == ":memory:":
-        return
-    folder = Path(database).parent.resolve()  # a relative path is read from here, as SQLite does
+    folder = store.parent.resolve()  # a relative path is read from here, as MLflow does
     if not folder.is_dir():
         state = "is not a folder" if folder.exists() else "does not exist"
         raise FileNotFoundError(
@@ -181,6 +178,26 @@ def _refuse_a_missing_folder(uri: str) -> None:
             "mistyped path would start an empty registry, with no champion): correct the "
             "setting, or make the folder for a new store"
         )
+
+
+def _local_store(uri: str) -> Path | None:
+    """Where a local store's file (SQLite) or folder (file store) is, or None for a store on
+    a server or in memory. Read as MLflow reads the URI: no scheme is a path (but
+    ``databricks``), as is a one-letter scheme (a Windows drive)."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    if uri.startswith("sqlite:"):
+        from sqlalchemy.engine import make_url
+
+        database = make_url(uri).database
+        return None if not database or database == ":memory:" else Path(database)
+    scheme = urlparse(uri).scheme
+    if scheme == "file":
+        return Path(url2pathname(urlparse(uri).path))
+    if (scheme == "" and uri not in ("", "databricks")) or len(scheme) == 1:
+        return Path(uri)
+    return None
 
 
 def _short(value: object) -> str:
