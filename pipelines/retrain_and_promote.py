@@ -8,7 +8,10 @@ everything to MLflow, register the new version and move ``@champion`` to it only
     python pipelines/retrain_and_promote.py --spec tickets.yaml --data tickets.parquet
 
 Exit status: 0 promoted, 1 not promoted (the report says why), 2 bad input, 3 the MLflow
-tracking store cannot be used.
+tracking store cannot be used. A candidate identical to the champion (the same export, spec and
+settings as the champion's: a job run twice) is not registered and exits 1, "not promoted, identical
+to version N": the champion stays in service, as after any candidate that is not promoted, and a
+scheduler that accepts 0 and 1 as a completed run needs no new status to learn.
 """
 
 from __future__ import annotations
@@ -79,8 +82,15 @@ def main(
             gate=Gate(tolerance=tolerance),
             data=data,
         )
-    verdict = "[green]promoted[/]" if result.comparison.promote else "[yellow]not promoted[/]"
-    console.print(f"{model_name} version {result.version}: {verdict}")
+    if result.identical_to is not None:
+        console.print(
+            f"{model_name}: [yellow]not promoted, identical to version {result.identical_to}[/] "
+            "(@champion); nothing was registered"
+        )
+    else:
+        promoted = result.comparison.promote
+        verdict = "[green]promoted[/]" if promoted else "[yellow]not promoted[/]"
+        console.print(f"{model_name} version {result.version}: {verdict}")
     for reason in result.comparison.reasons:
         console.print(f"  - {reason}")
     console.print(f"report: {result.report}; MLflow run {result.run_id}")

@@ -88,6 +88,11 @@ def test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace:
     data = (workspace / "history.csv").resolve()
     assert runs["params.data"].iloc[0] == str(data)
     assert runs["params.data_sha256"].iloc[0] == hashlib.sha256(data.read_bytes()).hexdigest()
+    from importlib.metadata import version  # what shaped the model, as the retrain runs say
+
+    assert runs["params.eta_version"].iloc[0] == version("eta-engine")
+    assert runs["params.lightgbm_version"].iloc[0] == version("lightgbm")
+    assert runs["params.scikit-learn_version"].iloc[0] == version("scikit-learn")
 
 
 def test_quote_keeps_one_row_per_input_row_with_the_contract_columns(workspace: Path) -> None:

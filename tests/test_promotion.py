@@ -13,7 +13,7 @@ from eta import tracking
 from eta.cli import app
 from eta.data import START, History, load_history, seen_at
 from eta.evaluation import pinball_losses
-from eta.model import EtaModel
+from eta.model import EtaModel, Settings
 from eta.promotion import CHALLENGER, CHAMPION, Gate, Tighter, compare, retrain_and_promote
 
 runner = CliRunner()
@@ -90,9 +90,13 @@ def test_retrain_registers_every_version_and_moves_the_champion_alias_only_when_
     report = second.report.read_text()
     assert "| pinball loss |" in report and ("**promoted**" in report) == second.comparison.promote
 
-    # With a champion trained on everything, no outcome it has not seen is known yet.
+    # With a champion trained on everything, no outcome it has not seen is known yet (another
+    # seed: the same recipe would be the champion itself, which is not registered again).
     tracking.set_alias("tickets", CHAMPION, second.version)
-    third = retrain_and_promote(tickets_history, "tickets", tmp_path / "third")
+    third = retrain_and_promote(
+        tickets_history, "tickets", tmp_path / "third", settings=Settings(seed=1)
+    )
+    assert third.version is not None and third.identical_to is None
     assert not third.comparison.promote and "only" in third.comparison.reasons[0]
     assert tracking.load_model("tickets", CHAMPION).info_["as_of"] == _as_of(second.version)
 
@@ -355,6 +359,70 @@ def test_the_retrain_run_records_the_export_it_learnt_from(
     assert params["data"] == str(history.resolve())
     assert params["data_sha256"] == hashlib.sha256(history.read_bytes()).hexdigest()
     assert 0 < int(params["data_rows"]) <= len(tickets_sim.history)
+    assert params["champion_version"] == "none" and float(params["holdout_days"]) == 28
+    assert_package_versions(params)
+
+
+def assert_package_versions(params: dict[str, str]) -> None:
+    """The run names the versions of what shaped its model, as installed."""
+    from importlib.metadata import version
+
+    for label, distribution in tracking.PACKAGES.items():
+        assert params[f"{label}_version"] == version(distribution), label
+    assert set(tracking.PACKAGES) >= {"eta", "lightgbm", "scikit-learn", "pandas", "numpy"}
+
+
+def _pipeline():
+    """The retrain pipeline's command, run in this process (a subprocess imports for seconds)."""
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "pipelines" / "retrain_and_promote.py"
+    spec = importlib.util.spec_from_file_location("retrain_and_promote", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+def test_a_retrain_identical_to_the_champion_registers_nothing_and_says_so(
+    tmp_path: Path,
+) -> None:
+    """The scheduled job on the export the champion was trained on registered a second version
+    of the same model, and @challenger moved to it."""
+    import mlflow
+
+    from eta import synthetic
+
+    sim = synthetic.tickets(3_000, seed=4)
+    sim.history.to_csv(tmp_path / "history.csv", index=False)
+    (tmp_path / "spec.yaml").write_text(sim.spec.to_yaml())
+    data = ("--spec", tmp_path / "spec.yaml", "--data", tmp_path / "history.csv")
+    trained = runner.invoke(
+        app, ["train", *map(str, data), "--out", str(tmp_path / "trained"), "--register"]
+    )
+    assert trained.exit_code == 0, trained.output
+
+    retrained = CliRunner().invoke(_pipeline(), [*map(str, data), "--out", str(tmp_path / "r")])
+    assert retrained.exit_code == 1, retrained.output  # not promoted: the champion stays
+    said = " ".join(retrained.output.split())
+    assert "tickets: not promoted, identical to version 1 (@champion)" in said
+    assert "nothing was registered" in said
+    assert "version 2" not in said
+    client = mlflow.MlflowClient()
+    assert [str(v.version) for v in client.search_model_versions("name = 'tickets'")] == ["1"]
+    assert tracking.alias_version("tickets", CHAMPION) == "1"
+    assert tracking.alias_version("tickets", CHALLENGER) is None
+    report = (tmp_path / "r" / "report" / "report.md").read_text()
+    assert "identical to the champion, tickets version 1" in report
+
+    retrain = mlflow.search_runs(
+        experiment_names=["eta"], filter_string="attributes.run_name = 'retrain tickets'",
+        output_format="list",
+    )[0]  # fmt: skip
+    params = retrain.data.params
+    assert params["champion_version"] == "1" and float(params["holdout_days"]) == 28
+    assert params["model_sha256"] == tracking.model_fingerprint(tmp_path / "trained")
+    assert retrain.data.metrics["promoted"] == 0
+    assert_package_versions(params)
 
 
 def test_outcomes_not_known_yet_are_counted_in_not_dropped() -> None:
@@ -464,3 +532,22 @@ def test_a_champion_whose_artifacts_are_gone_is_named_with_where_they_were(
         FileNotFoundError, match="tickets@champion \\(version 1\\): its artifacts at"
     ):
         tracking.load_model("tickets", CHAMPION)
+
+
+def test_a_registered_model_whose_spec_was_edited_is_named_in_the_registry(
+    tickets_model, tmp_path: Path
+) -> None:
+    """The error named the scratch folder the artifacts were downloaded to."""
+    import mlflow
+
+    from eta.model import SpecChanged
+
+    _register_champion(tickets_model, tmp_path / "m")
+    source = mlflow.MlflowClient().get_model_version("tickets", "1").source
+    spec = Path(source.removeprefix("file://")) / "spec.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("clock: business", "clock: wall"))
+    with pytest.raises(SpecChanged) as error:
+        tracking.load_model("tickets", CHAMPION)
+    assert str(error.value).startswith(
+        f"tickets@champion (version 1): {source}/spec.yaml: changed after the model was trained"
+    )

@@ -30,6 +30,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,9 @@ from eta.model import EtaModel, Settings
 from eta.monitoring import week_axis
 from eta.quote import quote_items
 from eta.spec import DatasetSpec
+
+if TYPE_CHECKING:
+    from eta import tracking
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 """Registry aliases: the model in service, and the latest candidate that was not promoted."""
@@ -630,10 +634,13 @@ def _cell(value: object, fmt: str) -> str:
 @dataclass(frozen=True)
 class RetrainResult:
     comparison: Comparison
-    version: str
+    version: str | None
+    """The version registered; None when nothing was (see ``identical_to``)."""
     run_id: str
     report: Path
     model_dir: Path
+    identical_to: str | None = None
+    """The champion's version when the candidate's files are byte for byte the champion's."""
 
 
 def retrain_and_promote(
@@ -648,22 +655,71 @@ def retrain_and_promote(
 ) -> RetrainResult:
     """Train on the whole history, compare with the champion, register, move the alias.
 
-    The new version is always registered (every candidate is kept and findable); the alias
+    The new version is registered (every candidate is kept and findable); the alias
     ``@champion`` moves to it only when the gate says so, else ``@challenger`` does. ``data``,
     the file the history was read from, is recorded with its rows and content hash, so that a
     version can be traced to the export it learnt from even after the file is overwritten.
+
+    A candidate whose files are byte for byte the champion's (the same history, spec and
+    settings: a scheduled job run twice on one export) is not registered: a second version of
+    the same model would only blur which export each version stands for. The run is still
+    logged, and the result is *not promoted* (``identical_to`` names the champion's version):
+    the champion stays in service, which is what a scheduler's "not promoted" means, and the
+    reason says nothing was registered.
     """
     from eta import tracking
 
     recipe = EtaModel(history.spec, settings)
-    champion = tracking.load_model(name, CHAMPION)
+    champion = tracking.load_registered(name, CHAMPION)
     if champion is not None:
-        version = tracking.alias_version(name, CHAMPION)
-        check_champion_reads(champion, history, f"the champion {name} version {version}")
-    comparison = compare(recipe, history, champion, holdout_days=holdout_days, gate=gate)
+        check_champion_reads(
+            champion.model, history, f"the champion {name} version {champion.version}"
+        )
+    judged = None if champion is None else champion.model
+    comparison = compare(recipe, history, judged, holdout_days=holdout_days, gate=gate)
     model = EtaModel(history.spec, settings).fit(history)
     model_dir = model.save(out / "model")
+    fingerprint = tracking.model_fingerprint(model_dir)
+    identical = champion is not None and champion.fingerprint == fingerprint
+    if identical:
+        comparison = replace(comparison, promote=False, reasons=[_identical(name, champion)])
     report = write_report(comparison, name, out / "report")
+    logged = tracking.log_run(
+        f"retrain {name}",
+        {
+            "spec": name,
+            "as_of": model.info_["as_of"],
+            "champion_version": champion.version if champion else "none",
+            "holdout_days": holdout_days,
+            "holdout_start": comparison.holdout.start.isoformat(),
+            "holdout_end": comparison.holdout.end.isoformat(),
+            "model_sha256": fingerprint,
+            **tracking.data_params(data, history),
+            **model.settings.__dict__,
+        },
+        _run_metrics(comparison),
+        model_dir=None if identical else model_dir,  # the champion's run holds these files
+        files=sorted((out / "report").iterdir()),
+        register_as=None if identical else name,
+    )
+    if identical:
+        return RetrainResult(
+            comparison, None, logged["run_id"], report, model_dir, champion.version
+        )
+    tracking.set_alias(name, CHAMPION if comparison.promote else CHALLENGER, logged["version"])
+    return RetrainResult(comparison, logged["version"], logged["run_id"], report, model_dir)
+
+
+def _identical(name: str, champion: tracking.Registered) -> str:
+    return (
+        f"the candidate is identical to the champion, {name} version {champion.version} (the "
+        "same model files: the same history, spec and settings); nothing was registered, and "
+        f"@{CHAMPION} stays on version {champion.version}"
+    )
+
+
+def _run_metrics(comparison: Comparison) -> dict[str, float]:
+    """Both models' numbers, how much tighter the candidate is, and whether it was promoted."""
     metrics = {f"candidate_{k}": v for k, v in comparison.candidate.items()}
     if comparison.champion is not None:
         metrics |= {f"champion_{k}": v for k, v in comparison.champion.items()}
@@ -671,23 +727,7 @@ def retrain_and_promote(
         metrics["pinball_loss_lower_by"] = comparison.tighter.by
         metrics["pinball_loss_lower_by_se"] = comparison.tighter.standard_error
     metrics["promoted"] = float(comparison.promote)
-    logged = tracking.log_run(
-        f"retrain {name}",
-        {
-            "spec": name,
-            "as_of": model.info_["as_of"],
-            "holdout_start": comparison.holdout.start.isoformat(),
-            "holdout_end": comparison.holdout.end.isoformat(),
-            **tracking.data_params(data, history),
-            **model.settings.__dict__,
-        },
-        metrics,
-        model_dir=model_dir,
-        files=sorted((out / "report").iterdir()),
-        register_as=name,
-    )
-    tracking.set_alias(name, CHAMPION if comparison.promote else CHALLENGER, logged["version"])
-    return RetrainResult(comparison, logged["version"], logged["run_id"], report, model_dir)
+    return metrics
 
 
 __all__ = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,8 +19,19 @@ from eta.settings import get_settings
 
 if TYPE_CHECKING:
     from eta.data import History
+    from eta.model import EtaModel
 
 MODEL_ARTIFACT = "model"
+PACKAGES = {
+    "eta": "eta-engine",
+    "lightgbm": "lightgbm",
+    "scikit-learn": "scikit-learn",
+    "pandas": "pandas",
+    "numpy": "numpy",
+    "mlflow": "mlflow",
+}
+"""The packages whose versions shape a model (the engine, the trees, the tables, the store),
+by the name a run records them under and their distribution name."""
 
 
 def log_run(
@@ -31,9 +43,15 @@ def log_run(
     files: list[Path] | None = None,
     register_as: str | None = None,
 ) -> dict[str, str]:
-    """Log one run; returns its run id and, when registered, the new model version."""
+    """Log one run; returns its run id and, when registered, the new model version.
+
+    Every run also records :func:`package_versions`, here rather than at each caller, so that
+    no kind of run (train, backtest, retrain) can forget them: two versions that quote
+    differently with the same data and settings are then told apart by what they ran on.
+    """
     mlflow = _mlflow()
     with mlflow.start_run(run_name=run_name) as run:
+        params = {**package_versions(), **params}
         mlflow.log_params({k: _short(v) for k, v in params.items()})
         mlflow.log_metrics(
             {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and v == v}
@@ -85,12 +103,43 @@ def data_params(data: Path | None, history: History) -> dict[str, object]:
     return {"data": str(path), **rows, "data_sha256": file_fingerprint(path)}
 
 
+def package_versions() -> dict[str, str]:
+    """The installed version of each of :data:`PACKAGES`, as run params ``<package>_version``
+    ("not installed" for one that is missing, which a run should still record)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for label, distribution in PACKAGES.items():
+        try:
+            versions[f"{label}_version"] = version(distribution)
+        except PackageNotFoundError:
+            versions[f"{label}_version"] = "not installed"
+    return versions
+
+
 def file_fingerprint(path: Path) -> str:
     """SHA-256 of a file's bytes: which export a run saw, even after the file is overwritten."""
     import hashlib
 
     with Path(path).open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def model_fingerprint(directory: Path) -> str:
+    """SHA-256 over a model directory's files, each as its relative path, its size and its
+    bytes, in sorted order: equal exactly when two models are the same. A saved model holds no
+    time of saving (:meth:`eta.model.EtaModel.save` writes the same bytes for the same history,
+    spec and settings), so every file counts; the size keeps one file's end from passing for
+    the next one's name."""
+    import hashlib
+
+    directory = Path(directory)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        digest.update(f"{len(data)}\0".encode() + data)
+    return digest.hexdigest()
 
 
 def model_uri(name: str, alias: str) -> str:
@@ -110,22 +159,43 @@ def download_model(name: str, alias: str, directory: Path) -> Path | None:
 
 def load_model(name: str, alias: str):
     """The :class:`eta.model.EtaModel` behind ``models:/name@alias``, or None if there is none."""
+    registered = load_registered(name, alias)
+    return None if registered is None else registered.model
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registered model version as loaded: the model, its version and the
+    :func:`model_fingerprint` of its files (what a candidate is compared with byte for byte)."""
+
+    model: EtaModel
+    version: str
+    fingerprint: str
+
+
+def load_registered(name: str, alias: str) -> Registered | None:
+    """The model version behind ``models:/name@alias``, or None if there is none."""
     import tempfile
 
+    from eta.data import DataError
     from eta.model import EtaModel
 
     with tempfile.TemporaryDirectory() as scratch:
         path = download_model(name, alias, Path(scratch))
         if path is None:
             return None
+        version = _mlflow().MlflowClient().get_model_version_by_alias(name, alias)
         try:
-            return EtaModel.load(path)
+            model = EtaModel.load(path)
         except FileNotFoundError as exc:  # named the scratch copy, which says nothing
-            version = _mlflow().MlflowClient().get_model_version_by_alias(name, alias)
             raise FileNotFoundError(
                 f"{name}@{alias} (version {version.version}): its artifacts at {version.source} "
                 f"are not a model ({str(exc).partition(': ')[2]}); were they moved or deleted?"
             ) from None
+        except DataError as exc:  # a damaged or edited file, named where it is kept
+            where = str(exc).replace(str(path), version.source)
+            raise type(exc)(f"{name}@{alias} (version {version.version}): {where}") from None
+        return Registered(model, str(version.version), model_fingerprint(path))
 
 
 class TrackingError(RuntimeError):
