@@ -8,10 +8,12 @@ everything to MLflow, register the new version and move ``@champion`` to it only
     python pipelines/retrain_and_promote.py --spec tickets.yaml --data tickets.parquet
 
 Exit status: 0 promoted, 1 not promoted (the report says why), 2 bad input, 3 the MLflow
-tracking store cannot be used. A candidate identical to the champion (the same export, spec and
-settings as the champion's: a job run twice) is not registered and exits 1, "not promoted, identical
-to version N": the champion stays in service, as after any candidate that is not promoted, and a
-scheduler that accepts 0 and 1 as a completed run needs no new status to learn.
+tracking store cannot be used. A candidate identical to a registered version (the same export,
+spec and settings: a job run twice) is not registered again. Identical to the champion it exits 1,
+"not promoted, identical to version N (@champion)": the champion stays in service, as after any
+candidate that is not promoted, and a scheduler that accepts 0 and 1 as a completed run needs no
+new status to learn. Identical to the challenger, the gate decides as for any candidate, and a
+promotion moves ``@champion`` to the challenger's version.
 """
 
 from __future__ import annotations
@@ -83,9 +85,11 @@ def main(
             data=data,
         )
     if result.identical_to is not None:
+        alias, version = result.identical_to
+        verdict = "[green]promoted[/]" if result.comparison.promote else "[yellow]not promoted[/]"
         console.print(
-            f"{model_name}: [yellow]not promoted, identical to version {result.identical_to}[/] "
-            "(@champion); nothing was registered"
+            f"{model_name}: {verdict}, identical to version {version} (@{alias}); nothing was "
+            "registered"
         )
     else:
         promoted = result.comparison.promote

@@ -74,6 +74,8 @@ def test_a_small_holdout_widens_the_allowed_gap_to_two_standard_errors() -> None
 def test_retrain_registers_every_version_and_moves_the_champion_alias_only_when_it_should(
     tickets_history: History, tmp_path: Path
 ) -> None:
+    import mlflow
+
     early = seen_at(tickets_history, tickets_history.as_of - pd.Timedelta(days=75))
     first = retrain_and_promote(early, "tickets", tmp_path / "first")
     assert first.comparison.promote and first.comparison.champion is None
@@ -99,6 +101,20 @@ def test_retrain_registers_every_version_and_moves_the_champion_alias_only_when_
     assert third.version is not None and third.identical_to is None
     assert not third.comparison.promote and "only" in third.comparison.reasons[0]
     assert tracking.load_model("tickets", CHAMPION).info_["as_of"] == _as_of(second.version)
+
+    # The same candidate again, not promoted again: the challenger's own files, not registered
+    # a second time (a nightly job on an export that did not change).
+    fourth = retrain_and_promote(
+        tickets_history, "tickets", tmp_path / "fourth", settings=Settings(seed=1)
+    )
+    assert fourth.identical_to == (CHALLENGER, third.version) and fourth.version is None
+    assert not fourth.comparison.promote
+    said = fourth.comparison.reasons[-1]
+    assert f"identical to the challenger, tickets version {third.version}" in said
+    registered = mlflow.MlflowClient().search_model_versions("name = 'tickets'")
+    assert sorted(int(v.version) for v in registered) == [1, 2, 3]
+    assert tracking.alias_version("tickets", CHALLENGER) == third.version
+    assert tracking.alias_version("tickets", CHAMPION) == second.version
 
 
 def _as_of(version: str) -> str:

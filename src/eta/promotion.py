@@ -639,8 +639,9 @@ class RetrainResult:
     run_id: str
     report: Path
     model_dir: Path
-    identical_to: str | None = None
-    """The champion's version when the candidate's files are byte for byte the champion's."""
+    identical_to: tuple[str, str] | None = None
+    """The alias and version (``("champion", "3")``) whose files the candidate's are, byte for
+    byte; nothing was registered then."""
 
 
 def retrain_and_promote(
@@ -660,12 +661,14 @@ def retrain_and_promote(
     the file the history was read from, is recorded with its rows and content hash, so that a
     version can be traced to the export it learnt from even after the file is overwritten.
 
-    A candidate whose files are byte for byte the champion's (the same history, spec and
-    settings: a scheduled job run twice on one export) is not registered: a second version of
-    the same model would only blur which export each version stands for. The run is still
-    logged, and the result is *not promoted* (``identical_to`` names the champion's version):
-    the champion stays in service, which is what a scheduler's "not promoted" means, and the
-    reason says nothing was registered.
+    A candidate whose files are byte for byte a registered version's (the same history, spec
+    and settings: a scheduled job run twice on one export) is not registered again: a second
+    version of the same model would only blur which export each version stands for. The run is
+    still logged, and ``identical_to`` names the alias and version. Identical to the champion,
+    the result is *not promoted*: the champion stays in service, which is what a scheduler's
+    "not promoted" means. Identical to the challenger (a candidate not promoted before, the
+    export unchanged since), the gate decides as for any candidate, and a promotion moves
+    ``@champion`` to the challenger's version.
     """
     from eta import tracking
 
@@ -680,9 +683,15 @@ def retrain_and_promote(
     model = EtaModel(history.spec, settings).fit(history)
     model_dir = model.save(out / "model")
     fingerprint = tracking.model_fingerprint(model_dir)
-    identical = champion is not None and champion.fingerprint == fingerprint
-    if identical:
-        comparison = replace(comparison, promote=False, reasons=[_identical(name, champion)])
+    same = _registered_as(name, fingerprint, champion)
+    identical = same is not None
+    if same is not None:
+        alias, version = same
+        promote = comparison.promote and alias == CHALLENGER
+        reasons = [_identical(name, alias, version, promote)]
+        if alias == CHALLENGER:
+            reasons = comparison.reasons + reasons
+        comparison = replace(comparison, promote=promote, reasons=reasons)
     report = write_report(comparison, name, out / "report")
     logged = tracking.log_run(
         f"retrain {name}",
@@ -702,19 +711,39 @@ def retrain_and_promote(
         files=sorted((out / "report").iterdir()),
         register_as=None if identical else name,
     )
-    if identical:
-        return RetrainResult(
-            comparison, None, logged["run_id"], report, model_dir, champion.version
-        )
+    if same is not None:
+        if comparison.promote:
+            tracking.set_alias(name, CHAMPION, same[1])
+        return RetrainResult(comparison, None, logged["run_id"], report, model_dir, same)
     tracking.set_alias(name, CHAMPION if comparison.promote else CHALLENGER, logged["version"])
     return RetrainResult(comparison, logged["version"], logged["run_id"], report, model_dir)
 
 
-def _identical(name: str, champion: tracking.Registered) -> str:
+def _registered_as(
+    name: str, fingerprint: str, champion: tracking.Registered | None
+) -> tuple[str, str] | None:
+    """The alias and version whose files are the candidate's, champion first; None if neither.
+    The challenger's files are compared, not loaded: a challenger that no longer loads (a spec
+    edited by hand) is then no reason for the retrain to stop."""
+    from eta import tracking
+
+    if champion is not None and champion.fingerprint == fingerprint:
+        return CHAMPION, champion.version
+    challenger = tracking.registered_fingerprint(name, CHALLENGER)
+    if challenger is not None and challenger[1] == fingerprint:
+        return CHALLENGER, challenger[0]
+    return None
+
+
+def _identical(name: str, alias: str, version: str, promoted: bool) -> str:
+    outcome = (
+        f"@{CHAMPION} moves to version {version}"
+        if promoted
+        else f"@{alias} stays on version {version}"
+    )
     return (
-        f"the candidate is identical to the champion, {name} version {champion.version} (the "
-        "same model files: the same history, spec and settings); nothing was registered, and "
-        f"@{CHAMPION} stays on version {champion.version}"
+        f"the candidate is identical to the {alias}, {name} version {version} (the same model "
+        f"files: the same history, spec and settings); nothing was registered, and {outcome}"
     )
 
 

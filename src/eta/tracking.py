@@ -198,6 +198,18 @@ def load_registered(name: str, alias: str) -> Registered | None:
         return Registered(model, str(version.version), model_fingerprint(path))
 
 
+def registered_fingerprint(name: str, alias: str) -> tuple[str, str] | None:
+    """The version behind ``models:/name@alias`` and its files' :func:`model_fingerprint`,
+    without loading the model; None when the alias is unset."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = download_model(name, alias, Path(scratch))
+        if path is None:
+            return None
+        return str(alias_version(name, alias)), model_fingerprint(path)
+
+
 class TrackingError(RuntimeError):
     """The MLflow tracking store cannot be reached or written (not the data's fault)."""
 
