@@ -285,52 +285,39 @@ def test_a_holdout_too_short_for_the_gate_says_to_lengthen_it_not_to_wait(
         assert "cut-off" not in reason and "retrain again" not in reason
 
 
-def test_a_sqlite_store_in_a_folder_that_does_not_exist_is_refused_not_made(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+STORES = {
+    "sqlite": (lambda path: f"sqlite:///{path}", "mlflow.db", Path.is_file),
+    "plain path": (str, "mlruns", Path.is_dir),
+    "file URI": (Path.as_uri, "mlruns", Path.is_dir),
+}
+"""Tracking stores in a local path: how a path is said as a URI, the store's name, what it is."""
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_tracking_store_in_a_folder_that_does_not_exist_is_refused_not_made(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A mistyped ETA_TRACKING_URI made its folders and an empty registry, and the first
-    candidate was promoted with no champion to compare it with."""
+    candidate was promoted with no champion to compare it with (SQLite and MLflow's file store,
+    a folder, alike)."""
     from eta.settings import get_settings
 
-    mistyped = tmp_path / "typo" / "sub" / "mlfow.db"
-    monkeypatch.setenv("ETA_TRACKING_URI", f"sqlite:///{mistyped}")
-    get_settings.cache_clear()
-    with pytest.raises(tracking.TrackingError) as error:
-        tracking.check_store()
-    assert f"'sqlite:///{mistyped}' (ETA_TRACKING_URI) cannot be used" in str(error.value)
-    assert f"the folder {mistyped.parent} does not exist" in str(error.value)
-    assert not (tmp_path / "typo").exists()
-
-    first = tmp_path / "new_team.db"  # a new store in a folder that exists: a team's first run
-    monkeypatch.setenv("ETA_TRACKING_URI", f"sqlite:///{first}")
-    get_settings.cache_clear()
-    tracking.check_store()
-    assert first.exists()
-
-
-@pytest.mark.parametrize("as_uri", [False, True], ids=["plain path", "file URI"])
-def test_a_file_store_in_a_folder_that_does_not_exist_is_refused_not_made(
-    as_uri: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """MLflow's file store (a folder) made the folders of a mistyped path as SQLite did."""
-    from eta.settings import get_settings
-
+    as_uri, name, made = STORES[store]
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 refuses it otherwise
-    mistyped = tmp_path / "typo" / "sub" / "mlruns"
-    uri = mistyped.as_uri() if as_uri else str(mistyped)
-    monkeypatch.setenv("ETA_TRACKING_URI", uri)
+    mistyped = tmp_path / "typo" / "sub" / name
+    monkeypatch.setenv("ETA_TRACKING_URI", as_uri(mistyped))
     get_settings.cache_clear()
     with pytest.raises(tracking.TrackingError) as error:
         tracking.check_store()
-    assert f"{uri!r} (ETA_TRACKING_URI) cannot be used" in str(error.value)
+    assert f"{as_uri(mistyped)!r} (ETA_TRACKING_URI) cannot be used" in str(error.value)
     assert f"the folder {mistyped.parent} does not exist" in str(error.value)
     assert not (tmp_path / "typo").exists()
 
-    first = tmp_path / "mlruns"  # a new store in a folder that exists: a team's first run
-    monkeypatch.setenv("ETA_TRACKING_URI", first.as_uri() if as_uri else str(first))
+    first = tmp_path / name  # a new store in a folder that exists: a team's first run
+    monkeypatch.setenv("ETA_TRACKING_URI", as_uri(first))
     get_settings.cache_clear()
     tracking.check_store()
-    assert first.is_dir()
+    assert made(first)
 
 
 @pytest.mark.parametrize(
