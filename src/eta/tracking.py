@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -175,13 +176,10 @@ class Registered:
 
 def load_registered(name: str, alias: str) -> Registered | None:
     """The model version behind ``models:/name@alias``, or None if there is none."""
-    import tempfile
-
     from eta.data import DataError
     from eta.model import EtaModel
 
-    with tempfile.TemporaryDirectory() as scratch:
-        path = download_model(name, alias, Path(scratch))
+    with _downloaded(name, alias) as path:
         if path is None:
             return None
         version = _mlflow().MlflowClient().get_model_version_by_alias(name, alias)
@@ -201,13 +199,20 @@ def load_registered(name: str, alias: str) -> Registered | None:
 def registered_fingerprint(name: str, alias: str) -> tuple[str, str] | None:
     """The version behind ``models:/name@alias`` and its files' :func:`model_fingerprint`,
     without loading the model; None when the alias is unset."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as scratch:
-        path = download_model(name, alias, Path(scratch))
+    with _downloaded(name, alias) as path:
         if path is None:
             return None
         return str(alias_version(name, alias)), model_fingerprint(path)
+
+
+@contextmanager
+def _downloaded(name: str, alias: str) -> Iterator[Path | None]:
+    """The files behind ``models:/name@alias`` in a scratch folder removed afterwards (None:
+    no alias)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        yield download_model(name, alias, Path(scratch))
 
 
 class TrackingError(RuntimeError):
