@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from eta import tracking
 from eta.cli import app
-from eta.data import START, History, load_history, seen_at
+from eta.data import FINISHED, HOURS, START, History, load_history, seen_at
 from eta.evaluation import pinball_losses
 from eta.model import EtaModel, Settings
 from eta.promotion import CHALLENGER, CHAMPION, Gate, Tighter, compare, retrain_and_promote
@@ -443,6 +443,43 @@ def test_outcomes_not_known_yet_are_counted_in_not_dropped() -> None:
     assert on_time_estimate(pd.Series(seen), pd.Series(finished), promise) == pytest.approx(
         0.9, abs=0.01
     )
+
+
+def test_the_weekly_on_time_rate_counts_in_the_latest_weeks_outcomes_not_known_yet() -> None:
+    """The report's weekly plot read 100% where the reader looks first: in the last week, the
+    promises still running are the slow items', and only the quick ones were known."""
+    from eta.evaluation import kept_probability, known_outcomes, on_time_estimate
+    from eta.promotion import on_time_by
+
+    rng = np.random.default_rng(4)
+    n, export = 16_000, pd.Timestamp("2025-03-03", tz="UTC")  # a Monday: eight whole weeks
+    start = export - pd.to_timedelta(rng.uniform(0.0, 56.0, n), unit="D")
+    hours = rng.exponential(48.0, n)
+    promise = np.full(n, 48.0 * np.log(10))  # the true P90: 90% kept in every week
+    watched = ((export - start) / pd.Timedelta(hours=1)).to_numpy()
+    items = pd.DataFrame({HOURS: np.minimum(hours, watched), FINISHED: hours <= watched})
+    quotes = pd.DataFrame(
+        {
+            "start": start,
+            "segment": "all",
+            "actual_hours": known_outcomes(items, promise),
+            "hours": items[HOURS],
+            "finished": items[FINISHED],
+            "candidate_promise_hours": promise,
+        }
+    )
+    week = start.tz_localize(None).to_period("W")
+    weekly = on_time_by(quotes, ["candidate"], pd.Series(week, index=quotes.index))
+    last = weekly.iloc[-1]
+    assert last["candidate_known"] > 0.94  # the slow promises of the last week still running
+    assert last["candidate"] == pytest.approx(0.9, abs=0.03)
+    assert weekly["candidate"].between(0.87, 0.93).all()
+    # The weeks' estimates are parts of the whole one, not estimates of their own.
+    kept = kept_probability(quotes["hours"], quotes["finished"], promise)
+    assert np.nanmean(kept) == pytest.approx(
+        on_time_estimate(items[HOURS], items[FINISHED], promise)
+    )
+    assert kept[items[FINISHED] & (items[HOURS] <= promise)].min() == 1.0
 
 
 def test_a_candidate_older_than_the_champion_is_told_so_not_to_wait_for_outcomes(

@@ -53,18 +53,42 @@ def on_time_estimate(hours: pd.Series, finished: pd.Series, promise_hours: np.nd
     open is censored at its hours so far: it stands for the items of its promise's horizon
     that were still open as long, and the outcomes of later items are assumed to be like those
     of earlier ones (Kaplan & Meier (1958), Nonparametric estimation from incomplete
-    observations, *JASA* 53(282)).
+    observations, *JASA* 53(282)). It is the mean of :func:`kept_probability`.
     """
+    kept = kept_probability(hours, finished, promise_hours)
+    return float(np.nanmean(kept)) if (~np.isnan(kept)).any() else float("nan")
+
+
+def kept_probability(
+    hours: pd.Series | np.ndarray, finished: pd.Series | np.ndarray, promise_hours: np.ndarray
+) -> np.ndarray:
+    """Each promise's chance of being kept (NaN where there is no promise): 1 or 0 where the
+    outcome is known; for an item still open at ``r = hours / promise < 1``, the chance that
+    items still open that far into their promise finish within it, ``(S(r) - S(1)) / S(r)``,
+    with ``S`` the Kaplan-Meier survival of all the items on the scale ``hours / promise``.
+
+    Their mean is the Kaplan-Meier estimate itself (its self-consistency: Efron (1967), The
+    two sample problem with censored data, *Proc. 5th Berkeley Symposium* 4), and their mean
+    over a part (a week, a segment) uses the curve of all the items. A part's own curve ends
+    with its longest-watched item: in the last days of an export, where every promise is still
+    running, it cannot reach the promise, and would count every unknown outcome broken."""
     promise = np.asarray(promise_hours, float)
+    kept = np.full(len(promise), np.nan)
     quoted = ~np.isnan(promise)
-    if not quoted.any():
-        return float("nan")
     ratio = np.asarray(hours, float)[quoted] / np.maximum(promise[quoted], 1e-9)
     finish = np.asarray(finished, bool)[quoted]
     # The Kaplan-Meier estimator censoring weights use, with the finish as the event.
     times, still_open = censoring_survival(ratio, ~finish)
-    past = np.searchsorted(times, 1.0, side="right")
-    return float(1.0 - still_open[past - 1]) if past else 0.0
+
+    def survival(r: np.ndarray | float) -> np.ndarray:
+        k = np.searchsorted(times, r, side="right")
+        return np.where(k > 0, still_open[np.maximum(k - 1, 0)], 1.0)
+
+    reached, by_promise = survival(ratio), survival(1.0)
+    open_within = ~finish & (ratio < 1.0)
+    chance = (reached - by_promise) / np.maximum(reached, 1e-12)
+    kept[quoted] = np.where(finish, ratio <= 1.0, np.where(open_within, chance, 0.0))
+    return kept
 
 
 def with_unknowns_estimated(
