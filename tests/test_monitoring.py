@@ -163,6 +163,50 @@ def test_a_segment_keeping_98_percent_of_400_promises_is_over_padded_not_alerted
     assert report.segments.loc["padded", "earlier_by_hours"] == pytest.approx(8.0)
 
 
+def test_how_much_earlier_is_said_in_working_hours_on_a_business_clock(tmp_path) -> None:
+    """Tickets promised for Monday 10:00 and closed on Friday at 15:00 had 67 clock hours to
+    spare but only 3 working hours (Friday 15-17, Monday 9-10), and those closed at 16:30 had
+    1.5: on the ticket spec's clock (09:00-17:00 in Sarajevo, UTC+1) the 360th most spare of
+    400 is 1.5 working hours, not 65.5 clock hours, and the monitor run with the spec says so."""
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from eta.calendar import Clock
+    from eta.synthetic import load_spec
+
+    spec = load_spec("tickets")
+    promise = "2026-02-02T09:00Z"  # Monday 10:00 in Sarajevo
+    finishes = ["2026-01-30T14:00Z"] * 359 + ["2026-01-30T15:30Z"] * 33 + [None] * 8
+    quotes, outcomes = frames([promise] * 400, finishes, ["padded"] * 400)
+    on_the_wall = promise_report(quotes, outcomes, AS_OF)
+    assert on_the_wall.segments.loc["padded", "earlier_by_hours"] == pytest.approx(65.5)
+    assert on_the_wall.over_padded[0].endswith(
+        "each of these promises 2.7 days earlier would still have kept 90% of them"
+    )
+    report = promise_report(quotes, outcomes, AS_OF, clock=Clock.from_spec(spec))
+    assert report.segments.loc["padded", "earlier_by_hours"] == pytest.approx(1.5)
+    [finding] = report.over_padded
+    assert finding.endswith(
+        "each of these promises 1.5 h (business hours) earlier would still have kept 90% of them"
+    )
+
+    script = Path(__file__).parents[1] / "pipelines" / "monitor.py"
+    loader = importlib.util.spec_from_file_location("monitor_pipeline", script)
+    monitor = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(monitor)
+    (tmp_path / "spec.yaml").write_text(spec.to_yaml())
+    quotes.to_csv(tmp_path / "q.csv", index=False)
+    outcomes.rename(columns={"id": spec.id, "finished_at": spec.end}).to_csv(
+        tmp_path / "o.csv", index=False
+    )
+    args = ["--quotes", tmp_path / "q.csv", "--outcomes", tmp_path / "o.csv"]
+    args += ["--spec", tmp_path / "spec.yaml", "--as-of", AS_OF.isoformat(), "--out", tmp_path]
+    done = CliRunner().invoke(monitor.app, [str(a) for a in args])
+    assert done.exit_code == 0, done.output
+    assert "1.5 h (business hours) earlier" in " ".join(done.output.split())
+
+
 def test_a_segment_keeping_80_percent_is_alerted_as_late_not_over_padded() -> None:
     report = promise_report(*padded_and_late({"late": 320, "padded": 392, "on target": 360}), AS_OF)
     assert [alert.split(":")[0] for alert in report.alerts] == ["late"]

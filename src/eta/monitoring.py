@@ -46,8 +46,11 @@ twice as many tests: a segment keeping 75% of 40 promises, the only late one, is
 status stays as it is): the promises hold, and it can wait for the next retrain. It says how
 much tighter the promises could have been as the data say it: the most hours by which every
 promise of the segment judged could have come earlier and still have kept the target share of
-them. That describes these promises, not the next ones: moved by exactly as much, they would
-keep the target only on average.
+them. The hours are the spec's clock's: on a business clock, working hours, because that is what
+a support lead can take off a promise (a ticket closed Friday afternoon and promised for Monday
+morning had three working hours to spare, not 67 clock hours: the weekend's hours are nobody's
+to give back). That describes these promises, not the next ones: moved by exactly as much, they
+would keep the target only on average.
 
 References
 ----------
@@ -64,11 +67,12 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
+from eta.calendar import Clock
 from eta.data import (
     DataError,
     category_texts,
@@ -78,7 +82,7 @@ from eta.data import (
     segment_values,
 )
 from eta.messages import segment_words
-from eta.spec import DatasetSpec
+from eta.spec import CalendarSpec, DatasetSpec
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -97,6 +101,8 @@ class PromiseReport:
     overall: dict
     segments: pd.DataFrame
     weeks: pd.DataFrame
+    clock: Literal["business", "wall"] = "wall"
+    """The clock ``earlier_by_hours`` is measured on, so its words say which hours they are."""
 
     @property
     def alerts(self) -> list[str]:
@@ -122,7 +128,7 @@ class PromiseReport:
             f"{int(row.judged):,} promises kept, target {self.confidence:.0%} (chance of as "
             f"many if on target, over the {len(self.segments)} segments judged both ways: "
             f"{row.p_value_over_padded:.1g}); each of these promises "
-            f"{_hours(row.earlier_by_hours)} earlier would still have kept "
+            f"{_hours(row.earlier_by_hours, self.clock)} earlier would still have kept "
             f"{self.confidence:.0%} of them"
             for name, row in high.iterrows()
         ]
@@ -193,10 +199,15 @@ def promise_report(
     as_of: pd.Timestamp,
     *,
     confidence: float | None = None,
+    clock: Clock | None = None,
 ) -> PromiseReport:
     """Judge the ``quotes`` (columns of ``eta quote``: ``id``, ``promise_at``, ``segment``,
     ``confidence``) against ``outcomes`` (``id``, ``finished_at``; empty while open; and the
-    item's ``segment`` when known, see :func:`read_promises`)."""
+    item's ``segment`` when known, see :func:`read_promises`).
+
+    ``clock`` is the spec's (:meth:`eta.calendar.Clock.from_spec`): how much earlier an
+    over-padded segment's promises could have been is said in its hours, working hours on a
+    business clock. Without one, clock hours (wall time)."""
     for frame, name, needed in (
         (quotes, "quotes", ("id", "promise_at")),
         (outcomes, "outcomes", ("id", "finished_at")),
@@ -245,7 +256,8 @@ def promise_report(
         ((due["finished_at"].fillna(as_of) - due["promise_at"]) / pd.Timedelta(hours=1)),
     )
     segments = _flagged(_rates(due, "segment"), confidence)
-    spare = _earlier_by(due, confidence).reindex(segments.index)
+    clock = Clock(CalendarSpec(), "UTC", "wall") if clock is None else clock
+    spare = _earlier_by(due, confidence, clock).reindex(segments.index)
     segments["earlier_by_hours"] = spare.where(segments["on_time_rate"] > confidence)
     # 'Billing' in the export is the model's 'billing' (it reads values in the case it learnt)
     own = due["calibrated_as"].str.casefold() == due["segment"].str.casefold()
@@ -269,7 +281,7 @@ def promise_report(
         "still_open_past_promise": int((due["finished_at"].isna()).sum()),
         "mean_lateness_hours": float(due["late_hours"].mean()) if (~due["kept"]).any() else 0.0,
     }
-    return PromiseReport(as_of, confidence, overall, segments, weeks)
+    return PromiseReport(as_of, confidence, overall, segments, weeks, clock.kind)
 
 
 def _rates(due: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -299,11 +311,13 @@ def _flagged(rates: pd.DataFrame, target: float) -> pd.DataFrame:
     return rates.assign(p_value=adjusted[: len(rates)], p_value_over_padded=adjusted[len(rates) :])
 
 
-def _earlier_by(due: pd.DataFrame, target: float) -> pd.Series:
-    """Per segment, the most hours by which every promise judged could have been earlier and
-    still kept the ``target`` share of them, as they finished: how much tighter they could have
-    been (negative, or -inf, where the segment kept fewer than the target)."""
-    spare = (due["promise_at"] - due["finished_at"]) / pd.Timedelta(hours=1)
+def _earlier_by(due: pd.DataFrame, target: float, clock: Clock) -> pd.Series:
+    """Per segment, the most ``clock`` hours by which every promise judged could have been
+    earlier and still kept the ``target`` share of them, as they finished: how much tighter they
+    could have been (negative, or -inf, where the segment kept fewer than the target). A promise
+    moved ``s`` hours earlier on the clock still holds while ``s`` is at most the clock's hours
+    from its finish to it, so those hours are each promise's spare."""
+    spare = pd.Series(clock.hours_between(due["finished_at"], due["promise_at"]), due.index)
     spare = spare.fillna(-np.inf)  # still open past its promise: broken however it moves
 
     def at_target(hours: pd.Series) -> float:
@@ -437,7 +451,12 @@ def report_files(directory: Path) -> list[Path]:
     return [directory / name for name in REPORT_FILES if (directory / name).exists()]
 
 
-def _hours(value: float) -> str:
+def _hours(value: float, clock: Literal["business", "wall"] = "wall") -> str:
+    """Hours as a person reads them: working hours stay hours, as the product says them ('9.1
+    h (business hours)'), since a day of them is no 24 (nor always 8); clock hours past two
+    days in days."""
+    if clock == "business":
+        return f"{value:,.1f} h (business hours)"
     return f"{value:,.1f} h" if value < 48 else f"{value / 24:,.1f} days"
 
 
