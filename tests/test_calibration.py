@@ -149,6 +149,41 @@ def test_in_flight_levels_hold_for_items_older_than_the_oldest_table() -> None:
     np.testing.assert_allclose(np.mean(kept, axis=0), 0.9, atol=0.015)
 
 
+def test_the_oldest_ages_learn_from_earlier_items_where_the_recent_are_still_open() -> None:
+    """The calibration period's oldest items are mostly still open at the export: alone, its
+    tables end before the stuck items finish, and an item older than their last finish was
+    quoted as if it were not a stuck one."""
+
+    def world(rng: np.random.Generator, n: int) -> np.ndarray:
+        """Log hours under a believed standard normal; a tenth are stuck 8x longer."""
+        return rng.normal(0, 1, n) + np.where(rng.random(n) < 0.1, np.log(8.0), 0.0)
+
+    def seen(log_hours: np.ndarray, watched: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return norm.cdf(np.minimum(log_hours, watched)), log_hours <= watched
+
+    ages, p = np.array([0.98, 0.99, 0.995]), np.full(3, 0.9)
+    rng = np.random.default_rng(0)
+    recent, earlier = world(rng, 20_000), world(rng, 80_000)
+    levels, finished = seen(recent, rng.uniform(0.0, 2.0, recent.size))  # watched briefly
+    older = seen(earlier, rng.uniform(0.0, 6.0, earlier.size))  # nearly all finished
+    fresh = norm.cdf(world(rng, 2_000_000))
+
+    def kept(table: InFlightCalibration) -> np.ndarray:
+        asked = table.level(p, ages)
+        return np.array(
+            [np.mean(fresh[fresh > a] <= a + q * (1 - a)) for a, q in zip(ages, asked, strict=True)]
+        )
+
+    alone = InFlightCalibration.fit(levels, finished)
+    joined = InFlightCalibration.fit(levels, finished, older=older)
+    assert alone.ages[-1] < ages[0] <= joined.ages[-1]
+    assert np.all(kept(alone) < 0.8)
+    np.testing.assert_allclose(kept(joined), 0.9, atol=0.015)
+    # Where the recent items alone have enough finishes, their tables are kept as they are.
+    for k in range(len(alone.ages)):
+        np.testing.assert_array_equal(joined.values[k], alone.values[k])
+
+
 def test_an_item_in_progress_never_asks_for_less_than_a_new_item_would_get() -> None:
     rng = np.random.default_rng(7)
     believed = rng.lognormal(0, 1, 200_000)

@@ -32,6 +32,7 @@ from eta import __version__, allowance
 from eta.allowance import RoundingAllowance
 from eta.calendar import NAT, NS_PER_DAY, Clock, utc_nanoseconds
 from eta.calibration import (
+    AGES,
     AHEAD,
     ALL,
     MIN_SEGMENT_ITEMS,
@@ -244,10 +245,13 @@ class EtaModel:
         older = self._thin_segments_before(frame.iloc[train], x.iloc[train], w_train, keys, w_calib)
         self.calibration_ = MondrianCalibration.fit(scores, w_calib, keys, older=older)
         tags = self.calibration_.segment_of(keys)
-        reached = np.empty(len(scores))
-        for tag, rows in self.calibration_.distributions(tags).items():
-            reached[rows] = self.calibration_.by_key[tag].cdf(scores[rows])
+        reached = self.calibration_.levels(scores, tags)
         self.in_flight_ = InFlightCalibration.fit(reached, finished[calib])
+        if len(self.in_flight_.ages) < len(AGES):  # the oldest ages: earlier items' finishes too
+            earlier = self._levels(frame.iloc[train], x.iloc[train], log_hours[train])
+            self.in_flight_ = InFlightCalibration.fit(
+                reached, finished[calib], older=(earlier, finished[train])
+            )
         self.allowance_ = self._rounding_allowance(
             frame.iloc[calib], Predictive(location, spread, tags, self.calibration_), w_calib
         )
@@ -722,6 +726,14 @@ class EtaModel:
     def _median_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         median = _lightgbm(self.boosters_[0.5], x)
         return median, np.maximum(_lightgbm(self.boosters_[0.9], x) - median, MIN_SPREAD)
+
+    def _levels(self, items: pd.DataFrame, x: pd.DataFrame, log_hours: np.ndarray) -> np.ndarray:
+        """Each item's level under its calibrated distribution. For the items the trees were
+        grown on, an in-sample answer: used only where calibration items run out, for how far
+        the oldest ones go, which the trees could not learn from any feature."""
+        location, spread = self._location_spread(x)
+        tags = self.calibration_.segment_of(self._segment_levels(items))
+        return self.calibration_.levels((log_hours - location) / spread, tags)
 
     def _segment_levels(self, items: pd.DataFrame) -> list[np.ndarray]:
         return segment_levels(items, self.spec)
