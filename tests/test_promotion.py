@@ -554,24 +554,58 @@ def test_the_champion_reads_an_export_in_another_case_as_it_learnt_it(tickets_si
     assert judged[1] == judged[0]
 
 
-def test_a_champion_whose_artifacts_are_gone_is_named_with_where_they_were(
-    tickets_model, tmp_path: Path
-) -> None:
-    """The error named the scratch folder the artifacts were downloaded to."""
+def _delete_artifacts(version: str) -> str:
+    """Delete a registered version's files (a cleaned ``mlruns``); returns its source."""
     import shutil
 
-    logged = tracking.log_run(
-        "train tickets", {}, {}, model_dir=tickets_model.save(tmp_path / "m"), register_as="tickets"
-    )
-    tracking.set_alias("tickets", CHAMPION, logged["version"])
     import mlflow
 
-    source = mlflow.MlflowClient().get_model_version("tickets", logged["version"]).source
+    source = mlflow.MlflowClient().get_model_version("tickets", version).source
     shutil.rmtree(Path(source.removeprefix("file://")))
-    with pytest.raises(
-        FileNotFoundError, match="tickets@champion \\(version 1\\): its artifacts at"
-    ):
+    return source
+
+
+def test_a_champion_whose_artifacts_are_gone_is_named_with_where_they_were(
+    tickets_model, tickets_sim, tmp_path: Path
+) -> None:
+    """MLflow raises nothing for a version whose files were deleted: it downloads an empty
+    folder, which the error called "not a model directory", with no word of what to do."""
+    import subprocess
+    import sys
+
+    _register_champion(tickets_model, tmp_path / "m")
+    source = _delete_artifacts("1")
+    says = (
+        f"tickets@champion (version 1): no model files at {source}; were they moved or "
+        "deleted? register the model again (`eta train --register`), then move @champion to "
+        "the new version"
+    )
+    with pytest.raises(FileNotFoundError) as error:
         tracking.load_model("tickets", CHAMPION)
+    assert str(error.value) == says
+    history, spec = tmp_path / "history.csv", tmp_path / "spec.yaml"
+    tickets_sim.history.to_csv(history, index=False)
+    spec.write_text(tickets_sim.spec.to_yaml())
+    script = Path(__file__).parents[1] / "pipelines" / "retrain_and_promote.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--spec", str(spec), "--data", str(history),
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_challenger_whose_artifacts_are_gone_is_no_candidates_twin(
+    tickets_model, tmp_path: Path
+) -> None:
+    """Its fingerprint was that of no files at all; a retrain asking whether it repeats the
+    challenger should register its candidate, not stop."""
+    _register_champion(tickets_model, tmp_path / "m")
+    tracking.set_alias("tickets", CHALLENGER, "1")
+    _delete_artifacts("1")
+    assert tracking.registered_fingerprint("tickets", CHALLENGER) is None
+    assert tracking.registered_fingerprint("tickets", "nobody") is None
 
 
 def test_a_registered_model_whose_spec_was_edited_is_named_in_the_registry(

@@ -147,15 +147,35 @@ def model_uri(name: str, alias: str) -> str:
     return f"models:/{name}@{alias}"
 
 
+class ArtifactsGone(FileNotFoundError):
+    """A registered version's files are not where its ``source`` says: moved or deleted. A
+    FileNotFoundError, so that the CLI and the pipelines say it in one line with status 2."""
+
+
 def download_model(name: str, alias: str, directory: Path) -> Path | None:
-    """Download the model behind ``models:/name@alias`` into ``directory`` (None: no alias)."""
-    if alias_version(name, alias) is None:
-        return None
+    """Download the model behind ``models:/name@alias`` into ``directory`` (None: no alias).
+
+    Raises :class:`ArtifactsGone` when nothing is there to download. MLflow raises nothing
+    then (for a local folder or a tracking server alike): it makes an empty folder, which was
+    refused as a scratch path that is "not a model directory", or fingerprinted as a model with
+    no files, instead of naming the version and where its files were expected.
+    """
     mlflow = _mlflow()
+    try:
+        version = mlflow.MlflowClient().get_model_version_by_alias(name, alias)
+    except mlflow.exceptions.MlflowException:
+        return None
     directory.mkdir(parents=True, exist_ok=True)
-    return Path(
+    path = Path(
         mlflow.artifacts.download_artifacts(model_uri(name, alias), dst_path=str(directory))
     )
+    if not any(p.is_file() for p in path.rglob("*")):
+        raise ArtifactsGone(
+            f"{name}@{alias} (version {version.version}): no model files at {version.source}; "
+            "were they moved or deleted? register the model again (`eta train --register`), "
+            f"then move @{alias} to the new version"
+        )
+    return path
 
 
 def load_model(name: str, alias: str):
@@ -198,11 +218,17 @@ def load_registered(name: str, alias: str) -> Registered | None:
 
 def registered_fingerprint(name: str, alias: str) -> tuple[str, str] | None:
     """The version behind ``models:/name@alias`` and its files' :func:`model_fingerprint`,
-    without loading the model; None when the alias is unset."""
-    with _downloaded(name, alias) as path:
-        if path is None:
-            return None
-        return str(alias_version(name, alias)), model_fingerprint(path)
+    without loading the model; None when the alias is unset or the version's files are gone
+    (:class:`ArtifactsGone`). Files that are gone are the twin of no candidate, and a retrain
+    that only asks whether it repeats the challenger should not stop over them: it registers
+    its candidate as if there were no challenger."""
+    try:
+        with _downloaded(name, alias) as path:
+            if path is None:
+                return None
+            return str(alias_version(name, alias)), model_fingerprint(path)
+    except ArtifactsGone:
+        return None
 
 
 @contextmanager
