@@ -7,9 +7,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eta.data import DataError
-from eta.monitoring import promise_report, week_axis, wilson_interval, write_report
+from eta.monitoring import (
+    FALSE_ALARM,
+    _flagged,
+    holm_adjusted,
+    kept_this_few_chance,
+    kept_this_many_chance,
+    promise_report,
+    tarone_family,
+    week_axis,
+    wilson_interval,
+    write_report,
+)
 
 AS_OF = pd.Timestamp("2026-03-01", tz="UTC")
 
@@ -243,6 +256,81 @@ def test_the_exact_chance_of_so_few_kept_and_holms_adjustment() -> None:
     # Sorted 0.01, 0.02, 0.04: times 3, 2, 1 = 0.03, 0.04, 0.04 (kept from falling back).
     adjusted = holm_adjusted(np.array([0.04, 0.01, 0.02]))
     assert adjusted == pytest.approx([0.04, 0.03, 0.04])
+
+
+def kept_counts(counts: list[tuple[int, int]]):
+    """Quotes and outcomes of segments ``s<k>`` keeping ``counts[k][0]`` of ``counts[k][1]``
+    promises, all due 1 Feb 10:00 UTC (kept ones finish an hour early, broken an hour late)."""
+    promises, finishes, segments = [], [], []
+    for k, (held, n) in enumerate(counts):
+        promises += ["2026-02-01T10:00Z"] * n
+        finishes += ["2026-02-01T09:00Z"] * held + ["2026-02-01T11:00Z"] * (n - held)
+        segments += [f"s{k}"] * n
+    return frames(promises, finishes, segments)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "late_kept", "family"),
+    [(REPLAY_MONTH_SEGMENTS, 29, 29), ([10] * 8 + [40], 30, 9)],
+    ids=["replay month, 29 of 40 kept", "eight segments of 10, 30 of 40 kept"],
+)
+def test_tests_that_cannot_be_significant_do_not_weaken_the_others(sizes, late_kept, family):
+    """Keeping all of 40 promises at a 90% target has a chance of 0.9**40 = 1.5%: no segment
+    of 40 or fewer can ever be found over-padded among 24 segments, yet counted in Holm's family
+    those tests made every other test pay for them. Left out (Tarone 1990), a month of replayed
+    ticket quotes judges 29 tests, not 48, and its 40-promise segment keeping 29 (72.5%) is named
+    (48 times its chance is 7%); among eight segments of 10, 30 of 40 (75%) is: 9 tests, not 18."""
+    late = sizes.index(40)
+    counts = [(round(0.9 * n), n) for n in sizes]
+    counts[late] = (late_kept, 40)
+    report = promise_report(*kept_counts(counts), AS_OF)
+    assert [alert.split(":")[0] for alert in report.alerts] == [f"s{late}"]
+    assert report.over_padded == []
+    chance = kept_this_few_chance(np.array([late_kept]), np.array([40]), 0.9)[0]
+    assert report.segments.loc[f"s{late}", "p_value"] == pytest.approx(family * chance)
+    kept, n = np.array(counts).T
+    as_it_was = holm_adjusted(
+        np.r_[kept_this_few_chance(kept, n, 0.9), kept_this_many_chance(kept, n, 0.9)]
+    )
+    assert as_it_was[late] == pytest.approx(2 * len(sizes) * chance)
+    assert as_it_was[late] > FALSE_ALARM
+
+
+def test_tarones_family_by_hand() -> None:
+    """Smallest attainable chances 1e-6, 0.1%, 1.5%, 35% at a 5% level: three tests reach 5% /
+    1, 2.5% / 2 and 1.7% / 3, so k = 3 and the family is those three (35% cannot count). With
+    two tests at 1e-6 and three that at best reach 2%: k = 3 again, a family of the two."""
+    family = tarone_family(np.array([1e-6, 0.001, 0.015, 0.35]), 0.05)
+    assert family.tolist() == [True, True, True, False]
+    family = tarone_family(np.array([0.02, 1e-6, 0.02, 1e-6, 0.02]), 0.05)
+    assert family.tolist() == [False, True, False, True, False]
+    assert tarone_family(np.array([0.5, 0.9]), 0.05).tolist() == [False, False]
+    assert tarone_family(np.array([]), 0.05).tolist() == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 500), st.floats(0.0, 1.0)), min_size=1, max_size=30),
+    st.sampled_from([0.8, 0.9, 0.95]),
+)
+def test_a_test_that_cannot_reach_the_level_is_never_flagged(segments, target) -> None:
+    """Whatever the counts: a segment is flagged (either way) only when its smallest attainable
+    chance, keeping none or all, is within the level over Tarone's k; and among the tests that
+    count, the refinement flags every one plain Holm over both directions of all flagged."""
+    n = np.array([size for size, _ in segments])
+    kept = np.array([round(size * share) for size, share in segments])
+    rates = pd.DataFrame({"judged": n, "kept": kept})
+    flagged = _flagged(rates, target)
+    adjusted = np.r_[flagged["p_value"], flagged["p_value_over_padded"]]
+    smallest = np.r_[(1 - target) ** n.astype(float), target ** n.astype(float)]
+    k = next(k for k in range(1, len(smallest) + 1) if (smallest <= FALSE_ALARM / k).sum() <= k)
+    counts = smallest <= FALSE_ALARM / k * (1 + 1e-9)
+    assert (smallest[adjusted <= FALSE_ALARM] <= FALSE_ALARM / k * (1 + 1e-9)).all()
+    assert (adjusted[~counts] == 1).all()
+    plain = holm_adjusted(
+        np.r_[kept_this_few_chance(kept, n, target), kept_this_many_chance(kept, n, target)]
+    )
+    assert (adjusted[counts] <= plain[counts] * (1 + 1e-9)).all()
 
 
 def test_a_new_category_is_named_not_the_calibration_it_fell_back_to(tmp_path) -> None:
