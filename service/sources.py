@@ -127,18 +127,16 @@ class RegistrySource:
         pointer = self.cache / f"{self.alias}.json"
         try:
             resolved = self._resolve()
-        except Exception as exc:  # registry down or alias gone: the cache answers
-            if not pointer.exists():
-                raise SourceError(
-                    f"{self.label}: registry unavailable ({_short(exc)}) and nothing cached"
-                ) from None
-            resolved = json.loads(pointer.read_text(encoding="utf-8"))
-            log.warning(
-                "%s: registry unavailable (%s); serving cached version %s",
-                self.label,
-                _short(exc),
-                resolved["version"],
+        except Exception as exc:  # registry down, alias or files gone: the cache answers
+            why = (
+                str(exc)
+                if isinstance(exc, SourceError)
+                else f"registry unavailable ({_short(exc)})"
             )
+            if not pointer.exists():
+                raise SourceError(f"{self.label}: {why}, and nothing cached") from None
+            resolved = json.loads(pointer.read_text(encoding="utf-8"))
+            log.warning("%s: %s; serving cached version %s", self.label, why, resolved["version"])
             origin = "from the local cache"
         else:
             _write_atomically(pointer, json.dumps(resolved))
@@ -169,9 +167,22 @@ class RegistrySource:
         if not (directory / "model.json").exists():
             self.cache.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=self.cache) as scratch:
-                local = mlflow.artifacts.download_artifacts(
-                    artifact_uri=version.source, dst_path=scratch, tracking_uri=self.tracking_uri
-                )
+                try:
+                    local = mlflow.artifacts.download_artifacts(
+                        artifact_uri=version.source,
+                        dst_path=scratch,
+                        tracking_uri=self.tracking_uri,
+                    )
+                except Exception as exc:  # a deleted local folder fails here
+                    raise SourceError(
+                        f"version {version.version}: its files at {version.source} cannot be "
+                        f"downloaded ({_short(exc)}); were they moved or deleted?"
+                    ) from None
+                if not (Path(local) / "model.json").exists():  # some stores give an empty one
+                    raise SourceError(
+                        f"version {version.version}: no model at {version.source}; were its "
+                        "files moved or deleted?"
+                    )
                 shutil.rmtree(directory, ignore_errors=True)
                 os.replace(local, directory)
         metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}

@@ -236,6 +236,33 @@ def test_registry_alias_is_served_and_cached_for_a_restart_without_registry(
         assert quote.status_code == 200
 
 
+def test_a_registered_version_whose_files_are_gone_is_named_not_served_empty(
+    model_copy: Path, tmp_path: Path
+) -> None:
+    """The registry answered, the version's files were gone: the service said the registry
+    was unavailable."""
+    import shutil
+
+    import mlflow
+
+    from eta.settings import get_settings
+    from eta.tracking import log_run
+
+    tracking = get_settings().tracking_uri
+    logged = log_run("t", {}, {}, model_dir=model_copy / "tickets", register_as="tickets")
+    client = mlflow.MlflowClient(tracking)
+    client.set_registered_model_alias("tickets", "champion", logged["version"])
+    source = client.get_model_version("tickets", logged["version"]).source
+    shutil.rmtree(Path(source.removeprefix("file://")))
+    with pytest.raises(SourceError) as error:
+        RegistrySource("models:/tickets@champion", tmp_path, tracking).candidates()
+    said = str(error.value)
+    assert said.startswith(f"models:/tickets@champion: version {logged['version']}: its files ")
+    assert source in said and "moved or deleted?" in said and "nothing cached" in said
+    assert "registry unavailable" not in said
+    assert not (tmp_path / "registry" / "tickets" / f"v{logged['version']}").exists()
+
+
 def test_registry_down_and_nothing_cached_is_not_ready(
     make_app: Callable, headers: dict, tmp_path: Path
 ) -> None:
