@@ -421,3 +421,29 @@ def test_a_model_saved_before_its_spec_was_fingerprinted_still_loads(
     spec = directory / "spec.yaml"
     spec.write_text(spec.read_text(encoding="utf-8").replace("'17:00'", "'19:00'"), "utf-8")
     assert EtaModel.load(directory).spec.calendar.hours[1] != tickets_model.spec.calendar.hours[1]
+
+
+def test_the_oldest_in_flight_ages_take_in_the_items_before_the_calibration_period(
+    deliveries_sim: SyntheticHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A year of parcels: the calibration period's lost parcels are still open at the export,
+    too few finished past the oldest ages for a table; the earlier items fill those in."""
+    from eta.calibration import AGES, InFlightCalibration
+
+    fitted = InFlightCalibration.fit.__func__
+    calls: list[tuple[int, int | None, InFlightCalibration]] = []
+
+    def spy(cls, levels, finished, older=None):
+        table = fitted(cls, levels, finished, older)
+        calls.append((len(levels), None if older is None else len(older[0]), table))
+        return table
+
+    monkeypatch.setattr(InFlightCalibration, "fit", classmethod(spy))
+    history = load_history(deliveries_sim.history, deliveries_sim.spec)
+    model = EtaModel(history.spec).fit(history)
+    (calibration, _, alone), (_, earlier, joined) = calls
+    assert len(alone.ages) < len(AGES) == len(joined.ages)
+    assert earlier > calibration and calibration + earlier <= len(history.frame)  # none twice
+    assert model.in_flight_ is joined
+    for k in range(len(alone.ages)):  # where the calibration items suffice, theirs alone
+        np.testing.assert_array_equal(joined.values[k], alone.values[k])
