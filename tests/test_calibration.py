@@ -11,6 +11,7 @@ from eta.calibration import (
     AHEAD,
     ALL,
     QUOTED,
+    InFlightBySpread,
     InFlightCalibration,
     MondrianCalibration,
     OnlineCalibration,
@@ -182,6 +183,57 @@ def test_the_oldest_ages_learn_from_earlier_items_where_the_recent_are_still_ope
     # Where the recent items alone have enough finishes, their tables are kept as they are.
     for k in range(len(alone.ages)):
         np.testing.assert_array_equal(joined.values[k], alone.values[k])
+
+
+def test_in_flight_levels_hold_for_narrow_and_wide_items_alike() -> None:
+    """Narrow items rarely get stuck but then 8x; wide ones often, 2x. Late, a narrow item is
+    far from done and a wide one nearly: one table for both broke the first's promises and
+    over-padded the second's."""
+
+    def world(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (log hours over spread, believed location 0) and spreads."""
+        wide = rng.random(n) < 0.5
+        spread = np.where(wide, rng.uniform(0.9, 1.1, n), rng.uniform(0.25, 0.35, n))
+        stuck = rng.random(n) < np.where(wide, 0.2, 0.05)
+        log_hours = spread * rng.normal(0, 1, n) + stuck * np.where(wide, np.log(2), np.log(8))
+        return log_hours / spread, spread
+
+    rng = np.random.default_rng(0)
+    scores, spread = world(rng, 200_000)
+    believed = np.sort(scores)  # calibrated over all items together
+
+    def level(z: np.ndarray) -> np.ndarray:
+        return np.searchsorted(believed, z, side="right") / (len(believed) + 1)
+
+    finished = np.ones(len(scores), bool)
+    one = InFlightCalibration.fit(level(scores), finished)
+    banded = InFlightBySpread.fit(level(scores), finished, spread)
+    fresh, fresh_spread = world(rng, 400_000)
+    fresh = level(fresh)
+    band = np.searchsorted(banded.edges, np.log(fresh_spread))
+    for age in (0.5, 0.8, 0.9, 0.95):
+        for outer in (0, len(banded.bands) - 1):  # all narrow, all wide
+            late = (fresh > age) & (band == outer)
+            p, a = np.full((late.sum(), 1), 0.9), np.full((late.sum(), 1), age)
+            alone = one.level(p, a)[:, 0]
+            by_band = banded.level(p, a, fresh_spread[late])[:, 0]
+            assert abs(np.mean(fresh[late] <= age + alone * (1 - age)) - 0.9) > 0.03
+            assert np.mean(fresh[late] <= age + by_band * (1 - age)) == pytest.approx(
+                0.9, abs=0.015
+            ), (age, outer)
+
+
+def test_in_flight_tables_saved_before_the_bands_still_load() -> None:
+    levels = np.random.default_rng(1).random(5_000)
+    old = InFlightCalibration.fit(levels, np.ones(len(levels), bool))
+    loaded = InFlightBySpread.from_dict(old.to_dict())
+    p, age = np.array([[0.5, 0.9]]), np.array([[0.7]])
+    np.testing.assert_array_equal(loaded.level(p, age, np.array([0.4])), old.level(p, age))
+    banded = InFlightBySpread.fit(levels, np.ones(len(levels), bool), np.linspace(0.1, 1, 5_000))
+    again = InFlightBySpread.from_dict(banded.to_dict())
+    spread = np.array([0.2, 0.5, 0.9])
+    p, age = np.tile([0.5, 0.9], (3, 1)), np.full((3, 1), 0.7)
+    np.testing.assert_array_equal(again.level(p, age, spread), banded.level(p, age, spread))
 
 
 def test_an_item_in_progress_never_asks_for_less_than_a_new_item_would_get() -> None:

@@ -428,22 +428,24 @@ def test_the_oldest_in_flight_ages_take_in_the_items_before_the_calibration_peri
 ) -> None:
     """A year of parcels: the calibration period's lost parcels are still open at the export,
     too few finished past the oldest ages for a table; the earlier items fill those in."""
-    from eta.calibration import AGES, InFlightCalibration
+    from eta.calibration import AGES, SPREAD_BANDS, InFlightBySpread
 
-    fitted = InFlightCalibration.fit.__func__
-    calls: list[tuple[int, int | None, InFlightCalibration]] = []
+    fitted = InFlightBySpread.fit.__func__
+    calls: list[tuple[int, int | None, InFlightBySpread]] = []
 
-    def spy(cls, levels, finished, older=None):
-        table = fitted(cls, levels, finished, older)
+    def spy(cls, levels, finished, spread, older=None):
+        table = fitted(cls, levels, finished, spread, older)
         calls.append((len(levels), None if older is None else len(older[0]), table))
         return table
 
-    monkeypatch.setattr(InFlightCalibration, "fit", classmethod(spy))
+    monkeypatch.setattr(InFlightBySpread, "fit", classmethod(spy))
     history = load_history(deliveries_sim.history, deliveries_sim.spec)
     model = EtaModel(history.spec).fit(history)
     (calibration, _, alone), (_, earlier, joined) = calls
-    assert len(alone.ages) < len(AGES) == len(joined.ages)
+    assert len(alone.whole.ages) < len(AGES) == len(joined.whole.ages)
     assert earlier > calibration and calibration + earlier <= len(history.frame)  # none twice
-    assert model.in_flight_ is joined
-    for k in range(len(alone.ages)):  # where the calibration items suffice, theirs alone
-        np.testing.assert_array_equal(joined.values[k], alone.values[k])
+    assert model.in_flight_ is joined and len(joined.bands) == SPREAD_BANDS
+    for old, new in zip((*alone.bands, alone.whole), (*joined.bands, joined.whole), strict=True):
+        assert len(new.ages) >= len(old.ages)
+        for k in range(len(old.ages)):  # where the calibration items suffice, theirs alone
+            np.testing.assert_array_equal(new.values[k], old.values[k])

@@ -32,11 +32,10 @@ from eta import __version__, allowance
 from eta.allowance import RoundingAllowance
 from eta.calendar import NAT, NS_PER_DAY, Clock, utc_nanoseconds
 from eta.calibration import (
-    AGES,
     AHEAD,
     ALL,
     MIN_SEGMENT_ITEMS,
-    InFlightCalibration,
+    InFlightBySpread,
     MondrianCalibration,
     OnlineCalibration,
     Scores,
@@ -246,11 +245,13 @@ class EtaModel:
         self.calibration_ = MondrianCalibration.fit(scores, w_calib, keys, older=older)
         tags = self.calibration_.segment_of(keys)
         reached = self.calibration_.levels(scores, tags)
-        self.in_flight_ = InFlightCalibration.fit(reached, finished[calib])
-        if len(self.in_flight_.ages) < len(AGES):  # the oldest ages: earlier items' finishes too
-            earlier = self._levels(frame.iloc[train], x.iloc[train], log_hours[train])
-            self.in_flight_ = InFlightCalibration.fit(
-                reached, finished[calib], older=(earlier, finished[train])
+        self.in_flight_ = InFlightBySpread.fit(reached, finished[calib], spread)
+        if not self.in_flight_.complete:  # the oldest ages: earlier items' finishes too
+            earlier, earlier_spread = self._levels(
+                frame.iloc[train], x.iloc[train], log_hours[train]
+            )
+            self.in_flight_ = InFlightBySpread.fit(
+                reached, finished[calib], spread, (earlier, finished[train], earlier_spread)
             )
         self.allowance_ = self._rounding_allowance(
             frame.iloc[calib], Predictive(location, spread, tags, self.calibration_), w_calib
@@ -605,7 +606,7 @@ class EtaModel:
         model.typical_spread_ = state["typical_spread"]
         model.calibration_ = MondrianCalibration.from_dict(state["calibration"])
         in_flight = state.get("in_flight")  # absent in models saved before it existed
-        model.in_flight_ = InFlightCalibration.from_dict(in_flight) if in_flight else None
+        model.in_flight_ = InFlightBySpread.from_dict(in_flight) if in_flight else None
         model.usual_ = Usual.from_dict(state.get("usual"))  # absent in models saved before it
         model.speed_ = state.get("speed", {})  # models saved before the as-of speed: none
         model.speed_memory_days_ = state.get("speed_memory_days", 0.0)
@@ -727,13 +728,15 @@ class EtaModel:
         median = _lightgbm(self.boosters_[0.5], x)
         return median, np.maximum(_lightgbm(self.boosters_[0.9], x) - median, MIN_SPREAD)
 
-    def _levels(self, items: pd.DataFrame, x: pd.DataFrame, log_hours: np.ndarray) -> np.ndarray:
-        """Each item's level under its calibrated distribution. For the items the trees were
-        grown on, an in-sample answer: used only where calibration items run out, for how far
-        the oldest ones go, which the trees could not learn from any feature."""
+    def _levels(
+        self, items: pd.DataFrame, x: pd.DataFrame, log_hours: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each item's level under its calibrated distribution, and its spread. For the items
+        the trees were grown on, an in-sample answer: used only where calibration items run
+        out, for how far the oldest ones go, which the trees could not learn from any feature."""
         location, spread = self._location_spread(x)
         tags = self.calibration_.segment_of(self._segment_levels(items))
-        return self.calibration_.levels((log_hours - location) / spread, tags)
+        return self.calibration_.levels((log_hours - location) / spread, tags), spread
 
     def _segment_levels(self, items: pd.DataFrame) -> list[np.ndarray]:
         return segment_levels(items, self.spec)
@@ -770,7 +773,7 @@ class Predictive:
     spread: np.ndarray
     segment: np.ndarray
     calibration: MondrianCalibration
-    in_flight: InFlightCalibration | None = None
+    in_flight: InFlightBySpread | None = None
     groups: tuple[np.ndarray, ...] = ()
     """Per item, its key of each group with a speed estimate of its own
     (:meth:`EtaModel._groups`), for the online corrections."""
@@ -796,9 +799,10 @@ class Predictive:
 
         With ``elapsed`` the quantiles are those of ``T | T > elapsed``:
         ``F^-1(F(e) + p' (1 - F(e)))``, where the level ``p'`` is recalibrated on history's items
-        that were still open at the same age (:class:`eta.calibration.InFlightCalibration`):
-        items that are already late are more often the stuck ones, so ``p' = p`` would break
-        the promises of exactly the customers who call back.
+        that were still open at the same age, among items of a spread like its own
+        (:class:`eta.calibration.InFlightBySpread`): items that are already late are more often
+        the stuck ones, so ``p' = p`` would break the promises of exactly the customers who call
+        back.
 
         ``offsets`` (per item ``[location shift, tail shift]`` in log hours, see
         :meth:`eta.calibration.OnlineCalibration.offsets`) is online calibration's answer to
@@ -832,7 +836,8 @@ class Predictive:
             if self.in_flight is not None:
                 # The item's age in its distribution: a shorter recent tail does not make it
                 # older (as above, that evidence is about new items' promises).
-                asked = self.in_flight.level(asked, dist.cdf(np.minimum(z_done, z_seen)))
+                age = dist.cdf(np.minimum(z_done, z_seen))
+                asked = self.in_flight.level(asked, age, self.spread[rows])
             z = dist.conditional_quantile(asked, z_done)
             hours = np.exp(loc + spread * warp(z))
             # A safety net for items that have outlived anything history can speak for (the
