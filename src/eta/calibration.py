@@ -850,13 +850,19 @@ class InFlightBySpread:
         or from all items' tables where the item is older than its band's oldest table."""
         p = np.asarray(p, dtype=float)
         age = np.broadcast_to(np.asarray(age, dtype=float), p.shape)
-        asked = self.whole.level(p, age)
-        if not len(self.edges) or not p.size:
+        asked = p.copy()  # a new item (age 0) asks for ``p`` itself: most quotes, no look-ups
+        started = np.flatnonzero(age[:, 0] > 0) if p.size else np.array([], dtype=np.int64)
+        if not len(started):
             return asked
-        band = np.searchsorted(self.edges, np.log(np.asarray(spread, float).reshape(-1)))
+        asked[started] = self.whole.level(p[started], age[started])
+        if not len(self.edges):
+            return asked
+        spread = np.asarray(spread, float).reshape(-1)[started]
+        band = np.searchsorted(self.edges, np.log(spread))
         for k, table in enumerate(self.bands):
-            rows = (band == k) & (age[:, 0] <= (table.ages[-1] if len(table.ages) else -1.0))
-            if rows.any():
+            oldest = table.ages[-1] if len(table.ages) else -1.0
+            rows = started[(band == k) & (age[started, 0] <= oldest)]
+            if len(rows):
                 asked[rows] = table.level(p[rows], age[rows])
         return asked
 
