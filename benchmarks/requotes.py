@@ -38,8 +38,9 @@ import platform
 import sys
 import time
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,10 @@ if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import datasets, publish, run_context  # noqa: E402
+from eta.data import START  # noqa: E402
+
+if TYPE_CHECKING:
+    from eta.model import EtaModel
 
 TARGET, TOLERANCE = 0.90, 0.02
 FRACTIONS = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -74,43 +79,94 @@ def live_offsets(
     return out
 
 
+@dataclass(frozen=True)
+class Requotes:
+    """The items of one fold still truly open after ``fraction`` of their first promise, as
+    they are quoted again: with their ``elapsed`` hours, features and the online corrections
+    live at that moment (``offsets``); ``still_open`` marks them among the fold's items."""
+
+    fraction: float
+    still_open: np.ndarray
+    items: pd.DataFrame
+    features: pd.DataFrame
+    offsets: np.ndarray
+
+    @property
+    def elapsed(self) -> np.ndarray:
+        return self.items["elapsed"].to_numpy(float)
+
+
+@dataclass(frozen=True)
+class Month:
+    """One month trained on what was known at its start, its items quoted as they started
+    (replay), and the true hours they took."""
+
+    model: EtaModel
+    items: pd.DataFrame
+    features: pd.DataFrame
+    offsets: np.ndarray
+    first: pd.DataFrame
+    truth: np.ndarray
+
+    @classmethod
+    def replayed(cls, data: datasets.BenchmarkDataset, fold: int) -> Month:
+        from eta.backtest import period_items, replay_offsets
+        from eta.data import seen_at
+        from eta.features import Events
+        from eta.model import EtaModel
+        from eta.quote import quote_items
+
+        history = data.history
+        test_start, test_end = data.folds[fold]
+        model = EtaModel(history.spec).fit(seen_at(history, test_start))
+        items = period_items(history, test_start, test_end).reset_index(drop=True)
+        features = model.features(items, Events.from_frame(history.frame))
+        offsets = replay_offsets(model, history, items, features)
+        first = quote_items(model, items, features=features, offsets=offsets, online=False)
+        return cls(model, items, features, offsets, first, data.actual_hours(items))
+
+    @property
+    def begin(self) -> pd.DatetimeIndex:
+        return self.model.clock_.effective_start(self.items[START])
+
+    def requotes(self, fraction: float) -> Requotes:
+        """The items still truly open after ``fraction`` of their first promise."""
+        elapsed = fraction * self.first["promise_hours"].to_numpy(float)
+        still_open = self.truth > elapsed
+        segments = self.first["segment"].to_numpy()
+        starts = pd.DatetimeIndex(self.items[START]).asi8
+        moment = self.model.clock_.add_hours(self.begin[still_open], elapsed[still_open]).asi8
+        return Requotes(
+            fraction,
+            still_open,
+            self.items[still_open].assign(elapsed=elapsed[still_open]).reset_index(drop=True),
+            self.features[still_open].reset_index(drop=True),
+            live_offsets(segments, starts, self.offsets, moment, segments[still_open]),
+        )
+
+
 def run_fold(data: datasets.BenchmarkDataset, fold: int, fractions: tuple[float, ...]) -> list:
     """Quote one month as items start, then re-quote those still open; one row per fraction."""
-    from eta.backtest import period_items, replay_offsets
-    from eta.data import START, seen_at
-    from eta.features import Events
-    from eta.model import EtaModel
     from eta.quote import quote_items
 
-    history = data.history
-    test_start, test_end = data.folds[fold]
-    model = EtaModel(history.spec).fit(seen_at(history, test_start))
-    items = period_items(history, test_start, test_end).reset_index(drop=True)
-    features = model.features(items, Events.from_frame(history.frame))
-    offsets = replay_offsets(model, history, items, features)
-    first = quote_items(model, items, features=features, offsets=offsets, online=False)
-    truth = data.actual_hours(items)
-    segments = first["segment"].to_numpy()
-    clock = model.clock_
-    begin = clock.effective_start(items[START])
-    true_end = clock.add_hours(begin, truth)
-    starts = pd.DatetimeIndex(items[START]).asi8
-    month = test_start.tz_convert(history.spec.timezone).strftime("%Y-%m")
-    rows = [_row(data.name, month, 0.0, truth, first, true_end)]
+    month_start = data.folds[fold][0]
+    replayed = Month.replayed(data, fold)
+    model, truth = replayed.model, replayed.truth
+    true_end = model.clock_.add_hours(replayed.begin, truth)
+    month = month_start.tz_convert(data.history.spec.timezone).strftime("%Y-%m")
+    rows = [_row(data.name, month, 0.0, truth, replayed.first, true_end)]
     for fraction in fractions:
-        elapsed = fraction * first["promise_hours"].to_numpy(float)
-        still_open = truth > elapsed
-        if not still_open.any():
+        again = replayed.requotes(fraction)
+        if not again.still_open.any():
             continue
-        again = items[still_open].assign(elapsed=elapsed[still_open]).reset_index(drop=True)
-        moment = clock.add_hours(begin[still_open], elapsed[still_open]).asi8
-        live = live_offsets(segments, starts, offsets, moment, segments[still_open])
-        again_features = features[still_open].reset_index(drop=True)
-        requotes = quote_items(model, again, features=again_features, offsets=live, online=False)
-        row = _row(data.name, month, fraction, truth[still_open], requotes, true_end[still_open])
-        plain = _plain_promise(model, again, again_features, live, elapsed[still_open])
+        quoted = quote_items(
+            model, again.items, features=again.features, offsets=again.offsets, online=False
+        )
+        still_open = again.still_open
+        row = _row(data.name, month, fraction, truth[still_open], quoted, true_end[still_open])
+        plain = _plain_promise(model, again.items, again.features, again.offsets, again.elapsed)
         row["kept_plain"] = int((truth[still_open] <= plain).sum())
-        row["remaining_plain_h"] = float(np.mean(plain - elapsed[still_open]))
+        row["remaining_plain_h"] = float(np.mean(plain - again.elapsed))
         rows.append(row)
     return rows
 

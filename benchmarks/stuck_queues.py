@@ -86,44 +86,27 @@ def history() -> tuple[datasets.BenchmarkDataset, dict[str, float]]:
 def requoted(data: datasets.BenchmarkDataset, stuck: dict[str, float]) -> pd.DataFrame:
     """One row per re-quote: its queue's stuck share, whether each variant's promise held and
     how long it still had to go."""
-    from eta.backtest import period_items, replay_offsets
-    from eta.data import START, seen_at
-    from eta.features import Events
-    from eta.model import EtaModel
     from eta.quote import quote_items
 
-    history, rows = data.history, []
-    for test_start, test_end in data.folds:
-        model = EtaModel(history.spec).fit(seen_at(history, test_start))
-        items = period_items(history, test_start, test_end).reset_index(drop=True)
-        features = model.features(items, Events.from_frame(history.frame))
-        offsets = replay_offsets(model, history, items, features)
-        first = quote_items(model, items, features=features, offsets=offsets, online=False)
-        truth = data.actual_hours(items)
-        segments = first["segment"].to_numpy()
-        begin = model.clock_.effective_start(items[START])
-        starts = pd.DatetimeIndex(items[START]).asi8
+    rows = []
+    for fold in range(len(data.folds)):
+        month = requotes.Month.replayed(data, fold)
+        model = month.model
         variants = {"bands": model.in_flight_, "one table": _one_table(model.in_flight_)}
         for fraction in FRACTIONS:
-            elapsed = fraction * first["promise_hours"].to_numpy(float)
-            still_open = truth > elapsed
-            again = items[still_open].assign(elapsed=elapsed[still_open]).reset_index(drop=True)
-            moment = model.clock_.add_hours(begin[still_open], elapsed[still_open]).asi8
-            live = requotes.live_offsets(segments, starts, offsets, moment, segments[still_open])
+            again = month.requotes(fraction)
+            truth = month.truth[again.still_open]
             row = pd.DataFrame(
-                {"fraction": fraction, "stuck": again["queue"].map(stuck).to_numpy()}
+                {"fraction": fraction, "stuck": again.items["queue"].map(stuck).to_numpy()}
             )
             for name, in_flight in variants.items():
                 model.in_flight_ = in_flight
                 promise = quote_items(
-                    model,
-                    again,
-                    features=features[still_open].reset_index(drop=True),
-                    offsets=live,
+                    model, again.items, features=again.features, offsets=again.offsets,
                     online=False,
-                )["promise_hours"].to_numpy(float)
-                row[f"kept, {name}"] = truth[still_open] <= promise
-                row[f"to go, {name}"] = promise - elapsed[still_open]
+                )["promise_hours"].to_numpy(float)  # fmt: skip
+                row[f"kept, {name}"] = truth <= promise
+                row[f"to go, {name}"] = promise - again.elapsed
             rows.append(row)
     return pd.concat(rows, ignore_index=True)
 
