@@ -794,13 +794,13 @@ class InFlightBySpread:
     an item wide (a queue where a fifth of the tickets get stuck), being past its usual time
     is expected and the rest comes soon; where it spreads it narrow, an item that late is one
     of the rare stuck ones, far from done. One table for all asks for a level in between: too
-    long for the first, too short for the second. In a simulated history of 40 queues
-    (``benchmarks/stuck_queues.py``), each
-    with its own share of stuck tickets (0-25%), re-quotes at their first promise were kept
-    84.7-96.4% in the queues grouped by that share, in fives (91.5% overall, 206 h still to
-    go); per third of the spread, 85.7-93.9% (90.2%, 173 h). On one year of
-    synthetic tickets the same re-quotes were 7% shorter and at twice the first promise a fifth
-    shorter (169 -> 156 h and 373 -> 300 h still to go, kept 90.2% -> 89.1% and 89.4% -> 89.4%).
+    long for the first, too short for the second. In a simulated history of 40 queues, each
+    with its own share of stuck tickets (0-25%; ``benchmarks/stuck_queues.py``), re-quotes at
+    their first promise were kept 84.7-96.4% in the queues grouped by that share, in fives
+    (91.5% overall, 206 h still to go); per third of the spread, 85.7-93.9% (90.2%, 173 h).
+    On one year of synthetic tickets the same re-quotes were 7% shorter and at twice the first
+    promise a fifth shorter (169 -> 156 h and 373 -> 300 h still to go, kept 90.2% -> 89.1%
+    and 89.4% -> 89.4%).
 
     References
     ----------
