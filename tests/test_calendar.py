@@ -362,6 +362,37 @@ def test_wall_clock_is_elapsed_time_across_dst() -> None:
     assert wall.hours_per_day() == 24.0
 
 
+@pytest.mark.parametrize(
+    ("started", "wait"),
+    [
+        ("2025-03-11 10:00", 0.0),  # Tuesday, open
+        ("2025-03-11 09:00", 0.0),  # exactly at opening
+        ("2025-03-11 07:30", 1.5),  # before opening
+        ("2025-03-11 17:00", 16.0),  # at closing: tomorrow morning
+        ("2025-03-14 18:00", 63.0),  # Friday evening: Monday morning
+        ("2025-03-15 10:00", 47.0),  # Saturday
+        ("2025-03-16 10:00", 23.0),  # Sunday: a day less
+        ("2025-03-29 10:00", 46.0),  # Saturday before the clocks spring forward: an hour less
+        ("2025-05-01 12:00", 21.0),  # Labour Day in Berlin, a holiday: Friday morning
+        (None, np.nan),
+    ],
+)
+def test_a_wall_clock_waits_for_the_calendar_to_open(started: str | None, wait: float) -> None:
+    calendar = CalendarSpec(hours=("09:00", "17:00"), holidays=("DE",))
+    got = Clock(calendar, BERLIN, "wall").hours_until_open(local(BERLIN, started))
+    np.testing.assert_allclose(got, [wait])
+    # A business clock does not run while closed: nothing of a duration is waiting.
+    business = Clock(calendar, BERLIN, "business").hours_until_open(local(BERLIN, started))
+    np.testing.assert_allclose(business, [0.0 if started else np.nan])
+
+
+def test_the_wait_for_opening_counts_from_the_cut_off_rule() -> None:
+    """An order after the cut-off counts from the next opening: it waits no more."""
+    wall = Clock(CalendarSpec(hours=("08:00", "20:00"), cutoff="14:00"), BERLIN, "wall")
+    started = local(BERLIN, "2025-03-11 15:00", "2025-03-11 06:00", "2025-03-15 10:00")
+    np.testing.assert_allclose(wall.hours_until_open(started), [0.0, 2.0, 0.0])
+
+
 def test_wall_clock_from_spec() -> None:
     spec = DatasetSpec(name="x", kind="delivery", start="a", end="b", clock="wall")
     clock = Clock.from_spec(spec)

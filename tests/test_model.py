@@ -18,7 +18,7 @@ from eta.calendar import Clock
 from eta.calibration import AHEAD, ALL, MIN_SEGMENT_ITEMS
 from eta.censoring import effective_sample_size, ipcw_weights
 from eta.data import FINISHED, HOURS, MISSING, SEGMENT, START, load_history, seen_at
-from eta.features import SEASON, Events
+from eta.features import SEASON, WAIT, Events
 from eta.model import FAR_TAIL_QUOTES, MAX_CALIBRATION_SHARE, EtaModel, NotFittedError, Settings
 from eta.synthetic import SyntheticHistory, deliveries, tickets
 
@@ -275,6 +275,14 @@ def test_a_values_speed_fades_for_later_quotes_to_its_level_not_to_none(
     a_year_on = model._speed(later[START], segments, model._groups(later))
     np.testing.assert_allclose(at_once, [0.5, 0.0])
     np.testing.assert_allclose(a_year_on, [0.2, 0.0], atol=1e-3)
+
+
+def test_the_wait_for_opening_is_learnt_only_where_items_wait(tickets_sim, tickets_model) -> None:
+    """A business clock does not run while closed: the wait is 0 for every ticket."""
+    assert WAIT not in tickets_model.inputs_
+    wall = tickets_sim.spec.model_copy(update={"clock": "wall"})
+    model = EtaModel(wall).fit(load_history(tickets_sim.history.head(3_000), wall))
+    assert WAIT in model.inputs_
 
 
 def test_a_model_saved_before_it_listed_its_inputs_reads_them_as_it_learnt_them(

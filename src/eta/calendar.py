@@ -344,6 +344,25 @@ class Clock:
         _, time_of_day = self._into_working_day(self._local_wall_ns(s))
         return (s != NAT) & (time_of_day > self._cutoff_ns)
 
+    def hours_until_open(self, start: Instants) -> np.ndarray:
+        """Clock hours from each start, after the cut-off rule, until the calendar next opens.
+
+        What a duration holds besides the work: on a wall clock, the evening, weekend or holiday
+        an item waits through before anyone can work on it (a Saturday ticket of a
+        Monday-to-Friday team waits until Monday morning, a Sunday one a day less). The weekday
+        alone leaves the trees to learn that wait from the few items that start on each closed
+        day. 0 on a business clock, which does not run while closed, and for starts inside
+        opening hours; ``NaN`` for ``NaT``.
+        """
+        if self.kind == "business":
+            return np.where(self._utc_ns(start) == NAT, np.nan, 0.0)
+        begin = self._utc_ns(self.effective_start(start))
+        missing = begin == NAT
+        # The earliest instant at which one nanosecond of working time has passed, less that
+        # nanosecond: the next opening, or the start itself inside opening hours.
+        opening = self._add_business(begin, np.ones_like(begin), missing) - 1
+        return np.where(missing, np.nan, (opening - begin) / NS_PER_HOUR)
+
     def cutoffs(self, start: Instants) -> np.ndarray:
         """The cut-off instant (UTC nanoseconds) of each start's working day: said in the
         customer's zone beside the start, as the start is ('2:27 AM, after the 4:30 PM

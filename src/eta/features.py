@@ -50,7 +50,13 @@ recent-history features are a forecast and its calibration is the one for quotes
 SEASON = "day_of_year"
 """The local day of the year an item starts: the same time last year, for a model that has seen
 a whole year (see :data:`eta.model.SEASONAL_SPAN`)."""
-CALENDAR_FEATURES = ("start_hour", "start_weekday", "after_cutoff", "days_off_next_7d", SEASON)
+WAIT = "hours_until_open"
+"""Clock hours an item waits for the calendar to open (:meth:`eta.calendar.Clock.hours_until_open`):
+learnt only where some item waits, on a wall clock with closed hours (see
+:func:`eta.model.learnt_inputs`)."""
+CALENDAR_FEATURES = (
+    "start_hour", "start_weekday", "after_cutoff", "days_off_next_7d", SEASON, WAIT
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -297,7 +303,7 @@ def _timeline(events: Events) -> _Timeline:
 
 def calendar_features(start: pd.Series, clock: Clock) -> pd.DataFrame:
     """Local start hour and weekday, whether the item came after the cut-off, days off ahead,
-    and the day of the year."""
+    the day of the year, and the hours it waits for the calendar to open."""
     return pd.DataFrame(_calendar_features(start, clock))
 
 
@@ -326,6 +332,7 @@ def _calendar_features(start: pd.Series, clock: Clock) -> dict[str, np.ndarray]:
         "after_cutoff": clock.after_cutoff(start).astype(float),
         "days_off_next_7d": days_ahead,
         SEASON: day_of_year,
+        WAIT: clock.hours_until_open(start),
     }
 
 

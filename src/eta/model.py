@@ -61,9 +61,9 @@ from eta.data import (
 )
 from eta.episodes import Episode, ended_episodes
 from eta.features import (
-    CALENDAR_FEATURES,
     RECORD_ENDED,
     SEASON,
+    WAIT,
     Events,
     feature_columns,
     feature_frame,
@@ -975,16 +975,20 @@ def _pace(
 
 def learnt_inputs(features: pd.DataFrame, training_starts: pd.Series) -> list[str]:
     """The feature columns quantile models learn from, given when their training items
-    started: all, but the day of the year only once those span :data:`SEASONAL_SPAN`."""
+    started: all, but the day of the year only once those span :data:`SEASONAL_SPAN`, and the
+    wait for the calendar to open only where some item of the history waits (a wall clock
+    with closed hours): elsewhere it is 0 for every item and would tell the trees nothing."""
     inputs = model_inputs(features)
     if not training_starts.max() - training_starts.min() >= SEASONAL_SPAN:  # NaT when empty
         inputs.remove(SEASON)
+    if not np.nanmax(features[WAIT].to_numpy(float), initial=0.0) > 0:
+        inputs.remove(WAIT)
     return inputs
 
 
 def _inputs_before_seasons(spec: DatasetSpec) -> list[str]:
     """The inputs of models saved before the day of the year was one (they did not list them)."""
-    calendar = [c for c in CALENDAR_FEATURES if c != SEASON]
+    calendar = ["start_hour", "start_weekday", "after_cutoff", "days_off_next_7d"]
     recent = ["backlog", "backlog_all", "finished_7d", "recent_log_hours_7d", "started_7d"]
     return [*spec.features.categorical, *spec.features.numeric, *calendar, *recent]
 

@@ -35,6 +35,7 @@ RESERVED_COLUMNS = frozenset(
         "backlog", "backlog_all", "finished_7d", "recent_log_hours_7d", "started_7d",
         "backlog_weeks", "queue_weeks", "finished_7d_weeks", "started_7d_weeks",
         "start_hour", "start_weekday", "after_cutoff", "days_off_next_7d", "day_of_year",
+        "hours_until_open",
         "record_ended",
     }
 )  # fmt: skip
