@@ -175,14 +175,18 @@ class ScoreDistribution:
 
     def upper_stretch(self, scores: np.ndarray, weights: np.ndarray) -> float:
         """How much wider above its median a thin segment's own calibration ``scores`` are
-        than this distribution, shrunk towards 1 by ``n / (n + STRETCH_PRIOR_ITEMS)``."""
-        own = ScoreDistribution.fit(scores, weights, self.tail_rate)
-        n = own.n_effective
-        if n < MIN_SHIFTED_ITEMS:
+        than this distribution (from its median to its :data:`STRETCH_LEVEL` quantile, as
+        weighted, without conformal's extra point, which alone would widen a few dozen items'
+        quantiles), shrunk towards 1 in log by ``n / (n + STRETCH_PRIOR_ITEMS)``."""
+        n = effective_sample_size(weights)
+        if not n >= MIN_SHIFTED_ITEMS:
             return 1.0
-        levels = np.array([0.5, STRETCH_LEVEL])
-        own_gap, gap = np.diff(own.quantile(levels))[0], np.diff(self.quantile(levels))[0]
-        if not (own_gap > 0 and gap > 0 and np.isfinite(own_gap)):
+        order = np.argsort(scores, kind="stable")
+        share = np.cumsum(weights[order]) / weights.sum()
+        picked = np.minimum(np.searchsorted(share, [0.5, STRETCH_LEVEL]), len(order) - 1)
+        own_gap = float(np.diff(scores[order][picked])[0])
+        gap = float(np.diff(self.quantile(np.array([0.5, STRETCH_LEVEL])))[0])
+        if not (own_gap > 0 and gap > 0):
             return 1.0
         ratio = math.log(own_gap / gap) * n / (n + STRETCH_PRIOR_ITEMS)
         return float(np.clip(math.exp(ratio), 0.5, 2.0))
