@@ -36,8 +36,6 @@ MIN_SEGMENT_ITEMS = 150.0
 MIN_SHIFTED_ITEMS = 8.0
 """Effective number of calibration items a thinner segment needs for its own median: it then
 uses its parent's distribution moved to that median (:meth:`ScoreDistribution.moved`)."""
-STRETCH_LEVEL = 0.8
-STRETCH_PRIOR_ITEMS = 50.0
 TAIL_LEVEL = 0.95
 """Above this level scores follow the fitted exponential tail instead of the raw sample."""
 TAIL_PRIOR_ITEMS = 10.0
@@ -140,9 +138,7 @@ class ScoreDistribution:
         tail = above - np.log1p(-np.minimum(p, 1.0 - 1e-12)) / self.tail_rate
         return np.where(above > self.tail_start, tail, body)
 
-    def moved(
-        self, scores: np.ndarray, weights: np.ndarray, tag: str, stretch: float = 1.0
-    ) -> ScoreDistribution:
+    def moved(self, scores: np.ndarray, weights: np.ndarray, tag: str) -> ScoreDistribution:
         """This distribution's shape, moved to the median of a thin segment's own ``scores``.
 
         A segment with too few items for a 90th percentile of its own still has enough for a
@@ -157,39 +153,15 @@ class ScoreDistribution:
         (``tag``, this distribution's): it is still thin history."""
         own = ScoreDistribution.fit(scores, weights, self.tail_rate)
         n = own.n_effective
-        middle = float(self.quantile(np.array([0.5]))[0])
-        shift = float(own.quantile(np.array([0.5]))[0]) - middle
+        shift = float(own.quantile(np.array([0.5]))[0] - self.quantile(np.array([0.5]))[0])
         shift *= n / (n + MIN_SHIFTED_ITEMS)
-
-        def stretched(z: np.ndarray | float) -> np.ndarray | float:
-            return np.where(z > middle, middle + (z - middle) * stretch, z) + shift
-
         return replace(
             self,
-            scores=stretched(self.scores),
+            scores=self.scores + shift,
             n_effective=n,
-            tail_start=float(stretched(self.tail_start)),
-            tail_rate=self.tail_rate / stretch,
+            tail_start=self.tail_start + shift,
             borrowed_from=tag,
         )
-
-    def upper_stretch(self, scores: np.ndarray, weights: np.ndarray) -> float:
-        """How much wider above its median a thin segment's own calibration ``scores`` are
-        than this distribution (from its median to its :data:`STRETCH_LEVEL` quantile, as
-        weighted, without conformal's extra point, which alone would widen a few dozen items'
-        quantiles), shrunk towards 1 in log by ``n / (n + STRETCH_PRIOR_ITEMS)``."""
-        n = effective_sample_size(weights)
-        if not n >= MIN_SHIFTED_ITEMS:
-            return 1.0
-        order = np.argsort(scores, kind="stable")
-        share = np.cumsum(weights[order]) / weights.sum()
-        picked = np.minimum(np.searchsorted(share, [0.5, STRETCH_LEVEL]), len(order) - 1)
-        own_gap = float(np.diff(scores[order][picked])[0])
-        gap = float(np.diff(self.quantile(np.array([0.5, STRETCH_LEVEL])))[0])
-        if not (own_gap > 0 and gap > 0):
-            return 1.0
-        ratio = math.log(own_gap / gap) * n / (n + STRETCH_PRIOR_ITEMS)
-        return float(np.clip(math.exp(ratio), 0.5, 2.0))
 
     def to_dict(self) -> dict:
         return {
@@ -294,10 +266,7 @@ class MondrianCalibration:
                 if older is not None:
                     own = own.plus(older.of(older.keys[depth] == key))
                 if effective_sample_size(own.weights) >= MIN_SHIFTED_ITEMS:
-                    stretch = parent.upper_stretch(scores[rows], weights[rows])
-                    by_key[_tag(depth, key)] = parent.moved(
-                        own.scores, own.weights, parent_tag, stretch
-                    )
+                    by_key[_tag(depth, key)] = parent.moved(own.scores, own.weights, parent_tag)
                 # Thinner still (possibly none of its items finished yet): the parent's.
         return cls(by_key, min_items)
 
