@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from eta.data import DataError
@@ -313,6 +313,7 @@ def test_tarones_family_by_hand() -> None:
     st.lists(st.tuples(st.integers(1, 500), st.floats(0.0, 1.0)), min_size=1, max_size=30),
     st.sampled_from([0.8, 0.9, 0.95]),
 )
+@example(segments=[(1, 0.0), (6, 0.0)], target=0.95)  # 1 - 0.95 is a hair above 0.05
 def test_a_test_that_cannot_reach_the_level_is_never_flagged(segments, target) -> None:
     """Whatever the counts: a segment is flagged (either way) only when its smallest attainable
     chance, keeping none or all, is within the level over Tarone's k; and among the tests that
@@ -323,8 +324,9 @@ def test_a_test_that_cannot_reach_the_level_is_never_flagged(segments, target) -
     flagged = _flagged(rates, target)
     adjusted = np.r_[flagged["p_value"], flagged["p_value_over_padded"]]
     smallest = np.r_[(1 - target) ** n.astype(float), target ** n.astype(float)]
-    k = next(k for k in range(1, len(smallest) + 1) if (smallest <= FALSE_ALARM / k).sum() <= k)
-    counts = smallest <= FALSE_ALARM / k * (1 + 1e-9)
+    reach = [smallest <= FALSE_ALARM / k * (1 + 1e-9) for k in range(1, len(smallest) + 1)]
+    k = next(k for k, counted in enumerate(reach, 1) if counted.sum() <= k)
+    counts = reach[k - 1]
     assert (smallest[adjusted <= FALSE_ALARM] <= FALSE_ALARM / k * (1 + 1e-9)).all()
     assert (adjusted[~counts] == 1).all()
     plain = holm_adjusted(
