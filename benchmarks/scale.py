@@ -108,6 +108,7 @@ def child_train(history: Path, model_dir: Path, threads: int) -> None:
         "load_s": t1 - t0,
         "fit_s": t2 - t1,
         "save_s": t3 - t2,
+        "files_mb": {f.name: f.stat().st_size / 1e6 for f in sorted(model_dir.iterdir())},
         "maxrss_kb_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
     print(json.dumps(result))
@@ -212,6 +213,7 @@ def write_report(path: Path, args: argparse.Namespace, train: dict, quote: dict,
 
     train_s = train["load_s"] + train["fit_s"]
     quote_s = quote["prepare_s"] + quote["quote_s"]
+    files = ", ".join(f"{name} {mb:.1f} MB" for name, mb in train["files_mb"].items() if mb > 0.1)
     ratio = quote_s / max(quote["predict_s"], 1e-9)
     threads = "all cores (library default)" if args.threads <= 0 else f"{args.threads}"
     text = "\n".join(
@@ -242,6 +244,7 @@ def write_report(path: Path, args: argparse.Namespace, train: dict, quote: dict,
             f"{train['peak_gb']:.2f} GB (max RSS of the training child process).",
             f"- {_mark(quote_s < QUOTE_TARGET_S)} quote 100k < 10 s: {quote_s:.2f} s "
             f"(prepare_items {quote['prepare_s']:.2f} s, quote_items {quote['quote_s']:.2f} s).",
+            f"- model files (no target): {sum(train['files_mb'].values()):.1f} MB ({files}).",
             "",
             "## Quoting against the bare LightGBM floor",
             "",

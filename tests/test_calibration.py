@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import norm
 
 from eta.calibration import (
     AHEAD,
     ALL,
+    MAX_POINTS,
     QUOTED,
     InFlightBySpread,
     InFlightCalibration,
     MondrianCalibration,
     OnlineCalibration,
+    ScoreDistribution,
     Scores,
     cumulative_hazard,
     group_levels,
     recent_speed,
     speed_shift,
+    thinned,
 )
 
 
@@ -439,3 +444,54 @@ def test_a_group_level_is_its_slowness_over_the_whole_period_not_lately() -> Non
     assert levels["channel=email"] < 0 < levels["channel=chat"]
     lately = recent_speed(*args, hours, finished, pace, [channel])
     assert abs(lately["channel=chat"]) < 0.08
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.sampled_from([1, 40, 900, 3 * MAX_POINTS, 6 * MAX_POINTS]),
+    distinct=st.sampled_from([3, 300, 1_000_000]),
+    open_share=st.floats(0.0, 0.6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_fitted_distribution_is_thinned_to_later_quantiles_by_at_most_one_grid_level(
+    n, distinct, open_share, seed
+) -> None:
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, distinct, n) / 100.0 - 5.0  # ties, as rounded durations give
+    weights = np.where(rng.random(n) < open_share, 0.0, rng.uniform(0.5, 3.0, n))
+    if not (weights > 0).any():
+        weights[0] = 1.0
+    fitted = ScoreDistribution.fit(scores, weights)
+    # The same distribution in full: every finished item's step, as fit computes it.
+    finished = weights > 0
+    order = np.argsort(scores[finished], kind="stable")
+    full_scores = scores[finished][order]
+    full = np.minimum(np.cumsum(weights[finished][order]) / (n + 1), 1.0 - 1.0 / (n + 1))
+    assert len(fitted.scores) <= MAX_POINTS + 2
+    assert np.isin(fitted.tail_start, fitted.scores)
+    p = np.linspace(0.0, full[-1], 997)
+    exact = full_scores[np.searchsorted(full, p - 1e-12, side="left")]
+    later = full_scores[
+        np.minimum(np.searchsorted(full, p + 1.0 / MAX_POINTS - 1e-12), len(full) - 1)
+    ]
+    body = p <= 1.0 - fitted.tail_mass
+    got = fitted.quantile(p)
+    assert (got[body] >= exact[body]).all() and (got[body] <= later[body]).all()
+    z = np.linspace(full_scores[0] - 1.0, fitted.tail_start, 991)
+    exact_cdf = np.where(
+        z >= full_scores[0], full[np.searchsorted(full_scores, z, side="right") - 1], 0.0
+    )
+    step = weights.max() / (n + 1)
+    assert (fitted.cdf(z) <= exact_cdf + 1e-12).all()
+    assert (fitted.cdf(z) >= exact_cdf - 1.0 / MAX_POINTS - step - 1e-12).all()
+
+
+def test_thinning_merges_ties_without_changing_any_quantile() -> None:
+    values = np.repeat(np.arange(50.0), 40)  # 2,000 steps over 50 values: under the cap
+    cumulative = np.arange(1, len(values) + 1) / (len(values) + 1)
+    kept_values, kept_cumulative = thinned(values, cumulative)
+    assert len(kept_values) == 50
+    p = np.linspace(0.0, cumulative[-1], 1001)
+    before = values[np.searchsorted(cumulative, p - 1e-12)]
+    after = kept_values[np.searchsorted(kept_cumulative, p - 1e-12)]
+    np.testing.assert_array_equal(before, after)

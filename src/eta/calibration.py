@@ -44,6 +44,36 @@ from its parent's as it has more than this many items above its threshold."""
 MODEL_TAIL_RATE = math.log(5.0)
 """The tail rate the quantile models imply: scores are log hours less the median over the
 P90's distance from it, so 50% lie above 0 and 10% above 1, ``exp(-rate)`` apart."""
+MAX_POINTS = 2_000
+"""Most steps a fitted distribution keeps (:func:`thinned`): a level error of at most 1/2,000,
+always towards the later promise."""
+
+
+def thinned(
+    values: np.ndarray, cumulative: np.ndarray, keep: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A step distribution (sorted ``values``, their ``cumulative`` probability) at most
+    :data:`MAX_POINTS` steps long, with the step at value ``keep`` kept exactly.
+
+    Tied values become one step, at the tie's last cumulative probability: that changes no
+    quantile or cdf. Past that, the steps kept are the first to reach each level ``j / MAX_POINTS``:
+    a quantile then comes out no earlier than before and at most one grid level later, a cdf
+    no higher and at most that much lower. A million-row model kept every calibration item
+    twice (its score and its cumulative probability, as JSON text) and every in-flight table's
+    finishes: 71 MB, most of it these steps, for quantiles that no promise reads finer than this.
+    """
+    if not len(values):
+        return values, cumulative
+    last_of_tie = np.r_[values[1:] != values[:-1], True]
+    values, cumulative = values[last_of_tie], cumulative[last_of_tie]
+    if len(values) <= MAX_POINTS:
+        return values, cumulative
+    grid = np.arange(1, MAX_POINTS + 1) / MAX_POINTS
+    steps = [np.searchsorted(cumulative, grid - 1e-12, side="left"), [len(values) - 1]]
+    if keep is not None:
+        steps.append([np.searchsorted(values, keep, side="right") - 1])
+    rows = np.unique(np.clip(np.concatenate(steps), 0, len(values) - 1))
+    return values[rows], cumulative[rows]
 
 
 @dataclass(frozen=True)
@@ -99,7 +129,9 @@ class ScoreDistribution:
         start_idx = min(np.searchsorted(cumulative, level), len(scores) - 1)
         tail_start = float(scores[start_idx])
         tail_rate = _tail_rate(reached - tail_start, finished, prior_rate)
-        return cls(scores, cumulative, effective_sample_size(weights), tail_start, tail_rate)
+        n_effective = effective_sample_size(weights)
+        scores, cumulative = thinned(scores, cumulative, keep=tail_start)
+        return cls(scores, cumulative, n_effective, tail_start, tail_rate)
 
     @property
     def tail_mass(self) -> float:
@@ -705,8 +737,9 @@ class InFlightCalibration:
             at_risk = len(v) - np.arange(len(v)) + 1.0  # +1: the item being quoted
             survival = np.cumprod(np.where(done, 1.0 - 1.0 / at_risk, 1.0))
             ages.append(age)
-            values.append(v[done])
-            cumulative.append(1.0 - survival[done])
+            steps = thinned(v[done], 1.0 - survival[done])
+            values.append(steps[0])
+            cumulative.append(steps[1])
         return cls(np.asarray(ages), values, cumulative)
 
     def level(self, p: np.ndarray, age: np.ndarray) -> np.ndarray:
