@@ -700,3 +700,21 @@ def test_a_finish_in_the_repeated_autumn_hour_may_be_its_second_occurrence(tmp_p
     assert load_history(write(tmp_path, rows), SPEC).rejected["reason"].tolist() == [
         "finishes before it starts"
     ]  # no reading makes that one right
+
+
+def test_a_wall_clock_history_finished_only_in_working_hours_is_doubted() -> None:
+    """Tickets worked Monday to Friday, 09:00-17:00, exported under ``clock: wall``: the spec
+    should probably say ``business``. The same tickets under ``business``, or finishing at any
+    hour of the day, are not doubted."""
+    sim = tickets(4_000, seed=3)
+    history, spec = sim.history.copy(), sim.spec
+    wall = spec.model_copy(update={"clock": "wall"})
+    [doubt] = [d for d in doubts(load_history(history, wall), as_of_given=False) if "clock" in d]
+    assert "'clock: business' in the spec" in doubt, doubt
+    assert int(doubt.split("%")[0]) >= 95, doubt
+    assert [d for d in doubts(load_history(history, spec), as_of_given=False) if "clock" in d] == []
+    rng = np.random.default_rng(0)
+    anytime = pd.to_timedelta(rng.uniform(0, 24, len(history)), unit="h")
+    history[spec.end] = pd.to_datetime(history[spec.end], utc=True) + anytime
+    said = doubts(load_history(history, wall), as_of_given=False)
+    assert [d for d in said if "clock" in d] == [], said

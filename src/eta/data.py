@@ -716,6 +716,10 @@ slowdown, leaves two to five times more open (2.3x in a year of synthetic ticket
 December's peak; 4.8x when items became 2.5 times slower for the last ten weeks); an export
 that lost every finish after a date, twelve times more."""
 
+WORKING_HOURS_FINISHES = 0.95
+"""A wall-clock history whose calendar is closed most of the week, with at least this share of
+its finishes inside the calendar's hours, looks like work done only then (see :func:`doubts`)."""
+
 MIN_ROWS_TO_DOUBT = 100
 """A feature column is doubted for being empty or constant only in a history this long: in a
 handful of rows one value everywhere can be true."""
@@ -824,6 +828,16 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                 f"{history.spec.end} where the item was done), or have items become much "
                 "slower? Open, they make promises far longer"
             )
+    worked = _finishes_in_working_hours(history)
+    if worked is not None:
+        inside, open_share = worked
+        said.append(
+            f"{inside:.0%} of finished items finished while the calendar is open, which it is "
+            f"{open_share:.0%} of the time; if the work is done only then, 'clock: business' "
+            "in the spec counts the hours it is done in. 'clock: wall' counts every night and "
+            "weekend an item waits into its duration, and its promises hold less well for items "
+            "started shortly before the calendar opens"
+        )
     if finished.any():
         # The longest of all but the slowest 0.1%: one start typed in 1900 must not hide them.
         longest = np.quantile(frame[HOURS].to_numpy(float)[finished], 0.999)
@@ -864,6 +878,33 @@ def _open_since_the_middle(
     at = np.searchsorted(times, ages, side="right") - 1
     running = np.where(at >= 0, survival[np.maximum(at, 0)], 1.0)
     return middle, int((~finished[~early]).sum()), float(running.sum())
+
+
+def _finishes_in_working_hours(history: History) -> tuple[float, float] | None:
+    """On a wall clock whose calendar is closed most of the time: the share of finishes inside
+    its working hours and the share of the time it is open, if the first is
+    :data:`WORKING_HOURS_FINISHES` or more; else ``None``.
+
+    A team working Monday to Friday, 09:00-17:00, exported with ``clock: wall``: a ticket opened
+    at 08:30 has its night early in the work, one opened at 16:30 late, and a promise shaped on
+    both at once held 86-89% of the first kind's (on simulated such tickets, three seeds).
+    A calendar open half the time or more is not doubted: finishes inside a round-the-clock
+    calendar (flights', closed on holidays only) say nothing about when work is done."""
+    spec, frame = history.spec, history.frame
+    if spec.clock != "wall" or len(frame) < MIN_ROWS_TO_DOUBT:
+        return None
+    ends = frame.loc[frame[FINISHED].to_numpy(bool), END]
+    if len(ends) < MIN_ROWS_TO_DOUBT:
+        return None
+    business = Clock(spec.calendar, spec.timezone, "business")
+    first, last = frame[START].min(), ends.max()
+    wall_hours = (last - first) / pd.Timedelta(hours=1)
+    open_share = float(business.hours_between([first], [last])[0]) / max(wall_hours, 1e-9)
+    if open_share > 0.5:
+        return None
+    minute = pd.Timedelta(minutes=1)
+    inside = float(np.mean(business.hours_between(ends - minute, ends) > 0))
+    return (inside, open_share) if inside >= WORKING_HOURS_FINISHES else None
 
 
 def _expected_open(durations: pd.Series, ages: pd.Series) -> float:
