@@ -58,9 +58,10 @@ def thinned(
     Tied values become one step, at the tie's last cumulative probability: that changes no
     quantile or cdf. Past that, the steps kept are the first to reach each level ``j / MAX_POINTS``:
     a quantile then comes out no earlier than before and at most one grid level later, a cdf
-    no higher and at most one grid level and one item's weight lower. A million-row model kept every calibration item
-    twice (its score and its cumulative probability, as JSON text) and every in-flight table's
-    finishes: 71 MB, most of it these steps, for quantiles that no promise reads finer than this.
+    no higher and at most one grid level and one item's weight lower. A million-row model kept
+    every calibration item twice (its score and its cumulative probability, as JSON text) and
+    every in-flight table's finishes: 71 MB, most of it these steps, for quantiles that no
+    promise reads finer than this.
     """
     if not len(values):
         return values, cumulative
