@@ -78,6 +78,7 @@ def test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace:
     ]
     assert "row 8 (line 9), column 'resolved_at'" in result.output  # the header is line 1
     assert "registered tickets version 1" in result.output
+    assert "no yearly season learnt" in result.output  # 5,000 tickets over less than a year
 
     import mlflow
 
@@ -405,3 +406,21 @@ def test_a_segment_whose_promises_lie_beyond_every_finish_is_named(capsys) -> No
     assert "A 2%" not in said
     _print_short_history({**info, "still_running_by_segment": {"A": 0.02}}, 0.9)
     assert capsys.readouterr().out == ""
+
+
+def test_train_says_no_season_was_learnt_only_from_under_a_year(tmp_path: Path) -> None:
+    # 600 days: the quantile models' items (all but the latest fifth) span over a year.
+    sim = tickets(4_000, seed=5, start="2024-06-01", days=600)
+    sim.history.to_parquet(tmp_path / "history.parquet")
+    (tmp_path / "spec.yaml").write_text(sim.spec.to_yaml())
+    result = run(
+        "train",
+        "--spec",
+        tmp_path / "spec.yaml",
+        "--data",
+        tmp_path / "history.parquet",
+        "--out",
+        tmp_path / "model",
+    )
+    assert result.exit_code == 0, result.output
+    assert "no yearly season learnt" not in result.output, result.output
