@@ -891,7 +891,7 @@ def _finishes_in_working_hours(history: History) -> tuple[float, float] | None:
     A calendar open half the time or more is not doubted: finishes inside a round-the-clock
     calendar (flights', closed on holidays only) say nothing about when work is done."""
     spec, frame = history.spec, history.frame
-    if spec.clock != "wall" or len(frame) < MIN_ROWS_TO_DOUBT:
+    if spec.clock != "wall":
         return None
     ends = frame.loc[frame[FINISHED].to_numpy(bool), END]
     if len(ends) < MIN_ROWS_TO_DOUBT:
