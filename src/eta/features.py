@@ -86,20 +86,21 @@ class Events:
         return _timeline(self)
 
     @functools.cached_property
-    def last_and_usual(self) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Per segment (the last key stands for segments the record never saw), the
-        :data:`RECENT_FEATURES` at ``known_until`` and their mean over every hour of the
-        :data:`USUAL_SPAN` before it."""
+    def last_and_usual(self) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+        """Per segment (its row, by key; the last row stands for segments the record never
+        saw), the :data:`RECENT_FEATURES` at ``known_until`` and their mean over every hour of
+        the :data:`USUAL_SPAN` before it."""
         keys = [*sorted(self.timeline.by_segment), _NEVER_SEEN]
         hours = np.arange(int(USUAL_SPAN / pd.Timedelta(hours=1)) + 1) * NS_PER_HOUR
         segment = np.repeat(np.array(keys, dtype=object), len(hours))
         at = np.tile(self.known_until - hours, len(keys))
-        values = _recent_history(self, segment, at, carry=False)
+        values = _counts(self, segment, at)
         table = np.column_stack([values[name] for name in RECENT_FEATURES])
         table = table.reshape(len(keys), len(hours), len(RECENT_FEATURES))
         with warnings.catch_warnings():  # no finish in a segment for weeks: NaN, as it is live
             warnings.simplefilter("ignore", RuntimeWarning)
-            return keys, table[:, 0], np.nanmean(table, axis=1)
+            rows = {key: k for k, key in enumerate(keys)}
+            return rows, table[:, 0], np.nanmean(table, axis=1)
 
     @functools.cached_property
     def leave(self) -> np.ndarray:
@@ -203,25 +204,36 @@ def recent_history(events: Events, segment: np.ndarray, at: np.ndarray) -> pd.Da
 
 
 def _recent_history(
-    events: Events, segment: np.ndarray, at: np.ndarray, carry: bool = True
+    events: Events, segment: np.ndarray, at: np.ndarray
 ) -> dict[str, np.ndarray]:
     at = np.asarray(at, dtype=np.int64)
-    # Python strings, not a fixed-width array: one 32,000-character value would take every
-    # row 128 KB (a 280 KB file trained in 3.6 GB).
-    segment = pd.Series(segment, dtype="string").fillna(str(pd.NA)).to_numpy(dtype=object)
+    segment = _texts(segment)
     late = at > events.known_until
-    if carry and late.any():
-        out = _recent_history(events, segment, np.minimum(at, events.known_until), carry=False)
+    out = _counts(events, segment, np.minimum(at, events.known_until))
+    if late.any():
         keys, last, usual = events.last_and_usual
-        which = pd.Index(keys).get_indexer(segment[late])
-        which[which < 0] = len(keys) - 1
+        which = np.fromiter(
+            (keys.get(key, len(keys) - 1) for key in segment[late]), np.intp, int(late.sum())
+        )
         weight = np.exp(-(at[late] - events.known_until) / events.fade)[:, None]
         last, usual = last[which], usual[which]
         state = np.where(np.isnan(last), usual, weight * last + (1.0 - weight) * usual)
         for j, name in enumerate(RECENT_FEATURES):
             out[name][late] = state[:, j]
-        return out
-    at = np.minimum(at, events.known_until)
+    return out
+
+
+def _texts(segment: np.ndarray) -> np.ndarray:
+    """Segment keys as Python strings, not a fixed-width array: one 32,000-character value
+    would take every row 128 KB (a 280 KB file trained in 3.6 GB). Keys that are ``str``
+    already are taken as they are: converting one through pandas cost a quote 0.2 ms."""
+    if segment.dtype == object and all(type(key) is str for key in segment):
+        return segment
+    return pd.Series(segment, dtype="string").fillna(str(pd.NA)).to_numpy(dtype=object)
+
+
+def _counts(events: Events, segment: np.ndarray, at: np.ndarray) -> dict[str, np.ndarray]:
+    """The :data:`RECENT_FEATURES` counted from the record, for queries no later than it."""
     out = {name: np.zeros(len(at)) for name in RECENT_FEATURES}
     out["recent_log_hours_7d"][:] = np.nan
     window = RECENT_WINDOW.value
