@@ -283,8 +283,8 @@ def _raw_frame(
     for column in spec.features.numeric:  # true/false there is an item error already
         values = [item.features.get(column) for item in items]
         raw[column] = [None if isinstance(v, bool) else v for v in values]
-    if elapsed is not None:
-        raw["elapsed"] = elapsed
+    if elapsed is not None:  # as numbers: prepare_items reads text the slow way
+        raw["elapsed"] = np.array([np.nan if e is None else e for e in elapsed], dtype=float)
     return pd.DataFrame(raw)
 
 

@@ -1027,8 +1027,16 @@ _LOOK_UP_DISTINCT_FROM = 1_000
 def holds_value(values: pd.Series) -> pd.Series:
     """Cells that hold a timestamp or number: not missing, not blank, not a word for nothing
     (:data:`NOTHING`)."""
+    held = values.notna()
+    if numeric_dtype(values) or not held.any():  # no text to read: what a quote's column holds
+        return held
     text = values.astype("string").str.strip().str.casefold()
-    return values.notna() & (text != "") & ~text.isin(NOTHING).fillna(False).astype(bool)
+    return held & (text != "") & ~text.isin(NOTHING).fillna(False).astype(bool)
+
+
+def numeric_dtype(values: pd.Series) -> bool:
+    """Whether ``values`` are numbers already (int, unsigned or float), not text to read."""
+    return isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf"
 
 
 def read_numbers(written: pd.Series, delimiter: str | None = None) -> tuple[pd.Series, pd.Series]:

@@ -32,6 +32,7 @@ from eta.data import (
     START,
     category_texts,
     holds_value,
+    numeric_dtype,
     parse_timestamps,
     ragged_rows,
     read_numbers,
@@ -119,12 +120,7 @@ def prepare_items(
         columns[column] = pd.array(category_texts(values), strings)
     for column in spec.features.numeric:
         values = raw[column] if column in raw.columns else pd.Series(np.nan, index=raw.index)
-        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
-            numbers = values.to_numpy(dtype=float)
-            why = np.where(np.isinf(numbers), "not a finite number", "")
-        else:
-            read, unread = read_numbers(values, raw.attrs.get(DELIMITER))
-            numbers, why = read.to_numpy(float, na_value=np.nan), unread.to_numpy(object)
+        numbers, why = _numbers(values, raw.attrs.get(DELIMITER))
         bad = (why != "") & (error == "")
         error[bad] = f"column '{column}': " + why[bad].astype(object)
         columns[column] = numbers
@@ -147,14 +143,15 @@ def prepare_items(
             for text in written
         ]
     if "elapsed" in raw.columns:
-        hours = read_numbers(raw["elapsed"], raw.attrs.get(DELIMITER))[0].to_numpy(float)
+        hours = _numbers(raw["elapsed"], raw.attrs.get(DELIMITER))[0]
         given = holds_value(raw["elapsed"]).to_numpy(bool)
         bad = given & ~((hours >= 0) & (hours <= MAX_ELAPSED_HOURS)) & (error == "")
-        error[bad] = [
-            f"column 'elapsed': {cell!r} is not a number of hours from 0 to "
-            f"{MAX_ELAPSED_HOURS:,.0f}"
-            for cell in raw["elapsed"].astype("string").to_numpy(object)[bad]
-        ]
+        if bad.any():
+            error[bad] = [
+                f"column 'elapsed': {cell!r} is not a number of hours from 0 to "
+                f"{MAX_ELAPSED_HOURS:,.0f}"
+                for cell in raw["elapsed"].astype("string").to_numpy(object)[bad]
+            ]
         if now is not None:  # hours spent on an item that has not started yet
             ahead = utc_nanoseconds(start) > _utc_value(now)
             bad = ahead & (hours > 0) & (error == "")
@@ -179,6 +176,17 @@ def prepare_items(
     if (error != "").any():  # a row with an error is answered, not guessed at
         items.loc[error != "", START] = pd.NaT
     return items, pd.Series(error, index=raw.index, dtype=object)
+
+
+def _numbers(values: pd.Series, delimiter: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` as floats, and why each one that holds something was not read ('' where it
+    was read or is missing). A column already numeric skips reading text: a quote's own
+    columns are, and reading them as text cost a single quote a third of its time."""
+    if numeric_dtype(values):
+        numbers = values.to_numpy(dtype=float)
+        return numbers, np.where(np.isinf(numbers), "not a finite number", "")
+    read, unread = read_numbers(values, delimiter)
+    return read.to_numpy(float, na_value=np.nan), unread.to_numpy(object)
 
 
 def quote_items(
