@@ -647,7 +647,9 @@ def utc_nanoseconds(instants: pd.DatetimeIndex | pd.Series) -> np.ndarray:
     """Time-zone aware instants as UTC int64 nanoseconds (NaT: int64 min), a fresh array."""
     if _is_aware(instants):
         values = instants.array if isinstance(instants, pd.Series | pd.Index) else instants
-        return np.array(values.as_unit("ns").asi8, dtype=np.int64, copy=True)
+        if values.unit != "ns":  # converting checks even when there is nothing to convert
+            values = values.as_unit("ns")
+        return np.array(values.asi8, dtype=np.int64, copy=True)
     index = pd.DatetimeIndex(instants)
     if index.tz is None:
         raise ValueError("instants must be time-zone aware")

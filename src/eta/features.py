@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from eta.calendar import NAT, NS_PER_DAY, NS_PER_HOUR, NS_PER_MINUTE, Clock
+from eta.calendar import NAT, NS_PER_DAY, NS_PER_HOUR, NS_PER_MINUTE, Clock, utc_nanoseconds
 from eta.data import END, HOURS, SEEN, SEGMENT, START, category_texts
 from eta.spec import DatasetSpec
 
@@ -113,10 +113,10 @@ class Events:
         end = frame[END]
         return cls(
             segment=frame[SEGMENT].astype(str).to_numpy(),
-            start=_ns(frame[START]),
-            end=_ns(end),
+            start=utc_nanoseconds(frame[START]),
+            end=utc_nanoseconds(end),
             hours=np.where(end.notna(), frame[HOURS].to_numpy(float), np.nan),
-            seen=_ns(pd.to_datetime(frame[SEEN].where(end.isna()), utc=True))
+            seen=utc_nanoseconds(pd.to_datetime(frame[SEEN].where(end.isna()), utc=True))
             if SEEN in frame
             else None,
         )
@@ -180,10 +180,6 @@ def _leave(start: np.ndarray, end: np.ndarray, seen: np.ndarray | None) -> np.nd
     return leave
 
 
-def _ns(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-    return pd.DatetimeIndex(values).tz_convert("UTC").as_unit("ns").asi8.copy()
-
-
 def recent_history(events: Events, segment: np.ndarray, at: np.ndarray) -> pd.DataFrame:
     """Recent-history features for queries (segment, time) using only events before each time.
 
@@ -203,9 +199,7 @@ def recent_history(events: Events, segment: np.ndarray, at: np.ndarray) -> pd.Da
     return pd.DataFrame(_recent_history(events, segment, at))
 
 
-def _recent_history(
-    events: Events, segment: np.ndarray, at: np.ndarray
-) -> dict[str, np.ndarray]:
+def _recent_history(events: Events, segment: np.ndarray, at: np.ndarray) -> dict[str, np.ndarray]:
     at = np.asarray(at, dtype=np.int64)
     segment = _texts(segment)
     late = at > events.known_until
@@ -379,7 +373,7 @@ def feature_columns(
         columns[column] = values.to_numpy()
     start = items[START]
     columns.update(_calendar_features(start, clock))
-    at = _ns(start)
+    at = utc_nanoseconds(start)
     columns.update(_recent_history(events, items[SEGMENT].to_numpy(), at))
     columns[RECORD_ENDED] = at > events.known_until
     return columns

@@ -255,7 +255,7 @@ def quote_columns(
         )
     speech = language(locale)
     zone = iana_zone(timezone or spec.timezone)
-    ok = items[START].notna().to_numpy()
+    ok = utc_nanoseconds(items[START]) != NAT
     answers: dict[str, object] = {}
     if ok.any():
         answers = _answer(

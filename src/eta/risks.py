@@ -33,6 +33,7 @@ Codes, most important first (the order ranks notes of equal severity):
 
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass, replace
 
@@ -127,6 +128,11 @@ class QuoteFacts:
     last_day: np.ndarray | None = None
     """Local date of the promise: the window's last day."""
 
+    @functools.cached_property
+    def segment(self) -> np.ndarray:
+        """Each item's segment key (``str``, None where missing), read once for every detector."""
+        return self.items[SEGMENT].to_numpy(dtype=object, na_value=None)
+
 
 def assess(model: EtaModel, facts: QuoteFacts) -> list[list[Finding]]:
     """Ranked findings per item (most important first)."""
@@ -204,7 +210,7 @@ def _after_cutoff(model: EtaModel, f: QuoteFacts):
     clock = model.clock_
     if clock.calendar.cutoff is None:
         return
-    start = pd.DatetimeIndex(f.items[START])
+    start = utc_instants(utc_nanoseconds(f.items[START]))
     late = clock.after_cutoff(start) & (f.reference.asi8 < f.begin.asi8)
     late[late] &= clock.is_working_day(start[late])
     rows = np.flatnonzero(late)
@@ -233,7 +239,7 @@ def _peak_season(model: EtaModel, f: QuoteFacts):
 
 def _busier(model: EtaModel, f: QuoteFacts):
     usual = model.usual_
-    segments = f.items[SEGMENT].to_numpy(dtype=object, na_value=None)
+    segments = f.segment
     best_ratio = np.zeros(len(segments))
     best = np.full(len(segments), -1)  # which measure, by position in `measures`
     measures = [(name, segments) for name in LOAD_FEATURES]
@@ -314,7 +320,7 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     # Its own median on the wider group's shape (see ScoreDistribution.moved): a segment with
     # hundreds of items but fewer than a shape's worth in the calibration period.
     own_median = np.array([by_key[t].borrowed_from is not None for t in tags], dtype=bool)
-    short = _short_history(model, f.items[SEGMENT])
+    short = _short_history(model, f.segment)
     for row in np.flatnonzero(fell_back | unseen | ~np.isnan(short)):
         group = wider[row].partition(":")[2] if fell_back[row] else None
         yield (
@@ -330,7 +336,7 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
         )
 
 
-def _short_history(model: EtaModel, segments: pd.Series) -> np.ndarray:
+def _short_history(model: EtaModel, segments: np.ndarray) -> np.ndarray:
     """Per item, the share of its segment (or of all items) still running at the longest time
     any of them took to finish, where that leaves the promise beyond every finish seen (NaN
     elsewhere): a team whose items take four months, in a history of five, was promised a
@@ -338,7 +344,7 @@ def _short_history(model: EtaModel, segments: pd.Series) -> np.ndarray:
     info, beyond = getattr(model, "info_", {}), 1.0 - model.online_.confidence  # hand-built
     overall = info.get("still_running_share", 0.0)
     by_segment = info.get("still_running_by_segment", {})
-    shares = np.array([by_segment.get(s, overall) for s in segments.astype(str)], dtype=float)
+    shares = np.array([by_segment.get(s, overall) for s in segments], dtype=float)
     return np.where(shares > beyond, shares, np.nan)
 
 
