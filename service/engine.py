@@ -279,13 +279,17 @@ def _raw_frame(
     """Request items as the raw rows :func:`eta.quote.prepare_items` reads."""
     raw: dict[str, Any] = {spec.start: starts}
     for column in spec.features.categorical:  # a JSON true is the text a CSV cell holds
-        raw[column] = [_category(item.features.get(column)) for item in items]
+        values = [_category(item.features.get(column)) for item in items]
+        raw[column] = pd.array(values, dtype=_TEXT)  # text as a CSV holds it; inferring costs
     for column in spec.features.numeric:  # true/false there is an item error already
         values = [item.features.get(column) for item in items]
         raw[column] = [None if isinstance(v, bool) else v for v in values]
     if elapsed is not None:  # as numbers: prepare_items reads text the slow way
         raw["elapsed"] = np.array([np.nan if e is None else e for e in elapsed], dtype=float)
-    return pd.DataFrame(raw)
+    return pd.DataFrame(raw, copy=False)
+
+
+_TEXT = pd.StringDtype()
 
 
 def _category(value: str | float | bool | None) -> str | float | None:

@@ -172,7 +172,7 @@ def prepare_items(
         given = spec.id in raw.columns
         columns["id"] = raw[spec.id].array if given else np.full(n, pd.NA, dtype=object)
     columns[SEGMENT] = pd.array(segment_values(columns, spec), strings)
-    items = pd.DataFrame(columns, index=raw.index)
+    items = pd.DataFrame(columns, index=raw.index, copy=False)  # fresh arrays: nothing to copy
     if (error != "").any():  # a row with an error is answered, not guessed at
         items.loc[error != "", START] = pd.NaT
     return items, pd.Series(error, index=raw.index, dtype=object)

@@ -210,9 +210,11 @@ def _after_cutoff(model: EtaModel, f: QuoteFacts):
     clock = model.clock_
     if clock.calendar.cutoff is None:
         return
+    late = f.reference.asi8 < f.begin.asi8  # quoted before its clock starts: the cheap test
+    if not late.any():
+        return
     start = utc_instants(utc_nanoseconds(f.items[START]))
-    late = clock.after_cutoff(start) & (f.reference.asi8 < f.begin.asi8)
-    late[late] &= clock.is_working_day(start[late])
+    late[late] = clock.after_cutoff(start[late]) & clock.is_working_day(start[late])
     rows = np.flatnonzero(late)
     started, begin = utc_nanoseconds(start)[rows].tolist(), f.begin.asi8[rows].tolist()
     cutoffs = clock.cutoffs(start[rows]).tolist()
