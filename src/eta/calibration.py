@@ -337,12 +337,21 @@ class MondrianCalibration:
     def _deepest(self, keys: list[np.ndarray], prefix: str) -> np.ndarray:
         chosen = np.full(len(keys[0]), prefix + _tag(0, "all"), dtype=object)
         for depth, level in enumerate(keys):
-            head = prefix + _tag(depth, "")
-            known = [tag for tag in self.by_key if tag.startswith(head)]
-            at = look_up(level, {tag.removeprefix(head): k for k, tag in enumerate(known)})
+            known, position = self._tags_at(prefix + _tag(depth, ""))
+            at = look_up(level, position)
             hit = ~np.isnan(at)
-            chosen[hit] = np.array(known, dtype=object)[at[hit].astype(np.int64)]
+            chosen[hit] = known[at[hit].astype(np.int64)]
         return chosen
+
+    def _tags_at(self, head: str) -> tuple[np.ndarray, dict[str, int]]:
+        """The tags under ``head`` (one depth, ahead or not), and each one's position by key;
+        kept, because a quote would otherwise scan every tag at every depth."""
+        cache = self.__dict__.setdefault("_tags", {})
+        if head not in cache:
+            known = [tag for tag in self.by_key if tag.startswith(head)]
+            position = {tag.removeprefix(head): k for k, tag in enumerate(known)}
+            cache[head] = np.array(known, dtype=object), position
+        return cache[head]
 
     def levels(self, scores: np.ndarray, segments: np.ndarray) -> np.ndarray:
         """Each item's level ``F(score)`` under its calibration segment's distribution: where
