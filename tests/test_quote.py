@@ -240,6 +240,24 @@ def test_a_bad_elapsed_or_promise_is_named_with_its_value(tickets_model, tickets
     ]
 
 
+def test_numbers_read_alike_whether_given_as_numbers_or_as_text(tickets_model, tickets_sim) -> None:
+    """A numeric column skips reading text (what the service sends); it must read as the same
+    column written as text does, missing values, refusals and all."""
+    raw = tickets_sim.history.iloc[300:305].copy()
+    as_numbers, as_text = raw.copy(), raw.copy()
+    as_numbers["elapsed"] = [np.nan, 3.5, -1.0, 2e5, 0.0]
+    as_text["elapsed"] = [None, "3.5", "-1", "200000", "0"]
+    queue = raw["queue_open"].to_numpy(float)
+    as_numbers["queue_open"], as_text["queue_open"] = queue, [f"{q:g}" for q in queue]
+    numbers_items, numbers_errors = prepare_items(as_numbers, tickets_model.spec)
+    text_items, text_errors = prepare_items(as_text, tickets_model.spec)
+    assert as_numbers["elapsed"].dtype.kind == "f" and as_text["elapsed"].dtype.kind != "f"
+    np.testing.assert_array_equal(numbers_items["elapsed"], text_items["elapsed"])
+    np.testing.assert_array_equal(numbers_items["queue_open"], text_items["queue_open"])
+    assert (numbers_errors != "").tolist() == (text_errors != "").tolist()
+    assert (numbers_errors != "").tolist() == [False, False, True, True, False]
+
+
 def test_risk_notes_are_ranked_and_the_message_uses_at_most_three(
     tickets_model, tickets_sim
 ) -> None:
