@@ -9,7 +9,9 @@ the same 1,000 items.
 * bare LightGBM: both boosters' ``predict`` on the already computed, encoded features;
 * service: ``POST /v1/quotes/batch`` with the 1,000 items over loopback to ``eta serve``
   (JSON both ways, validation, auth, engine, response), median of 7 sequential calls, client
-  wall time and the server's own time (``Server-Timing``).
+  wall time and the server's own time (``Server-Timing``);
+* one item through the service's engine path, timed alternately with the promise model's bare
+  ``predict`` (median of 300 each): their ratio compares runs on a machine whose speed varies.
 
 Usage::
 
@@ -53,6 +55,45 @@ def median_seconds(fn, repeats: int = REPEATS) -> float:
     return statistics.median(times)
 
 
+def interleaved_ms(fn, reference, repeats: int = 300) -> tuple[float, float]:
+    """Median ms of ``fn`` and of ``reference``, timed alternately so both see the same machine."""
+    for _ in range(20):  # warm
+        fn(), reference()
+    mine, theirs = [], []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        mine.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        reference()
+        theirs.append(time.perf_counter() - began)
+    return statistics.median(mine) * 1000, statistics.median(theirs) * 1000
+
+
+def raw_items(spec, items: list[dict], now: pd.Timestamp) -> pd.DataFrame:
+    """The request items as the raw rows a caller in process would pass to ``prepare_items``."""
+    raw = pd.DataFrame({c: [i["features"].get(c) for i in items] for c in spec.feature_columns})
+    raw[spec.start] = now.isoformat()
+    return raw
+
+
+def alternating_ratios(model, server, items: list[dict], rounds: int = 5) -> list[float]:
+    """Server time over in-process time for the same items, in alternating rounds (3 calls
+    each): measured minutes apart, the two compared the machine with itself at another speed
+    (1.28x and 2.22x in two runs an hour apart)."""
+    from eta.quote import prepare_items, quote_items
+
+    now = pd.Timestamp.now(tz="UTC")
+    raw = raw_items(model.spec, items, now)
+    ratios = []
+    for _ in range(rounds):
+        inside = median_seconds(
+            lambda: quote_items(model, prepare_items(raw, model.spec)[0], now=now), repeats=3
+        )
+        ratios.append(through_service(server, items, repeats=3)["server_ms"] / (inside * 1000))
+    return ratios
+
+
 def in_process(model, items: list[dict]) -> dict:
     from eta.quote import prepare_items, quote_items
     from service.engine import Options, quote
@@ -61,8 +102,7 @@ def in_process(model, items: list[dict]) -> dict:
 
     spec = model.spec
     now = pd.Timestamp.now(tz="UTC")
-    raw = pd.DataFrame({c: [i["features"].get(c) for i in items] for c in spec.feature_columns})
-    raw[spec.start] = now.isoformat()
+    raw = raw_items(spec, items, now)
     prepared, _ = prepare_items(raw, spec)
     features = model.features(prepared)
     x = model._encode(features)
@@ -73,12 +113,17 @@ def in_process(model, items: list[dict]) -> dict:
         p, _ = prepare_items(raw, spec)
         quote_items(model, p, now=now)
 
+    def service_path() -> None:
+        quote(deployment, Options(None, None, None), requests, now)
+
+    ratio = {}
+    if len(items) == 1:  # the machine's speed varies: a ratio compares runs, milliseconds do not
+        path_ms, bare_ms = interleaved_ms(service_path, lambda: model.boosters_[0.9].predict(x))
+        ratio = {"service_engine_path_vs_bare": path_ms / bare_ms, "bare_predict_ms": bare_ms}
     return {
+        **ratio,
         "engine_ms": median_seconds(engine) * 1000,
-        "service_engine_path_ms": median_seconds(
-            lambda: quote(deployment, Options(None, None, None), requests, now)
-        )
-        * 1000,
+        "service_engine_path_ms": median_seconds(service_path) * 1000,
         "prepare_items_ms": median_seconds(lambda: prepare_items(raw, spec)) * 1000,
         "features_ms": median_seconds(lambda: model.features(prepared)) * 1000,
         "encode_ms": median_seconds(lambda: model._encode(features)) * 1000,
@@ -88,10 +133,10 @@ def in_process(model, items: list[dict]) -> dict:
     }
 
 
-def through_service(server, items: list[dict]) -> dict:
+def through_service(server, items: list[dict], repeats: int = REPEATS) -> dict:
     body = json.dumps({"items": items}).encode()
     client, server_side = [], []
-    for k in range(REPEATS + 1):
+    for k in range(repeats + 1):
         request = urllib.request.Request(
             server.base + "/v1/quotes/batch",
             data=body,
@@ -133,6 +178,8 @@ def main() -> None:
         for n in (1000, 1):
             items = request_items("deliveries", n, args.work)
             report[f"service_{n}"] = through_service(server, items)
+        items = request_items("deliveries", 1000, args.work)
+        report["batch_ratios"] = alternating_ratios(model, server, items)
     finally:
         server.stop()
     report["load_after"] = load_average()
@@ -153,6 +200,11 @@ def main() -> None:
     ):
         print(f"| {label} | {ms:.1f} | {ms / a['engine_ms']:.2f} |")
     one, one_s = report["in_process_1"], report["service_1"]
+    ratios = sorted(report["batch_ratios"])
+    print(
+        f"\nbatch of 1,000, server time / in process, {len(ratios)} alternating rounds: "
+        f"**{statistics.median(ratios):.2f}x** ({ratios[0]:.2f}-{ratios[-1]:.2f}x)"
+    )
     print("\none item:")
     print("| stage | median ms |\n| --- | --- |")
     for label, key in (
@@ -167,6 +219,11 @@ def main() -> None:
         print(f"| {label} | {one[key]:.2f} |")
     print(f"| service, server time | {one_s['server_ms']:.2f} |")
     print(f"| service, client wall time | {one_s['client_ms']:.2f} |")
+    print(
+        f"\nthe service's engine path, one item: {one['service_engine_path_vs_bare']:.1f}x a bare "
+        f"LightGBM predict of the promise model through pandas ({one['bare_predict_ms']:.2f} ms), "
+        "timed alternately: the figure to compare between runs on a machine whose speed varies"
+    )
 
 
 if __name__ == "__main__":
