@@ -333,9 +333,8 @@ def parse_timestamps(
     Nonexistent local times (the DST gap) move forward; ambiguous ones (the repeated hour) take
     the first occurrence, or the second without ``first_fold``.
     """
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        utc = pd.Series(values.array.tz_convert("UTC"), index=values.index, name=values.name)
-        return _nanoseconds(utc)
+    if isinstance(values.dtype, pd.DatetimeTZDtype):  # counted from the UTC epoch in any zone
+        return pd.Series(utc_instants(_within_years(values.array)), index=values.index)
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return _nanoseconds(
             values.dt.tz_localize(
@@ -485,7 +484,7 @@ def placeholders(instants: pd.Series, among: pd.Series, timezone: str) -> pd.Ser
     return found.reindex(instants.index, fill_value=False)
 
 
-def _within_years(instants: pd.DatetimeIndex) -> np.ndarray:
+def _within_years(instants: pd.DatetimeIndex | pd.arrays.DatetimeArray) -> np.ndarray:
     """UTC nanoseconds (int64) of instants, NaT outside :data:`FIRST_YEAR`..:data:`END_YEAR`
     (counted in microseconds, which hold any year, where nanoseconds overflow after 2262)."""
     us = instants.as_unit("us").asi8
