@@ -21,6 +21,7 @@ Gibbs, I. & Candès, E. (2021). Adaptive conformal inference under distribution 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -344,14 +345,18 @@ class MondrianCalibration:
         return chosen
 
     def _tags_at(self, head: str) -> tuple[np.ndarray, dict[str, int]]:
-        """The tags under ``head`` (one depth, ahead or not), and each one's position by key;
-        kept, because a quote would otherwise scan every tag at every depth."""
-        cache = self.__dict__.setdefault("_tags", {})
-        if head not in cache:
+        """The tags under ``head`` (one depth, ahead or not), and each one's position by key."""
+        if head not in self._tags:
             known = [tag for tag in self.by_key if tag.startswith(head)]
             position = {tag.removeprefix(head): k for k, tag in enumerate(known)}
-            cache[head] = np.array(known, dtype=object), position
-        return cache[head]
+            self._tags[head] = np.array(known, dtype=object), position
+        return self._tags[head]
+
+    @functools.cached_property
+    def _tags(self) -> dict[str, tuple[np.ndarray, dict[str, int]]]:
+        """:meth:`_tags_at` by head, filled as asked: a quote would otherwise scan every tag
+        at every depth."""
+        return {}
 
     def levels(self, scores: np.ndarray, segments: np.ndarray) -> np.ndarray:
         """Each item's level ``F(score)`` under its calibration segment's distribution: where

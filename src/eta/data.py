@@ -333,8 +333,8 @@ def parse_timestamps(
     Nonexistent local times (the DST gap) move forward; ambiguous ones (the repeated hour) take
     the first occurrence, or the second without ``first_fold``.
     """
-    if isinstance(values.dtype, pd.DatetimeTZDtype):  # counted from the UTC epoch in any zone
-        return pd.Series(utc_instants(_within_years(values.array)), index=values.index)
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return _nanoseconds(values)
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return _nanoseconds(
             values.dt.tz_localize(
@@ -440,10 +440,11 @@ def parse_timestamp(value: str | pd.Timestamp, timezone: str) -> pd.Timestamp:
     return parse_timestamps(pd.Series([str(value)], dtype="string"), timezone).iloc[0]
 
 
-def _nanoseconds(utc: pd.Series) -> pd.Series:
-    """Datetime columns in nanoseconds, as parsed text is: Parquet from Spark or BigQuery holds
-    microseconds, which code reading int64 instants took for nanoseconds (dates in 1970)."""
-    return pd.Series(utc_instants(_within_years(pd.DatetimeIndex(utc))), index=utc.index)
+def _nanoseconds(instants: pd.Series) -> pd.Series:
+    """Time-zone aware instants in UTC nanoseconds, as parsed text is: Parquet from Spark or
+    BigQuery holds microseconds, which code reading int64 instants took for nanoseconds (dates
+    in 1970). Their int64 counts from the UTC epoch in any zone: no conversion to UTC first."""
+    return pd.Series(utc_instants(_within_years(instants.array)), index=instants.index)
 
 
 FIRST_YEAR, END_YEAR = 1700, 2250

@@ -129,6 +129,11 @@ class QuoteFacts:
     """Local date of the promise: the window's last day."""
 
     @functools.cached_property
+    def start(self) -> np.ndarray:
+        """Each item's start in UTC nanoseconds, read once for every detector."""
+        return utc_nanoseconds(self.items[START])
+
+    @functools.cached_property
     def segment(self) -> np.ndarray:
         """Each item's segment key (``str``, None where missing), read once for every detector."""
         return self.items[SEGMENT].to_numpy(dtype=object, na_value=None)
@@ -138,7 +143,7 @@ def assess(model: EtaModel, facts: QuoteFacts) -> list[list[Finding]]:
     """Ranked findings per item (most important first)."""
     found: list[list[Finding]] = [[] for _ in range(len(facts.items))]
     # The window opens when the quote is given, or when the item starts if that is later.
-    opens = np.maximum(facts.reference.asi8, utc_nanoseconds(facts.items[START]))
+    opens = np.maximum(facts.reference.asi8, facts.start)
     both = _local_days(model.clock_, utc_instants(opens).append(facts.promise_at))
     facts = replace(facts, first_day=both[: len(found)], last_day=both[len(found) :])
     for detect in _DETECTORS:
@@ -213,10 +218,10 @@ def _after_cutoff(model: EtaModel, f: QuoteFacts):
     late = f.reference.asi8 < f.begin.asi8  # quoted before its clock starts: the cheap test
     if not late.any():
         return
-    start = utc_instants(utc_nanoseconds(f.items[START]))
+    start = utc_instants(f.start)
     late[late] = clock.after_cutoff(start[late]) & clock.is_working_day(start[late])
     rows = np.flatnonzero(late)
-    started, begin = utc_nanoseconds(start)[rows].tolist(), f.begin.asi8[rows].tolist()
+    started, begin = f.start[rows].tolist(), f.begin.asi8[rows].tolist()
     cutoffs = clock.cutoffs(start[rows]).tolist()
     for row, started_at, begins_at, cutoff_at in zip(
         rows.tolist(), started, begin, cutoffs, strict=True
