@@ -32,9 +32,9 @@ from rich.console import Console
 
 from eta.calendar import Clock
 from eta.cli import friendly_errors, option_timestamp, report_rejected
-from eta.data import quarantine_beside, write_table
 from eta.monitoring import promise_report, read_promises, report_files, write_report
 from eta.spec import DatasetSpec
+from eta.tables import quarantine_beside, write_table
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 

@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import NAT, utc_instants
-from eta.data import START, parse_finishes, parse_timestamp
+from eta.data import START
 from eta.feedback import OutcomeFeed, ReportSummary
 from eta.quote import prepare_items, quote_columns
+from eta.timestamps import parse_finishes, parse_timestamp
 from service.problems import FieldError
 from service.schemas import OutcomeItem, Quote, QuoteRequest
 from service.store import Deployment

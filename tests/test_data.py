@@ -8,20 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eta.data import (
-    DUPLICATE,
-    MISSING,
-    DataError,
-    category_texts,
-    doubts,
-    load_history,
-    look_up,
-    parse_timestamps,
-    read_table,
-    record_lines,
-    seen_at,
-)
+from eta.data import DUPLICATE, MISSING, category_texts, load_history, look_up, seen_at
+from eta.doubts import doubts
 from eta.synthetic import load_spec, tickets
+from eta.tables import DataError, read_table, record_lines
+from eta.timestamps import parse_timestamps
 
 SPEC = load_spec("tickets")
 HEADER = "ticket_id,created_at,resolved_at,priority,category,channel,queue_open\n"

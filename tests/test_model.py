@@ -380,7 +380,7 @@ def test_a_thin_history_calibrates_on_more_of_its_latest_items() -> None:
 def test_a_damaged_model_directory_is_refused_naming_the_file(tickets_model, tmp_path) -> None:
     """A missing LightGBM file printed LightGBM's traceback; a cut model.json a JSON parser's
     message naming no file."""
-    from eta.data import DataError
+    from eta.tables import DataError
 
     missing, cut, emptied = tmp_path / "missing", tmp_path / "cut", tmp_path / "emptied"
     for directory in (missing, cut, emptied):

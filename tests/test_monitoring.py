@@ -10,7 +10,6 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from eta.data import DataError
 from eta.monitoring import (
     FALSE_ALARM,
     _flagged,
@@ -23,6 +22,7 @@ from eta.monitoring import (
     wilson_interval,
     write_report,
 )
+from eta.tables import DataError
 
 AS_OF = pd.Timestamp("2026-03-01", tz="UTC")
 

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eta.data import START, load_history, read_table
+from eta.data import START, load_history
 from eta.model import EtaModel
 from eta.quote import DETAIL_COLUMNS, QUOTE_COLUMNS, prepare_items, quote_items, write_quotes
 from eta.rounding import in_business_hours
+from eta.tables import read_table
 
 
 @settings(max_examples=40, deadline=None)

@@ -18,21 +18,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from eta.data import (
-    DataError,
-    History,
-    describe_rejected,
-    doubts,
-    load_history,
-    near_misses,
-    parse_timestamp,
-    quarantine_beside,
-    read_table,
-    refuse_merged_records,
-    table_path,
-)
+from eta.data import History, describe_rejected, load_history, near_misses, refuse_merged_records
+from eta.doubts import doubts
 from eta.settings import get_settings
 from eta.spec import MAX_CONFIDENCE, DatasetSpec, SpecError, iana_zone
+from eta.tables import DataError, quarantine_beside, read_table, table_path
+from eta.timestamps import parse_timestamp
 from eta.tracking import TrackingError
 
 app = typer.Typer(

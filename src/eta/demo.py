@@ -16,11 +16,12 @@ from rich.table import Table
 from eta import synthetic
 from eta.backtest import period_items, run_backtest
 from eta.calendar import Clock
-from eta.data import load_history, write_table
+from eta.data import load_history
 from eta.evaluation import MIN_SEGMENT_ITEMS
 from eta.model import EtaModel
 from eta.quote import prepare_items, quote_items
 from eta.settings import get_settings
+from eta.tables import write_table
 from eta.tracking import log_run
 
 

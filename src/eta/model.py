@@ -52,7 +52,6 @@ from eta.data import (
     MIN_HOURS,
     SEGMENT,
     START,
-    DataError,
     History,
     look_up,
     segment_keys,
@@ -70,6 +69,7 @@ from eta.features import (
     model_inputs,
 )
 from eta.spec import DatasetSpec
+from eta.tables import DataError
 from eta.usual import Usual
 
 _T = TypeVar("_T")

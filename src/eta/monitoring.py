@@ -98,16 +98,10 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import Clock
-from eta.data import (
-    DataError,
-    category_texts,
-    one_spelling,
-    read_instants,
-    read_table,
-    segment_values,
-)
+from eta.data import category_texts, one_spelling, read_instants, segment_values
 from eta.messages import segment_words
 from eta.spec import CalendarSpec, DatasetSpec
+from eta.tables import DataError, read_table
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -170,7 +164,7 @@ def read_promises(
     ``timestamp_format``) or, without one, ``id`` and ``finished_at`` in ISO-8601. A quote
     whose item's finish cannot be read is not judged: an unreadable finish is not a broken
     promise (it used to be counted as one, still open). An export that has the spec's segment
-    columns gives each item its ``segment``, as :func:`eta.data.read_history` spells it."""
+    columns gives each item its ``segment``, as :func:`eta.data.load_history` spells it."""
     given, happened = read_table(quotes), read_table(outcomes)
     id_column, end, zone, written = "id", "finished_at", "UTC", None
     if spec is not None:

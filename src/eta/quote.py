@@ -27,24 +27,21 @@ import pandas as pd
 from eta import messages, risks
 from eta.calendar import NAT, NS_PER_MINUTE, Clock, utc_instants, utc_nanoseconds
 from eta.data import (
-    DELIMITER,
     SEGMENT,
     START,
     category_texts,
     holds_value,
     numeric_dtype,
-    parse_timestamps,
-    ragged_rows,
     read_numbers,
     segment_values,
     unread_times,
-    write_table,
-    written_as_date,
 )
 from eta.localization import Language, language
 from eta.model import EtaModel
 from eta.rounding import follow_up, round_promise
 from eta.spec import MAX_CONFIDENCE, DatasetSpec, iana_zone
+from eta.tables import DELIMITER, ragged_rows, write_table
+from eta.timestamps import parse_timestamps, written_as_date
 
 QUOTE_COLUMNS = (
     "id",

@@ -196,8 +196,8 @@ class Registered:
 
 def load_registered(name: str, alias: str) -> Registered | None:
     """The model version behind ``models:/name@alias``, or None if there is none."""
-    from eta.data import DataError
     from eta.model import EtaModel
+    from eta.tables import DataError
 
     with _downloaded(name, alias) as path:
         if path is None:
