@@ -19,7 +19,7 @@ month (the folds of :mod:`benchmarks.datasets`) and, for every item of the month
    *exact* was the calibrated quantile before rounding;
 4. as a diagnostic, the plain conditional quantile ``F^-1(F(e) + p (1 - F(e)))`` of the same
    calibrated distribution, without the engine's in-flight recalibration of the level
-   (:class:`eta.calibration.InFlightCalibration`). It says what the recalibration buys.
+   (:class:`eta.inflight.InFlightCalibration`). It says what the recalibration buys.
 
 Target (quotes issue): 90% +/- 2 pt at every fraction.
 

@@ -9,7 +9,7 @@ to Friday work, medians of 4 to 40 working hours, 0 to 25% of each queue's ticke
 10 times longer, seeded), replays its last six months as :mod:`benchmarks.requotes` does, and
 quotes every ticket still truly open after 100% and 200% of its first promise twice, from the
 same model: with the in-flight tables per third of the spreads
-(:class:`eta.calibration.InFlightBySpread`) and with all items' tables alone. Results are
+(:class:`eta.inflight.InFlightBySpread`) and with all items' tables alone. Results are
 grouped by the queue's share of stuck tickets.
 
 Usage: ``python benchmarks/stuck_queues.py [--out benchmarks/STUCK_QUEUES.md]`` (about 4
@@ -34,8 +34,8 @@ if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
 from benchmarks import datasets, publish, requotes, run_context  # noqa: E402
 from eta import synthetic  # noqa: E402
 from eta.calendar import Clock  # noqa: E402
-from eta.calibration import InFlightBySpread  # noqa: E402
 from eta.data import load_history  # noqa: E402
+from eta.inflight import InFlightBySpread  # noqa: E402
 
 QUEUES, ITEMS, SEED = 40, 37_000, 21
 FRACTIONS = (1.0, 2.0)

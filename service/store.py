@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eta.calibration import OnlineCalibration
 from eta.feedback import OutcomeFeed
 from eta.model import EtaModel
+from eta.online import OnlineCalibration
 from eta.quote import prepare_items, quote_items
 from service.schemas import ReloadedModel
 from service.sources import Candidate, Metrics, Source, SourceError

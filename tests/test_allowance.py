@@ -11,9 +11,9 @@ import pytest
 from eta import synthetic
 from eta.allowance import LEVELS, RoundingAllowance, _level
 from eta.backtest import period_items, seen_at
-from eta.calibration import ALL
 from eta.data import START, load_history
 from eta.model import EtaModel
+from eta.online import ALL
 from eta.quote import quote_items
 
 

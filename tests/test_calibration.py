@@ -11,20 +11,21 @@ from scipy.stats import norm
 
 from eta.calibration import (
     AHEAD,
-    ALL,
     MAX_POINTS,
-    QUOTED,
-    InFlightBySpread,
-    InFlightCalibration,
     MondrianCalibration,
-    OnlineCalibration,
     ScoreDistribution,
     Scores,
+    thinned,
+)
+from eta.inflight import InFlightBySpread, InFlightCalibration
+from eta.online import (
+    ALL,
+    QUOTED,
+    OnlineCalibration,
     cumulative_hazard,
     group_levels,
     recent_speed,
     speed_shift,
-    thinned,
 )
 
 

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eta.calibration import ALL, OnlineCalibration
 from eta.data import START
 from eta.feedback import OutcomeFeed
 from eta.model import EtaModel
+from eta.online import ALL, OnlineCalibration
 from eta.quote import prepare_items, quote_items
 
 

@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 
 from eta.backtest import period_items, run_backtest
 from eta.calendar import Clock
-from eta.calibration import AHEAD, ALL, MIN_SEGMENT_ITEMS
+from eta.calibration import AHEAD, MIN_SEGMENT_ITEMS
 from eta.censoring import effective_sample_size, ipcw_weights
 from eta.data import FINISHED, HOURS, MISSING, SEGMENT, START, load_history, seen_at
 from eta.features import SEASON, WAIT, Events
 from eta.model import FAR_TAIL_QUOTES, MAX_CALIBRATION_SHARE, EtaModel, NotFittedError, Settings
+from eta.online import ALL
 from eta.synthetic import SyntheticHistory, deliveries, tickets
 
 
@@ -436,7 +437,7 @@ def test_the_oldest_in_flight_ages_take_in_the_items_before_the_calibration_peri
 ) -> None:
     """A year of parcels: the calibration period's lost parcels are still open at the export,
     too few finished past the oldest ages for a table; the earlier items fill those in."""
-    from eta.calibration import AGES, SPREAD_BANDS, InFlightBySpread
+    from eta.inflight import AGES, SPREAD_BANDS, InFlightBySpread
 
     fitted = InFlightBySpread.fit.__func__
     calls: list[tuple[int, int | None, InFlightBySpread]] = []

@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 
 from eta.calendar import Clock
-from eta.calibration import MondrianCalibration, OnlineCalibration, ScoreDistribution
+from eta.calibration import MondrianCalibration, ScoreDistribution
 from eta.features import Events, model_inputs
 from eta.model import EtaModel
+from eta.online import OnlineCalibration
 from eta.quote import prepare_items, quote_items
 from eta.spec import DatasetSpec
 from eta.usual import Usual

@@ -12,11 +12,11 @@ import pytest
 
 from eta import synthetic
 from eta.calendar import Clock
-from eta.calibration import ALL, OnlineCalibration
 from eta.data import START, load_history
 from eta.features import Events, feature_frame
 from eta.localization import LANGUAGES, language
 from eta.model import EtaModel
+from eta.online import ALL, OnlineCalibration
 from eta.quote import prepare_items, quote_items
 from eta.usual import Usual
 

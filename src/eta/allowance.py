@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import Clock, utc_instants, utc_nanoseconds
-from eta.calibration import AHEAD, ALL
+from eta.calibration import AHEAD
+from eta.online import ALL
 from eta.rounding import round_promise
 
 LEVELS = np.round(np.arange(0.50, 0.995, 0.005), 3)

@@ -6,7 +6,7 @@ Replay mode walks the test period in time order like production would: each item
 it starts, with recent-history features from every start and finish before it, using only
 outcomes known by then (a kept promise is known when the item finishes, a broken one as
 soon as its promise passes), and every known outcome recalibrates the promise level of its segment
-online (:class:`eta.calibration.OnlineCalibration`). The data may hold the test period's outcomes;
+online (:class:`eta.online.OnlineCalibration`). The data may hold the test period's outcomes;
 it is this module, not the caller, that keeps them out of sight until their time.
 """
 
@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from eta.calibration import ALL, CHECKPOINTS
 from eta.data import FINISHED, HOURS, START, History, seen_at
 from eta.evaluation import (
     known_outcomes,
@@ -28,6 +27,7 @@ from eta.evaluation import (
 from eta.features import Events
 from eta.feedback import NEVER, OutcomeFeed
 from eta.model import MIN_FINISHED, EtaModel, Settings
+from eta.online import ALL, CHECKPOINTS
 from eta.quote import quote_items
 
 
@@ -139,7 +139,7 @@ def replay_offsets(
 
     Items are quoted in start order. Before quoting an item, every likely time and promise that
     had passed by its start is judged and fed back (see
-    :class:`~eta.calibration.OnlineCalibration`), and every so often the speed of recent items
+    :class:`~eta.online.OnlineCalibration`), and every so often the speed of recent items
     is estimated anew from what is known of them (:meth:`OutcomeFeed.refresh_speed`). Nothing
     that happens at or after an item's start can change its quote.
     """

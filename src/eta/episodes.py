@@ -17,7 +17,7 @@ episode will recur: once it has ended, static promises are for the world without
 recalibration (:mod:`eta.feedback`) answers the next one as it happens.
 
 Each week's speed is the shift of log time at which its items' finishes, open items included,
-match their distributions (:func:`eta.calibration.speed_shift`).
+match their distributions (:func:`eta.online.speed_shift`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import NS_PER_DAY
-from eta.calibration import speed_shift
+from eta.online import speed_shift
 
 SLOWDOWN = 2.0
 """How many times slower than the usual week an episode's weeks ran (in the median item's time).
@@ -71,7 +71,7 @@ def ended_episodes(
     an episode but was promised into it was exposed to it too (a strike holds the slow
     services' parcels of the week before, though the week as a whole ran as usual), and is
     left out with it, whatever its outcome. ``hazard``: each item's cumulative hazard under
-    shifts of log time (:func:`eta.calibration.cumulative_hazard`); ``finished``: whether it
+    shifts of log time (:func:`eta.online.cumulative_hazard`); ``finished``: whether it
     finished.
     """
     ns = pd.DatetimeIndex(starts).as_unit("ns").asi8

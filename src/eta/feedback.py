@@ -1,6 +1,6 @@
 """Outcomes coming back: each item judged at its likely time and at its promise, when it is due.
 
-Online calibration (:class:`eta.calibration.OnlineCalibration`) learns from judgements: was the
+Online calibration (:class:`eta.online.OnlineCalibration`) learns from judgements: was the
 item done by its likely time? by its promise? This module decides *when* a judgement can honestly
 be made, and makes it, for the replay backtest and for the service alike:
 
@@ -19,11 +19,11 @@ Checkpoints are judged with the corrections in force when they are made, not tho
 quoted with: outcomes arrive a promise late, and judging them by old corrections would keep
 pushing corrections that have already moved (integral wind-up). The promise is judged once more
 as it was quoted, for the on-time rate customers actually saw (a slow loop, see
-:class:`eta.calibration.OnlineCalibration`).
+:class:`eta.online.OnlineCalibration`).
 
 Between judgements, :meth:`OutcomeFeed.refresh_speed` estimates how much slower the recent items
 run than the model says from everything known of them, open ones included
-(:func:`eta.calibration.speed_shift`): the early warning that judgements, due only when their
+(:func:`eta.online.speed_shift`): the early warning that judgements, due only when their
 time passes, cannot give. A checkpoint is judged with the speed the world ran at *while the item
 was under way* (the mean of the estimates in force then, :class:`CorrectionRecord`), not today's:
 the judgements say what the speed estimate leaves over. Judged at today's speed, the parcels
@@ -50,16 +50,9 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import Clock, utc_nanoseconds
-from eta.calibration import (
-    ALL,
-    CHECKPOINTS,
-    JUDGEMENTS,
-    QUOTED,
-    SPEED,
-    MondrianCalibration,
-    OnlineCalibration,
-)
+from eta.calibration import MondrianCalibration
 from eta.data import START
+from eta.online import ALL, CHECKPOINTS, JUDGEMENTS, QUOTED, SPEED, OnlineCalibration
 
 NEVER = math.inf
 SPEED_WINDOW = 3.0
@@ -304,7 +297,7 @@ class OutcomeFeed:
     def refresh_speed(self, now: float) -> None:
         """Estimate how much slower recent items run than the model says, for the whole model and
         each segment, from what is known of them at ``now`` (see
-        :func:`eta.calibration.speed_shift`); quotes made after this use the estimate."""
+        :func:`eta.online.speed_shift`); quotes made after this use the estimate."""
         while self._recent and self._recent[0][0] < now:
             self._recent.popleft()
         items = sorted((item for until, item in self._recent if until >= now), key=_begin)
@@ -537,7 +530,7 @@ class OutcomeFeed:
 
     def _judging(self, item: _Tracked, name: str, now: float) -> np.ndarray:
         """The corrections checkpoint ``name`` is judged by at ``now``: those the item was quoted
-        with for :data:`~eta.calibration.QUOTED`; else today's, with today's speed estimate
+        with for :data:`~eta.online.QUOTED`; else today's, with today's speed estimate
         replaced by the mean of those in force while the item was under way."""
         if name == QUOTED:
             return item.quoted

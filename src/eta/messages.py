@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import NAT, NS_PER_DAY, NS_PER_MINUTE, utc_nanoseconds, wall_nanoseconds
-from eta.calibration import AHEAD, ALL
+from eta.calibration import AHEAD
 from eta.localization import Language, placeholders
+from eta.online import ALL
 from eta.risks import Finding
 from eta.rounding import in_contact_hours
 from eta.spec import DatasetSpec

@@ -31,19 +31,7 @@ import pandas as pd
 from eta import __version__, allowance
 from eta.allowance import RoundingAllowance
 from eta.calendar import NAT, NS_PER_DAY, Clock, utc_nanoseconds
-from eta.calibration import (
-    AHEAD,
-    ALL,
-    MIN_SEGMENT_ITEMS,
-    InFlightBySpread,
-    MondrianCalibration,
-    OnlineCalibration,
-    Scores,
-    cumulative_hazard,
-    group_levels,
-    own_segments,
-    recent_speed,
-)
+from eta.calibration import AHEAD, MIN_SEGMENT_ITEMS, MondrianCalibration, Scores, own_segments
 from eta.censoring import effective_sample_size, ipcw_weights, still_running_share
 from eta.data import (
     END,
@@ -68,6 +56,8 @@ from eta.features import (
     feature_frame,
     model_inputs,
 )
+from eta.inflight import InFlightBySpread
+from eta.online import ALL, OnlineCalibration, cumulative_hazard, group_levels, recent_speed
 from eta.spec import DatasetSpec
 from eta.tables import DataError
 from eta.usual import Usual
@@ -493,7 +483,7 @@ class EtaModel:
         ``levels`` may be one list for all items or an ``(n_items, n_levels)`` array. With
         ``elapsed`` (clock hours already spent, NaN for new items) the quantiles are those of
         ``T | T > elapsed``. With ``online`` the distribution is scaled by the factor that
-        outcomes fed back so far call for (:class:`eta.calibration.OnlineCalibration`).
+        outcomes fed back so far call for (:class:`eta.online.OnlineCalibration`).
         """
         predictive = self.predict(items, features)
         levels = np.asarray(levels, dtype=float)
@@ -800,12 +790,12 @@ class Predictive:
         With ``elapsed`` the quantiles are those of ``T | T > elapsed``:
         ``F^-1(F(e) + p' (1 - F(e)))``, where the level ``p'`` is recalibrated on history's items
         that were still open at the same age, among items of a spread like its own
-        (:class:`eta.calibration.InFlightBySpread`): items that are already late are more often
+        (:class:`eta.inflight.InFlightBySpread`): items that are already late are more often
         the stuck ones, so ``p' = p`` would break the promises of exactly the customers who call
         back.
 
         ``offsets`` (per item ``[location shift, tail shift]`` in log hours, see
-        :meth:`eta.calibration.OnlineCalibration.offsets`) is online calibration's answer to
+        :meth:`eta.online.OnlineCalibration.offsets`) is online calibration's answer to
         "everything is 20% slower this week": the location shift moves the whole distribution,
         and the tail shift rescales its scores between the median and the ``confidence`` level
         so that the promise moves by it in full (:class:`_Warp`). Beyond the promise a longer

@@ -41,9 +41,10 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import NAT, Clock, utc_instants, utc_nanoseconds
-from eta.calibration import AHEAD, ALL
+from eta.calibration import AHEAD
 from eta.data import MISSING, SEGMENT, START, look_up
 from eta.model import EtaModel, Features, Predictive
+from eta.online import ALL
 from eta.spec import WEEKDAYS
 from eta.usual import LOAD_FEATURES, QUEUE_FEATURE
 
