@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -406,6 +407,24 @@ def test_a_segment_whose_promises_lie_beyond_every_finish_is_named(capsys) -> No
     assert "A 2%" not in said
     _print_short_history({**info, "still_running_by_segment": {"A": 0.02}}, 0.9)
     assert capsys.readouterr().out == ""
+
+
+def test_no_season_asks_for_a_history_longer_than_the_one_given(tmp_path: Path) -> None:
+    # 14 months: over a year, but the latest fifth calibrates, so the trees see under a year.
+    days = 425
+    sim = tickets(3_000, seed=5, start="2024-06-01", days=days)
+    sim.history.to_parquet(tmp_path / "history.parquet")
+    (tmp_path / "spec.yaml").write_text(sim.spec.to_yaml())
+    args = ["--spec", tmp_path / "spec.yaml", "--data", tmp_path / "history.parquet"]
+    result = run("train", *args, "--out", tmp_path / "model")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    months = re.search(r"no yearly season learnt:.* about (\d+) months or more", said)
+    assert months, said
+    assert int(months.group(1)) * 30.44 > days, said  # more than what was given
+    result = run("backtest", *args, "--test-start", "2025-07-01")
+    assert result.exit_code == 0, result.output
+    assert "no yearly season learnt" in result.output, result.output
 
 
 def test_train_says_no_season_was_learnt_only_from_under_a_year(tmp_path: Path) -> None:

@@ -8,10 +8,11 @@ silently.
 from __future__ import annotations
 
 import functools
+import math
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import pandas as pd
 import typer
@@ -25,6 +26,9 @@ from eta.spec import MAX_CONFIDENCE, DatasetSpec, SpecError, iana_zone
 from eta.tables import DataError, quarantine_beside, read_table, table_path
 from eta.timestamps import parse_timestamp
 from eta.tracking import TrackingError
+
+if TYPE_CHECKING:
+    from eta.model import EtaModel
 
 app = typer.Typer(
     help="Realistic, padded ETAs learned from history: train, quote, backtest.",
@@ -162,7 +166,7 @@ def train(
             "promises count only its working time"
         )
     _print_short_history(info, dataset.confidence)
-    _print_no_season(model.inputs_)
+    _print_no_season(model)
     _print_episodes(info, dataset.timezone)
     logged = log_run(
         f"train {dataset.name}",
@@ -206,20 +210,32 @@ def _register_note(name: str, version: str) -> str:
     )
 
 
-def _print_no_season(inputs: list[str]) -> None:
+def _print_no_season(model: EtaModel) -> None:
     """Say when the model learnt no yearly season (its training items span less than a year,
     :data:`eta.model.SEASONAL_SPAN`): a peak it has not seen is in no promise. One year of
     synthetic parcels met its first Black Friday so: November kept 81.1% of its promises quoted
-    ahead; two years of the same world, one peak seen and learnt, kept 85.7%."""
-    from eta.features import SEASON
+    ahead; two years of the same world, one peak seen and learnt, kept 85.7%.
 
-    if SEASON not in inputs:
-        console.print(
-            "[yellow]no yearly season learnt:[/] the items the model learns from span less than "
-            "a year, so a peak it has not seen (a Black Friday, a Christmas rush) is not in its "
-            "promises; in one, expect them broken more often until the live speed catches up. "
-            "Retrain on a history of more than a year when there is one"
-        )
+    The history to ask for is longer than a year: its latest items calibrate the model and are
+    not learnt from (fourteen months of tickets were told to retrain on "more than a year")."""
+    from eta.features import SEASON
+    from eta.model import SEASONAL_SPAN
+
+    if SEASON in model.inputs_:
+        return
+    info = model.info_
+    first, last = (pd.Timestamp(t) for t in info["training_window"])
+    learnt_until = pd.Timestamp(info["calibration_from"] or last)
+    learnt, whole = learnt_until - first, last - first
+    needed = whole * (SEASONAL_SPAN / max(learnt, pd.Timedelta(days=1)))
+    console.print(
+        f"[yellow]no yearly season learnt:[/] the items the model learns from span "
+        f"{learnt.days} days ({first:%Y-%m-%d} to {learnt_until:%Y-%m-%d}; the later ones "
+        "calibrate it), less than a year, so a peak it has not seen (a Black Friday, a Christmas "
+        "rush) is not in its promises; in one, expect them broken more often until the live "
+        f"speed catches up. A history of about {math.ceil(needed.days / 30.44)} months or more "
+        "would let it learn one"
+    )
 
 
 def _print_short_history(info: dict, confidence: float) -> None:
@@ -365,6 +381,7 @@ def backtest(
     metrics = result.metrics
     print_metrics(metrics, f"{dataset.name} backtest ({metrics['mode']})")
     _print_segments(result.by_segment)
+    _print_no_season(result.model)
     _print_episodes(result.model.info_, dataset.timezone)
     unknown, quoted = metrics["not_yet_known"], metrics["not_yet_known"] + metrics["items"]
     if quoted and unknown / quoted > UNKNOWN_OUTCOMES:
