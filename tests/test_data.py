@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -394,6 +395,30 @@ def test_a_decimal_comma_is_read_only_where_it_cannot_be_something_else(tmp_path
     history = load_history(tabs, SPEC)
     assert history.rejected.empty
     assert history.frame.set_index("ticket_id").loc["C1", "queue_open"] == 0.25
+
+
+def test_numbers_with_both_marks_read_the_one_way_they_can(tmp_path: Path) -> None:
+    """'1,053.29' and '1.234,50' (thousands grouped, the last mark the decimal one) read as
+    1053.29 and 1234.5 in any file; with one mark, '1,234' is still not guessed."""
+    for delimiter in ("\t", ";", ","):
+        rows = [
+            *GOOD[:-1],
+            'C1,2025-03-03T10:00:00+01:00,,high,billing,email,"1,053.29"',
+            'C2,2025-03-03T11:00:00+01:00,,high,billing,email,"-1.234,50"',
+            'C3,2025-03-03T12:00:00+01:00,,high,billing,email,"12,345,678.5"',
+        ]
+        path = tmp_path / f"history{len(delimiter)}{ord(delimiter)}.csv"
+        text = HEADER + "\n".join(rows) + "\n"
+        if delimiter != ",":  # the cells' own commas stay; the separators change
+            text = "\n".join(
+                delimiter.join(cell.strip('"') for cell in next(csv.reader([line])))
+                for line in text.splitlines()
+            )
+        path.write_text(text)
+        history = load_history(path, SPEC)
+        assert history.rejected.empty, (delimiter, history.rejected["reason"].tolist())
+        read = history.frame.set_index("ticket_id")["queue_open"]
+        assert read[["C1", "C2", "C3"]].tolist() == [1053.29, -1234.5, 12345678.5], delimiter
 
 
 def test_naive_timestamps_are_local_to_the_spec_and_offsets_are_respected(tmp_path: Path) -> None:
