@@ -409,6 +409,26 @@ def test_a_segment_whose_promises_lie_beyond_every_finish_is_named(capsys) -> No
     assert capsys.readouterr().out == ""
 
 
+def test_rejected_rows_are_counted_by_column_and_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first three rejected rows may all be of one kind; the count per kind says the rest."""
+    from eta.cli import load_checked_history
+
+    sim = tickets(400, seed=3)
+    history = sim.history.astype({"created_at": str, "resolved_at": str, "queue_open": str})
+    history.loc[[1, 2, 3], "queue_open"] = ["many", "lots", "few"]
+    history.loc[[5, 6], "created_at"] = ["x", "yesterday"]
+    history.to_csv(tmp_path / "history.csv", index=False)
+    load_checked_history(tmp_path / "history.csv", sim.spec, None, None)
+    said = " ".join(capsys.readouterr().err.split())
+    assert "5 row(s) rejected" in said, said
+    assert (
+        "by column and reason: 3 queue_open: not a number: '…'; "
+        "2 created_at: unparseable timestamp '…': not ISO-8601"
+    ) in said, said
+
+
 def test_no_season_asks_for_a_history_longer_than_the_one_given(tmp_path: Path) -> None:
     # 14 months: over a year, but the latest fifth calibrates, so the trees see under a year.
     days = 425

@@ -19,7 +19,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from eta.data import History, describe_rejected, load_history, near_misses, refuse_merged_records
+from eta.data import (
+    History,
+    describe_rejected,
+    load_history,
+    near_misses,
+    refuse_merged_records,
+    rejected_kinds,
+)
 from eta.doubts import doubts
 from eta.settings import get_settings
 from eta.spec import MAX_CONFIDENCE, DatasetSpec, SpecError, iana_zone
@@ -511,16 +518,31 @@ def _print_segments(by_segment: pd.DataFrame) -> None:
 
 
 def report_rejected(rejected: pd.DataFrame, where: Path) -> None:
-    """Say on stderr how many rows were rejected, where they are kept, and the first three.
+    """Say on stderr how many rows were rejected, where they are kept, and the first three;
+    when the reasons differ, how many rows each column and reason took.
 
     Rows count from 1 after the header; in a CSV file the line each begins on is said too
-    (not row + 1: a cell may hold line breaks), counted only when rows were rejected."""
-    if len(rejected):
+    (not row + 1: a cell may hold line breaks), counted only when rows were rejected. The first
+    three of a tester's 483 rejected rows were all one amount column's, and nothing said that
+    53 of them were open items, the slowest of the history."""
+    if not len(rejected):
+        return
+    err_console.print(
+        f"[yellow]{len(rejected)} row(s) rejected[/] (kept in {where}); first: "
+        + "; ".join(describe_rejected(rejected.head(3), str(rejected["file"].iloc[0]))),
+        highlight=False,
+    )
+    kinds = rejected_kinds(rejected)
+    if len(kinds) > 1:
+        shown = [f"{rows:,} {kind}" for kind, rows in kinds.head(REJECTED_KINDS_SHOWN).items()]
+        more = len(kinds) - REJECTED_KINDS_SHOWN
         err_console.print(
-            f"[yellow]{len(rejected)} row(s) rejected[/] (kept in {where}); first: "
-            + "; ".join(describe_rejected(rejected.head(3), str(rejected["file"].iloc[0]))),
+            "  by column and reason: " + "; ".join(shown) + (f"; {more} more" if more > 0 else ""),
             highlight=False,
         )
+
+
+REJECTED_KINDS_SHOWN = 6
 
 
 if __name__ == "__main__":

@@ -566,6 +566,17 @@ def describe_rejected(rejected: pd.DataFrame, source: str) -> list[str]:
     return [f"{places[r.row]}, column '{r.column}': {r.reason}" for r in rejected.itertuples()]
 
 
+def rejected_kinds(rejected: pd.DataFrame) -> pd.Series:
+    """How many rejected rows each column and reason took, most first, the values each reason
+    quotes left out (``queue_open: not a number: '…'``): the kinds of problem, not the rows."""
+    kinds = (
+        rejected["column"].astype(str)
+        + ": "
+        + rejected["reason"].astype(str).str.replace(r"'[^']*'", "'…'", regex=True)
+    )
+    return kinds.value_counts()
+
+
 class _Problems:
     """Collects (row, column, reason) findings; a row's first problem is the one reported."""
 
