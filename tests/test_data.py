@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -255,6 +256,26 @@ def test_an_export_that_lost_its_recent_finishes_is_doubted() -> None:
     [doubt] = [d for d in said if "lose their finishes" in d]
     assert doubt.startswith("1,187 of the items that started since 2025-07-18 are still open")
     assert f"an empty {spec.end} where the item was done" in doubt
+
+
+def test_a_feature_column_the_export_stopped_filling_is_doubted() -> None:
+    """A column filled for most of the history and missing in its latest items: the model
+    learnt from it, and every item quoted without it is promised alike. One missing now and
+    then, or filled in the latest items too, is not doubted."""
+    sim = tickets(4_000, seed=3)
+    history, spec = sim.history.copy(), sim.spec
+    history.loc[history.sample(frac=0.3, random_state=1).index, "channel"] = None
+    assert doubts(load_history(history, spec), as_of_given=False) == []
+    emptied = history[spec.start] >= "2025-11-15"
+    history.loc[emptied, "channel"] = None
+    history.loc[emptied, "queue_open"] = np.nan
+    said = doubts(load_history(history, spec), as_of_given=False)
+    lately = [d for d in said if "did the export stop filling it?" in d]
+    assert [d.split(":")[0] for d in lately] == ["channel", "queue_open"], said
+    shares = re.search(
+        r"missing in (\d+)% of the items that started since .*, against (\d+)%", lately[1]
+    )
+    assert shares and shares.group(1) == "100" and int(shares.group(2)) < 10, said
 
 
 def test_doubts_name_a_late_last_timestamp_and_items_open_longer_than_any_finish(

@@ -44,6 +44,14 @@ MIN_ROWS_TO_DOUBT = 100
 handful of rows one value everywhere can be true."""
 
 
+LATEST_SHARE = 0.1
+"""The latest items, as a share of the history's rows, in which a column is watched for having
+been emptied (see :func:`doubts`)."""
+EMPTIED_SHARE = 0.9
+"""A column missing in this share of the latest items, and in at most half of the others,
+looks emptied by the export."""
+
+
 def doubts(history: History, *, as_of_given: bool) -> list[str]:
     """What looks wrong with a history that loaded, in words: things no single row is to blame
     for, which would still make every promise wrong, or that loading repaired.
@@ -100,6 +108,14 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                 said.append(
                     f"{column}: every row has the same value ({values.iloc[0]}), so it tells "
                     "the model nothing"
+                )
+            elif (emptied := _emptied_lately(values, frame[START])) is not None:
+                since, latest, before = emptied
+                said.append(
+                    f"{column}: missing in {latest:.0%} of the items that started since "
+                    f"{since:%Y-%m-%d}, against {before:.0%} before; did the export stop "
+                    "filling it? The model learnt from it, and items quoted without it are "
+                    "promised as if it could be anything"
                 )
     for column, merged in history.respelled.items():
         shown = "; ".join(f"{k!r} for {' / '.join(map(repr, v))}" for k, v in [*merged.items()][:3])
@@ -170,6 +186,22 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                 "backlog since they started and make promises longer"
             )
     return said
+
+
+def _emptied_lately(
+    values: pd.Series, starts: pd.Series
+) -> tuple[pd.Timestamp, float, float] | None:
+    """When a column is missing in nearly all of the latest items (:data:`LATEST_SHARE` of the
+    rows, by start) and was mostly filled before: the first of those starts, and the shares
+    missing in them and before. A tester's export lost its SLA tier for the last 90 days: every
+    tier was promised alike, gold at 1.9 times its true P90, bronze kept 81%, and nothing
+    said why."""
+    latest = max(int(len(values) * LATEST_SHARE), 1)
+    missing = values.isna().to_numpy(bool)
+    now, before = missing[-latest:].mean(), missing[:-latest].mean()
+    if now < EMPTIED_SHARE or before > 0.5:
+        return None
+    return starts.iloc[-latest], float(now), float(before)
 
 
 def _open_since_the_middle(
