@@ -19,8 +19,9 @@ from eta.calibration import AHEAD, MIN_SEGMENT_ITEMS
 from eta.censoring import effective_sample_size, ipcw_weights
 from eta.data import FINISHED, HOURS, MISSING, SEGMENT, START, load_history, seen_at
 from eta.features import SEASON, WAIT, Events
-from eta.model import FAR_TAIL_QUOTES, MAX_CALIBRATION_SHARE, EtaModel, NotFittedError, Settings
+from eta.model import MAX_CALIBRATION_SHARE, EtaModel, NotFittedError, Settings
 from eta.online import ALL
+from eta.predictive import FAR_TAIL_QUOTES
 from eta.synthetic import SyntheticHistory, deliveries, tickets
 
 

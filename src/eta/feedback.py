@@ -249,7 +249,7 @@ class OutcomeFeed:
         Each checkpoint is first looked at when it falls due under the corrections the item was
         quoted with (``quoted_with``, default: today's). In a replay ``finish`` and ``seen`` may
         lie in the future: they are only used once ``now`` has passed them. ``groups``: the
-        item's keys of :attr:`eta.model.Predictive.groups`.
+        item's keys of :attr:`eta.predictive.Predictive.groups`.
         """
         quoted = (
             _offsets(self.online, segment, groups)

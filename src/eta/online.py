@@ -190,7 +190,7 @@ class OnlineCalibration:
 
     def shift(self, offsets: np.ndarray, checkpoint: str) -> np.ndarray:
         """Log-hours shift of a checkpoint's time per item: the location shift, plus the tail
-        shift at the promise. (:meth:`eta.model.Predictive.hours` moves whole distributions:
+        shift at the promise. (:meth:`eta.predictive.Predictive.hours` moves whole distributions:
         shifted by the first, stretched above the median by the second.)"""
         tail = 0.0 if self.level(checkpoint) <= 0.5 else 1.0
         return offsets[:, 0] + tail * offsets[:, 1]

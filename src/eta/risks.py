@@ -43,8 +43,9 @@ import pandas as pd
 from eta.calendar import NAT, Clock, utc_instants, utc_nanoseconds
 from eta.calibration import AHEAD
 from eta.data import MISSING, SEGMENT, START, look_up
-from eta.model import EtaModel, Features, Predictive
+from eta.model import EtaModel, Features
 from eta.online import ALL
+from eta.predictive import Predictive
 from eta.spec import WEEKDAYS
 from eta.usual import LOAD_FEATURES, QUEUE_FEATURE
 
