@@ -183,6 +183,19 @@ def test_quote_names_a_column_that_looks_like_a_requote_one(workspace: Path) -> 
     assert "did you mean 'Elapsed' for 'elapsed', 'promise_at' for 'promised_at'?" in result.output
 
 
+def test_mlflows_own_tracking_variable_is_honoured_after_etas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from eta.settings import Settings
+
+    monkeypatch.delenv("ETA_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////tmp/mlflow-own.db")
+    assert Settings().tracking_uri == "sqlite:////tmp/mlflow-own.db"
+    monkeypatch.setenv("ETA_TRACKING_URI", "sqlite:////tmp/eta-own.db")
+    assert Settings().tracking_uri == "sqlite:////tmp/eta-own.db"
+    assert Settings(tracking_uri="http://mlflow:5000").tracking_uri == "http://mlflow:5000"
+
+
 def test_a_tracking_store_that_cannot_be_used_stops_before_training_with_status_3(
     workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

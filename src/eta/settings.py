@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Scope = Literal["quote", "outcomes", "admin"]
@@ -25,10 +25,15 @@ class ApiKey(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ETA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ETA_", extra="ignore", populate_by_name=True)
 
-    tracking_uri: str = "sqlite:///mlflow.db"
-    """MLflow tracking store; any MLflow URI works (``http://...``, ``databricks``, ...)."""
+    tracking_uri: str = Field(
+        "sqlite:///mlflow.db",
+        validation_alias=AliasChoices("ETA_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+    )
+    """MLflow tracking store; any MLflow URI works (``http://...``, ``databricks``, ...).
+    ``ETA_TRACKING_URI``, or else MLflow's own ``MLFLOW_TRACKING_URI``: a tester who set the
+    latter found every run in a ``mlflow.db`` of the working directory instead."""
     experiment: str = "eta"
 
     # -- the quote service (``eta serve``) ------------------------------------------------------
