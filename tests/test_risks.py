@@ -198,6 +198,25 @@ def test_an_item_quoted_before_it_starts_has_its_window_open_at_the_start(
     assert "May 1, 2025" in note["agent_text"] and "2025" in note["customer_text"]
 
 
+def test_a_holiday_is_named_only_before_a_promise_weeks_away_not_months(
+    tickets_model, tickets_sim
+) -> None:
+    """Christmas a few days after the quote is a risk to a promise in January; to a ticket open
+    since the spring, promised months out, it is noise ('may take the full time')."""
+    raw = tickets_sim.history.iloc[[10]].assign(resolved_at=pd.NaT)
+    now = pd.Timestamp("2025-12-22T10:00", tz="Europe/Sarajevo")
+    named = {}
+    for opened in ("2025-12-19T10:00", "2025-12-10T10:00", "2025-09-01T10:00", "2025-03-01T10:00"):
+        raw["created_at"] = pd.Timestamp(opened, tz="Europe/Sarajevo")
+        quote = quote_items(tickets_model, prepare_items(raw, tickets_model.spec)[0], now=now).iloc[
+            0
+        ]
+        weeks_away = (quote["promise_at"] - now).days <= 42
+        named[opened] = weeks_away
+        assert ("holiday_in_window" in quote["risk_codes"]) == weeks_away, (opened, quote)
+    assert any(named.values()) and not all(named.values()), named  # both kinds were asked
+
+
 def test_drivers_are_named_to_customers_only_in_the_specs_words(tickets_model, items) -> None:
     english = quote_items(tickets_model, items)
     persian = quote_items(tickets_model, items, locale="fa")

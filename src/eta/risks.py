@@ -11,7 +11,8 @@ Codes, most important first (the order ranks notes of equal severity):
 
 =========================  ========  ==========================================================
 ``overdue``                high      the item is past the promise it was given
-``holiday_in_window``      medium    a public holiday on a working weekday before the promise
+``holiday_in_window``      medium    a public holiday on a working weekday before a promise
+                                     at most six weeks away
 ``after_cutoff``           medium    started after the cut-off: work starts the next working day
 ``peak_season``            medium    the window meets weeks that were slower or busier in
                                      every earlier year
@@ -189,6 +190,12 @@ def _overdue(model: EtaModel, f: QuoteFacts):
         yield row, _finding("overdue", elapsed=f.elapsed[row], promised=f.promised_hours[row])
 
 
+HOLIDAY_WINDOW_DAYS = np.timedelta64(42, "D")
+"""A holiday is a risk to a promise at most six weeks away: one day off in a longer window
+changes little, and a re-quote of a ticket open for months, promised in two years, read
+"Thursday, December 25 is a public holiday, so it may take the full time"."""
+
+
 def _holidays(model: EtaModel, f: QuoteFacts):
     clock = model.clock_
     first, last = f.first_day, f.last_day
@@ -202,7 +209,7 @@ def _holidays(model: EtaModel, f: QuoteFacts):
         return
     dates = np.array([d for d, _ in holidays])
     lo, hi = np.searchsorted(dates, first, "left"), np.searchsorted(dates, last, "right")
-    rows = np.flatnonzero(hi > lo)
+    rows = np.flatnonzero((hi > lo) & (last - first <= HOLIDAY_WINDOW_DAYS))
     made: dict[tuple[int, int], Finding] = {}
     for row, a, b in zip(rows.tolist(), lo[rows].tolist(), hi[rows].tolist(), strict=True):
         finding = made.get((a, b))
