@@ -157,6 +157,36 @@ def test_a_number_outside_the_training_range_is_thin_history(tickets_model, tick
         assert f"queue_open {russian.number(value)} (" in note["agent_text"]
 
 
+def test_a_declared_feature_not_given_is_said_to_the_agent_where_history_had_it(
+    tickets_model, tickets_sim
+) -> None:
+    """A quote file without the channel, or a queue size left blank: the promise is answered
+    from the rest, and the agent hears which values were not given; the customer hears nothing
+    of it. Where the history itself often lacked the value, its absence is usual and unsaid."""
+    raw = tickets_sim.history.iloc[100:103].drop(columns="resolved_at")
+    raw.loc[raw.index[0], "channel"] = None
+    raw.loc[raw.index[1], "queue_open"] = np.nan
+    items = prepare_items(raw, tickets_model.spec)[0]
+
+    def not_given(model) -> list[str]:
+        said = []
+        for notes in quote_items(model, items)["risk_notes"]:
+            thin = [n for n in notes if n["code"] == "thin_history"]
+            said.append(thin[0]["agent_text"].partition("Not given: ")[2] if thin else "")
+            assert not thin or "given" not in thin[0]["customer_text"]
+        return said
+
+    said = not_given(tickets_model)
+    assert said[0].startswith("channel;") and said[1].startswith("queue_open;"), said
+    assert said[2] == "", said
+    usually_blank = copy.copy(tickets_model)
+    usually_blank.info_ = {
+        **tickets_model.info_,
+        "given_share": {**tickets_model.info_["given_share"], "channel": 0.6},
+    }
+    assert not_given(usually_blank)[0] == "", "a value the history often lacked"
+
+
 def test_a_segment_whose_history_is_short_for_its_durations_is_thin_history(
     tickets_model, tickets_sim
 ) -> None:

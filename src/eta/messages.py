@@ -337,6 +337,9 @@ class Speaker:
             # "column=value", the column as the export's header spells it ('Category ')
             unseen = (f"{c.strip()}={v}" for c, _, v in (u.partition("=") for u in facts["unseen"]))
             parts.append(lang.text("risk.thin_history.agent_unseen", values=", ".join(unseen)))
+        if facts.get("missing"):
+            columns = ", ".join(column.strip() for column in facts["missing"])
+            parts.append(lang.text("risk.thin_history.agent_missing", columns=columns))
         if facts["beyond"]:
 
             def number(value: float) -> str:  # 1e308 in 309 digits helps no one

@@ -38,6 +38,7 @@ from eta.data import (
     FINISHED,
     HOURS,
     MIN_HOURS,
+    MISSING,
     SEGMENT,
     START,
     History,
@@ -290,6 +291,7 @@ class EtaModel:
             # the data (items finish while it says everyone is off), and so is every promise.
             "no_clock_time_share": float(np.mean(hours[finished] <= MIN_HOURS)),
             "rejected_rows": len(history.rejected),
+            "given_share": _given_share(frame, self.spec),
             "segments": self.calibration_.segments,
             "episodes_left_out": [episode.to_dict() for episode in episodes],
         }
@@ -862,6 +864,16 @@ def _with_ahead_twins(by_key: dict[str, float], segments: set[str]) -> dict[str,
     """Per-segment values (pace, speed) shared by each segment's twin for quotes made ahead
     (the whole model and groups have none: an item quoted ahead keeps their keys)."""
     return {**by_key, **{AHEAD + tag: v for tag, v in by_key.items() if tag in segments}}
+
+
+def _given_share(frame: pd.DataFrame, spec: DatasetSpec) -> dict[str, float]:
+    """Per declared feature, the share of the history's items that have a value: a quote
+    without one is noted where nearly every item had one (:func:`eta.risks.assess`)."""
+    shares = {
+        column: float((frame[column] != MISSING).mean()) for column in spec.features.categorical
+    }
+    shares |= {column: float(frame[column].notna().mean()) for column in spec.features.numeric}
+    return shares
 
 
 def _model_file(path: Path, read: Callable[[Path], _T]) -> _T:

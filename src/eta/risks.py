@@ -23,8 +23,9 @@ Codes, most important first (the order ranks notes of equal severity):
                                      target over at least 30 judged promises
 ``thin_history``           medium    its calibration fell back to a wider group, a value was
                                      never seen in training (a category, or a number outside
-                                     the training range), or its segment's history is short for
-                                     its durations (the promise lies beyond every finish seen)
+                                     the training range) or not given where history had one,
+                                     or its segment's history is short for its durations (the
+                                     promise lies beyond every finish seen)
 ``weekend_in_window``      low       non-working weekdays before the promise (business clock)
 ``long_tail``              low       its P97 is 1.5x further beyond its median than usual here
 ``driver:<feature>``       low       one of the (at most two) features that lengthen this
@@ -309,6 +310,11 @@ def _recent_misses(model: EtaModel, f: QuoteFacts):
             )
 
 
+NOTED_WHEN_GIVEN = 0.95
+"""A quote without a value for a declared feature is noted (``thin_history``) when at least
+this share of the history's items had one; where the history often lacks it too, it is usual."""
+
+
 def _thin_history(model: EtaModel, f: QuoteFacts):
     depth = len(model.spec.segments)
     tags = f.predictive.segment.astype(str)
@@ -333,11 +339,25 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
         for row in np.flatnonzero(outside).tolist():
             beyond.setdefault(row, []).append((column, float(column_values[row]), low, high))
             unseen[row] = True
+    # A declared feature without a value, where nearly every item of the history had one: it
+    # is answered from the rest of what is known (the trees learnt unknown values), which
+    # keeps a little fewer promises (README: Values the model never saw).
+    missing: dict[int, list[str]] = {}
+    categorical = set(model.spec.features.categorical)
+    for column, share in model.info_.get("given_share", {}).items():
+        if share < NOTED_WHEN_GIVEN:
+            continue
+        column_values = np.asarray(f.features[column], dtype=object)
+        absent = column_values == MISSING if column in categorical else pd.isna(column_values)
+        for row in np.flatnonzero(absent).tolist():
+            missing.setdefault(row, []).append(column)
+    not_given = np.zeros(len(tags), dtype=bool)
+    not_given[list(missing)] = True
     # Its own median on the wider group's shape (see ScoreDistribution.moved): a segment with
     # hundreds of items but fewer than a shape's worth in the calibration period.
     own_median = np.array([by_key[t].borrowed_from is not None for t in tags], dtype=bool)
     short = _short_history(model, f.segment)
-    for row in np.flatnonzero(fell_back | unseen | ~np.isnan(short)):
+    for row in np.flatnonzero(fell_back | unseen | not_given | ~np.isnan(short)):
         group = wider[row].partition(":")[2] if fell_back[row] else None
         yield (
             row,
@@ -345,6 +365,7 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
                 "thin_history",
                 group=group,
                 unseen=tuple(values.get(row, ())),
+                missing=tuple(missing.get(row, ())),
                 beyond=tuple(beyond.get(row, ())),
                 own_median=bool(own_median[row]),
                 short=None if np.isnan(short[row]) else round(float(short[row]), 2),
