@@ -344,7 +344,7 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     # keeps a little fewer promises (README: Values the model never saw).
     missing: dict[int, list[str]] = {}
     categorical = set(model.spec.features.categorical)
-    for column, share in model.info_.get("given_share", {}).items():
+    for column, share in getattr(model, "info_", {}).get("given_share", {}).items():  # hand-built
         if share < NOTED_WHEN_GIVEN:
             continue
         column_values = np.asarray(f.features[column], dtype=object)
