@@ -115,7 +115,7 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                     f"{column}: missing in {latest:.0%} of the items that started since "
                     f"{since:%Y-%m-%d}, against {before:.0%} before; did the export stop "
                     "filling it? The model learnt from it, and items quoted without it are "
-                    "promised as if it could be anything"
+                    "promised from their other columns alone"
                 )
     for column, merged in history.respelled.items():
         shown = "; ".join(f"{k!r} for {' / '.join(map(repr, v))}" for k, v in [*merged.items()][:3])
