@@ -171,6 +171,19 @@ def run_fold(data: datasets.BenchmarkDataset, fold: int, fractions: tuple[float,
     return rows
 
 
+def run_folds(data: datasets.BenchmarkDataset, folds: range, fractions: tuple[float, ...]) -> list:
+    """:func:`run_fold` for each of ``folds``, printing each month's rates as it goes."""
+    rows = []
+    for fold in folds:
+        fold_rows = run_fold(data, fold, fractions)
+        rows += fold_rows
+        summary = ", ".join(
+            f"{r['fraction']:g}: {r['kept'] / r['items']:.1%} of {r['items']}" for r in fold_rows
+        )
+        print(f"{data.name} {fold_rows[0]['month']}: {summary}", flush=True)
+    return rows
+
+
 def _plain_promise(model, items, features, offsets, elapsed) -> np.ndarray:
     """Diagnostic: the promise level of ``T | T > elapsed`` without in-flight recalibration."""
     plain = replace(model.predict(items, features), in_flight=None)
@@ -307,14 +320,7 @@ def main(argv: list[str] | None = None) -> None:
         keep = 2 if args.quick else args.folds
         if keep:
             folds = folds[-keep:]
-        for fold in folds:
-            fold_rows = run_fold(data, fold, tuple(args.fractions))
-            rows += fold_rows
-            summary = ", ".join(
-                f"{r['fraction']:g}: {r['kept'] / r['items']:.1%} of {r['items']}"
-                for r in fold_rows
-            )
-            print(f"{name} {fold_rows[0]['month']}: {summary}", flush=True)
+        rows += run_folds(data, folds, tuple(args.fractions))
     context = run_context("requotes.py", argv, began)
     publish(report(pd.DataFrame(rows), context), args.out)
 

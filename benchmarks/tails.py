@@ -117,14 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for name in WORLDS:
         data = world(name)
-        for fold in range(len(data.folds)):
-            fold_rows = requotes.run_fold(data, fold, FRACTIONS)
-            rows += fold_rows
-            summary = ", ".join(
-                f"{r['fraction']:g}: {r['kept'] / r['items']:.1%} of {r['items']}"
-                for r in fold_rows
-            )
-            print(f"{name} {fold_rows[0]['month']}: {summary}", flush=True)
+        rows += requotes.run_folds(data, range(len(data.folds)), FRACTIONS)
     context = run_context("tails.py", argv, began)
     text = requotes.report(pd.DataFrame(rows), context)
     text = text.replace("# Re-quotes of items in progress", "# Re-quotes on three shapes of tail")
