@@ -119,10 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         data = world(name)
         rows += requotes.run_folds(data, range(len(data.folds)), FRACTIONS)
     context = run_context("tails.py", argv, began)
-    text = requotes.report(pd.DataFrame(rows), context)
-    text = text.replace("# Re-quotes of items in progress", "# Re-quotes on three shapes of tail")
-    text = text.replace("`benchmarks/requotes.py`", "`benchmarks/tails.py`")
-    publish(text, args.out)
+    title = "Re-quotes on three shapes of tail"
+    publish(requotes.report(pd.DataFrame(rows), context, title, "tails.py"), args.out)
 
 
 if __name__ == "__main__":

@@ -517,6 +517,10 @@ def _print_segments(by_segment: pd.DataFrame) -> None:
     console.print(table)
 
 
+REJECTED_KINDS_SHOWN = 6
+"""How many kinds of rejection (column and reason) the summary names."""
+
+
 def report_rejected(rejected: pd.DataFrame, where: Path) -> None:
     """Say on stderr how many rows were rejected, where they are kept, and the first three;
     when the reasons differ, how many rows each column and reason took.
@@ -540,9 +544,6 @@ def report_rejected(rejected: pd.DataFrame, where: Path) -> None:
             "  by column and reason: " + "; ".join(shown) + (f"; {more} more" if more > 0 else ""),
             highlight=False,
         )
-
-
-REJECTED_KINDS_SHOWN = 6
 
 
 if __name__ == "__main__":

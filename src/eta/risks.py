@@ -199,18 +199,21 @@ changes little, and a re-quote of a ticket open for months, promised in two year
 
 def _holidays(model: EtaModel, f: QuoteFacts):
     clock = model.clock_
+    near = f.last_day - f.first_day <= HOLIDAY_WINDOW_DAYS
+    if not near.any():  # no calendar years to look up for promises months away
+        return
     first, last = f.first_day, f.last_day
     working_weekdays = {WEEKDAYS.index(d) for d in model.spec.calendar.days}
     holidays = [
         (np.datetime64(day, "D"), name)
-        for day, name in clock.holidays_between(first.min().item(), last.max().item())
+        for day, name in clock.holidays_between(first[near].min().item(), last[near].max().item())
         if day.weekday() in working_weekdays
     ]
     if not holidays:
         return
     dates = np.array([d for d, _ in holidays])
     lo, hi = np.searchsorted(dates, first, "left"), np.searchsorted(dates, last, "right")
-    rows = np.flatnonzero((hi > lo) & (last - first <= HOLIDAY_WINDOW_DAYS))
+    rows = np.flatnonzero((hi > lo) & near)
     made: dict[tuple[int, int], Finding] = {}
     for row, a, b in zip(rows.tolist(), lo[rows].tolist(), hi[rows].tolist(), strict=True):
         finding = made.get((a, b))
@@ -325,32 +328,34 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     fell_back &= depth > 0
     unseen = np.zeros(len(tags), dtype=bool)
     values: dict[int, list[str]] = {}
+    # A declared feature without a value, where nearly every item of the history had one: it
+    # is answered from the rest of what is known (the trees learnt unknown values), which
+    # keeps a little fewer promises (README: Values the model never saw).
+    given = getattr(model, "info_", {}).get("given_share", {})  # none in hand-built models
+    missing: dict[int, list[str]] = {}
+
+    def not_given_in(column: str, absent: np.ndarray) -> None:
+        if given.get(column, 0.0) >= NOTED_WHEN_GIVEN:
+            for row in np.flatnonzero(absent).tolist():
+                missing.setdefault(row, []).append(column)
+
     for column, known in model._category_codes().items():
         column_values = np.asarray(f.features[column], dtype=object)
-        new = np.isnan(look_up(column_values, known)) & (column_values != MISSING)
+        absent = column_values == MISSING
+        not_given_in(column, absent)
+        new = np.isnan(look_up(column_values, known)) & ~absent
         for row in np.flatnonzero(new):
             values.setdefault(row, []).append(f"{column}={column_values[row]}")
         unseen |= new
     beyond: dict[int, list[tuple[str, float, float, float]]] = {}
     for column, (low, high) in model.ranges_.items():
         column_values = np.asarray(f.features[column], dtype=float)
+        not_given_in(column, np.isnan(column_values))
         with np.errstate(invalid="ignore"):
             outside = (column_values < low) | (column_values > high)
         for row in np.flatnonzero(outside).tolist():
             beyond.setdefault(row, []).append((column, float(column_values[row]), low, high))
             unseen[row] = True
-    # A declared feature without a value, where nearly every item of the history had one: it
-    # is answered from the rest of what is known (the trees learnt unknown values), which
-    # keeps a little fewer promises (README: Values the model never saw).
-    missing: dict[int, list[str]] = {}
-    categorical = set(model.spec.features.categorical)
-    for column, share in getattr(model, "info_", {}).get("given_share", {}).items():  # hand-built
-        if share < NOTED_WHEN_GIVEN:
-            continue
-        column_values = np.asarray(f.features[column], dtype=object)
-        absent = column_values == MISSING if column in categorical else pd.isna(column_values)
-        for row in np.flatnonzero(absent).tolist():
-            missing.setdefault(row, []).append(column)
     not_given = np.zeros(len(tags), dtype=bool)
     not_given[list(missing)] = True
     # Its own median on the wider group's shape (see ScoreDistribution.moved): a segment with
