@@ -35,13 +35,11 @@ from eta.timestamps import (
     FIRST_YEAR,
     ISO_EXAMPLE,
     NOTHING,
-    PLACEHOLDER_FINISH,
-    PLACEHOLDER_LOOK,
     format_hint,
+    no_dates,
     parse_finishes,
     parse_timestamp,
     parse_timestamps,
-    placeholders,
     written_as_date,
     written_year,
 )
@@ -72,10 +70,12 @@ class History:
     feature and id columns. ``rejected`` has the original row plus ``file``, ``row``, ``column`` and
     ``reason``. ``respelled`` says, per categorical column, which values were taken as one
     (:func:`one_spelling`): each kept spelling with the others it stands for.
-    ``in_future`` has the kept rows whose finish, or an open item's last look, lies after the
-    export time and after now (``row`` as in ``rejected``, the ``column``, the ``written`` text
-    and the time read, ``at``): no row is to blame, but each such time is a typo or a
-    placeholder; the item counts as open, or as last seen at the export time.
+    ``read_as_open`` has the kept rows whose finish, or an open item's last look, was not
+    believed (``row`` as in ``rejected``, the ``column``, the ``written`` text, the time read,
+    ``at``, and ``why``: :data:`PLACEHOLDER`, a date systems write for "none"
+    (:func:`~eta.timestamps.no_dates`), or :data:`AFTER_TODAY`, after the export time and after
+    now): no row is to blame, but each such time is a
+    placeholder or a typo; the item counts as open, or as last seen at the export time.
     """
 
     spec: DatasetSpec
@@ -84,8 +84,8 @@ class History:
     as_of: pd.Timestamp
     source: str = "data"
     respelled: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
-    in_future: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["row", "column", "written", "at"])
+    read_as_open: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["row", "column", "written", "at", "why"])
     )
 
     @property
@@ -160,9 +160,10 @@ def load_history(
     problems.add(~holds_value(raw[spec.start]), spec.start, "missing start timestamp")
     problems.unparseable(raw[spec.start], start, timestamp_format=written)
     end = parse_finishes(raw[spec.end], start, tz, written)
-    problems.unparseable(raw[spec.end], end, open_hint=True, timestamp_format=written)
+    no_finish = no_dates(raw[spec.end], end, start, tz, written)
+    end = end.mask(no_finish)
+    problems.unparseable(raw[spec.end].mask(no_finish), end, timestamp_format=written)
     before = end < start
-    problems.add(placeholders(end, before, tz), spec.end, PLACEHOLDER_FINISH)
     if before.any():  # '2025-01-01' for a ticket opened at 02:18 that day
         cells = raw.loc[before.fillna(False).to_numpy(bool), spec.end].astype("string")
         day_only = written_as_date(cells)
@@ -177,10 +178,10 @@ def load_history(
     seen = None
     if spec.observed_until:
         seen = parse_timestamps(raw[spec.observed_until], tz, written)
-        problems.unparseable(raw[spec.observed_until], seen, timestamp_format=written)
-        before = end.isna() & (seen < start)
-        problems.add(placeholders(seen, before, tz), spec.observed_until, PLACEHOLDER_LOOK)
-        problems.add(before, spec.observed_until, "last seen before it starts")
+        no_look = no_dates(raw[spec.observed_until], seen, start, tz, written)
+        seen = seen.mask(no_look)
+        problems.unparseable(raw[spec.observed_until].mask(no_look), seen, timestamp_format=written)
+        problems.add(end.isna() & (seen < start), spec.observed_until, "last seen before it starts")
     if as_of is None:
         problems.add(
             _started_after_now(start),
@@ -232,12 +233,17 @@ def load_history(
     frame[SEGMENT] = segment_keys(frame, spec)
     respelled = {column: merged for column, merged in respelled.items() if merged}
     later = max(as_of, pd.Timestamp.now(tz="UTC"))
-    in_future = [_after(raw, spec.end, end[~bad], later)]
+    listed = [
+        _listed(raw, spec.end, no_finish[~bad], end[~bad], PLACEHOLDER),
+        _listed(raw, spec.end, end[~bad] > later, end[~bad], AFTER_TODAY),
+    ]
     if seen is not None:
         looked = seen[~bad].where(end[~bad].isna())
-        in_future.append(_after(raw, spec.observed_until, looked, later))
-    in_future = pd.concat(in_future, ignore_index=True)
-    whole = History(spec, frame, rejected, as_of, source, respelled, in_future)
+        unlooked = no_look[~bad] & end[~bad].isna()
+        listed.append(_listed(raw, spec.observed_until, unlooked, looked, PLACEHOLDER))
+        listed.append(_listed(raw, spec.observed_until, looked > later, looked, AFTER_TODAY))
+    read_as_open = pd.concat(listed, ignore_index=True)
+    whole = History(spec, frame, rejected, as_of, source, respelled, read_as_open)
     return seen_at(whole, as_of)
 
 
@@ -326,12 +332,18 @@ def _kept_per_id(ids: pd.Series, *, usable: np.ndarray, finished: np.ndarray) ->
     return kept
 
 
-def _after(raw: pd.DataFrame, column: str, times: pd.Series, later: pd.Timestamp) -> pd.DataFrame:
-    """The rows of ``times`` after ``later``, as :attr:`History.in_future` lists them."""
-    rows = times.index[(times > later).to_numpy(bool)]
+PLACEHOLDER, AFTER_TODAY = "placeholder", "after today"
+"""Why :attr:`History.read_as_open` did not believe a time."""
+
+
+def _listed(
+    raw: pd.DataFrame, column: str, which: pd.Series, times: pd.Series, why: str
+) -> pd.DataFrame:
+    """The rows ``which`` of ``times``, as :attr:`History.read_as_open` lists them."""
+    rows = which.index[which.fillna(False).to_numpy(bool)]
     written = raw.loc[rows, column].astype(str)
     return pd.DataFrame(
-        {"row": rows + 1, "column": column, "written": written, "at": times[rows]}
+        {"row": rows + 1, "column": column, "written": written, "at": times[rows], "why": why}
     ).reset_index(drop=True)
 
 
@@ -606,14 +618,13 @@ class _Problems:
         written: pd.Series,
         parsed: pd.Series,
         *,
-        open_hint: bool = False,
         timestamp_format: str | None = None,
     ) -> None:
         """Timestamps written but not read, each reason showing the value and what would be read:
         ISO-8601, or the spec's ``timestamp_format`` when the export writes another (suggested
         from the column's values, day or month first only when a value over 12 says which). A
-        bare number (epoch seconds?) says how to fix it, and in the finish column
-        (``open_hint``) a placeholder year says how to write "still open"."""
+        bare number (epoch seconds?) says how to fix it. (A placeholder year in a finish
+        means "still open" and is read so before this: :func:`~eta.timestamps.no_dates`.)"""
         unread = parsed.isna() & holds_value(written)  # an empty cell ("" in Parquet) is empty
         if not unread.any():
             return
@@ -634,11 +645,7 @@ class _Problems:
             column,
             f"timestamp outside the years {FIRST_YEAR}-{END_YEAR - 1}: "
             + shown
-            + (
-                " (a placeholder? leave the cell empty for an item still open)"
-                if open_hint
-                else " (a placeholder such as 0000-00-00 or 9999-12-31?)"
-            ),
+            + " (a placeholder such as 0000-00-00 or 9999-12-31?)",
         )
         if timestamp_format is not None:
             tail = f": neither the spec's timestamp_format {timestamp_format!r} nor ISO-8601"

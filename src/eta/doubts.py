@@ -13,7 +13,7 @@ import pandas as pd
 
 from eta.calendar import Clock
 from eta.censoring import censoring_survival
-from eta.data import END, FINISHED, HOURS, MISSING, SEEN, START, History
+from eta.data import AFTER_TODAY, END, FINISHED, HOURS, MISSING, SEEN, START, History
 from eta.tables import row_places
 
 QUIET_DAYS = 30
@@ -123,23 +123,7 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
             f"{column}: values that differ only in case are taken as one, written as most rows "
             f"write them ({shown}{'; ...' if len(merged) > 3 else ''})"
         )
-    for column, future in history.in_future.groupby("column", sort=False):
-        first = future.iloc[0]
-        days = future["at"].dt.tz_convert(history.spec.timezone).dt.strftime("%Y-%m-%d")
-        shown = sorted(days.unique())
-        finish = column == history.spec.end
-        said.append(
-            f"{len(future):,} {'item(s) finish' if finish else 'open item(s) were last seen'} "
-            f"after the export time and after today "
-            f"({', '.join(shown[:3])}{', ...' if len(shown) > 3 else ''}; e.g. "
-            f"{row_places(history.source, [first['row']])[first['row']]}, "
-            f"{column} {first['written']!r}), so they count as "
-            + (
-                "still open; typos or placeholders? Leave the cell empty for an item still open"
-                if finish
-                else "seen at the export time; typos or placeholders?"
-            )
-        )
+    said.extend(_read_as_open(history))
     finished = frame[FINISHED].to_numpy(bool)
     if len(frame) >= MIN_ROWS_TO_DOUBT and finished.all():
         durations, ages = frame[END] - frame[START], history.as_of - frame[START]
@@ -258,3 +242,30 @@ def _expected_open(durations: pd.Series, ages: pd.Series) -> float:
     done = np.searchsorted(taken, ages.to_numpy("timedelta64[ns]").astype(np.int64), "right")
     share = done[done > 0] / len(taken)
     return float(((1 - share) / share).sum())
+
+
+def _read_as_open(history: History) -> list[str]:
+    """Finishes and last looks that were not believed (:attr:`History.read_as_open`), per
+    column and why, with the values written and where the first one is."""
+    said = []
+    grouped = history.read_as_open.groupby(["column", "why"], sort=False)
+    for (column, why), rows in grouped:
+        first = rows.iloc[0]
+        if why == AFTER_TODAY:
+            days = rows["at"].dt.tz_convert(history.spec.timezone).dt.strftime("%Y-%m-%d")
+            where = "after the export time and after today"
+        else:
+            days = rows["written"].str.strip()
+            where = "at a date systems write for no date"
+        shown = sorted(days.unique())
+        finish = column == history.spec.end
+        counted = "still open" if finish else "seen at the export time"
+        asked = "typos or placeholders?" if why == AFTER_TODAY else "placeholders?"
+        said.append(
+            f"{len(rows):,} {'item(s) finish' if finish else 'open item(s) were last seen'} "
+            f"{where} ({', '.join(shown[:3])}{', ...' if len(shown) > 3 else ''}; e.g. "
+            f"{row_places(history.source, [first['row']])[first['row']]}, "
+            f"{column} {first['written']!r}), so they count as {counted}; {asked}"
+            + (" Leave the cell empty for an item still open" if finish else "")
+        )
+    return said
