@@ -33,7 +33,8 @@ def test_earliest_likely_follow_up_promise_are_ordered_and_in_the_future(
     quotes = quote_items(tickets_model, items, confidence=confidence, now=now)
     assert (errors == "").all()
     assert (quotes["earliest_at"] <= quotes["likely_at"]).all()
-    assert (quotes["likely_at"] <= quotes["follow_up_at"]).all()
+    waiting = quotes[~quotes["escalate"]]  # an escalated item hears back sooner (below)
+    assert (waiting["likely_at"] <= waiting["follow_up_at"]).all()
     assert (quotes["follow_up_at"] < quotes["promise_at"]).all()
     assert (quotes["promise_at"] >= now).all()
     assert (quotes["follow_up_at"] >= now.floor("min")).all()
@@ -197,6 +198,25 @@ def test_an_overdue_item_gets_an_apology_first_a_future_promise_and_escalation(
     assert quote["customer_message"].startswith("This is taking longer than we promised")
     assert quote["promise_at"] > now
     assert quote["risk_notes"][0]["severity"] == "high"
+
+
+def test_an_escalated_item_hears_back_before_its_likely_time_and_a_new_items_promise(
+    tickets_model, tickets_sim
+) -> None:
+    """Stuck for months, an item's likely time is months away, and a follow-up after it told
+    a tester's escalated customers of an update a median of 93 days out."""
+    items, _ = prepare_items(tickets_sim.history.iloc[200:260], tickets_model.spec)
+    now = items[START].max() + pd.Timedelta(days=150)
+    quotes = quote_items(tickets_model, items, now=now)
+    assert quotes["escalate"].all()
+    new = quote_items(tickets_model, items.assign(**{START: now}), now=now)
+    clock = tickets_model.clock_
+    since = pd.DatetimeIndex([now] * len(items))
+    lead = clock.hours_between(since, quotes["follow_up_at"])
+    fresh = clock.hours_between(since, new["promise_at"])
+    assert (quotes["follow_up_at"] >= now.floor("min")).all()
+    assert (lead < fresh).all()  # its features are its own, not a new item's: not its likely
+    assert (quotes["follow_up_at"] < quotes["likely_at"]).all()
 
 
 def test_a_given_promise_that_passed_makes_an_item_overdue(tickets_model, tickets_sim) -> None:

@@ -337,10 +337,6 @@ def _answer(
         utc_instants(promise_exact), utc_instants(promise_at)
     )
     reference = _reference(clock, start, begin, elapsed, now_ns)
-    lower = np.maximum(likely_at, _ceil_minute(reference))
-    follow_up_at = utc_nanoseconds(
-        follow_up(clock, utc_instants(follow_exact), utc_instants(lower), utc_instants(promise_at))
-    )
     # The promise the item was given: as the caller says, or the one it got when it started.
     given = utc_nanoseconds(items[PROMISED]) if PROMISED in items else np.full(n, NAT)
     promised_at = np.where(given != NAT, given, promised_at)
@@ -357,6 +353,19 @@ def _answer(
     findings = risks.assess(model, facts)
     # Overdue is the only high-severity finding: ranked first wherever it is found.
     escalate = np.array([bool(notes) and notes[0].code == "overdue" for notes in findings])
+    # The customer hears back after the likely time, when it has not come true. Not so once
+    # escalated: stuck for months, its likely time is months away (a tester's stuck tickets
+    # were told of an update a median of 93 days out). It hears back within a new item's
+    # likely time from now, the time in which escalated work should show.
+    now_at = _ceil_minute(reference)
+    target, lower = follow_exact.copy(), np.maximum(likely_at, now_at)
+    if escalate.any():
+        (soon,) = _add_hours(clock, utc_instants(now_at[escalate]), fresh[escalate, :1])
+        target[escalate] = np.minimum(soon, follow_exact[escalate])
+        lower[escalate] = now_at[escalate]
+    follow_up_at = utc_nanoseconds(
+        follow_up(clock, utc_instants(target), utc_instants(lower), utc_instants(promise_at))
+    )
     words = messages.compose(
         messages.Speaker(speech, spec, zone, facts.reference),
         earliest=earliest_at,
