@@ -265,14 +265,15 @@ def test_an_overdue_ticket_gets_an_apology_a_new_promise_and_escalation(tickets)
     # rate is mostly the prior's, ten exceedances at log 5: (10 + 4) / (10 / log 5 + 0.104) =
     # 2.216, and level p is 34 h * exp(-log(1 - p) / 2.216):
     #   earliest (0.1) 35.66 h -> 13:40; likely 46.48 h -> Fri 16:29 -> 16:30 (tomorrow);
-    #   0.7 -> 58.53 h -> Tue 12 May 12:32 -> follow-up 12:00;
     #   promise 96.09 h -> Tue 19 May 10:05 -> 11:00, across two weekends.
+    # Escalated, it hears back within a new ticket's likely time (12.5 h) from now, not after
+    # its own likely time: Thursday 12-17 (5 h), Friday 09:00 + 7.5 h = 16:30 -> 16:00.
     q = quote(tickets, FRESH_TICKET, now="2026-05-07 12:00")
     zone = "Europe/Sarajevo"
     rate = 14 / (10 / np.log(5) + 4 * 0.0259097)
     assert local(q["earliest_at"], zone) == "Thu 2026-05-07 13:40"
     assert local(q["likely_at"], zone) == "Fri 2026-05-08 16:30"
-    assert local(q["follow_up_at"], zone) == "Tue 2026-05-12 12:00"
+    assert local(q["follow_up_at"], zone) == "Fri 2026-05-08 16:00"
     assert local(q["promise_at"], zone) == "Tue 2026-05-19 11:00"
     calibrated = 34 * np.exp(np.log(10) / rate)
     assert calibrated == pytest.approx(96.09, abs=0.01)
@@ -283,7 +284,7 @@ def test_an_overdue_ticket_gets_an_apology_a_new_promise_and_escalation(tickets)
         "This is taking longer than we promised, and we are sorry: we have escalated it. "
         "Most likely tomorrow afternoon, and at the latest by Tuesday, May 19 at 11:00\u202fAM. "
         "This period includes days when our team is off (Saturday and Sunday). "
-        "We will update you on Tuesday, May 12 at 12:00\u202fPM if it is not resolved by then."
+        "We will update you tomorrow at 4:00\u202fPM if it is not resolved by then."
     )
     assert q["risk_notes"] == [
         {
@@ -314,8 +315,7 @@ def test_an_overdue_ticket_in_bosnian(tickets) -> None:
         "Izvinjavamo se što ovo traje duže nego što smo obećali; predmet smo proslijedili na "
         "prioritetnu obradu. Vaš zahtjev će najvjerovatnije biti riješen sutra poslijepodne, a "
         "najkasnije u utorak, 19. 5., do 11:00. U ovaj period ulaze i neradni dani našeg tima "
-        "(subota i nedjelja). Ako do tada ne bude riješen, javit ćemo Vam se u utorak, 12. 5., "
-        "u 12:00."
+        "(subota i nedjelja). Ako do tada ne bude riješen, javit ćemo Vam se sutra u 16:00."
     )
 
 
