@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eta.data import DUPLICATE, MISSING, category_texts, load_history, look_up, seen_at
+from eta.data import (
+    DUPLICATE,
+    MISSING,
+    category_texts,
+    load_history,
+    look_up,
+    rejected_kinds,
+    seen_at,
+)
 from eta.doubts import doubts
 from eta.synthetic import load_spec, tickets
 from eta.tables import DataError, read_table, record_lines
@@ -121,9 +129,12 @@ def test_a_start_after_now_is_rejected_not_taken_for_the_export_time(tmp_path: P
     """One mistyped year (2052) made the export time 27 years later: every open item that old,
     and every promise twice as long. A history mostly after now is a simulation's: it stands."""
     typo = "S1,2052-03-14T12:00:00+01:00,,high,billing,email,1"
-    history = load_history(write(tmp_path, [*GOOD, typo]), SPEC)
-    [reason] = history.rejected["reason"]
-    assert reason.startswith("'2052-03-14T12:00:00+01:00' is after now: a typo in the year?")
+    finished = "S2,2062-03-11T12:00:00+01:00,2025-03-12T12:00:00+01:00,high,billing,email,1"
+    history = load_history(write(tmp_path, [*GOOD, typo, finished]), SPEC)
+    first, second = history.rejected[["column", "reason"]].itertuples(index=False)
+    assert first.reason.startswith("'2052-03-14T12:00:00+01:00' is after now: a typo in the year?")
+    # Blamed on the start, not on a finish "before it starts" (a tester's 2062)
+    assert second.column == "created_at" and "2062-03-11" in second.reason
     assert history.as_of == load_history(write(tmp_path, GOOD), SPEC).as_of
     ahead = [row.replace("2025-", "2095-") for row in GOOD]
     simulated = load_history(write(tmp_path, ahead), SPEC)
@@ -774,3 +785,16 @@ def test_a_wall_clock_history_finished_only_in_working_hours_is_doubted() -> Non
     history[spec.end] = pd.to_datetime(history[spec.end], utc=True) + anytime
     said = doubts(load_history(history, wall), as_of_given=False)
     assert [d for d in said if "clock" in d] == [], said
+
+
+def test_kinds_of_rejection_leave_out_values_but_name_the_delimiter(tmp_path: Path) -> None:
+    """A ';' file's extra cells: the summary by kind said "a '…' inside a value"."""
+    path = tmp_path / "history.csv"
+    rows = [
+        r.replace(",", ";") for r in [*GOOD, "X1,2025-03-03T10:00:00+01:00,,high,bill;ing,email,1"]
+    ]
+    rows += ["X2;2025-03-03T10:00:00+01:00;;high;billing;email;many"]
+    path.write_text(HEADER.replace(",", ";") + "\n".join(rows) + "\n")
+    kinds = rejected_kinds(load_history(path, SPEC, max_rejected=0.5).rejected).index.tolist()
+    assert any("a ';' inside a value" in kind for kind in kinds), kinds
+    assert "queue_open: not a number: '…'" in kinds

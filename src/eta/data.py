@@ -159,6 +159,12 @@ def load_history(
     start = parse_timestamps(raw[spec.start], tz, written)
     problems.add(~holds_value(raw[spec.start]), spec.start, "missing start timestamp")
     problems.unparseable(raw[spec.start], start, timestamp_format=written)
+    if as_of is None:  # before its finish is compared with it: the start is the typo
+        problems.add(
+            _started_after_now(start),
+            spec.start,
+            _shown(raw[spec.start].astype("string")) + FUTURE_START,
+        )
     end = parse_finishes(raw[spec.end], start, tz, written)
     no_finish = no_dates(raw[spec.end], end, start, tz, written)
     end = end.mask(no_finish)
@@ -182,12 +188,6 @@ def load_history(
         seen = seen.mask(no_look)
         problems.unparseable(raw[spec.observed_until].mask(no_look), seen, timestamp_format=written)
         problems.add(end.isna() & (seen < start), spec.observed_until, "last seen before it starts")
-    if as_of is None:
-        problems.add(
-            _started_after_now(start),
-            spec.start,
-            _shown(raw[spec.start].astype("string")) + FUTURE_START,
-        )
     numeric = {}
     for column in spec.features.numeric:
         values, unread = read_numbers(raw[column], raw.attrs.get(DELIMITER))
@@ -578,13 +578,18 @@ def describe_rejected(rejected: pd.DataFrame, source: str) -> list[str]:
     return [f"{places[r.row]}, column '{r.column}': {r.reason}" for r in rejected.itertuples()]
 
 
+_QUOTED_VALUE = r"'(?!(?:[,;|]|\\t)')[^']*'"
+"""A value a rejection's reason quotes, not a delimiter (:data:`~eta.tables.DELIMITERS`)."""
+
+
 def rejected_kinds(rejected: pd.DataFrame) -> pd.Series:
     """How many rejected rows each column and reason took, most first, the values each reason
-    quotes left out (``queue_open: not a number: '…'``): the kinds of problem, not the rows."""
+    quotes left out (``queue_open: not a number: '…'``): the kinds of problem, not the rows. A
+    delimiter a reason names ("a ';' inside a value") is no value: it stays."""
     kinds = (
         rejected["column"].astype(str)
         + ": "
-        + rejected["reason"].astype(str).str.replace(r"'[^']*'", "'…'", regex=True)
+        + rejected["reason"].astype(str).str.replace(_QUOTED_VALUE, "'…'", regex=True)
     )
     return kinds.value_counts()
 
