@@ -173,7 +173,9 @@ def test_a_declared_feature_not_given_is_said_to_the_agent_where_history_had_it(
         for notes in quote_items(model, items)["risk_notes"]:
             thin = [n for n in notes if n["code"] == "thin_history"]
             said.append(thin[0]["agent_text"].partition("Not given: ")[2] if thin else "")
-            assert not thin or "given" not in thin[0]["customer_text"]
+            # Not "few like this one, so extra time": none was allowed (a tester's customers
+            # all heard it, one with a promise 3 hours shorter than with the value given)
+            assert not thin or thin[0]["customer_text"] == "", thin
         return said
 
     said = not_given(tickets_model)

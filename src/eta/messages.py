@@ -356,9 +356,11 @@ class Speaker:
             # Not "extra time allowed": the promise is more likely short than padded.
             return self._kind("risk.thin_history.customer_short"), " ".join(parts)
         # "We have seen few like this one" is for an item that is: a value never seen, a number
-        # outside the range, a segment without a median of its own. Not for one of 777 parcels
-        # whose segment borrows only its shape (every USPS parcel was told so).
-        few = facts["unseen"] or facts["beyond"] or not facts.get("own_median", False)
+        # outside the range, a segment calibrated on a wider group without a median of its own.
+        # Not for one of 777 parcels whose segment borrows only its shape (every USPS parcel was
+        # told so), nor for an item whose only finding is a value not given.
+        fell_back = facts["group"] is not None and not facts.get("own_median", False)
+        few = facts["unseen"] or facts["beyond"] or fell_back
         return (self._kind("risk.thin_history.customer") if few else ""), " ".join(parts)
 
     def _weekend_in_window(self, facts: dict, row: int) -> tuple[str, str]:
