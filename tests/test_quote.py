@@ -232,6 +232,23 @@ def test_a_given_promise_that_passed_makes_an_item_overdue(tickets_model, ticket
     assert errors.tolist() == ["column 'promised_at': before the item's start (created_at)", ""]
 
 
+def test_a_promise_given_and_still_to_come_is_never_pulled_in(tickets_model, tickets_sim) -> None:
+    """A re-quote may find an item sooner done than its promise said; the customer was told
+    that promise and keeps it (a tester's re-quotes came up to 577 h earlier)."""
+    raw = tickets_sim.history.iloc[[300, 300, 300]].copy()
+    start = pd.Timestamp(raw["created_at"].iloc[0])
+    now = start + pd.Timedelta(hours=2)
+    fresh = quote_items(tickets_model, prepare_items(raw, tickets_model.spec)[0], now=now)
+    later = fresh["promise_at"].iloc[0] + pd.Timedelta(days=20)
+    raw["promised_at"] = [later, fresh["promise_at"].iloc[0] - pd.Timedelta(hours=1), None]
+    quotes = quote_items(tickets_model, prepare_items(raw, tickets_model.spec)[0], now=now)
+    assert quotes["promise_at"].iloc[0] == later
+    assert quotes["promise_at"].iloc[1] == quotes["promise_at"].iloc[2]  # sooner: new stands
+    assert quotes["likely_at"].iloc[0] == quotes["likely_at"].iloc[2]
+    assert quotes["promise_hours"].iloc[0] > quotes["promise_hours"].iloc[2] + 20 * 8 * 0.5
+    assert not quotes["escalate"].any()
+
+
 def test_a_promise_given_as_a_date_holds_until_the_end_of_that_date(
     tickets_model, tickets_sim
 ) -> None:

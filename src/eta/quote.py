@@ -339,6 +339,17 @@ def _answer(
     reference = _reference(clock, start, begin, elapsed, now_ns)
     # The promise the item was given: as the caller says, or the one it got when it started.
     given = utc_nanoseconds(items[PROMISED]) if PROMISED in items else np.full(n, NAT)
+    # A promise given and still to come is kept, not pulled in: a re-quote (a newer model, the
+    # time taken known) may find it sooner, but a customer told the 25th, then the 4th, relies
+    # on the 4th (a tester's re-quotes came up to 577 h earlier than the promises given and kept
+    # 83.5% of the new ones, 85.6% of the given). The likely time may still move.
+    kept = (given != NAT) & (given > promise_at) & (given > reference)
+    if kept.any():
+        promise_hours[kept] += clock.hours_between(
+            utc_instants(promise_at[kept]), utc_instants(given[kept])
+        )
+        promise_at, promise_exact = np.where(kept, given, promise_at), promise_exact.copy()
+        promise_exact[kept] = given[kept]
     promised_at = np.where(given != NAT, given, promised_at)
     promised_hours = clock.hours_between(begin, utc_instants(promised_at))
     told &= given == NAT
