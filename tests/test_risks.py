@@ -215,6 +215,21 @@ def test_a_segment_whose_history_is_short_for_its_durations_is_thin_history(
     assert "cerca de 35" in notes_of(said.iloc[0])["thin_history"]["agent_text"]
 
 
+def test_an_item_open_longer_than_any_finish_is_thin_history(tickets_model, tickets_sim) -> None:
+    """A parcel 507 days in transit, where the longest delivery took 21, was told it would
+    most likely arrive on a Monday in January: its promise is the tail model's alone."""
+    longest = tickets_model.info_["longest_finish_hours"]
+    assert longest > 0
+    raw = tickets_sim.history.iloc[[10, 10]].drop(columns="resolved_at")
+    raw["elapsed"] = [longest * 0.5, longest * 1.5]
+    quotes = quote_items(tickets_model, prepare_items(raw, tickets_model.spec)[0])
+    young, old = (notes_of(q).get("thin_history") for _, q in quotes.iterrows())
+    assert young is None or "longer than any item" not in young["agent_text"]
+    assert f"the longest: {longest:,.0f} h" in old["agent_text"]
+    assert "may need to move" in quotes["customer_message"].iloc[1]
+    assert quotes["escalate"].iloc[1]
+
+
 def test_an_item_quoted_before_it_starts_has_its_window_open_at_the_start(
     tickets_model, tickets_sim
 ) -> None:

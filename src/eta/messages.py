@@ -350,9 +350,13 @@ class Speaker:
                 for name, value, low, high in facts["beyond"]
             )
             parts.append(lang.text("risk.thin_history.agent_beyond", values=values))
+        if facts.get("outlived") is not None:
+            longest = lang.number(facts["outlived"], "#,##0")
+            parts.append(lang.text("risk.thin_history.agent_outlived", longest=longest))
         if facts.get("short") is not None:
             share = lang.percent(facts["short"], "#,##0%")
             parts.append(lang.text("risk.thin_history.agent_short", share=share))
+        if facts.get("short") is not None or facts.get("outlived") is not None:
             # Not "extra time allowed": the promise is more likely short than padded.
             return self._kind("risk.thin_history.customer_short"), " ".join(parts)
         # "We have seen few like this one" is for an item that is: a value never seen, a number

@@ -25,7 +25,8 @@ Codes, most important first (the order ranks notes of equal severity):
                                      never seen in training (a category, or a number outside
                                      the training range) or not given where history had one,
                                      or its segment's history is short for its durations (the
-                                     promise lies beyond every finish seen)
+                                     promise lies beyond every finish seen), or the item has
+                                     been open longer than any item took to finish
 ``weekend_in_window``      low       non-working weekdays before the promise (business clock)
 ``long_tail``              low       its P97 is 1.5x further beyond its median than usual here
 ``driver:<feature>``       low       one of the (at most two) features that lengthen this
@@ -362,7 +363,14 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     # hundreds of items but fewer than a shape's worth in the calibration period.
     own_median = np.array([by_key[t].borrowed_from is not None for t in tags], dtype=bool)
     short = _short_history(model, f.segment)
-    for row in np.flatnonzero(fell_back | unseen | not_given | ~np.isnan(short)):
+    # Open longer than any item of the history took: a lost parcel, a forgotten ticket. Its
+    # promise is the tail model's alone (a tester's parcel, 507 days in transit where the
+    # longest delivery took 21, was told it would most likely arrive on a Monday in January).
+    longest = getattr(model, "info_", {}).get("longest_finish_hours")  # none in older models
+    outlived = np.zeros(len(tags), dtype=bool)
+    if longest:
+        outlived = np.nan_to_num(np.asarray(f.elapsed, dtype=float)) > longest
+    for row in np.flatnonzero(fell_back | unseen | not_given | ~np.isnan(short) | outlived):
         group = wider[row].partition(":")[2] if fell_back[row] else None
         yield (
             row,
@@ -374,6 +382,7 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
                 beyond=tuple(beyond.get(row, ())),
                 own_median=bool(own_median[row]),
                 short=None if np.isnan(short[row]) else round(float(short[row]), 2),
+                outlived=float(longest) if outlived[row] else None,
             ),
         )
 
