@@ -228,6 +228,8 @@ def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> No
     assert result.exit_code == 0, result.output
     assert "on_time_rate" in result.output and "replay" in result.output
     assert "on time by segment" in result.output and "high / " in result.output
+    said = " ".join(result.output.split())
+    assert "worst_segment (of 300+ items)" in said, said  # not the worst of the table below
     quotes = pd.read_csv(out)
     assert list(quotes.columns[: len(QUOTE_COLUMNS)]) == list(QUOTE_COLUMNS)
     assert {*DETAIL_COLUMNS, "error", "actual_hours"} <= set(quotes.columns)  # as eta quote's

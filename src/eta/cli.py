@@ -28,6 +28,7 @@ from eta.data import (
     rejected_kinds,
 )
 from eta.doubts import doubts
+from eta.evaluation import MIN_SEGMENT_ITEMS
 from eta.settings import get_settings
 from eta.spec import MAX_CONFIDENCE, DatasetSpec, SpecError, iana_zone
 from eta.tables import DataError, quarantine_beside, read_table, table_path
@@ -481,9 +482,16 @@ def serve(
 
 
 def print_metrics(metrics: dict, title: str) -> None:
+    """The metrics as a table; the worst segment's rows say it is counted among segments of
+    :data:`~eta.evaluation.MIN_SEGMENT_ITEMS` items or more (a tester read 86.3% as the worst
+    where a segment of 292 items, in the table below, kept 63%)."""
     table = Table(title=title, show_header=False)
     for key, value in metrics.items():
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        if key.startswith("worst_segment"):
+            key = f"{key} (of {MIN_SEGMENT_ITEMS}+ items)"
+            shown = "no segment that large" if value is None else shown
+        table.add_row(key, shown)
     console.print(table)
 
 
