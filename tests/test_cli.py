@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -479,3 +482,16 @@ def test_train_says_no_season_was_learnt_only_from_under_a_year(tmp_path: Path) 
     )
     assert result.exit_code == 0, result.output
     assert "no yearly season learnt" not in result.output, result.output
+
+
+def test_commands_started_together_on_a_new_tracking_store_all_open_it(tmp_path: Path) -> None:
+    """MLflow makes a new SQLite store's tables on first use: of three commands a tester
+    started at once, two failed ("table _alembic_tmp_experiments already exists")."""
+    env = {**os.environ, "ETA_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    opening = "from eta.tracking import check_store; check_store()"
+    started = [
+        subprocess.Popen([sys.executable, "-c", opening], env=env, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    failures = [p.stderr.read().decode() for p in started if p.wait(timeout=120) != 0]
+    assert failures == [], failures

@@ -18,6 +18,11 @@ from typing import TYPE_CHECKING
 
 from eta.settings import get_settings
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 if TYPE_CHECKING:
     from eta.data import History
     from eta.model import EtaModel
@@ -263,8 +268,9 @@ def _mlflow():
     settings = get_settings()
     try:
         _refuse_a_missing_folder(settings.tracking_uri)
-        mlflow.set_tracking_uri(settings.tracking_uri)
-        mlflow.set_experiment(settings.experiment)
+        with _one_at_a_time(settings.tracking_uri):
+            mlflow.set_tracking_uri(settings.tracking_uri)
+            mlflow.set_experiment(settings.experiment)
     except Exception as exc:  # MLflow, SQLAlchemy, requests and OS errors alike
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TrackingError(
@@ -272,6 +278,25 @@ def _mlflow():
             f"used: {reason[:300]}"
         ) from None
     return mlflow
+
+
+@contextmanager
+def _one_at_a_time(uri: str) -> Iterator[None]:
+    """Open a local SQLite store one process at a time: MLflow creates and migrates a new
+    store's tables on first use, and two commands started together on a new store failed
+    ("table _alembic_tmp_experiments already exists"; a tester's three commands, two
+    failed). The lock is on the store's folder, held while the store is opened, not while a
+    run logs; where the system has no ``flock`` (Windows), stores open as before."""
+    store = _local_store(uri) if uri.startswith("sqlite:") else None
+    if store is None or fcntl is None:
+        yield
+        return
+    folder = os.open(store.parent.resolve(), os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # which releases the lock
 
 
 def _refuse_a_missing_folder(uri: str) -> None:
