@@ -169,7 +169,7 @@ def test_quote_refuses_a_file_whose_quote_mark_is_never_closed(workspace: Path) 
     result = run("quote", "--model", _trained(workspace), "--data", items, "--out", out)
     assert result.exit_code == 2 and not out.exists()
     assert "row 1 (line 2), column 'priority'" in result.output
-    assert 'a quote character (") that is never closed' in result.output
+    assert 'a quote character (") that is not closed where the value ends' in result.output
 
 
 def test_quote_names_a_column_that_looks_like_a_requote_one(workspace: Path) -> None:

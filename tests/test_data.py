@@ -151,7 +151,7 @@ def test_a_quote_never_closed_refuses_the_file_naming_where_it_opens(tmp_path: P
         load_history(write(tmp_path, rows), SPEC)
     message = str(refused.value)
     assert "row 4 (line 5), column 'category': the cell holds" in message
-    assert 'a quote character (") that is never closed' in message
+    assert 'a quote character (") that is not closed where the value ends' in message
     described = [
         *GOOD[:-1],
         'D1,2025-03-03T10:00:00+01:00,,high,billing,email,1,"two\nlines, fine"',
@@ -160,6 +160,14 @@ def test_a_quote_never_closed_refuses_the_file_naming_where_it_opens(tmp_path: P
     path = tmp_path / "described.csv"
     path.write_text(header + "\n".join(r + ("" if r.startswith("D1") else ",") for r in described))
     assert len(load_history(path, SPEC).frame) == len(described)  # not a spec column
+    # A stray quote in a description, closed by a later row's quoted description: the rows in
+    # between were one description, and only two rows were said to be rejected.
+    described = [r + ',"fine"' for r in GOOD]
+    described[5] = described[5].replace(',"fine"', ',"stray')
+    path.write_text(header + "\n".join(described))
+    with pytest.raises(DataError) as refused:
+        load_history(path, SPEC)
+    assert "row 6 (line 7), column 'description': the cell holds" in str(refused.value)
 
 
 def test_an_exports_own_reason_column_is_kept_beside_the_quarantines(tmp_path: Path) -> None:
