@@ -472,6 +472,19 @@ def test_finished_rows_and_starts_a_lifetime_ahead_are_errors_not_overdue_promis
     assert errors[3] == "column 'created_at': starts more than 100,000 hours after now"
 
 
+def test_a_finish_that_cannot_be_read_is_an_error_and_a_no_date_one_is_open(
+    tickets_model, tickets_sim
+) -> None:
+    """'garbage' in the finish column was quoted as an open item without a word."""
+    raw = tickets_sim.history.head(3).copy().astype({"resolved_at": str})
+    raw["resolved_at"] = ["garbage", "1900-01-01 00:00:00", ""]
+    for now in (None, pd.Timestamp(raw["created_at"].max()) + pd.Timedelta(days=1)):
+        _, errors = prepare_items(raw, tickets_model.spec, now=now)
+        assert errors[0].startswith("column 'resolved_at': unparseable timestamp 'garbage'")
+        assert errors[0].endswith("(leave the cell empty for one still open)")
+        assert errors[1] == errors[2] == ""
+
+
 def test_hours_spent_on_an_item_that_has_not_started_are_an_error(
     tickets_model, tickets_sim
 ) -> None:

@@ -41,7 +41,7 @@ from eta.model import EtaModel
 from eta.rounding import follow_up, round_promise
 from eta.spec import MAX_CONFIDENCE, DatasetSpec, iana_zone
 from eta.tables import DELIMITER, ragged_rows, write_table
-from eta.timestamps import parse_timestamps, written_as_date
+from eta.timestamps import no_dates, parse_timestamps, written_as_date
 
 QUOTE_COLUMNS = (
     "id",
@@ -131,14 +131,8 @@ def prepare_items(
         error[bad] = (
             f"column '{spec.start}': starts more than {MAX_ELAPSED_HOURS:,.0f} hours after now"
         )
-    if now is not None and spec.end in raw.columns:
-        done = _finished_before(raw[spec.end], spec, now) & (error == "")
-        written = raw[spec.end].astype("string").to_numpy(object)[done]
-        error[done] = [
-            f"column '{spec.end}': the item finished ({text}) before now; only open items are "
-            "quoted (leave the cell empty for one still open)"
-            for text in written
-        ]
+    if spec.end in raw.columns:
+        _check_finishes(raw[spec.end], start, spec, now, error)
     if "elapsed" in raw.columns:
         hours = _numbers(raw["elapsed"], raw.attrs.get(DELIMITER))[0]
         given = holds_value(raw["elapsed"]).to_numpy(bool)
@@ -559,11 +553,34 @@ def _ceil_minute(utc_ns: np.ndarray) -> np.ndarray:
     return np.where(utc_ns == NAT, NAT, -(-utc_ns // NS_PER_MINUTE) * NS_PER_MINUTE)
 
 
-def _finished_before(written: pd.Series, spec: DatasetSpec, now: pd.Timestamp) -> np.ndarray:
-    """Rows whose finish, in the spec's end column, is not after ``now``: an export's finished
-    rows fed to a quote were promised as overdue, and escalated, days after they were done."""
-    finish = parse_timestamps(written, spec.timezone, spec.timestamp_format)
-    return (utc_nanoseconds(finish) <= _utc_value(now)) & finish.notna().to_numpy(bool)
+def _check_finishes(
+    written: pd.Series,
+    start: pd.Series,
+    spec: DatasetSpec,
+    now: pd.Timestamp | None,
+    error: np.ndarray,
+) -> None:
+    """Errors (into ``error``, where it has none) for rows of the spec's end column that say
+    the item is not open: a finish that cannot be read ('garbage' was quoted as an open item,
+    without a word), or, given ``now``, one not after it (an export's finished rows fed to a
+    quote were promised as overdue, and escalated, days after they were done). A date written
+    for "no date" (1900-01-01, 9999-12-31) is an empty cell, as in a history."""
+    tz, written_as = spec.timezone, spec.timestamp_format
+    finish = parse_timestamps(written, tz, written_as)
+    no_date = no_dates(written, finish, start, tz, written_as)
+    finish = finish.mask(no_date)
+    why = unread_times(written.mask(no_date), finish, written_as).to_numpy(object)
+    bad = (why != "") & (error == "")
+    error[bad] = f"column '{spec.end}': " + why[bad] + " (leave the cell empty for one still open)"
+    if now is None:
+        return
+    done = (utc_nanoseconds(finish) <= _utc_value(now)) & finish.notna().to_numpy(bool)
+    done &= error == ""
+    error[done] = [
+        f"column '{spec.end}': the item finished ({text}) before now; only open items are "
+        "quoted (leave the cell empty for one still open)"
+        for text in written.astype("string").to_numpy(object)[done]
+    ]
 
 
 def _utc_value(moment: pd.Timestamp | str) -> int:
