@@ -105,6 +105,23 @@ def test_a_date_far_from_the_quote_is_said_with_its_year(code: str) -> None:
         assert year in far and language(code).localize_digits("2025") not in near, (near, far)
 
 
+def test_the_evening_starts_where_the_language_says_it_does() -> None:
+    """Spanish "tarde" runs until dark: at a fixed 17:00, Madrid's likely times from 17:00 to
+    20:00 were said "por la noche" (CLDR's day periods, through Babel)."""
+    reference = pd.DatetimeIndex([pd.Timestamp("2025-06-02T09:00", tz="UTC")] * 3)
+    moments = pd.DatetimeIndex(
+        ["2025-06-02T17:30", "2025-06-02T19:00", "2025-06-02T21:00"], tz="UTC"
+    )
+
+    def parts(code: str) -> list[str]:
+        return Speaker(language(code), load_spec("tickets"), "UTC", reference).moments(
+            moments, "on.part"
+        )
+
+    assert parts("es") == ["hoy por la tarde", "hoy por la tarde", "hoy por la noche"]
+    assert [p.split()[-1] for p in parts("en")] == ["afternoon", "evening", "evening"]
+
+
 DATED_CASES = {
     # reference Monday 7 December 2026; likely Friday 11; promise Thursday 17 December
     "en": (

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from babel.dates import get_period_id
 
 from eta.calendar import NAT, NS_PER_DAY, NS_PER_MINUTE, utc_nanoseconds, wall_nanoseconds
 from eta.calibration import AHEAD
@@ -38,8 +39,9 @@ MAX_CUSTOMER_NOTES = 3
 MAX_LOW_FILL = 2
 """...and low-severity ones only while it mentions fewer than this many: a message is read
 aloud, and "the weekend is in this period" matters less than a holiday or a busy queue."""
-_AFTERNOON, _EVENING = 12 * 60, 17 * 60
-"""Parts of the day by minute of day: morning before noon, afternoon until 17:00, evening."""
+_AFTERNOON = 12 * 60
+"""Parts of the day by minute of day: morning before noon, then afternoon until the language's
+evening (:func:`_evening_from`)."""
 _NEAR = ("today", "tomorrow")
 _RELATIONS = (*_NEAR, "weekday", "date")
 """How far a moment is from when the quote is given, as its phrase says it."""
@@ -82,6 +84,7 @@ class Speaker:
         self._parts = tuple(
             language.catalog[f"part.{p}"] for p in ("morning", "afternoon", "evening")
         )
+        self._evening = _evening_from(str(language.babel))
 
     # -- moments ------------------------------------------------------------------------------
 
@@ -120,7 +123,7 @@ class Speaker:
             by_weekday = (away > len(_NEAR) - 1) & (away < WEEKDAY_DAYS)
             relation = np.where(np.asarray(dated, bool) & by_weekday, _DATED, relation)
         uses = self._uses(style)
-        timing = minute if uses == "time" else _parts(minute) if uses == "part" else 0
+        timing = minute if uses == "time" else self._part(minute) if uses == "part" else 0
         packed = ((relation + _KEY_SPAN) * (2 * _KEY_SPAN) + days + _KEY_SPAN) * _MINUTES + timing
         keys = np.where(local != NAT, packed, -1).tolist()
         known = self._packed.setdefault(style, {-1: ""})
@@ -175,7 +178,7 @@ class Speaker:
             style,
             relation if style != "agent" else None,
             day,
-            _time_key(self._uses(style), minute),
+            self._time_key(self._uses(style), minute),
         )
         said = self._cache.get(key)
         if said is None:
@@ -209,8 +212,18 @@ class Speaker:
             weekday_on=weekday_on,
             date=date,
             time=self._time_words(minute),
-            part=self._parts[_part(minute)],
+            part=self._parts[self._part(minute)],
         )
+
+    def _part(self, minutes: np.ndarray | int) -> np.ndarray | int:
+        """Morning (0) before noon, afternoon (1), evening (2) from the language's evening."""
+        return (minutes >= _AFTERNOON) * 1 + (minutes >= self._evening) * 1
+
+    def _time_key(self, uses: str | None, minute: int) -> int | None:
+        """The part of a moment's time of day its words depend on (see :meth:`_uses`)."""
+        if uses == "time":
+            return minute
+        return int(self._part(minute)) if uses == "part" else None
 
     def _day_words(self, day: int, far: bool = False) -> tuple[str, str, str]:
         words = self._days.get((day, far))
@@ -583,16 +596,17 @@ def _heard(
     )
 
 
-def _time_key(uses: str | None, minute: int) -> int | None:
-    """The part of a moment's time of day its words depend on (see :meth:`Speaker._uses`)."""
-    if uses == "time":
-        return minute
-    return _part(minute) if uses == "part" else None
-
-
-def _part(minute: int) -> int:
-    """Morning (0) before noon, afternoon (1) until 17:00, evening (2)."""
-    return 0 if minute < _AFTERNOON else 1 if minute <= _EVENING else 2
+@lru_cache(maxsize=64)
+def _evening_from(locale: str) -> int:
+    """The minute of the day from which ``locale`` says "evening": where CLDR's day periods
+    (through Babel) leave the afternoon's. 18:00 in English, 19:00 in Portuguese, 20:00 in
+    Spanish, whose "tarde" runs until dark: at a fixed 17:00, Madrid's likely times from 17:00
+    to 20:00 were said "por la noche"."""
+    afternoon = get_period_id(dt.time(13), locale=locale)
+    for hour in range(14, 24):
+        if get_period_id(dt.time(hour), locale=locale) != afternoon:
+            return hour * 60
+    return 18 * 60
 
 
 def _follow_up_words(speaker: Speaker, local: np.ndarray, dated: np.ndarray) -> np.ndarray:
@@ -604,11 +618,6 @@ def _follow_up_words(speaker: Speaker, local: np.ndarray, dated: np.ndarray) -> 
     if night.any():
         out[night] = speaker.said(local, "on.part", dated)[night]
     return out
-
-
-def _parts(minutes: np.ndarray) -> np.ndarray:
-    """:func:`_part` of an array of minutes of the day."""
-    return (minutes >= _AFTERNOON).astype(np.int64) + (minutes > _EVENING)
 
 
 def _for_customer(notes: list[dict], limit: int) -> list[dict]:
