@@ -639,6 +639,13 @@ def test_a_timestamp_format_in_the_spec_reads_an_export_that_is_not_iso(tmp_path
         "'%m/%d/%Y %I:%M:%S %p' nor ISO-8601"
         for value in ("13/01/2025 10:00:00 AM", "02/30/2025 10:00:00 AM")
     ]
+    # Day first throughout, where the spec says month first: the format that reads them
+    swapped = [f"S{i},{13 + i % 9}/03/2025 10:00:00 AM,,high,billing,email,3" for i in range(10)]
+    reasons = load_history(write(tmp_path, us + swapped), spec, max_rejected=0.5).rejected["reason"]
+    assert reasons.iloc[0].endswith(
+        "nor ISO-8601; it looks like day/month/year: set timestamp_format: "
+        "'%d/%m/%Y %I:%M:%S %p' in the spec (rows it did read may have day and month swapped)"
+    )
 
 
 def test_a_column_not_in_iso_8601_says_the_value_and_the_format_to_set(tmp_path: Path) -> None:
