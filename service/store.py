@@ -145,9 +145,18 @@ def golden_check(model: EtaModel, now: pd.Timestamp | None = None) -> None:
     times = quotes[["earliest_at", "likely_at", "follow_up_at", "promise_at"]]
     if times.isna().any().any():
         raise ModelRefused("golden items got no quote")
-    ordered = (times.diff(axis=1).iloc[:, 1:] >= pd.Timedelta(0)).all().all()
+    told = times[["earliest_at", "likely_at", "promise_at"]]
+    ordered = (told.diff(axis=1).iloc[:, 1:] >= pd.Timedelta(0)).all().all()
+    # The follow-up comes before the promise, and after the likely time unless the item is
+    # escalated: then it comes sooner (see eta.quote), so an item past its promise is no fault.
+    follow, waiting = times["follow_up_at"], ~quotes["escalate"].to_numpy(bool)
+    ordered &= bool((follow <= times["promise_at"]).all())
+    ordered &= bool((follow[waiting] >= times["likely_at"][waiting]).all())
     if not ordered:
-        raise ModelRefused("golden quotes are not ordered earliest <= likely <= promise")
+        raise ModelRefused(
+            "golden quotes are not ordered earliest <= likely <= promise, the follow-up before "
+            "the promise and, unless escalated, after the likely time"
+        )
     if (quotes["promise_at"] <= now).any():
         raise ModelRefused("a golden promise lies in the past")
     hours = quotes["promise_hours"].to_numpy(float)

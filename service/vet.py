@@ -16,12 +16,14 @@ import sys
 
 def main(directories: list[str]) -> int:
     from eta.model import EtaModel
-    from service.store import golden_check
+    from service.store import ModelRefused, golden_check
 
     for directory in directories:
         try:
             golden_check(EtaModel.load(directory))
             error = ""
+        except ModelRefused as exc:  # named once, by the store that refuses it
+            error = str(exc).splitlines()[0][:300]
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         print(json.dumps({"dir": directory, "error": error}), flush=True)

@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -136,6 +137,7 @@ def test_a_broken_model_is_refused_and_the_old_one_keeps_serving(
         assert problem["type"] == "about:blank" and "tickets" in problem["detail"]
         refused = {m["name"]: m for m in problem["models"] if m["outcome"] == "refused"}
         assert set(refused) == {"tickets"} and refused["tickets"]["reason"]
+        assert refused["tickets"]["reason"].count("ModelRefused") <= 1  # named once
         assert versions(client, headers) == before
         quote = client.post("/v1/quotes", json={"model": "tickets"}, headers=headers["quote"])
         assert quote.status_code == 200 and quote.json()["model_version"] == before["tickets"]
@@ -164,6 +166,16 @@ def test_golden_check_refuses_absurd_promises(tickets_model: EtaModel, tmp_path:
     broken.typical_spread_ = 80.0  # so far out that the engine cannot even place them
     with pytest.raises(ModelRefused, match="could not be quoted"):
         golden_check(broken)
+
+
+def test_golden_check_takes_an_escalated_items_early_follow_up(
+    deliveries_model: EtaModel,
+) -> None:
+    """An item past its promise hears back before its likely time (eta.quote): the check
+    refused every deliveries model at most hours of the day for it."""
+    days = pd.date_range("2026-12-07", periods=24, freq="h", tz="UTC")
+    for now in days:
+        golden_check(deliveries_model, now=now)
 
 
 def test_requests_in_flight_finish_on_the_model_they_started_with(
