@@ -128,11 +128,12 @@ class RegistrySource:
         try:
             resolved = self._resolve()
         except Exception as exc:  # registry down, alias or files gone: the cache answers
-            why = (
-                str(exc)
-                if isinstance(exc, SourceError)
-                else f"registry unavailable ({_short(exc)})"
-            )
+            if isinstance(exc, SourceError):
+                why = str(exc)
+            elif getattr(exc, "error_code", None) and "not found" in str(exc):  # reached it
+                why = f"the registry has no version of {self.name!r} @{self.alias}"
+            else:
+                why = f"registry unavailable ({_short(exc)})"
             if not pointer.exists():
                 raise SourceError(f"{self.label}: {why}, and nothing cached") from None
             resolved = json.loads(pointer.read_text(encoding="utf-8"))
@@ -161,6 +162,14 @@ class RegistrySource:
         logging.getLogger("mlflow").setLevel(logging.ERROR)
         import mlflow
 
+        from eta.tracking import local_store
+
+        store = local_store(self.tracking_uri)
+        if store is not None and not store.exists():  # MLflow would make an empty one
+            raise SourceError(
+                f"the tracking store {self.tracking_uri!r} does not exist ({store}): a registry "
+                "to serve from is made by 'eta train --register'; is ETA_TRACKING_URI right?"
+            )
         client = mlflow.MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         version = client.get_model_version_by_alias(self.name, self.alias)
         directory = self.cache / f"v{version.version}"

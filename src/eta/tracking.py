@@ -287,7 +287,7 @@ def _one_at_a_time(uri: str) -> Iterator[None]:
     ("table _alembic_tmp_experiments already exists"; a tester's three commands, two
     failed). The lock is on the store's folder, held while the store is opened, not while a
     run logs; where the system has no ``flock`` (Windows), stores open as before."""
-    store = _local_store(uri) if uri.startswith("sqlite:") else None
+    store = local_store(uri) if uri.startswith("sqlite:") else None
     if store is None or fcntl is None:
         yield
         return
@@ -305,7 +305,7 @@ def _refuse_a_missing_folder(uri: str) -> None:
     them; with no champion there, the first candidate was promoted without being compared. A
     new store in an existing folder is still made: a new team's first run. Local stores are
     SQLite files and MLflow's file store (a plain path or a ``file:`` URI, a folder)."""
-    store = _local_store(uri)
+    store = local_store(uri)
     if store is None:
         return
     folder = store.parent.resolve()  # a relative path is read from here, as MLflow does
@@ -318,7 +318,7 @@ def _refuse_a_missing_folder(uri: str) -> None:
         )
 
 
-def _local_store(uri: str) -> Path | None:
+def local_store(uri: str) -> Path | None:
     """Where a local store's file (SQLite) or folder (file store) is, or None for a store on
     a server or in memory. Read as MLflow reads the URI: no scheme is a path (but
     ``databricks``), as is a one-letter scheme (a Windows drive)."""

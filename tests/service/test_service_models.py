@@ -275,6 +275,27 @@ def test_a_registered_version_whose_files_are_gone_is_named_not_served_empty(
     assert not (tmp_path / "registry" / "tickets" / f"v{logged['version']}").exists()
 
 
+def test_a_mistyped_store_or_a_missing_alias_is_named_and_nothing_is_made(
+    model_copy: Path, tmp_path: Path
+) -> None:
+    """A mistyped SQLite path made its folders and an empty store (one at the filesystem's
+    root), then said "registry unavailable"; so did a reachable registry without the alias."""
+    missing = tmp_path / "no" / "such" / "mlflow.db"
+    source = RegistrySource("models:/tickets@champion", tmp_path, f"sqlite:///{missing}")
+    with pytest.raises(SourceError, match="does not exist") as error:
+        source.candidates()
+    assert "registry unavailable" not in str(error.value)
+    assert not (tmp_path / "no").exists()
+
+    from eta.settings import get_settings
+    from eta.tracking import log_run
+
+    log_run("t", {}, {}, model_dir=model_copy / "tickets", register_as="tickets")
+    tracking = get_settings().tracking_uri
+    with pytest.raises(SourceError, match="the registry has no version of 'tickets' @gold"):
+        RegistrySource("models:/tickets@gold", tmp_path, tracking).candidates()
+
+
 def test_registry_down_and_nothing_cached_is_not_ready(
     make_app: Callable, headers: dict, tmp_path: Path
 ) -> None:
