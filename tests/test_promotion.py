@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,15 @@ from eta.cli import app
 from eta.data import FINISHED, HOURS, START, History, load_history, seen_at
 from eta.evaluation import pinball_losses
 from eta.model import EtaModel, Settings
-from eta.promotion import CHALLENGER, CHAMPION, Gate, Tighter, compare, retrain_and_promote
+from eta.promotion import (
+    CHALLENGER,
+    CHAMPION,
+    Gate,
+    Tighter,
+    compare,
+    retrain_and_promote,
+    without_champion,
+)
 
 runner = CliRunner()
 
@@ -283,6 +292,11 @@ def test_a_holdout_too_short_for_the_gate_says_to_lengthen_it_not_to_wait(
         assert not comparison.promote and reason.startswith("the holdout of 1 day (")
         assert "(need 200): pass a longer --holdout-days" in reason
         assert "cut-off" not in reason and "retrain again" not in reason
+        # A first candidate not promoted: the service has nothing to serve, and is told so
+        *_, said = without_champion(comparison, "tickets").reasons
+        assert said.startswith("there is no @champion of tickets yet, so nothing answers")
+    promoted = replace(comparison, promote=True)
+    assert without_champion(promoted, "tickets") == promoted
 
 
 STORES = {

@@ -709,6 +709,8 @@ def retrain_and_promote(
         )
     judged = None if champion is None else champion.model
     comparison = compare(recipe, history, judged, holdout_days=holdout_days, gate=gate)
+    if champion is None:
+        comparison = without_champion(comparison, name)
     model = EtaModel(history.spec, settings).fit(history)
     model_dir = model.save(out / "model")
     fingerprint = tracking.model_fingerprint(model_dir)
@@ -746,6 +748,19 @@ def retrain_and_promote(
         return RetrainResult(comparison, None, logged["run_id"], report, model_dir, same)
     tracking.set_alias(name, CHAMPION if comparison.promote else CHALLENGER, logged["version"])
     return RetrainResult(comparison, logged["version"], logged["run_id"], report, model_dir)
+
+
+def without_champion(comparison: Comparison, name: str) -> Comparison:
+    """A first candidate not promoted leaves nothing to serve: say so (a tester's first run
+    registered version 1 as @challenger and the service then served nothing, unexplained)."""
+    if comparison.promote:
+        return comparison
+    said = (
+        f"there is no @{CHAMPION} of {name} yet, so nothing answers to models:/{name}@"
+        f"{CHAMPION}: promote a version by hand (the registry's alias) or register one with "
+        "'eta train --register', whose first version becomes the champion"
+    )
+    return replace(comparison, reasons=[*comparison.reasons, said])
 
 
 def _registered_as(
