@@ -32,9 +32,10 @@ from rich.console import Console
 
 from eta.calendar import Clock
 from eta.cli import friendly_errors, option_timestamp, report_rejected
+from eta.data import MAX_REJECTED
 from eta.monitoring import promise_report, read_promises, report_files, write_report
 from eta.spec import DatasetSpec
-from eta.tables import quarantine_beside, write_table
+from eta.tables import DataError, quarantine_beside, write_table
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -66,14 +67,23 @@ def main(
     for path, rows in rejected.items():
         write_table(rows, quarantine_beside(path))
         report_rejected(rows, quarantine_beside(path))
+        if len(rows) > MAX_REJECTED * rows.attrs["of"]:  # 29 rows of 16,000 judged as all
+            raise DataError(
+                f"{path}: {len(rows):,} of {rows.attrs['of']:,} rows could not be used, more "
+                f"than {MAX_REJECTED:.0%} (they are in {quarantine_beside(path)}); nothing "
+                "was judged"
+            )
     zone = dataset.timezone if dataset is not None else "UTC"
     moment = option_timestamp(as_of, "as-of", zone)
     if moment is None:
         latest = happened["finished_at"].max()
         moment = pd.Timestamp.now(tz="UTC") if pd.isna(latest) else pd.Timestamp(latest)
+        what = (
+            "now: the outcomes hold no finish" if pd.isna(latest) else "the outcomes' latest finish"
+        )
         Console(stderr=True).print(
-            f"judging as of {moment:%Y-%m-%d %H:%M} UTC, the outcomes' latest finish "
-            "(--as-of sets when they were exported)",
+            f"judging as of {moment:%Y-%m-%d %H:%M} UTC, {what} "
+            "(--as-of sets when the outcomes were exported)",
             highlight=False,
         )
     clock = Clock.from_spec(dataset) if dataset is not None else None

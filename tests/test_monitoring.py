@@ -542,3 +542,53 @@ def test_an_over_padded_segment_is_reported_but_does_not_change_the_exit_status(
     (run,) = mlflow.search_runs(experiment_names=["eta"], output_format="list")
     assert run.data.metrics["segments_over_padded"] == 1
     assert run.data.metrics["segments_alerted"] == 0
+
+
+def test_outcomes_that_cannot_be_right_are_quarantined_and_too_many_refuse_the_run(
+    tmp_path,
+) -> None:
+    """A repeated id let its later row decide, silently (a month later: 87.9% kept instead of
+    90.2%); a finish before its start counted as kept (98.9%); 29 rows of 16,000 readable were
+    judged as if they were all; a header alone crashed with a traceback."""
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from eta.monitoring import read_promises
+    from eta.synthetic import load_spec
+
+    spec = load_spec("tickets")
+    quotes, _ = frames(["2026-02-01T10:00Z"] * 40, [None] * 40, ["a"] * 40)
+    quotes.to_csv(tmp_path / "q.csv", index=False)
+    outcomes = pd.DataFrame(
+        {
+            spec.id: [*quotes["id"], "T1"],
+            spec.start: ["2026-01-30T10:00Z"] * 41,
+            spec.end: ["2026-01-31T10:00Z"] * 40 + ["2026-03-31T10:00Z"],
+        }
+    )
+    outcomes.loc[[2, 3], spec.end] = "2026-01-29T10:00Z"  # before their start
+    outcomes.to_csv(tmp_path / "o.csv", index=False)
+    given, happened, rejected = read_promises(tmp_path / "q.csv", tmp_path / "o.csv", spec)
+    said = rejected[tmp_path / "o.csv"][["row", "reason"]].values.tolist()
+    assert said == [
+        [3, "finishes before it starts"],
+        [4, "finishes before it starts"],
+        [41, "duplicate id (kept: its first row)"],
+    ]
+    assert "T2" not in set(given["id"]) and "T1" in set(given["id"])  # T1: by its first row
+    assert happened.set_index("id").loc["T1", "finished_at"].month == 1
+
+    script = Path(__file__).parents[1] / "pipelines" / "monitor.py"
+    loader = importlib.util.spec_from_file_location("monitor_pipeline", script)
+    monitor = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(monitor)
+    (tmp_path / "spec.yaml").write_text(spec.to_yaml())
+    args = ["--quotes", tmp_path / "q.csv", "--outcomes", tmp_path / "o.csv", "--spec"]
+    args += [tmp_path / "spec.yaml", "--as-of", AS_OF.isoformat(), "--out", tmp_path / "r"]
+    done = CliRunner().invoke(monitor.app, [str(a) for a in args])
+    assert done.exit_code == 2, done.output  # 3 of 41 rows, more than 5%
+    assert "3 of 41 rows could not be used, more than 5%" in " ".join(done.output.split())
+    outcomes.head(0).to_csv(tmp_path / "o.csv", index=False)
+    with pytest.raises(DataError, match="no rows"):
+        read_promises(tmp_path / "q.csv", tmp_path / "o.csv", spec)

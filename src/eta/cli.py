@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eta.data import (
+    MAX_REJECTED,
     History,
     describe_rejected,
     load_history,
@@ -94,7 +95,7 @@ def load_checked_history(
     dataset: DatasetSpec,
     as_of: str | None,
     quarantine: Path | None,
-    max_rejected: float = 0.05,
+    max_rejected: float = MAX_REJECTED,
 ) -> History:
     """:func:`eta.data.load_history` for a command: ``--as-of`` read as the data's timestamps
     are, and what was rejected or looks doubtful said on stderr."""

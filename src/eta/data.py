@@ -58,6 +58,9 @@ START, END, SEEN, HOURS, FINISHED, SEGMENT = (
 MISSING = "(missing)"
 """What a missing categorical value reads as: a value of its own, not an error."""
 
+MAX_REJECTED = 0.05
+"""A file with a larger share of its rows rejected is refused, not used for what is left."""
+
 MIN_HOURS = 1.0 / 60.0
 """Durations are floored at one clock minute so that logs and ratios stay finite."""
 
@@ -129,7 +132,7 @@ def load_history(
     *,
     as_of: pd.Timestamp | str | None = None,
     quarantine: str | Path | None = None,
-    max_rejected: float = 0.05,
+    max_rejected: float = MAX_REJECTED,
 ) -> History:
     """Load, validate and canonicalise a history.
 
