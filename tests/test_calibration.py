@@ -3,6 +3,8 @@ in-flight levels."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,7 +19,7 @@ from eta.calibration import (
     Scores,
     thinned,
 )
-from eta.inflight import InFlightBySpread, InFlightCalibration
+from eta.inflight import FarTail, InFlightBySpread, InFlightCalibration
 from eta.online import (
     ALL,
     QUOTED,
@@ -496,3 +498,29 @@ def test_thinning_merges_ties_without_changing_any_quantile() -> None:
     before = values[np.searchsorted(cumulative, p - 1e-12)]
     after = kept_values[np.searchsorted(kept_cumulative, p - 1e-12)]
     np.testing.assert_array_equal(before, after)
+
+
+def test_far_tail_reads_where_delays_end_and_lifts_the_cap_where_history_cannot_see() -> None:
+    """Ages in fresh promises. Delays that end (found 3-6 promises in): at 3 promises, the
+    rest is uniform over 3 more, whose 95th percentile is 2.85. A Pareto tail (shape 1.1)
+    followed for 20 promises: at 4, its 95th percentile lies 57 promises on, beyond anything
+    followed, so it is capped no nearer than the 16 promises more that history followed."""
+    rng = np.random.default_rng(0)
+    n = 40_000
+    delayed = rng.random(n) < 0.1
+    ends = FarTail.fit(
+        np.where(delayed, rng.uniform(3, 6, n), rng.uniform(0, 1, n)), np.ones(n, bool), 0.95
+    )
+    young, at_three, older = ends.cap(np.array([0.5, 3.0, 100.0]), 10.0)
+    assert (young, older) == (10.0, 10.0)  # nothing read there: the fixed cap
+    assert at_three == pytest.approx(2.85, abs=0.1)
+    heavy = rng.pareto(1.1, n) + 1.0
+    followed = FarTail.fit(np.minimum(heavy, 20.0), heavy <= 20.0, 0.95)
+    # Not reached: at least as far as history followed (16 more), never nearer than the cap
+    assert followed.cap(np.array([4.0]), 10.0)[0] == pytest.approx(16.0, abs=0.5)
+    assert followed.cap(np.array([4.0]), 30.0)[0] == 30.0
+    again = FarTail.from_dict(
+        json.loads(json.dumps(followed.to_dict(), allow_nan=False))
+    )  # JSON: no inf
+    assert np.array_equal(again.ages, followed.ages)
+    assert np.array_equal(again.remaining, followed.remaining)

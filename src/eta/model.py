@@ -57,7 +57,7 @@ from eta.features import (
     feature_frame,
     model_inputs,
 )
-from eta.inflight import InFlightBySpread
+from eta.inflight import FarTail, InFlightBySpread
 from eta.online import ALL, OnlineCalibration, cumulative_hazard, group_levels, recent_speed
 from eta.predictive import MIN_SPREAD, Predictive
 from eta.spec import DatasetSpec
@@ -238,6 +238,7 @@ class EtaModel:
             self.in_flight_ = InFlightBySpread.fit(
                 reached, finished[calib], spread, (earlier, finished[train], earlier_spread)
             )
+        self.far_tail_ = self._far_tail(frame, x, hours, finished)
         self.allowance_ = self._rounding_allowance(
             frame.iloc[calib], Predictive(location, spread, tags, self.calibration_), w_calib
         )
@@ -463,7 +464,13 @@ class EtaModel:
         groups = self._groups(items)
         location = location + self._speed(items[START], segments, groups)
         return Predictive(
-            location, spread, segments, self.calibration_, self.in_flight_, tuple(groups)
+            location,
+            spread,
+            segments,
+            self.calibration_,
+            self.in_flight_,
+            tuple(groups),
+            getattr(self, "far_tail_", None),  # none in models saved before it
         )
 
     def quantiles(
@@ -559,6 +566,7 @@ class EtaModel:
             "typical_spread": self.typical_spread_,
             "calibration": self.calibration_.to_dict(),
             "in_flight": self.in_flight_.to_dict() if self.in_flight_ else None,
+            "far_tail": self.far_tail_.to_dict() if self.far_tail_ else None,
             "usual": self.usual_.to_dict(),
             "speed": self.speed_,
             "speed_memory_days": self.speed_memory_days_,
@@ -594,6 +602,8 @@ class EtaModel:
         model.calibration_ = MondrianCalibration.from_dict(state["calibration"])
         in_flight = state.get("in_flight")  # absent in models saved before it existed
         model.in_flight_ = InFlightBySpread.from_dict(in_flight) if in_flight else None
+        far_tail = state.get("far_tail")  # absent in models saved before it existed
+        model.far_tail_ = FarTail.from_dict(far_tail) if far_tail else None
         model.usual_ = Usual.from_dict(state.get("usual"))  # absent in models saved before it
         model.speed_ = state.get("speed", {})  # models saved before the as-of speed: none
         model.speed_memory_days_ = state.get("speed_memory_days", 0.0)
@@ -724,6 +734,19 @@ class EtaModel:
         location, spread = self._location_spread(x)
         tags = self.calibration_.segment_of(self._segment_levels(items))
         return self.calibration_.levels((log_hours - location) / spread, tags), spread
+
+    def _far_tail(
+        self, items: pd.DataFrame, x: pd.DataFrame, hours: np.ndarray, finished: np.ndarray
+    ) -> FarTail:
+        """:class:`FarTail` of the whole history, each item's age in its own fresh promises
+        (in-sample for the items the trees grew on: how long a late item still takes is what
+        no feature told them)."""
+        location, spread = self._location_spread(x)
+        tags = self.calibration_.segment_of(self._segment_levels(items))
+        predictive = Predictive(location, spread, tags, self.calibration_)
+        promise = predictive.hours(np.full((len(items), 1), self.spec.confidence))[:, 0]
+        level = 1.0 - (1.0 - self.spec.confidence) / 4.0
+        return FarTail.fit(hours / promise, finished, level)
 
     def _segment_levels(self, items: pd.DataFrame) -> list[np.ndarray]:
         return segment_levels(items, self.spec)

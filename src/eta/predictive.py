@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from eta.calibration import MondrianCalibration
-from eta.inflight import InFlightBySpread
+from eta.inflight import FarTail, InFlightBySpread
 
 FAR_TAIL_QUOTES = 10.0
-"""An item in progress is promised at most this many fresh quotes beyond the time it has taken."""
+"""An item in progress is promised at most this many fresh quotes beyond the time it has taken
+where history has too few items as old (in fresh promises) to say more (:class:`FarTail`)."""
 MIN_SPREAD = 0.05
 """Floor on the log-scale spread between median and P90: no item gets a zero-width distribution."""
 MIN_STRETCH = 0.05
@@ -40,6 +41,9 @@ class Predictive:
     groups: tuple[np.ndarray, ...] = ()
     """Per item, its key of each group with a speed estimate of its own
     (:meth:`EtaModel._groups`), for the online corrections."""
+    far_tail: FarTail | None = None
+    """How far past its age an item under way may be promised (else :data:`FAR_TAIL_QUOTES`
+    fresh promises)."""
 
     def take(self, rows: np.ndarray) -> Predictive:
         """The distributions of some items only."""
@@ -108,7 +112,12 @@ class Predictive:
             # of a tail that online calibration may lengthen, never shorten (as above).
             z_fresh = dist.quantile(levels[rows])
             fresh = np.exp(loc + spread * np.maximum(warp(z_fresh), z_fresh))
-            hours = np.minimum(hours, done[rows, None] + FAR_TAIL_QUOTES * fresh)
+            limit = FAR_TAIL_QUOTES
+            if self.far_tail is not None and started.any():
+                z_top = dist.quantile(np.array([confidence]))
+                promise = np.exp(loc + spread * np.maximum(warp(z_top), z_top))
+                limit = self.far_tail.cap(done[rows, None] / promise, FAR_TAIL_QUOTES)
+            hours = np.minimum(hours, done[rows, None] + limit * fresh)
             # Never a finish time in the past, even where floating point rounds the tail down.
             out[rows] = np.maximum(hours, done[rows, None] + 1.0 / 60.0)
         return np.maximum.accumulate(out, axis=1) if _ascending(levels) else out
