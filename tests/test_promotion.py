@@ -60,6 +60,16 @@ def test_the_gate_promotes_only_a_calibrated_candidate_that_is_clearly_better(
     assert decided is promote and reasons
 
 
+def test_a_candidate_off_target_is_told_where_the_champion_stands() -> None:
+    """87.4% against a champion's 86.9%, tighter too: "the candidate misses the target" alone
+    read as if the champion kept its promises."""
+    decided, reasons = Gate().decide(metrics(0.874, 5.878), metrics(0.869, 5.926), 0.9)
+    assert not decided and reasons[0].startswith("the candidate keeps 87.4% of its promises")
+    assert reasons[1].startswith("the champion keeps 86.9%, 3.1 pt from it: neither is on target")
+    _, reasons = Gate().decide(metrics(0.874, 5.878), metrics(0.90, 5.926), 0.9)
+    assert reasons[1] == "the champion keeps 90.0%, 0.0 pt from it"
+
+
 def test_a_day_that_moves_every_item_counts_once_in_the_standard_error() -> None:
     rng = np.random.default_rng(7)
     days = np.repeat(np.arange(20), 200)
@@ -100,6 +110,11 @@ def test_retrain_registers_every_version_and_moves_the_champion_alias_only_when_
         assert tracking.load_model("tickets", CHALLENGER).info_["as_of"] == _as_of(second.version)
     report = second.report.read_text()
     assert "| pinball loss |" in report and ("**promoted**" in report) == second.comparison.promote
+    # Each segment's size and rates, and the worst of 300+ items named (a tester's report had
+    # a bar chart alone, and a "worst segment" row that was not the worst shown)
+    assert "On time by segment" in report and "| segment | items | candidate | champion |" in report
+    assert "| worst segment of 300+ items |" in report and "| … which one |" in report
+    assert "lower by -" not in report
 
     # With a champion trained on everything, no outcome it has not seen is known yet (another
     # seed: the same recipe would be the champion itself, which is not registered again).
