@@ -112,7 +112,9 @@ class QuoteRequest(_Schema):
     locale: Annotated[str | None, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8}){0,4}$")] = (
         None
     )
-    """The customer's language for messages, e.g. ``de-DE`` (default: the model's)."""
+    """The customer's language for messages, e.g. ``es-ES`` (default: the model's). One
+    without a catalog (``de-DE``) is answered in English, and ``locale_note`` says so: a
+    checkout page should still show a window, not an error."""
     timezone: Annotated[str | None, Field(max_length=64)] = None
     """The customer's IANA time zone for messages, e.g. ``Europe/Berlin``."""
 
