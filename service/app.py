@@ -53,9 +53,11 @@ class Service:
             self.metrics.reloads.labels(result.name, result.outcome).inc()
         return results
 
-    def live(self) -> Iterator[tuple[str, str, dict[str, float]]]:
+    def live(self) -> Iterator[tuple[str, str, dict[str, tuple[int, int]]]]:
+        """Each served model's version and its (kept, judged) outcomes per segment."""
         for name, deployment in self.store.deployed.items():
-            yield name, deployment.version, deployment.model.online_.on_time_rate()
+            outcomes = deployment.model.online_.outcomes
+            yield name, deployment.version, {s: (k, n) for s, (k, n) in outcomes.items() if n}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -18,7 +18,9 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 
 
 class Metrics:
-    def __init__(self, live: Callable[[], Iterator[tuple[str, str, dict[str, float]]]]) -> None:
+    def __init__(
+        self, live: Callable[[], Iterator[tuple[str, str, dict[str, tuple[int, int]]]]]
+    ) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
             "eta_http_request_duration_seconds",
@@ -63,7 +65,9 @@ class Metrics:
 class _Live(Collector):
     """The served models and their live on-time rates, read when Prometheus scrapes."""
 
-    def __init__(self, live: Callable[[], Iterator[tuple[str, str, dict[str, float]]]]) -> None:
+    def __init__(
+        self, live: Callable[[], Iterator[tuple[str, str, dict[str, tuple[int, int]]]]]
+    ) -> None:
         self.live = live
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -77,9 +81,16 @@ class _Live(Collector):
             "Share of promises kept among outcomes reported since the model was deployed.",
             labels=["model", "segment"],
         )
-        for name, version, rates in self.live():
+        judged = GaugeMetricFamily(
+            "eta_judged_outcomes",
+            "Outcomes judged since the model was deployed (what eta_on_time_rate rests on).",
+            labels=["model", "segment"],
+        )
+        for name, version, outcomes in self.live():
             info.add_metric([name, version], 1.0)
-            for segment, value in rates.items():
-                rate.add_metric([name, segment], value)
+            for segment, (kept, n) in outcomes.items():
+                rate.add_metric([name, segment], kept / n)
+                judged.add_metric([name, segment], n)
         yield info
         yield rate
+        yield judged

@@ -62,6 +62,7 @@ def test_outcomes_feed_the_live_on_time_rate_and_are_idempotent(
         assert info["live"]["*"] == {"on_time_rate": rate, "judged": 40}
         metrics = client.get("/metrics").text
         assert 'eta_on_time_rate{model="tickets",segment="*"} 0.75' in metrics
+        assert 'eta_judged_outcomes{model="tickets",segment="*"} 40.0' in metrics  # on how many
 
 
 def test_outcomes_move_the_promises(model_copy: Path, make_app: Callable, headers: dict) -> None:
