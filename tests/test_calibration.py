@@ -524,3 +524,4 @@ def test_far_tail_reads_where_delays_end_and_lifts_the_cap_where_history_cannot_
     )  # JSON: no inf
     assert np.array_equal(again.ages, followed.ages)
     assert np.array_equal(again.remaining, followed.remaining)
+    assert np.array_equal(again.reached, followed.reached) and not again.reached[-1]

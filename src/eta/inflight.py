@@ -313,21 +313,25 @@ class FarTail:
     delays that end (a lost parcel found after 3-12 times its usual time kept 99.5% of its
     re-quotes at four times its first promise). A fixed cap of ten fresh promises cut the
     heavy tails short instead (66% kept at eight times). Here history says which it is: where
-    the items that reached an age finished within ``G`` more fresh promises at the level
-    asked, a promise goes no further; where more than that share of them were still running
-    at the longest follow-up, the tail is heavier than history can show and is not capped
-    (``inf``); ages with too few finishes keep the fixed cap.
+    the items that reached an age finished within ``remaining`` more fresh promises at the
+    level asked, a promise goes no further; where more than that share of them were still
+    running at the longest follow-up (not ``reached``), the tail is heavier than history can
+    show, and a promise may go as far as history followed them, and never less far than the
+    fixed cap; ages with too few finishes keep the fixed cap.
     """
 
     ages: np.ndarray
     remaining: np.ndarray
+    """At each age, the quantile of the time still taken; where not ``reached``, the longest
+    time history followed its items beyond that age."""
+    reached: np.ndarray
 
     @classmethod
     def fit(cls, age: np.ndarray, finished: np.ndarray, level: float) -> FarTail:
         """``age``: each history item's clock hours to its finish (or last look) in its own
         fresh promises; ``finished``: whether it finished."""
         age, finished = np.asarray(age, float), np.asarray(finished, bool)
-        ages, remaining = [], []
+        ages, remaining, reached = [], [], []
         for r in FAR_TAIL_AGES:
             above = age > r
             if finished[above].sum() < MIN_FAR_TAIL_FINISHES:
@@ -337,37 +341,39 @@ class FarTail:
             u, done = u[order], done[order]
             at_risk = len(u) - np.arange(len(u)) + 1.0  # +1: the item being quoted
             survival = np.cumprod(np.where(done, 1.0 - 1.0 / at_risk, 1.0))
-            reached = np.flatnonzero(survival <= 1.0 - level)
+            at_level = np.flatnonzero(survival <= 1.0 - level)
             ages.append(r)
-            # Not reached: at least as far as history followed them, and no nearer than the
-            # fixed cap (see cap): the tail is heavier than the follow-up can show.
-            remaining.append(u[reached[0]] if len(reached) else -u[-1])
-        return cls(np.asarray(ages, float), np.asarray(remaining, float))
+            reached.append(len(at_level) > 0)
+            remaining.append(u[at_level[0]] if len(at_level) else u[-1])
+        return cls(np.asarray(ages, float), np.asarray(remaining, float), np.asarray(reached, bool))
 
     def cap(self, age: np.ndarray, default: float) -> np.ndarray:
         """Fresh promises more at most, per item: ``default`` younger than the first age read
         and older than the last (nothing in history speaks for an item that old: twenty years
-        open is not promised forty more); interpolated between ages (``inf`` where either
-        neighbour is)."""
+        open is not promised forty more); interpolated between ages."""
         age = np.asarray(age, float)
         out = np.full(age.shape, default)
         if not len(self.ages):
             return out
         k = np.clip(np.searchsorted(self.ages, age, side="right") - 1, 0, len(self.ages) - 1)
         nxt = np.minimum(k + 1, len(self.ages) - 1)
-        # A negative entry is "at least its size": never nearer than the fixed cap.
-        reached = np.where(
-            self.remaining >= 0, self.remaining, np.maximum(-self.remaining, default)
-        )
-        lo, hi = reached[k], reached[nxt]
+        reach = np.where(self.reached, self.remaining, np.maximum(self.remaining, default))
         span = np.where(nxt > k, self.ages[nxt] - self.ages[k], 1.0)
         t = np.clip((age - self.ages[k]) / span, 0.0, 1.0)
         learnt = (age >= self.ages[0]) & (age <= self.ages[-1])
-        return np.where(learnt, lo + t * (hi - lo), out)
+        return np.where(learnt, reach[k] + t * (reach[nxt] - reach[k]), out)
 
     def to_dict(self) -> dict:
-        return {"ages": self.ages.tolist(), "remaining": self.remaining.tolist()}
+        return {
+            "ages": self.ages.tolist(),
+            "remaining": self.remaining.tolist(),
+            "reached": self.reached.tolist(),
+        }
 
     @classmethod
     def from_dict(cls, raw: dict) -> FarTail:
-        return cls(np.asarray(raw["ages"], float), np.asarray(raw["remaining"], float))
+        return cls(
+            np.asarray(raw["ages"], float),
+            np.asarray(raw["remaining"], float),
+            np.asarray(raw["reached"], bool),
+        )
