@@ -21,6 +21,7 @@ from eta.promotion import (
     Gate,
     Tighter,
     compare,
+    durations_moved,
     retrain_and_promote,
     without_champion,
 )
@@ -68,6 +69,24 @@ def test_a_candidate_off_target_is_told_where_the_champion_stands() -> None:
     assert reasons[1].startswith("the champion keeps 86.9%, 3.1 pt from it: neither is on target")
     _, reasons = Gate().decide(metrics(0.874, 5.878), metrics(0.90, 5.926), 0.9)
     assert reasons[1] == "the champion keeps 90.0%, 0.0 pt from it"
+
+
+def test_an_export_whose_durations_moved_far_from_the_champions_is_doubted(tickets_model) -> None:
+    """Every duration divided by three went through a retrain without a word."""
+    import copy
+
+    champion = tickets_model
+    median = champion.info_["median_finish_hours"]
+    assert median > 0
+    candidate = copy.copy(champion)
+    candidate.info_ = {**champion.info_, "median_finish_hours": median / 3}
+    said = durations_moved(candidate, champion)
+    assert said is not None and "3.0 times shorter than the champion's history" in said
+    candidate.info_["median_finish_hours"] = median * 1.5  # a slower season: no doubt
+    assert durations_moved(candidate, champion) is None
+    older = copy.copy(champion)
+    older.info_ = {k: v for k, v in champion.info_.items() if k != "median_finish_hours"}
+    assert durations_moved(candidate, older) is None  # saved before it kept one
 
 
 def test_a_day_that_moves_every_item_counts_once_in_the_standard_error() -> None:

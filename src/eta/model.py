@@ -289,6 +289,7 @@ class EtaModel:
             "still_running_share": still_running_share(hours, finished),
             "still_running_by_segment": _still_running_by_segment(frame, hours, finished),
             "longest_finish_hours": float(hours[finished].max()) if finished.any() else 0.0,
+            "median_finish_hours": float(np.median(hours[finished])) if finished.any() else 0.0,
             # Finished within the clock's first minute: many means the calendar is wrong for
             # the data (items finish while it says everyone is off), and so is every promise.
             "no_clock_time_share": float(np.mean(hours[finished] <= MIN_HOURS)),

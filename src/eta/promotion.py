@@ -754,6 +754,8 @@ def retrain_and_promote(
     if champion is None:
         comparison = without_champion(comparison, name)
     model = EtaModel(history.spec, settings).fit(history)
+    if champion is not None and (moved := durations_moved(model, champion.model)):
+        comparison = replace(comparison, reasons=[*comparison.reasons, moved])
     model_dir = model.save(out / "model")
     fingerprint = tracking.model_fingerprint(model_dir)
     same = _registered_as(name, fingerprint, champion)
@@ -790,6 +792,28 @@ def retrain_and_promote(
         return RetrainResult(comparison, None, logged["run_id"], report, model_dir, same)
     tracking.set_alias(name, CHAMPION if comparison.promote else CHALLENGER, logged["version"])
     return RetrainResult(comparison, logged["version"], logged["run_id"], report, model_dir)
+
+
+DURATIONS_MOVED = 2.0
+"""A history whose median finish is this many times longer or shorter than the champion's is
+doubted in the retrain's reasons."""
+
+
+def durations_moved(candidate: EtaModel, champion: EtaModel) -> str | None:
+    """Why to look at the export, when its items took a median time far from the champion's
+    history's (models saved before they kept it say nothing). An export with every duration
+    divided by three went through a retrain without a word: the candidate was refused, and the
+    champion was judged against outcomes three times too fast (84.2% kept, not 86.9%)."""
+    new = candidate.info_.get("median_finish_hours", 0.0)
+    old = getattr(champion, "info_", {}).get("median_finish_hours", 0.0)
+    if not (new > 0 and old > 0) or 1 / DURATIONS_MOVED < new / old < DURATIONS_MOVED:
+        return None
+    ratio, way = (new / old, "longer") if new > old else (old / new, "shorter")
+    return (
+        f"check the export: its finished items took a median of {new:,.1f} clock hours, "
+        f"{ratio:.1f} times {way} than the champion's history ({old:,.1f} h); a changed export "
+        "(another unit, a filter, another clock) judges both models wrongly"
+    )
 
 
 def without_champion(comparison: Comparison, name: str) -> Comparison:
