@@ -37,10 +37,9 @@ from eta.timestamps import (
     ISO_EXAMPLE,
     NOTHING,
     format_hint,
-    no_dates,
-    parse_finishes,
     parse_timestamp,
     parse_timestamps,
+    read_ends,
     written_as_date,
     written_year,
 )
@@ -169,9 +168,7 @@ def load_history(
             spec.start,
             _shown(raw[spec.start].astype("string")) + FUTURE_START,
         )
-    end = parse_finishes(raw[spec.end], start, tz, written)
-    no_finish = no_dates(raw[spec.end], end, start, tz, written)
-    end = end.mask(no_finish)
+    end, no_finish = read_ends(raw[spec.end], start, tz, written)
     problems.unparseable(raw[spec.end].mask(no_finish), end, timestamp_format=written)
     before = end < start
     if before.any():  # '2025-01-01' for a ticket opened at 02:18 that day
@@ -187,9 +184,7 @@ def load_history(
     problems.add(before, spec.end, "finishes before it starts")
     seen = None
     if spec.observed_until:
-        seen = parse_timestamps(raw[spec.observed_until], tz, written)
-        no_look = no_dates(raw[spec.observed_until], seen, start, tz, written)
-        seen = seen.mask(no_look)
+        seen, no_look = read_ends(raw[spec.observed_until], start, tz, written)
         problems.unparseable(raw[spec.observed_until].mask(no_look), seen, timestamp_format=written)
         problems.add(end.isna() & (seen < start), spec.observed_until, "last seen before it starts")
     numeric = {}

@@ -114,8 +114,7 @@ class Predictive:
             fresh = np.exp(loc + spread * np.maximum(warp(z_fresh), z_fresh))
             limit = FAR_TAIL_QUOTES
             if self.far_tail is not None and started.any():
-                z_top = dist.quantile(np.array([confidence]))
-                promise = np.exp(loc + spread * np.maximum(warp(z_top), z_top))
+                promise = np.exp(loc + spread * np.maximum(warp(top), top))
                 limit = self.far_tail.cap(done[rows, None] / promise, FAR_TAIL_QUOTES)
             hours = np.minimum(hours, done[rows, None] + limit * fresh)
             # Never a finish time in the past, even where floating point rounds the tail down.

@@ -41,7 +41,7 @@ from eta.model import EtaModel
 from eta.rounding import follow_up, round_promise
 from eta.spec import MAX_CONFIDENCE, DatasetSpec, iana_zone
 from eta.tables import DELIMITER, ragged_rows, write_table
-from eta.timestamps import no_dates, parse_timestamps, written_as_date
+from eta.timestamps import parse_timestamps, read_ends, written_as_date
 
 QUOTE_COLUMNS = (
     "id",
@@ -566,9 +566,7 @@ def _check_finishes(
     quote were promised as overdue, and escalated, days after they were done). A date written
     for "no date" (1900-01-01, 9999-12-31) is an empty cell, as in a history."""
     tz, written_as = spec.timezone, spec.timestamp_format
-    finish = parse_timestamps(written, tz, written_as)
-    no_date = no_dates(written, finish, start, tz, written_as)
-    finish = finish.mask(no_date)
+    finish, no_date = read_ends(written, start, tz, written_as)
     why = unread_times(written.mask(no_date), finish, written_as).to_numpy(object)
     bad = (why != "") & (error == "")
     error[bad] = f"column '{spec.end}': " + why[bad] + " (leave the cell empty for one still open)"

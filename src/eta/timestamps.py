@@ -197,6 +197,17 @@ def no_dates(
     return found
 
 
+def read_ends(
+    values: pd.Series, start: pd.Series, timezone: str, timestamp_format: str | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """A finish or last-look column as instants (:func:`parse_finishes`), a date written for
+    "no date" read as an empty cell (:func:`no_dates`); and which cells those were. One reading
+    for a history's finishes and last looks and for a quote file's finishes."""
+    end = parse_finishes(values, start, timezone, timestamp_format)
+    none = no_dates(values, end, start, timezone, timestamp_format)
+    return end.mask(none), none
+
+
 def _within_years(instants: pd.DatetimeIndex | pd.arrays.DatetimeArray) -> np.ndarray:
     """UTC nanoseconds (int64) of instants, NaT outside :data:`FIRST_YEAR`..:data:`END_YEAR`
     (counted in microseconds, which hold any year, where nanoseconds overflow after 2262)."""
