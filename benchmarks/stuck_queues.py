@@ -68,7 +68,7 @@ def history() -> tuple[datasets.BenchmarkDataset, dict[str, float]]:
     truth = pd.DataFrame(
         {"ticket_id": np.arange(ITEMS).astype(str), "created_at": start, "resolved_at": end,
          "queue": names[queue]}
-    )[(day.dayofweek < 5) & pd.notna(start)]  # fmt: skip
+    )[(day.day_of_week < 5) & pd.notna(start)]  # fmt: skip
     as_of = pd.Timestamp("2026-01-01", tz="UTC")
     export = truth.assign(
         resolved_at=truth["resolved_at"].where(pd.to_datetime(truth["resolved_at"]) <= as_of)

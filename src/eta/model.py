@@ -48,6 +48,7 @@ from eta.data import (
     segment_values,
 )
 from eta.episodes import Episode, ended_episodes
+from eta.familiarity import Familiarity
 from eta.features import (
     RECORD_ENDED,
     SEASON,
@@ -221,8 +222,12 @@ class EtaModel:
             self.typical_spread_ = _geometric_mean(raw_spread[calm])
         location = median[calm]
         spread = self._shrunk(raw_spread[calm])
-        scores = (log_hours[calib] - location) / spread
         w_calib = ipcw_weights(hours[calib], finished[calib], strata[calib])
+        self.familiarity_ = self._familiarity(
+            x.iloc[train], x.iloc[calib], log_hours[calib] - location, spread, w_calib
+        )
+        spread = spread * self._widening(x.iloc[calib])
+        scores = (log_hours[calib] - location) / spread
         if not (w_calib > 0).any():
             raise DataError(f"{history.source}: no finished items in the calibration period")
         keys = self._segment_levels(frame.iloc[calib])
@@ -572,6 +577,7 @@ class EtaModel:
             "speed": self.speed_,
             "speed_memory_days": self.speed_memory_days_,
             "group_levels": self.group_levels_,
+            "familiarity": self.familiarity_.to_dict() if self.familiarity_ else None,
             "rounding_allowance": self.allowance_.to_dict() if self.allowance_ else None,
         }
         (directory / "model.json").write_text(json.dumps(state), encoding="utf-8")
@@ -609,6 +615,8 @@ class EtaModel:
         model.speed_ = state.get("speed", {})  # models saved before the as-of speed: none
         model.speed_memory_days_ = state.get("speed_memory_days", 0.0)
         model.group_levels_ = state.get("group_levels", {})  # none in models saved before
+        familiarity = state.get("familiarity")  # absent in models saved before it existed
+        model.familiarity_ = Familiarity.from_dict(familiarity) if familiarity else None
         # Models saved before the allowance quote the calibrated level, as they did.
         model.allowance_ = RoundingAllowance.from_dict(state.get("rounding_allowance"))
         model.online_ = _model_file(
@@ -671,7 +679,45 @@ class EtaModel:
 
     def _location_spread(self, x: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         median, spread = self._median_spread(x)
-        return median, self._shrunk(spread)
+        return median, self._shrunk(spread) * self._widening(x)
+
+    def _familiarity(
+        self,
+        x_train: pd.DataFrame,
+        x_calib: pd.DataFrame,
+        residuals: np.ndarray,
+        spread: np.ndarray,
+        weights: np.ndarray,
+    ) -> Familiarity | None:
+        """:class:`Familiarity` of the training items' values, widening bands of calibration
+        items; none without categorical inputs."""
+        n_codes = {
+            c: len(values) + 1 for c, values in self.categories_.items() if c in self.inputs_
+        }
+        if not n_codes:
+            return None
+        return Familiarity.fit(
+            self._codes(x_train),
+            n_codes,
+            self._codes(x_calib),
+            residuals / spread,
+            weights,
+            self.spec.confidence,
+        )
+
+    def _widening(self, x: pd.DataFrame | np.ndarray) -> np.ndarray | float:
+        """Each item's spread factor for how rarely training saw its values (1 in models
+        saved before it)."""
+        familiarity = getattr(self, "familiarity_", None)
+        return familiarity.factor(self._codes(x)) if familiarity is not None else 1.0
+
+    def _codes(self, x: pd.DataFrame | np.ndarray) -> dict[str, np.ndarray]:
+        """Each learnt categorical column's value codes in model input ``x`` (:meth:`_encode`'s
+        frame or :meth:`_matrix`'s array)."""
+        columns = [c for c in self.categories_ if c in self.inputs_]
+        if isinstance(x, pd.DataFrame):
+            return {c: x[c].cat.codes.to_numpy() for c in columns}
+        return {c: x[:, self.inputs_.index(c)] for c in columns}
 
     def _shrunk(self, raw_spread: np.ndarray) -> np.ndarray:
         """One model's P90-P50 gap is noisy: each item's spread shrunk halfway (geometrically)
