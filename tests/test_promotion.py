@@ -530,23 +530,28 @@ def test_the_weekly_on_time_rate_counts_in_the_latest_weeks_outcomes_not_known_y
     assert kept[items[FINISHED] & (items[HOURS] <= promise)].min() == 1.0
 
 
-def test_a_candidate_older_than_the_champion_is_told_so_not_to_wait_for_outcomes(
+def test_a_candidate_older_than_the_champion_is_refused_and_not_registered(
     tickets_history: History, tickets_model, tmp_path: Path
 ) -> None:
-    from eta.model import EtaModel
-    from eta.promotion import compare, write_report
+    """Registered anyway, it became @challenger, the alias of the latest candidate: a model
+    older than the one in service (a tester's --as-of before the champion's)."""
+    import mlflow
 
+    from eta.model import EtaModel
+    from eta.promotion import ChampionMismatch, compare
+
+    _register_champion(tickets_model, tmp_path / "m")
     older = seen_at(tickets_history, tickets_history.as_of - pd.Timedelta(days=90))
-    comparison = compare(EtaModel(older.spec), older, tickets_model)
-    assert not comparison.promote and comparison.holdout.empty
-    [reason] = comparison.reasons
-    assert "older than the champion's" in reason and "will not change that" in reason
-    assert f"{older.as_of:%Y-%m-%d}" in reason and f"{tickets_model.as_of_:%Y-%m-%d}" in reason
-    report = write_report(comparison, "tickets", tmp_path / "report").read_text()
-    assert "no champion" not in report and "retrain again when more outcomes" not in report
-    h = comparison.holdout
-    assert f"{h.start:%Y-%m-%d %H:%M} to {h.end:%Y-%m-%d %H:%M}" not in report  # zero length
-    assert "Holdout: none" in report and "training cut-off" in report
+    with pytest.raises(ChampionMismatch) as refused:
+        retrain_and_promote(older, "tickets", tmp_path / "out")
+    said = str(refused.value)
+    assert "is older than the history of the champion" in said and "will not change that" in said
+    assert f"{older.as_of:%Y-%m-%d}" in said and f"{tickets_model.as_of_:%Y-%m-%d}" in said
+    assert "Nothing was registered" in said
+    versions = mlflow.MlflowClient().search_model_versions("name = 'tickets'")
+    assert [str(v.version) for v in versions] == ["1"]
+    with pytest.raises(ChampionMismatch, match="older than"):
+        compare(EtaModel(older.spec), older, tickets_model)
 
 
 def test_a_history_shorter_than_the_holdout_is_told_so_with_its_own_dates(

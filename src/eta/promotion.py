@@ -274,7 +274,8 @@ class Comparison:
 
 class ChampionMismatch(ValueError):
     """The champion cannot be judged beside the new spec's candidate: it reads columns the new
-    spec does not load, counts hours another way, or promises at another level."""
+    spec does not load, counts hours another way, promises at another level, or learnt from
+    later history than the candidate's."""
 
 
 def check_champion_reads(
@@ -315,6 +316,17 @@ def check_champion_reads(
             f"--register) and point @{CHAMPION} at its version, or register it under its own "
             "name (--name)"
         )
+    if history.as_of < champion.as_of_:
+        # Registered anyway, it became @challenger: the alias for the latest candidate, now a
+        # model older than the one in service (a tester's --as-of before the champion's).
+        raise ChampionMismatch(
+            f"the export, as of {history.as_of:%Y-%m-%d %H:%M} UTC, is older than the history "
+            f"of {champion_name} (as of {champion.as_of_:%Y-%m-%d %H:%M} UTC): no item "
+            "in it started after the champion was trained, so the two cannot be compared on "
+            "outcomes neither has seen, and waiting for more outcomes will not change that. "
+            "Nothing was registered; retrain on an export newer than the champion's (a later "
+            "--as-of, or none)"
+        )
 
 
 def _hours_counted(spec: DatasetSpec) -> tuple:
@@ -354,9 +366,7 @@ def compare(
     items = period_items(history, holdout.start, holdout.end)
     short = holdout.start <= history.frame[START].min()  # nothing before it to train on
     if short or len(items) < gate.min_items:
-        why = _too_few(
-            len(items), history.as_of, champion_as_of, holdout, short, holdout_days, gate
-        )
+        why = _too_few(len(items), champion_as_of, holdout, short, holdout_days, gate)
         empty = promise_metrics(np.array([]), np.array([]), np.array([]), spec.confidence)
         return Comparison(
             holdout,
@@ -430,27 +440,18 @@ def compare(
 
 def _too_few(
     items: int,
-    as_of: pd.Timestamp,
     champion_as_of: pd.Timestamp | None,
     holdout: Holdout,
     short: bool,
     days: float,
     gate: Gate,
 ) -> str:
-    """Why there is nothing to judge, and what would change it. A candidate trained on data
-    older than the champion's has no item in its history that the champion has not seen:
-    no outcome arriving later fixes that (a report once advised waiting for them). A history
-    ``short``er than the holdout has nothing before it to train the shadow on either. Only a
-    holdout cut short by the champion's training cut-off fills up with time; one of its full
-    ``days`` needs more days (``--holdout-days 1`` was told to wait, which never helps)."""
-    if champion_as_of is not None and as_of < champion_as_of:
-        return (
-            f"the candidate's data (as of {as_of:%Y-%m-%d %H:%M} UTC) is older than the "
-            f"champion's (as of {champion_as_of:%Y-%m-%d %H:%M} UTC): no item in it started "
-            "after the champion was trained, so the two cannot be compared on outcomes "
-            "neither has seen; waiting for more outcomes will not change that. Retrain on an "
-            "export newer than the champion's"
-        )
+    """Why there is nothing to judge, and what would change it. A history ``short``er than
+    the holdout has nothing before it to train the shadow on: no outcome arriving later fixes
+    that (a report once advised waiting for them). Only a holdout cut short by the champion's
+    training cut-off fills up with time; one of its full ``days`` needs more days
+    (``--holdout-days 1`` was told to wait, which never helps). A history older than the
+    champion's is refused before (:func:`check_champion_reads`)."""
     if short:
         return (
             f"the history starts on {holdout.start:%Y-%m-%d}, less than the holdout's days "
@@ -548,7 +549,7 @@ def write_report(comparison: Comparison, name: str, directory: Path) -> Path:
 
 def _what_was_compared(comparison: Comparison) -> str:
     """The holdout and the two models, as they were: a champion that was not judged (too few
-    outcomes, or a candidate older than it) is still named, and an empty holdout is not
+    outcomes since it was trained) is still named, and an empty holdout is not
     written as a range from one instant to the same one."""
     h = comparison.holdout
     champion = comparison.champion_as_of
