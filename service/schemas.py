@@ -7,6 +7,7 @@ quote reads the same from ``eta quote`` and from the API. Times are ISO-8601 ins
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -77,7 +78,27 @@ def _not_unix_seconds(value: object) -> object:
     return value
 
 
-Instant = Annotated[datetime, BeforeValidator(_not_unix_seconds), AfterValidator(_plausible)]
+_OFFSET = re.compile(r"[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?([+-])(\d\d):?(\d\d)$")
+
+
+def _offset_in_range(value: object) -> object:
+    """An offset of a day or more got pydantic's "unexpected extra characters at the end of
+    the input", which sends a client looking at the wrong end of the time."""
+    found = _OFFSET.search(value.strip()) if isinstance(value, str) else None
+    if found and (int(found[2]) >= 24 or int(found[3]) >= 60):
+        raise ValueError(
+            f"its UTC offset {found[1]}{found[2]}:{found[3]} is not one: an offset is less than "
+            "24 hours, such as +01:00 or -05:00"
+        )
+    return value
+
+
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_offset_in_range),
+    BeforeValidator(_not_unix_seconds),
+    AfterValidator(_plausible),
+]
 """An ISO-8601 instant between 2000 and 2100; without an offset, the model's local time."""
 
 

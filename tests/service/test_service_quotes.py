@@ -92,6 +92,9 @@ def test_schema_errors_name_the_field(client: TestClient, headers: dict) -> None
     for number in (1700000000, "1700000000"):  # Unix seconds were taken for 2023-11-14
         [error] = quote(client, headers, started_at=number).json()["errors"]
         assert error["field"] == "started_at" and "is a number, not an ISO-8601" in error["message"]
+    # A fuzzer's +25:00 got "unexpected extra characters at the end of the input".
+    [error] = quote(client, headers, started_at="2026-12-07T10:00:00+25:00").json()["errors"]
+    assert error["field"] == "started_at" and "UTC offset +25:00 is not one" in error["message"]
     # A one-in-a-quadrillion promise would be an extrapolation far past any history.
     problem = quote(client, headers, confidence=0.9999999999999998).json()
     assert problem["status"] == 422 and problem["errors"][0]["field"] == "confidence"
