@@ -355,6 +355,15 @@ def test_a_delivery_ordered_after_the_cut_off_before_holidays(deliveries) -> Non
     )
 
 
+@pytest.mark.parametrize("now", ["2025-12-29 09:00", "2025-12-27 11:00"])  # a window; "by"
+def test_a_parcel_on_its_way_is_named_once(deliveries, now: str) -> None:
+    """Re-quoted, it was "Your parcel is on its way. Your parcel will most likely arrive..."."""
+    q = quote(deliveries, "2025-12-24 16:00", now=now)
+    assert q["elapsed_hours"] > 0
+    assert q["customer_message"].startswith("Your parcel is on its way and will ")
+    assert q["customer_message"].count("parcel") == 1
+
+
 def test_a_delivery_window_said_in_the_shoppers_time_zone_and_language(deliveries) -> None:
     # The same parcel for a shopper in New York, in Russian: 18:30 in Berlin on Monday is 12:30
     # in New York, so the promised date is Monday there too, and it lasts until 23:59 their time.

@@ -440,9 +440,6 @@ def compose(
     one_day = by_date & (likely // NS_PER_DAY == promise // NS_PER_DAY)
     escalate, in_progress = np.asarray(escalate, bool), np.asarray(in_progress, bool)
 
-    def sentence(key: str) -> Callable[..., str]:
-        return lambda **params: _sentence(lang.text(key, **params))
-
     # A likely time or follow-up beside a promise said with its date carries its date too:
     # "most likely on Friday, and at the latest by Thursday, December 17" reads as one week.
     promise_dated = speaker.with_date(promise)
@@ -451,24 +448,35 @@ def compose(
         return promise_dated | (speaker.days_away(local) >= DATED_FROM_DAYS)
 
     follow = _per_distinct(
-        sentence(f"message.follow_up.{spec.kind}"),
+        lambda follow_up: _sentence(
+            lang.text(f"message.follow_up.{spec.kind}", follow_up=follow_up)
+        ),
         follow_up=_follow_up_words(speaker, follow_up, dated(follow_up)),
     )
-    say_by, say_window = (sentence(f"message.{k}.{spec.kind}") for k in ("by", "window"))
-    window = _per_distinct(
+    # An item under way says so in the same sentence: "Your parcel is on its way. Your parcel
+    # will most likely arrive..." said the parcel twice. An escalated one's apology says it.
+    under_way = in_progress & ~escalate
+
+    def say_window(one: bool, under: bool, likely: str, promise: str) -> str:
         # "most likely on Friday, and at the latest by Friday" is said "by Friday"
-        lambda one, likely, promise: (
-            say_by(promise=promise) if one else say_window(likely=likely, promise=promise)
-        ),
+        key = f"message.{'under_way.' * under}{'by' if one else 'window'}.{spec.kind}"
+        return _sentence(
+            lang.text(key, promise=promise)
+            if one
+            else lang.text(key, likely=likely, promise=promise)
+        )
+
+    window = _per_distinct(
+        say_window,
         one=one_day,
+        under=under_way,
         likely=speaker.said(likely, "on.day" if by_date else "on.part", dated(likely)),
         promise=speaker.said(promise, "by.day" if by_date else "by.time"),
     )
     heard, which = _hear(speaker, findings, escalate)
     customer = np.array([h.customer for h in heard], dtype=object)[which]
     apology = np.array([h.apology for h in heard], dtype=object)[which]
-    in_progress_said = _sentence(lang.text(f"message.in_progress.{spec.kind}")) + " "
-    opening = np.where(escalate, apology, np.where(in_progress, in_progress_said, ""))
+    opening = np.where(escalate, apology, "")
 
     summary = _fill(
         lang,
