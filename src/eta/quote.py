@@ -564,7 +564,13 @@ def _check_finishes(
     the item is not open: a finish that cannot be read ('garbage' was quoted as an open item,
     without a word), or, given ``now``, one not after it (an export's finished rows fed to a
     quote were promised as overdue, and escalated, days after they were done). A date written
-    for "no date" (1900-01-01, 9999-12-31) is an empty cell, as in a history."""
+    for "no date" (1900-01-01, 9999-12-31) is an empty cell, as in a history.
+
+    A column of empty cells (every open item's, every request the service hears without a
+    finish) has nothing to read: reading it anyway took four times as long as the rest of a
+    single quote's preparation."""
+    if not written.notna().any():
+        return
     tz, written_as = spec.timezone, spec.timestamp_format
     finish, no_date = read_ends(written, start, tz, written_as)
     why = unread_times(written.mask(no_date), finish, written_as).to_numpy(object)
