@@ -592,3 +592,41 @@ def test_outcomes_that_cannot_be_right_are_quarantined_and_too_many_refuse_the_r
     outcomes.head(0).to_csv(tmp_path / "o.csv", index=False)
     with pytest.raises(DataError, match="no rows"):
         read_promises(tmp_path / "q.csv", tmp_path / "o.csv", spec)
+
+
+def test_an_item_last_seen_before_its_promise_is_not_judged_one_seen_after_it_is(
+    tmp_path,
+) -> None:
+    """A grocery's cancelled orders, last seen minutes in, were 258 broken promises: 91.5%
+    kept where the backtest of the same quotes said 94.6%."""
+    from eta.monitoring import read_promises
+    from eta.synthetic import load_spec
+
+    spec = load_spec("tickets").model_copy(update={"observed_until": "last_seen"})
+    promises = ["2026-02-01T22:00Z"] * 4
+    quotes, _ = frames(promises, [None] * 4, ["a"] * 4)
+    quotes.to_csv(tmp_path / "q.csv", index=False)
+    exported = pd.DataFrame(
+        {
+            spec.id: quotes["id"],
+            spec.end: ["2026-02-01T21:00Z", None, None, None],
+            # kept; cancelled an hour in; still open when last seen, after the promise; never seen
+            "last_seen": [None, "2026-02-01T11:00Z", "2026-02-02T09:00Z", None],
+        }
+    )
+    exported.to_csv(tmp_path / "o.csv", index=False)
+    given, happened, _ = read_promises(tmp_path / "q.csv", tmp_path / "o.csv", spec)
+    report = promise_report(given, happened, AS_OF)
+    assert report.overall["judged"] == 3 and report.overall["last_seen_before_promise"] == 1
+    assert report.overall["on_time_rate"] == pytest.approx(1 / 3)
+    assert report.overall["still_open_past_promise"] == 2
+    assert report.overall["not_due_yet"] == 0
+    text = write_report(report, tmp_path / "report").read_text()
+    assert "last seen open before their promise (cancelled, or no longer tracked): 1" in text
+
+
+def test_minutes_are_said_as_minutes() -> None:
+    from eta.monitoring import _hours
+
+    assert _hours(0.1) == "6 min" and _hours(0.5, "business") == "30 min (business time)"
+    assert _hours(8.0) == "8.0 h" and _hours(72.0) == "3.0 days"

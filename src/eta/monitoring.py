@@ -195,9 +195,12 @@ def read_promises(
     skipped[unread_promise["row"] - 1] = True
     given = given.assign(promise_at=promised)[~skipped]
     segment = _segments_written(happened, spec)
+    looked = _last_looks(happened, spec, str(outcomes))
     happened = pd.DataFrame({"id": happened[id_column], "finished_at": finished})
     if segment is not None:
         happened["segment"] = segment
+    if looked is not None:
+        happened["observed_at"] = looked
     happened = happened.drop(happened.index[unread_finish["row"] - 1])
     rejected = {quotes: unread_promise, outcomes: unread_finish}
     unread_promise.attrs["of"], unread_finish.attrs["of"] = len(promised), len(finished)
@@ -205,6 +208,17 @@ def read_promises(
 
 
 DUPLICATE_OUTCOME = "duplicate id (kept: its first row)"
+
+
+def _last_looks(export: pd.DataFrame, spec: DatasetSpec | None, source: str) -> pd.Series | None:
+    """When each open item was last seen, from the spec's ``observed_until`` column (none
+    without one): an order cancelled ten minutes in, last seen then, is not a broken promise.
+    Unreadable cells are read as not looked at (the item is judged as still open)."""
+    if spec is None or spec.observed_until is None or spec.observed_until not in export:
+        return None
+    looked, _ = read_instants(export, spec.observed_until, source, spec.timezone,
+                              spec.timestamp_format)  # fmt: skip
+    return looked
 
 
 def _impossible_outcomes(
@@ -304,6 +318,14 @@ def promise_report(
         frame["id"].map(finished), utc=True, format="ISO8601"
     ).where(lambda t: t <= as_of)
     due = frame[frame["promise_at"] <= as_of].copy()
+    # An item last seen before its promise, and never seen finishing, has no outcome to judge
+    # (a grocery's cancelled orders, last seen minutes in, read as 258 broken promises).
+    if "observed_at" in items:
+        looked = pd.to_datetime(due["id"].map(items["observed_at"]), utc=True, format="ISO8601")
+        unseen = due["finished_at"].isna() & (looked < due["promise_at"]).fillna(False)
+        due = due[~unseen.to_numpy(bool)]
+    else:
+        unseen = pd.Series(False, index=due.index)
     unlisted = ~due["id"].isin(finished.index)  # counted as still open, and said so
     if len(due) and unlisted.all():
         raise DataError(
@@ -335,9 +357,10 @@ def promise_report(
     overall = {
         "quotes": len(frame),
         "judged": n,
-        "not_due_yet": int(frame["promise_at"].notna().sum()) - n,
+        "not_due_yet": int(frame["promise_at"].notna().sum()) - n - int(unseen.sum()),
         "not_quoted": int(frame["promise_at"].isna().sum()),  # the quote's row had an error
         "not_in_outcomes": int(unlisted.sum()),
+        "last_seen_before_promise": int(unseen.sum()),
         "on_time_rate": kept / n if n else float("nan"),
         "lower_95": float(lower[0]) if n else float("nan"),
         "upper_95": float(upper[0]) if n else float("nan"),
@@ -507,7 +530,13 @@ def write_report(report: PromiseReport, directory: Path, title: str = "Promises 
             if o.get("not_in_outcomes")
             else ""
         )
-        + (f" Rows not quoted (an error): {o['not_quoted']:,}." if o.get("not_quoted") else ""),
+        + (f" Rows not quoted (an error): {o['not_quoted']:,}." if o.get("not_quoted") else "")
+        + (
+            f" Not judged, last seen open before their promise (cancelled, or no longer "
+            f"tracked): {o['last_seen_before_promise']:,}."
+            if o.get("last_seen_before_promise")
+            else ""
+        ),
         "",
         "## Alerts",
         "",
@@ -557,7 +586,10 @@ def report_files(directory: Path) -> list[Path]:
 def _hours(value: float, clock: Literal["business", "wall"] = "wall") -> str:
     """Hours as a person reads them: working hours stay hours, as the product says them ('9.1
     h (business hours)'), since a day of them is no 24 (nor always 8); clock hours past two
-    days in days."""
+    days in days, and under an hour in minutes ('0.1 h' was said of a grocery's 6 minutes)."""
+    if value < 1:
+        minutes = f"{value * 60:,.0f} min"
+        return minutes + (" (business time)" if clock == "business" else "")
     if clock == "business":
         return f"{value:,.1f} h (business hours)"
     return f"{value:,.1f} h" if value < 48 else f"{value / 24:,.1f} days"
