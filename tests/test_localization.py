@@ -122,6 +122,25 @@ def test_the_evening_starts_where_the_language_says_it_does() -> None:
     assert [p.split()[-1] for p in parts("en")] == ["afternoon", "evening", "evening"]
 
 
+def test_a_date_in_another_year_is_said_with_it_unless_it_is_weeks_away() -> None:
+    """Quoted in October, "at the latest by Wednesday, May 6" left the year to be guessed."""
+    reference = pd.DatetimeIndex([pd.Timestamp("2025-10-10T09:00", tz="UTC")] * 3)
+    moments = pd.DatetimeIndex(["2026-05-06T17:00", "2025-12-30T17:00", "2026-09-01T17:00"])
+    said = Speaker(language("en"), load_spec("tickets"), "UTC", reference).moments(
+        moments.tz_localize("UTC"), "by.day"
+    )
+    assert said == [
+        "by Wednesday, May 6, 2026",
+        "by Tuesday, December 30",
+        "by Tuesday, September 1, 2026",
+    ]
+    late_december = pd.DatetimeIndex([pd.Timestamp("2025-12-28T09:00", tz="UTC")])
+    early_january = pd.DatetimeIndex([pd.Timestamp("2026-01-20T12:00", tz="UTC")])
+    speaker = Speaker(language("en"), load_spec("tickets"), "UTC", late_december)
+    assert speaker.moments(early_january, "by.day") == ["by Tuesday, January 20"]
+    assert speaker.dated(dt.date(2026, 3, 3), 0) == "Tuesday, March 3, 2026"
+
+
 DATED_CASES = {
     # reference Monday 7 December 2026; likely Friday 11; promise Thursday 17 December
     "en": (
