@@ -263,6 +263,33 @@ def test_a_history_the_champion_cannot_read_is_refused_before_anything_is_regist
     assert [str(v.version) for v in versions] == ["1"]
 
 
+def test_a_candidate_older_than_the_challenger_leaves_the_challenger_where_it_is(
+    tickets_history: History, tickets_model: EtaModel, tmp_path: Path
+) -> None:
+    """A tester's retrain on an export as of 1 November moved @challenger back from a version
+    that had learnt from January's."""
+    from eta.promotion import Gate
+
+    early = seen_at(tickets_history, tickets_history.as_of - pd.Timedelta(days=75))
+    _register_champion(EtaModel(early.spec).fit(early), tmp_path / "champion")
+    logged = tracking.log_run(
+        "train tickets", {}, {}, model_dir=tickets_model.save(tmp_path / "c"), register_as="tickets"
+    )
+    tracking.set_alias("tickets", CHALLENGER, logged["version"])
+    middle = seen_at(tickets_history, tickets_history.as_of - pd.Timedelta(days=30))
+    never = Gate(min_items=10**9)  # nothing is promoted
+    result = retrain_and_promote(middle, "tickets", tmp_path / "out", gate=never)
+    assert result.version is not None and not result.comparison.promote
+    assert tracking.alias_version("tickets", CHALLENGER) == logged["version"]
+    assert f"@challenger stays on version {logged['version']}" in result.comparison.reasons[-1]
+    assert "@challenger stays" in result.report.read_text()
+    # A candidate of later history than the challenger's still takes the alias.
+    later = retrain_and_promote(
+        tickets_history, "tickets", tmp_path / "later", gate=never, settings=Settings(seed=1)
+    )
+    assert tracking.alias_version("tickets", CHALLENGER) == later.version
+
+
 def _register_champion(model: EtaModel, directory: Path) -> None:
     logged = tracking.log_run(
         "train tickets", {}, {}, model_dir=model.save(directory), register_as="tickets"
@@ -657,8 +684,8 @@ def test_a_challenger_whose_artifacts_are_gone_is_no_candidates_twin(
     _register_champion(tickets_model, tmp_path / "m")
     tracking.set_alias("tickets", CHALLENGER, "1")
     _delete_artifacts("1")
-    assert tracking.registered_fingerprint("tickets", CHALLENGER) is None
-    assert tracking.registered_fingerprint("tickets", "nobody") is None
+    assert tracking.registered_files("tickets", CHALLENGER) is None
+    assert tracking.registered_files("tickets", "nobody") is None
 
 
 def test_a_registered_model_whose_spec_was_edited_is_named_in_the_registry(

@@ -768,6 +768,9 @@ def retrain_and_promote(
         if alias == CHALLENGER:
             reasons = comparison.reasons + reasons
         comparison = replace(comparison, promote=promote, reasons=reasons)
+    stays = None if comparison.promote else _later_challenger(name, model.as_of_)
+    if stays is not None and same is None:
+        comparison = replace(comparison, reasons=[*comparison.reasons, stays])
     report = write_report(comparison, name, out / "report")
     logged = tracking.log_run(
         f"retrain {name}",
@@ -791,7 +794,8 @@ def retrain_and_promote(
         if comparison.promote:
             tracking.set_alias(name, CHAMPION, same[1])
         return RetrainResult(comparison, None, logged["run_id"], report, model_dir, same)
-    tracking.set_alias(name, CHAMPION if comparison.promote else CHALLENGER, logged["version"])
+    if comparison.promote or stays is None:
+        tracking.set_alias(name, CHAMPION if comparison.promote else CHALLENGER, logged["version"])
     return RetrainResult(comparison, logged["version"], logged["run_id"], report, model_dir)
 
 
@@ -840,10 +844,26 @@ def _registered_as(
 
     if champion is not None and champion.fingerprint == fingerprint:
         return CHAMPION, champion.version
-    challenger = tracking.registered_fingerprint(name, CHALLENGER)
-    if challenger is not None and challenger[1] == fingerprint:
-        return CHALLENGER, challenger[0]
+    challenger = tracking.registered_files(name, CHALLENGER)
+    if challenger is not None and challenger.fingerprint == fingerprint:
+        return CHALLENGER, challenger.version
     return None
+
+
+def _later_challenger(name: str, as_of: pd.Timestamp) -> str | None:
+    """Why ``@challenger`` stays where it is: its version learnt from a later history than a
+    candidate trained on data as of ``as_of`` (a tester's retrain on an export as of 1 November
+    moved it back from a version of January's); None to move it."""
+    from eta import tracking
+
+    challenger = tracking.registered_files(name, CHALLENGER)
+    if challenger is None or not challenger.as_of or pd.Timestamp(challenger.as_of) <= as_of:
+        return None
+    return (
+        f"@{CHALLENGER} stays on version {challenger.version}, which learnt from a later "
+        f"history (as of {pd.Timestamp(challenger.as_of):%Y-%m-%d %H:%M} UTC) than this "
+        f"candidate's ({as_of:%Y-%m-%d %H:%M} UTC)"
+    )
 
 
 def _identical(name: str, alias: str, version: str, promoted: bool) -> str:

@@ -221,18 +221,33 @@ def load_registered(name: str, alias: str) -> Registered | None:
         return Registered(model, str(version.version), model_fingerprint(path))
 
 
-def registered_fingerprint(name: str, alias: str) -> tuple[str, str] | None:
-    """The version behind ``models:/name@alias`` and its files' :func:`model_fingerprint`,
-    without loading the model; None when the alias is unset or the version's files are gone
-    (:class:`ArtifactsGone`). Files that are gone are the twin of no candidate, and a retrain
-    that only asks whether it repeats the challenger should not stop over them: it registers
-    its candidate as if there were no challenger."""
+@dataclass(frozen=True)
+class RegisteredFiles:
+    """A registered version known by its files, not loaded: its :func:`model_fingerprint` and
+    the as-of time of the history it learnt from."""
+
+    version: str
+    fingerprint: str
+    as_of: str
+
+
+def registered_files(name: str, alias: str) -> RegisteredFiles | None:
+    """The version behind ``models:/name@alias`` by its files, without loading the model; None
+    when the alias is unset or the version's files are gone (:class:`ArtifactsGone`). Files
+    that are gone are the twin of no candidate, and a retrain that only asks whether it repeats
+    the challenger should not stop over them: it registers its candidate as if there were no
+    challenger."""
+    import json
+
     try:
         with _downloaded(name, alias) as path:
             if path is None:
                 return None
-            return str(alias_version(name, alias)), model_fingerprint(path)
-    except ArtifactsGone:
+            info = json.loads((path / "model.json").read_text(encoding="utf-8")).get("info", {})
+            return RegisteredFiles(
+                str(alias_version(name, alias)), model_fingerprint(path), info.get("as_of", "")
+            )
+    except (FileNotFoundError, ValueError):  # gone (ArtifactsGone), or not a model's files
         return None
 
 
