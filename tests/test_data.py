@@ -277,6 +277,28 @@ def test_an_export_that_lost_its_recent_finishes_is_doubted() -> None:
     assert f"an empty {spec.end} where the item was done" in doubt
 
 
+def test_promises_rounded_far_coarser_than_the_items_take_are_doubted() -> None:
+    """A grocery's 30-minute orders, on a delivery spec's default rounding to the date, were
+    each promised "by the end of today" without a word from eta train."""
+    sim = tickets(2_000, seed=3)
+    minutes = pd.to_timedelta(np.random.default_rng(0).uniform(15, 60, len(sim.history)), "min")
+    history = sim.history.assign(**{sim.spec.end: sim.history[sim.spec.start] + minutes})
+    spec = sim.spec.model_copy(update={"kind": "delivery", "rounding": None, "clock": "wall"})
+    [doubt] = [d for d in doubts(load_history(history, spec), as_of_given=True) if "rounded" in d]
+    assert doubt.startswith("half the finished items took 3") and "minutes or less" in doubt
+    assert "(rounding: date, the default for kind: delivery)" in doubt
+    assert "set 'rounding: minute' in the spec" in doubt
+    for fine in ("minute", "hour"):
+        said = doubts(
+            load_history(history, spec.model_copy(update={"rounding": fine})), as_of_given=True
+        )
+        assert not any("rounded" in d for d in said) or fine == "hour"
+    # Tickets taking days, rounded to the hour: nothing to say.
+    assert not any(
+        "rounded" in d for d in doubts(load_history(sim.history, sim.spec), as_of_given=False)
+    )
+
+
 def test_a_feature_column_the_export_stopped_filling_is_doubted() -> None:
     """A column filled for most of the history and missing in its latest items: the model
     learnt from it, and every item quoted without it is promised alike. One missing now and

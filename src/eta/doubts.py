@@ -39,6 +39,11 @@ WORKING_HOURS_FINISHES = 0.95
 """A wall-clock history whose calendar is closed most of the week, with at least this share of
 its finishes inside the calendar's hours, looks like work done only then (see :func:`doubts`)."""
 
+ROUNDING_HOURS = {"date": 24.0, "day": 24.0, "hour": 1.0}
+"""About how much a promise can be pushed later by each ``rounding`` of the spec."""
+COARSE_ROUNDING = 4.0
+"""Promises rounded to a unit this many times longer than half the items take are doubted."""
+
 MIN_ROWS_TO_DOUBT = 100
 """A feature column is doubted for being empty or constant only in a history this long: in a
 handful of rows one value everywhere can be true."""
@@ -158,6 +163,8 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
             "weekend an item waits into its duration, and its promises hold less well for items "
             "started shortly before the calendar opens"
         )
+    if (coarse := _coarse_rounding(history)) is not None:
+        said.append(coarse)
     if finished.any():
         # The longest of all but the slowest 0.1%: one start typed in 1900 must not hide them.
         longest = np.quantile(frame[HOURS].to_numpy(float)[finished], 0.999)
@@ -170,6 +177,30 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                 "backlog since they started and make promises longer"
             )
     return said
+
+
+def _coarse_rounding(history: History) -> str | None:
+    """Promises rounded to a unit far longer than the items take: a grocery's 30-minute
+    orders, a delivery history whose default rounding is the date, were each promised "by the
+    end of today" (99.4% kept, the mean promise eight hours)."""
+    spec, frame = history.spec, history.frame
+    unit = ROUNDING_HOURS.get(spec.promise_rounding)
+    finished = frame[FINISHED].to_numpy(bool)
+    if unit is None or not finished.any():
+        return None
+    half = float(np.median((frame[END] - frame[START])[finished] / pd.Timedelta(hours=1)))
+    if half * COARSE_ROUNDING >= unit:
+        return None
+    took = f"{half * 60:,.0f} minutes" if half < 1 else f"{half:,.1f} hours"
+    default = "" if spec.rounding else f", the default for kind: {spec.kind}"
+    finer = "minute" if half < 1 else "hour"
+    span = "hour" if unit <= 1 else "day"
+    return (
+        f"half the finished items took {took} or less, but promises are rounded to the "
+        f"{spec.promise_rounding} (rounding: {spec.promise_rounding}{default}), so an item "
+        f"that takes {took} is promised up to a whole {span} later; set 'rounding: {finer}' "
+        "in the spec"
+    )
 
 
 def _emptied_lately(
