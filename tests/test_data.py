@@ -690,6 +690,9 @@ def test_a_column_not_in_iso_8601_says_the_value_and_the_format_to_set(tmp_path:
         "unparseable timestamp '01.03.2025 22:00': not ISO-8601 (such as 2024-07-01T12:00); it "
         "looks like day/month/year: set timestamp_format: '%d.%m.%Y %H:%M' in the spec"
     )
+    # Written as most rows are: a stray slashed date first set a hint of slashes for dots.
+    dotted = ["03/04/2025"] + [f"{13 + i}.03.2025 22:00" for i in range(8)]
+    assert first_reason(dotted).endswith("set timestamp_format: '%d.%m.%Y %H:%M' in the spec")
     assert first_reason([f"03/0{1 + i}/2025" for i in range(9)]).endswith(
         "; set timestamp_format in the spec: '%m/%d/%Y' if the month comes first, '%d/%m/%Y' "
         "if the day does"

@@ -255,7 +255,14 @@ def format_hint(text: pd.Series) -> str:
     months_first = (pd.to_numeric(parts["b"]) > 12).any()
     if days_first and months_first:
         return "; its dates put the day first in some rows and the month in others"
-    shape = parts.iloc[0]
+    # As most of them are written: one stray '03/04/2025' among '04.03.2025 10:15' set the
+    # hint's separator (a tester's '%d/%m/%Y' for a file of dots).
+    written_as = parts[["sep", "t", "sp"]].fillna("").agg("|".join, axis=1)
+    written_as += parts["year"].str.len().astype(str)
+    written_as += (
+        parts[["hour", "s", "f", "ampm"]].notna().astype(int).astype(str).agg("".join, axis=1)
+    )
+    shape = parts[written_as == written_as.mode().iloc[0]].iloc[0]
 
     def written(first: str, second: str) -> str:
         sep = shape["sep"]
