@@ -567,8 +567,8 @@ def _check_finishes(
     for "no date" (1900-01-01, 9999-12-31) is an empty cell, as in a history.
 
     A column of empty cells (every open item's, every request the service hears without a
-    finish) has nothing to read: reading it anyway took four times as long as the rest of a
-    single quote's preparation."""
+    finish) has nothing to read: reading it anyway made preparing one open item 3.9 times as
+    slow (2.77 ms against 0.71 ms without the column)."""
     if not written.notna().any():
         return
     tz, written_as = spec.timezone, spec.timestamp_format
