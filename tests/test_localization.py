@@ -303,3 +303,12 @@ def test_holidays_are_named_in_portuguese_and_spanish(code, holidays, day, name,
     assert f"({name})" in note["customer_text"] and f"({name})" in note["agent_text"]
     if said is not None:
         assert note["customer_text"] == said
+
+
+def test_a_holiday_name_said_in_parentheses_has_none_of_its_own() -> None:
+    """A freight forwarder's customers read "(Diwali (Deepavali))"."""
+    from eta.messages import holiday_name
+
+    assert holiday_name(["IN"], dt.date(2025, 10, 20), "en") == "Diwali, Deepavali"
+    assert holiday_name(["US"], dt.date(2027, 12, 24), "en") == "Christmas Day, observed"
+    assert holiday_name(["DE"], dt.date(2025, 12, 25), "en") == "Christmas Day"

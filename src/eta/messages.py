@@ -16,6 +16,7 @@ few hundred phrase look-ups, not thousands of Babel calls.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import string
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -651,6 +652,10 @@ def _for_customer(notes: list[dict], limit: int) -> list[dict]:
     return said
 
 
+_OWN_PARENTHESES = re.compile(r"\s*\(([^()]*)\)")
+"""A holiday name's own parenthesis ('Diwali (Deepavali)'), said as a comma instead."""
+
+
 def holiday_name(codes: Sequence[str], day: dt.date, language: str) -> str | None:
     """A public holiday's name in ``language`` from the ``holidays`` package, or None when the
     package has no translation for it (a customer never hears a name in another language)."""
@@ -672,7 +677,8 @@ def _holiday_names(code: str, year: int, language: str) -> dict[dt.date, str]:
     if chosen is None:
         return {}
     table = holidays.country_holidays(country, subdiv=subdiv or None, years=year, language=chosen)
-    return {day: str(name) for day, name in table.items()}
+    # A name is said in parentheses, so its own become a comma: "(Diwali (Deepavali))" was said.
+    return {day: _OWN_PARENTHESES.sub(r", \1", str(name)) for day, name in table.items()}
 
 
 def _needs_year(day: np.ndarray | int, away: np.ndarray | int) -> np.ndarray:
