@@ -540,6 +540,8 @@ def test_rows_whose_cells_do_not_match_the_header_are_quarantined_with_their_cel
     ]  # nothing lost
     with pytest.raises(DataError, match=r"row 6 \(line 7\), column 'queue_open': the row"):
         load_history(write(tmp_path, rows), SPEC, max_rejected=0.01)
+    with pytest.raises(DataError, match="or allow more with --max-rejected"):
+        load_history(write(tmp_path, rows), SPEC, max_rejected=0.01)
 
 
 def test_a_delimiter_ending_every_row_but_the_header_is_named(tmp_path: Path) -> None:

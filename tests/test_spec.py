@@ -92,6 +92,12 @@ def test_a_bad_spec_names_the_key(change: dict, key: str) -> None:
         DatasetSpec.from_dict({**BASE, **change}, source="s.yaml")
 
 
+def test_a_misspelt_segment_says_which_feature_it_means() -> None:
+    """A freight forwarder's 'customs_chanel' got no more than "must also be listed"."""
+    with pytest.raises(SpecError, match=r"did you mean 'priority' for 'priorty'\?"):
+        DatasetSpec.from_dict({**BASE, "segments": ["priorty"]}, source="s.yaml")
+
+
 def test_a_zone_name_in_a_timestamp_format_says_what_to_write_instead() -> None:
     with pytest.raises(SpecError, match="'%Z' \\(a zone's name\\) cannot be read back"):
         DatasetSpec.from_dict({**BASE, "timestamp_format": "%Y-%m-%d %H:%M:%S %Z"})

@@ -209,7 +209,8 @@ def load_history(
         where = f"; rejected rows are in {quarantine}" if quarantine else ""
         raise DataError(
             f"{source}: {bad.sum()} of {len(raw)} rows ({share:.1%}) were rejected, more than the "
-            f"allowed {max_rejected:.0%}{where}. First problems: "
+            f"allowed {max_rejected:.0%}{where} (fix them in the export, or allow more with "
+            "--max-rejected). First problems: "
             + "; ".join(describe_rejected(rejected.head(3), source))
         )
     kept_seen = None if seen is None else seen[~bad]

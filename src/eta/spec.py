@@ -7,6 +7,7 @@ wrong types are refused with an error that names the key, instead of being silen
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 import itertools
 import zoneinfo
@@ -399,7 +400,10 @@ class DatasetSpec(_Strict):
             return value
         unknown = [s for s in value if s not in features.categorical]
         if unknown:
-            raise ValueError(f"{unknown} must also be listed in features.categorical")
+            near = [difflib.get_close_matches(s, features.categorical, n=1) for s in unknown]
+            meant = [f"{m[0]!r} for {s!r}" for s, m in zip(unknown, near, strict=True) if m]
+            hint = f"; did you mean {', '.join(meant)}?" if meant else ""
+            raise ValueError(f"{unknown} must also be listed in features.categorical{hint}")
         return value
 
     @property
