@@ -187,6 +187,28 @@ def test_quote_names_a_column_that_looks_like_a_requote_one(workspace: Path) -> 
     assert "did you mean 'Elapsed' for 'elapsed', 'promise_at' for 'promised_at'?" in result.output
 
 
+def test_quote_says_when_an_id_repeats_or_a_column_is_the_quotes_own(workspace: Path) -> None:
+    """A grocery's repeated ids were quoted twice, and its per-row 'locale' came back as the
+    run's, neither with a word."""
+    from eta.spec import DatasetSpec
+
+    _trained(workspace)
+    items = pd.read_csv(workspace / "items.csv")
+    spec_id = DatasetSpec.from_yaml(workspace / "spec.yaml").id
+    items.loc[4, spec_id] = items.loc[1, spec_id]
+    items["locale"] = "es"
+    items.to_csv(workspace / "twice.csv", index=False)
+    out = workspace / "twice_quoted.csv"
+    result = run(
+        "quote", "--model", workspace / "model", "--data", workspace / "twice.csv", "--out", out
+    )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"1 id(s) are on more than one row ({str(items.loc[1, spec_id])!r} on rows 2, 5)" in said
+    assert "column 'locale' is not read" in said
+    assert len(pd.read_csv(out)) == len(items)  # one row per input row still
+
+
 def test_mlflows_own_tracking_variable_is_honoured_after_etas(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -343,6 +343,26 @@ def quote(
             f"{near_misses(absent, unread)}[/]",
             highlight=False,
         )
+    shadowed = [c for c in unread if c in quotes.columns and c != "id"]
+    if shadowed:  # a tester's per-row 'locale' came back as the run's, without a word
+        err_console.print(
+            f"[yellow]{data}: column {', '.join(map(repr, shadowed))} is not read: the quotes' "
+            "own column of that name says what was used (--locale, --timezone and --confidence "
+            "hold for the whole run)[/]",
+            highlight=False,
+        )
+    if spec.id is not None and spec.id in raw.columns:
+        ids = raw[spec.id].astype("string")
+        repeated = ids[ids.notna() & ids.duplicated(keep=False)]
+        if len(repeated):
+            first = repeated.iloc[0]
+            rows = [i + 1 for i, value in enumerate(ids.tolist()) if value == first][:3]
+            err_console.print(
+                f"[yellow]{data}: {repeated.nunique():,} id(s) are on more than one row ("
+                f"{first!r} on rows {', '.join(map(str, rows))}); each row is quoted as an item "
+                "of its own[/]",
+                highlight=False,
+            )
     requote = near_misses([c for c in REQUOTE_COLUMNS if c not in raw.columns], unread)
     if requote:  # a quote file fed back writes 'promise_at', and a header may write 'Elapsed'
         err_console.print(
