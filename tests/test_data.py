@@ -840,3 +840,19 @@ def test_kinds_of_rejection_leave_out_values_but_name_the_delimiter(tmp_path: Pa
     kinds = rejected_kinds(load_history(path, SPEC, max_rejected=0.5).rejected).index.tolist()
     assert any("a ';' inside a value" in kind for kind in kinds), kinds
     assert "queue_open: not a number: '…'" in kinds
+
+
+def test_the_quarantine_of_an_excel_export_is_written_as_the_export_is(tmp_path: Path) -> None:
+    """A ';' export with a byte order mark (Excel's, in locales with a decimal comma) had its
+    rejected rows written with commas and without the mark: Excel opened it as one column."""
+    rows = [row.replace(",", ";") for row in [*GOOD, "T99,not a time,,high,billing,email,3"]]
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (HEADER.replace(",", ";") + "\n".join(rows) + "\n").encode())
+    history = load_history(path, SPEC, max_rejected=0.5)
+    written = (tmp_path / "excel.rejected.csv").read_bytes()
+    assert written.startswith(b"\xef\xbb\xbf") and b";" in written.splitlines()[0]
+    assert read_table(tmp_path / "excel.rejected.csv")["ticket_id"].tolist() == ["T99"]
+    assert len(history.rejected) == 1
+    plain = write(tmp_path, [*GOOD, "T99,not a time,,high,billing,email,3"])
+    load_history(plain, SPEC, max_rejected=0.5)
+    assert (tmp_path / "history.rejected.csv").read_text().startswith("file,row,column,reason")

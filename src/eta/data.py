@@ -203,7 +203,7 @@ def load_history(
     if quarantine is None and len(rejected) and not isinstance(data, pd.DataFrame):
         quarantine = quarantine_beside(source)
     if quarantine is not None and len(rejected):
-        write_table(rejected, quarantine)
+        write_table(rejected, quarantine, like=raw)
     share = bad.mean() if len(raw) else 0.0
     if share > max_rejected:
         where = f"; rejected rows are in {quarantine}" if quarantine else ""

@@ -8,6 +8,7 @@ or shifted: :mod:`eta.data` quarantines it with its reason. What a row is made o
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -68,6 +69,10 @@ is a comma, ';'; tabs and pipes from database tools."""
 _QUOTED = re.compile(r'"(?:[^"]|"")*"')
 
 
+BOM = "byte order mark"
+"""Where :func:`read_table` notes, in the frame's ``attrs``, that a CSV file began with UTF-8's
+byte order mark (what Excel writes, and needs to read accents right)."""
+
 RAGGED = "ragged"
 """Where :func:`read_table` leaves a CSV file's rows whose number of cells is not the header's,
 in the frame's ``attrs``: ``(header width, rows, cells)`` as arrays (attrs are copied with every
@@ -92,6 +97,8 @@ def _read_text(path: Path) -> pd.DataFrame:
         frame = pd.read_csv(_evened(path, delimiter, int(cells.max())), **options)
         frame.attrs[RAGGED] = (width, rows, cells[rows])
     frame.attrs[DELIMITER] = delimiter
+    with (gzip.open if path.suffix.lower() == ".gz" else open)(path, "rb") as raw:
+        frame.attrs[BOM] = raw.read(3) == codecs.BOM_UTF8
     return frame
 
 
@@ -205,16 +212,21 @@ def row_places(source: str, rows: Iterable[int]) -> dict[int, str]:
     return {r: f"row {r}" + (f" (line {lines[r]})" if r in lines else "") for r in rows}
 
 
-def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+def write_table(frame: pd.DataFrame, path: str | Path, like: pd.DataFrame | None = None) -> None:
     """Write CSV or Parquet by the file's suffix (any other suffix is refused, not guessed:
-    CSV text in a file called ``.xlsx`` is a file nobody can open)."""
+    CSV text in a file called ``.xlsx`` is a file nobody can open). A CSV file is written with
+    the delimiter and byte order mark of the file ``like`` was read from (:func:`read_table`):
+    a quarantine of a ';' export from Excel opens in Excel as its export does."""
     path = table_path(path)
     suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in {".parquet", ".pq"}:
         frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, index=False, sep="\t" if suffix in {".tsv", ".tab"} else ",")
+        return
+    read = {} if like is None else like.attrs
+    delimiter = "\t" if suffix in {".tsv", ".tab"} else read.get(DELIMITER, ",")
+    encoding = "utf-8-sig" if read.get(BOM) else "utf-8"
+    frame.to_csv(path, index=False, sep=delimiter, encoding=encoding)
 
 
 def table_path(path: str | Path) -> Path:
