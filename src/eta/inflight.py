@@ -102,12 +102,7 @@ class InFlightCalibration:
             if _outlived(levels, finished, age) < MIN_IN_FLIGHT_ITEMS:
                 break
             above = levels > age
-            v = (levels[above] - age) / (1.0 - age)
-            done = finished[above]
-            order = np.lexsort((~done, v))  # at a tie, a finish comes before a censoring
-            v, done = v[order], done[order]
-            at_risk = len(v) - np.arange(len(v)) + 1.0  # +1: the item being quoted
-            survival = np.cumprod(np.where(done, 1.0 - 1.0 / at_risk, 1.0))
+            v, done, survival = _still_running((levels[above] - age) / (1.0 - age), finished[above])
             ages.append(age)
             steps = thinned(v[done], 1.0 - survival[done])
             values.append(steps[0])
@@ -291,6 +286,19 @@ class InFlightBySpread:
         )
 
 
+def _still_running(
+    beyond: np.ndarray, finished: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kaplan–Meier of how far past an age history's items went (``beyond``; ``finished``, or
+    followed that far and still open): the times in order, whether each finished, and the
+    share still running after each. A finish comes before a censoring at a tie, and every risk
+    set counts the item being quoted too, as split conformal counts the test point."""
+    order = np.lexsort((~finished, beyond))
+    beyond, finished = beyond[order], finished[order]
+    at_risk = len(beyond) - np.arange(len(beyond)) + 1.0
+    return beyond, finished, np.cumprod(np.where(finished, 1.0 - 1.0 / at_risk, 1.0))
+
+
 def _outlived(levels: np.ndarray, finished: np.ndarray, age: float) -> int:
     """How many items finished at a level past ``age``."""
     return int(np.count_nonzero((levels > age) & finished))
@@ -336,11 +344,7 @@ class FarTail:
             above = age > r
             if finished[above].sum() < MIN_FAR_TAIL_FINISHES:
                 break
-            u, done = age[above] - r, finished[above]
-            order = np.lexsort((~done, u))  # at a tie, a finish comes before a censoring
-            u, done = u[order], done[order]
-            at_risk = len(u) - np.arange(len(u)) + 1.0  # +1: the item being quoted
-            survival = np.cumprod(np.where(done, 1.0 - 1.0 / at_risk, 1.0))
+            u, _, survival = _still_running(age[above] - r, finished[above])
             at_level = np.flatnonzero(survival <= 1.0 - level)
             ages.append(r)
             reached.append(len(at_level) > 0)

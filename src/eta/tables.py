@@ -13,9 +13,9 @@ import csv
 import gzip
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import IO, TextIO
 
 import numpy as np
 import pandas as pd
@@ -97,7 +97,7 @@ def _read_text(path: Path) -> pd.DataFrame:
         frame = pd.read_csv(_evened(path, delimiter, int(cells.max())), **options)
         frame.attrs[RAGGED] = (width, rows, cells[rows])
     frame.attrs[DELIMITER] = delimiter
-    with (gzip.open if path.suffix.lower() == ".gz" else open)(path, "rb") as raw:
+    with _opener(path)(path, "rb") as raw:
         frame.attrs[BOM] = raw.read(3) == codecs.BOM_UTF8
     return frame
 
@@ -128,8 +128,12 @@ def _records(path: Path, delimiter: str, errors: str = "strict") -> Iterator[lis
 def _text(path: Path, errors: str = "strict") -> TextIO:
     """A delimited text file (gzipped or not) opened for the csv module."""
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # pandas reads any size
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    return opener(path, "rt", encoding="utf-8-sig", errors=errors, newline="")
+    return _opener(path)(path, "rt", encoding="utf-8-sig", errors=errors, newline="")
+
+
+def _opener(path: Path) -> Callable[..., IO]:
+    """``open``, or ``gzip.open`` for a gzipped file."""
+    return gzip.open if path.suffix.lower() == ".gz" else open
 
 
 def _cells_per_record(path: Path, delimiter: str) -> tuple[int, np.ndarray]:
