@@ -122,6 +122,35 @@ def test_the_evening_starts_where_the_language_says_it_does() -> None:
     assert [p.split()[-1] for p in parts("en")] == ["afternoon", "evening", "evening"]
 
 
+def test_the_small_hours_are_said_as_the_night_of_the_day_before() -> None:
+    """A grocery's likely 02:31, quoted at 20:00, was said "tomorrow morning", and 00:14 too:
+    the night belongs to the evening before, also seen from within that night."""
+
+    def parts(code: str, reference: str, moments: list[str]) -> list[str]:
+        references = pd.DatetimeIndex([pd.Timestamp(reference, tz="UTC")] * len(moments))
+        speaker = Speaker(language(code), load_spec("tickets"), "UTC", references)
+        return speaker.moments(pd.DatetimeIndex(moments, tz="UTC"), "on.part")
+
+    wednesday_evening = "2025-07-02T20:00"  # a Wednesday
+    night = ["2025-07-03T00:14", "2025-07-03T02:31", "2025-07-04T02:00", "2025-07-06T03:00"]
+    assert parts("en", wednesday_evening, [*night, "2025-07-03T06:00"]) == [
+        "tonight",
+        "tonight",
+        "tomorrow night",
+        "on Saturday night",
+        "tomorrow morning",
+    ]
+    assert parts("en", "2025-07-03T01:00", ["2025-07-03T02:46", "2025-07-03T09:00"]) == [
+        "tonight",
+        "this morning",
+    ]
+    assert parts("ru", wednesday_evening, night[:3]) == [
+        "сегодня ночью",
+        "сегодня ночью",
+        "завтра ночью",
+    ]
+
+
 def test_a_date_in_another_year_is_said_with_it_unless_it_is_weeks_away() -> None:
     """Quoted in October, "at the latest by Wednesday, May 6" left the year to be guessed."""
     reference = pd.DatetimeIndex([pd.Timestamp("2025-10-10T09:00", tz="UTC")] * 3)
@@ -312,3 +341,21 @@ def test_a_holiday_name_said_in_parentheses_has_none_of_its_own() -> None:
     assert holiday_name(["IN"], dt.date(2025, 10, 20), "en") == "Diwali, Deepavali"
     assert holiday_name(["US"], dt.date(2027, 12, 24), "en") == "Christmas Day, observed"
     assert holiday_name(["DE"], dt.date(2025, 12, 25), "en") == "Christmas Day"
+
+
+def test_agents_hear_durations_of_days_in_days_of_the_spec_clock() -> None:
+    """A freight forwarder's agents read "in progress for 4,752.4 h" of a shipment 528 working
+    days old: two days of the clock or more are said in its days."""
+    reference = pd.DatetimeIndex([pd.Timestamp("2025-06-02T09:00", tz="UTC")])
+    business = load_spec("tickets")  # working days of 8 hours
+    wall = business.model_copy(update={"clock": "wall"})
+
+    def said(code: str, spec, hours: float) -> str:
+        return Speaker(language(code), spec, "UTC", reference).duration(hours)
+
+    assert said("en", business, 15.5) == "15.5 h"
+    assert said("en", business, 20) == "about 2.5 working days"
+    assert said("en", business, 4752.4) == "about 594 working days"
+    assert said("en", wall, 47.5) == "47.5 h"
+    assert said("en", wall, 4752.4) == "about 198 days"
+    assert said("ru", wall, 4752.4) == "около 198 дней"

@@ -294,7 +294,9 @@ def test_an_overdue_ticket_gets_an_apology_a_new_promise_and_escalation(tickets)
                 "This is taking longer than we promised, and we are sorry: we have escalated it."
             ),
             "agent_text": (
-                "Past the promise: in progress for 34 h, the promise was 23 h. "
+                # 34 and 23 clock hours of 8-hour working days
+                "Past the promise: in progress for about 4.2 working days, the promise was "
+                "about 2.9 working days. "
                 "Apologise, escalate and give the new promise."
             ),
         },

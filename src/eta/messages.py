@@ -26,7 +26,14 @@ import numpy as np
 import pandas as pd
 from babel.dates import get_period_id
 
-from eta.calendar import NAT, NS_PER_DAY, NS_PER_MINUTE, utc_nanoseconds, wall_nanoseconds
+from eta.calendar import (
+    NAT,
+    NS_PER_DAY,
+    NS_PER_MINUTE,
+    Clock,
+    utc_nanoseconds,
+    wall_nanoseconds,
+)
 from eta.calibration import AHEAD
 from eta.localization import Language, placeholders
 from eta.online import ALL
@@ -40,9 +47,14 @@ MAX_CUSTOMER_NOTES = 3
 MAX_LOW_FILL = 2
 """...and low-severity ones only while it mentions fewer than this many: a message is read
 aloud, and "the weekend is in this period" matters less than a holiday or a busy queue."""
-_AFTERNOON = 12 * 60
-"""Parts of the day by minute of day: morning before noon, then afternoon until the language's
-evening (:func:`_evening_from`)."""
+_MORNING, _AFTERNOON = 5 * 60, 12 * 60
+"""Parts of the day by minute of day: night before 05:00, morning before noon, then afternoon
+until the language's evening (:func:`_evening_from`). A night belongs to the evening before it:
+a grocery's likely 02:31, quoted at 20:00, was said "tomorrow morning" (now "tonight"), and
+00:14 "tomorrow morning" too. CLDR's own night periods differ too much to say one thing by
+(Babel gives English's 01:00 as morning and Spanish's 00:00–06:00 as "madrugada")."""
+_NIGHT = 3
+"""The part of the day said for minutes before :data:`_MORNING`."""
 _NEAR = ("today", "tomorrow")
 _RELATIONS = (*_NEAR, "weekday", "date")
 """How far a moment is from when the quote is given, as its phrase says it."""
@@ -62,6 +74,10 @@ OTHER_YEAR_DAYS = 31
 """A date in another calendar year than the day the quote is given, and further than this from
 it, is said with its year too: a freight forwarder's "at the latest by Wednesday, May 6", told
 in October, left the year to be guessed (its year said for 237 of 1,422 such promises)."""
+DAYS_FROM = 2
+"""Durations for agents of this many days of the spec's clock or more are said in days: a
+freight forwarder's agents read "in progress for 4,752.4 h" of a shipment 528 working days
+old."""
 SIGNED_PERCENT = "+#,##0%;-#,##0%"
 """A change said with its sign either way: "+22%", "-28%" (a pattern with a '+' and no negative
 part of its own says a fall as "-+28%")."""
@@ -79,7 +95,9 @@ class Speaker:
         self.language = language
         self.spec = spec
         self.timezone = timezone
-        self._reference_day = _local_ns(reference, timezone) // NS_PER_DAY
+        local = _local_ns(reference, timezone)
+        self._reference_day = local // NS_PER_DAY
+        self._reference_night = (local % NS_PER_DAY) < _MORNING * NS_PER_MINUTE
         self._cache: dict[tuple, str] = {}
         self._packed: dict[str, dict[int, str]] = {}
         self._days: dict[tuple[int, bool], tuple[str, str, str]] = {}
@@ -87,9 +105,10 @@ class Speaker:
         self._times: dict[int, str] = {}
         self._styles: dict[str, str] = {}
         self._parts = tuple(
-            language.catalog[f"part.{p}"] for p in ("morning", "afternoon", "evening")
+            language.catalog[f"part.{p}"] for p in ("morning", "afternoon", "evening", "night")
         )
         self._evening = _evening_from(str(language.babel))
+        self._day_hours = Clock.from_spec(spec).hours_per_day()
 
     # -- moments ------------------------------------------------------------------------------
 
@@ -121,13 +140,20 @@ class Speaker:
     def _said(self, local: np.ndarray, style: str, dated: np.ndarray | None) -> np.ndarray:
         days = local // NS_PER_DAY
         minute = (local % NS_PER_DAY) // NS_PER_MINUTE
+        uses = self._uses(style)
+        reference = self._reference_day
+        if uses == "part":
+            # A night is said as the night of the day before, from a reference in the same night
+            # as that night too ("tonight" for 02:00 seen from 01:00, not "last night").
+            night = minute < _MORNING
+            days = days - night
+            reference = reference - (night & self._reference_night)
         # An agent's words are the same whatever the reference, but for whether the date is far.
-        away = days - self._reference_day
+        away = days - reference
         relation = _needs_year(days, away).astype(np.int64) if style == "agent" else away
         if dated is not None and style != "agent":
             by_weekday = (away > len(_NEAR) - 1) & (away < WEEKDAY_DAYS)
             relation = np.where(np.asarray(dated, bool) & by_weekday, _DATED, relation)
-        uses = self._uses(style)
         timing = minute if uses == "time" else self._part(minute) if uses == "part" else 0
         packed = ((relation + _KEY_SPAN) * (2 * _KEY_SPAN) + days + _KEY_SPAN) * _MINUTES + timing
         keys = np.where(local != NAT, packed, -1).tolist()
@@ -141,6 +167,17 @@ class Speaker:
                 )
             out.append(words)
         return np.array(out, dtype=object)
+
+    def duration(self, hours: float) -> str:
+        """Clock hours of the spec's clock, for agents: '37.5 h' under :data:`DAYS_FROM` of
+        its days, then 'about 17 working days' (days of its usual hours on a business clock)
+        or 'about 198 days' (a wall clock's)."""
+        lang = self.language
+        days = hours / self._day_hours
+        if not days >= DAYS_FROM:  # NaN too
+            return lang.text("duration.hours", hours=lang.number(hours))
+        said = lang.number(days, "#,##0.#" if days < 10 else "#,##0")
+        return lang.text(f"duration.days.{self.spec.clock}", days=said)
 
     def days_away(self, local: np.ndarray) -> np.ndarray:
         """Days from each item's reference day to local wall-clock nanoseconds (0: the same day)."""
@@ -210,6 +247,8 @@ class Speaker:
             near = _NEAR[relation] if 0 <= relation < len(_NEAR) else None
             weekday = 0 < relation < WEEKDAY_DAYS
             pattern = f"{style}.{near or ('weekday' if weekday else 'date')}"
+            if pattern == "on.part.today" and int(self._part(minute)) == _NIGHT:
+                pattern = "on.part.tonight"  # "this night" is not said
             sentinel = relation in (_DATED, _DATED_FAR)  # within the week, or said far
             far = relation == _DATED_FAR or (not sentinel and bool(_needs_year(day, relation)))
         weekday, weekday_on, date = self._day_words(day, far)
@@ -218,12 +257,14 @@ class Speaker:
             weekday_on=weekday_on,
             date=date,
             time=self._time_words(minute),
-            part=self._parts[self._part(minute)],
+            part=self._parts[int(self._part(minute))],
         )
 
     def _part(self, minutes: np.ndarray | int) -> np.ndarray | int:
-        """Morning (0) before noon, afternoon (1), evening (2) from the language's evening."""
-        return (minutes >= _AFTERNOON) * 1 + (minutes >= self._evening) * 1
+        """Night (3) before :data:`_MORNING`, morning (0) before noon, afternoon (1), evening (2)
+        from the language's evening."""
+        day = (minutes >= _AFTERNOON) * 1 + (minutes >= self._evening) * 1
+        return np.where(minutes < _MORNING, _NIGHT, day)
 
     def _time_key(self, uses: str | None, minute: int) -> int | None:
         """The part of a moment's time of day its words depend on (see :meth:`_uses`)."""
@@ -281,8 +322,8 @@ class Speaker:
         lang = self.language
         agent = lang.text(
             "risk.overdue.agent",
-            elapsed=lang.number(facts["elapsed"]),
-            promised=lang.number(facts["promised"]),
+            elapsed=self.duration(facts["elapsed"]),
+            promised=self.duration(facts["promised"]),
         )
         return lang.text("risk.overdue.customer"), agent
 
@@ -370,7 +411,7 @@ class Speaker:
             )
             parts.append(lang.text("risk.thin_history.agent_beyond", values=values))
         if facts.get("outlived") is not None:
-            longest = lang.number(facts["outlived"], "#,##0")
+            longest = self.duration(round(facts["outlived"]))
             parts.append(lang.text("risk.thin_history.agent_outlived", longest=longest))
         if facts.get("short") is not None:
             share = lang.percent(facts["short"], "#,##0%")
@@ -397,8 +438,8 @@ class Speaker:
         agent = lang.text(
             "risk.long_tail.agent",
             ratio=lang.number(facts["ratio"], "0.0"),
-            p50=lang.number(facts["p50"]),
-            p97=lang.number(facts["p97"]),
+            p50=self.duration(facts["p50"]),
+            p97=self.duration(facts["p97"]),
         )
         return self._kind("risk.long_tail.customer"), agent
 
@@ -498,7 +539,7 @@ def compose(
     if len(rows):
         clock = lang.catalog[f"clock.{spec.clock}"]
         summary[rows] += [
-            " " + lang.text("agent.elapsed", elapsed=lang.number(e), clock=clock)
+            " " + lang.text("agent.elapsed", elapsed=speaker.duration(e), clock=clock)
             for e in np.asarray(elapsed, float)[rows].tolist()
         ]
     summary[escalate] += " " + lang.text("agent.escalate")
