@@ -359,3 +359,28 @@ def test_agents_hear_durations_of_days_in_days_of_the_spec_clock() -> None:
     assert said("en", wall, 47.5) == "47.5 h"
     assert said("en", wall, 4752.4) == "about 198 days"
     assert said("ru", wall, 4752.4) == "около 198 дней"
+
+
+def test_every_holiday_before_the_promise_is_said_by_its_date() -> None:
+    """An incident promised "by Friday, October 17" was told "Friday is a public holiday
+    (German Unity Day)", which was Friday, October 3; a window over Christmas and New Year
+    named the first of its four holidays."""
+    from eta.risks import Finding
+
+    spec = load_spec("deliveries")  # holidays: DE
+    reference = pd.DatetimeIndex([pd.Timestamp("2025-09-29T09:00", tz="UTC")])  # a Monday
+    speaker = Speaker(language("en"), spec, "UTC", reference)
+
+    def customer(*days: dt.date) -> str:
+        facts = {"days": days, "names": ("x",) * len(days)}
+        return speaker.note(Finding("holiday_in_window", "medium", facts), 0)["customer_text"]
+
+    assert customer(dt.date(2025, 10, 3)) == (
+        "Friday, October 3 is a public holiday (German Unity Day), so it may take the full time."
+    )
+    assert customer(dt.date(2025, 9, 30)).startswith("Tomorrow is a public holiday")
+    assert customer(dt.date(2025, 12, 25), dt.date(2025, 12, 26), dt.date(2026, 1, 1)) == (
+        "Thursday, December 25 (Christmas Day), Friday, December 26 (Second Day of Christmas), "
+        "and Thursday, January 1, 2026 (New Year's Day) are public holidays, so it may take the "
+        "full time."
+    )

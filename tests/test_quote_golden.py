@@ -339,7 +339,8 @@ def test_a_delivery_ordered_after_the_cut_off_before_holidays(deliveries) -> Non
     assert q["risk_codes"] == "holiday_in_window,after_cutoff,weekend_in_window"
     assert q["customer_message"] == (
         "Your parcel will arrive by Monday. "
-        "Tomorrow is a public holiday (Christmas Day), so it may take the full time. "
+        "Tomorrow (Christmas Day) and Friday, December 26 (Second Day of Christmas) are public "
+        "holidays, so it may take the full time. "
         "The order came in after the 2:00\u202fPM cut-off, so it ships on the next working day. "
         "We will send you an update on Monday at 1:00\u202fPM if it has not arrived by then."
     )
@@ -378,8 +379,8 @@ def test_a_delivery_window_said_in_the_shoppers_time_zone_and_language(deliverie
     assert local(q["promise_at"], "America/New_York") == "Mon 2025-12-29 23:59"  # their Monday
     assert q["window_end"] == dt.date(2025, 12, 29)
     assert q["customer_message"] == (
-        "Ваш заказ будет доставлен в понедельник. Завтра — праздничный день, поэтому может "
-        "потребоваться всё отведённое время. Заказ оформлен после 08:00, поэтому он будет "
-        "отправлен в следующий рабочий день. Мы сообщим Вам новости в понедельник утром, "
-        "если заказ к тому времени не будет доставлен."
+        "Ваш заказ будет доставлен в понедельник. Завтра и пятница, 26 декабря — праздничные "
+        "дни, поэтому может потребоваться всё отведённое время. Заказ оформлен после 08:00, "
+        "поэтому он будет отправлен в следующий рабочий день. Мы сообщим Вам новости в "
+        "понедельник утром, если заказ к тому времени не будет доставлен."
     )

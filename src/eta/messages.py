@@ -328,23 +328,32 @@ class Speaker:
         return lang.text("risk.overdue.customer"), agent
 
     def _holiday_in_window(self, facts: dict, row: int) -> tuple[str, str]:
-        lang = self.language
-        first = facts["days"][0]
-        name = holiday_name(self.spec.calendar.holidays, first, lang.code)
-        day = self.day(first, row)
-        customer = (
-            lang.text("risk.holiday_in_window.customer", day=day, name=name)
-            if name
-            else lang.text("risk.holiday_in_window.customer_unnamed", day=day)
-        )
+        """Every holiday before the promise, each by its date unless it is today or tomorrow:
+        "by Friday, October 17 ... Friday is a public holiday" named October 3, and a window
+        over Christmas and New Year named only its first holiday of four."""
+        lang, codes = self.language, self.spec.calendar.holidays
+        names = [holiday_name(codes, day, lang.code) for day in facts["days"]]
+        days = [self._holiday_day(day, row) for day in facts["days"]]
+        if len(days) > 1:
+            pairs = zip(days, names, strict=True)
+            listed = [f"{day} ({name})" if name else day for day, name in pairs]
+            customer = lang.text("risk.holiday_in_window.customer_many", days=lang.join(listed))
+        elif names[0]:
+            customer = lang.text("risk.holiday_in_window.customer", day=days[0], name=names[0])
+        else:
+            customer = lang.text("risk.holiday_in_window.customer_unnamed", day=days[0])
         listed = lang.join(
             [
-                f"{self.dated(d, row)} "
-                f"({holiday_name(self.spec.calendar.holidays, d, lang.code) or default})"
-                for d, default in zip(facts["days"], facts["names"], strict=True)
+                f"{self.dated(d, row)} ({name or default})"
+                for d, name, default in zip(facts["days"], names, facts["names"], strict=True)
             ]
         )
         return customer, lang.text("risk.holiday_in_window.agent", holidays=listed)
+
+    def _holiday_day(self, day: dt.date, row: int) -> str:
+        """A holiday today or tomorrow by that word, any other by its date."""
+        away = day.toordinal() - _EPOCH_ORDINAL - int(self._reference_day[row])
+        return self.day(day, row) if 0 <= away < len(_NEAR) else self.dated(day, row)
 
     def _after_cutoff(self, facts: dict, row: int) -> tuple[str, str]:
         lang = self.language
