@@ -142,6 +142,9 @@ def test_a_value_never_seen_in_training_is_thin_history(tickets_model, tickets_s
     note = notes_of(quote)["thin_history"]
     assert "category=quantum-entanglement" in note["agent_text"]
     assert note["customer_text"].startswith("We have seen few requests like this one")
+    # Its promise is the trees' answer for an unknown value, not padded: a tester's parcel by
+    # 'drone' was told "we have allowed extra time" with a promise a day shorter than standard.
+    assert "extra time" not in note["customer_text"] and "less certain" in note["customer_text"]
 
 
 def test_a_number_outside_the_training_range_is_thin_history(tickets_model, tickets_sim) -> None:

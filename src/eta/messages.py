@@ -428,6 +428,10 @@ class Speaker:
         if facts.get("short") is not None or facts.get("outlived") is not None:
             # Not "extra time allowed": the promise is more likely short than padded.
             return self._kind("risk.thin_history.customer_short"), " ".join(parts)
+        # "We have seen few like this one, so this time is less certain": not "so we have
+        # allowed extra time", which a value never seen is not given (its trees answer it as
+        # history answers an unknown value; a parcel by 'drone' was told so with a promise a day
+        # shorter than standard's).
         # "We have seen few like this one" is for an item that is: a value never seen, a number
         # outside the range, a segment calibrated on a wider group without a median of its own.
         # Not for one of 777 parcels whose segment borrows only its shape (every USPS parcel was
