@@ -272,14 +272,18 @@ def test_drivers_are_named_to_customers_only_in_the_specs_words(tickets_model, i
     english = quote_items(tickets_model, items)
     persian = quote_items(tickets_model, items, locale="fa")
     spec = tickets_model.spec
-    seen = 0
+    seen, made = 0, {True: 0, False: 0}
     for en_notes, fa_notes in zip(english["risk_notes"], persian["risk_notes"], strict=True):
         for en, fa in zip(en_notes, fa_notes, strict=True):
             if not en["code"].startswith("driver:"):
                 continue
             seen += 1
             feature = en["code"].split(":", 1)[1]
-            assert en["agent_text"].startswith(f"Driver of the promise: {feature} = ")
+            # An input the engine made is named in words ("start day = Wednesday"), a column of
+            # the export by its header: a tester's agents read "start_weekday = 2 (+166%)".
+            words = language("en").catalog.get(f"input.{feature}", feature)
+            assert en["agent_text"].startswith(f"Driver of the promise: {words} = ")
+            made[feature in (*spec.features.categorical, *spec.features.numeric)] += 1
             phrase_en, phrase_fa = (
                 spec.features.phrase(feature, "en"),
                 spec.features.phrase(feature, "fa"),
@@ -288,7 +292,7 @@ def test_drivers_are_named_to_customers_only_in_the_specs_words(tickets_model, i
                 f"What affects this time most is {phrase_en}." if phrase_en else ""
             )
             assert (phrase_fa in fa["customer_text"]) if phrase_fa else fa["customer_text"] == ""
-    assert seen > 20
+    assert seen > 20 and made[False] > 0
 
 
 def test_contributions_add_up_to_the_promise_models_prediction(tickets_model, items) -> None:
@@ -385,6 +389,17 @@ def test_notes_name_features_and_groups_as_people_read_them() -> None:
     assert speaker.note(driver, 0)["agent_text"] == (
         "Driver of the promise: Category = Access (+30%)."
     )
+    made = _Findings("", "feature", "value", "effect")
+    for feature, value, said in [
+        ("start_hour", 16.1, "start time = 4:06\u202fPM"),
+        ("start_weekday", 2, "start day = Wednesday"),
+        ("day_of_year", 354.0, "time of year = December 21"),
+        ("after_cutoff", 1.0, "after the cut-off = yes"),
+        ("recent_log_hours_7d", np.log(12.0), "typical time of the last 7 days' finishes = 12 h"),
+        ("queue_weeks", 0.5, "open items of the whole queue, in weeks of arrivals = 0.5"),
+    ]:
+        text = speaker.note(made[feature, value, 0.3], 0)["agent_text"]
+        assert text == f"Driver of the promise: {said} (+30%).", text
     thin = _Findings("thin_history", "group", "unseen", "beyond")[
         "all", ("Category =Quantum",), (("Queue size ", 900.0, 1.0, 80.0),)
     ]

@@ -35,6 +35,7 @@ from eta.calendar import (
     wall_nanoseconds,
 )
 from eta.calibration import AHEAD
+from eta.features import SEASON
 from eta.localization import Language, placeholders
 from eta.online import ALL
 from eta.risks import Finding
@@ -458,17 +459,44 @@ class Speaker:
 
     def _driver(self, facts: dict, row: int) -> tuple[str, str]:
         lang = self.language
-        value = facts["value"]
-        if isinstance(value, float | np.floating):
-            value = lang.number(float(value))
+        feature = str(facts["feature"])
+        said = self._input_words(feature, facts["value"])
+        if said is None:
+            value = facts["value"]
+            if isinstance(value, float | np.floating):
+                value = lang.number(float(value))
+            said = feature.strip(), value
         agent = lang.text(
             "risk.driver.agent",
-            feature=str(facts["feature"]).strip(),
-            value=value,
+            feature=said[0],
+            value=said[1],
             effect=lang.percent(facts["effect"], SIGNED_PERCENT),
         )
         phrase = self.spec.features.phrase(facts["feature"], lang.code)
         return (lang.text("risk.driver.customer", phrase=phrase) if phrase else ""), agent
+
+    def _input_words(self, feature: str, value: object) -> tuple[str, str] | None:
+        """An input the engine made (not a spec's column) and its value, in an agent's words:
+        "start day = Wednesday", not "start_weekday = 2"; "typical time of the last 7 days'
+        finishes = 36.6 h", not "recent_log_hours_7d = 3.6" (a tester's 1,239 notes)."""
+        key = f"input.{feature}"
+        if key not in self.language.catalog or not isinstance(value, int | float | np.number):
+            return None
+        lang, value = self.language, float(value)
+        if feature == "start_hour":
+            minutes = round(value * 60)
+            said = lang.time(minutes // 60 % 24, minutes % 60)
+        elif feature == "start_weekday":
+            said = lang.weekdays[int(value) % 7]
+        elif feature == SEASON:
+            said = lang.date(dt.date(2001, 1, 1) + dt.timedelta(days=int(value)))
+        elif feature == "after_cutoff":
+            said = lang.catalog["value.yes" if value else "value.no"]
+        elif feature == "recent_log_hours_7d":
+            said = self.duration(float(np.exp(value)))
+        else:
+            said = lang.number(value)
+        return lang.catalog[key], said
 
 
 def compose(
