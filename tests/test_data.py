@@ -829,6 +829,27 @@ def test_a_wall_clock_history_finished_only_in_working_hours_is_doubted() -> Non
     assert [d for d in said if "clock" in d] == [], said
 
 
+def test_a_segment_worked_outside_the_calendars_hours_is_named() -> None:
+    """An IT desk's P1 incidents, worked round the clock, under ``clock: business``: 59% took no
+    business hours, their promises ran to the next opening, and training said nothing; under
+    ``clock: wall``, its advice to count business hours took them in with the rest."""
+    sim = tickets(4_000, seed=3)
+    history, spec = sim.history.copy(), sim.spec
+    urgent = history["priority"] == "high"
+    start = pd.to_datetime(history.loc[urgent, spec.start], utc=True).dt.tz_convert(spec.timezone)
+    night = start.dt.normalize() + pd.Timedelta(hours=22)  # opened at 22:00, done by 04:00
+    rng = np.random.default_rng(0)
+    history.loc[urgent, spec.start] = night
+    history.loc[urgent, spec.end] = night + pd.to_timedelta(rng.uniform(0.5, 6, urgent.sum()), "h")
+    # the other priorities are worked in the calendar's hours only
+    [doubt] = [d for d in doubts(load_history(history, spec), as_of_given=False) if "clock" in d]
+    assert doubt.startswith("items of priority=high (100% of their finishes) finish while"), doubt
+    assert "'clock: business' counts only its hours" in doubt and "normal" not in doubt
+    wall = spec.model_copy(update={"clock": "wall"})
+    [doubt] = [d for d in doubts(load_history(history, wall), as_of_given=False) if "clock" in d]
+    assert "; but items of priority=high (100% of their finishes) finish while it is" in doubt
+
+
 def test_kinds_of_rejection_leave_out_values_but_name_the_delimiter(tmp_path: Path) -> None:
     """A ';' file's extra cells: the summary by kind said "a '…' inside a value"."""
     path = tmp_path / "history.csv"
