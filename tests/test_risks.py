@@ -425,3 +425,16 @@ def test_notes_name_features_and_groups_as_people_read_them() -> None:
     assert language("ru").catalog["segment.all"] in Speaker(
         language("ru"), load_spec("tickets"), "UTC", reference
     ).segment("0:all")
+
+
+def test_a_busy_queue_is_not_said_to_a_customer_after_the_busiest_time_of_year() -> None:
+    """A shopper heard "This is the busiest time of the year..." and then "The carrier has
+    more parcels than usual right now...": one reason said twice. Agents keep both notes."""
+    from eta.messages import MAX_CUSTOMER_NOTES, _for_customer
+
+    def note(code: str) -> dict:
+        return {"code": code, "severity": "medium", "customer_text": f"{code}.", "agent_text": ""}
+
+    peak, busy, holiday = note("peak_season"), note("busier_than_usual"), note("holiday_in_window")
+    assert _for_customer([holiday, peak, busy], MAX_CUSTOMER_NOTES) == [holiday, peak]
+    assert _for_customer([holiday, busy], MAX_CUSTOMER_NOTES) == [holiday, busy]

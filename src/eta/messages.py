@@ -718,11 +718,15 @@ def _follow_up_words(speaker: Speaker, local: np.ndarray, dated: np.ndarray) -> 
 
 def _for_customer(notes: list[dict], limit: int) -> list[dict]:
     """The notes a customer hears: ranked, with customer words, at most one driver, low ones
-    only to fill up to :data:`MAX_LOW_FILL`; the overdue apology is said first, elsewhere."""
+    only to fill up to :data:`MAX_LOW_FILL`; the overdue apology is said first, elsewhere.
+    A busy queue is not said after the busiest time of the year: "This is the busiest time of
+    the year..." then "The carrier has more parcels than usual right now..." said it twice."""
     said: list[dict] = []
     drivers = 0
     for note in notes:
         if not note["customer_text"] or note["code"] == "overdue" or len(said) >= limit:
+            continue
+        if note["code"] == "busier_than_usual" and any(n["code"] == "peak_season" for n in said):
             continue
         if note["severity"] == "low" and len(said) >= MAX_LOW_FILL:
             continue
