@@ -233,6 +233,39 @@ def test_a_likely_day_beside_a_dated_promise_carries_its_date_too(code: str) -> 
     assert lang.date(dt.date(2026, 12, 10)) not in near
 
 
+def test_a_likely_day_beside_a_promise_said_with_its_year_carries_it_too() -> None:
+    """Quoted on December 6: "el lunes 4 de enero y, a más tardar, el viernes 8 de enero de
+    2027", the likely day 29 days away and the promise 33. Beside a promise said with its year,
+    the likely day and the follow-up of that year carry it too; one in this year does not."""
+    spec = load_spec("deliveries")
+    reference = pd.DatetimeIndex([pd.Timestamp("2026-12-06T09:00", tz="UTC")] * 2)
+    speaker = Speaker(language("es"), spec, "UTC", reference)
+
+    def ns(*stamps: str) -> np.ndarray:
+        return utc_nanoseconds(pd.DatetimeIndex(list(stamps), tz="UTC"))
+
+    words = compose(
+        speaker,
+        earliest=ns("2026-12-30T10:00", "2026-12-28T10:00"),
+        likely=ns("2027-01-04T10:00", "2026-12-30T10:00"),
+        promise=ns("2027-01-08T23:59", "2027-01-08T23:59"),
+        follow_up=ns("2027-01-06T15:00", "2026-12-31T15:00"),
+        in_progress=np.zeros(2, bool),
+        elapsed=np.zeros(2),
+        escalate=np.zeros(2, bool),
+        segments=["0:all", "0:all"],
+        findings=[[], []],
+        confidence=0.9,
+    )
+    same_year, this_year = words["customer_message"]
+    assert same_year.startswith(
+        "Lo más probable es que su pedido llegue el lunes 4 de enero de 2027 y, a más tardar, "
+        "el viernes 8 de enero de 2027."
+    ), same_year
+    assert "6 de enero de 2027" in same_year  # the follow-up
+    assert "30 de diciembre y" in this_year and "31 de diciembre a" in this_year, this_year
+
+
 @pytest.mark.parametrize("code", LANGUAGES)
 def test_a_follow_up_at_night_for_the_customer_is_said_by_the_part_of_the_day(code: str) -> None:
     """Berlin's agents update at 14:00, which is 5:00 AM in Los Angeles: that customer hears

@@ -118,9 +118,16 @@ class Speaker:
         'by.time', 'day' (a day on its own) or 'agent' (exact, with its date)."""
         return self.said(_local_ns(instants, self.timezone), style).tolist()
 
-    def said(self, local: np.ndarray, style: str, dated: np.ndarray | None = None) -> np.ndarray:
+    def said(
+        self,
+        local: np.ndarray,
+        style: str,
+        dated: np.ndarray | None = None,
+        year: np.ndarray | None = None,
+    ) -> np.ndarray:
         """:meth:`moments` of local wall-clock nanoseconds in the display time zone, as an object
-        array; where ``dated``, a moment a weekday would name is said with its date too.
+        array; where ``dated``, a moment a weekday would name is said with its date too, and
+        where ``year``, any moment but today's and tomorrow's with its date and year.
 
         Words depend only on (relation to the reference day, day, time key), packed into one
         integer per moment: each distinct one in the batch is said once, the rest are look-ups.
@@ -133,12 +140,14 @@ class Speaker:
         if style == "by.time":
             midnight = (local != NAT) & (local % NS_PER_DAY == 0)
             if midnight.any():
-                out = self._said(local, style, dated)
-                out[midnight] = self._said(local - NS_PER_MINUTE, "by.day", dated)[midnight]
+                out = self._said(local, style, dated, year)
+                out[midnight] = self._said(local - NS_PER_MINUTE, "by.day", dated, year)[midnight]
                 return out
-        return self._said(local, style, dated)
+        return self._said(local, style, dated, year)
 
-    def _said(self, local: np.ndarray, style: str, dated: np.ndarray | None) -> np.ndarray:
+    def _said(
+        self, local: np.ndarray, style: str, dated: np.ndarray | None, year: np.ndarray | None
+    ) -> np.ndarray:
         days = local // NS_PER_DAY
         minute = (local % NS_PER_DAY) // NS_PER_MINUTE
         uses = self._uses(style)
@@ -155,6 +164,9 @@ class Speaker:
         if dated is not None and style != "agent":
             by_weekday = (away > len(_NEAR) - 1) & (away < WEEKDAY_DAYS)
             relation = np.where(np.asarray(dated, bool) & by_weekday, _DATED, relation)
+        if year is not None and style != "agent":
+            near = (away >= 0) & (away < len(_NEAR))
+            relation = np.where(np.asarray(year, bool) & ~near, _DATED_FAR, relation)
         timing = minute if uses == "time" else self._part(minute) if uses == "part" else 0
         packed = ((relation + _KEY_SPAN) * (2 * _KEY_SPAN) + days + _KEY_SPAN) * _MINUTES + timing
         keys = np.where(local != NAT, packed, -1).tolist()
@@ -183,6 +195,11 @@ class Speaker:
     def days_away(self, local: np.ndarray) -> np.ndarray:
         """Days from each item's reference day to local wall-clock nanoseconds (0: the same day)."""
         return np.asarray(local, dtype=np.int64) // NS_PER_DAY - self._reference_day
+
+    def with_year(self, local: np.ndarray) -> np.ndarray:
+        """Whether each moment is said with its year (:func:`_needs_year`)."""
+        days = np.asarray(local, dtype=np.int64) // NS_PER_DAY
+        return _needs_year(days, days - self._reference_day) & (np.asarray(local) != NAT)
 
     def with_date(self, local: np.ndarray) -> np.ndarray:
         """Whether each moment is said with its date in a 'by'/'on' phrase: neither today,
@@ -535,11 +552,18 @@ def compose(
     def dated(local: np.ndarray) -> np.ndarray:
         return promise_dated | (speaker.days_away(local) >= DATED_FROM_DAYS)
 
+    # ...and its year, beside a promise said with the same year: "el lunes 4 de enero y, a más
+    # tardar, el viernes 8 de enero de 2027" left the first date's year to be guessed.
+    promise_year = speaker.with_year(promise)
+
+    def year(local: np.ndarray) -> np.ndarray:
+        return promise_year & (_year_of(local) == _year_of(promise))
+
     follow = _per_distinct(
         lambda follow_up: _sentence(
             lang.text(f"message.follow_up.{spec.kind}", follow_up=follow_up)
         ),
-        follow_up=_follow_up_words(speaker, follow_up, dated(follow_up)),
+        follow_up=_follow_up_words(speaker, follow_up, dated(follow_up), year(follow_up)),
     )
     # An item under way says so in the same sentence: "Your parcel is on its way. Your parcel
     # will most likely arrive..." said the parcel twice. An escalated one's apology says it.
@@ -558,7 +582,9 @@ def compose(
         say_window,
         one=one_day,
         under=under_way,
-        likely=speaker.said(likely, "on.day" if by_date else "on.part", dated(likely)),
+        likely=speaker.said(
+            likely, "on.day" if by_date else "on.part", dated(likely), year(likely)
+        ),
         promise=speaker.said(promise, "by.day" if by_date else "by.time"),
     )
     heard, which = _hear(speaker, findings, escalate)
@@ -705,14 +731,16 @@ def _evening_from(locale: str) -> int:
     return 18 * 60
 
 
-def _follow_up_words(speaker: Speaker, local: np.ndarray, dated: np.ndarray) -> np.ndarray:
+def _follow_up_words(
+    speaker: Speaker, local: np.ndarray, dated: np.ndarray, year: np.ndarray
+) -> np.ndarray:
     """When the customer hears from us: to the minute within a person's day, by the part of the
     day outside it. Follow-ups are set in the business's hours; a customer eight time zones
     away was told "We will update you on Wednesday at 5:00 AM" (now "on Wednesday morning")."""
-    out = speaker.said(local, "on.time", dated)
+    out = speaker.said(local, "on.time", dated, year)
     night = ~in_contact_hours(local) & (local != NAT)
     if night.any():
-        out[night] = speaker.said(local, "on.part", dated)[night]
+        out[night] = speaker.said(local, "on.part", dated, year)[night]
     return out
 
 
@@ -765,6 +793,15 @@ def _holiday_names(code: str, year: int, language: str) -> dict[dt.date, str]:
     table = holidays.country_holidays(country, subdiv=subdiv or None, years=year, language=chosen)
     # A name is said in parentheses, so its own become a comma: "(Diwali (Deepavali))" was said.
     return {day: _OWN_PARENTHESES.sub(r", \1", str(name)) for day, name in table.items()}
+
+
+def _year_of(local: np.ndarray) -> np.ndarray:
+    """The calendar year of local wall-clock nanoseconds."""
+    return (
+        (np.asarray(local, dtype=np.int64) // NS_PER_DAY)
+        .astype("datetime64[D]")
+        .astype("datetime64[Y]")
+    )
 
 
 def _needs_year(day: np.ndarray | int, away: np.ndarray | int) -> np.ndarray:
