@@ -630,3 +630,30 @@ def test_minutes_are_said_as_minutes() -> None:
 
     assert _hours(0.1) == "6 min" and _hours(0.5, "business") == "30 min (business time)"
     assert _hours(8.0) == "8.0 h" and _hours(72.0) == "3.0 days"
+
+
+def test_an_open_item_last_seen_at_an_unreadable_time_is_quarantined_not_judged(
+    tmp_path,
+) -> None:
+    """It was judged as still open, a broken promise, and listed nowhere."""
+    from eta.monitoring import read_promises
+    from eta.synthetic import load_spec
+
+    spec = load_spec("tickets").model_copy(update={"observed_until": "last_seen"})
+    quotes, _ = frames(["2026-02-01T22:00Z"] * 3, [None] * 3, ["a"] * 3)
+    quotes.to_csv(tmp_path / "q.csv", index=False)
+    exported = pd.DataFrame(
+        {
+            spec.id: quotes["id"],
+            spec.end: ["2026-02-01T21:00Z", "2026-02-01T21:30Z", None],
+            # a finish decides whatever the last look says; an open one's cannot be read
+            "last_seen": [None, "yesterday", "yesterday"],
+        }
+    )
+    exported.to_csv(tmp_path / "o.csv", index=False)
+    given, happened, rejected = read_promises(tmp_path / "q.csv", tmp_path / "o.csv", spec)
+    [quarantined] = rejected.values()
+    assert quarantined["row"].tolist() == [3] and quarantined["column"].tolist() == ["last_seen"]
+    assert "yesterday" in quarantined["reason"].iloc[0]
+    report = promise_report(given, happened, AS_OF)
+    assert report.overall["judged"] == 2 and report.overall["on_time_rate"] == 1.0

@@ -186,6 +186,14 @@ def read_promises(
     unread_finish = _impossible_outcomes(
         happened, finished, unread_finish, id_column, spec, str(outcomes)
     )
+    looked, unread_look = _last_looks(happened, spec, str(outcomes))
+    if len(unread_look):
+        # An open item last seen at a time that cannot be read is not judged either: it may
+        # have been cancelled long before its promise (it used to be judged as still open).
+        open_rows = finished.isna().to_numpy()[unread_look["row"] - 1]
+        unread_look = unread_look[open_rows & ~unread_look["row"].isin(unread_finish["row"])]
+        unread_finish = pd.concat([unread_finish, unread_look], ignore_index=True)
+        unread_finish = unread_finish.sort_values("row", ignore_index=True)
     promised, unread_promise = read_instants(given, "promise_at", str(quotes), "UTC")
     # A quote whose outcome cannot be read or believed is not judged; a repeated id's is, by
     # its first row.
@@ -195,7 +203,6 @@ def read_promises(
     skipped[unread_promise["row"] - 1] = True
     given = given.assign(promise_at=promised)[~skipped]
     segment = _segments_written(happened, spec)
-    looked = _last_looks(happened, spec, str(outcomes))
     happened = pd.DataFrame({"id": happened[id_column], "finished_at": finished})
     if segment is not None:
         happened["segment"] = segment
@@ -210,15 +217,16 @@ def read_promises(
 DUPLICATE_OUTCOME = "duplicate id (kept: its first row)"
 
 
-def _last_looks(export: pd.DataFrame, spec: DatasetSpec | None, source: str) -> pd.Series | None:
+def _last_looks(
+    export: pd.DataFrame, spec: DatasetSpec | None, source: str
+) -> tuple[pd.Series | None, pd.DataFrame]:
     """When each open item was last seen, from the spec's ``observed_until`` column (none
     without one): an order cancelled ten minutes in, last seen then, is not a broken promise.
-    Unreadable cells are read as not looked at (the item is judged as still open)."""
+    And the rows whose time there cannot be read, as rejected rows."""
     if spec is None or spec.observed_until is None or spec.observed_until not in export:
-        return None
-    looked, _ = read_instants(export, spec.observed_until, source, spec.timezone,
-                              spec.timestamp_format)  # fmt: skip
-    return looked
+        return None, pd.DataFrame(columns=["row"])
+    return read_instants(export, spec.observed_until, source, spec.timezone,
+                         spec.timestamp_format)  # fmt: skip
 
 
 def _impossible_outcomes(
