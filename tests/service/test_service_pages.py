@@ -173,3 +173,23 @@ def test_checkout_widget_shows_three_windows_in_the_shoppers_language(
         "document.querySelector('.option[data-service=standard] .window').textContent)"
     )
     assert page.get_attribute(".option[data-service=standard]", "dir") == "rtl"
+
+
+def test_checkout_widget_quotes_a_shops_own_model_by_its_option_feature(
+    page: object, base_url: str, keys: tuple, tickets_model: object
+) -> None:
+    """A shop's model (shipping by 'shipping', countries by 'country') could not be shown: the
+    widget asked for the model 'deliveries' and its features by name. The address now says
+    which model and features; here the tickets model, one option per priority."""
+    page.goto(
+        f"{base_url}/checkout?model=tickets&option=priority&to=channel#key={keys[0]['quote']}"
+    )
+    page.wait_for_selector("#shipping[aria-busy=false]")
+    assert "model=tickets" in page.url and "key=" not in page.url
+    shown = page.eval_on_selector_all(".option", "els => els.map(e => e.dataset.service)")
+    assert sorted(shown) == sorted(tickets_model.categories_["priority"]), shown
+    channels = page.eval_on_selector_all("#region option", "els => els.map(e => e.value)")
+    assert channels and page.text_content("#shipping-error") == ""
+    for priority in shown:
+        window = page.locator(f'.option[data-service="{priority}"] .window')
+        assert window.get_attribute("data-start") <= window.get_attribute("data-end")

@@ -8,7 +8,7 @@ export function setupKey() {
   const fromUrl = new URLSearchParams(location.hash.slice(1)).get("key");
   if (fromUrl) {
     sessionStorage.setItem(KEY, fromUrl);
-    history.replaceState(null, "", location.pathname); // keep the key out of the address bar
+    history.replaceState(null, "", location.pathname + location.search); // the key out of the address bar
   }
   input.value = sessionStorage.getItem(KEY) || "";
   input.addEventListener("change", () => sessionStorage.setItem(KEY, input.value.trim()));

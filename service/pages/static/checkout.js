@@ -2,10 +2,16 @@
 // language and time zone.
 import { api, browserTimeZone, formatWindow, money, setupKey } from "./api.js";
 
+// Which model to quote and which of its features are the shipping option and the destination,
+// from the address: /checkout?model=shop&option=shipping&to=country. The demo's deliveries
+// model by default; a shop's own model gets one option per value it learnt.
+const params = new URLSearchParams(location.search);
+const MODEL = params.get("model") || "deliveries";
+const OPTION = params.get("option") || "service";
+const DESTINATION = params.get("to") || "region";
 const key = setupKey();
 const $ = (id) => document.getElementById(id);
-const MODEL = "deliveries";
-let carrier = null;
+let fixed = {}; // the other categorical features, at their first value
 
 function locale() {
   return $("locale").value || navigator.language;
@@ -19,9 +25,17 @@ async function start() {
   try {
     const model = await api(key(), "GET", `/v1/models/${MODEL}`);
     const features = Object.fromEntries(model.features.map((f) => [f.name, f]));
-    const regions = features.region ? features.region.values : [];
+    const regions = features[DESTINATION] ? features[DESTINATION].values : [];
     $("region").replaceChildren(...regions.map((r) => new Option(r, r)));
-    carrier = features.carrier && features.carrier.values.length ? features.carrier.values[0] : null;
+    const offered = features[OPTION] ? features[OPTION].values : [];
+    const shown = [...document.querySelectorAll("#shipping .option")].map((o) => o.dataset.service);
+    if (offered.length && !shown.every((s) => offered.includes(s))) showOptions(offered);
+    fixed = Object.fromEntries(
+      model.features
+        .filter((f) => f.kind === "categorical" && f.values.length && ![OPTION, DESTINATION].includes(f.name))
+        .map((f) => [f.name, f.values[0]]),
+    );
+    if (features.weight_kg) fixed.weight_kg = 1.2;
     $("timezone").placeholder = browserTimeZone();
     $("shipping-error").hidden = true;
     await quoteOptions();
@@ -36,10 +50,9 @@ async function quoteOptions() {
     model: MODEL,
     id: option.dataset.service,
     features: {
-      service: option.dataset.service,
-      region: $("region").value || null,
-      ...(carrier ? { carrier } : {}),
-      weight_kg: 1.2,
+      ...fixed,
+      [OPTION]: option.dataset.service,
+      ...(regionsShown() ? { [DESTINATION]: $("region").value } : {}),
     },
     locale: locale(),
     timezone: zone(),
@@ -57,6 +70,27 @@ async function quoteOptions() {
     $("shipping").setAttribute("aria-busy", "false");
   }
   renderPrices();
+}
+
+function regionsShown() {
+  return $("region").options.length > 0;
+}
+
+// One shipping option per value of the model's option feature, free of charge (the demo's
+// three options and prices are the deliveries model's).
+function showOptions(values) {
+  const options = values.map((value, i) => {
+    const label = document.createElement("label");
+    label.className = "option";
+    label.dataset.service = value;
+    const input = Object.assign(document.createElement("input"), { type: "radio", name: "ship", value, checked: i === 0 });
+    const span = (cls, text = "") => Object.assign(document.createElement("span"), { className: cls, textContent: text });
+    const price = span("price");
+    price.dataset.price = "0";
+    label.append(input, span("name", value), " ", price, " ", span("window", "…"), " ", span("note"));
+    return label;
+  });
+  $("shipping").replaceChildren($("shipping").querySelector("legend"), ...options);
 }
 
 function render(option, result) {
