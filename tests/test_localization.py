@@ -198,24 +198,14 @@ DATED_CASES = {
 }
 
 
-@pytest.mark.parametrize("code", LANGUAGES)
-def test_a_likely_day_beside_a_dated_promise_carries_its_date_too(code: str) -> None:
-    """'most likely on Friday, and at the latest by Thursday, December 17': a shopper reads the
-    Friday as after the Thursday. Beside a dated promise the likely day and the follow-up are
-    dated too; beside one said by its weekday they stay weekdays."""
-    spec = load_spec("deliveries")
-    reference = pd.DatetimeIndex([pd.Timestamp("2026-12-07T09:00", tz="UTC")] * 2)
-    speaker = Speaker(language(code), spec, "UTC", reference)
-
-    def ns(*stamps: str) -> np.ndarray:
-        return utc_nanoseconds(pd.DatetimeIndex(list(stamps), tz="UTC"))
-
+def _two_parcels(code: str, reference: str, **moments: tuple[str, str]) -> list[str]:
+    """The customer messages of two new parcels quoted at ``reference`` (UTC), each moment
+    given for both: ``earliest``, ``likely``, ``promise``, ``follow_up``."""
+    references = pd.DatetimeIndex([pd.Timestamp(reference, tz="UTC")] * 2)
+    speaker = Speaker(language(code), load_spec("deliveries"), "UTC", references)
     words = compose(
         speaker,
-        earliest=ns("2026-12-08T10:00", "2026-12-08T10:00"),
-        likely=ns("2026-12-11T10:00", "2026-12-09T10:00"),
-        promise=ns("2026-12-17T23:59", "2026-12-11T23:59"),
-        follow_up=ns("2026-12-14T15:00", "2026-12-10T15:00"),
+        **{k: utc_nanoseconds(pd.DatetimeIndex(list(v), tz="UTC")) for k, v in moments.items()},
         in_progress=np.zeros(2, bool),
         elapsed=np.zeros(2),
         escalate=np.zeros(2, bool),
@@ -223,7 +213,22 @@ def test_a_likely_day_beside_a_dated_promise_carries_its_date_too(code: str) -> 
         findings=[[], []],
         confidence=0.9,
     )
-    dated, near = words["customer_message"]
+    return words["customer_message"]
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_a_likely_day_beside_a_dated_promise_carries_its_date_too(code: str) -> None:
+    """'most likely on Friday, and at the latest by Thursday, December 17': a shopper reads the
+    Friday as after the Thursday. Beside a dated promise the likely day and the follow-up are
+    dated too; beside one said by its weekday they stay weekdays."""
+    dated, near = _two_parcels(
+        code,
+        "2026-12-07T09:00",
+        earliest=("2026-12-08T10:00", "2026-12-08T10:00"),
+        likely=("2026-12-11T10:00", "2026-12-09T10:00"),
+        promise=("2026-12-17T23:59", "2026-12-11T23:59"),
+        follow_up=("2026-12-14T15:00", "2026-12-10T15:00"),
+    )
     lang = language(code)
     if code in DATED_CASES:
         assert dated.startswith(DATED_CASES[code])
@@ -237,27 +242,14 @@ def test_a_likely_day_beside_a_promise_said_with_its_year_carries_it_too() -> No
     """Quoted on December 6: "el lunes 4 de enero y, a más tardar, el viernes 8 de enero de
     2027", the likely day 29 days away and the promise 33. Beside a promise said with its year,
     the likely day and the follow-up of that year carry it too; one in this year does not."""
-    spec = load_spec("deliveries")
-    reference = pd.DatetimeIndex([pd.Timestamp("2026-12-06T09:00", tz="UTC")] * 2)
-    speaker = Speaker(language("es"), spec, "UTC", reference)
-
-    def ns(*stamps: str) -> np.ndarray:
-        return utc_nanoseconds(pd.DatetimeIndex(list(stamps), tz="UTC"))
-
-    words = compose(
-        speaker,
-        earliest=ns("2026-12-30T10:00", "2026-12-28T10:00"),
-        likely=ns("2027-01-04T10:00", "2026-12-30T10:00"),
-        promise=ns("2027-01-08T23:59", "2027-01-08T23:59"),
-        follow_up=ns("2027-01-06T15:00", "2026-12-31T15:00"),
-        in_progress=np.zeros(2, bool),
-        elapsed=np.zeros(2),
-        escalate=np.zeros(2, bool),
-        segments=["0:all", "0:all"],
-        findings=[[], []],
-        confidence=0.9,
+    same_year, this_year = _two_parcels(
+        "es",
+        "2026-12-06T09:00",
+        earliest=("2026-12-30T10:00", "2026-12-28T10:00"),
+        likely=("2027-01-04T10:00", "2026-12-30T10:00"),
+        promise=("2027-01-08T23:59", "2027-01-08T23:59"),
+        follow_up=("2027-01-06T15:00", "2026-12-31T15:00"),
     )
-    same_year, this_year = words["customer_message"]
     assert same_year.startswith(
         "Lo más probable es que su pedido llegue el lunes 4 de enero de 2027 y, a más tardar, "
         "el viernes 8 de enero de 2027."
