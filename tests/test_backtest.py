@@ -10,6 +10,7 @@ from eta.backtest import run_backtest
 from eta.calendar import Clock
 from eta.data import END, FINISHED, HOURS, START, History, load_history
 from eta.evaluation import on_time_estimate, promise_metrics
+from eta.feedback import OutcomeFeed
 from eta.spec import CalendarSpec, DatasetSpec, FeatureSpec
 
 
@@ -50,6 +51,31 @@ def test_replay_quotes_do_not_change_when_later_outcomes_change(
         before.loc[later_ids, "promise_at"].to_numpy(),
         after.loc[later_ids, "promise_at"].to_numpy(),
     )
+
+
+def test_replay_warm_up_items_are_quoted_with_the_corrections_in_force(
+    tickets_history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The slow loop judges promises as quoted: warm-up promises quoted without the corrections
+    # left it open-loop for four weeks, and it wound up (a grocery July's first day kept 79%).
+    tracked = []
+    track = OutcomeFeed.track
+
+    def spy(self, key, segment, *args, quoted_with=None, groups=(), **kwargs):
+        keys = [np.array([g], dtype=object) for g in groups]
+        in_force = self.online.offsets(np.array([segment], dtype=object), keys)[0]
+        tracked.append((np.asarray(quoted_with, float), in_force))
+        return track(self, key, segment, *args, quoted_with=quoted_with, groups=groups, **kwargs)
+
+    monkeypatch.setattr(OutcomeFeed, "track", spy)
+    start = tickets_history.frame[START].quantile(0.8)
+    result = run_backtest(tickets_history, start, start + pd.Timedelta(days=3), replay=True)
+    quoted = np.array([q for q, _ in tracked])
+    in_force = np.array([f for _, f in tracked])
+    warm = len(tracked) - result.metrics["quoted"]
+    assert warm > 100
+    np.testing.assert_allclose(quoted, in_force)
+    assert np.abs(quoted[:warm]).max() > 0  # the corrections did move during the warm-up
 
 
 def test_static_backtest_reports_the_quality_measures(
