@@ -198,22 +198,25 @@ DATED_CASES = {
 }
 
 
-def _two_parcels(code: str, reference: str, **moments: tuple[str, str]) -> list[str]:
-    """The customer messages of two new parcels quoted at ``reference`` (UTC), each moment
-    given for both: ``earliest``, ``likely``, ``promise``, ``follow_up``."""
+def _two_parcels(
+    code: str, reference: str, elapsed: tuple[float, float] = (0.0, 0.0), **moments: tuple
+) -> list[str]:
+    """The customer messages of two parcels quoted at ``reference`` (UTC), each moment given
+    for both: ``earliest``, ``likely``, ``promise``, ``follow_up``; with ``elapsed`` (clock
+    hours) under way, and then their agent summaries too."""
     references = pd.DatetimeIndex([pd.Timestamp(reference, tz="UTC")] * 2)
     speaker = Speaker(language(code), load_spec("deliveries"), "UTC", references)
     words = compose(
         speaker,
         **{k: utc_nanoseconds(pd.DatetimeIndex(list(v), tz="UTC")) for k, v in moments.items()},
-        in_progress=np.zeros(2, bool),
-        elapsed=np.zeros(2),
+        in_progress=np.array(elapsed) > 0,
+        elapsed=np.array(elapsed),
         escalate=np.zeros(2, bool),
         segments=["0:all", "0:all"],
         findings=[[], []],
         confidence=0.9,
     )
-    return words["customer_message"]
+    return words["agent_summary"] if any(elapsed) else words["customer_message"]
 
 
 @pytest.mark.parametrize("code", LANGUAGES)
@@ -383,6 +386,15 @@ def test_agents_hear_durations_of_days_in_days_of_the_spec_clock() -> None:
     assert said("en", business, 4752.4) == "about 594 working days"
     assert said("en", wall, 47.5) == "47.5 h"
     assert said("en", wall, 4752.4) == "about 198 days"
+    # In days, a duration names its clock: not "about 20 working days (business hours)".
+    agents = _two_parcels(
+        "en",
+        "2026-12-07T09:00",
+        elapsed=(6.0, 60.0),  # the parcels' working days are 08:00-20:00
+        **{k: ("2026-12-08T10:00",) * 2 for k in ("earliest", "likely", "promise", "follow_up")},
+    )
+    assert "In progress: 6 h (business hours)." in agents[0]
+    assert "In progress: about 5 working days. " in agents[1]
     assert said("ru", wall, 4752.4) == "около 198 дней"
 
 

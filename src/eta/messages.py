@@ -186,11 +186,15 @@ class Speaker:
         its days, then 'about 17 working days' (days of its usual hours on a business clock)
         or 'about 198 days' (a wall clock's)."""
         lang = self.language
-        days = hours / self._day_hours
-        if not days >= DAYS_FROM:  # NaN too
+        if not self.in_days(hours):
             return lang.text("duration.hours", hours=lang.number(hours))
+        days = hours / self._day_hours
         said = lang.number(days, "#,##0.#" if days < 10 else "#,##0")
         return lang.text(f"duration.days.{self.spec.clock}", days=said)
+
+    def in_days(self, hours: float) -> bool:
+        """Whether :meth:`duration` says ``hours`` in days (which then name their clock)."""
+        return hours / self._day_hours >= DAYS_FROM  # not NaN
 
     def days_away(self, local: np.ndarray) -> np.ndarray:
         """Days from each item's reference day to local wall-clock nanoseconds (0: the same day)."""
@@ -606,7 +610,12 @@ def compose(
     if len(rows):
         clock = lang.catalog[f"clock.{spec.clock}"]
         summary[rows] += [
-            " " + lang.text("agent.elapsed", elapsed=speaker.duration(e), clock=clock)
+            " "
+            + lang.text(
+                "agent.elapsed_days" if speaker.in_days(e) else "agent.elapsed",
+                elapsed=speaker.duration(e),
+                clock=clock,
+            )
             for e in np.asarray(elapsed, float)[rows].tolist()
         ]
     summary[escalate] += " " + lang.text("agent.escalate")
