@@ -282,9 +282,9 @@ class Speaker:
             part=self._parts[int(self._part(minute))],
         )
 
-    def _part(self, minutes: np.ndarray | int) -> np.ndarray | int:
+    def _part(self, minutes: np.ndarray | int) -> np.ndarray:
         """Night (3) before :data:`_MORNING`, morning (0) before noon, afternoon (1), evening (2)
-        from the language's evening."""
+        from the language's evening (a 0-d array for one minute)."""
         day = (minutes >= _AFTERNOON) * 1 + (minutes >= self._evening) * 1
         return np.where(minutes < _MORNING, _NIGHT, day)
 
