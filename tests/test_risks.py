@@ -160,6 +160,25 @@ def test_a_number_outside_the_training_range_is_thin_history(tickets_model, tick
         assert f"queue_open {russian.number(value)} (" in note["agent_text"]
 
 
+def test_a_start_at_an_hour_no_item_of_the_history_started_at_is_thin_history(
+    tickets_model, tickets_sim
+) -> None:
+    """A grocery open 07:00-23:00 promised an order placed at 02:00 "by 2:46 AM", from trees
+    that never saw the night, and said nothing of it."""
+    assert "start_hour" in tickets_model.ranges_  # learnt at training, like a number's range
+    model = copy.copy(tickets_model)
+    model.ranges_ = {**tickets_model.ranges_, "start_hour": (7.0, 23.0)}
+    raw = tickets_sim.history.iloc[[10, 11]].copy()
+    day = pd.Timestamp("2025-06-04", tz=model.spec.timezone)  # a Wednesday
+    raw["created_at"] = [day + pd.Timedelta(hours=2), day + pd.Timedelta(hours=10)]
+    raw["resolved_at"] = pd.NaT
+    quotes = quote_items(model, prepare_items(raw, model.spec)[0])
+    night, day_time = (notes_of(q).get("thin_history") for _, q in quotes.iterrows())
+    assert "start time 2:00\u202fAM (7:00\u202fAM–11:00\u202fPM)" in night["agent_text"]
+    assert night["customer_text"].startswith("We have seen few requests like this one")
+    assert day_time is None or "start time" not in day_time["agent_text"]
+
+
 def test_a_declared_feature_not_given_is_said_to_the_agent_where_history_had_it(
     tickets_model, tickets_sim
 ) -> None:

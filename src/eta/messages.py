@@ -433,11 +433,16 @@ class Speaker:
             parts.append(lang.text("risk.thin_history.agent_missing", columns=columns))
         if facts["beyond"]:
 
-            def number(value: float) -> str:  # 1e308 in 309 digits helps no one
+            def said(name: str, value: float) -> str:  # as an agent reads it
+                words = self._input_words(name, value)  # a start time as a time of day
+                if words is not None:
+                    return words[1]
+                # 1e308 in 309 digits helps no one
                 return lang.number(value, "0.###E0" if abs(value) >= 1e12 else "#,##0.###")
 
             values = ", ".join(
-                f"{name.strip()} {number(value)} ({number(low)}–{number(high)})"
+                f"{lang.catalog.get(f'input.{name}', name.strip())} {said(name, value)} "
+                f"({said(name, low)}–{said(name, high)})"
                 for name, value, low, high in facts["beyond"]
             )
             parts.append(lang.text("risk.thin_history.agent_beyond", values=values))

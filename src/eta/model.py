@@ -167,9 +167,12 @@ class EtaModel:
             for c in self.spec.features.categorical
         }
         # Trees answer flat beyond the values they were grown on: a quote outside says so.
+        # So does one starting at an hour no item of the history started at: a grocery open
+        # 07:00-23:00 promised an order placed at 02:00 "by 2:46 AM", from trees that never saw
+        # the night.
         self.ranges_ = {
             c: (float(features[c].min()), float(features[c].max()))
-            for c in self.spec.features.numeric
+            for c in (*self.spec.features.numeric, "start_hour")
             if features[c].notna().any()
         }
         if not self.settings.use_open_items:  # the naive way, kept only to measure against
