@@ -161,8 +161,9 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                 f"{history.spec.end} where the item was done), or have items become much "
                 "slower? Open, they make promises far longer"
             )
-    outside, apart = _worked_outside_hours(history)
-    worked = _finishes_in_working_hours(history, apart)
+    closed = _closed_finishes(history)
+    outside, apart = _worked_outside_hours(history, closed)
+    worked = _finishes_in_working_hours(history, closed, apart)
     if worked is not None:
         inside, open_share = worked
         said.append(
@@ -255,8 +256,21 @@ def _open_since_the_middle(
     return middle, int((~finished[~early]).sum()), float(running.sum())
 
 
+def _closed_finishes(history: History) -> np.ndarray:
+    """Per row, whether the item finished while the calendar was closed (no business time in
+    the minute before its finish); False for an open item."""
+    spec, frame = history.spec, history.frame
+    finished = frame[FINISHED].to_numpy(bool)
+    closed = np.zeros(len(frame), dtype=bool)
+    if finished.any():
+        business = Clock(spec.calendar, spec.timezone, "business")
+        ends = frame.loc[finished, END]
+        closed[finished] = business.hours_between(ends - pd.Timedelta(minutes=1), ends) == 0
+    return closed
+
+
 def _finishes_in_working_hours(
-    history: History, apart: np.ndarray | None = None
+    history: History, closed: np.ndarray, apart: np.ndarray | None = None
 ) -> tuple[float, float] | None:
     """On a wall clock whose calendar is closed most of the time: the share of finishes inside
     its working hours and the share of the time it is open, if the first is
@@ -267,22 +281,23 @@ def _finishes_in_working_hours(
     both at once held 86-89% of the first kind's (on simulated such tickets, three seeds).
     A calendar open half the time or more is not doubted: finishes inside a round-the-clock
     calendar (flights', closed on holidays only) say nothing about when work is done. Items
-    ``apart`` (worked outside the hours, :func:`_worked_outside_hours`) are left out."""
+    ``apart`` (worked outside the hours, :func:`_worked_outside_hours`) are left out;
+    ``closed``: :func:`_closed_finishes`."""
     spec, frame = history.spec, history.frame
     if spec.clock != "wall":
         return None
-    finished = frame[FINISHED].to_numpy(bool)
-    ends = frame.loc[finished & ~apart if apart is not None else finished, END]
-    if len(ends) < MIN_ROWS_TO_DOUBT:
+    rows = frame[FINISHED].to_numpy(bool)
+    if apart is not None:
+        rows = rows & ~apart
+    if rows.sum() < MIN_ROWS_TO_DOUBT:
         return None
     business = Clock(spec.calendar, spec.timezone, "business")
-    first, last = frame[START].min(), ends.max()
+    first, last = frame[START].min(), frame.loc[rows, END].max()
     wall_hours = (last - first) / pd.Timedelta(hours=1)
     open_share = float(business.hours_between([first], [last])[0]) / max(wall_hours, 1e-9)
     if open_share > 0.5:
         return None
-    minute = pd.Timedelta(minutes=1)
-    inside = float(np.mean(business.hours_between(ends - minute, ends) > 0))
+    inside = 1.0 - float(closed[rows].mean())
     return (inside, open_share) if inside >= WORKING_HOURS_FINISHES else None
 
 
@@ -291,12 +306,14 @@ _OWN_SPEC = (
 )
 
 
-def _worked_outside_hours(history: History) -> tuple[str | None, np.ndarray | None]:
+def _worked_outside_hours(
+    history: History, closed: np.ndarray
+) -> tuple[str | None, np.ndarray | None]:
     """Which items finish mostly while the calendar is closed (at least
     :data:`OUTSIDE_HOURS_FINISHES` of their finishes), in words ("items of priority=P1 (71% of
     their finishes)"): all items, or else each value of a segment column with
     :data:`MIN_ROWS_TO_DOUBT` finishes or more; and which rows they are. ``None`` when there are
-    none, or the calendar never closes.
+    none, or the calendar never closes. ``closed``: :func:`_closed_finishes`.
 
     An IT desk whose P1 incidents are worked round the clock and the rest Monday to Friday,
     08:00-18:00, under ``clock: business``: 70% of the P1 finishes fell while closed and 59%
@@ -307,9 +324,7 @@ def _worked_outside_hours(history: History) -> tuple[str | None, np.ndarray | No
     finished = frame[FINISHED].to_numpy(bool)
     if finished.sum() < MIN_ROWS_TO_DOUBT:
         return None, None
-    business = Clock(spec.calendar, spec.timezone, "business")
-    ends = frame.loc[finished, END]
-    closed = business.hours_between(ends - pd.Timedelta(minutes=1), ends) == 0
+    closed = closed[finished]
     if not closed.any():
         return None, None
     if closed.mean() >= OUTSIDE_HOURS_FINISHES:

@@ -19,7 +19,7 @@ import datetime as dt
 import re
 import string
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -109,7 +109,6 @@ class Speaker:
             language.catalog[f"part.{p}"] for p in ("morning", "afternoon", "evening", "night")
         )
         self._evening = _evening_from(str(language.babel))
-        self._day_hours = Clock.from_spec(spec).hours_per_day()
 
     # -- moments ------------------------------------------------------------------------------
 
@@ -191,6 +190,12 @@ class Speaker:
         days = hours / self._day_hours
         said = lang.number(days, "#,##0.#" if days < 10 else "#,##0")
         return lang.text(f"duration.days.{self.spec.clock}", days=said)
+
+    @cached_property
+    def _day_hours(self) -> float:
+        """Clock hours in one of the spec's working days; asked only by agent texts with a
+        duration, not by every quote."""
+        return Clock.from_spec(self.spec).hours_per_day()
 
     def in_days(self, hours: float) -> bool:
         """Whether :meth:`duration` says ``hours`` in days (which then name their clock)."""

@@ -759,7 +759,10 @@ def retrain_and_promote(
         comparison = replace(comparison, reasons=[*comparison.reasons, moved])
     model_dir = model.save(out / "model")
     fingerprint = tracking.model_fingerprint(model_dir)
-    same = _registered_as(name, fingerprint, champion)
+    # The challenger's files, read once: for whether the candidate repeats them, and for
+    # whether their history is later than the candidate's.
+    challenger = tracking.registered_files(name, CHALLENGER)
+    same = _registered_as(fingerprint, champion, challenger)
     identical = same is not None
     if same is not None:
         alias, version = same
@@ -768,7 +771,7 @@ def retrain_and_promote(
         if alias == CHALLENGER:
             reasons = comparison.reasons + reasons
         comparison = replace(comparison, promote=promote, reasons=reasons)
-    stays = None if comparison.promote else _later_challenger(name, model.as_of_)
+    stays = None if comparison.promote else _later_challenger(challenger, model.as_of_)
     if stays is not None and same is None:
         comparison = replace(comparison, reasons=[*comparison.reasons, stays])
     report = write_report(comparison, name, out / "report")
@@ -835,28 +838,26 @@ def without_champion(comparison: Comparison, name: str) -> Comparison:
 
 
 def _registered_as(
-    name: str, fingerprint: str, champion: tracking.Registered | None
+    fingerprint: str,
+    champion: tracking.Registered | None,
+    challenger: tracking.RegisteredFiles | None,
 ) -> tuple[str, str] | None:
     """The alias and version whose files are the candidate's, champion first; None if neither.
     The challenger's files are compared, not loaded: a challenger that no longer loads (a spec
     edited by hand) is then no reason for the retrain to stop."""
-    from eta import tracking
-
     if champion is not None and champion.fingerprint == fingerprint:
         return CHAMPION, champion.version
-    challenger = tracking.registered_files(name, CHALLENGER)
     if challenger is not None and challenger.fingerprint == fingerprint:
         return CHALLENGER, challenger.version
     return None
 
 
-def _later_challenger(name: str, as_of: pd.Timestamp) -> str | None:
+def _later_challenger(
+    challenger: tracking.RegisteredFiles | None, as_of: pd.Timestamp
+) -> str | None:
     """Why ``@challenger`` stays where it is: its version learnt from a later history than a
     candidate trained on data as of ``as_of`` (a tester's retrain on an export as of 1 November
     moved it back from a version of January's); None to move it."""
-    from eta import tracking
-
-    challenger = tracking.registered_files(name, CHALLENGER)
     if challenger is None or not challenger.as_of or pd.Timestamp(challenger.as_of) <= as_of:
         return None
     return (
