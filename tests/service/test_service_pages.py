@@ -141,8 +141,20 @@ def test_agent_console_without_a_valid_key_says_so(page: object, base_url: str) 
 def test_checkout_widget_shows_three_windows_in_the_shoppers_language(
     page: object, base_url: str, keys: tuple
 ) -> None:
+    asked = []
+    page.on(
+        "request",
+        lambda r: asked.append(r.post_data_json) if r.url.endswith("/v1/quotes/batch") else None,
+    )
     page.goto(f"{base_url}/checkout#key={keys[0]['quote']}")
     page.wait_for_selector("#shipping[aria-busy=false]")
+    # No model in the address: the delivery model served, with what the cart says of itself.
+    first = asked[0]["items"][0]
+    assert first["model"] == "deliveries"
+    assert {k: first["features"][k] for k in ("carrier", "weight_kg")} == {
+        "carrier": "DHL",
+        "weight_kg": 1.2,
+    }
     windows = {
         service: page.locator(f".option[data-service={service}] .window")
         for service in ("express", "standard", "economy")
@@ -181,10 +193,20 @@ def test_checkout_widget_quotes_a_shops_own_model_by_its_option_feature(
     """A shop's model (shipping by 'shipping', countries by 'country') could not be shown: the
     widget asked for the model 'deliveries' and its features by name. The address now says
     which model and features; here the tickets model, one option per priority."""
+    asked = []
+    page.on(
+        "request",
+        lambda r: asked.append(r.post_data_json) if r.url.endswith("/v1/quotes/batch") else None,
+    )
     page.goto(
         f"{base_url}/checkout?model=tickets&option=priority&to=channel#key={keys[0]['quote']}"
     )
     page.wait_for_selector("#shipping[aria-busy=false]")
+    # What the page does not know stays unknown: a tester's shop had its other features pinned
+    # to their first values (its slowest carrier for every option, a day too long).
+    assert asked and all(
+        set(item["features"]) == {"priority", "channel"} for item in asked[0]["items"]
+    ), asked
     assert "model=tickets" in page.url and "key=" not in page.url
     shown = page.eval_on_selector_all(".option", "els => els.map(e => e.dataset.service)")
     assert sorted(shown) == sorted(tickets_model.categories_["priority"]), shown

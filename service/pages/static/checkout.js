@@ -3,15 +3,14 @@
 import { api, browserTimeZone, formatWindow, money, setupKey } from "./api.js";
 
 // Which model to quote and which of its features are the shipping option and the destination,
-// from the address: /checkout?model=shop&option=shipping&to=country. The demo's deliveries
-// model by default; a shop's own model gets one option per value it learnt.
+// from the address: /checkout?model=shop&option=shipping&to=country. Without them: the first
+// delivery model served, its first segment column as the option, and a feature named like a
+// destination (country, region, zone). A shop's own model gets one option per value it learnt.
 const params = new URLSearchParams(location.search);
-const MODEL = params.get("model") || "deliveries";
-const OPTION = params.get("option") || "service";
-const DESTINATION = params.get("to") || "region";
 const key = setupKey();
 const $ = (id) => document.getElementById(id);
-let fixed = {}; // the other categorical features, at their first value
+let MODEL, OPTION, DESTINATION;
+let known = {}; // what the shop knows of this cart beyond option and destination
 
 function locale() {
   return $("locale").value || navigator.language;
@@ -21,21 +20,45 @@ function zone() {
   return $("timezone").value.trim() || browserTimeZone();
 }
 
+async function chooseModel() {
+  if (params.get("model")) return api(key(), "GET", `/v1/models/${encodeURIComponent(params.get("model"))}`);
+  const { models } = await api(key(), "GET", "/v1/models");
+  const model = models.find((m) => m.kind === "delivery") || models[0];
+  if (!model) throw new Error("no model is served");
+  return model;
+}
+
+// The cart's own facts (the shop's carrier, the parcel's weight: the table's data-features),
+// then the address's (&carrier=PostNL&weight_kg=2.5), each only where the model has that
+// feature. Any other is left unknown, which the engine answers from what it knows: pinning it
+// to the model's first value gave a tester's shop its slowest carrier for every option, a day
+// too long.
+function cartFacts(features) {
+  const given = { ...JSON.parse($("cart").dataset.features || "{}"), ...Object.fromEntries(params) };
+  const facts = {};
+  for (const f of features) {
+    if (f.name in given && ![OPTION, DESTINATION].includes(f.name)) {
+      facts[f.name] = f.kind === "numeric" ? Number(given[f.name]) : String(given[f.name]);
+    }
+  }
+  return facts;
+}
+
 async function start() {
   try {
-    const model = await api(key(), "GET", `/v1/models/${MODEL}`);
+    const model = await chooseModel();
+    MODEL = model.name;
+    const categorical = model.features.filter((f) => f.kind === "categorical");
+    const named = (pattern) => categorical.find((f) => pattern.test(f.name));
+    OPTION = params.get("option") || model.segments[0] || (categorical[0] || {}).name;
+    DESTINATION = params.get("to") || (named(/country|region|destination|zone/i) || {}).name;
     const features = Object.fromEntries(model.features.map((f) => [f.name, f]));
     const regions = features[DESTINATION] ? features[DESTINATION].values : [];
     $("region").replaceChildren(...regions.map((r) => new Option(r, r)));
     const offered = features[OPTION] ? features[OPTION].values : [];
     const shown = [...document.querySelectorAll("#shipping .option")].map((o) => o.dataset.service);
     if (offered.length && !shown.every((s) => offered.includes(s))) showOptions(offered);
-    fixed = Object.fromEntries(
-      model.features
-        .filter((f) => f.kind === "categorical" && f.values.length && ![OPTION, DESTINATION].includes(f.name))
-        .map((f) => [f.name, f.values[0]]),
-    );
-    if (features.weight_kg) fixed.weight_kg = 1.2;
+    known = cartFacts(model.features);
     $("timezone").placeholder = browserTimeZone();
     $("shipping-error").hidden = true;
     await quoteOptions();
@@ -50,7 +73,7 @@ async function quoteOptions() {
     model: MODEL,
     id: option.dataset.service,
     features: {
-      ...fixed,
+      ...known,
       [OPTION]: option.dataset.service,
       ...(regionsShown() ? { [DESTINATION]: $("region").value } : {}),
     },
