@@ -146,7 +146,10 @@ def test_a_restarted_service_remembers_what_outcomes_taught_it(
     judged = [ticket(i, days_ago=40, took_hours=1) for i in range(30)]
     judged += [ticket(100 + i, days_ago=40, took_hours=None) for i in range(10)]
     pending = [ticket(200 + i, days_ago=0.01, took_hours=None) for i in range(5)]
-    report = {"items": judged + pending}
+    # Looked at once: a report without its time is looked at when it arrives, and open items
+    # looked at again later (inside the tickets' business hours) are news, not duplicates.
+    looked = pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=1)
+    report = {"items": judged + pending, "observed_at": looked.isoformat()}
 
     def online_state(app) -> dict:
         return app.state.service.store.get("tickets").model.online_.to_dict()
