@@ -9,7 +9,14 @@ import pytest
 from eta.backtest import run_backtest
 from eta.calendar import Clock
 from eta.data import END, FINISHED, HOURS, START, History, load_history
-from eta.evaluation import on_time_estimate, promise_metrics
+from eta.evaluation import (
+    kept_probability,
+    known_outcomes,
+    on_time_by_segment,
+    on_time_estimate,
+    promise_metrics,
+    with_unknowns_estimated,
+)
 from eta.feedback import OutcomeFeed
 from eta.spec import CalendarSpec, DatasetSpec, FeatureSpec
 
@@ -135,6 +142,26 @@ def test_outcomes_not_yet_known_bound_the_on_time_rate() -> None:
     assert metrics["items"] == 2 and metrics["not_yet_known"] == 2
     assert metrics["on_time_rate"] == 0.5
     assert (metrics["on_time_rate_at_least"], metrics["on_time_rate_at_most"]) == (0.25, 0.75)
+
+
+def test_a_segment_whose_slow_items_are_still_open_is_judged_with_them() -> None:
+    """A city's housing agency, twice as slow since the month before, had 1,051 items
+    finished, every one on time, and 1,209 still open: the backtest named it at 100%."""
+    promise = np.full(800, 10.0)
+    hours = np.r_[np.full(200, 1.0), np.full(200, 8.0), np.full(360, 5.0), np.full(40, 15.0)]
+    finished = np.r_[np.ones(200, bool), np.zeros(200, bool), np.ones(400, bool)]
+    segment = np.r_[np.full(400, "housing"), np.full(400, "parks")]
+    items = pd.DataFrame({HOURS: hours, FINISHED: finished, "segment": segment})
+    known = promise_metrics(known_outcomes(items, promise), promise, segment, 0.9)
+    assert (known["worst_segment"], known["worst_segment_on_time_rate"]) == ("parks", 0.9)
+    # Nothing finished between 80% and 100% of its promise: the open housing items are late.
+    judged = with_unknowns_estimated(known, items, promise, 0.9)
+    assert judged["worst_segment"] == "housing" and judged["worst_segment_items"] == 400
+    assert judged["worst_segment_on_time_rate"] == pytest.approx(0.5)
+    kept = kept_probability(items[HOURS], items[FINISHED], promise)
+    table = on_time_by_segment(known_outcomes(items, promise), promise, segment, kept)
+    assert table.loc["housing", "on_time_rate_known"] == 1.0
+    assert table.index[0] == "housing"
 
 
 def test_a_test_start_before_enough_history_says_to_choose_a_later_one(tickets_history) -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from eta.data import FINISHED, HOURS, START, History, seen_at
 from eta.evaluation import (
+    kept_probability,
     known_outcomes,
     on_time_by_segment,
     promise_metrics,
@@ -116,9 +117,13 @@ def run_backtest(
         mode="replay" if replay else "static", quoted=len(items), train_rows=model.info_["rows"]
     )
     quotes["actual_hours"] = actual_hours
-    by_segment = on_time_by_segment(
-        actual_hours, quotes["promise_hours"].to_numpy(float), items["segment"].to_numpy()
+    # Each segment's rate counts in its unknown outcomes too, as the overall rate does.
+    kept = (
+        kept_probability(items[HOURS], items[FINISHED], promise)
+        if metrics["not_yet_known"]
+        else None
     )
+    by_segment = on_time_by_segment(actual_hours, promise, items["segment"].to_numpy(), kept)
     return BacktestResult(metrics, quotes.reset_index(drop=True), model, by_segment)
 
 

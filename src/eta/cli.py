@@ -539,10 +539,15 @@ def _print_segments(by_segment: pd.DataFrame) -> None:
     shown = by_segment.head(SEGMENTS_SHOWN)
     more = len(by_segment) - len(shown)
     title = "on time by segment" + (f", worst {len(shown)} of {len(by_segment)}" if more else "")
-    table = Table("segment", "judged", "on time", "not yet known", title=title)
+    estimated = "on_time_rate_known" in shown  # the unknown outcomes counted in
+    rates = ["on time (estimated)", "of those known"] if estimated else ["on time"]
+    table = Table("segment", "judged", "not yet known", *rates, title=title)
     for row in shown.itertuples():
-        rate = "–" if pd.isna(row.on_time_rate) else f"{row.on_time_rate:.1%}"
-        table.add_row(str(row.Index), f"{row.items:,}", rate, f"{row.not_yet_known:,}")
+        said = [
+            "–" if pd.isna(rate) else f"{rate:.1%}"
+            for rate in [row.on_time_rate, *([row.on_time_rate_known] if estimated else [])]
+        ]
+        table.add_row(str(row.Index), f"{row.items:,}", f"{row.not_yet_known:,}", *said)
     console.print(table)
 
 

@@ -97,12 +97,28 @@ def with_unknowns_estimated(
     """``metrics`` of :func:`promise_metrics` with ``on_time_rate`` (and ``gap``) counting in
     the ``items`` still open within their promise (:func:`on_time_estimate`), and the rate over
     known outcomes beside it as ``on_time_rate_known``: the same names in backtests and
-    retraining runs (a backtest logged the rate over known outcomes as ``on_time_rate``)."""
+    retraining runs (a backtest logged the rate over known outcomes as ``on_time_rate``).
+
+    The worst segment is judged alike, over its items known and not: a city's housing agency,
+    twice as slow since the month before, had 1,051 items finished, every one on time, and
+    1,209 still open; the backtest named it as its best segment, at 100%, where 79% were kept."""
     metrics = metrics | {"on_time_rate_known": metrics["on_time_rate"]}
     if not metrics["not_yet_known"]:
         return metrics
-    estimate = on_time_estimate(items[HOURS], items[FINISHED], promise_hours)
-    return metrics | {"on_time_rate": estimate, "gap": estimate - confidence}
+    kept = kept_probability(items[HOURS], items[FINISHED], promise_hours)
+    estimate = float(np.nanmean(kept)) if (~np.isnan(kept)).any() else float("nan")
+    actual = known_outcomes(items, promise_hours)
+    table = on_time_by_segment(actual, promise_hours, items["segment"].to_numpy(), kept)
+    quoted = table["items"] + table["not_yet_known"]
+    big = table.loc[quoted >= MIN_SEGMENT_ITEMS, "on_time_rate"].dropna()
+    worst = big.idxmin() if len(big) else None
+    return metrics | {
+        "on_time_rate": estimate,
+        "gap": estimate - confidence,
+        "worst_segment": worst,
+        "worst_segment_on_time_rate": None if worst is None else float(big[worst]),
+        "worst_segment_items": None if worst is None else int(quoted[worst]),
+    }
 
 
 def promise_metrics(
@@ -153,27 +169,34 @@ def promise_metrics(
 
 
 def on_time_by_segment(
-    actual_hours: np.ndarray, promise_hours: np.ndarray, segments: np.ndarray
+    actual_hours: np.ndarray,
+    promise_hours: np.ndarray,
+    segments: np.ndarray,
+    kept: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per segment, worst first: items with a known outcome, their on-time rate, and items
-    whose outcome is not known yet (see :func:`promise_metrics`)."""
+    whose outcome is not known yet (see :func:`promise_metrics`). Given each promise's chance
+    of being kept (:func:`kept_probability`), the rate counts in the unknown outcomes as
+    estimated, and the rate over known outcomes is ``on_time_rate_known``."""
     actual = np.asarray(actual_hours, float)
     promise = np.asarray(promise_hours, float)
     quoted = ~np.isnan(promise)
     known = quoted & ~np.isnan(actual)
-    table = (
-        pd.DataFrame(
-            {
-                "items": known,
-                "kept": known & (actual <= promise),
-                "not_yet_known": quoted & ~known,
-            }
-        )
-        .groupby(np.asarray(segments, dtype=object))
-        .sum()
-    )
+    columns = {
+        "items": known,
+        "kept": known & (actual <= promise),
+        "not_yet_known": quoted & ~known,
+    }
+    if kept is not None:
+        columns["estimated"] = np.where(quoted, np.nan_to_num(np.asarray(kept, float)), 0.0)
+    table = pd.DataFrame(columns).groupby(np.asarray(segments, dtype=object)).sum()
     table = table[table["items"] + table["not_yet_known"] > 0]
     table.insert(1, "on_time_rate", table.pop("kept") / table["items"].where(table["items"] > 0))
+    if kept is not None:
+        table.insert(2, "on_time_rate_known", table.pop("on_time_rate"))
+        table.insert(
+            1, "on_time_rate", table.pop("estimated") / (table["items"] + table["not_yet_known"])
+        )
     table.index.name = "segment"
     return table.sort_values(["on_time_rate", "items"], ascending=[True, False])
 
