@@ -15,6 +15,7 @@ from eta.data import START, load_history
 from eta.model import EtaModel
 from eta.quote import DETAIL_COLUMNS, QUOTE_COLUMNS, prepare_items, quote_items, write_quotes
 from eta.rounding import in_business_hours
+from eta.spec import WEEKDAYS, CalendarSpec, DatasetSpec, FeatureSpec
 from eta.tables import read_table
 
 
@@ -472,6 +473,17 @@ def test_finished_rows_and_starts_a_lifetime_ahead_are_errors_not_overdue_promis
     assert errors[3] == "column 'created_at': starts more than 100,000 hours after now"
 
 
+def test_a_finish_before_the_start_is_an_error_not_an_open_item(tickets_model, tickets_sim) -> None:
+    """A city's request closed the day before it was created was quoted as open, silently."""
+    raw = tickets_sim.history.head(2).copy().astype({"created_at": str, "resolved_at": str})
+    created = pd.Timestamp(raw.loc[0, "created_at"])
+    raw["resolved_at"] = [str(created - pd.Timedelta(days=1)), None]
+    _, errors = prepare_items(raw, tickets_model.spec)
+    assert errors[0].startswith("column 'resolved_at': the finish (")
+    assert "is before the start" in errors[0]
+    assert errors[1] == ""
+
+
 def test_a_finish_that_cannot_be_read_is_an_error_and_a_no_date_one_is_open(
     tickets_model, tickets_sim
 ) -> None:
@@ -515,3 +527,59 @@ def test_items_are_read_with_the_specs_timestamp_format(tickets_model, tickets_s
     pd.testing.assert_series_equal(
         items[START].dt.floor("s"), local.dt.floor("s").dt.tz_convert("UTC"), check_names=False
     )
+
+
+def _grocery(slipped: int) -> tuple[EtaModel, pd.Timestamp]:
+    """Six months of a grocery open 07:00-23:00 every day, on a wall clock: orders placed while
+    it is open and picked and delivered in about half an hour, but ``slipped`` of them placed
+    just after closing (as a clock change slips a generator's local times); and its export."""
+    rng = np.random.default_rng(7)
+    n, tz = 20_000, "Europe/Berlin"
+    calendar = CalendarSpec(days=tuple(WEEKDAYS), hours=("07:00", "23:00"))
+    spec = DatasetSpec(
+        name="grocery", kind="delivery", id="id", start="placed", end="delivered",
+        timezone=tz, clock="wall", calendar=calendar, features=FeatureSpec(numeric=["items"]),
+        rounding="minute",
+    )  # fmt: skip
+    day = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 181, n), unit="D")
+    hour = rng.uniform(7, 22.5, n)
+    hour[:slipped] = rng.uniform(23.05, 23.5, slipped)
+    placed = (day + pd.to_timedelta(hour, unit="h")).tz_localize(tz, nonexistent="shift_forward")
+    items = rng.integers(1, 30, n)
+    minutes = 20 * (1 + 0.02 * items) * rng.lognormal(0, 0.3, n)
+    delivered = placed + pd.to_timedelta(minutes, unit="min")
+    frame = pd.DataFrame({"id": np.arange(n).astype(str), "placed": placed, "items": items})
+    frame["delivered"] = delivered
+    export = pd.Timestamp("2025-07-01", tz=tz)
+    return EtaModel(spec).fit(load_history(frame.sort_values("placed"), spec, as_of=export)), export
+
+
+@pytest.mark.parametrize("slipped", [0, 12])
+def test_an_order_placed_while_closed_is_promised_from_the_opening(slipped: int) -> None:
+    """A grocery whose history never waited for its 07:00 opening promised an order placed at
+    02:00 "by 2:46 AM": the trees read an hour no order started at as the nearest they knew.
+    Twelve orders slipped past closing made the wait an input and changed nothing. Such an
+    order's clock starts at the opening, and the customer hears why."""
+    model, export = _grocery(slipped)
+    assert "hours_until_open" not in model.inputs_
+    day = export + pd.Timedelta(days=2)
+    placed = [day + pd.Timedelta(hours=h) for h in (2, 6.5, 23.5, 12)]
+    raw = pd.DataFrame({"id": list("ABCD"), "placed": placed, "items": 10, "delivered": None})
+    now = export + pd.Timedelta(days=1)
+    quotes = quote_items(model, prepare_items(raw, model.spec)[0], now=now)
+    opening = day + pd.Timedelta(hours=7)
+    promise = quotes["promise_at"]
+    midday = promise[3] - placed[3]
+    for k, next_opening in enumerate([opening, opening, opening + pd.Timedelta(days=1)]):
+        # Quoted as an order placed at the opening is, whose hour and day differ from noon's.
+        assert 0.7 < (promise[k] - next_opening) / midday < 1.4, (k, promise[k], midday)
+        assert quotes["risk_codes"][k].startswith("outside_hours")
+        notes = quotes["risk_notes"][k]
+        assert "clock starts" in notes[0]["agent_text"], notes
+    assert "outside_hours" not in quotes["risk_codes"][3]
+    assert quotes["earliest_at"][0] >= opening
+
+
+def test_a_history_in_which_enough_items_wait_learns_the_wait() -> None:
+    model, _ = _grocery(slipped=200)
+    assert "hours_until_open" in model.inputs_

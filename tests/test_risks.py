@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,22 @@ def test_a_backlog_far_above_the_segments_usual_level_is_busier_than_usual(
     assert note["agent_text"].startswith("Busier than usual: open items in this segment: ")
 
 
+def test_a_busy_record_is_not_said_of_items_long_after_it_ended(tickets_model, items) -> None:
+    """A model trained in December's peak told June's shoppers that the carrier had more
+    parcels than usual: its record's last weeks, which a forecast fades to, were the peak."""
+    events = tickets_model.events_
+    median, p90 = tickets_model.usual_.level(items["segment"].astype(str).to_numpy(), "backlog")
+    busy = tickets_model.features(items)
+    busy["backlog"] = np.maximum(p90, 2 * median) * 3 + 10
+    said = {}
+    for fades in (0.5, 2.0):
+        start = pd.Timestamp(events.known_until + int(fades * events.fade), tz="UTC")
+        later = items.assign(**{START: start})
+        quotes = quote_items(tickets_model, later, features=busy)
+        said[fades] = quotes["risk_codes"].str.contains("busier_than_usual").mean()
+    assert said == {0.5: 1.0, 2.0: 0.0}
+
+
 def test_peak_weeks_are_learned_from_earlier_years() -> None:
     usual = _usual_of(synthetic.tickets(14_000, seed=3, start="2023-01-01", days=730))
     weeks = set(usual.peak_weeks)
@@ -72,7 +89,7 @@ def _usual_of(sim: synthetic.SyntheticHistory) -> Usual:
 def test_a_window_meeting_a_peak_week_is_peak_season(tickets_model, tickets_sim) -> None:
     model = copy.copy(tickets_model)
     model.usual_ = Usual(tickets_model.usual_.load, {50: {"slower": 1.3, "busier": 1.6}})
-    raw = tickets_sim.history.iloc[[0, 1]].copy()
+    raw = tickets_sim.history.iloc[[0, 1]].drop(columns="resolved_at")
     raw["created_at"] = pd.to_datetime(["2025-07-08 10:00", "2025-12-09 10:00"]).tz_localize(
         "Europe/Sarajevo"
     )
@@ -93,7 +110,7 @@ def test_a_peak_learned_from_slowness_alone_is_not_called_the_busiest_time(
     the fall in volume said with one sign ('-28%', not '-+28%')."""
     model = copy.copy(tickets_model)
     model.usual_ = Usual(tickets_model.usual_.load, {50: {"slower": 1.22, "busier": 0.72}})
-    raw = tickets_sim.history.iloc[[1]].copy()
+    raw = tickets_sim.history.iloc[[1]].drop(columns="resolved_at")
     raw["created_at"] = pd.Timestamp("2025-12-09 10:00", tz="Europe/Sarajevo")
     quote = quote_items(model, prepare_items(raw, model.spec)[0], locale=locale).iloc[0]
     note = notes_of(quote)["peak_season"]
@@ -253,10 +270,35 @@ def test_an_item_open_longer_than_any_finish_is_thin_history(tickets_model, tick
     assert quotes["escalate"].iloc[1]
 
 
+def test_a_promise_beyond_every_finish_is_said_with_a_note_not_refused(
+    tickets_model, tickets_sim, monkeypatch
+) -> None:
+    """A city's park requests, with a tail wide enough to reach decades, crashed the quote of
+    every row of the file ("hours are too large to add to an instant"); its building
+    inspections were promised for 2034 in an 18-month history, without a word to the agent."""
+    predict = EtaModel.predict
+
+    def wider(model, items, features=None):
+        predictive = predict(model, items, features)
+        return replace(predictive, location=predictive.location + 2 * np.arange(len(items)))
+
+    monkeypatch.setattr(EtaModel, "predict", wider)
+    raw = tickets_sim.history.iloc[[10] * 8].drop(columns="resolved_at")
+    quotes = quote_items(tickets_model, prepare_items(raw, tickets_model.spec)[0])
+    longest = tickets_model.info_["longest_finish_hours"]
+    beyond = quotes["promise_hours"].to_numpy() > longest
+    assert beyond[-1] and not beyond[0]  # the last lies decades away, the first as usual
+    assert quotes["promise_at"].iloc[-1] - quotes["promise_at"].iloc[0] > pd.Timedelta(days=7300)
+    for (_, quote), far in zip(quotes.iterrows(), beyond, strict=True):
+        note = notes_of(quote).get("thin_history")
+        said = note is not None and "Promised later than any item" in note["agent_text"]
+        assert said == far, (quote["promise_hours"], note)
+
+
 def test_an_item_quoted_before_it_starts_has_its_window_open_at_the_start(
     tickets_model, tickets_sim
 ) -> None:
-    raw = tickets_sim.history.iloc[[10]].copy()
+    raw = tickets_sim.history.iloc[[10]].drop(columns="resolved_at")
     raw["created_at"] = pd.Timestamp("2025-04-29T09:00", tz="Europe/Sarajevo")
     items = prepare_items(raw, tickets_model.spec)[0]
     ahead = quote_items(tickets_model, items, now=pd.Timestamp("2025-01-01T00:00", tz="UTC"))

@@ -357,11 +357,21 @@ class Clock:
         if self.kind == "business":
             return np.where(self._utc_ns(start) == NAT, np.nan, 0.0)
         begin = self._utc_ns(self.effective_start(start))
+        return np.where(begin == NAT, np.nan, (self._opening(begin) - begin) / NS_PER_HOUR)
+
+    def next_open(self, start: Instants) -> pd.DatetimeIndex:
+        """The first instant at or after each start, after the cut-off rule, at which the
+        calendar is open: the start itself inside opening hours. ``NaT`` stays ``NaT``."""
+        return _utc_index(self._opening(self._utc_ns(self.effective_start(start))))
+
+    def _opening(self, begin: np.ndarray) -> np.ndarray:
+        """:meth:`next_open` of UTC nanoseconds already past the cut-off rule."""
         missing = begin == NAT
         # The earliest instant at which one nanosecond of working time has passed, less that
         # nanosecond: the next opening, or the start itself inside opening hours.
         opening = self._add_business(begin, np.ones_like(begin), missing) - 1
-        return np.where(missing, np.nan, (opening - begin) / NS_PER_HOUR)
+        opening[missing] = NAT
+        return opening
 
     def cutoffs(self, start: Instants) -> np.ndarray:
         """The cut-off instant (UTC nanoseconds) of each start's working day: said in the

@@ -389,6 +389,11 @@ class Speaker:
         agent = lang.text("risk.after_cutoff.agent", started=started, begin=begin, cutoff=cutoff)
         return self._kind("risk.after_cutoff.customer", cutoff=cutoff), agent
 
+    def _outside_hours(self, facts: dict, row: int) -> tuple[str, str]:
+        started, begin = self.exact(facts["started"]), self.exact(facts["begin"])
+        agent = self.language.text("risk.outside_hours.agent", started=started, begin=begin)
+        return self._kind("risk.outside_hours.customer"), agent
+
     def _peak_season(self, facts: dict, row: int) -> tuple[str, str]:
         lang = self.language
         agent = lang.text(
@@ -454,10 +459,13 @@ class Speaker:
         if facts.get("outlived") is not None:
             longest = self.duration(round(facts["outlived"]))
             parts.append(lang.text("risk.thin_history.agent_outlived", longest=longest))
+        if facts.get("far") is not None:
+            longest = self.duration(round(facts["far"]))
+            parts.append(lang.text("risk.thin_history.agent_far", longest=longest))
         if facts.get("short") is not None:
             share = lang.percent(facts["short"], "#,##0%")
             parts.append(lang.text("risk.thin_history.agent_short", share=share))
-        if facts.get("short") is not None or facts.get("outlived") is not None:
+        if any(facts.get(k) is not None for k in ("short", "outlived", "far")):
             # Not "extra time allowed": the promise is more likely short than padded.
             return self._kind("risk.thin_history.customer_short"), " ".join(parts)
         # "We have seen few like this one, so this time is less certain": not "so we have

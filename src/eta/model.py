@@ -30,7 +30,7 @@ import pandas as pd
 
 from eta import __version__, allowance
 from eta.allowance import RoundingAllowance
-from eta.calendar import NAT, NS_PER_DAY, Clock, utc_nanoseconds
+from eta.calendar import NAT, NS_PER_DAY, Clock, Instants, utc_nanoseconds
 from eta.calibration import AHEAD, MIN_SEGMENT_ITEMS, MondrianCalibration, Scores, own_segments
 from eta.censoring import effective_sample_size, ipcw_weights, still_running_share
 from eta.data import (
@@ -74,6 +74,10 @@ BLANKED_SHARE = 0.2
 (see :meth:`EtaModel._blanked`)."""
 MIN_FINISHED = 50
 """Finished items a history needs before a model can learn from it."""
+MIN_WAITING = 50
+"""Items of a history that wait for its calendar to open before the wait is an input: as many
+as a leaf of the trees holds (:attr:`Settings.min_child_samples`), the fewest a split on it
+could learn from."""
 UNKNOWN = "\x00unknown"
 """A category value no history holds: what a blanked training copy has instead of its own."""
 AHEAD_LAGS = pd.Timedelta(days=28)
@@ -461,6 +465,20 @@ class EtaModel:
         items = items.assign(**changed)
         items[SEGMENT] = pd.array(segment_values(items, self.spec), dtype="string")
         return items
+
+    def begins(self, start: Instants) -> pd.DatetimeIndex:
+        """When each item's clock starts: after the calendar's cut-off rule and, on a wall
+        clock whose history never waited for the calendar to open, at its next opening.
+
+        Such a model never saw what a closed night does to a duration, and its trees read an
+        hour no item started at as the nearest they know: a grocery open 07:00-23:00 promised
+        an order placed at 02:00 "by 2:46 AM", when nobody would pick it before 07:00. Where
+        some item of the history waits, the wait is an input (:data:`eta.features.WAIT`) and
+        its durations hold it."""
+        self._check_fitted()
+        if self.clock_.kind == "business" or WAIT in self.inputs_:
+            return self.clock_.effective_start(start)
+        return self.clock_.next_open(start)
 
     def predict(self, items: pd.DataFrame, features: Features | None = None) -> Predictive:
         """Each item's calibrated finish-time distribution (see :class:`Predictive`)."""
@@ -917,12 +935,15 @@ def _pace(
 def learnt_inputs(features: pd.DataFrame, training_starts: pd.Series) -> list[str]:
     """The feature columns quantile models learn from, given when their training items
     started: all, but the day of the year only once those span :data:`SEASONAL_SPAN`, and the
-    wait for the calendar to open only where some item of the history waits (a wall clock
-    with closed hours): elsewhere it is 0 for every item and would tell the trees nothing."""
+    wait for the calendar to open only where :data:`MIN_WAITING` items of the history or more
+    wait (a wall clock with closed hours). Elsewhere it is 0 for (nearly) every item and tells
+    the trees nothing: a grocery's twelve orders shifted past closing by a clock change turned
+    it on, and its order placed at 02:00 was still promised "by 2:46 AM". Without it, an item
+    that waits is quoted from the opening (:meth:`EtaModel.begins`)."""
     inputs = model_inputs(features)
     if not training_starts.max() - training_starts.min() >= SEASONAL_SPAN:  # NaT when empty
         inputs.remove(SEASON)
-    if not np.nanmax(features[WAIT].to_numpy(float), initial=0.0) > 0:
+    if not np.count_nonzero(features[WAIT].to_numpy(float) > 0) >= MIN_WAITING:
         inputs.remove(WAIT)
     return inputs
 

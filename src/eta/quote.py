@@ -77,6 +77,10 @@ of ``{code, severity, customer_text, agent_text}``."""
 MAX_ELAPSED_HOURS = 100_000.0
 """Longest an item may have been in progress (~11 years of wall time): beyond it the start or
 the ``elapsed`` value is wrong, and the row gets an error instead of a promise decades away."""
+LONGEST_PROMISE = 2 * MAX_ELAPSED_HOURS
+"""Clock hours past its start beyond which no promise is said: far past anything a history can
+speak for (such a promise carries a note that none of its finishes came near), and still inside
+what a calendar can count on a business clock (a century of working hours)."""
 PROMISED = "promised_at"
 """Optional item column: the promise the item was given earlier (judges whether it is overdue)."""
 REQUOTE_COLUMNS = ("elapsed", PROMISED)
@@ -276,7 +280,13 @@ def _answer(
     spec, clock = model.spec, model.clock_
     n = len(items)
     start = utc_nanoseconds(items[START])
-    begin = clock.effective_start(utc_instants(start))
+    begin = model.begins(utc_instants(start))
+    # An item that waits for an opening the model never saw anyone wait for is asked about as
+    # if it had started then; the customer is still told of it from its true start.
+    opened = utc_nanoseconds(begin) > start
+    if opened.any():  # or moved by the cut-off rule, which the model learnt
+        cut = clock.effective_start(utc_instants(start[opened]))
+        opened[opened] = utc_nanoseconds(begin)[opened] > utc_nanoseconds(cut)
     elapsed = np.full(n, np.nan)
     if "elapsed" in items:
         elapsed = items["elapsed"].to_numpy(float)
@@ -286,10 +296,13 @@ def _answer(
         elapsed = np.where(np.isnan(elapsed) & (since > 0), since, elapsed)
     in_progress = np.nan_to_num(elapsed) > 0
 
+    asked = items
     if features is None:  # items from outside, not the history the model learnt from
-        items = model.spelled_as_learnt(items)
-        features = model._inputs(items)
-    predictive = model.predict(items, features)
+        items = asked = model.spelled_as_learnt(items)
+        if opened.any():
+            asked = items.assign(**{START: items[START].mask(opened, begin)})
+        features = model._inputs(asked)
+    predictive = model.predict(asked, features)
     if offsets is None and online:
         offsets = model.online_.offsets(predictive.segment, predictive.groups)
     # A promise is quoted at the level whose promises, once rounded, keep the confidence. Not
@@ -307,6 +320,10 @@ def _answer(
     follow = np.minimum((0.5 + confidence) / 2, level)
     grid = np.column_stack([np.full(n, 1.0 - confidence), median, follow, level])
     hours = predictive.hours(grid, elapsed, offsets, model.online_.confidence)
+    # A tail wide enough to reach decades (a park's plumbing request, 165 days open, promised
+    # 68 years out) is said, with a note that no finish in the history reached it, not refused:
+    # its 594,587 hours crashed the quote of every row of the file.
+    hours, fresh = np.minimum(hours, LONGEST_PROMISE), np.minimum(fresh, LONGEST_PROMISE)
 
     instants = _add_hours(clock, begin, np.column_stack([hours, fresh[:, 1]]))
     # Told how long the item has run, and when: what is left runs from now, whatever the start
@@ -353,7 +370,7 @@ def _answer(
     promised = utc_instants(promised_at)
     facts = risks.QuoteFacts(
         items, features, predictive, begin, utc_instants(reference), utc_instants(promise_exact),
-        elapsed, promised, promised_hours, fresh[:, [0, 2]],
+        elapsed, promised, promised_hours, fresh[:, [0, 2]], promise_hours=hours[:, 3],
     )  # fmt: skip
     findings = risks.assess(model, facts)
     # Overdue is the only high-severity finding: ranked first wherever it is found.
@@ -576,6 +593,15 @@ def _check_finishes(
     why = unread_times(written.mask(no_date), finish, written_as).to_numpy(object)
     bad = (why != "") & (error == "")
     error[bad] = f"column '{spec.end}': " + why[bad] + " (leave the cell empty for one still open)"
+    # Finished before it started: the row is wrong, not open (a city's request closed the day
+    # before it was created was quoted as open, without a word).
+    ended = utc_nanoseconds(finish)
+    backwards = finish.notna().to_numpy(bool) & (ended < utc_nanoseconds(start)) & (error == "")
+    error[backwards] = [
+        f"column '{spec.end}': the finish ({text}) is before the start; only open items are "
+        "quoted (leave the cell empty for one still open)"
+        for text in written.astype("string").to_numpy(object)[backwards]
+    ]
     if now is None:
         return
     done = (utc_nanoseconds(finish) <= _utc_value(now)) & finish.notna().to_numpy(bool)

@@ -56,6 +56,7 @@ CODES = (
     "overdue",
     "holiday_in_window",
     "after_cutoff",
+    "outside_hours",
     "peak_season",
     "busier_than_usual",
     "recent_promises_missed",
@@ -132,6 +133,8 @@ class QuoteFacts:
     start when it is later (an item quoted before it starts)."""
     last_day: np.ndarray | None = None
     """Local date of the promise: the window's last day."""
+    promise_hours: np.ndarray | None = None
+    """The promise in clock hours from the effective start, before rounding."""
 
     @functools.cached_property
     def start(self) -> np.ndarray:
@@ -245,6 +248,21 @@ def _after_cutoff(model: EtaModel, f: QuoteFacts):
         yield row, _finding("after_cutoff", **facts)
 
 
+def _outside_hours(model: EtaModel, f: QuoteFacts):
+    """Quoted before its clock starts because the calendar is closed, on a model that starts
+    such items' clocks at the opening (:meth:`eta.model.EtaModel.begins`): the promise is
+    later than the history's durations say, and the customer should hear why."""
+    late = f.reference.asi8 < f.begin.asi8
+    if not late.any():
+        return
+    late[late] = f.begin.asi8[late] > model.clock_.effective_start(utc_instants(f.start[late])).asi8
+    rows = np.flatnonzero(late)
+    for row, started_at, begins_at in zip(
+        rows.tolist(), f.start[rows].tolist(), f.begin.asi8[rows].tolist(), strict=True
+    ):
+        yield row, _finding("outside_hours", started=started_at, begin=begins_at)
+
+
 def _peak_season(model: EtaModel, f: QuoteFacts):
     usual = model.usual_
     hit = usual.in_peak(f.first_day, f.last_day)
@@ -259,7 +277,16 @@ def _peak_season(model: EtaModel, f: QuoteFacts):
 
 
 def _busier(model: EtaModel, f: QuoteFacts):
+    """A backlog or intake well above the usual one: said of items that start while the
+    model's record of recent history still speaks for the present, up to one fade time after it
+    ended (:func:`eta.features.recent_history`). Later, the forecast is the record's last weeks,
+    which say where things stood, not how busy it is then: a model trained in December's peak
+    told shoppers in June that the carrier had more parcels than usual."""
     usual = model.usual_
+    events = model.events_
+    recent = (f.start - events.known_until) <= events.fade  # ns; a record without end: inf
+    if not recent.any():
+        return
     segments = f.segment
     best_ratio = np.zeros(len(segments))
     best = np.full(len(segments), -1)  # which measure, by position in `measures`
@@ -274,7 +301,7 @@ def _busier(model: EtaModel, f: QuoteFacts):
         value = np.asarray(f.features[name], dtype=float)
         median, p90 = usual.level(keys, name)
         ratio = value / np.maximum(median, 1.0)
-        busy = (value > p90) & (ratio >= BUSY_RATIO) & (ratio > best_ratio)
+        busy = recent & (value > p90) & (ratio >= BUSY_RATIO) & (ratio > best_ratio)
         best = np.where(busy, len(values), best)
         best_ratio = np.where(busy, ratio, best_ratio)
         values.append(value)
@@ -367,10 +394,15 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     # promise is the tail model's alone (a tester's parcel, 507 days in transit where the
     # longest delivery took 21, was told it would most likely arrive on a Monday in January).
     longest = getattr(model, "info_", {}).get("longest_finish_hours")  # none in older models
-    outlived = np.zeros(len(tags), dtype=bool)
+    outlived = far = np.zeros(len(tags), dtype=bool)
     if longest:
         outlived = np.nan_to_num(np.asarray(f.elapsed, dtype=float)) > longest
-    for row in np.flatnonzero(fell_back | unseen | not_given | ~np.isnan(short) | outlived):
+        # Promised later than any item of the history took: a tail model's word alone (a
+        # city's building inspections, in an 18-month history, were promised for 2034).
+        if f.promise_hours is not None:
+            far = ~outlived & (np.asarray(f.promise_hours, dtype=float) > longest)
+    thin = fell_back | unseen | not_given | ~np.isnan(short) | outlived | far
+    for row in np.flatnonzero(thin):
         group = wider[row].partition(":")[2] if fell_back[row] else None
         yield (
             row,
@@ -383,6 +415,7 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
                 own_median=bool(own_median[row]),
                 short=None if np.isnan(short[row]) else round(float(short[row]), 2),
                 outlived=float(longest) if outlived[row] else None,
+                far=float(longest) if far[row] else None,
             ),
         )
 
@@ -462,6 +495,7 @@ _DETECTORS = (
     _overdue,
     _holidays,
     _after_cutoff,
+    _outside_hours,
     _peak_season,
     _busier,
     _recent_misses,
