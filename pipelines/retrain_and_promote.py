@@ -26,6 +26,7 @@ import typer
 
 from eta.cli import (
     DataOption,
+    MaxRejectedOption,
     QuarantineOption,
     SpecOption,
     friendly_errors,
@@ -55,6 +56,7 @@ def main(
     holdout_days: Annotated[float, typer.Option(help="Days of starts to compare on.")] = 28.0,
     tolerance: Annotated[float, typer.Option(help="Allowed |on-time - target|.")] = 0.02,
     quarantine: QuarantineOption = None,
+    max_rejected: MaxRejectedOption = 0.05,
 ) -> None:
     """Retrain, compare with @champion, register, promote when better."""
     from rich.console import Console
@@ -73,7 +75,7 @@ def main(
     console = Console()
     dataset = DatasetSpec.from_yaml(spec)
     check_store()
-    history = load_checked_history(data, dataset, as_of, quarantine)
+    history = load_checked_history(data, dataset, as_of, quarantine, max_rejected)
     model_name = name or dataset.name
     with console.status(f"retraining {model_name} on {len(history.frame):,} rows"):
         result = retrain_and_promote(

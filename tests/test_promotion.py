@@ -198,6 +198,29 @@ def test_the_pipeline_answers_bad_input_with_one_line_and_status_2(tmp_path: Pat
         assert done.returncode == 2 and says in done.stderr, done.stderr
 
 
+def test_the_pipeline_takes_the_max_rejected_its_error_names(
+    tickets_sim, tmp_path: Path, monkeypatch
+) -> None:
+    """An export appended to itself was refused "…or allow more with --max-rejected", and the
+    retrain pipeline then said "No such option"."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("ETA_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    script = Path(__file__).parents[1] / "pipelines" / "retrain_and_promote.py"
+    (tmp_path / "spec.yaml").write_text(tickets_sim.spec.to_yaml())
+    head = tickets_sim.history.head(30)
+    pd.concat([head, head]).to_csv(tmp_path / "twice.csv", index=False)
+    args = [sys.executable, str(script), "--spec", str(tmp_path / "spec.yaml")]
+    args += ["--data", str(tmp_path / "twice.csv"), "--out", str(tmp_path / "out")]
+    refused = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert "--max-rejected" in refused.stderr, refused.stderr
+    allowed = subprocess.run([*args, "--max-rejected", "0.6"], capture_output=True, text=True)
+    # Read past the duplicates, it stops at what thirty items cannot do: learn.
+    assert "No such option" not in allowed.stderr and "--max-rejected" not in allowed.stderr
+    assert "finished" in allowed.stderr, allowed.stderr
+
+
 def test_the_pipelines_run_end_to_end_with_a_local_as_of(
     tickets_sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
