@@ -31,6 +31,7 @@ from eta.cli import (
     SpecOption,
     friendly_errors,
     load_checked_history,
+    said_store,
 )
 from eta.promotion import Gate, retrain_and_promote
 from eta.spec import DatasetSpec
@@ -74,7 +75,7 @@ def main(
         )
     console = Console()
     dataset = DatasetSpec.from_yaml(spec)
-    check_store()
+    said_store(check_store())
     history = load_checked_history(data, dataset, as_of, quarantine, max_rejected)
     model_name = name or dataset.name
     with console.status(f"retraining {model_name} on {len(history.frame):,} rows"):

@@ -239,6 +239,19 @@ def test_a_tracking_store_that_cannot_be_used_stops_before_training_with_status_
     assert not out.exists()  # said before training, not after
 
 
+def test_a_new_tracking_store_is_said_once(tmp_path: Path, monkeypatch) -> None:
+    """A mistyped file name ('stroe.db') started an empty registry, and the retrain promoted
+    its first candidate "there is no champion yet", without a word."""
+    from eta.settings import get_settings
+    from eta.tracking import check_store
+
+    monkeypatch.setenv("ETA_TRACKING_URI", f"sqlite:///{tmp_path / 'stroe.db'}")
+    get_settings.cache_clear()
+    first, again = check_store(), check_store()
+    assert first is not None and f"a new MLflow store was made at {tmp_path / 'stroe.db'}" in first
+    assert again is None
+
+
 def test_backtest_refuses_an_output_it_cannot_write_before_training(workspace: Path) -> None:
     period = ["--test-start", "2025-11-01", "--test-end", "2025-12-01"]
     result = backtest(workspace, "history.csv", *period, "--out", workspace / "bt.json")

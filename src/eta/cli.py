@@ -152,7 +152,7 @@ def train(
     from eta.tracking import check_store, data_params, log_run
 
     dataset = DatasetSpec.from_yaml(spec)
-    check_store()
+    said_store(check_store())
     history = load_checked_history(data, dataset, as_of, quarantine, max_rejected)
     with console.status(f"training {dataset.name} on {len(history.frame):,} rows"):
         model = EtaModel(dataset).fit(history)
@@ -401,7 +401,7 @@ def backtest(
     if out is not None:
         table_path(out)  # before minutes of training, not after
     dataset = DatasetSpec.from_yaml(spec)
-    check_store()
+    said_store(check_store())
     history = load_checked_history(data, dataset, as_of, quarantine, max_rejected)
     start = option_timestamp(test_start, "test-start", dataset.timezone)
     end = option_timestamp(test_end, "test-end", dataset.timezone)
@@ -549,6 +549,12 @@ def _print_segments(by_segment: pd.DataFrame) -> None:
         ]
         table.add_row(str(row.Index), f"{row.items:,}", f"{row.not_yet_known:,}", *said)
     console.print(table)
+
+
+def said_store(note: str | None) -> None:
+    """Say :func:`eta.tracking.check_store`'s note, if any, where warnings go."""
+    if note:
+        err_console.print(f"[yellow]{note}[/]", highlight=False)
 
 
 REJECTED_KINDS_SHOWN = 6

@@ -265,10 +265,22 @@ class TrackingError(RuntimeError):
     """The MLflow tracking store cannot be reached or written (not the data's fault)."""
 
 
-def check_store() -> None:
+def check_store() -> str | None:
     """Reach the tracking store now, before minutes of training: a server that was down hung
-    a run for four minutes of retries after training, then ended it with a traceback."""
+    a run for four minutes of retries after training, then ended it with a traceback.
+
+    Returns a note when this made a new local store, none being at its path: a team's first
+    run, or a mistyped file name (a tester's 'stroe.db' started an empty registry, and the
+    first candidate was promoted "there is no champion yet", without a word)."""
+    store = local_store(get_settings().tracking_uri)
+    new = store is not None and not store.exists()
     _mlflow()
+    if new and store.exists():
+        return (
+            f"a new MLflow store was made at {store}: none was there (if you meant an existing "
+            "one, correct ETA_TRACKING_URI; a new store has no champion)"
+        )
+    return None
 
 
 def _mlflow():
