@@ -341,6 +341,23 @@ def test_a_change_of_promise_level_is_refused_before_anything_is_registered(
     assert [str(v.version) for v in versions] == ["1"]
 
 
+def test_a_candidate_compared_with_its_own_champion_says_the_holdout_cannot_tell(
+    tickets_history: History,
+) -> None:
+    """A monthly retrain after a promotion trains its shadow on the champion's own history
+    (the holdout starts at the champion's cut-off): the two tied on every item, and the report
+    said "not tighter"."""
+    cutoff = tickets_history.as_of - pd.Timedelta(days=25)
+    champion = EtaModel(tickets_history.spec).fit(seen_at(tickets_history, cutoff))
+    comparison = compare(EtaModel(tickets_history.spec), tickets_history, champion)
+    assert comparison.holdout.start == pd.Timestamp(champion.as_of_)
+    assert comparison.tighter.by == 0 and comparison.tighter.standard_error == 0
+    [reason] = comparison.reasons
+    assert not comparison.promote
+    assert "promised exactly what the champion did: this holdout cannot tell them apart" in reason
+    assert "the 25 days since is untested" in reason
+
+
 def test_a_candidate_spec_with_fewer_features_is_not_told_the_export_lacks_them(
     tickets_model: EtaModel, tickets_sim
 ) -> None:

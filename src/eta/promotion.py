@@ -329,6 +329,23 @@ def check_champion_reads(
         )
 
 
+def _same_as_the_champion(holdout: Holdout, as_of: pd.Timestamp) -> str:
+    """Why a candidate whose shadow promised exactly what the champion did is not promoted.
+
+    The shadow learns what was known when the holdout began, which is never before the
+    champion's cut-off; a retrain the month after a promotion trains it on the champion's own
+    history, and the two tie on every item. A tester's monthly loop read "not tighter" and
+    could not tell that the gate had compared the champion with itself."""
+    days = (as_of - holdout.start) / pd.Timedelta(days=1)
+    return (
+        f"the candidate's shadow, trained on what was known on {holdout.start:%Y-%m-%d} (the "
+        "champion's own cut-off), promised exactly what the champion did: this holdout cannot "
+        f"tell them apart, and what the candidate learnt from the {days:.0f} days since is "
+        "untested; a retrain on a later export, whose holdout starts after that cut-off, can "
+        "judge it"
+    )
+
+
 def _hours_counted(spec: DatasetSpec) -> tuple:
     """What sets how a spec counts an item's hours: wall time alike in every zone and calendar;
     business time by the calendar's hours and holidays in its zone."""
@@ -414,6 +431,8 @@ def compare(
     promote, reasons = gate.decide(
         metrics["candidate"], metrics.get("champion"), spec.confidence, tighter
     )
+    if champion is not None and np.array_equal(*promises.values(), equal_nan=True):
+        reasons = [_same_as_the_champion(holdout, pd.Timestamp(history.as_of))]
     quotes = pd.DataFrame(
         {
             "start": items[START].to_numpy(),
