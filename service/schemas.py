@@ -102,6 +102,18 @@ Instant = Annotated[
 """An ISO-8601 instant between 2000 and 2100; without an offset, the model's local time."""
 
 
+def _id_text(value: Any) -> Any:
+    """A whole number as its digits: an order number is often one in JSON (a tester's shop sent
+    ``"id": 123`` and was refused "Input should be a valid string")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+ItemId = Annotated[str, BeforeValidator(_id_text), Field(max_length=200)]
+"""An item's id: text, or a whole number read as its digits."""
+
+
 class _Schema(BaseModel):
     """Attribute docstrings become field descriptions in the OpenAPI docs."""
 
@@ -115,8 +127,8 @@ class QuoteRequest(_Schema):
 
     model: Annotated[str, Field(min_length=1, max_length=100, examples=["deliveries"])]
     """The model to quote with (``GET /v1/models`` lists them)."""
-    id: Annotated[str | None, Field(max_length=200)] = None
-    """Your id for the item (ticket or order number), echoed in the quote."""
+    id: ItemId | None = None
+    """Your id for the item (ticket or order number), echoed in the quote as text."""
     features: Annotated[
         dict[str, FeatureValue],
         Field(max_length=100, examples=[{"service": "standard", "carrier": "DHL"}]),
@@ -292,7 +304,7 @@ class OutcomeItem(_Schema):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     model: Annotated[str, Field(min_length=1, max_length=100)]
-    id: Annotated[str, Field(min_length=1, max_length=200)]
+    id: Annotated[ItemId, Field(min_length=1)]
     """The item's id: reports are idempotent on it (a repeat with nothing new changes nothing,
     and counts as a duplicate)."""
     features: Annotated[dict[str, FeatureValue], Field(max_length=100)] = {}

@@ -317,3 +317,13 @@ def test_huge_infinite_and_nan_numbers_are_read_as_eta_quote_reads_them(
     nan = quote(client, headers, features={**PARCEL, "weight_kg": "NaN"}, started_at=start)
     unknown = quote(client, headers, features={**PARCEL, "weight_kg": None}, started_at=start)
     assert nan.json()["promise_at"] == unknown.json()["promise_at"]
+
+
+def test_an_order_number_sent_as_a_number_is_its_id(client: TestClient, headers: dict) -> None:
+    """A shop sent ``"id": 123`` and was refused: "Input should be a valid string"."""
+    response = quote(client, headers, id=123, features=PARCEL)
+    assert response.status_code == 200, response.json()
+    assert response.json()["id"] == "123"
+    for not_an_id in (True, 1.5):
+        refused = quote(client, headers, id=not_an_id, features=PARCEL)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "id"
