@@ -863,6 +863,19 @@ def test_kinds_of_rejection_leave_out_values_but_name_the_delimiter(tmp_path: Pa
     assert "queue_open: not a number: '…'" in kinds
 
 
+def test_kinds_of_rejection_read_an_apostrophe_as_one() -> None:
+    """"the spec's timestamp_format '%m/%d/%Y'" was summed up as "the spec'…'%m/%d/%Y"."""
+    reason = (
+        "unparseable timestamp '13/45/2025 09:00:00 AM': neither the spec's timestamp_format "
+        "'%m/%d/%Y %I:%M:%S %p' nor ISO-8601"
+    )
+    rejected = pd.DataFrame({"column": ["Created Date"] * 2, "reason": [reason, reason]})
+    assert rejected_kinds(rejected).to_dict() == {
+        "Created Date: unparseable timestamp '…': neither the spec's timestamp_format '…' nor "
+        "ISO-8601": 2
+    }
+
+
 def test_the_quarantine_of_an_excel_export_is_written_as_the_export_is(tmp_path: Path) -> None:
     """A ';' export with a byte order mark (Excel's, in locales with a decimal comma) had its
     rejected rows written with commas and without the mark: Excel opened it as one column."""

@@ -588,8 +588,9 @@ def describe_rejected(rejected: pd.DataFrame, source: str) -> list[str]:
     return [f"{places[r.row]}, column '{r.column}': {r.reason}" for r in rejected.itertuples()]
 
 
-_QUOTED_VALUE = r"'(?!(?:[,;|]|\\t)')[^']*'"
-"""A value a rejection's reason quotes, not a delimiter (:data:`~eta.tables.DELIMITERS`)."""
+_QUOTED_VALUE = r"(?<![A-Za-z])'(?!(?:[,;|]|\\t)')[^']*'"
+"""A value a rejection's reason quotes, not a delimiter (:data:`~eta.tables.DELIMITERS`), nor
+from an apostrophe ("the spec's timestamp_format '%m/%d/%Y'" read "the spec'…'%m/%d/%Y")."""
 
 
 def rejected_kinds(rejected: pd.DataFrame) -> pd.Series:
