@@ -864,7 +864,7 @@ def test_kinds_of_rejection_leave_out_values_but_name_the_delimiter(tmp_path: Pa
 
 
 def test_kinds_of_rejection_read_an_apostrophe_as_one() -> None:
-    """"the spec's timestamp_format '%m/%d/%Y'" was summed up as "the spec'…'%m/%d/%Y"."""
+    """ "the spec's timestamp_format '%m/%d/%Y'" was summed up as "the spec'…'%m/%d/%Y"."""
     reason = (
         "unparseable timestamp '13/45/2025 09:00:00 AM': neither the spec's timestamp_format "
         "'%m/%d/%Y %I:%M:%S %p' nor ISO-8601"

@@ -417,7 +417,7 @@ def test_every_holiday_before_the_promise_is_said_by_its_date() -> None:
     )
     assert customer(dt.date(2025, 9, 30)).startswith("Tomorrow is a public holiday")
     assert customer(dt.date(2025, 12, 25), dt.date(2025, 12, 26), dt.date(2026, 1, 1)) == (
-        "Thursday, December 25 (Christmas Day), Friday, December 26 (Second Day of Christmas), "
-        "and Thursday, January 1, 2026 (New Year's Day) are public holidays, so it may take the "
-        "full time."
-    )
+        "Thursday, December 25, 2025 (Christmas Day), Friday, December 26, 2025 (Second Day of "
+        "Christmas), and Thursday, January 1, 2026 (New Year's Day) are public holidays, so it "
+        "may take the full time."
+    )  # one said with its year, all are

@@ -329,6 +329,23 @@ def test_a_holiday_is_named_only_before_a_promise_weeks_away_not_months(
     assert any(named.values()) and not all(named.values()), named  # both kinds were asked
 
 
+def test_holidays_named_together_all_say_their_year_if_one_does(tickets_model) -> None:
+    """ "Thursday, January 1 (New Year's Day) and Monday, January 19, 2026 (Martin Luther King
+    Jr. Day)" read as two years."""
+    import datetime as dt
+
+    from eta import messages
+
+    reference = pd.DatetimeIndex([pd.Timestamp("2025-12-20T10:00", tz="UTC")])
+    speaker = messages.Speaker(language("en"), tickets_model.spec, "Europe/Sarajevo", reference)
+    days = (dt.date(2026, 1, 1), dt.date(2026, 2, 2))  # 12 and 44 days ahead, the next year
+    customer, agent = speaker._holiday_in_window({"days": days, "names": ("A", "B")}, 0)
+    assert "January 1, 2026" in customer and "February 2, 2026" in customer, customer
+    assert "January 1, 2026" in agent and "February 2, 2026" in agent, agent
+    near = speaker._holiday_in_window({"days": days[:1], "names": ("A",)}, 0)
+    assert "2026" not in near[0]  # alone, twelve days ahead, it needs none
+
+
 def test_drivers_are_named_to_customers_only_in_the_specs_words(tickets_model, items) -> None:
     english = quote_items(tickets_model, items)
     persian = quote_items(tickets_model, items, locale="fa")

@@ -235,12 +235,13 @@ class Speaker:
         number = day.toordinal() - _EPOCH_ORDINAL
         return self._moment("day", int(number - self._reference_day[row]), number, 0)
 
-    def dated(self, day: dt.date, row: int) -> str:
+    def dated(self, day: dt.date, row: int, year: bool | None = None) -> str:
         """A day said with its date, and with its year when far from row ``row``'s reference
-        ('Thursday, December 25', 'Thursday, December 25, 2031')."""
+        ('Thursday, December 25', 'Thursday, December 25, 2031'), or as ``year`` says."""
         number = day.toordinal() - _EPOCH_ORDINAL
-        far = bool(_needs_year(number, number - int(self._reference_day[row])))
-        return self._moment("day", _DATED_FAR if far else _DATED, number, 0)
+        if year is None:
+            year = bool(_needs_year(number, number - int(self._reference_day[row])))
+        return self._moment("day", _DATED_FAR if year else _DATED, number, 0)
 
     def _moment(self, style: str, relation: int, day: int, minute: int) -> str:
         key = (
@@ -360,7 +361,11 @@ class Speaker:
         over Christmas and New Year named only its first holiday of four."""
         lang, codes = self.language, self.spec.calendar.holidays
         names = [holiday_name(codes, day, lang.code) for day in facts["days"]]
-        days = [self._holiday_day(day, row) for day in facts["days"]]
+        # One needs its year, all say it: "Thursday, January 1 (New Year's Day) and Monday,
+        # January 19, 2026" read as two years.
+        numbers = np.array([day.toordinal() - _EPOCH_ORDINAL for day in facts["days"]])
+        year = bool(_needs_year(numbers, numbers - int(self._reference_day[row])).any())
+        days = [self._holiday_day(day, row, year) for day in facts["days"]]
         if len(days) > 1:
             pairs = zip(days, names, strict=True)
             listed = [f"{day} ({name})" if name else day for day, name in pairs]
@@ -371,16 +376,17 @@ class Speaker:
             customer = lang.text("risk.holiday_in_window.customer_unnamed", day=days[0])
         listed = lang.join(
             [
-                f"{self.dated(d, row)} ({name or default})"
+                f"{self.dated(d, row, year)} ({name or default})"
                 for d, name, default in zip(facts["days"], names, facts["names"], strict=True)
             ]
         )
         return customer, lang.text("risk.holiday_in_window.agent", holidays=listed)
 
-    def _holiday_day(self, day: dt.date, row: int) -> str:
-        """A holiday today or tomorrow by that word, any other by its date."""
+    def _holiday_day(self, day: dt.date, row: int, year: bool) -> str:
+        """A holiday today or tomorrow by that word, any other by its date (with its year, if
+        ``year``)."""
         away = day.toordinal() - _EPOCH_ORDINAL - int(self._reference_day[row])
-        return self.day(day, row) if 0 <= away < len(_NEAR) else self.dated(day, row)
+        return self.day(day, row) if 0 <= away < len(_NEAR) else self.dated(day, row, year)
 
     def _after_cutoff(self, facts: dict, row: int) -> tuple[str, str]:
         lang = self.language
