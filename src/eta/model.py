@@ -476,9 +476,16 @@ class EtaModel:
         some item of the history waits, the wait is an input (:data:`eta.features.WAIT`) and
         its durations hold it."""
         self._check_fitted()
-        if self.clock_.kind == "business" or WAIT in self.inputs_:
+        if not self.waits_for_opening:
             return self.clock_.effective_start(start)
         return self.clock_.next_open(start)
+
+    @property
+    def waits_for_opening(self) -> bool:
+        """Whether an item's clock starts at the calendar's next opening (:meth:`begins`): on a
+        wall clock whose history never waited for it. A business clock does not run while
+        closed, and a learnt wait is in the durations."""
+        return self.clock_.kind == "wall" and WAIT not in self.inputs_
 
     def predict(self, items: pd.DataFrame, features: Features | None = None) -> Predictive:
         """Each item's calibrated finish-time distribution (see :class:`Predictive`)."""

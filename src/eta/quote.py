@@ -283,7 +283,7 @@ def _answer(
     begin = model.begins(utc_instants(start))
     # An item that waits for an opening the model never saw anyone wait for is asked about as
     # if it had started then; the customer is still told of it from its true start.
-    opened = utc_nanoseconds(begin) > start
+    opened = (utc_nanoseconds(begin) > start) & model.waits_for_opening
     if opened.any():  # or moved by the cut-off rule, which the model learnt
         cut = clock.effective_start(utc_instants(start[opened]))
         opened[opened] = utc_nanoseconds(begin)[opened] > utc_nanoseconds(cut)

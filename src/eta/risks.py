@@ -252,7 +252,7 @@ def _outside_hours(model: EtaModel, f: QuoteFacts):
     """Quoted before its clock starts because the calendar is closed, on a model that starts
     such items' clocks at the opening (:meth:`eta.model.EtaModel.begins`): the promise is
     later than the history's durations say, and the customer should hear why."""
-    late = f.reference.asi8 < f.begin.asi8
+    late = (f.reference.asi8 < f.begin.asi8) & model.waits_for_opening
     if not late.any():
         return
     late[late] = f.begin.asi8[late] > model.clock_.effective_start(utc_instants(f.start[late])).asi8
