@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from eta.calendar import Clock
 from eta.data import (
     DUPLICATE,
     MISSING,
@@ -20,6 +21,7 @@ from eta.data import (
     seen_at,
 )
 from eta.doubts import doubts
+from eta.spec import WEEKDAYS, CalendarSpec, DatasetSpec, FeatureSpec
 from eta.synthetic import load_spec, tickets
 from eta.tables import DataError, read_table, record_lines
 from eta.timestamps import parse_timestamps
@@ -890,3 +892,31 @@ def test_the_quarantine_of_an_excel_export_is_written_as_the_export_is(tmp_path:
     plain = write(tmp_path, [*GOOD, "T99,not a time,,high,billing,email,3"])
     load_history(plain, SPEC, max_rejected=0.5)
     assert (tmp_path / "history.rejected.csv").read_text().startswith("file,row,column,reason")
+
+
+def test_a_segment_finishing_only_in_office_hours_on_a_round_the_clock_calendar_is_named() -> None:
+    """A city's requests under one round-the-clock spec: the housing department finished only
+    on weekdays, 09:00-17:00, and its promises fell "by Sunday at 4:00 AM"; nothing said so.
+    Items finishing at any hour are not named."""
+    rng = np.random.default_rng(5)
+    n, tz = 3_000, "America/New_York"
+    spec = DatasetSpec(
+        name="city", kind="resolution", start="opened", end="closed", timezone=tz, clock="wall",
+        calendar=CalendarSpec(days=tuple(WEEKDAYS)), segments=["agency"],
+        features=FeatureSpec(categorical=["agency"]),
+    )  # fmt: skip
+    opened = pd.Timestamp("2025-01-06", tz=tz) + pd.to_timedelta(rng.uniform(0, 300, n), "D")
+    agency = rng.choice(["police", "housing"], n)
+    police = opened + pd.to_timedelta(rng.uniform(1, 6, n), "h")
+    office = Clock(CalendarSpec(hours=("09:00", "17:00")), tz, "business")
+    housing = office.add_hours(opened, rng.uniform(2, 60, n)).tz_convert(tz)
+    closed = np.where(agency == "police", police, housing)
+    frame = pd.DataFrame({"opened": opened, "closed": closed, "agency": agency})
+    said = doubts(load_history(frame, spec), as_of_given=False)
+    [doubt] = [d for d in said if "hours of the week" in d]
+    assert doubt.startswith("items of agency=housing (") and "95% of their finishes" in doubt
+    assert "police" not in doubt and "a spec of their own" in doubt
+    frame["agency"] = "police"
+    frame["closed"] = police
+    said = doubts(load_history(frame, spec), as_of_given=False)
+    assert not [d for d in said if "hours of the week" in d], said

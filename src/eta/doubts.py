@@ -44,6 +44,10 @@ OUTSIDE_HOURS_FINISHES = 0.5
 share of its finishes while the calendar is closed is worked outside its hours: a business clock
 does not count that work, and a wall-clock history is not worked only in its hours."""
 
+FEW_HOURS_OF_THE_WEEK = 0.5
+"""Items whose finishes (:data:`WORKING_HOURS_FINISHES` of them) fall in at most this share of
+the week's 168 hours are worked in hours of their own (see :func:`_hours_of_their_own`)."""
+
 ROUNDING_HOURS = {"date": 24.0, "day": 24.0, "hour": 1.0}
 """About how much a promise can be pushed later by each ``rounding`` of the spec."""
 COARSE_ROUNDING = 4.0
@@ -181,6 +185,8 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
             f"hours, so their work outside them counts as none and their promises run to its "
             f"opening: {_OWN_SPEC} (or 'clock: wall')"
         )
+    if (own := _hours_of_their_own(history)) is not None:
+        said.append(own)
     if (coarse := _coarse_rounding(history)) is not None:
         said.append(coarse)
     if finished.any():
@@ -340,6 +346,61 @@ def _worked_outside_hours(
             said.append(f"{column}={value} ({share:.0%} of their finishes)")
         apart |= np.isin(values, worked.index.to_numpy())
     return (f"items of {', '.join(said)}", apart) if said else (None, None)
+
+
+def _hours_of_their_own(history: History) -> str | None:
+    """Items that finish only in a few hours of the week (:data:`WORKING_HOURS_FINISHES` of
+    their finishes in at most :data:`FEW_HOURS_OF_THE_WEEK` of its hours), on a calendar open
+    most of the time: all of them, or each value of a segment column with
+    :data:`MIN_ROWS_TO_DOUBT` finishes or more. ``None`` when there are none.
+
+    A city's service requests under one round-the-clock spec: the police's finished at any
+    hour, the housing and building departments' only on weekdays, 09:00-17:00. Their promises
+    fell outside those hours three times in four ("by Sunday at 4:00 AM") and were 2.8-3.5 times
+    their true P90 for building inspections; a spec of their own with their office hours and
+    ``clock: business`` made those 2.0 times, and nothing had said so."""
+    spec, frame = history.spec, history.frame
+    finished = frame[FINISHED].to_numpy(bool)
+    if finished.sum() < MIN_ROWS_TO_DOUBT:
+        return None
+    business = Clock(spec.calendar, spec.timezone, "business")
+    first, last = frame[START].min(), frame.loc[finished, END].max()
+    wall_hours = (last - first) / pd.Timedelta(hours=1)
+    if float(business.hours_between([first], [last])[0]) / max(wall_hours, 1e-9) <= 0.5:
+        return None  # a calendar closed most of the time: _finishes_in_working_hours
+    local = frame.loc[finished, END].dt.tz_convert(spec.timezone)
+    hour = (local.dt.day_of_week * 24 + local.dt.hour).to_numpy()
+
+    def hours_needed(rows: np.ndarray) -> int:
+        """The fewest hours of the week that hold the share of these finishes."""
+        counts = np.sort(np.bincount(hour[rows], minlength=168))[::-1]
+        return int(np.searchsorted(np.cumsum(counts), WORKING_HOURS_FINISHES * rows.sum()) + 1)
+
+    few = FEW_HOURS_OF_THE_WEEK * 168
+    every = np.ones(len(hour), bool)
+    groups = [("finished items", every)] if hours_needed(every) <= few else []
+    for column in spec.segments if not groups else ():
+        values = frame.loc[finished, column].to_numpy()
+        for value in pd.unique(values):
+            rows = values == value
+            if rows.sum() >= MIN_ROWS_TO_DOUBT and (needed := hours_needed(rows)) <= few:
+                groups.append((f"{column}={value} ({needed} hours)", rows))
+    if not groups:
+        return None
+    if groups[0][1] is every:
+        needed = hours_needed(every)
+        return (
+            f"{WORKING_HOURS_FINISHES:.0%} of finished items finished in {needed} of the week's "
+            "168 hours, though the calendar is open most of the time; if the work is done only "
+            "then, give the calendar those hours and say 'clock: business' in the spec"
+        )
+    named = ", ".join(name for name, _ in groups)
+    return (
+        f"items of {named} finish in few hours of the week ({WORKING_HOURS_FINISHES:.0%} of "
+        "their finishes in the hours given, of its 168), though the calendar is open most of the "
+        "time; if they are worked only then, train them with a spec of their own that says "
+        "their hours and 'clock: business'"
+    )
 
 
 def _expected_open(durations: pd.Series, ages: pd.Series) -> float:
