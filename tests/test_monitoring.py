@@ -657,3 +657,29 @@ def test_an_open_item_last_seen_at_an_unreadable_time_is_quarantined_not_judged(
     assert "yesterday" in quarantined["reason"].iloc[0]
     report = promise_report(given, happened, AS_OF)
     assert report.overall["judged"] == 2 and report.overall["on_time_rate"] == 1.0
+
+
+def test_a_value_late_across_small_segments_is_alerted_on_its_own() -> None:
+    """A new product split over three plans, 14 promises in each, kept 28 of 42: no segment of
+    it was large enough to be alerted on, and the monitor said nothing."""
+    promise = pd.Timestamp("2026-02-01T10:00Z")
+    rows = []
+    for plan in ("free", "pro", "enterprise"):
+        for product, n, held in (("core", 400, 360), ("copilot", 14, 9 + (plan == "pro"))):
+            for j in range(n):
+                late = pd.Timedelta(hours=1) if j >= held else -pd.Timedelta(minutes=15)
+                rows.append((plan, product, promise + late))
+    plan, product, finish = map(list, zip(*rows, strict=True))
+    quotes, outcomes = frames(
+        [promise.isoformat()] * len(rows),
+        [t.isoformat() for t in finish],
+        [f"{a} / {b}" for a, b in zip(plan, product, strict=True)],
+    )
+    alone = promise_report(quotes, outcomes, AS_OF)
+    assert alone.alerts == []  # 9 or 10 of 14 is not far enough from 90% in each
+    outcomes = outcomes.assign(**{"value:plan": plan, "value:product": product})
+    outcomes["segment"] = quotes["segment"]
+    report = promise_report(quotes, outcomes, AS_OF)
+    [alert] = report.alerts
+    assert alert.startswith("product=copilot: 66.7% of 42 promises kept"), alert
+    assert "plan=free" in report.segments.index and "free / copilot" in report.segments.index
