@@ -146,7 +146,7 @@ class QuoteRequest(_Schema):
         None
     )
     """The customer's language for messages, e.g. ``es-ES`` (default: the model's). One
-    without a catalog (``de-DE``) is answered in English, and ``locale_note`` says so: a
+    without a catalog (``it-IT``) is answered in English, and ``locale_note`` says so: a
     checkout page should still show a window, not an error."""
     timezone: Annotated[str | None, Field(max_length=64)] = None
     """The customer's IANA time zone for messages, e.g. ``Europe/Berlin``."""

@@ -375,7 +375,7 @@ def test_quote_speaks_the_customers_language_and_time_zone(workspace: Path) -> N
     assert all(isinstance(n, list) for n in notes) and any(notes)
     unknown = run(
         "quote", "--model", workspace / "model", "--data", workspace / "items.csv",
-        "--out", workspace / "q_de.csv", "--locale", "de",
+        "--out", workspace / "q_it.csv", "--locale", "it",
     )  # fmt: skip
     assert unknown.exit_code == 0 and "answered in English" in unknown.output
     bad_zone = run(

@@ -78,7 +78,14 @@ def test_weekday_forms_and_date_format_are_usable(code) -> None:
         ("pt-BR", "pt_BR", "ltr", ""),
         ("es", "es", "ltr", ""),
         ("es-MX", "es_MX", "ltr", ""),
-        ("de", "en", "ltr", "locale 'de' is not available; answered in English"),
+        ("de", "de", "ltr", ""),
+        ("de-AT", "de_AT", "ltr", ""),
+        ("de_CH", "de_CH", "ltr", ""),
+        ("fr-FR", "fr_FR", "ltr", ""),
+        ("fr-BE", "fr_BE", "ltr", ""),
+        ("nl", "nl", "ltr", ""),
+        ("nl-BE", "nl_BE", "ltr", ""),
+        ("it-IT", "en", "ltr", "locale 'it-IT' is not available; answered in English"),
         ("klingon!", "en", "ltr", "locale 'klingon!' is not available; answered in English"),
     ],
 )
@@ -119,6 +126,13 @@ def test_the_evening_starts_where_the_language_says_it_does() -> None:
         )
 
     assert parts("es") == ["hoy por la tarde", "hoy por la tarde", "hoy por la noche"]
+    assert parts("de") == [
+        "heute im Laufe des Nachmittags",
+        "heute im Laufe des Abends",
+        "heute im Laufe des Abends",
+    ]
+    assert parts("fr") == ["aujourd'hui dans l'après-midi", *["aujourd'hui dans la soirée"] * 2]
+    assert parts("nl") == ["vandaag in de middag", "vandaag in de avond", "vandaag in de avond"]
     assert [p.split()[-1] for p in parts("en")] == ["afternoon", "evening", "evening"]
 
 
@@ -148,6 +162,22 @@ def test_the_small_hours_are_said_as_the_night_of_the_day_before() -> None:
         "сегодня ночью",
         "сегодня ночью",
         "завтра ночью",
+    ]
+    assert parts("de", wednesday_evening, night) == [
+        "heute Nacht",
+        "heute Nacht",
+        "morgen im Laufe der Nacht",
+        "am Samstag im Laufe der Nacht",
+    ]
+    assert parts("fr", wednesday_evening, night[1:]) == [
+        "cette nuit",
+        "demain dans la nuit",
+        "samedi dans la nuit",
+    ]
+    assert parts("nl", wednesday_evening, night[1:]) == [
+        "vannacht",
+        "morgen in de nacht",
+        "op zaterdag in de nacht",
     ]
 
 
@@ -194,6 +224,18 @@ DATED_CASES = {
     "es": (
         "Lo más probable es que su pedido llegue el viernes 11 de diciembre y, a más tardar, "
         "el jueves 17 de diciembre."
+    ),
+    "de": (
+        "Sie erhalten Ihr Paket voraussichtlich am Freitag, 11. Dezember, spätestens am "
+        "Donnerstag, 17. Dezember."
+    ),
+    "fr": (
+        "Votre colis arrivera très probablement le vendredi 11 décembre, et au plus tard le "
+        "jeudi 17 décembre."
+    ),
+    "nl": (
+        "Uw pakket wordt naar verwachting op vrijdag 11 december bezorgd, uiterlijk op "
+        "donderdag 17 december."
     ),
 }
 
@@ -310,6 +352,8 @@ def test_a_deadline_at_midnight_is_said_as_the_end_of_the_day_before(code: str) 
     assert said[3] != speaker.moments(ends, "by.day")[3]
     if code == "en":
         assert said[:3] == ["by Friday", "by the end of today", "by Monday, March 2"]
+    if code == "de":
+        assert said == ["am Freitag", "heute", "am Montag, 2. März", "am Freitag bis 23:00 Uhr"]
 
 
 @pytest.mark.parametrize(
@@ -339,11 +383,40 @@ def test_a_deadline_at_midnight_is_said_as_the_end_of_the_day_before(code: str) 
             "necesitarse todo el plazo.",
         ),
         ("es", "MX", dt.date(2026, 9, 16), "Día de la Independencia", None),
+        (
+            "de",
+            "DE",
+            dt.date(2026, 12, 25),
+            "Erster Weihnachtstag",
+            "Freitag, 25. Dezember ist ein Feiertag (Erster Weihnachtstag), daher kann es bis "
+            "zum zugesagten Termin dauern.",
+        ),
+        ("de", "AT", dt.date(2026, 10, 26), "Nationalfeiertag", None),
+        ("de", "CH", dt.date(2026, 8, 1), "Nationalfeiertag", None),
+        (
+            "fr",
+            "FR",
+            dt.date(2026, 7, 14),
+            "Fête nationale",
+            "Le mardi 14 juillet est un jour férié (Fête nationale), il faudra donc peut-être "
+            "tout le délai annoncé.",
+        ),
+        ("fr", "BE", dt.date(2026, 7, 21), "Fête nationale", None),
+        (
+            "nl",
+            "NL",
+            dt.date(2026, 4, 27),
+            "Koningsdag",
+            "Maandag 27 april is een feestdag (Koningsdag), dus mogelijk is de volledige termijn "
+            "nodig.",
+        ),
+        ("nl", "BE", dt.date(2026, 7, 21), "Nationale feestdag", None),
     ],
 )
-def test_holidays_are_named_in_portuguese_and_spanish(code, holidays, day, name, said) -> None:
-    """Brazilian and Spanish-speaking shoppers hear the holiday's name in their language (the
-    `holidays` package has pt_BR and es names), not 'Christmas Day'."""
+def test_holidays_are_named_in_the_customers_language(code, holidays, day, name, said) -> None:
+    """Brazilian, Spanish-, German-, French- and Dutch-speaking shoppers hear the holiday's name
+    in their language (the `holidays` package has pt_BR, es, de, fr and nl names), not
+    'Christmas Day'."""
     from eta.messages import holiday_name
     from eta.risks import Finding
     from eta.spec import DatasetSpec

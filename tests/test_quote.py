@@ -326,9 +326,9 @@ def test_each_quote_has_its_own_risk_notes(tickets_model, tickets_sim) -> None:
 
 def test_an_unknown_locale_falls_back_to_english_and_says_so(tickets_model, tickets_sim) -> None:
     items, _ = prepare_items(tickets_sim.history.iloc[:3], tickets_model.spec)
-    quotes = quote_items(tickets_model, items, locale="de-AT")
+    quotes = quote_items(tickets_model, items, locale="it-IT")
     assert (quotes["locale"] == "en").all()
-    assert (quotes["locale_note"] == "locale 'de-AT' is not available; answered in English").all()
+    assert (quotes["locale_note"] == "locale 'it-IT' is not available; answered in English").all()
     english = quote_items(tickets_model, items)
     assert quotes["customer_message"].tolist() == english["customer_message"].tolist()
     assert (english["locale_note"] == "").all()

@@ -215,6 +215,30 @@ def test_ticket_across_a_public_holiday_and_a_weekend(tickets) -> None:
             "todo el plazo. Este periodo incluye días en que nuestro equipo no trabaja (sábado y "
             "domingo). Le informaremos el martes a las 11:00 si para entonces no se ha resuelto.",
         ),
+        (
+            "de",
+            "Wir erledigen Ihre Anfrage voraussichtlich am Montag im Laufe des Nachmittags, "
+            "spätestens am Dienstag bis 17:00 Uhr. Morgen ist ein Feiertag, daher kann es bis zum "
+            "zugesagten Termin dauern. In diesen Zeitraum fallen Tage, an denen unser Team nicht "
+            "arbeitet (Samstag und Sonntag). Wir melden uns am Dienstag um 11:00 Uhr bei Ihnen, "
+            "falls Ihre Anfrage bis dahin nicht erledigt ist.",
+        ),
+        (
+            "fr_BE",
+            "Votre demande sera très probablement résolue lundi dans l'après-midi, et au plus "
+            "tard mardi à 17:00. Demain est un jour férié, il faudra donc peut-être tout le délai "
+            "annoncé. Cette période comprend des jours où notre équipe ne travaille pas (samedi "
+            "et dimanche). Nous reviendrons vers vous mardi à 11:00 si votre demande n'est pas "
+            "résolue d'ici là.",
+        ),
+        (
+            "nl",
+            "Uw verzoek is naar verwachting op maandag in de middag opgelost, uiterlijk op "
+            "dinsdag om 17:00 uur. Morgen is een feestdag, dus mogelijk is de volledige termijn "
+            "nodig. In deze periode vallen dagen waarop ons team niet werkt (zaterdag en zondag). "
+            "We nemen op dinsdag om 11:00 uur contact met u op als uw verzoek dan nog niet is "
+            "opgelost.",
+        ),
     ],
 )
 def test_the_same_ticket_in_each_language(tickets, locale, message) -> None:
@@ -225,9 +249,9 @@ def test_the_same_ticket_in_each_language(tickets, locale, message) -> None:
 
 
 def test_an_unknown_locale_is_answered_in_english_with_a_note(tickets) -> None:
-    q = quote(tickets, FRESH_TICKET, locale="de")
+    q = quote(tickets, FRESH_TICKET, locale="it")
     assert q["locale"] == "en"
-    assert q["locale_note"] == "locale 'de' is not available; answered in English"
+    assert q["locale_note"] == "locale 'it' is not available; answered in English"
     assert q["customer_message"].startswith("Most likely on Monday afternoon, and at the latest")
 
 
@@ -384,3 +408,68 @@ def test_a_delivery_window_said_in_the_shoppers_time_zone_and_language(deliverie
         "поэтому он будет отправлен в следующий рабочий день. Мы сообщим Вам новости в "
         "понедельник утром, если заказ к тому времени не будет доставлен."
     )
+
+
+# A parcel ordered on Tuesday 12 May 2026 at 10:00, before the 14:00 cut-off, in Berlin, Paris
+# and Amsterdam, each with its country's holidays: Thursday 14 May is Ascension Day in all three.
+# Tuesday 10-20 (10 h), Wednesday 08-20 (22 h), Thursday closed, Friday 08-20 (34 h):
+#   likely 12.5 h -> Wednesday 10:30 (tomorrow); 17.5 h -> Wednesday 15:30 -> follow-up 15:00;
+#   promise 22.5 h -> Friday 08:30 -> the date: Friday.
+ASCENSION = {
+    "de": (
+        "DE",
+        "Europe/Berlin",
+        "Sie erhalten Ihr Paket voraussichtlich morgen, spätestens am Freitag. "
+        "Donnerstag, 14. Mai ist ein Feiertag (Christi Himmelfahrt), daher kann es bis zum "
+        "zugesagten Termin dauern. "
+        "Wir informieren Sie morgen um 15:00 Uhr über den Stand, falls Ihr Paket bis dahin nicht "
+        "angekommen ist.",
+        "Feiertage vor dem zugesagten Termin: Donnerstag, 14. Mai (Christi Himmelfahrt).",
+        "Zusage (90%): Freitag, 15. Mai, 23:59; wahrscheinlich: Mittwoch, 13. Mai, 10:30; "
+        "frühestens: Dienstag, 12. Mai, 12:30; Rückmeldung: Mittwoch, 13. Mai, 15:00.",
+    ),
+    "fr": (
+        "FR",
+        "Europe/Paris",
+        "Votre colis arrivera très probablement demain, et au plus tard vendredi. "
+        "Le jeudi 14 mai est un jour férié (Ascension), il faudra donc peut-être tout le délai "
+        "annoncé. "
+        "Nous vous donnerons des nouvelles demain à 15:00 si votre colis n'est pas arrivé "
+        "d'ici là.",
+        "Jours fériés avant l'échéance\u00a0: le jeudi 14 mai (Ascension).",
+        "Échéance (90%)\u00a0: vendredi 15 mai, 23:59\u00a0; probable\u00a0: mercredi 13 mai, "
+        "10:30\u00a0; au plus tôt\u00a0: mardi 12 mai, 12:30\u00a0; relance\u00a0: mercredi "
+        "13 mai, 15:00.",
+    ),
+    "nl": (
+        "NL",
+        "Europe/Amsterdam",
+        "Uw pakket wordt naar verwachting morgen bezorgd, uiterlijk op vrijdag. "
+        "Donderdag 14 mei is een feestdag (Hemelvaartsdag), dus mogelijk is de volledige termijn "
+        "nodig. "
+        "We sturen u morgen om 15:00 uur een update als uw pakket dan nog niet is bezorgd.",
+        "Feestdagen vóór de toezegging: donderdag 14 mei (Hemelvaartsdag).",
+        "Toezegging (90%): vrijdag 15 mei, 23:59; waarschijnlijk: woensdag 13 mei, 10:30; "
+        "vroegst: dinsdag 12 mei, 12:30; opvolging: woensdag 13 mei, 15:00.",
+    ),
+}
+
+
+@pytest.mark.parametrize("locale", sorted(ASCENSION))
+def test_a_parcel_across_ascension_day_in_german_french_and_dutch(locale: str) -> None:
+    """A tester's Dutch shop found nl, de and fr answered in English with a locale_note: each
+    reads in its language, weekdays and months too, with the holiday named as its country does."""
+    country, zone, message, holiday, summary = ASCENSION[locale]
+    raw = {**DELIVERIES, "timezone": zone, "calendar": {**DELIVERIES["calendar"]}}
+    raw["calendar"]["holidays"] = country
+    q = quote(handmade_model(raw), "2026-05-12 10:00", locale=locale)
+    assert local(q["likely_at"], zone) == "Wed 2026-05-13 10:30"
+    assert local(q["follow_up_at"], zone) == "Wed 2026-05-13 15:00"
+    assert local(q["promise_at"], zone) == "Fri 2026-05-15 23:59"
+    assert (q["locale"], q["locale_note"], q["text_direction"]) == (locale, "", "ltr")
+    assert q["risk_codes"] == "holiday_in_window"
+    assert q["customer_message"] == message
+    assert message.endswith(q["follow_up_message"])
+    assert q["risk_notes"][0]["customer_text"] in message
+    assert q["risk_notes"][0]["agent_text"] == holiday
+    assert q["agent_summary"].startswith(summary)

@@ -288,8 +288,8 @@ def quote(
     locale: Annotated[
         str | None,
         typer.Option(
-            help="Customer's locale: en, bs, ru, fa, pt (pt_BR), es, with a region for dates "
-            "(en_GB); others fall back to English and say so in locale_note."
+            help="Customer's locale: en, bs, ru, fa, pt (pt_BR), es, de, fr, nl, with a region "
+            "for dates (en_GB, de_AT); others fall back to English and say so in locale_note."
         ),
     ] = None,
     timezone: Annotated[

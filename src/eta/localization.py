@@ -5,7 +5,7 @@ Babel's locale data is loaded once per process; dates and times are formatted on
 value), so quoting a single item in Persian costs what quoting it in English does.
 
 Catalogs are gettext PO files in ``eta/locales/`` (``en.po``, ``bs.po``, ``ru.po``, ``fa.po``,
-``pt.po`` for Brazilian Portuguese, ``es.po``):
+``pt.po`` for Brazilian Portuguese, ``es.po``, ``de.po``, ``fr.po``, ``nl.po``):
 each entry's ``msgctxt`` is a stable key (``risk.holiday_in_window.customer``), its ``msgid`` the
 English source text and its ``msgstr`` the translation (empty in ``en.po``). PO is what
 translators' tools (Poedit, Weblate) read, and Babel parses it without a compile step. A test
@@ -34,7 +34,7 @@ from babel.lists import format_list
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 
-LANGUAGES = ("en", "bs", "ru", "fa", "pt", "es")
+LANGUAGES = ("en", "bs", "ru", "fa", "pt", "es", "de", "fr", "nl")
 """Languages with a message catalog; any other locale is answered in English, with a note."""
 FALLBACK = "en"
 _DIGITS = {"arabext": "۰۱۲۳۴۵۶۷۸۹", "arab": "٠١٢٣٤٥٦٧٨٩"}
@@ -56,7 +56,7 @@ class Language:
 
     @property
     def code(self) -> str:
-        """The catalog language ('en', 'bs', 'ru', 'fa', 'pt', 'es')."""
+        """The catalog language ('en', 'bs', 'ru', 'fa', 'pt', 'es', 'de', 'fr', 'nl')."""
         return self.babel.language
 
     @property

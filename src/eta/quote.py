@@ -204,8 +204,8 @@ def quote_items(
     now : when the quote is given. Items that started earlier are in progress for the clock
         time since their effective start; an ``elapsed`` column (clock hours) does the same per
         item. Default: each item is quoted as it starts.
-    locale : the customer's language ('en', 'bs', 'ru', 'fa', 'pt', 'es', with or without a
-        territory); None is English, an unknown one English with a ``locale_note``.
+    locale : the customer's language ('en', 'bs', 'ru', 'fa', 'pt', 'es', 'de', 'fr', 'nl', with
+        or without a territory); None is English, an unknown one English with a ``locale_note``.
     timezone : IANA zone in which times are said (default: the spec's). The calendar stays the
         spec's: the team works its own hours wherever the customer is.
     features : precomputed model features (backtests pass those known at each start).

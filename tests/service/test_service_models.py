@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+import service.store
 from eta.model import EtaModel
 from service.engine import Engine, Options
 from service.schemas import QuoteRequest
@@ -157,15 +158,25 @@ def test_a_model_that_crashes_the_loader_does_not_take_a_good_one_down_with_it(
         assert after["deliveries"] == before["deliveries"] and after["tickets"] != before["tickets"]
 
 
-def test_golden_check_refuses_absurd_promises(tickets_model: EtaModel, tmp_path: Path) -> None:
+def test_golden_check_refuses_absurd_promises(
+    tickets_model: EtaModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     golden_check(tickets_model)
     broken = EtaModel.load(tickets_model.save(tmp_path / "m"))
     broken.online_.offset["likely|*"] = 5.0  # every time 150x longer: promises years away
     with pytest.raises(ModelRefused, match="out of range"):
         golden_check(broken)
-    broken.typical_spread_ = 80.0  # so far out that the engine cannot even place them
-    with pytest.raises(ModelRefused, match="could not be quoted"):
+    # Tails too long to place are said 200,000 clock hours out (eta.quote), still refused.
+    broken.typical_spread_ = 80.0
+    with pytest.raises(ModelRefused, match="out of range"):
         golden_check(broken)
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OverflowError("cannot place the promise")
+
+    monkeypatch.setattr(service.store, "quote_items", fail)  # a model that cannot be quoted
+    with pytest.raises(ModelRefused, match="could not be quoted"):
+        golden_check(tickets_model)
 
 
 def test_golden_check_takes_an_escalated_items_early_follow_up(
