@@ -158,6 +158,11 @@ def test_the_small_hours_are_said_as_the_night_of_the_day_before() -> None:
         "tonight",
         "this morning",
     ]
+    # A week or more away, with its date: "on Monday, December 28, in the night" read oddly.
+    assert parts("en", wednesday_evening, ["2025-07-15T02:00", "2025-07-14T15:00"]) == [
+        "on Monday night, July 14",
+        "on Monday, July 14, in the afternoon",
+    ]
     assert parts("ru", wednesday_evening, night[:3]) == [
         "сегодня ночью",
         "сегодня ночью",

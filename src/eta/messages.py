@@ -275,8 +275,8 @@ class Speaker:
             near = _NEAR[relation] if 0 <= relation < len(_NEAR) else None
             weekday = 0 < relation < WEEKDAY_DAYS
             pattern = f"{style}.{near or ('weekday' if weekday else 'date')}"
-            if pattern == "on.part.today" and int(self._part(minute)) == _NIGHT:
-                pattern = "on.part.tonight"  # "this night" is not said
+            if int(self._part(minute)) == _NIGHT and pattern in _AT_NIGHT:
+                pattern = _AT_NIGHT[pattern]  # "this night", "on Monday, December 28, in the night"
             sentinel = relation in (_DATED, _DATED_FAR)  # within the week, or said far
             far = relation == _DATED_FAR or (not sentinel and bool(_needs_year(day, relation)))
         weekday, weekday_on, date = self._day_words(day, far)
@@ -835,6 +835,11 @@ def _year_of(local: np.ndarray) -> np.ndarray:
         .astype("datetime64[D]")
         .astype("datetime64[Y]")
     )
+
+
+_AT_NIGHT = {"on.part.today": "on.part.tonight", "on.part.date": "on.part.date_night"}
+"""Patterns said otherwise of a night: "tonight", not "this night"; "on Monday night, December
+28", not "on Monday, December 28, in the night" (a tester's follow-up at 02:00 on Tuesday)."""
 
 
 def _needs_year(day: np.ndarray | int, away: np.ndarray | int) -> np.ndarray:
