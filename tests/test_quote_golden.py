@@ -373,6 +373,15 @@ def test_a_delivery_ordered_after_the_cut_off_before_holidays(deliveries) -> Non
         "Started Wednesday, December 24, 4:00\u202fPM, after the 2:00\u202fPM cut-off; "
         "the clock starts Saturday, December 27, 8:00\u202fAM."
     )
+    # A shopper in Tokyo read "after the 10:00 PM cut-off" of Berlin's 14:00, and no zone.
+    tokyo = {
+        n["code"]: n
+        for n in quote(deliveries, "2025-12-24 16:00", timezone="Asia/Tokyo")["risk_notes"]
+    }
+    assert tokyo["after_cutoff"]["customer_text"] == (
+        "The order came in after the 2:00\u202fPM (Berlin) cut-off, so it ships on the next "
+        "working day."
+    )
     assert notes["holiday_in_window"]["agent_text"] == (
         "Public holidays before the promise: Thursday, December 25 (Christmas Day) and "
         "Friday, December 26 (Second Day of Christmas)."

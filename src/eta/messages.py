@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from babel.dates import get_period_id
+from babel.dates import get_period_id, get_timezone_location
 
 from eta.calendar import (
     NAT,
@@ -393,7 +393,22 @@ class Speaker:
         cutoff = self.time_of_day(facts["cutoff_at"])  # in the zone the start is said in
         started, begin = self.exact(facts["started"]), self.exact(facts["begin"])
         agent = lang.text("risk.after_cutoff.agent", started=started, begin=begin, cutoff=cutoff)
-        return self._kind("risk.after_cutoff.customer", cutoff=cutoff), agent
+        return self._kind(
+            "risk.after_cutoff.customer", cutoff=self._ours(facts["cutoff_at"])
+        ), agent
+
+    def _ours(self, utc_ns: int) -> str:
+        """A time of the business's day as a customer elsewhere reads it: in the spec's zone,
+        with its city, where the customer's clock differs ('10:00 PM (Amsterdam)'). A shopper
+        in Tokyo read "after the 6:00 AM cut-off" of an Amsterdam shop, and no zone."""
+        instant = np.array([utc_ns], dtype=np.int64)
+        ours = int(wall_nanoseconds(instant, self.spec.timezone)[0])
+        if ours == self._wall(utc_ns):
+            return self.time_of_day(utc_ns)
+        city = get_timezone_location(
+            self.spec.timezone, locale=self.language.babel, return_city=True
+        )
+        return f"{self._time_words(ours % NS_PER_DAY // NS_PER_MINUTE)} ({city})"
 
     def _outside_hours(self, facts: dict, row: int) -> tuple[str, str]:
         started, begin = self.exact(facts["started"]), self.exact(facts["begin"])
