@@ -268,6 +268,7 @@ def test_backtest_replay_prints_metrics_and_writes_quotes(workspace: Path) -> No
     assert "on time by segment" in result.output and "high / " in result.output
     said = " ".join(result.output.split())
     assert "worst_segment (of 300+ items)" in said, said  # not the worst of the table below
+    assert "items (outcome known)" in said and "quoted (all items)" in said, said
     quotes = pd.read_csv(out)
     assert list(quotes.columns[: len(QUOTE_COLUMNS)]) == list(QUOTE_COLUMNS)
     assert {*DETAIL_COLUMNS, "error", "actual_hours"} <= set(quotes.columns)  # as eta quote's

@@ -512,6 +512,8 @@ def print_metrics(metrics: dict, title: str) -> None:
         if key.startswith("worst_segment"):
             key = f"{key} (of {MIN_SEGMENT_ITEMS}+ items)"
             shown = "no segment that large" if value is None else shown
+        # "items 6,046" beside "quoted 8,348" read as two counts of one thing
+        key = {"items": "items (outcome known)", "quoted": "quoted (all items)"}.get(key, key)
         table.add_row(key, shown)
     console.print(table)
 
