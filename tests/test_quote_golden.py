@@ -379,7 +379,7 @@ def test_a_delivery_ordered_after_the_cut_off_before_holidays(deliveries) -> Non
         for n in quote(deliveries, "2025-12-24 16:00", timezone="Asia/Tokyo")["risk_notes"]
     }
     assert tokyo["after_cutoff"]["customer_text"] == (
-        "The order came in after the 2:00\u202fPM (Berlin) cut-off, so it ships on the next "
+        "The order came in after the 2:00\u202fPM cut-off (Berlin time), so it ships on the next "
         "working day."
     )
     assert notes["holiday_in_window"]["agent_text"] == (
@@ -403,8 +403,9 @@ def test_a_parcel_on_its_way_is_named_once(deliveries, now: str) -> None:
 def test_a_delivery_window_said_in_the_shoppers_time_zone_and_language(deliveries) -> None:
     # The same parcel for a shopper in New York, in Russian: 18:30 in Berlin on Monday is 12:30
     # in New York, so the promised date is Monday there too, and it lasts until 23:59 their time.
-    # Berlin's 14:00 cut-off is their 08:00, said in their time as the follow-up is (it was
-    # said as 14:00, a time of day in another zone than every other one in the message). The
+    # Berlin's 14:00 cut-off is said as the business's, with its city: said as 14:00 alone,
+    # it was a time of day in another zone than every other one in the message, and said in
+    # their time (08:00) a shopper in Tokyo could not tell it was the shop's 22:00. The
     # follow-up, 13:00 in Berlin, is 7:00 AM for them: before a person's day, so "Monday
     # morning" (it was "Monday at 07:00").
     q = quote(deliveries, "2025-12-24 16:00", locale="ru", timezone="America/New_York")
@@ -413,8 +414,9 @@ def test_a_delivery_window_said_in_the_shoppers_time_zone_and_language(deliverie
     assert q["window_end"] == dt.date(2025, 12, 29)
     assert q["customer_message"] == (
         "Ваш заказ будет доставлен в понедельник. Завтра и пятница, 26 декабря — праздничные "
-        "дни, поэтому может потребоваться всё отведённое время. Заказ оформлен после 08:00, "
-        "поэтому он будет отправлен в следующий рабочий день. Мы сообщим Вам новости в "
+        "дни, поэтому может потребоваться всё отведённое время. Заказ оформлен после 14:00 "
+        "(по времени: Берлин), поэтому он будет отправлен в следующий рабочий день. Мы сообщим "
+        "Вам новости в "
         "понедельник утром, если заказ к тому времени не будет доставлен."
     )
 

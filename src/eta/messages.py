@@ -389,31 +389,19 @@ class Speaker:
         return self.day(day, row) if 0 <= away < len(_NEAR) else self.dated(day, row, year)
 
     def _after_cutoff(self, facts: dict, row: int) -> tuple[str, str]:
-        lang = self.language
-        cutoff = self.time_of_day(facts["cutoff_at"])  # in the zone the start is said in
+        lang, at = self.language, facts["cutoff_at"]
+        cutoff = self.time_of_day(at)  # in the zone the start is said in
         started, begin = self.exact(facts["started"]), self.exact(facts["begin"])
         agent = lang.text("risk.after_cutoff.agent", started=started, begin=begin, cutoff=cutoff)
-        return self._kind(
-            "risk.after_cutoff.customer", cutoff=self._ours(facts["cutoff_at"])
-        ), agent
-
-    def _ours(self, utc_ns: int) -> str:
-        """A time of the business's day as a customer elsewhere reads it: in the spec's zone,
-        with its city, where the customer's clock differs ('10:00 PM (Amsterdam)'). A shopper
-        in Tokyo read "after the 6:00 AM cut-off" of an Amsterdam shop, and no zone."""
-        instant = np.array([utc_ns], dtype=np.int64)
-        ours = int(wall_nanoseconds(instant, self.spec.timezone)[0])
-        if ours == self._wall(utc_ns):
-            return self.time_of_day(utc_ns)
-        city = get_timezone_location(
-            self.spec.timezone, locale=self.language.babel, return_city=True
-        )
-        return f"{self._time_words(ours % NS_PER_DAY // NS_PER_MINUTE)} ({city})"
-
-    def _outside_hours(self, facts: dict, row: int) -> tuple[str, str]:
-        started, begin = self.exact(facts["started"]), self.exact(facts["begin"])
-        agent = self.language.text("risk.outside_hours.agent", started=started, begin=begin)
-        return self._kind("risk.outside_hours.customer"), agent
+        # A customer whose clock is not the business's hears the business's time and city: a
+        # shopper in Tokyo read an Amsterdam shop's 22:00 cut-off as "6:00 AM", with no zone.
+        ours = int(wall_nanoseconds(np.array([at], dtype=np.int64), self.spec.timezone)[0])
+        if ours == self._wall(at):
+            return self._kind("risk.after_cutoff.customer", cutoff=cutoff), agent
+        city = get_timezone_location(self.spec.timezone, locale=lang.babel, return_city=True)
+        ours_said = self._time_words(ours % NS_PER_DAY // NS_PER_MINUTE)
+        customer = self._kind("risk.after_cutoff.customer_elsewhere", cutoff=ours_said, city=city)
+        return customer, agent
 
     def _peak_season(self, facts: dict, row: int) -> tuple[str, str]:
         lang = self.language
