@@ -499,3 +499,12 @@ def test_every_holiday_before_the_promise_is_said_by_its_date() -> None:
         "Christmas), and Thursday, January 1, 2026 (New Year's Day) are public holidays, so it "
         "may take the full time."
     )  # one said with its year, all are
+
+
+def test_the_first_of_a_month_is_the_premier_in_french() -> None:
+    """"le vendredi 1 janvier": French says "1er" for the first (CLDR has no ordinal day)."""
+    french = language("fr-BE")
+    assert french.date(dt.date(2027, 1, 1)) == "1er janvier"
+    assert french.date(dt.date(2027, 1, 1), year=True) == "1er janvier 2027"
+    assert french.date(dt.date(2027, 1, 11)) == "11 janvier"
+    assert language("en").date(dt.date(2027, 1, 1)) == "January 1"

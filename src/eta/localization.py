@@ -89,7 +89,10 @@ class Language:
         """Day and month as the catalog's CLDR skeleton says ('January 15', '15 января'), with
         ``year`` also the year ('January 15, 2030')."""
         skeleton = ("y" if year else "") + self.catalog["format.date"]
-        return self.localize_digits(_format_date(self.babel, skeleton, day))
+        said = _format_date(self.babel, skeleton, day)
+        if self.code == "fr" and day.day == 1 and said.startswith("1 "):
+            said = "1er" + said[1:]  # "le 1er janvier": CLDR has no ordinal day
+        return self.localize_digits(said)
 
     def time(self, hour: int, minute: int) -> str:
         """Local time of day in the locale's short format ('5:00 PM', '17:00')."""
