@@ -235,8 +235,7 @@ DATED_CASES = {
         "Donnerstag, 17. Dezember."
     ),
     "fr": (
-        "Votre colis arrivera très probablement le vendredi 11 décembre, et au plus tard le "
-        "jeudi 17 décembre."
+        "Votre colis devrait arriver le vendredi 11 décembre, et au plus tard le jeudi 17 décembre."
     ),
     "nl": (
         "Uw pakket wordt naar verwachting op vrijdag 11 december bezorgd, uiterlijk op "
@@ -502,7 +501,7 @@ def test_every_holiday_before_the_promise_is_said_by_its_date() -> None:
 
 
 def test_the_first_of_a_month_is_the_premier_in_french() -> None:
-    """"le vendredi 1 janvier": French says "1er" for the first (CLDR has no ordinal day)."""
+    """ "le vendredi 1 janvier": French says "1er" for the first (CLDR has no ordinal day)."""
     french = language("fr-BE")
     assert french.date(dt.date(2027, 1, 1)) == "1er janvier"
     assert french.date(dt.date(2027, 1, 1), year=True) == "1er janvier 2027"

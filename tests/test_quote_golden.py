@@ -225,7 +225,7 @@ def test_ticket_across_a_public_holiday_and_a_weekend(tickets) -> None:
         ),
         (
             "fr_BE",
-            "Votre demande sera très probablement résolue lundi dans l'après-midi, et au plus "
+            "Votre demande devrait être résolue lundi dans l'après-midi, et au plus "
             "tard mardi à 17:00. Demain est un jour férié, il faudra donc peut-être tout le délai "
             "annoncé. Cette période comprend des jours où notre équipe ne travaille pas (samedi "
             "et dimanche). Nous reviendrons vers vous mardi à 11:00 si votre demande n'est pas "
@@ -442,7 +442,7 @@ ASCENSION = {
     "fr": (
         "FR",
         "Europe/Paris",
-        "Votre colis arrivera très probablement demain, et au plus tard vendredi. "
+        "Votre colis devrait arriver demain, et au plus tard vendredi. "
         "Le jeudi 14 mai est un jour férié (Ascension), il faudra donc peut-être tout le délai "
         "annoncé. "
         "Nous vous donnerons des nouvelles demain à 15:00 si votre colis n'est pas arrivé "
