@@ -411,8 +411,8 @@ def test_a_deadline_at_midnight_is_said_as_the_end_of_the_day_before(code: str) 
             "NL",
             dt.date(2026, 4, 27),
             "Koningsdag",
-            "Maandag 27 april is een feestdag (Koningsdag), dus mogelijk is de volledige termijn "
-            "nodig.",
+            "Maandag 27 april is een feestdag (Koningsdag), waardoor het tot de uiterste datum "
+            "kan duren.",
         ),
         ("nl", "BE", dt.date(2026, 7, 21), "Nationale feestdag", None),
     ],

@@ -234,8 +234,8 @@ def test_ticket_across_a_public_holiday_and_a_weekend(tickets) -> None:
         (
             "nl",
             "Uw verzoek is naar verwachting op maandag in de middag opgelost, uiterlijk op "
-            "dinsdag om 17:00 uur. Morgen is een feestdag, dus mogelijk is de volledige termijn "
-            "nodig. In deze periode vallen dagen waarop ons team niet werkt (zaterdag en zondag). "
+            "dinsdag om 17:00 uur. Morgen is een feestdag, waardoor het tot de uiterste datum kan "
+            "duren. In deze periode vallen dagen waarop ons team niet werkt (zaterdag en zondag). "
             "We nemen op dinsdag om 11:00 uur contact met u op als uw verzoek dan nog niet is "
             "opgelost.",
         ),
@@ -456,8 +456,8 @@ ASCENSION = {
         "NL",
         "Europe/Amsterdam",
         "Uw pakket wordt naar verwachting morgen bezorgd, uiterlijk op vrijdag. "
-        "Donderdag 14 mei is een feestdag (Hemelvaartsdag), dus mogelijk is de volledige termijn "
-        "nodig. "
+        "Donderdag 14 mei is een feestdag (Hemelvaartsdag), waardoor het tot de uiterste datum "
+        "kan duren. "
         "We sturen u morgen om 15:00 uur een update als uw pakket dan nog niet is bezorgd.",
         "Feestdagen vóór de toezegging: donderdag 14 mei (Hemelvaartsdag).",
         "Toezegging (90%): vrijdag 15 mei, 23:59; waarschijnlijk: woensdag 13 mei, 10:30; "
