@@ -132,7 +132,7 @@ def test_the_evening_starts_where_the_language_says_it_does() -> None:
         "heute im Laufe des Abends",
     ]
     assert parts("fr") == ["aujourd'hui dans l'après-midi", *["aujourd'hui dans la soirée"] * 2]
-    assert parts("nl") == ["vandaag in de middag", "vandaag in de avond", "vandaag in de avond"]
+    assert parts("nl") == ["vanmiddag", "vanavond", "vanavond"]
     assert [p.split()[-1] for p in parts("en")] == ["afternoon", "evening", "evening"]
 
 
@@ -181,8 +181,8 @@ def test_the_small_hours_are_said_as_the_night_of_the_day_before() -> None:
     ]
     assert parts("nl", wednesday_evening, night[1:]) == [
         "vannacht",
-        "morgen in de nacht",
-        "op zaterdag in de nacht",
+        "morgennacht",
+        "op zaterdagnacht",
     ]
 
 

@@ -233,7 +233,7 @@ def test_ticket_across_a_public_holiday_and_a_weekend(tickets) -> None:
         ),
         (
             "nl",
-            "Uw verzoek is naar verwachting op maandag in de middag opgelost, uiterlijk op "
+            "Uw verzoek is naar verwachting op maandagmiddag opgelost, uiterlijk op "
             "dinsdag om 17:00 uur. Morgen is een feestdag, waardoor het tot de uiterste datum kan "
             "duren. In deze periode vallen dagen waarop ons team niet werkt (zaterdag en zondag). "
             "We nemen op dinsdag om 11:00 uur contact met u op als uw verzoek dan nog niet is "
