@@ -240,6 +240,16 @@ def test_zero_hours_outside_business_hours_is_the_start_itself() -> None:
     assert tiny[0] == pd.Timestamp("2025-03-10 09:00:00.0036", tz=SARAJEVO)
 
 
+def test_the_small_hours_of_a_night_shift_are_the_working_day_before() -> None:
+    """A night line's promise "by 6:00 AM tomorrow" was told tomorrow's holiday may take the
+    full time: 06:00 on the holiday ends the shift that opened the evening before."""
+    night = Clock(CalendarSpec(hours=("22:00", "06:00"), holidays=("DE",)), BERLIN, "business")
+    day = Clock(CalendarSpec(hours=("09:00", "17:00")), BERLIN, "business")
+    at = pd.DatetimeIndex(["2025-10-03 06:00", "2025-10-03 06:01", None], tz=BERLIN)
+    assert night.working_days(at).astype(str).tolist() == ["2025-10-02", "2025-10-03", "NaT"]
+    assert day.working_days(at).astype(str).tolist() == ["2025-10-03", "2025-10-03", "NaT"]
+
+
 @pytest.mark.parametrize(
     ("start", "end", "hours"),
     [

@@ -516,3 +516,26 @@ def test_a_busy_queue_is_not_said_to_a_customer_after_the_busiest_time_of_year()
     peak, busy, holiday = note("peak_season"), note("busier_than_usual"), note("holiday_in_window")
     assert _for_customer([holiday, peak, busy], MAX_CUSTOMER_NOTES) == [holiday, peak]
     assert _for_customer([holiday, busy], MAX_CUSTOMER_NOTES) == [holiday, busy]
+
+
+def test_a_night_shift_promise_that_ends_before_the_holidays_shift_meets_no_holiday() -> None:
+    """A night line's job promised "by 6:00 AM tomorrow", tomorrow a holiday, was told the
+    holiday may take the full time: the holiday closes the shift that opens on its evening,
+    not the one its small hours end."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from eta.calendar import Clock
+    from eta.risks import _holidays, _local_days
+    from eta.spec import WEEKDAYS, CalendarSpec
+
+    calendar = CalendarSpec(days=tuple(WEEKDAYS), hours=("22:00", "06:00"), holidays=("DE",))
+    model = SimpleNamespace(clock_=Clock(calendar, "Europe/Berlin", "business"))
+    model.spec = SimpleNamespace(calendar=calendar)
+    opens = pd.DatetimeIndex(["2025-10-02 21:00"] * 2, tz="Europe/Berlin").tz_convert("UTC")
+    promised = pd.DatetimeIndex(["2025-10-03 06:00", "2025-10-04 06:00"], tz="Europe/Berlin")
+    days = _local_days(model.clock_, opens.append(promised.tz_convert("UTC")))
+    facts = SimpleNamespace(first_day=days[:2], last_day=days[2:])
+    said = dict(_holidays(model, facts))
+    assert list(said) == [1], said  # German Unity Day closes the shift of October 3 only
+    assert said[1].facts["days"] == (dt.date(2025, 10, 3),)

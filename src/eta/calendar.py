@@ -447,6 +447,16 @@ class Clock:
         """The instants in the spec's time zone (naive inputs are taken to be local already)."""
         return _utc_index(self._utc_ns(instants)).tz_convert(self._tz)
 
+    def working_days(self, instants: Instants) -> np.ndarray:
+        """Each instant's working day (``datetime64[D]``): its local date, or on a night shift
+        the date of the evening its shift opened, up to its close (02:00 or 06:00 on a holiday
+        is the day before's shift, which the holiday does not close). ``NaT`` stays ``NaT``."""
+        local = self._local_wall_ns(self._utc_ns(instants))
+        # A night shift's closing instant (06:00, where promises fall) is its last, not the
+        # first of the next working day.
+        day, _ = self._into_working_day(local - (self._day_begins_ns > 0))
+        return np.where(local == NAT, NAT, day).astype("datetime64[D]")
+
     def wall_clock(self, instants: Instants) -> np.ndarray:
         """The instants' local wall-clock time in the spec's time zone, as naive int64
         nanoseconds since the epoch (NaT: int64 min): :meth:`local` without the index."""

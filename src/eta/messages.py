@@ -403,6 +403,11 @@ class Speaker:
         customer = self._kind("risk.after_cutoff.customer_elsewhere", cutoff=ours_said, city=city)
         return customer, agent
 
+    def _outside_hours(self, facts: dict, row: int) -> tuple[str, str]:
+        started, begin = self.exact(facts["started"]), self.exact(facts["begin"])
+        agent = self.language.text("risk.outside_hours.agent", started=started, begin=begin)
+        return self._kind("risk.outside_hours.customer"), agent
+
     def _peak_season(self, facts: dict, row: int) -> tuple[str, str]:
         lang = self.language
         agent = lang.text(

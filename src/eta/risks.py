@@ -184,8 +184,10 @@ class _Findings(dict):
 
 
 def _local_days(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
-    local = clock.wall_clock(instants)
-    return local.view("datetime64[ns]").astype("datetime64[D]")
+    """The working days the window spans: on a night shift, a promise at 06:00 on a holiday
+    falls in the shift that opened the evening before, which the holiday does not close (a
+    night line's "by 6:00 AM tomorrow" was told tomorrow's holiday may take the full time)."""
+    return clock.working_days(instants)
 
 
 def _overdue(model: EtaModel, f: QuoteFacts):
