@@ -399,6 +399,23 @@ def test_a_damaged_model_directory_is_refused_naming_the_file(tickets_model, tmp
         EtaModel.load(emptied)
 
 
+def test_a_cut_tree_file_is_refused_before_lightgbm_reads_it(tickets_model, tmp_path) -> None:
+    """A tree file cut short made LightGBM abort the process from its native code: `eta quote`
+    died with exit 134 and "terminate called without an active exception". Run in a child
+    process, as such a failure would take this one down."""
+    import subprocess
+    import sys
+
+    tickets_model.save(tmp_path / "cut")
+    trees = tmp_path / "cut" / "lightgbm_q90.txt"
+    trees.write_bytes(trees.read_bytes()[: trees.stat().st_size // 2])
+    load = f"from eta.model import EtaModel; EtaModel.load({str(tmp_path / 'cut')!r})"
+    done = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True)
+    assert done.returncode == 1, (done.returncode, done.stderr[-500:])
+    assert "lightgbm_q90.txt: cannot be read (its bytes are not those saved" in done.stderr
+    assert "the model directory is incomplete or damaged" in done.stderr
+
+
 def test_a_spec_edited_after_training_is_refused_naming_the_file(tickets_model, tmp_path) -> None:
     """Business hours changed by hand in a model's spec.yaml were loaded without a word, and the
     model promised on a clock it never learnt."""

@@ -17,6 +17,7 @@ Bang, H. & Tsiatis, A. A. (2000). Estimating medical costs with censored data (I
 
 from __future__ import annotations
 
+import hashlib
 import json
 import weakref
 from collections.abc import Callable, Mapping
@@ -588,10 +589,14 @@ class EtaModel:
         directory.mkdir(parents=True, exist_ok=True)
         spec_text = self.spec.to_yaml()
         (directory / "spec.yaml").write_text(spec_text, encoding="utf-8")
+        trees = {}
         for alpha, booster in self.boosters_.items():
-            booster.save_model(directory / f"lightgbm_q{int(alpha * 100)}.txt")
+            path = directory / f"lightgbm_q{int(alpha * 100)}.txt"
+            booster.save_model(path)
+            trees[path.name] = _sha256(path)
         state = {
             SPEC_SHA256: spec_fingerprint(spec_text),
+            TREES_SHA256: trees,
             "info": self.info_,
             "settings": self.settings.__dict__,
             "inputs": self.inputs_,
@@ -623,10 +628,11 @@ class EtaModel:
         spec = DatasetSpec.from_yaml(directory / "spec.yaml")
         model = cls(spec, Settings(**state["settings"]))
         model.clock_ = Clock.from_spec(spec)
+        trees = state.get(TREES_SHA256, {})  # none in models saved before they were kept
         model.boosters_ = {
             alpha: _model_file(
                 directory / f"lightgbm_q{int(alpha * 100)}.txt",
-                lambda path: lgb.Booster(model_file=str(path)),
+                lambda path: lgb.Booster(model_file=str(_as_saved(path, trees.get(path.name)))),
             )
             for alpha in (0.5, 0.9)
         }
@@ -995,6 +1001,21 @@ def _model_file(path: Path, read: Callable[[Path], _T]) -> _T:
 
 SPEC_SHA256 = "spec_sha256"
 """Where ``model.json`` keeps the fingerprint of the ``spec.yaml`` saved beside it."""
+TREES_SHA256 = "lightgbm_sha256"
+"""Where ``model.json`` keeps the fingerprints of the LightGBM files saved beside it."""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _as_saved(path: Path, fingerprint: str | None) -> Path:
+    """``path``, once its bytes are the ones saved: LightGBM reads a cut file by aborting the
+    process from its native code ("terminate called without an active exception", exit 134),
+    and a tester's truncated tree file took `eta quote` down without a word."""
+    if fingerprint is not None and path.exists() and _sha256(path) != fingerprint:
+        raise ValueError("its bytes are not those saved (cut short, or edited)")
+    return path
 
 
 class SpecChanged(DataError):
