@@ -920,3 +920,16 @@ def test_a_segment_finishing_only_in_office_hours_on_a_round_the_clock_calendar_
     frame["closed"] = police
     said = doubts(load_history(frame, spec), as_of_given=False)
     assert not [d for d in said if "hours of the week" in d], said
+
+
+def test_a_local_time_at_the_edge_of_nanoseconds_is_out_of_range_not_an_error() -> None:
+    """One cell "1677-09-21T00:12:44" in Berlin time, before the earliest instant nanoseconds
+    hold once in UTC, refused a whole file: "Converting ... underflows past ...", no row named."""
+    # Another cell's nanoseconds make pandas read the column in nanoseconds.
+    text = pd.Series(["1677-09-21T00:12:44", "2024-10-01 10:00:00.000000001"], dtype="string")
+    for values in (text, pd.Series(pd.to_datetime(text.astype(object), format="ISO8601"))):
+        parsed = parse_timestamps(values, "Europe/Berlin")
+        assert parsed.isna().tolist() == [True, False]
+        assert parsed.iloc[1].floor("s") == pd.Timestamp("2024-10-01 08:00", tz="UTC")
+    formatted = parse_timestamps(text, "Europe/Berlin", "%Y-%m-%dT%H:%M:%S")
+    assert formatted.isna().tolist() == [True, False]

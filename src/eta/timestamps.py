@@ -67,9 +67,9 @@ def parse_timestamps(
         return _nanoseconds(values)
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return _nanoseconds(
-            values.dt.tz_localize(
-                timezone, ambiguous=first_fold, nonexistent="shift_forward"
-            ).dt.tz_convert("UTC")
+            values.dt.as_unit("us")  # a local time within an hour of 1677 has no UTC in ns
+            .dt.tz_localize(timezone, ambiguous=first_fold, nonexistent="shift_forward")
+            .dt.tz_convert("UTC")
         )
     if not isinstance(values.dtype, pd.StringDtype):
         values = values.astype("string")
@@ -89,7 +89,9 @@ def parse_timestamps(
         parsed = pd.to_datetime(strings[aware], format="ISO8601", utc=True, errors="coerce")
         out[aware] = _within_years(parsed)
     if naive.any():
-        local = pd.to_datetime(strings[naive], format="ISO8601", errors="coerce")
+        # In microseconds: a local time within an hour of 1677 has no UTC in nanoseconds, and
+        # one such cell ("1677-09-21T00:12:44") refused a whole file in pandas' words.
+        local = pd.to_datetime(strings[naive], format="ISO8601", errors="coerce").as_unit("us")
         utc = local.tz_localize(timezone, ambiguous=first_fold, nonexistent="shift_forward")
         out[naive] = _within_years(utc)
     return pd.Series(utc_instants(out), index=values.index)
@@ -107,7 +109,7 @@ def _formatted(
     quarantined with its value."""
     if "%z" in timestamp_format:
         return pd.to_datetime(strings, format=timestamp_format, utc=True, errors="coerce")
-    local = pd.to_datetime(strings, format=timestamp_format, errors="coerce")
+    local = pd.to_datetime(strings, format=timestamp_format, errors="coerce").as_unit("us")
     if says_utc(timestamp_format):
         timezone = "UTC"
     return local.tz_localize(timezone, ambiguous=first_fold, nonexistent="shift_forward")
