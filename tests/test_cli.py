@@ -143,6 +143,15 @@ def test_quote_refuses_an_output_file_it_cannot_write_properly(workspace: Path) 
     assert result.exit_code == 2
     assert "quotes.xlsx: unknown file type '.xlsx'" in result.output
     assert "Traceback" not in result.output and not out.exists()
+    # A folder named like a file was an IsADirectoryError traceback after all the quoting,
+    # and a model written over a file one after all the training.
+    (workspace / "folder.csv").mkdir()
+    args = ("--model", workspace / "model", "--data", workspace / "items.csv")
+    result = run("quote", *args, "--out", workspace / "folder.csv")
+    assert result.exit_code == 2 and "folder.csv: is a folder; name a file" in result.output
+    train = ("--spec", workspace / "spec.yaml", "--data", workspace / "history.csv")
+    result = run("train", *train, "--out", workspace / "items.csv")
+    assert result.exit_code == 2 and "items.csv: is a file; a model is a folder" in result.output
 
 
 def test_quote_names_the_file_and_the_start_column_it_lacks(workspace: Path) -> None:

@@ -64,6 +64,12 @@ def friendly_errors(command: F) -> F:
         except TrackingError as exc:  # not the input's fault: a status of its own
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(TRACKING_FAILED) from None
+        except OSError as exc:  # a file that cannot be written or read: a folder, no access
+            where = f"{exc.filename}: " if exc.filename else ""
+            err_console.print(
+                f"[bold red]error:[/] {where}{exc.strerror or exc}", highlight=False
+            )
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -151,6 +157,8 @@ def train(
     from eta.model import EtaModel
     from eta.tracking import check_store, data_params, log_run
 
+    if out.exists() and not out.is_dir():  # found after training, as a traceback
+        raise DataError(f"--out {out}: is a file; a model is a folder")
     dataset = DatasetSpec.from_yaml(spec)
     said_store(check_store())
     history = load_checked_history(data, dataset, as_of, quarantine, max_rejected)
@@ -305,6 +313,7 @@ def quote(
             iana_zone(timezone)
         except ValueError as exc:
             raise ValueError(f"--timezone: {exc}") from None
+    table_path(out)  # before quoting 200,000 rows, not after
     loaded = EtaModel.load(model)
     raw = read_table(data)
     if loaded.spec.start not in raw.columns:
