@@ -66,9 +66,7 @@ def friendly_errors(command: F) -> F:
             raise typer.Exit(TRACKING_FAILED) from None
         except OSError as exc:  # a file that cannot be written or read: a folder, no access
             where = f"{exc.filename}: " if exc.filename else ""
-            err_console.print(
-                f"[bold red]error:[/] {where}{exc.strerror or exc}", highlight=False
-            )
+            err_console.print(f"[bold red]error:[/] {where}{exc.strerror or exc}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
