@@ -933,3 +933,21 @@ def test_a_local_time_at_the_edge_of_nanoseconds_is_out_of_range_not_an_error() 
         assert parsed.iloc[1].floor("s") == pd.Timestamp("2024-10-01 08:00", tz="UTC")
     formatted = parse_timestamps(text, "Europe/Berlin", "%Y-%m-%dT%H:%M:%S")
     assert formatted.isna().tolist() == [True, False]
+
+
+def test_a_header_naming_a_column_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    """A CSV's second 'category' was read as 'category.1' and the first used without a word;
+    a Parquet file's was a schema dump that never named the column."""
+    path = tmp_path / "twice.csv"
+    path.write_text("ticket_id,category,created_at,category\nT1,billing,2025-03-03T10:00Z,x\n")
+    with pytest.raises(DataError, match=r"twice\.csv: the header names a column more than once: "):
+        read_table(path)
+    with pytest.raises(DataError, match=r"'category' \(columns 2, 4\); keep one"):
+        read_table(path)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table([pa.array([1.0]), pa.array(["a"]), pa.array([2.0])], ["w", "c", "w"])
+    pq.write_table(table, tmp_path / "twice.parquet")
+    with pytest.raises(DataError, match=r"'w' \(columns 1, 3\); keep one"):
+        read_table(tmp_path / "twice.parquet")

@@ -37,9 +37,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: no such file")
     suffix = table_path(path).suffix.lower()
     try:
+        _refuse_repeated_columns(path, suffix in {".parquet", ".pq"})
         if suffix in {".parquet", ".pq"}:
             return _numbered(pd.read_parquet(path))
         return _read_text(path)
+    except DataError:
+        raise
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path}: not UTF-8 text (it holds byte {exc.object[exc.start]:#x}); save it as UTF-8"
@@ -48,6 +51,27 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: the file is empty (not even a header row)") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot read it as {suffix.lstrip('.')}: {exc}") from None
+
+
+def _refuse_repeated_columns(path: Path, parquet: bool) -> None:
+    """A header that names a column twice is an error naming it: pandas read the second copy of
+    a CSV's 'category' as 'category.1' and used the first without a word, and pyarrow refused
+    a Parquet file in a schema dump that never said which name was repeated."""
+    if parquet:
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+    else:
+        names = next(_records(path, csv_delimiter(path), "replace"), [])
+    seen: dict[str, list[int]] = {}
+    for k, name in enumerate(names, start=1):
+        seen.setdefault(name.strip(), []).append(k)
+    twice = {name: at for name, at in seen.items() if len(at) > 1 and name}
+    if twice:
+        said = "; ".join(
+            f"{name!r} (columns {', '.join(map(str, at))})" for name, at in twice.items()
+        )
+        raise DataError(f"{path}: the header names a column more than once: {said}; keep one")
 
 
 def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
