@@ -162,6 +162,14 @@ def test_a_segment_whose_slow_items_are_still_open_is_judged_with_them() -> None
     table = on_time_by_segment(known_outcomes(items, promise), promise, segment, kept)
     assert table.loc["housing", "on_time_rate_known"] == 1.0
     assert table.index[0] == "housing"
+    # None known: no rate, not the pooled curve's 100% (a tester's last days of an export).
+    fresh = np.r_[segment[:-2], ["new", "new"]]
+    fresh_items = items.assign(
+        **{FINISHED: np.r_[finished[:-2], False, False], HOURS: np.r_[hours[:-2], 5.0, 5.0]}
+    )
+    kept = kept_probability(fresh_items[HOURS], fresh_items[FINISHED], promise)
+    table = on_time_by_segment(known_outcomes(fresh_items, promise), promise, fresh, kept)
+    assert table.loc["new", "items"] == 0 and np.isnan(table.loc["new", "on_time_rate"])
 
 
 def test_a_test_start_before_enough_history_says_to_choose_a_later_one(tickets_history) -> None:

@@ -194,6 +194,9 @@ def on_time_by_segment(
     table.insert(1, "on_time_rate", table.pop("kept") / table["items"].where(table["items"] > 0))
     if kept is not None:
         table.insert(2, "on_time_rate_known", table.pop("on_time_rate"))
+        # A segment none of whose outcomes is known has no rate of its own to estimate: the
+        # pooled curve alone gave one with no judged item 100% at the very end of an export.
+        table["estimated"] = table["estimated"].where(table["items"] > 0)
         table.insert(
             1, "on_time_rate", table.pop("estimated") / (table["items"] + table["not_yet_known"])
         )
