@@ -565,8 +565,10 @@ def test_an_order_placed_while_closed_is_promised_from_the_opening(slipped: int)
     day = export + pd.Timedelta(days=2)
     placed = [day + pd.Timedelta(hours=h) for h in (2, 6.5, 23.5, 12)]
     raw = pd.DataFrame({"id": list("ABCD"), "placed": placed, "items": 10, "delivered": None})
+    raw.index = [7, 3, 9, 1]  # rows as a filtered export labels them
     now = export + pd.Timedelta(days=1)
     quotes = quote_items(model, prepare_items(raw, model.spec)[0], now=now)
+    quotes = quotes.reset_index(drop=True)
     opening = day + pd.Timedelta(hours=7)
     promise = quotes["promise_at"]
     midday = promise[3] - placed[3]

@@ -300,7 +300,8 @@ def _answer(
     if features is None:  # items from outside, not the history the model learnt from
         items = asked = model.spelled_as_learnt(items)
         if opened.any():
-            asked = items.assign(**{START: items[START].mask(opened, begin)})
+            opening = pd.Series(begin, index=items.index)
+            asked = items.assign(**{START: items[START].mask(opened, opening)})
         features = model._inputs(asked)
     predictive = model.predict(asked, features)
     if offsets is None and online:
