@@ -148,7 +148,7 @@ def test_quote_refuses_an_output_file_it_cannot_write_properly(workspace: Path) 
     (workspace / "folder.csv").mkdir()
     args = ("--model", workspace / "model", "--data", workspace / "items.csv")
     result = run("quote", *args, "--out", workspace / "folder.csv")
-    assert result.exit_code == 2 and "folder.csv: is a folder; name a file" in result.output
+    assert result.exit_code == 2 and "folder.csv: is a folder, not a file" in result.output
     train = ("--spec", workspace / "spec.yaml", "--data", workspace / "history.csv")
     result = run("train", *train, "--out", workspace / "items.csv")
     assert result.exit_code == 2 and "items.csv: is a file; a model is a folder" in result.output

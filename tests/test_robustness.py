@@ -524,7 +524,7 @@ def test_unreadable_files_are_named_with_what_is_wrong(tmp_path: Path) -> None:
     for path, says in (
         (empty, "the file is empty"),
         (latin, "not UTF-8 text (it holds byte 0xfc)"),
-        (folder, "Is a directory"),
+        (folder, "is a folder, not a file"),
     ):
         for command in (
             ["train", "--spec", spec, "--data", path, "--out", tmp_path / "m"],

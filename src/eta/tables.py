@@ -265,7 +265,7 @@ def table_path(path: str | Path) -> Path:
     if suffix not in {".parquet", ".pq", *TEXT_SUFFIXES} and not suffix.endswith(".gz"):
         raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
     if path.is_dir():  # a tester's 'outdir.csv' folder was found after the whole backtest
-        raise DataError(f"{path}: is a folder; name a file to write")
+        raise DataError(f"{path}: is a folder, not a file")
     return path
 
 
