@@ -112,17 +112,15 @@ def run_backtest(
     if actual_hours is None:
         actual_hours = known_outcomes(items, promise)
     metrics = promise_metrics(actual_hours, promise, items["segment"].to_numpy(), confidence)
-    metrics = with_unknowns_estimated(metrics, items, promise, confidence)
+    # Each segment's rate counts in its unknown outcomes too, as the overall rate does.
+    kept = None
+    if metrics["not_yet_known"]:
+        kept = kept_probability(items[HOURS], items[FINISHED], promise)
+    metrics = with_unknowns_estimated(metrics, items, promise, confidence, kept)
     metrics.update(
         mode="replay" if replay else "static", quoted=len(items), train_rows=model.info_["rows"]
     )
     quotes["actual_hours"] = actual_hours
-    # Each segment's rate counts in its unknown outcomes too, as the overall rate does.
-    kept = (
-        kept_probability(items[HOURS], items[FINISHED], promise)
-        if metrics["not_yet_known"]
-        else None
-    )
     by_segment = on_time_by_segment(actual_hours, promise, items["segment"].to_numpy(), kept)
     return BacktestResult(metrics, quotes.reset_index(drop=True), model, by_segment)
 

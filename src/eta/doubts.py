@@ -297,14 +297,20 @@ def _finishes_in_working_hours(
         rows = rows & ~apart
     if rows.sum() < MIN_ROWS_TO_DOUBT:
         return None
-    business = Clock(spec.calendar, spec.timezone, "business")
-    first, last = frame[START].min(), frame.loc[rows, END].max()
-    wall_hours = (last - first) / pd.Timedelta(hours=1)
-    open_share = float(business.hours_between([first], [last])[0]) / max(wall_hours, 1e-9)
+    open_share = _open_share(history, frame.loc[rows, END].max())
     if open_share > 0.5:
         return None
     inside = 1.0 - float(closed[rows].mean())
     return (inside, open_share) if inside >= WORKING_HOURS_FINISHES else None
+
+
+def _open_share(history: History, last: pd.Timestamp) -> float:
+    """The share of the time from the history's first start to ``last`` that its calendar is
+    open."""
+    spec, first = history.spec, history.frame[START].min()
+    business = Clock(spec.calendar, spec.timezone, "business")
+    wall_hours = (last - first) / pd.Timedelta(hours=1)
+    return float(business.hours_between([first], [last])[0]) / max(wall_hours, 1e-9)
 
 
 _OWN_SPEC = (
@@ -363,10 +369,7 @@ def _hours_of_their_own(history: History) -> str | None:
     finished = frame[FINISHED].to_numpy(bool)
     if finished.sum() < MIN_ROWS_TO_DOUBT:
         return None
-    business = Clock(spec.calendar, spec.timezone, "business")
-    first, last = frame[START].min(), frame.loc[finished, END].max()
-    wall_hours = (last - first) / pd.Timedelta(hours=1)
-    if float(business.hours_between([first], [last])[0]) / max(wall_hours, 1e-9) <= 0.5:
+    if _open_share(history, frame.loc[finished, END].max()) <= 0.5:
         return None  # a calendar closed most of the time: _finishes_in_working_hours
     local = frame.loc[finished, END].dt.tz_convert(spec.timezone)
     hour = (local.dt.day_of_week * 24 + local.dt.hour).to_numpy()

@@ -92,7 +92,11 @@ def kept_probability(
 
 
 def with_unknowns_estimated(
-    metrics: dict, items: pd.DataFrame, promise_hours: np.ndarray, confidence: float
+    metrics: dict,
+    items: pd.DataFrame,
+    promise_hours: np.ndarray,
+    confidence: float,
+    kept: np.ndarray | None = None,
 ) -> dict:
     """``metrics`` of :func:`promise_metrics` with ``on_time_rate`` (and ``gap``) counting in
     the ``items`` still open within their promise (:func:`on_time_estimate`), and the rate over
@@ -105,7 +109,8 @@ def with_unknowns_estimated(
     metrics = metrics | {"on_time_rate_known": metrics["on_time_rate"]}
     if not metrics["not_yet_known"]:
         return metrics
-    kept = kept_probability(items[HOURS], items[FINISHED], promise_hours)
+    if kept is None:  # each promise's chance of being kept (the caller may have it already)
+        kept = kept_probability(items[HOURS], items[FINISHED], promise_hours)
     estimate = float(np.nanmean(kept)) if (~np.isnan(kept)).any() else float("nan")
     actual = known_outcomes(items, promise_hours)
     table = on_time_by_segment(actual, promise_hours, items["segment"].to_numpy(), kept)

@@ -226,9 +226,10 @@ class Speaker:
         """One moment's time of day (UTC nanoseconds), without its date ('5:00 PM')."""
         return self._time_words(self._wall(utc_ns) % NS_PER_DAY // NS_PER_MINUTE)
 
-    def _wall(self, utc_ns: int) -> int:
-        """One moment's local wall time in the customer's zone, as naive nanoseconds."""
-        return int(wall_nanoseconds(np.array([utc_ns], dtype=np.int64), self.timezone)[0])
+    def _wall(self, utc_ns: int, zone: str | None = None) -> int:
+        """One moment's local wall time in ``zone`` (the customer's), as naive nanoseconds."""
+        instant = np.array([utc_ns], dtype=np.int64)
+        return int(wall_nanoseconds(instant, zone or self.timezone)[0])
 
     def day(self, day: dt.date, row: int) -> str:
         """A day on its own relative to row ``row``'s reference ('tomorrow', 'Thursday')."""
@@ -395,7 +396,7 @@ class Speaker:
         agent = lang.text("risk.after_cutoff.agent", started=started, begin=begin, cutoff=cutoff)
         # A customer whose clock is not the business's hears the business's time and city: a
         # shopper in Tokyo read an Amsterdam shop's 22:00 cut-off as "6:00 AM", with no zone.
-        ours = int(wall_nanoseconds(np.array([at], dtype=np.int64), self.spec.timezone)[0])
+        ours = self._wall(at, self.spec.timezone)
         if ours == self._wall(at):
             return self._kind("risk.after_cutoff.customer", cutoff=cutoff), agent
         city = get_timezone_location(self.spec.timezone, locale=lang.babel, return_city=True)

@@ -205,14 +205,13 @@ def read_promises(
     skipped = given["id"].astype(str).isin(unreadable).to_numpy(copy=True)
     skipped[unread_promise["row"] - 1] = True
     given = given.assign(promise_at=promised)[~skipped]
-    segment = _segments_written(happened, spec)
-    values = {
-        VALUE + column: one_spelling(category_texts(happened[column]))[0]
-        for column in (spec.segments if segment is not None and len(spec.segments) > 1 else ())
-    }
+    spelled = _segment_columns(happened, spec)
+    values = {}  # with two segment columns or more, each is judged on its own too
+    if spelled is not None and len(spelled) > 1:
+        values = {VALUE + c: v.to_numpy() for c, v in spelled.items()}
     happened = pd.DataFrame({"id": happened[id_column], "finished_at": finished, **values})
-    if segment is not None:
-        happened["segment"] = segment
+    if spelled is not None:
+        happened["segment"] = segment_values(spelled, spec)
     if looked is not None:
         happened["observed_at"] = looked
     happened = happened.drop(happened.index[unread_finish["row"] - 1])
@@ -270,13 +269,13 @@ def _impossible_outcomes(
     return pd.concat([rejected, more], ignore_index=True).sort_values("row", ignore_index=True)
 
 
-def _segments_written(export: pd.DataFrame, spec: DatasetSpec | None) -> np.ndarray | None:
-    """Each row's segment as ``eta backtest`` names it, or None when the export lacks the spec's
-    segment columns (or the spec has none: every item is then 'all items', as its tag says)."""
+def _segment_columns(export: pd.DataFrame, spec: DatasetSpec | None) -> dict | None:
+    """The spec's segment columns as ``eta backtest`` spells them (each row's segment is
+    :func:`eta.data.segment_values` of them), or None when the export lacks them (or the spec
+    has none: every item is then 'all items', as its tag says)."""
     if spec is None or not spec.segments or any(c not in export for c in spec.segments):
         return None
-    spelled = {c: pd.Series(one_spelling(category_texts(export[c]))[0]) for c in spec.segments}
-    return segment_values(spelled, spec)
+    return {c: pd.Series(one_spelling(category_texts(export[c]))[0]) for c in spec.segments}
 
 
 def wilson_interval(kept: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
