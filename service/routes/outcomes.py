@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 
 from service.engine import report_outcomes
 from service.problems import FieldError, request_id_of
+from service.routes.batches import documented, read_batch
 from service.routes.common import JSON, ServiceDep, StrictJSONRoute, problems
 from service.schemas import OutcomeReport, OutcomeResponse
 from service.security import OutcomesKey
@@ -27,18 +28,21 @@ router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"], route_class=StrictJ
     response_model=OutcomeResponse,
     responses=problems(400, 401, 403, 413, 422, 503),
     summary="Report outcomes",
+    openapi_extra=documented(OutcomeReport),
 )
-async def report(
-    body: OutcomeReport, request: Request, _: OutcomesKey, service: ServiceDep
-) -> JSON:
+async def report(request: Request, _: OutcomesKey, service: ServiceDep) -> JSON:
     """Items that finished (``finished_at``) or are still open (seen open at ``observed_at``,
     default now). An item that cannot be taken gets its own error and does not fail the rest."""
+    body, positions, bad = await read_batch(request, OutcomeReport)
     now = pd.Timestamp.now(tz="UTC")
+    errors = [_error(i, problem) for i, problem in bad.items()]
+    items = dict(zip(positions, body.items, strict=True)) if body else {}
     # Without an offset, each model reads it in its own time zone, as it reads started_at.
-    observed_at = now if body.observed_at is None else pd.Timestamp(body.observed_at)
-    errors: list[dict] = []
+    observed_at = (
+        now if body is None or body.observed_at is None else pd.Timestamp(body.observed_at)
+    )
     by_model: dict[str, list[int]] = {}
-    for i, item in enumerate(body.items):
+    for i, item in items.items():
         if service.store.get(item.model) is None:
             served = ", ".join(sorted(service.store.deployed))
             message = f"unknown model {item.model!r} (serving: {served})"
@@ -50,7 +54,7 @@ async def report(
     for name, members in by_model.items():
         deployment = service.store.get(name)
         summary, item_errors = await service.engine.run(
-            report_outcomes, deployment, [body.items[i] for i in members], observed_at, now
+            report_outcomes, deployment, [items[i] for i in members], observed_at, now
         )
         for key in totals:
             totals[key] += getattr(summary, key)

@@ -98,11 +98,20 @@ def test_bad_outcomes_are_refused_one_by_one(
             3: "items[3].features.queue_open",
             4: "items[4].started_at",
         }
-        missing_id = {
-            "items": [{k: v for k, v in ticket(9, days_ago=1, took_hours=1).items() if k != "id"}]
-        }
-        problem = client.post("/v1/outcomes", json=missing_id, headers=headers["outcomes"]).json()
-        assert problem["status"] == 422 and problem["errors"][0]["field"] == "items[0].id"
+        # An item the schema refuses (no id, an unreadable time) is refused alone too: a feed
+        # lost a thousand good outcomes to one typo when the report was validated as a whole.
+        good = ticket(8, days_ago=1, took_hours=1)
+        no_id = {k: v for k, v in ticket(9, days_ago=1, took_hours=1).items() if k != "id"}
+        typo = {**ticket(10, days_ago=1, took_hours=1), "started_at": "2026-13-45T10:00"}
+        body = client.post(
+            "/v1/outcomes", json={"items": [no_id, good, typo]}, headers=headers["outcomes"]
+        ).json()
+        assert (body["accepted"], body["failed"]) == (1, 2)
+        fields = {e["index"]: [f["field"] for f in e["errors"]] for e in body["errors"]}
+        assert fields == {0: ["items[0].id"], 2: ["items[2].started_at"]}
+        envelope = {"items": [good], "observed_at": "yesterday"}  # the whole report's own field
+        problem = client.post("/v1/outcomes", json=envelope, headers=headers["outcomes"]).json()
+        assert problem["status"] == 422 and problem["errors"][0]["field"] == "observed_at"
         assert (
             client.post("/v1/outcomes", json={"items": items}, headers=headers["quote"]).status_code
             == 403
