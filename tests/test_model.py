@@ -23,6 +23,7 @@ from eta.model import MAX_CALIBRATION_SHARE, EtaModel, NotFittedError, Settings
 from eta.online import ALL
 from eta.predictive import FAR_TAIL_QUOTES
 from eta.synthetic import SyntheticHistory, deliveries, tickets
+from eta.tables import DataError
 
 
 def truth_hours(sim: SyntheticHistory, items: pd.DataFrame) -> np.ndarray:
@@ -382,7 +383,6 @@ def test_a_thin_history_calibrates_on_more_of_its_latest_items() -> None:
 def test_a_damaged_model_directory_is_refused_naming_the_file(tickets_model, tmp_path) -> None:
     """A missing LightGBM file printed LightGBM's traceback; a cut model.json a JSON parser's
     message naming no file."""
-    from eta.tables import DataError
 
     missing, cut, emptied = tmp_path / "missing", tmp_path / "cut", tmp_path / "emptied"
     for directory in (missing, cut, emptied):
@@ -476,3 +476,20 @@ def test_the_oldest_in_flight_ages_take_in_the_items_before_the_calibration_peri
         assert len(new.ages) >= len(old.ages)
         for k in range(len(old.ages)):  # where the calibration items suffice, theirs alone
             np.testing.assert_array_equal(new.values[k], old.values[k])
+
+
+def test_a_model_saved_over_another_replaces_it_whole_and_a_foreign_folder_is_refused(
+    tickets_model, tmp_path
+) -> None:
+    directory = tickets_model.save(tmp_path / "m")
+    (directory / "lightgbm_q75.txt").write_text("a tree of an older model")
+    tickets_model.save(directory)
+    assert not (directory / "lightgbm_q75.txt").exists()  # none of the old model's files
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # nothing left beside it
+    assert EtaModel.load(directory).spec == tickets_model.spec
+
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match=r"work: holds files but no model \(no model.json\)"):
+        tickets_model.save(tmp_path / "work")
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["notes.txt"]

@@ -152,11 +152,10 @@ def train(
     max_rejected: MaxRejectedOption = 0.05,
 ) -> None:
     """Train, calibrate and write a model; log the run to MLflow."""
-    from eta.model import EtaModel
+    from eta.model import EtaModel, check_model_folder
     from eta.tracking import check_store, data_params, log_run
 
-    if out.exists() and not out.is_dir():  # found after training, as a traceback
-        raise DataError(f"--out {out}: is a file; a model is a folder")
+    check_model_folder(out)  # before training, not after it
     dataset = DatasetSpec.from_yaml(spec)
     said_store(check_store())
     history = load_checked_history(data, dataset, as_of, quarantine, max_rejected)

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias, TypeVar
@@ -583,10 +586,17 @@ class EtaModel:
         so that :meth:`load` can refuse a spec edited afterwards. The files hold no time of
         saving: the same history, spec and settings write the same bytes, which is how a
         retrain tells a candidate identical to the champion (:mod:`eta.promotion`).
+
+        The folder is replaced as a whole (:func:`_replacing`): a model saved over another
+        leaves none of the old one's files, and a folder holding anything but a model is
+        refused, not filled (``--out .`` would have logged the working folder to MLflow).
         """
         self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        with _replacing(Path(directory)) as staging:
+            self._write(staging)
+        return Path(directory)
+
+    def _write(self, directory: Path) -> None:
         spec_text = self.spec.to_yaml()
         (directory / "spec.yaml").write_text(spec_text, encoding="utf-8")
         trees = {}
@@ -616,7 +626,6 @@ class EtaModel:
         (directory / "model.json").write_text(json.dumps(state), encoding="utf-8")
         (directory / "online.json").write_text(json.dumps(self.online_.to_dict()), encoding="utf-8")
         self.events_.to_frame().to_parquet(directory / "recent_events.parquet", index=False)
-        return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> EtaModel:
@@ -1007,6 +1016,45 @@ TREES_SHA256 = "lightgbm_sha256"
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_model_folder(directory: Path) -> None:
+    """Refuse to save a model where it does not belong: a file, or a folder holding anything
+    but a model (``--out .`` or ``--out models`` would have mixed the model into it)."""
+    if directory.exists() and not directory.is_dir():
+        raise DataError(f"{directory}: is a file; a model is a folder")
+    if directory.is_dir() and any(directory.iterdir()) and not (directory / "model.json").exists():
+        raise DataError(
+            f"{directory}: holds files but no model (no model.json); "
+            "save a model in a new folder or over another model"
+        )
+
+
+@contextmanager
+def _replacing(directory: Path) -> Iterator[Path]:
+    """A fresh folder beside ``directory`` to write a model in, put in its place once written.
+
+    A model's files go together: loading one with another's trees or calibration promises
+    what neither learnt. So a save writes aside and swaps folders, and a save that fails
+    leaves the model that was there."""
+    check_model_folder(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.saving-", dir=directory.parent))
+    try:
+        yield staging
+        if directory.exists():
+            old = staging.with_name(f".{directory.name}.replaced-{staging.name.rsplit('-', 1)[1]}")
+            directory.rename(old)
+            try:
+                staging.rename(directory)
+            except OSError:
+                old.rename(directory)
+                raise
+            shutil.rmtree(old)
+        else:
+            staging.rename(directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _as_saved(path: Path, fingerprint: str | None) -> Path:
