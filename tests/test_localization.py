@@ -13,6 +13,7 @@ from eta.calendar import utc_nanoseconds, wall_nanoseconds
 from eta.localization import LANGUAGES, catalog, language, placeholders
 from eta.messages import Speaker, compose
 from eta.risks import CODES
+from eta.spec import CalendarSpec
 from eta.synthetic import load_spec
 
 WEEKDAY_FIELDS = {"weekday", "weekday_on"}
@@ -425,7 +426,7 @@ def test_holidays_are_named_in_the_customers_language(code, holidays, day, name,
     from eta.risks import Finding
     from eta.spec import DatasetSpec
 
-    assert holiday_name((holidays,), day, code) == name
+    assert holiday_name(CalendarSpec(holidays=(holidays,)), day, code) == name
     raw = load_spec("deliveries").model_dump()
     raw["calendar"]["holidays"] = [holidays]
     spec = DatasetSpec.from_dict(raw)
@@ -443,9 +444,28 @@ def test_a_holiday_name_said_in_parentheses_has_none_of_its_own() -> None:
     """A freight forwarder's customers read "(Diwali (Deepavali))"."""
     from eta.messages import holiday_name
 
-    assert holiday_name(["IN"], dt.date(2025, 10, 20), "en") == "Diwali, Deepavali"
-    assert holiday_name(["US"], dt.date(2027, 12, 24), "en") == "Christmas Day, observed"
-    assert holiday_name(["DE"], dt.date(2025, 12, 25), "en") == "Christmas Day"
+    assert (
+        holiday_name(CalendarSpec(holidays=["IN"]), dt.date(2025, 10, 20), "en")
+        == "Diwali, Deepavali"
+    )
+    assert (
+        holiday_name(CalendarSpec(holidays=["US"]), dt.date(2027, 12, 24), "en")
+        == "Christmas Day, observed"
+    )
+    assert (
+        holiday_name(CalendarSpec(holidays=["DE"]), dt.date(2025, 12, 25), "en") == "Christmas Day"
+    )
+
+
+def test_a_holiday_of_a_category_asked_for_is_named_in_the_customers_language() -> None:
+    """Bavaria's Assumption Day is filed apart ('catholic'): a spec that asks for it hears it."""
+    from eta.messages import holiday_name
+
+    assumption = dt.date(2025, 8, 15)
+    public = CalendarSpec(holidays=["DE-BY"])
+    catholic = CalendarSpec(holidays=["DE-BY"], holiday_categories=["public", "catholic"])
+    assert holiday_name(public, assumption, "de") is None
+    assert holiday_name(catholic, assumption, "de") == "Mariä Himmelfahrt"
 
 
 def test_agents_hear_durations_of_days_in_days_of_the_spec_clock() -> None:

@@ -26,7 +26,8 @@ Design
   Saturday) has its own. The table then holds each day's spans, the shorter days' padded with
   empty ones, and a position inside a day sums the spans up to it.
 * **Holidays** come from the ``holidays`` package: every code in ``calendar.holidays`` (``'BA'``,
-  ``'US-CA'``, ...) contributes its public holidays, and a holiday is a non-working day.
+  ``'US-CA'``, ...) contributes its days of ``calendar.holiday_categories`` (public holidays by
+  default), and a holiday is a non-working day.
 * **Night shifts.** Hours that close before they open (``'22:00'`` to ``'06:00'``) run past
   midnight and belong to the day they open on: its working-day status and holidays decide whether
   the shift runs, and the table's days begin at the closing time instead of midnight, so each day
@@ -49,7 +50,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -616,12 +617,9 @@ class Clock:
         cached = self._holiday_names.get(year)
         if cached is not None:
             return cached
-        import holidays
-
         names: dict[dt.date, list[str]] = {}
         for code in self.calendar.holidays:
-            country, _, subdiv = code.partition("-")
-            found = holidays.country_holidays(country, subdiv=subdiv or None, years=year)
+            found = holiday_table(code, self.calendar.holiday_categories, year)
             for day, name in found.items():
                 if day.year != year:
                     continue
@@ -631,6 +629,41 @@ class Clock:
         result = {day: "; ".join(parts) for day, parts in sorted(names.items())}
         self._holiday_names[year] = result
         return result
+
+
+def holiday_table(
+    code: str, categories: Sequence[str], years: int | Iterable[int], language: str | None = None
+) -> Mapping[dt.date, str]:
+    """The `holidays` package's days off for ``code`` ('DE-BY') in ``years``, of those of
+    ``categories`` it has (none: an empty table), named in ``language`` (default: its own)."""
+    import holidays
+
+    country, _, subdiv = code.partition("-")
+    kept = tuple(c for c in categories if c in holiday_categories(code))
+    if not kept:
+        return {}
+    return holidays.country_holidays(
+        country, subdiv=subdiv or None, years=years, categories=kept, language=language
+    )
+
+
+@functools.cache
+def holiday_categories(code: str) -> tuple[str, ...]:
+    """The categories of days ``code`` has in the `holidays` package ('public', 'catholic', ...)."""
+    import holidays
+
+    country, _, subdiv = code.partition("-")
+    return tuple(holidays.country_holidays(country, subdiv=subdiv or None).supported_categories)
+
+
+@functools.cache
+def holiday_languages(code: str) -> tuple[str, ...]:
+    """The languages the `holidays` package names ``code``'s days in."""
+    import holidays
+
+    country, _, subdiv = code.partition("-")
+    found = holidays.country_holidays(country, subdiv=subdiv or None)
+    return tuple(getattr(found, "supported_languages", ()) or ())
 
 
 def _timedelta_ns(value: dt.timedelta) -> int:

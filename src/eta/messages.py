@@ -31,6 +31,8 @@ from eta.calendar import (
     NS_PER_DAY,
     NS_PER_MINUTE,
     Clock,
+    holiday_languages,
+    holiday_table,
     utc_nanoseconds,
     wall_nanoseconds,
 )
@@ -40,7 +42,7 @@ from eta.localization import Language, placeholders
 from eta.online import ALL
 from eta.risks import Finding
 from eta.rounding import in_contact_hours
-from eta.spec import DatasetSpec
+from eta.spec import CalendarSpec, DatasetSpec
 from eta.usual import BUSIER
 
 MAX_CUSTOMER_NOTES = 3
@@ -360,8 +362,8 @@ class Speaker:
         """Every holiday before the promise, each by its date unless it is today or tomorrow:
         "by Friday, October 17 ... Friday is a public holiday" named October 3, and a window
         over Christmas and New Year named only its first holiday of four."""
-        lang, codes = self.language, self.spec.calendar.holidays
-        names = [holiday_name(codes, day, lang.code) for day in facts["days"]]
+        lang = self.language
+        names = [holiday_name(self.spec.calendar, day, lang.code) for day in facts["days"]]
         # One needs its year, all say it: "Thursday, January 1 (New Year's Day) and Monday,
         # January 19, 2026" read as two years.
         numbers = np.array([day.toordinal() - _EPOCH_ORDINAL for day in facts["days"]])
@@ -812,27 +814,28 @@ _OWN_PARENTHESES = re.compile(r"\s*\(([^()]*)\)")
 """A holiday name's own parenthesis ('Diwali (Deepavali)'), said as a comma instead."""
 
 
-def holiday_name(codes: Sequence[str], day: dt.date, language: str) -> str | None:
-    """A public holiday's name in ``language`` from the ``holidays`` package, or None when the
-    package has no translation for it (a customer never hears a name in another language)."""
-    names = [_holiday_names(code, day.year, language).get(day) for code in codes]
+def holiday_name(calendar: CalendarSpec, day: dt.date, language: str) -> str | None:
+    """A holiday's name in ``language`` from the ``holidays`` package, or None when the package
+    has no translation for it (a customer never hears a name in another language)."""
+    names = [
+        _holiday_names(code, calendar.holiday_categories, day.year, language).get(day)
+        for code in calendar.holidays
+    ]
     found = [n for n in names if n]
     return "; ".join(dict.fromkeys(found)) if found else None
 
 
 @lru_cache(maxsize=256)
-def _holiday_names(code: str, year: int, language: str) -> dict[dt.date, str]:
-    import holidays
-
-    country, _, subdiv = code.partition("-")
-    probe = holidays.country_holidays(country, subdiv=subdiv or None)
-    supported = getattr(probe, "supported_languages", ()) or ()
+def _holiday_names(
+    code: str, categories: tuple[str, ...], year: int, language: str
+) -> dict[dt.date, str]:
+    supported = holiday_languages(code)
     chosen = next((s for s in supported if s == language), None) or next(
         (s for s in supported if s.split("_")[0] == language), None
     )
     if chosen is None:
         return {}
-    table = holidays.country_holidays(country, subdiv=subdiv or None, years=year, language=chosen)
+    table = holiday_table(code, categories, year, language=chosen)
     # A name is said in parentheses, so its own become a comma: "(Diwali (Deepavali))" was said.
     return {day: _OWN_PARENTHESES.sub(r", \1", str(name)) for day, name in table.items()}
 

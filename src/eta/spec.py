@@ -128,6 +128,10 @@ class CalendarSpec(_Strict):
     """Working days whose hours differ from ``hours``: ``{Sat: ['10:00', '14:00']}``."""
     holidays: tuple[str, ...] = ()
     """Country codes from the `holidays` package, optionally with a subdivision: 'BA', 'US-CA'."""
+    holiday_categories: tuple[str, ...] = ("public",)
+    """Which of the `holidays` package's categories of days close the calendar: public holidays
+    by default; ``[public, catholic]`` adds Assumption Day in Bavaria, which the package files
+    apart because only some of its towns keep it. Each code takes the categories it has."""
     cutoff: str | None = None
     """Items started after this local time count from the next working day (e.g. '14:00'). With
     a night shift ('22:00' to '06:00') the time is in the shift's working day, which begins when
@@ -171,6 +175,30 @@ class CalendarSpec(_Strict):
             if subdiv and subdiv not in supported[country]:
                 raise ValueError(f"{code!r}: unknown subdivision {subdiv!r} of {country}")
         return value
+
+    @field_validator("holiday_categories", mode="before")
+    @classmethod
+    def _one_category_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("holiday_categories")
+    @classmethod
+    def _categories_someone_has(
+        cls, value: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        from eta.calendar import holiday_categories
+
+        if not value:
+            raise ValueError("at least one category is needed, such as 'public'")
+        codes = info.data.get("holidays") or ()
+        had = sorted({c for code in codes for c in holiday_categories(code)})
+        for category in value:
+            if codes and category not in had:
+                raise ValueError(
+                    f"{category!r}: none of {', '.join(codes)} has such holidays "
+                    f"(they have: {', '.join(had)})"
+                )
+        return tuple(dict.fromkeys(value))
 
     @field_validator("days")
     @classmethod

@@ -56,11 +56,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import holidays as holidays_lib
 import numpy as np
 import pandas as pd
 
-from eta.calendar import NAT, NS_PER_HOUR, NS_PER_SECOND, Clock
+from eta.calendar import NAT, NS_PER_HOUR, NS_PER_SECOND, Clock, holiday_table
 from eta.spec import DatasetSpec
 
 __all__ = ["SyntheticHistory", "by_name", "deliveries", "load_spec", "tickets"]
@@ -520,8 +519,7 @@ def _holiday_checker(spec: DatasetSpec) -> Callable[[pd.DatetimeIndex], np.ndarr
         years = sorted(set(np.unique(np.asarray(local.year)).tolist()))
         dates: set[dt.date] = set()
         for code in spec.calendar.holidays:
-            country, _, subdiv = code.partition("-")
-            dates.update(holidays_lib.country_holidays(country, subdiv=subdiv or None, years=years))
+            dates.update(holiday_table(code, spec.calendar.holiday_categories, years))
         if not dates:
             return np.zeros(len(local), dtype=bool)
         holiday_days = np.array(sorted(dates), dtype="datetime64[D]")
