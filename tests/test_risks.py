@@ -539,3 +539,26 @@ def test_a_night_shift_promise_that_ends_before_the_holidays_shift_meets_no_holi
     said = dict(_holidays(model, facts))
     assert list(said) == [1], said  # German Unity Day closes the shift of October 3 only
     assert said[1].facts["days"] == (dt.date(2025, 10, 3),)
+
+
+def test_no_segment_thin_of_its_own_when_every_segment_is_calibrated_on_all_items(
+    tickets_model, tickets_sim
+) -> None:
+    """A small company's job types were all too thin for a calibration of their own, and every
+    quote told its customer "we have seen few requests like this one": true of none more than
+    another. An item of a thin segment, beside segments of their own, is still told."""
+    raw = tickets_sim.history.iloc[:200].copy()
+    items = prepare_items(raw, tickets_model.spec)[0]
+
+    def fell_back(model: EtaModel) -> int:
+        quotes = quote_items(model, items)
+        notes = [notes_of(q).get("thin_history") for _, q in quotes.iterrows()]
+        return sum(1 for n in notes if n and "wider group" in n["agent_text"])
+
+    pooled = copy.deepcopy(tickets_model)
+    depth = len(pooled.spec.segments)
+    calibration = pooled.calibration_
+    by_key = {k: v for k, v in calibration.by_key.items() if f"{depth}:" not in k}
+    pooled.calibration_ = replace(calibration, by_key=by_key)
+    assert fell_back(tickets_model) > 0
+    assert fell_back(pooled) == 0

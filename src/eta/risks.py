@@ -355,7 +355,9 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     by_key = model.calibration_.by_key
     wider = np.array([by_key[t].borrowed_from or t for t in tags], dtype=object)
     fell_back = np.array([not t.removeprefix(AHEAD).startswith(f"{depth}:") for t in wider])
-    fell_back &= depth > 0
+    # Only where other segments have their own: a small company whose segments are all too thin
+    # heard "we have seen few requests like this one" on every quote, which then meant nothing.
+    fell_back &= any(t.removeprefix(AHEAD).startswith(f"{depth}:") for t in by_key) and depth > 0
     unseen = np.zeros(len(tags), dtype=bool)
     values: dict[int, list[str]] = {}
     # A declared feature without a value, where nearly every item of the history had one: it
