@@ -83,6 +83,7 @@ def test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace:
     assert "row 8 (line 9), column 'resolved_at'" in result.output  # the header is line 1
     assert "registered tickets version 1" in result.output
     assert "no yearly season learnt" in result.output  # 5,000 tickets over less than a year
+    assert "a small history" not in result.output
 
     import mlflow
 
@@ -527,6 +528,17 @@ def test_train_says_no_season_was_learnt_only_from_under_a_year(tmp_path: Path) 
     )
     assert result.exit_code == 0, result.output
     assert "no yearly season learnt" not in result.output, result.output
+
+
+def test_train_says_a_small_history_gives_wide_promises(tmp_path: Path) -> None:
+    sim = tickets(400, seed=5)
+    sim.history.to_parquet(tmp_path / "history.parquet")
+    (tmp_path / "spec.yaml").write_text(sim.spec.to_yaml())
+    train = ("--spec", tmp_path / "spec.yaml", "--data", tmp_path / "history.parquet")
+    result = run("train", *train, "--out", tmp_path / "model")
+    assert result.exit_code == 0, result.output
+    finished = int(sim.history["resolved_at"].notna().sum())
+    assert f"a small history: {finished:,} finished items" in " ".join(result.output.split())
 
 
 def test_commands_started_together_on_a_new_tracking_store_all_open_it(tmp_path: Path) -> None:
