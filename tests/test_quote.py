@@ -191,7 +191,9 @@ def test_a_value_written_in_another_case_is_quoted_as_the_value_learnt(
 def test_an_overdue_item_gets_an_apology_first_a_future_promise_and_escalation(
     tickets_model, tickets_sim
 ) -> None:
-    items, _ = prepare_items(tickets_sim.history.iloc[[200]], tickets_model.spec)
+    raw = tickets_sim.history.iloc[[200]].copy()
+    raw["promised_at"] = pd.Timestamp(raw["created_at"].iloc[0]) + pd.Timedelta(days=3)
+    items, _ = prepare_items(raw, tickets_model.spec)
     now = items[START].iloc[0] + pd.Timedelta(days=120)
     quote = quote_items(tickets_model, items, now=now).iloc[0]
     assert quote["risk_codes"].split(",")[0] == "overdue"

@@ -107,9 +107,13 @@ def deliveries() -> EtaModel:
     return handmade_model(DELIVERIES)
 
 
-def quote(model: EtaModel, start: str, now: str | None = None, **kwargs) -> pd.Series:
+def quote(
+    model: EtaModel, start: str, now: str | None = None, promised: str | None = None, **kwargs
+) -> pd.Series:
     spec = model.spec
     raw = pd.DataFrame({spec.id: ["X1"], spec.start: [start], spec.features.categorical[0]: "a"})
+    if promised is not None:  # the promise the customer was told, in the spec's zone
+        raw["promised_at"] = promised
     items, errors = prepare_items(raw, spec)
     assert errors.iloc[0] == ""
     when = None if now is None else pd.Timestamp(now, tz=spec.timezone)
@@ -128,6 +132,7 @@ def local(value: pd.Timestamp, zone: str) -> str:
 #   level 0.7    = 17.5 h -> Tuesday 11:30 -> follow-up on the full hour before: 11:00
 #   promise  P90 = 22.5 h -> Tuesday 16:30 -> next full business hour: 17:00
 FRESH_TICKET = "2026-04-30 10:00"
+FRESH_PROMISE = "2026-05-05 17:00"
 
 
 def test_ticket_across_a_public_holiday_and_a_weekend(tickets) -> None:
@@ -292,7 +297,7 @@ def test_an_overdue_ticket_gets_an_apology_a_new_promise_and_escalation(tickets)
     #   promise 96.09 h -> Tue 19 May 10:05 -> 11:00, across two weekends.
     # Escalated, it hears back within a new ticket's likely time (12.5 h) from now, not after
     # its own likely time: Thursday 12-17 (5 h), Friday 09:00 + 7.5 h = 16:30 -> 16:00.
-    q = quote(tickets, FRESH_TICKET, now="2026-05-07 12:00")
+    q = quote(tickets, FRESH_TICKET, now="2026-05-07 12:00", promised=FRESH_PROMISE)
     zone = "Europe/Sarajevo"
     rate = 14 / (10 / np.log(5) + 4 * 0.0259097)
     assert local(q["earliest_at"], zone) == "Thu 2026-05-07 13:40"
@@ -335,8 +340,28 @@ def test_an_overdue_ticket_gets_an_apology_a_new_promise_and_escalation(tickets)
     ]
 
 
+def test_a_ticket_past_a_new_tickets_promise_told_nothing_is_not_told_a_promise_was_broken(
+    tickets,
+) -> None:
+    """Without ``promised_at`` the engine does not know what the customer was told: past the
+    promise a new ticket gets, the customer hears it takes longer than usual, the agent why."""
+    q = quote(tickets, FRESH_TICKET, now="2026-05-07 12:00")
+    told = quote(tickets, FRESH_TICKET, now="2026-05-07 12:00", promised=FRESH_PROMISE)
+    assert q["escalate"] and q["promise_at"] == told["promise_at"]
+    assert q["risk_notes"][0] == {
+        "code": "overdue",
+        "severity": "high",
+        "customer_text": "This is taking longer than usual, and we are sorry for the wait.",
+        "agent_text": (
+            "Longer than the promise a new item like this gets (about 2.9 working days): in "
+            "progress for about 4.2 working days. The promise the customer was told is not "
+            "known (no promised_at): if it has passed, apologise and escalate."
+        ),
+    }
+
+
 def test_an_overdue_ticket_in_bosnian(tickets) -> None:
-    q = quote(tickets, FRESH_TICKET, now="2026-05-07 12:00", locale="bs")
+    q = quote(tickets, FRESH_TICKET, now="2026-05-07 12:00", promised=FRESH_PROMISE, locale="bs")
     assert q["customer_message"] == (
         "Izvinjavamo se što ovo traje duže nego što smo obećali; predmet smo proslijedili na "
         "prioritetnu obradu. Vaš zahtjev će najvjerovatnije biti riješen sutra poslijepodne, a "

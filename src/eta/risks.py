@@ -135,6 +135,9 @@ class QuoteFacts:
     """Local date of the promise: the window's last day."""
     promise_hours: np.ndarray | None = None
     """The promise in clock hours from the effective start, before rounding."""
+    told: np.ndarray | None = None
+    """Whether ``promised_at`` is the promise the customer was told (given by the caller), not
+    the one a new item like it gets from this model."""
 
     @functools.cached_property
     def start(self) -> np.ndarray:
@@ -193,8 +196,17 @@ def _local_days(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
 def _overdue(model: EtaModel, f: QuoteFacts):
     promised = f.promised_at.asi8
     late = (f.reference.asi8 > promised) & (promised != NAT) & (np.nan_to_num(f.elapsed) > 0)
+    told = np.ones(len(late), dtype=bool) if f.told is None else f.told
     for row in np.flatnonzero(late):
-        yield row, _finding("overdue", elapsed=f.elapsed[row], promised=f.promised_hours[row])
+        yield (
+            row,
+            _finding(
+                "overdue",
+                elapsed=f.elapsed[row],
+                promised=f.promised_hours[row],
+                told=bool(told[row]),
+            ),
+        )
 
 
 HOLIDAY_WINDOW_DAYS = np.timedelta64(42, "D")
