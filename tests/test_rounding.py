@@ -91,7 +91,12 @@ def test_a_rounded_promise_is_never_earlier_and_is_what_a_person_says(clock, sta
         if how == "day" and clock.kind == "business":
             assert in_business_hours(clock, rounded).all()
             if clock.calendar.overnight:  # the end of the shift it falls in, the next morning
-                assert (local.strftime("%H:%M") == clock.calendar.hours[1]).all()
+                # (its closing time; 03:00 on the spring night the clocks skip a 02:00 close)
+                close = [pd.Timestamp(f"{d} {clock.calendar.hours[1]}") for d in local.date]
+                said = pd.DatetimeIndex(close).tz_localize(
+                    clock.timezone, nonexistent="shift_forward", ambiguous=True
+                )
+                assert (said == rounded).all()
                 assert (rounded - exact <= pd.Timedelta(hours=24)).all()
             else:
                 assert (local.date == local_exact.date).all()
@@ -352,3 +357,18 @@ def test_an_hour_rounded_promise_due_at_midnight_is_said_on_the_day_it_ends() ->
     exact = new_york("2026-02-20 23:10", "2026-02-20 23:59:30", "2026-02-20 22:10")
     said = round_promise(NEW_YORK, exact, "hour").tz_convert("America/New_York")
     assert said.strftime("%a %H:%M").tolist() == ["Fri 23:59", "Sat 00:00", "Fri 23:00"]
+
+
+def test_a_night_shift_whose_close_the_clocks_skip_ends_when_they_read_after_it() -> None:
+    """Saturday's shift closes at 02:00 on the night Europe's clocks go from 02:00 to 03:00:
+    a promise at that close (01:00 UTC, 03:00 on the wall) stays there, in business hours,
+    where it was rounded to Tuesday's close, two days later (found by hypothesis)."""
+    calendar = CalendarSpec(days=("Mon", "Tue", "Wed", "Sat"), hours=("18:00", "02:00"))
+    clock = Clock(calendar, "Europe/Sarajevo", "business")
+    close = pd.DatetimeIndex(["2025-03-30 01:00"]).tz_localize("UTC")
+    assert (
+        clock.add_hours(pd.DatetimeIndex(["2025-03-29 20:00"]).tz_localize("UTC"), 5)[0] == close[0]
+    )
+    rounded = round_promise(clock, close, "day")
+    assert rounded[0] == close[0]
+    assert in_business_hours(clock, rounded).all()

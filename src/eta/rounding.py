@@ -93,7 +93,8 @@ def round_promise(
         up = np.where(midnight, last_minute, up)
     elif how == "day":
         day = calendar.closed_by(day, local)
-        inside = calendar.working(day) & (local <= calendar.closes(day))
+        # In real time: a close the clocks skip (02:00 on the spring night) is read at 03:00.
+        inside = calendar.working(day) & (utc <= calendar.utc(calendar.closes(day)))
         up = calendar.end_of_day(calendar.next_working_day(day, keep=inside))
     else:  # date, where the customer is
         zone = timezone or clock.timezone
@@ -245,10 +246,11 @@ class _Calendar:
         return day + self._opens[weekday], day + self._closes[weekday]
 
     def closed_by(self, day: np.ndarray, local: np.ndarray) -> np.ndarray:
-        """``day``, or the day before where ``local`` is its 24:00 close (the next midnight
-        belongs to the working day it ends, not to the one it begins)."""
+        """``day``, or the day before where ``local`` is its close (the next midnight belongs to
+        the working day it ends, not to the one it begins; so does 03:00 on the spring night
+        a night shift's 02:00 close is skipped, the instant the clocks read then)."""
         yesterday = np.where(day == NAT, NAT, day - NS_PER_DAY)
-        ends = self.working(yesterday) & (local == self.closes(yesterday))
+        ends = self.working(yesterday) & (self.utc(local) == self.utc(self.closes(yesterday)))
         return np.where(ends, yesterday, day)
 
     def opens(self, day: np.ndarray) -> np.ndarray:
@@ -264,9 +266,11 @@ class _Calendar:
         return day + self._ends[_weekday(day)]
 
     def inside(self, day: np.ndarray, local: np.ndarray) -> np.ndarray:
-        """Whether each local time is in one of its day's spans (both ends included)."""
+        """Whether each local time is in one of its day's spans (both ends included; a close
+        the clocks skip is the instant they read after it, see :meth:`closed_by`)."""
         opens, closes = self.spans(day)
-        return ((local[:, None] >= opens) & (local[:, None] <= closes)).any(axis=1)
+        within = ((local[:, None] >= opens) & (local[:, None] <= closes)).any(axis=1)
+        return within | (self.utc(local) == self.utc(self.closes(day)))
 
     def span_open(self, day: np.ndarray, local: np.ndarray) -> np.ndarray:
         """When the span each local time is in (or the last one before it) opened."""
