@@ -125,8 +125,19 @@ def test_a_time_zone_is_checked_in_one_place_with_its_likely_spelling() -> None:
     for not_a_zone in ("localtime", "Factory", "Mars/Olympus"):  # the server's zone, a placeholder
         with pytest.raises(ValueError, match=f"'{not_a_zone}' is not an IANA time zone"):
             iana_zone(not_a_zone)
-    with pytest.raises(SpecError, match=r"key 'timezone'.*did you mean 'Europe/Berlin'"):
-        DatasetSpec.from_dict({**BASE, "timezone": "europe/berlin"})
+    for typo in ("europe/berlin", "Europe/Berln"):  # another case, a letter left out
+        with pytest.raises(SpecError, match=r"key 'timezone'.*did you mean 'Europe/Berlin'"):
+            DatasetSpec.from_dict({**BASE, "timezone": typo})
+
+
+def test_a_misspelt_key_is_told_the_key_it_was_probably_meant_to_be() -> None:
+    with pytest.raises(SpecError, match=r"key 'calender': unknown key; did you mean 'calendar'"):
+        DatasetSpec.from_dict({**BASE, "calender": {}})
+    nested = {**BASE, "calendar": {"holliday": ["DE"]}}
+    with pytest.raises(SpecError, match=r"'calendar.holliday': unknown key; did you mean 'holi"):
+        DatasetSpec.from_dict(nested)
+    with pytest.raises(SpecError, match=r"key 'flavour': unknown key$"):  # nothing near it
+        DatasetSpec.from_dict({**BASE, "flavour": "mint"})
 
 
 def test_a_key_given_twice_is_refused_not_overwritten(tmp_path: Path) -> None:

@@ -485,8 +485,9 @@ def iana_zone(name: str, example: str = "Europe/Sarajevo") -> str:
             raise ValueError(name)
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        near = _zones_by_case().get(str(name).casefold())
-        hint = f"; did you mean {near!r}?" if near else ""
+        zones = _zones_by_case()  # the same name in another case first, then a near one
+        near = difflib.get_close_matches(str(name).casefold(), zones, n=1, cutoff=0.85)
+        hint = f"; did you mean {zones[near[0]]!r}?" if near else ""
         raise ValueError(f"{name!r} is not an IANA time zone such as {example!r}{hint}") from None
     return name
 
@@ -514,10 +515,23 @@ class _OneValuePerKey(yaml.SafeLoader):
 
 def _reason(err: dict) -> str:
     if err["type"] == "extra_forbidden":
-        return "unknown key"
+        near = difflib.get_close_matches(str(err["loc"][-1]), _keys_at(err["loc"][:-1]), n=1)
+        return f"unknown key; did you mean {near[0]!r}?" if near else "unknown key"
     if err["type"] == "missing":
         return "required key is missing"
     return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _keys_at(loc: tuple) -> list[str]:
+    """The keys a spec takes at ``loc`` ('calendar': the calendar's), for a typo's hint."""
+    model: type[BaseModel] = DatasetSpec
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        nested = field.annotation if field else None
+        if not (isinstance(nested, type) and issubclass(nested, BaseModel)):
+            return []
+        model = nested
+    return list(model.model_fields)
 
 
 def _listed_once_each(value: tuple[str, ...]) -> None:
