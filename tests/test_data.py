@@ -106,6 +106,18 @@ def test_a_repeated_id_keeps_the_row_that_knows_most(tmp_path: Path) -> None:
     }
 
 
+def test_a_few_starts_in_another_format_are_told_the_format_that_reads_them(tmp_path: Path) -> None:
+    """A tenth of a helpdesk export's rows were written 19.12.2025 14:03: refused as "not
+    ISO-8601" without a word of the timestamp_format that reads them with the ISO ones."""
+    rows = ["T9,19.03.2025 10:00,2025-03-22T12:00:00+01:00,high,billing,email,3"]
+    history = load_history(write(tmp_path, GOOD + rows), SPEC, max_rejected=0.5)
+    [reason] = history.rejected["reason"]
+    assert reason.endswith(
+        "not ISO-8601 like the column's other values (such as 2024-07-01T12:00); these look "
+        "like day/month/year: set timestamp_format: '%d.%m.%Y %H:%M' in the spec"
+    )
+
+
 def test_a_finish_after_now_is_not_the_export_time_and_its_item_is_open(tmp_path: Path) -> None:
     bad = [
         "F1,2025-03-10T12:00:00+01:00,2099-03-14T12:00:00+01:00,high,billing,email,1",
