@@ -605,3 +605,30 @@ def test_holiday_categories_asked_for_close_the_calendar_and_unknown_ones_are_re
     ] == ["Assumption Day"]
     with pytest.raises(ValueError, match="'school_days': none of DE-BY has such holidays"):
         CalendarSpec(holidays=("DE-BY",), holiday_categories=("public", "school_days"))
+
+
+def test_days_off_of_its_own_close_the_calendar_and_holidays_worked_open_it() -> None:
+    """A New York field-service company closes on December 24 and works Election Day, which
+    the `holidays` package lists for the state; named as the package writes them, or dated."""
+    calendar = CalendarSpec(
+        holidays=("US-NY",), days_off=("12-24", "2026-12-28"), holidays_worked=("Election Day",)
+    )
+    clock = Clock(calendar, "America/New_York", "business")
+    days = [
+        dt.date(2026, 11, 3),
+        dt.date(2025, 12, 24),
+        dt.date(2026, 12, 28),
+        dt.date(2027, 12, 28),
+    ]
+    np.testing.assert_array_equal(clock.is_working_day(days), [True, False, False, True])
+    assert "Election Day" not in dict(clock.holidays_between("2026-11-01", "2026-11-30")).values()
+    assert clock.days_off_between("2026-12-01", "2027-01-31") == [
+        dt.date(2026, 12, 24),
+        dt.date(2026, 12, 28),
+    ]
+    worked_by_date = CalendarSpec(holidays=("US-NY",), holidays_worked=("2026-11-03",))
+    assert Clock(worked_by_date, "America/New_York", "business").is_working_day(days[:1])[0]
+    with pytest.raises(ValueError, match=r"'Electon Day' is neither a date .* did you mean 'E"):
+        CalendarSpec(holidays=("US-NY",), holidays_worked=("Electon Day",))
+    with pytest.raises(ValueError, match=r"'24\.12' is not a date such as '2026-12-24'"):
+        CalendarSpec(days_off=("24.12",))

@@ -19,6 +19,7 @@ from eta.localization import LANGUAGES, language
 from eta.model import EtaModel
 from eta.online import ALL, OnlineCalibration
 from eta.quote import prepare_items, quote_items
+from eta.spec import DatasetSpec
 from eta.usual import Usual
 
 
@@ -562,3 +563,34 @@ def test_no_segment_thin_of_its_own_when_every_segment_is_calibrated_on_all_item
     pooled.calibration_ = replace(calibration, by_key=by_key)
     assert fell_back(tickets_model) > 0
     assert fell_back(pooled) == 0
+
+
+def test_a_business_s_own_days_off_close_the_clock_and_are_said_as_days_off(
+    tickets_model, tickets_sim
+) -> None:
+    """Two testers' businesses closed on days the `holidays` package does not have (December
+    24 and 31) and worked some it does (a state's Election Day): a spec says both, and the
+    customer hears the own days as days the team is off, not as public holidays."""
+    raw = tickets_model.spec.model_dump()
+    raw["calendar"]["days_off"] = ["12-24", "2026-12-31"]
+    raw["calendar"]["holidays_worked"] = ["Catholic Christmas Day"]
+    spec = DatasetSpec.from_dict(raw)
+    own = copy.copy(tickets_model)
+    own.spec, own.clock_ = spec, Clock.from_spec(spec)
+    assert not own.clock_.is_working_day([pd.Timestamp("2026-12-24").date()])[0]
+    assert own.clock_.is_working_day([pd.Timestamp("2026-12-25").date()])[0]
+    items = prepare_items(tickets_sim.history.iloc[[5]], spec)[0]
+    now = pd.Timestamp("2026-12-22T10:00", tz=spec.timezone)
+    items[START] = now
+    before = quote_items(tickets_model, items, now=now).iloc[0]
+    after = quote_items(own, items, now=now).iloc[0]
+    note = notes_of(after)["weekend_in_window"]
+    assert note["customer_text"] == (
+        "This period includes days when our team is off (Saturday, Sunday, Thursday, "
+        "December 24, and Thursday, December 31)."
+    )
+    assert (
+        "December 24"
+        not in notes_of(before).get("weekend_in_window", {"customer_text": ""})["customer_text"]
+    )
+    assert "Christmas" not in after["customer_message"]

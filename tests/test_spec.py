@@ -208,3 +208,11 @@ def test_every_column_the_engine_names_itself_is_reserved() -> None:
         "elapsed",
     }
     assert engine_columns <= RESERVED_COLUMNS
+
+
+def test_days_off_written_without_quotes_read_as_written(tmp_path: Path) -> None:
+    """YAML reads an unquoted 2026-12-24 as a date: the spec keeps it as the text it was."""
+    path = tmp_path / "spec.yaml"
+    text = DatasetSpec.from_dict(BASE).to_yaml()
+    path.write_text(text.replace("  days_off: []\n", "  days_off: [2026-12-24, 12-31]\n"))
+    assert DatasetSpec.from_yaml(path).calendar.days_off == ("2026-12-24", "12-31")

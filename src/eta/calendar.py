@@ -27,7 +27,8 @@ Design
   empty ones, and a position inside a day sums the spans up to it.
 * **Holidays** come from the ``holidays`` package: every code in ``calendar.holidays`` (``'BA'``,
   ``'US-CA'``, ...) contributes its days of ``calendar.holiday_categories`` (public holidays by
-  default), and a holiday is a non-working day.
+  default) but those in ``calendar.holidays_worked``, and a holiday is a non-working day; so is
+  each of the business's own ``calendar.days_off``.
 * **Night shifts.** Hours that close before they open (``'22:00'`` to ``'06:00'``) run past
   midnight and belong to the day they open on: its working-day status and holidays decide whether
   the shift runs, and the table's days begin at the closing time instead of midnight, so each day
@@ -50,6 +51,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
+from calendar import isleap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
@@ -582,7 +584,7 @@ class Clock:
         holiday_days = [
             (np.datetime64(d, "D") - _EPOCH_DAY).astype(np.int64)
             for year in range(first_year, last_year + 1)
-            for d in self._holidays_of(year)
+            for d in [*self._holidays_of(year), *self._days_off_of(year)]
         ]
         working = self._weekday_mask[weekday] & ~np.isin(day_numbers, holiday_days)
         span_length = np.where(working[:, None], np.maximum(closes - opens, 0), 0)
@@ -617,18 +619,42 @@ class Clock:
         cached = self._holiday_names.get(year)
         if cached is not None:
             return cached
+        dates, yearly, worked = self.calendar.worked_rules()
         names: dict[dt.date, list[str]] = {}
         for code in self.calendar.holidays:
             found = holiday_table(code, self.calendar.holiday_categories, year)
             for day, name in found.items():
-                if day.year != year:
+                if day.year != year or day in dates or (day.month, day.day) in yearly:
                     continue
                 for part in str(name).split("; "):
-                    if part not in names.setdefault(day, []):
+                    if part.casefold() not in worked and part not in names.setdefault(day, []):
                         names[day].append(part)
-        result = {day: "; ".join(parts) for day, parts in sorted(names.items())}
+        result = {day: "; ".join(parts) for day, parts in sorted(names.items()) if parts}
         self._holiday_names[year] = result
         return result
+
+    def _days_off_of(self, year: int) -> list[dt.date]:
+        """The spec's own days off in ``year`` (``calendar.days_off``)."""
+        dates, yearly = self.calendar.day_off_rules()
+        every_year = {  # 02-29 only in the years that have it
+            dt.date(year, month, day)
+            for month, day in yearly
+            if (month, day) != (2, 29) or isleap(year)
+        }
+        return sorted({d for d in dates if d.year == year} | every_year)
+
+    def days_off_between(
+        self, start: pd.Timestamp | dt.date | str, end: pd.Timestamp | dt.date | str
+    ) -> list[dt.date]:
+        """The spec's own days off (``calendar.days_off``) on local dates from ``start`` to
+        ``end``, inclusive: closed like holidays, but not public holidays to say so of."""
+        first, last = self._local_date(start), self._local_date(end)
+        return [
+            d
+            for year in range(max(first.year, _MIN_YEAR), min(last.year, _MAX_YEAR) + 1)
+            for d in self._days_off_of(year)
+            if first <= d <= last
+        ]
 
 
 def holiday_table(
@@ -645,6 +671,18 @@ def holiday_table(
     return holidays.country_holidays(
         country, subdiv=subdiv or None, years=years, categories=kept, language=language
     )
+
+
+@functools.cache
+def holiday_names_of(codes: tuple[str, ...], categories: tuple[str, ...]) -> dict[str, str]:
+    """Every holiday name ``codes`` have from 2000 to 2040, casefolded to as written (a spec's
+    ``holidays_worked`` names them as the `holidays` package does)."""
+    return {
+        part.casefold(): part
+        for code in codes
+        for name in holiday_table(code, categories, range(2000, 2041)).values()
+        for part in str(name).split("; ")
+    }
 
 
 @functools.cache

@@ -390,7 +390,7 @@ class Speaker:
         )
         return customer, lang.text("risk.holiday_in_window.agent", holidays=listed)
 
-    def _holiday_day(self, day: dt.date, row: int, year: bool) -> str:
+    def _holiday_day(self, day: dt.date, row: int, year: bool | None) -> str:
         """A holiday today or tomorrow by that word, any other by its date (with its year, if
         ``year``)."""
         away = day.toordinal() - _EPOCH_ORDINAL - int(self._reference_day[row])
@@ -503,8 +503,14 @@ class Speaker:
         return (self._kind("risk.thin_history.customer") if few else ""), " ".join(parts)
 
     def _weekend_in_window(self, facts: dict, row: int) -> tuple[str, str]:
+        """Weekdays off by name, the business's own days off by date ("Saturday, Sunday and
+        Thursday, December 24")."""
         lang = self.language
-        days = lang.join([lang.weekdays[d] for d in facts["weekdays"]])
+        own = facts.get("dates", ())
+        days = lang.join(
+            [lang.weekdays[d] for d in facts["weekdays"]]
+            + [self._holiday_day(d, row, None) for d in own]
+        )
         customer = self._kind("risk.weekend_in_window.customer", days=days)
         return customer, lang.text("risk.weekend_in_window.agent", days=days)
 

@@ -449,23 +449,37 @@ def _short_history(model: EtaModel, segments: np.ndarray) -> np.ndarray:
 
 
 def _weekend(model: EtaModel, f: QuoteFacts):
-    if model.spec.clock != "business":
-        return
+    """Days the team is off before the promise: weekdays off, on a business clock, and the
+    business's own days off (``calendar.days_off``) in a window of at most six weeks."""
     off = [i for i, day in enumerate(WEEKDAYS) if day not in model.spec.calendar.days]
-    if not off:
-        return
+    if model.spec.clock != "business":
+        off = []
     first, last = f.first_day, f.last_day
     span = (last - first).astype(int) + 1
     weekday = (first.astype(int) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
     # Which off weekdays a window meets depends only on its first weekday and length (<= 7).
-    windows = np.where(span > 0, weekday * 8 + np.minimum(span, 7), -1)
-    for window in np.unique(windows[windows >= 0]).tolist():
-        first_weekday, length = divmod(window, 8)
-        days = tuple(d for d in off if (d - first_weekday) % 7 < length)
-        if days:
-            finding = _finding("weekend_in_window", weekdays=days)
-            for row in np.flatnonzero(windows == window).tolist():
-                yield row, finding
+    windows = np.where((span > 0) & bool(off), weekday * 8 + np.minimum(span, 7), -1)
+    near = (span > 0) & (last - first <= HOLIDAY_WINDOW_DAYS)
+    dates = np.array([], dtype="datetime64[D]")
+    if model.spec.calendar.days_off and near.any():
+        listed = model.clock_.days_off_between(first[near].min().item(), last[near].max().item())
+        dates = np.array(listed, dtype="datetime64[D]")
+    lo, hi = np.searchsorted(dates, first, "left"), np.searchsorted(dates, last, "right")
+    hi = np.where(near, hi, lo)
+    made: dict[tuple[int, int, int], Finding | None] = {}
+    for row in np.flatnonzero((windows >= 0) | (hi > lo)).tolist():
+        key = (int(windows[row]), int(lo[row]), int(hi[row]))
+        if key not in made:
+            first_weekday, length = divmod(max(key[0], 0), 8)
+            weekdays = tuple(d for d in off if key[0] >= 0 and (d - first_weekday) % 7 < length)
+            own = tuple(d.item() for d in dates[key[1] : key[2]])
+            made[key] = (
+                _finding("weekend_in_window", weekdays=weekdays, dates=own)
+                if (weekdays or own)
+                else None
+            )
+        if made[key] is not None:
+            yield row, made[key]
 
 
 def _long_tail(model: EtaModel, f: QuoteFacts):

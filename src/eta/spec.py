@@ -132,6 +132,12 @@ class CalendarSpec(_Strict):
     """Which of the `holidays` package's categories of days close the calendar: public holidays
     by default; ``[public, catholic]`` adds Assumption Day in Bavaria, which the package files
     apart because only some of its towns keep it. Each code takes the categories it has."""
+    days_off: tuple[str, ...] = ()
+    """The business's own days off besides the holidays: a date ('2026-12-28') or a day every
+    year ('12-24'). Customers hear them as days the team is off, not as public holidays."""
+    holidays_worked: tuple[str, ...] = ()
+    """Holidays of ``holidays`` that the business works: by name, as the `holidays` package
+    writes it in its default language ('Election Day'), or by date ('2026-11-03', '11-11')."""
     cutoff: str | None = None
     """Items started after this local time count from the next working day (e.g. '14:00'). With
     a night shift ('22:00' to '06:00') the time is in the shift's working day, which begins when
@@ -199,6 +205,50 @@ class CalendarSpec(_Strict):
                     f"(they have: {', '.join(had)})"
                 )
         return tuple(dict.fromkeys(value))
+
+    @field_validator("days_off", "holidays_worked", mode="before")
+    @classmethod
+    def _dates_as_written(cls, value: object) -> object:
+        """One or many; YAML reads an unquoted 2026-12-24 as a date, said back as written."""
+        values = value if isinstance(value, list | tuple) else [value]
+        return tuple(v.isoformat() if isinstance(v, dt.date) else v for v in values)
+
+    @field_validator("days_off")
+    @classmethod
+    def _days_are_dates(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for day in value:
+            _calendar_day(day)
+        return value
+
+    @field_validator("holidays_worked")
+    @classmethod
+    def _holidays_there_are(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        from eta.calendar import holiday_names_of
+
+        codes = info.data.get("holidays") or ()
+        categories = info.data.get("holiday_categories") or ("public",)
+        names = holiday_names_of(tuple(codes), tuple(categories))
+        for entry in value:
+            if _is_calendar_day(entry):
+                continue
+            if entry.casefold() not in names:
+                near = difflib.get_close_matches(entry.casefold(), names, n=1)
+                hint = f"; did you mean {names[near[0]]!r}?" if near else ""
+                raise ValueError(
+                    f"{entry!r} is neither a date ('2026-11-03', '11-11') nor a holiday of "
+                    f"{', '.join(codes) or 'no holiday code'}{hint}"
+                )
+        return value
+
+    def day_off_rules(self) -> tuple[set[dt.date], set[tuple[int, int]]]:
+        """:attr:`days_off` as dates and (month, day) pairs every year."""
+        return _day_rules(self.days_off)
+
+    def worked_rules(self) -> tuple[set[dt.date], set[tuple[int, int]], set[str]]:
+        """:attr:`holidays_worked` as dates, (month, day) pairs and casefolded names."""
+        dates, yearly = _day_rules(tuple(d for d in self.holidays_worked if _is_calendar_day(d)))
+        names = {d.casefold() for d in self.holidays_worked if not _is_calendar_day(d)}
+        return dates, yearly, names
 
     @field_validator("days")
     @classmethod
@@ -520,6 +570,35 @@ def _reason(err: dict) -> str:
     if err["type"] == "missing":
         return "required key is missing"
     return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _calendar_day(text: str) -> dt.date | tuple[int, int]:
+    """'2026-12-24' -> that date; '12-24' -> (12, 24), a day every year."""
+    try:
+        if len(text.split("-")) == 2:
+            month, day = (int(part) for part in text.split("-"))
+            dt.date(2024, month, day)  # a leap year: '02-29' is a day some years have
+            return month, day
+        return dt.date.fromisoformat(text)
+    except (ValueError, AttributeError):
+        raise ValueError(
+            f"{text!r} is not a date such as '2026-12-24' or a day every year such as '12-24'"
+        ) from None
+
+
+def _is_calendar_day(text: str) -> bool:
+    try:
+        _calendar_day(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _day_rules(days: tuple[str, ...]) -> tuple[set[dt.date], set[tuple[int, int]]]:
+    parsed = [_calendar_day(d) for d in days]
+    return {p for p in parsed if isinstance(p, dt.date)}, {
+        p for p in parsed if isinstance(p, tuple)
+    }
 
 
 def _keys_at(loc: tuple) -> list[str]:
