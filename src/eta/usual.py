@@ -38,6 +38,8 @@ SLOWER = float(np.log(1.15))
 """A peak week is at least 15% slower (log scale) than the trend of its segment..."""
 BUSIER = 1.4
 """...or has at least 1.4 times the items the trend expects."""
+NOISE = 2.0
+"""Standard errors a week's excess must exceed, in every year, to mark it."""
 MIN_YEARS = 2
 """A week of the year is called a peak only when the history holds it in this many years."""
 WARM_UP = pd.Timedelta(days=30)
@@ -146,22 +148,39 @@ def _peak_weeks(frame: pd.DataFrame, clock: Clock) -> dict[int, dict[str, float]
     key = pd.MultiIndex.from_arrays([year, week])
     day = local.normalize()
     whole = (day >= day.min() + pd.Timedelta(days=7)) & (day <= day.max() - pd.Timedelta(days=7))
-    table = pd.DataFrame({"w": weights * residual, "sw": weights, "n": 1.0, "t": years}, index=key)[
-        np.asarray(whole)
-    ]
+    columns = {
+        "w": weights * residual,
+        "w2": weights * residual**2,
+        "sw": weights,
+        "sw2": weights**2,
+        "n": 1.0,
+        "t": years,
+    }
+    table = pd.DataFrame(columns, index=key)[np.asarray(whole)]
     if table.empty:
         return {}
-    weekly = table.groupby(level=[0, 1]).agg({"w": "sum", "sw": "sum", "n": "sum", "t": "mean"})
+    sums = dict.fromkeys(columns, "sum") | {"t": "mean"}
+    weekly = table.groupby(level=[0, 1]).agg(sums)
     if weekly.index.get_level_values(0).nunique() < MIN_YEARS:
         return {}  # a season recurs: one year's weeks cannot show one (nor fit a trend)
-    weekly["slower"] = weekly["w"] / weekly["sw"].where(weekly["sw"] > 0)
+    total = weekly["sw"].where(weekly["sw"] > 0)
+    weekly["slower"] = weekly["w"] / total
     trend = np.polyfit(weekly["t"], np.log(weekly["n"]), 1)
     weekly["busier"] = np.exp(np.log(weekly["n"]) - np.polyval(trend, weekly["t"]))
+    # A week's excess must stand out of its own noise too (two standard errors): a company of
+    # ten jobs a week, with no season at all, was told its weeks 32-33 ran 32% slower.
+    spread = np.sqrt(np.maximum(weekly["w2"] / total - weekly["slower"] ** 2, 0.0))
+    effective = total**2 / weekly["sw2"].where(weekly["sw2"] > 0)
+    weekly["slower_low"] = weekly["slower"] - NOISE * spread / np.sqrt(effective)
+    weekly["busier_low"] = weekly["busier"] * np.exp(-NOISE / np.sqrt(weekly["n"]))
     weekly = weekly[weekly["n"] >= MIN_ITEMS / 3]
-    by_week = weekly.groupby(level=1).agg({"slower": "min", "busier": "min", "n": "size"})
+    lows = {"slower": "min", "busier": "min", "slower_low": "min", "busier_low": "min"}
+    by_week = weekly.groupby(level=1).agg(lows | {"n": "size"})
     # A season recurs: a week seen in one year only cannot tell a season from a bad month.
     by_week = by_week[by_week["n"] >= MIN_YEARS]
-    marked = by_week[(by_week["slower"] >= SLOWER) | (by_week["busier"] >= BUSIER)]
+    slower = (by_week["slower"] >= SLOWER) & (by_week["slower_low"] > 0)
+    busier = (by_week["busier"] >= BUSIER) & (by_week["busier_low"] > 1)
+    marked = by_week[slower | busier]
     weeks = set(marked.index.astype(int))
     # A season lasts: a marked week counts only next to another one (week 52/53 meets week 1).
     season = {w for w in weeks if {w - 1, w + 1} & weeks or (w == 1 and weeks & {52, 53})}
