@@ -587,6 +587,14 @@ def test_no_segment_thin_of_its_own_when_every_segment_is_calibrated_on_all_item
     pooled.calibration_ = replace(calibration, by_key=by_key)
     assert fell_back(tickets_model) > 0
     assert fell_back(pooled) == 0
+    # Or each segment with a median of its own on all items' shape, as thin ones have.
+    root = next(k for k in calibration.by_key if k.startswith("0:"))
+    borrowed = {
+        k: replace(v, borrowed_from=root) if f"{depth}:" in k else v
+        for k, v in calibration.by_key.items()
+    }
+    pooled.calibration_ = replace(calibration, by_key=borrowed)
+    assert fell_back(pooled) == 0
 
 
 def test_a_business_s_own_days_off_close_the_clock_and_are_said_as_days_off(

@@ -369,7 +369,10 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     fell_back = np.array([not t.removeprefix(AHEAD).startswith(f"{depth}:") for t in wider])
     # Only where other segments have their own: a small company whose segments are all too thin
     # heard "we have seen few requests like this one" on every quote, which then meant nothing.
-    fell_back &= any(t.removeprefix(AHEAD).startswith(f"{depth}:") for t in by_key) and depth > 0
+    fell_back &= depth > 0 and any(
+        t.removeprefix(AHEAD).startswith(f"{depth}:") and d.borrowed_from is None
+        for t, d in by_key.items()
+    )
     unseen = np.zeros(len(tags), dtype=bool)
     values: dict[int, list[str]] = {}
     # A declared feature without a value, where nearly every item of the history had one: it
