@@ -127,11 +127,7 @@ def test_the_evening_starts_where_the_language_says_it_does() -> None:
         )
 
     assert parts("es") == ["hoy por la tarde", "hoy por la tarde", "hoy por la noche"]
-    assert parts("de") == [
-        "heute im Laufe des Nachmittags",
-        "heute im Laufe des Abends",
-        "heute im Laufe des Abends",
-    ]
+    assert parts("de") == ["heute Nachmittag", "heute Abend", "heute Abend"]
     assert parts("fr") == ["aujourd'hui dans l'après-midi", *["aujourd'hui dans la soirée"] * 2]
     assert parts("nl") == ["vanmiddag", "vanavond", "vanavond"]
     assert [p.split()[-1] for p in parts("en")] == ["afternoon", "evening", "evening"]
@@ -172,8 +168,8 @@ def test_the_small_hours_are_said_as_the_night_of_the_day_before() -> None:
     assert parts("de", wednesday_evening, night) == [
         "heute Nacht",
         "heute Nacht",
-        "morgen im Laufe der Nacht",
-        "am Samstag im Laufe der Nacht",
+        "morgen Nacht",
+        "am Samstag in der Nacht",
     ]
     assert parts("fr", wednesday_evening, night[1:]) == [
         "cette nuit",

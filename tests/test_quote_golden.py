@@ -222,7 +222,7 @@ def test_ticket_across_a_public_holiday_and_a_weekend(tickets) -> None:
         ),
         (
             "de",
-            "Wir erledigen Ihre Anfrage voraussichtlich am Montag im Laufe des Nachmittags, "
+            "Wir erledigen Ihre Anfrage voraussichtlich am Montagnachmittag, "
             "spätestens am Dienstag bis 17:00 Uhr. Morgen ist ein Feiertag, daher kann es bis zum "
             "zugesagten Termin dauern. In diesen Zeitraum fallen Tage, an denen unser Team nicht "
             "arbeitet (Samstag und Sonntag). Wir melden uns am Dienstag um 11:00 Uhr bei Ihnen, "

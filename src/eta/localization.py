@@ -39,7 +39,8 @@ LANGUAGES = ("en", "bs", "ru", "fa", "pt", "es", "de", "fr", "nl")
 FALLBACK = "en"
 _DIGITS = {"arabext": "۰۱۲۳۴۵۶۷۸۹", "arab": "٠١٢٣٤٥٦٧٨٩"}
 """Digits of the non-Latin numbering systems of our languages (CLDR numberingSystems.xml)."""
-_PLACEHOLDER = re.compile(r"{(\w+)}")
+_PLACEHOLDER = re.compile(r"{(\w+)(?:\[\d\])?}")
+"""A placeholder, or one of its forms (``{part[1]}``: see :class:`eta.messages.Forms`)."""
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,8 @@ class Speaker:
         self._times: dict[int, str] = {}
         self._styles: dict[str, str] = {}
         self._parts = tuple(
-            language.catalog[f"part.{p}"] for p in ("morning", "afternoon", "evening", "night")
+            Forms(language.catalog[f"part.{p}"])
+            for p in ("morning", "afternoon", "evening", "night")
         )
         self._evening = _evening_from(str(language.babel))
 
@@ -858,6 +859,24 @@ def _year_of(local: np.ndarray) -> np.ndarray:
         .astype("datetime64[D]")
         .astype("datetime64[Y]")
     )
+
+
+class Forms(str):
+    """A word with other forms for other patterns, written ``'Nachmittag|nachmittag|nachmittags'``
+    in a catalog: ``{part}`` is the first, ``{part[2]}`` the third (the first where there is
+    none). German says "heute Nachmittag", "am Mittwochnachmittag" and "am Mittwoch, 15. Januar,
+    nachmittags", where one form served every pattern as "im Laufe des Nachmittags"."""
+
+    def __new__(cls, written: str) -> Forms:
+        forms = written.split("|")
+        word = super().__new__(cls, forms[0])
+        word.forms = tuple(forms)
+        return word
+
+    def __getitem__(self, index: object) -> str:  # type: ignore[override]
+        if isinstance(index, int) and 0 <= index < len(self.forms):
+            return self.forms[index]
+        return self.forms[0]
 
 
 _AT_NIGHT = {"on.part.today": "on.part.tonight", "on.part.date": "on.part.date_night"}
