@@ -483,13 +483,21 @@ def test_a_model_saved_over_another_replaces_it_whole_and_a_foreign_folder_is_re
 ) -> None:
     directory = tickets_model.save(tmp_path / "m")
     (directory / "lightgbm_q75.txt").write_text("a tree of an older model")
+    (directory / ".saving-x1").mkdir()  # a save cut short
     tickets_model.save(directory)
     assert not (directory / "lightgbm_q75.txt").exists()  # none of the old model's files
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # nothing left beside it
+    assert not list(directory.glob(".*"))  # nor in it
     assert EtaModel.load(directory).spec == tickets_model.spec
+    # Through a symlink (a 'current' pointing at a version), the link stays a link.
+    (tmp_path / "current").symlink_to(directory)
+    tickets_model.save(tmp_path / "current")
+    assert (tmp_path / "current").is_symlink() and EtaModel.load(tmp_path / "current")
 
-    (tmp_path / "work").mkdir()
-    (tmp_path / "work" / "notes.txt").write_text("mine")
-    with pytest.raises(DataError, match=r"work: holds files but no model \(no model.json\)"):
-        tickets_model.save(tmp_path / "work")
-    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["notes.txt"]
+    for name, files in (("work", ["notes.txt"]), ("mixed", ["history.csv", "model.json"])):
+        (tmp_path / name).mkdir()
+        for file in files:
+            (tmp_path / name / file).write_text("mine")
+        with pytest.raises(DataError, match=rf"{name}: holds files that are not a model's \("):
+            tickets_model.save(tmp_path / name)
+        assert sorted(p.name for p in (tmp_path / name).iterdir()) == files  # all still there

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import weakref
@@ -587,9 +588,9 @@ class EtaModel:
         saving: the same history, spec and settings write the same bytes, which is how a
         retrain tells a candidate identical to the champion (:mod:`eta.promotion`).
 
-        The folder is replaced as a whole (:func:`_replacing`): a model saved over another
-        leaves none of the old one's files, and a folder holding anything but a model is
-        refused, not filled (``--out .`` would have logged the working folder to MLflow).
+        The model in the folder is replaced whole (:func:`_replacing`): a model saved over
+        another leaves none of the old one's files, and a folder holding anything but a model
+        is refused, not filled (``--out .`` would have logged the working folder to MLflow).
         """
         self._check_fitted()
         with _replacing(Path(directory)) as staging:
@@ -1018,41 +1019,58 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+MODEL_FILES = ("spec.yaml", "model.json", "online.json", "recent_events.parquet", "lightgbm_q*.txt")
+"""What a model folder holds (:meth:`EtaModel.save`); a save replaces these and nothing else."""
+_SAVING = ".saving-"
+"""Prefix of the folder a save writes in, inside the model's own (left by a save cut short)."""
+
+
 def check_model_folder(directory: Path) -> None:
     """Refuse to save a model where it does not belong: a file, or a folder holding anything
-    but a model (``--out .`` or ``--out models`` would have mixed the model into it)."""
+    but a model (``--out .`` or ``--out models`` would have mixed the model into it, and a
+    save over it would have replaced the other files too)."""
     if directory.exists() and not directory.is_dir():
         raise DataError(f"{directory}: is a file; a model is a folder")
-    if directory.is_dir() and any(directory.iterdir()) and not (directory / "model.json").exists():
+    if not directory.is_dir():
+        return
+    others = sorted(
+        entry.name
+        for entry in directory.iterdir()
+        if not entry.name.startswith(_SAVING) and not any(entry.match(f) for f in MODEL_FILES)
+    )
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         raise DataError(
-            f"{directory}: holds files but no model (no model.json); "
+            f"{directory}: holds files that are not a model's ({shown}); "
             "save a model in a new folder or over another model"
         )
 
 
 @contextmanager
 def _replacing(directory: Path) -> Iterator[Path]:
-    """A fresh folder beside ``directory`` to write a model in, put in its place once written.
+    """A fresh folder to write a model in, whose files then replace the model in ``directory``.
 
     A model's files go together: loading one with another's trees or calibration promises
-    what neither learnt. So a save writes aside and swaps folders, and a save that fails
-    leaves the model that was there."""
+    what neither learnt. So a save writes aside, inside the folder (the same file system, the
+    folder's own owner and mode: a symlink, a mount point or ``.`` stay what they are), then
+    moves each file into place, ``model.json`` last: it holds the other files' fingerprints, so
+    a service reading in between sees a model that does not match its trees and waits for the
+    next look. A save that fails before the moves leaves the model that was there; files of an
+    older model that the new one does not write are removed."""
     check_model_folder(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.saving-", dir=directory.parent))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob(f"{_SAVING}*"):  # a save cut short
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=_SAVING, dir=directory))
     try:
         yield staging
-        if directory.exists():
-            old = staging.with_name(f".{directory.name}.replaced-{staging.name.rsplit('-', 1)[1]}")
-            directory.rename(old)
-            try:
-                staging.rename(directory)
-            except OSError:
-                old.rename(directory)
-                raise
-            shutil.rmtree(old)
-        else:
-            staging.rename(directory)
+        written = sorted(staging.iterdir(), key=lambda path: path.name == "model.json")
+        for new in written:
+            os.replace(new, directory / new.name)
+        names = {path.name for path in written}
+        for old in directory.iterdir():
+            if old.is_file() and old.name not in names:
+                old.unlink()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
