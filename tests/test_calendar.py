@@ -632,3 +632,16 @@ def test_days_off_of_its_own_close_the_calendar_and_holidays_worked_open_it() ->
         CalendarSpec(holidays=("US-NY",), holidays_worked=("Electon Day",))
     with pytest.raises(ValueError, match=r"'24\.12' is not a date such as '2026-12-24'"):
         CalendarSpec(days_off=("24.12",))
+
+
+def test_a_holiday_worked_by_name_is_worked_in_the_years_it_is_observed_or_estimated() -> None:
+    """The `holidays` package writes 'Christmas Day (observed)' on the Friday before a Saturday
+    Christmas and 'Eid al-Fitr (estimated)' in years it reckons: worked by name, those too."""
+    us = CalendarSpec(holidays=("US",), holidays_worked=("Christmas Day",))
+    observed = [dt.date(2027, 12, 24), dt.date(2026, 12, 25)]
+    assert Clock(us, "America/New_York", "business").is_working_day(observed).all()
+    ba = CalendarSpec(holidays=("BA",), holidays_worked=("Eid al-Fitr",))
+    eid = Clock(ba, SARAJEVO, "business").holidays_between("2027-03-01", "2027-03-31")
+    assert not [name for _, name in eid if "Eid" in name]
+    with pytest.raises(ValueError, match=r"\['12-24'\] listed as days off too"):
+        CalendarSpec(holidays=("US",), days_off=("12-24",), holidays_worked=("12-24",))

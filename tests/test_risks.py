@@ -626,3 +626,23 @@ def test_a_business_s_own_days_off_close_the_clock_and_are_said_as_days_off(
         not in notes_of(before).get("weekend_in_window", {"customer_text": ""})["customer_text"]
     )
     assert "Christmas" not in after["customer_message"]
+
+
+def test_an_own_day_off_that_is_a_holiday_or_a_weekend_is_said_once(
+    tickets_model, tickets_sim
+) -> None:
+    """December 24-26 declared days off by a Sarajevo desk: the 26th is a Saturday, said as
+    Saturday, and the 25th is Catholic Christmas, said as the holiday; only the 24th is the
+    desk's own."""
+    raw = tickets_model.spec.model_dump()
+    raw["calendar"]["days_off"] = ["12-24", "12-25", "12-26"]
+    spec = DatasetSpec.from_dict(raw)
+    own = copy.copy(tickets_model)
+    own.spec, own.clock_ = spec, Clock.from_spec(spec)
+    items = prepare_items(tickets_sim.history.iloc[[5]], spec)[0]
+    now = pd.Timestamp("2026-12-21T10:00", tz=spec.timezone)
+    items[START] = now
+    notes = notes_of(quote_items(own, items, now=now).iloc[0])
+    said = notes["weekend_in_window"]["customer_text"]
+    assert said.count("December") == 1 and "December 24" in said
+    assert "December 25" in notes["holiday_in_window"]["customer_text"]

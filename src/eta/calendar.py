@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import zoneinfo
 from calendar import isleap
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -417,7 +418,8 @@ class Clock:
     def holidays_between(
         self, start: pd.Timestamp | dt.date | str, end: pd.Timestamp | dt.date | str
     ) -> list[tuple[dt.date, str]]:
-        """Public holidays ``(date, name)`` on local dates from ``start`` to ``end``, inclusive.
+        """Holidays ``(date, name)`` on local dates from ``start`` to ``end``, inclusive: the
+        codes' days of the spec's categories, but those it works (``holidays_worked``).
 
         Holidays from several codes on the same date are joined with ``'; '``. Holidays falling
         on a day that is not a working day anyway are listed too.
@@ -627,7 +629,7 @@ class Clock:
                 if day.year != year or day in dates or (day.month, day.day) in yearly:
                     continue
                 for part in str(name).split("; "):
-                    if part.casefold() not in worked and part not in names.setdefault(day, []):
+                    if holiday_key(part) not in worked and part not in names.setdefault(day, []):
                         names[day].append(part)
         result = {day: "; ".join(parts) for day, parts in sorted(names.items()) if parts}
         self._holiday_names[year] = result
@@ -647,13 +649,14 @@ class Clock:
         self, start: pd.Timestamp | dt.date | str, end: pd.Timestamp | dt.date | str
     ) -> list[dt.date]:
         """The spec's own days off (``calendar.days_off``) on local dates from ``start`` to
-        ``end``, inclusive: closed like holidays, but not public holidays to say so of."""
+        ``end``, inclusive: closed like holidays, but not public holidays to say so of (one
+        that is a holiday anyway is the holiday, said once)."""
         first, last = self._local_date(start), self._local_date(end)
         return [
             d
             for year in range(max(first.year, _MIN_YEAR), min(last.year, _MAX_YEAR) + 1)
             for d in self._days_off_of(year)
-            if first <= d <= last
+            if first <= d <= last and d not in self._holidays_of(year)
         ]
 
 
@@ -675,14 +678,25 @@ def holiday_table(
 
 @functools.cache
 def holiday_names_of(codes: tuple[str, ...], categories: tuple[str, ...]) -> dict[str, str]:
-    """Every holiday name ``codes`` have from 2000 to 2040, casefolded to as written (a spec's
-    ``holidays_worked`` names them as the `holidays` package does)."""
+    """Every holiday name ``codes`` have from 2000 to 2040, by :func:`holiday_key`, as written
+    (a spec's ``holidays_worked`` names them as the `holidays` package does)."""
     return {
-        part.casefold(): part
+        holiday_key(part): _ANNOTATION.sub("", part)
         for code in codes
         for name in holiday_table(code, categories, range(2000, 2041)).values()
         for part in str(name).split("; ")
     }
+
+
+_ANNOTATION = re.compile(r"\s*\((?:observed|estimated)\)$", re.IGNORECASE)
+"""What the `holidays` package adds to a name some years: 'Christmas Day (observed)' on the
+Friday before a Saturday Christmas, 'Eid al-Fitr (estimated)' where the date is reckoned."""
+
+
+def holiday_key(name: str) -> str:
+    """A holiday's name as ``holidays_worked`` matches it: without the package's '(observed)'
+    or '(estimated)', in any case (a US business working Christmas works its observed day)."""
+    return _ANNOTATION.sub("", name).casefold()
 
 
 @functools.cache

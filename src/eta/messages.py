@@ -356,7 +356,7 @@ class Speaker:
         nobody knows (a tester's helpdesk re-quoted open tickets without ``promised_at``, and 89
         heard an apology for a broken promise where 7 had one)."""
         lang = self.language
-        key = "" if facts.get("told", True) else "_usual"
+        key = "" if facts.get("promise_given", True) else "_usual"
         agent = lang.text(
             f"risk.overdue.agent{key}",
             elapsed=self.duration(facts["elapsed"]),
@@ -393,7 +393,7 @@ class Speaker:
 
     def _holiday_day(self, day: dt.date, row: int, year: bool | None) -> str:
         """A holiday today or tomorrow by that word, any other by its date (with its year, if
-        ``year``)."""
+        ``year``; None: if it is far, as :meth:`dated` decides)."""
         away = day.toordinal() - _EPOCH_ORDINAL - int(self._reference_day[row])
         return self.day(day, row) if 0 <= away < len(_NEAR) else self.dated(day, row, year)
 

@@ -372,7 +372,7 @@ def _answer(
     facts = risks.QuoteFacts(
         items, features, predictive, begin, utc_instants(reference), utc_instants(promise_exact),
         elapsed, promised, promised_hours, fresh[:, [0, 2]], promise_hours=hours[:, 3],
-        told=given != NAT,
+        promise_given=given != NAT,
     )  # fmt: skip
     findings = risks.assess(model, facts)
     # Overdue is the only high-severity finding: ranked first wherever it is found.

@@ -135,9 +135,9 @@ class QuoteFacts:
     """Local date of the promise: the window's last day."""
     promise_hours: np.ndarray | None = None
     """The promise in clock hours from the effective start, before rounding."""
-    told: np.ndarray | None = None
-    """Whether ``promised_at`` is the promise the customer was told (given by the caller), not
-    the one a new item like it gets from this model."""
+    promise_given: np.ndarray | None = None
+    """Whether ``promised_at`` is the promise the customer was told, given by the caller, not
+    the one a new item like it gets from this model (None: given, for every item)."""
 
     @functools.cached_property
     def start(self) -> np.ndarray:
@@ -196,7 +196,7 @@ def _local_days(clock: Clock, instants: pd.DatetimeIndex) -> np.ndarray:
 def _overdue(model: EtaModel, f: QuoteFacts):
     promised = f.promised_at.asi8
     late = (f.reference.asi8 > promised) & (promised != NAT) & (np.nan_to_num(f.elapsed) > 0)
-    told = np.ones(len(late), dtype=bool) if f.told is None else f.told
+    given = np.ones(len(late), dtype=bool) if f.promise_given is None else f.promise_given
     for row in np.flatnonzero(late):
         yield (
             row,
@@ -204,7 +204,7 @@ def _overdue(model: EtaModel, f: QuoteFacts):
                 "overdue",
                 elapsed=f.elapsed[row],
                 promised=f.promised_hours[row],
-                told=bool(told[row]),
+                promise_given=bool(given[row]),
             ),
         )
 
@@ -475,7 +475,8 @@ def _weekend(model: EtaModel, f: QuoteFacts):
         if key not in made:
             first_weekday, length = divmod(max(key[0], 0), 8)
             weekdays = tuple(d for d in off if key[0] >= 0 and (d - first_weekday) % 7 < length)
-            own = tuple(d.item() for d in dates[key[1] : key[2]])
+            # An own day off on a weekday off anyway is said once, as that weekday.
+            own = tuple(d.item() for d in dates[key[1] : key[2]] if d.item().weekday() not in off)
             made[key] = (
                 _finding("weekend_in_window", weekdays=weekdays, dates=own)
                 if (weekdays or own)

@@ -223,16 +223,19 @@ class CalendarSpec(_Strict):
     @field_validator("holidays_worked")
     @classmethod
     def _holidays_there_are(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        from eta.calendar import holiday_names_of
+        from eta.calendar import holiday_key, holiday_names_of
 
         codes = info.data.get("holidays") or ()
         categories = info.data.get("holiday_categories") or ("public",)
         names = holiday_names_of(tuple(codes), tuple(categories))
+        both = sorted(set(value) & set(info.data.get("days_off") or ()))
+        if both:
+            raise ValueError(f"{both} listed as days off too: a day is one or the other")
         for entry in value:
             if _is_calendar_day(entry):
                 continue
-            if entry.casefold() not in names:
-                near = difflib.get_close_matches(entry.casefold(), names, n=1)
+            if holiday_key(entry) not in names:
+                near = difflib.get_close_matches(holiday_key(entry), names, n=1)
                 hint = f"; did you mean {names[near[0]]!r}?" if near else ""
                 raise ValueError(
                     f"{entry!r} is neither a date ('2026-11-03', '11-11') nor a holiday of "
@@ -247,7 +250,9 @@ class CalendarSpec(_Strict):
     def worked_rules(self) -> tuple[set[dt.date], set[tuple[int, int]], set[str]]:
         """:attr:`holidays_worked` as dates, (month, day) pairs and casefolded names."""
         dates, yearly = _day_rules(tuple(d for d in self.holidays_worked if _is_calendar_day(d)))
-        names = {d.casefold() for d in self.holidays_worked if not _is_calendar_day(d)}
+        from eta.calendar import holiday_key
+
+        names = {holiday_key(d) for d in self.holidays_worked if not _is_calendar_day(d)}
         return dates, yearly, names
 
     @field_validator("days")

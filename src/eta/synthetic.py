@@ -50,7 +50,6 @@ gives identical frames and turning the random-age looks on or off does not chang
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -59,7 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eta.calendar import NAT, NS_PER_HOUR, NS_PER_SECOND, Clock, holiday_table
+from eta.calendar import NAT, NS_PER_HOUR, NS_PER_SECOND, Clock
 from eta.spec import DatasetSpec
 
 __all__ = ["SyntheticHistory", "by_name", "deliveries", "load_spec", "tickets"]
@@ -513,13 +512,16 @@ def _check_args(n: int, days: int, open_fraction: float) -> None:
 
 
 def _holiday_checker(spec: DatasetSpec) -> Callable[[pd.DatetimeIndex], np.ndarray]:
-    """Whether each local instant falls on a public holiday of the spec's countries."""
+    """Whether each local instant falls on a holiday or day off of the spec's calendar (as its
+    clock closes them, whatever the weekday)."""
+    clock = Clock.from_spec(spec)
 
     def check(local: pd.DatetimeIndex) -> np.ndarray:
-        years = sorted(set(np.unique(np.asarray(local.year)).tolist()))
-        dates: set[dt.date] = set()
-        for code in spec.calendar.holidays:
-            dates.update(holiday_table(code, spec.calendar.holiday_categories, years))
+        if not len(local):
+            return np.zeros(0, dtype=bool)
+        first, last = local.min().date(), local.max().date()
+        dates = [d for d, _ in clock.holidays_between(first, last)]
+        dates += clock.days_off_between(first, last)
         if not dates:
             return np.zeros(len(local), dtype=bool)
         holiday_days = np.array(sorted(dates), dtype="datetime64[D]")
