@@ -93,8 +93,10 @@ def round_promise(
         up = np.where(midnight, last_minute, up)
     elif how == "day":
         day = calendar.closed_by(day, local)
-        # In real time: a close the clocks skip (02:00 on the spring night) is read at 03:00.
-        inside = calendar.working(day) & (utc <= calendar.utc(calendar.closes(day)))
+        # On the wall clock, or in real time: a close the clocks skip (02:00 on the spring
+        # night) is read at 03:00; the autumn night's second 02:00 is still said "by 02:00".
+        closes = calendar.closes(day)
+        inside = calendar.working(day) & ((local <= closes) | (utc <= calendar.utc(closes)))
         up = calendar.end_of_day(calendar.next_working_day(day, keep=inside))
     else:  # date, where the customer is
         zone = timezone or clock.timezone
