@@ -182,6 +182,16 @@ def load_history(
             + " has no time of day, so it reads as midnight; export the finish with its time",
         )
     problems.add(before, spec.end, "finishes before it starts")
+    reopened = pd.Series(False, index=raw.index)
+    if spec.status:
+        done, reopened = _read_status(raw[spec.status.column], spec.status.finished, end)
+        problems.add(
+            done & end.isna() & ~no_finish,
+            spec.status.column,
+            f"its status says it finished, but {spec.end!r} is empty: when is unknown",
+        )
+    finish_written = end
+    end = end.mask(reopened)  # solved once, open again: still running
     seen = None
     if spec.observed_until:
         seen, no_look = read_ends(raw[spec.observed_until], start, tz, written)
@@ -242,6 +252,9 @@ def load_history(
         unlooked = no_look[~bad] & end[~bad].isna()
         listed.append(_listed(raw, spec.observed_until, unlooked, looked, PLACEHOLDER))
         listed.append(_listed(raw, spec.observed_until, looked > later, looked, AFTER_TODAY))
+    if spec.status:
+        column = spec.status.column
+        listed.append(_listed(raw, column, reopened[~bad], finish_written[~bad], REOPENED))
     read_as_open = pd.concat(listed, ignore_index=True)
     whole = History(spec, frame, rejected, as_of, source, respelled, read_as_open)
     return seen_at(whole, as_of)
@@ -342,8 +355,20 @@ def _kept_per_id(ids: pd.Series, *, usable: np.ndarray, finished: np.ndarray) ->
     return kept
 
 
-PLACEHOLDER, AFTER_TODAY = "placeholder", "after today"
-"""Why :attr:`History.read_as_open` did not believe a time."""
+PLACEHOLDER, AFTER_TODAY, REOPENED = "placeholder", "after today", "reopened"
+"""Why :attr:`History.read_as_open` did not believe a time (:data:`REOPENED`: the status
+column says the item is not done, though it has a finish)."""
+
+
+def _read_status(
+    status: pd.Series, finished: tuple[str, ...], end: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """Rows whose status is one of ``finished`` (any case, trimmed), and rows with a finish
+    whose status is another value (reopened). A row without a status is neither."""
+    said = status.astype("string").str.strip().str.casefold()
+    done = said.isin([value.strip().casefold() for value in finished]).fillna(False)
+    reopened = said.notna() & (said != "") & ~done & end.notna()
+    return done.astype(bool), reopened.fillna(False).astype(bool)
 
 
 def _listed(

@@ -13,7 +13,17 @@ import pandas as pd
 
 from eta.calendar import Clock
 from eta.censoring import censoring_survival
-from eta.data import AFTER_TODAY, END, FINISHED, HOURS, MISSING, SEEN, START, History
+from eta.data import (
+    AFTER_TODAY,
+    END,
+    FINISHED,
+    HOURS,
+    MISSING,
+    REOPENED,
+    SEEN,
+    START,
+    History,
+)
 from eta.tables import row_places
 
 QUIET_DAYS = 30
@@ -423,6 +433,15 @@ def _read_as_open(history: History) -> list[str]:
     grouped = history.read_as_open.groupby(["column", "why"], sort=False)
     for (column, why), rows in grouped:
         first = rows.iloc[0]
+        place = row_places(history.source, [first["row"]])[first["row"]]
+        if why == REOPENED:
+            values = sorted(rows["written"].str.strip().unique())
+            said.append(
+                f"{len(rows):,} item(s) have a finish but a status that is not done "
+                f"({', '.join(map(repr, values[:3]))}{', ...' if len(values) > 3 else ''}; "
+                f"e.g. {place}), so they count as still open (reopened?)"
+            )
+            continue
         if why == AFTER_TODAY:
             days = rows["at"].dt.tz_convert(history.spec.timezone).dt.strftime("%Y-%m-%d")
             where = "after the export time and after today"
@@ -436,7 +455,7 @@ def _read_as_open(history: History) -> list[str]:
         said.append(
             f"{len(rows):,} {'item(s) finish' if finish else 'open item(s) were last seen'} "
             f"{where} ({', '.join(shown[:3])}{', ...' if len(shown) > 3 else ''}; e.g. "
-            f"{row_places(history.source, [first['row']])[first['row']]}, "
+            f"{place}, "
             f"{column} {first['written']!r}), so they count as {counted}; {asked}"
             + (" Leave the cell empty for an item still open" if finish else "")
         )

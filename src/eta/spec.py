@@ -375,6 +375,28 @@ class FeatureSpec(_Strict):
         return None if words is None else words.get(language)
 
 
+class StatusSpec(_Strict):
+    """A history's status column, read for what the finish column alone cannot say: a ticket
+    closed with no finish time (its finish is unknown: quarantined), or one reopened after it
+    was solved (still open: its finish is the earlier one's)."""
+
+    column: str
+    finished: tuple[str, ...]
+    """The values that mean done, in any case (``[solved, closed]``); any other is open."""
+
+    @field_validator("finished", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("finished")
+    @classmethod
+    def _some_values(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("list the values that mean done, such as [solved, closed]")
+        return value
+
+
 class DatasetSpec(_Strict):
     """What one history means: which columns hold start, end and features, and on which clock."""
 
@@ -395,6 +417,8 @@ class DatasetSpec(_Strict):
     calendar: CalendarSpec = CalendarSpec()
     features: FeatureSpec = FeatureSpec()
     segments: tuple[str, ...] = ()
+    status: StatusSpec | None = None
+    """The history's status column and its finished values (optional; histories only)."""
     confidence: Annotated[float, Field(gt=0.5, le=MAX_CONFIDENCE)] = 0.9
     rounding: Literal["minute", "hour", "day", "date"] | None = None
     """How promises are rounded up to what a person says: ``hour`` (the next full business
@@ -413,6 +437,26 @@ class DatasetSpec(_Strict):
     def _end_is_not_start(cls, value: str, info: ValidationInfo) -> str:
         if value == info.data.get("start"):
             raise ValueError(f"{value!r} is also the start column: name the finish column")
+        return value
+
+    @field_validator("status")
+    @classmethod
+    def _status_is_no_feature(
+        cls, value: StatusSpec | None, info: ValidationInfo
+    ) -> StatusSpec | None:
+        """A status says how an item ended, which nobody knows when it starts: as a feature
+        it would teach the model the answer (a tester's 'status' feature went unremarked)."""
+        features = info.data.get("features")
+        named = [
+            *(features.categorical + features.numeric if features else ()),
+            info.data.get("start"),
+            info.data.get("end"),
+        ]
+        if value is not None and value.column in named:
+            raise ValueError(
+                f"{value.column!r} is also a feature or the start or end column: a status "
+                "is known only once an item ends, so it cannot be an input"
+            )
         return value
 
     @field_validator("id")
@@ -496,7 +540,7 @@ class DatasetSpec(_Strict):
     @property
     def required_columns(self) -> tuple[str, ...]:
         """Columns a history file must have (the end column may be empty for open items)."""
-        optional = (self.observed_until, self.id)
+        optional = (self.observed_until, self.id, self.status.column if self.status else None)
         return (self.start, self.end, *(c for c in optional if c), *self.feature_columns)
 
     @classmethod
