@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -25,6 +26,17 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+
+def _one_or_many(value: object) -> object:
+    """One value or a list of them: ``holidays: BA`` reads as ``[BA]``, nothing as none."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else value
+
+
+OneOrMany = Annotated[tuple[str, ...], BeforeValidator(_one_or_many)]
+
 
 RESERVED_COLUMNS = frozenset(
     {
@@ -126,9 +138,9 @@ class CalendarSpec(_Strict):
     a pair that closes before it opens is a night shift (``['22:00', '06:00']``)."""
     hours_by_day: dict[Weekday, tuple[str, ...]] = Field(default_factory=dict)
     """Working days whose hours differ from ``hours``: ``{Sat: ['10:00', '14:00']}``."""
-    holidays: tuple[str, ...] = ()
+    holidays: OneOrMany = ()
     """Country codes from the `holidays` package, optionally with a subdivision: 'BA', 'US-CA'."""
-    holiday_categories: tuple[str, ...] = ("public",)
+    holiday_categories: OneOrMany = ("public",)
     """Which of the `holidays` package's categories of days close the calendar: public holidays
     by default; ``[public, catholic]`` adds Assumption Day in Bavaria, which the package files
     apart because only some of its towns keep it. Each code takes the categories it has."""
@@ -159,13 +171,6 @@ class CalendarSpec(_Strict):
                 )
         return value
 
-    @field_validator("holidays", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        if value is None:
-            return ()
-        return (value,) if isinstance(value, str) else value
-
     @field_validator("holidays")
     @classmethod
     def _known_country(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -181,11 +186,6 @@ class CalendarSpec(_Strict):
             if subdiv and subdiv not in supported[country]:
                 raise ValueError(f"{code!r}: unknown subdivision {subdiv!r} of {country}")
         return value
-
-    @field_validator("holiday_categories", mode="before")
-    @classmethod
-    def _one_category_or_many(cls, value: object) -> object:
-        return (value,) if isinstance(value, str) else value
 
     @field_validator("holiday_categories")
     @classmethod
@@ -381,13 +381,8 @@ class StatusSpec(_Strict):
     was solved (still open: its finish is the earlier one's)."""
 
     column: str
-    finished: tuple[str, ...]
+    finished: OneOrMany
     """The values that mean done, in any case (``[solved, closed]``); any other is open."""
-
-    @field_validator("finished", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        return (value,) if isinstance(value, str) else value
 
     @field_validator("finished")
     @classmethod
