@@ -59,12 +59,19 @@ class Source(Protocol):
 
 
 def fingerprint(directory: Path) -> str:
-    """SHA-256 over every file of a model directory: equal exactly when the model is the same."""
+    """SHA-256 over every file of a model directory: equal exactly when the model is the same.
+    Hidden ones are not the model: a save cut short while writing left its folder of them,
+    and an unchanged model read as new lost its live on-time rate."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+    files = (p for p in directory.rglob("*") if p.is_file())
+    for path in sorted(p for p in files if not _hidden(p.relative_to(directory))):
         digest.update(str(path.relative_to(directory)).encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _hidden(path: Path) -> bool:
+    return any(part.startswith(".") for part in path.parts)
 
 
 def _backtest(directory: Path) -> Metrics:

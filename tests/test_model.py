@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -484,8 +486,10 @@ def test_a_model_saved_over_another_replaces_it_whole_and_a_foreign_folder_is_re
     directory = tickets_model.save(tmp_path / "m")
     (directory / "lightgbm_q75.txt").write_text("a tree of an older model")
     (directory / ".saving-x1").mkdir()  # a save cut short
+    (directory / "backtest.json").write_text("{}")  # the demo's, of the model replaced
     tickets_model.save(directory)
     assert not (directory / "lightgbm_q75.txt").exists()  # none of the old model's files
+    assert not (directory / "backtest.json").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # nothing left beside it
     assert not list(directory.glob(".*"))  # nor in it
     assert EtaModel.load(directory).spec == tickets_model.spec
@@ -501,3 +505,25 @@ def test_a_model_saved_over_another_replaces_it_whole_and_a_foreign_folder_is_re
         with pytest.raises(DataError, match=rf"{name}: holds files that are not a model's \("):
             tickets_model.save(tmp_path / name)
         assert sorted(p.name for p in (tmp_path / name).iterdir()) == files  # all still there
+
+
+def test_a_save_killed_between_its_moves_loads_the_new_model_whole(
+    tickets_model, deliveries_model, tmp_path
+) -> None:
+    """Killed after moving one file of a new model into the folder, a save left half of each
+    model there, and a restarted service served neither: a load reads the files not yet moved
+    from the save's own folder, which holds the new model whole."""
+    from service.sources import fingerprint
+
+    new = deliveries_model.save(tmp_path / "new")
+    for name, whole in (("moving", True), ("writing", False)):
+        directory = tickets_model.save(tmp_path / name)
+        before = fingerprint(directory)
+        staging = directory / ".saving-cut"
+        shutil.copytree(new, staging)
+        assert fingerprint(directory) == before  # a save's own folder is not the model
+        if whole:  # killed after its first move
+            (staging / ".written").touch()
+            os.replace(staging / "lightgbm_q90.txt", directory / "lightgbm_q90.txt")
+        expected = deliveries_model if whole else tickets_model  # or while still writing
+        assert EtaModel.load(directory).spec == expected.spec

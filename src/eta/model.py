@@ -631,17 +631,18 @@ class EtaModel:
     @classmethod
     def load(cls, directory: str | Path) -> EtaModel:
         directory = Path(directory)
-        if not (directory / "model.json").exists():
+        saved = _saved_files(directory)
+        if not saved("model.json").exists():
             raise FileNotFoundError(f"{directory}: not a model directory (no model.json)")
-        state = _model_file(directory / "model.json", _json)
-        _check_spec_unchanged(directory / "spec.yaml", state.get(SPEC_SHA256))
-        spec = DatasetSpec.from_yaml(directory / "spec.yaml")
+        state = _model_file(saved("model.json"), _json)
+        _check_spec_unchanged(saved("spec.yaml"), state.get(SPEC_SHA256))
+        spec = DatasetSpec.from_yaml(saved("spec.yaml"))
         model = cls(spec, Settings(**state["settings"]))
         model.clock_ = Clock.from_spec(spec)
         trees = state.get(TREES_SHA256, {})  # none in models saved before they were kept
         model.boosters_ = {
             alpha: _model_file(
-                directory / f"lightgbm_q{int(alpha * 100)}.txt",
+                saved(f"lightgbm_q{int(alpha * 100)}.txt"),
                 lambda path: lgb.Booster(model_file=str(_as_saved(path, trees.get(path.name)))),
             )
             for alpha in (0.5, 0.9)
@@ -664,13 +665,11 @@ class EtaModel:
         # Models saved before the allowance quote the calibrated level, as they did.
         model.allowance_ = RoundingAllowance.from_dict(state.get("rounding_allowance"))
         model.online_ = _model_file(
-            directory / "online.json", lambda path: OnlineCalibration.from_dict(_json(path))
+            saved("online.json"), lambda path: OnlineCalibration.from_dict(_json(path))
         )
         model.info_ = state["info"]
         model.as_of_ = pd.Timestamp(model.info_["as_of"])
-        recent = Events.from_frame(
-            _model_file(directory / "recent_events.parquet", pd.read_parquet)
-        )
+        recent = Events.from_frame(_model_file(saved("recent_events.parquet"), pd.read_parquet))
         model.events_ = recent.since(model.as_of_, model._memory())
         return model
 
@@ -1019,10 +1018,34 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-MODEL_FILES = ("spec.yaml", "model.json", "online.json", "recent_events.parquet", "lightgbm_q*.txt")
-"""What a model folder holds (:meth:`EtaModel.save`); a save replaces these and nothing else."""
+MODEL_FILES = (
+    "spec.yaml",
+    "model.json",
+    "online.json",
+    "recent_events.parquet",
+    "lightgbm_q*.txt",
+    "backtest.json",  # the demo's backtest of the model, shown by the service
+)
+"""What a model folder holds; a save replaces these and nothing else."""
 _SAVING = ".saving-"
 """Prefix of the folder a save writes in, inside the model's own (left by a save cut short)."""
+_WRITTEN = ".written"
+"""Marks a save's folder as whole: its files are moved into place from then on."""
+
+
+def _saved_files(directory: Path) -> Callable[[str], Path]:
+    """Where each of a model's files is: in the folder, or still in a whole save's folder
+    whose moves were cut short (killed between them): that model is read, the new one whole,
+    where the folder alone holds half of each and a restarted service served neither."""
+    whole = [p for p in directory.glob(f"{_SAVING}*") if (p / _WRITTEN).exists()]
+
+    def where(name: str) -> Path:
+        for staging in whole:
+            if (staging / name).exists():
+                return staging / name
+        return directory / name
+
+    return where
 
 
 def check_model_folder(directory: Path) -> None:
@@ -1065,6 +1088,7 @@ def _replacing(directory: Path) -> Iterator[Path]:
     try:
         yield staging
         written = sorted(staging.iterdir(), key=lambda path: path.name == "model.json")
+        (staging / _WRITTEN).touch()  # whole: a load reads the files not yet moved from here
         for new in written:
             os.replace(new, directory / new.name)
         names = {path.name for path in written}
