@@ -628,7 +628,7 @@ def test_days_off_of_its_own_close_the_calendar_and_holidays_worked_open_it() ->
     ]
     worked_by_date = CalendarSpec(holidays=("US-NY",), holidays_worked=("2026-11-03",))
     assert Clock(worked_by_date, "America/New_York", "business").is_working_day(days[:1])[0]
-    with pytest.raises(ValueError, match=r"'Electon Day' is neither a date .* did you mean 'E"):
+    with pytest.raises(ValueError, match=r"'Electon Day' is not a holiday of US-NY; did you"):
         CalendarSpec(holidays=("US-NY",), holidays_worked=("Electon Day",))
     with pytest.raises(ValueError, match=r"'24\.12' is not a date such as '2026-12-24'"):
         CalendarSpec(days_off=("24.12",))
@@ -645,3 +645,22 @@ def test_a_holiday_worked_by_name_is_worked_in_the_years_it_is_observed_or_estim
     assert not [name for _, name in eid if "Eid" in name]
     with pytest.raises(ValueError, match=r"\['12-24'\] listed as days off too"):
         CalendarSpec(holidays=("US",), days_off=("12-24",), holidays_worked=("12-24",))
+
+
+def test_a_holiday_worked_is_told_where_it_is_when_it_is_not_found() -> None:
+    """A Munich desk wrote 'Whit Monday' and was asked "did you mean 'Easter Monday'?", and
+    'Assumption Day' was "not a holiday of DE-BY": it is one, of the catholic category."""
+    bavaria = {"holidays": ("DE-BY",)}
+    said = {}
+    for worked in ("Whit Monday", "Assumption Day", "2026-05-26"):
+        with pytest.raises(ValueError) as error:
+            CalendarSpec(**bavaria, holidays_worked=(worked,))
+        said[worked] = str(error.value)
+    assert "Pentecost Monday" in said["Whit Monday"] and "Easter Monday?" not in said["Whit Monday"]
+    assert "it is a 'catholic' one (holiday_categories)" in said["Assumption Day"]
+    assert "'2026-05-26' is not a holiday of DE-BY" in said["2026-05-26"]
+    # In the language the customer hears it in, too; and the package's own name is what works.
+    german = CalendarSpec(**bavaria, holidays_worked=("Pfingstmontag",))
+    assert Clock(german, BERLIN, "business").is_working_day([dt.date(2026, 5, 25)])[0]
+    with pytest.raises(ValueError, match="'public' is missing"):
+        CalendarSpec(**bavaria, holiday_categories=("catholic",))

@@ -646,3 +646,25 @@ def test_an_own_day_off_that_is_a_holiday_or_a_weekend_is_said_once(
     said = notes["weekend_in_window"]["customer_text"]
     assert said.count("December") == 1 and "December 24" in said
     assert "December 25" in notes["holiday_in_window"]["customer_text"]
+
+
+def test_a_closure_weeks_before_a_far_promise_is_told_as_one_run_of_days_and_not_dropped(
+    tickets_model, tickets_sim
+) -> None:
+    """A Munich desk closes December 24 to January 1: a ticket of December 22 promised seven
+    weeks away heard nothing of it, another heard "Thursday, December 24, Monday, December 28,
+    Tuesday, December 29, ..." as a low note that two medium ones pushed out of the message."""
+    raw = tickets_model.spec.model_dump()
+    raw["calendar"]["days_off"] = ["12-24", "12-28", "12-29", "12-30", "12-31"]
+    spec = DatasetSpec.from_dict(raw)
+    own = copy.copy(tickets_model)
+    own.spec, own.clock_ = spec, Clock.from_spec(spec)
+    items = prepare_items(tickets_sim.history.iloc[[5, 5]], spec)[0]
+    now = pd.Timestamp("2026-12-22T10:00", tz=spec.timezone)
+    items[START] = [now - pd.Timedelta(days=60), now]  # in progress for two months, and new
+    quotes = quote_items(own, items, now=now)
+    for _, quote in quotes.iterrows():
+        note = notes_of(quote)["weekend_in_window"]
+        assert note["severity"] == "medium"
+        assert "Thursday, December 24, and December 28\u2009–\u200931" in note["customer_text"]
+        assert note["customer_text"] in quote["customer_message"]

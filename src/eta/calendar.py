@@ -676,16 +676,34 @@ def holiday_table(
     )
 
 
+_NAMED_YEARS = range(2000, 2041)
+"""Years whose holidays a spec's ``holidays_worked`` is checked against."""
+
+
 @functools.cache
 def holiday_names_of(codes: tuple[str, ...], categories: tuple[str, ...]) -> dict[str, str]:
-    """Every holiday name ``codes`` have from 2000 to 2040, by :func:`holiday_key`, as written
-    (a spec's ``holidays_worked`` names them as the `holidays` package does)."""
-    return {
-        holiday_key(part): _ANNOTATION.sub("", part)
-        for code in codes
-        for name in holiday_table(code, categories, range(2000, 2041)).values()
-        for part in str(name).split("; ")
-    }
+    """Every holiday name ``codes`` have from 2000 to 2040, in every language the `holidays`
+    package names them in, by :func:`holiday_key`, to its name in the package's own language
+    (a spec's ``holidays_worked`` may say 'Pfingstmontag' for 'Pentecost Monday')."""
+    out: dict[str, str] = {}
+    for code in codes:
+        own = holiday_table(code, categories, _NAMED_YEARS)
+        for language in (None, *holiday_languages(code)):
+            table = (
+                own if language is None else holiday_table(code, categories, _NAMED_YEARS, language)
+            )
+            for day, name in table.items():
+                parts, owns = str(name).split("; "), str(own.get(day, "")).split("; ")
+                if len(parts) == len(owns):
+                    for part, said in zip(parts, owns, strict=True):
+                        out.setdefault(holiday_key(part), _ANNOTATION.sub("", said))
+    return out
+
+
+@functools.cache
+def holiday_dates_of(codes: tuple[str, ...], categories: tuple[str, ...]) -> frozenset[dt.date]:
+    """Every holiday date ``codes`` have from 2000 to 2040."""
+    return frozenset(d for code in codes for d in holiday_table(code, categories, _NAMED_YEARS))
 
 
 _ANNOTATION = re.compile(r"\s*\((?:observed|estimated)\)$", re.IGNORECASE)

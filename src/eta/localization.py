@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_skeleton, format_time
+from babel.dates import format_interval, format_skeleton, format_time
 from babel.lists import format_list
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -94,6 +94,11 @@ class Language:
         if self.code == "fr" and day.day == 1 and said.startswith("1 "):
             said = "1er" + said[1:]  # "le 1er janvier": CLDR has no ordinal day
         return self.localize_digits(said)
+
+    def dates(self, first: dt.date, last: dt.date, *, year: bool = False) -> str:
+        """A run of days as the locale says one ('December 28 – 31', '28.–31. Dezember')."""
+        skeleton = ("y" if year else "") + self.catalog["format.date"]
+        return self.localize_digits(format_interval(first, last, skeleton, locale=self.babel))
 
     def time(self, hour: int, minute: int) -> str:
         """Local time of day in the locale's short format ('5:00 PM', '17:00')."""

@@ -507,13 +507,19 @@ class Speaker:
         """Weekdays off by name, the business's own days off by date ("Saturday, Sunday and
         Thursday, December 24")."""
         lang = self.language
-        own = facts.get("dates", ())
-        days = lang.join(
-            [lang.weekdays[d] for d in facts["weekdays"]]
-            + [self._holiday_day(d, row, None) for d in own]
-        )
+        own = [self._days_off(run, row) for run in _runs(facts.get("dates", ()))]
+        days = lang.join([lang.weekdays[d] for d in facts["weekdays"]] + own)
         customer = self._kind("risk.weekend_in_window.customer", days=days)
         return customer, lang.text("risk.weekend_in_window.agent", days=days)
+
+    def _days_off(self, run: list[dt.date], row: int) -> str:
+        """One of the business's own days off by its date (or today, tomorrow), a run of three
+        or more as one ('December 28 – 31': five dates in a row read as a list of weekdays)."""
+        if len(run) < 3:
+            return self.language.join([self._holiday_day(d, row, None) for d in run])
+        number = run[-1].toordinal() - _EPOCH_ORDINAL
+        far = bool(_needs_year(number, number - int(self._reference_day[row])))
+        return self.language.dates(run[0], run[-1], year=far)
 
     def _long_tail(self, facts: dict, row: int) -> tuple[str, str]:
         lang = self.language
@@ -877,6 +883,17 @@ class Forms(str):
         if isinstance(index, int) and 0 <= index < len(self.forms):
             return self.forms[index]
         return self.forms[0]
+
+
+def _runs(days: Sequence[dt.date]) -> list[list[dt.date]]:
+    """Consecutive dates grouped: [24], [28, 29, 30, 31]."""
+    runs: list[list[dt.date]] = []
+    for day in days:
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
 
 
 _AT_NIGHT = {"on.part.today": "on.part.tonight", "on.part.date": "on.part.date_night"}

@@ -462,13 +462,18 @@ def _weekend(model: EtaModel, f: QuoteFacts):
     weekday = (first.astype(int) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
     # Which off weekdays a window meets depends only on its first weekday and length (<= 7).
     windows = np.where((span > 0) & bool(off), weekday * 8 + np.minimum(span, 7), -1)
-    near = (span > 0) & (last - first <= HOLIDAY_WINDOW_DAYS)
+    # The business's own days off in the next six weeks, however far the promise: a closure
+    # from December 24 to January 1 was untold to a third of a Munich desk's customers, whose
+    # promises were seven weeks away.
+    soon = np.minimum(last, first + HOLIDAY_WINDOW_DAYS)
     dates = np.array([], dtype="datetime64[D]")
-    if model.spec.calendar.days_off and near.any():
-        listed = model.clock_.days_off_between(first[near].min().item(), last[near].max().item())
+    if model.spec.calendar.days_off and (span > 0).any():
+        listed = model.clock_.days_off_between(
+            first[span > 0].min().item(), soon[span > 0].max().item()
+        )
         dates = np.array(listed, dtype="datetime64[D]")
-    lo, hi = np.searchsorted(dates, first, "left"), np.searchsorted(dates, last, "right")
-    hi = np.where(near, hi, lo)
+    lo, hi = np.searchsorted(dates, first, "left"), np.searchsorted(dates, soon, "right")
+    hi = np.where(span > 0, hi, lo)
     made: dict[tuple[int, int, int], Finding | None] = {}
     for row in np.flatnonzero((windows >= 0) | (hi > lo)).tolist():
         key = (int(windows[row]), int(lo[row]), int(hi[row]))
@@ -477,8 +482,13 @@ def _weekend(model: EtaModel, f: QuoteFacts):
             weekdays = tuple(d for d in off if key[0] >= 0 and (d - first_weekday) % 7 < length)
             # An own day off on a weekday off anyway is said once, as that weekday.
             own = tuple(d.item() for d in dates[key[1] : key[2]] if d.item().weekday() not in off)
+            # Days the business closes on its own are news to a customer, as a holiday is.
             made[key] = (
-                _finding("weekend_in_window", weekdays=weekdays, dates=own)
+                Finding(
+                    "weekend_in_window",
+                    "medium" if own else "low",
+                    {"weekdays": weekdays, "dates": own},
+                )
                 if (weekdays or own)
                 else None
             )

@@ -194,8 +194,11 @@ class CalendarSpec(_Strict):
     ) -> tuple[str, ...]:
         from eta.calendar import holiday_categories
 
-        if not value:
-            raise ValueError("at least one category is needed, such as 'public'")
+        if "public" not in value:
+            raise ValueError(
+                "'public' is missing: without it no public holiday closes the calendar; "
+                "list it beside the others, such as [public, catholic]"
+            )
         codes = info.data.get("holidays") or ()
         had = sorted({c for code in codes for c in holiday_categories(code)})
         for category in value:
@@ -223,23 +226,26 @@ class CalendarSpec(_Strict):
     @field_validator("holidays_worked")
     @classmethod
     def _holidays_there_are(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        from eta.calendar import holiday_key, holiday_names_of
+        """Each holiday worked is one of the codes' holidays of the categories asked for: by
+        a name in any language the `holidays` package has for them, or by its date."""
+        from eta.calendar import holiday_dates_of, holiday_key, holiday_names_of
 
-        codes = info.data.get("holidays") or ()
-        categories = info.data.get("holiday_categories") or ("public",)
-        names = holiday_names_of(tuple(codes), tuple(categories))
+        codes = tuple(info.data.get("holidays") or ())
+        categories = tuple(info.data.get("holiday_categories") or ("public",))
         both = sorted(set(value) & set(info.data.get("days_off") or ()))
         if both:
             raise ValueError(f"{both} listed as days off too: a day is one or the other")
+        where = ", ".join(codes) or "no holiday code"
+        names = holiday_names_of(codes, categories)
         for entry in value:
             if _is_calendar_day(entry):
-                continue
-            if holiday_key(entry) not in names:
-                near = difflib.get_close_matches(holiday_key(entry), names, n=1)
-                hint = f"; did you mean {names[near[0]]!r}?" if near else ""
+                day = _calendar_day(entry)
+                dates = holiday_dates_of(codes, categories)
+                if day not in dates and day not in {(d.month, d.day) for d in dates}:
+                    raise ValueError(f"{entry!r} is not a holiday of {where}")
+            elif holiday_key(entry) not in names:
                 raise ValueError(
-                    f"{entry!r} is neither a date ('2026-11-03', '11-11') nor a holiday of "
-                    f"{', '.join(codes) or 'no holiday code'}{hint}"
+                    f"{entry!r} is not a holiday of {where}" + _named(entry, codes, categories)
                 )
         return value
 
@@ -250,10 +256,16 @@ class CalendarSpec(_Strict):
     def worked_rules(self) -> tuple[set[dt.date], set[tuple[int, int]], set[str]]:
         """:attr:`holidays_worked` as dates, (month, day) pairs and casefolded names."""
         dates, yearly = _day_rules(tuple(d for d in self.holidays_worked if _is_calendar_day(d)))
-        from eta.calendar import holiday_key
+        from eta.calendar import holiday_key, holiday_names_of
 
-        names = {holiday_key(d) for d in self.holidays_worked if not _is_calendar_day(d)}
-        return dates, yearly, names
+        # By their names in the package's own language, whichever language they were given in.
+        names = holiday_names_of(self.holidays, self.holiday_categories)
+        worked = {
+            holiday_key(names[holiday_key(d)])
+            for d in self.holidays_worked
+            if not _is_calendar_day(d)
+        }
+        return dates, yearly, worked
 
     @field_validator("days")
     @classmethod
@@ -643,6 +655,24 @@ def _day_rules(days: tuple[str, ...]) -> tuple[set[dt.date], set[tuple[int, int]
     return {p for p in parsed if isinstance(p, dt.date)}, {
         p for p in parsed if isinstance(p, tuple)
     }
+
+
+def _named(entry: str, codes: tuple[str, ...], categories: tuple[str, ...]) -> str:
+    """What to tell of a holiday name not found: its category when it is one of another, else
+    the name it was probably meant to be, else the names there are."""
+    from eta.calendar import holiday_categories, holiday_key, holiday_names_of
+
+    for category in sorted({c for code in codes for c in holiday_categories(code)}):
+        if category not in categories and holiday_key(entry) in holiday_names_of(
+            codes, (category,)
+        ):
+            return f" of the categories asked for: it is a {category!r} one (holiday_categories)"
+    names = holiday_names_of(codes, categories)
+    near = difflib.get_close_matches(holiday_key(entry), names, n=1, cutoff=0.8)
+    if near:
+        return f"; did you mean {names[near[0]]!r}?"
+    listed = sorted(set(names.values()))
+    return f" (its holidays: {', '.join(listed[:20])}{', ...' if len(listed) > 20 else ''})"
 
 
 def _keys_at(loc: tuple) -> list[str]:
