@@ -304,6 +304,7 @@ class OutcomeItem(_Schema):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     model: Annotated[str, Field(min_length=1, max_length=100)]
+    """The model that quoted the item (a name ``GET /v1/models`` lists)."""
     id: Annotated[ItemId, Field(min_length=1)]
     """The item's id: reports are idempotent on it (a repeat with nothing new changes nothing,
     and counts as a duplicate)."""

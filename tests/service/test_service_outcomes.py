@@ -109,9 +109,11 @@ def test_bad_outcomes_are_refused_one_by_one(
         assert (body["accepted"], body["failed"]) == (1, 2)
         fields = {e["index"]: [f["field"] for f in e["errors"]] for e in body["errors"]}
         assert fields == {0: ["items[0].id"], 2: ["items[2].started_at"]}
-        envelope = {"items": [good], "observed_at": "yesterday"}  # the whole report's own field
-        problem = client.post("/v1/outcomes", json=envelope, headers=headers["outcomes"]).json()
-        assert problem["status"] == 422 and problem["errors"][0]["field"] == "observed_at"
+        for when in ("yesterday", "2099-01-01T00:00:00Z"):  # the whole report's own field
+            envelope = {"items": [good], "observed_at": when}
+            problem = client.post("/v1/outcomes", json=envelope, headers=headers["outcomes"])
+            assert problem.json()["status"] == 422, when
+            assert problem.json()["errors"][0]["field"] == "observed_at"
         assert (
             client.post("/v1/outcomes", json={"items": items}, headers=headers["quote"]).status_code
             == 403
