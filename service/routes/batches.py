@@ -8,6 +8,7 @@ whole, the items one by one.
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any, TypeVar, get_args
 
@@ -50,16 +51,13 @@ async def read_batch(
     A body whose envelope is wrong (no list of items, too many, an unknown or bad field) is
     refused as a whole (:class:`ProblemError`, 422)."""
     raw = await _json(request)
+    extra = sorted(set(raw) - set(batch.model_fields)) if isinstance(raw, dict) else []
+    if extra:  # first: {"item": [...]} was told a list of items is required, not why
+        errors = [FieldError(field=name, message=_unknown(name, batch)) for name in extra]
+        raise ProblemError(422, f"{extra[0]}: {errors[0].message}", errors)
     if not isinstance(raw, dict) or not isinstance(raw.get("items"), list):
         message = f"a list of {_item_model(batch).__name__} objects is required"
         raise ProblemError(422, f"items: {message}", [FieldError(field="items", message=message)])
-    extra = sorted(set(raw) - set(batch.model_fields))
-    if extra:
-        raise ProblemError(
-            422,
-            f"{extra[0]}: unknown field",
-            [FieldError(field=name, message="unknown field") for name in extra],
-        )
     n = len(raw["items"])
     if not 1 <= n <= MAX_BATCH:
         message = f"between 1 and {MAX_BATCH:,} items per call (got {n:,})"
@@ -80,6 +78,11 @@ async def read_batch(
         return None, [], bad
     valid = batch.model_validate({**raw, "items": [raw["items"][i] for i in good]})
     return valid, good, bad
+
+
+def _unknown(name: str, batch: type[BaseModel]) -> str:
+    near = difflib.get_close_matches(name, list(batch.model_fields), n=1)
+    return f"unknown field; did you mean {near[0]!r}?" if near else "unknown field"
 
 
 def _in_an_item(error: Any) -> bool:

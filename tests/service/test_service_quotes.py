@@ -241,6 +241,12 @@ def test_batch_size_is_limited_and_structure_checked(client: TestClient, headers
         response = client.post("/v1/quotes/batch", json=body, headers=headers["quote"])
         assert response.status_code == 422, body
         assert response.headers["content-type"] == "application/problem+json"
+    # A misspelt list is named as such, not as a missing one.
+    misspelt = {"item": [{"model": "deliveries"}]}
+    problem = client.post("/v1/quotes/batch", json=misspelt, headers=headers["quote"]).json()
+    assert problem["errors"] == [
+        {"field": "item", "message": "unknown field; did you mean 'items'?"}
+    ]
 
 
 def test_a_thousand_items_come_back_in_order(client: TestClient, headers: dict) -> None:
