@@ -474,26 +474,22 @@ def _weekend(model: EtaModel, f: QuoteFacts):
         dates = np.array(listed, dtype="datetime64[D]")
     lo, hi = np.searchsorted(dates, first, "left"), np.searchsorted(dates, soon, "right")
     hi = np.where(span > 0, hi, lo)
-    made: dict[tuple[int, int, int], Finding | None] = {}
-    for row in np.flatnonzero((windows >= 0) | (hi > lo)).tolist():
-        key = (int(windows[row]), int(lo[row]), int(hi[row]))
-        if key not in made:
-            first_weekday, length = divmod(max(key[0], 0), 8)
-            weekdays = tuple(d for d in off if key[0] >= 0 and (d - first_weekday) % 7 < length)
-            # An own day off on a weekday off anyway is said once, as that weekday.
-            own = tuple(d.item() for d in dates[key[1] : key[2]] if d.item().weekday() not in off)
-            # Days the business closes on its own are news to a customer, as a holiday is.
-            made[key] = (
-                Finding(
-                    "weekend_in_window",
-                    "medium" if own else "low",
-                    {"weekdays": weekdays, "dates": own},
-                )
-                if (weekdays or own)
-                else None
-            )
-        if made[key] is not None:
-            yield row, made[key]
+    told = np.flatnonzero((windows >= 0) | (hi > lo))
+    keys = np.column_stack([windows[told], lo[told], hi[told]])
+    # One finding per distinct window and run of own days: a batch shares a handful.
+    distinct, which = np.unique(keys, axis=0, return_inverse=True)
+    for k, (window, a, b) in enumerate(distinct.tolist()):
+        first_weekday, length = divmod(max(window, 0), 8)
+        weekdays = tuple(d for d in off if window >= 0 and (d - first_weekday) % 7 < length)
+        # An own day off on a weekday off anyway is said once, as that weekday.
+        own = tuple(d.item() for d in dates[a:b] if d.item().weekday() not in off)
+        if not (weekdays or own):
+            continue
+        # Days the business closes on its own are news to a customer, as a holiday is.
+        severity = "medium" if own else "low"
+        finding = Finding("weekend_in_window", severity, {"weekdays": weekdays, "dates": own})
+        for row in told[np.asarray(which).ravel() == k].tolist():
+            yield row, finding
 
 
 def _long_tail(model: EtaModel, f: QuoteFacts):
