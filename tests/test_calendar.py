@@ -630,8 +630,10 @@ def test_days_off_of_its_own_close_the_calendar_and_holidays_worked_open_it() ->
     assert Clock(worked_by_date, "America/New_York", "business").is_working_day(days[:1])[0]
     with pytest.raises(ValueError, match=r"'Electon Day' is not a holiday of US-NY; did you"):
         CalendarSpec(holidays=("US-NY",), holidays_worked=("Electon Day",))
-    with pytest.raises(ValueError, match=r"'24\.12' is not a date such as '2026-12-24'"):
+    with pytest.raises(ValueError, match=r"'24\.12' is not a date such as .*mean '12-24'\?"):
         CalendarSpec(days_off=("24.12",))
+    with pytest.raises(ValueError, match=r"did you mean '2026-12-24'\?"):
+        CalendarSpec(days_off=("24.12.2026",))
 
 
 def test_a_holiday_worked_by_name_is_worked_in_the_years_it_is_observed_or_estimated() -> None:

@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 import functools
 import itertools
+import re
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
@@ -637,8 +638,14 @@ def _calendar_day(text: str) -> dt.date | tuple[int, int]:
             return month, day
         return dt.date.fromisoformat(text)
     except (ValueError, AttributeError):
+        day_first = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.?(\d{4})?", str(text).strip())
+        hint = ""
+        if day_first:  # '24.12' or '24.12.2026', as German calendars write them
+            day, month, year = day_first.groups()
+            written = f"{int(month):02d}-{int(day):02d}"
+            hint = f"; did you mean {(f'{year}-' if year else '') + written!r}?"
         raise ValueError(
-            f"{text!r} is not a date such as '2026-12-24' or a day every year such as '12-24'"
+            f"{text!r} is not a date such as '2026-12-24' or a day every year such as '12-24'{hint}"
         ) from None
 
 
