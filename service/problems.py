@@ -53,6 +53,11 @@ class ProblemError(Exception):
         self.status, self.detail, self.errors, self.extra = status, detail, errors or [], extra
 
 
+def detail_of(errors: list[FieldError]) -> str:
+    """A problem's one-line detail: each field and what is wrong with it."""
+    return "; ".join(f"{e.field}: {e.message}" for e in errors)
+
+
 def problem_body(
     status: int,
     detail: str | None,
@@ -142,5 +147,5 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = validation_errors(list(exc.errors()))
-        detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:3])
+        detail = detail_of(errors[:3])
         return problem_response(422, detail, request_id_of(request), errors)

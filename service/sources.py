@@ -22,11 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from eta.model import BACKTEST_FILE
 from eta.spec import DatasetSpec
 
 log = logging.getLogger("eta.service")
-BACKTEST_FILE = "backtest.json"
-"""Optional file beside a model: metrics of the backtest that vetted it (shown by /v1/models)."""
 
 Metrics = dict[str, float | str | None]
 

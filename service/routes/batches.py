@@ -15,7 +15,7 @@ from typing import Any, TypeVar, get_args
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from service.problems import FieldError, ProblemError, not_json, validation_errors
+from service.problems import FieldError, ProblemError, detail_of, not_json, validation_errors
 from service.schemas import MAX_BATCH
 
 Batch = TypeVar("Batch", bound=BaseModel)
@@ -69,7 +69,7 @@ async def read_batch(
     envelope = [e for e in failures if not _in_an_item(e)]
     if envelope:
         errors = validation_errors(envelope)
-        raise ProblemError(422, "; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise ProblemError(422, detail_of(errors), errors)
     bad: dict[int, list[FieldError]] = {}
     for error in failures:
         bad.setdefault(error["loc"][1], []).extend(validation_errors([error]))

@@ -14,7 +14,7 @@ import pandas as pd
 from fastapi import APIRouter, Request
 
 from service.engine import report_outcomes
-from service.problems import FieldError, ProblemError, request_id_of
+from service.problems import FieldError, ProblemError, detail_of, request_id_of
 from service.routes.batches import documented, read_batch
 from service.routes.common import JSON, ServiceDep, StrictJSONRoute, problems
 from service.schemas import OutcomeReport, OutcomeResponse
@@ -93,7 +93,7 @@ def _refuse_a_future(observed_at: pd.Timestamp, now: pd.Timestamp) -> None:
 
 
 def _error(index: int, errors: list[FieldError]) -> dict:
-    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    detail = detail_of(errors)
     return {"index": index, "detail": detail, "errors": [e.model_dump() for e in errors]}
 
 

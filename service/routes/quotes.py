@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request
 
 from service.engine import ItemResult, Options
-from service.problems import FieldError, ProblemError, request_id_of
+from service.problems import FieldError, ProblemError, detail_of, request_id_of
 from service.routes.batches import documented, read_batch
 from service.routes.common import JSON, ServiceDep, StrictJSONRoute, problems
 from service.schemas import (
@@ -35,7 +35,7 @@ async def quote(body: QuoteRequest, request: Request, _: QuoteKey, service: Serv
         raise _unknown_model(service, body.model, "model")
     [result] = await service.engine.quote(deployment, _options(body), [body])
     if isinstance(result, list):
-        raise ProblemError(422, "; ".join(f"{e.field}: {e.message}" for e in result), result)
+        raise ProblemError(422, detail_of(result), result)
     result["request_id"] = request_id_of(request)
     return JSON(result)
 
@@ -90,7 +90,7 @@ def _prefixed(result: ItemResult, i: int) -> ItemResult:
 
 
 def _item_problem(errors: list[FieldError]) -> dict:
-    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    detail = detail_of(errors)
     return {"status": 422, "detail": detail, "errors": [e.model_dump() for e in errors]}
 
 

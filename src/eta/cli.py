@@ -488,11 +488,12 @@ def demo(
     import json
 
     from eta.demo import run_demo
+    from eta.model import BACKTEST_FILE
 
     results = run_demo(out, rows, console)
     models = out / "models"
     for name, metrics in results.items():  # shown by the service's GET /v1/models/{name}
-        (models / name / "backtest.json").write_text(json.dumps(metrics), encoding="utf-8")
+        (models / name / BACKTEST_FILE).write_text(json.dumps(metrics), encoding="utf-8")
     if serve:
         from service.server import serve as run_service
 

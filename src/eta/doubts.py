@@ -24,7 +24,7 @@ from eta.data import (
     START,
     History,
 )
-from eta.tables import row_places
+from eta.tables import row_places, some_of
 
 QUIET_DAYS = 30
 """A default as-of time this many days after the latest start is suspect (see :func:`doubts`)."""
@@ -438,7 +438,7 @@ def _read_as_open(history: History) -> list[str]:
             values = sorted(rows["written"].str.strip().unique())
             said.append(
                 f"{len(rows):,} item(s) have a finish but a status that is not done "
-                f"({', '.join(map(repr, values[:3]))}{', ...' if len(values) > 3 else ''}; "
+                f"({some_of([repr(v) for v in values])}; "
                 f"e.g. {place}), so they count as still open (reopened?)"
             )
             continue
@@ -454,7 +454,7 @@ def _read_as_open(history: History) -> list[str]:
         asked = "typos or placeholders?" if why == AFTER_TODAY else "placeholders?"
         said.append(
             f"{len(rows):,} {'item(s) finish' if finish else 'open item(s) were last seen'} "
-            f"{where} ({', '.join(shown[:3])}{', ...' if len(shown) > 3 else ''}; e.g. "
+            f"{where} ({some_of(shown)}; e.g. "
             f"{place}, "
             f"{column} {first['written']!r}), so they count as {counted}; {asked}"
             + (" Leave the cell empty for an item still open" if finish else "")

@@ -67,7 +67,7 @@ from eta.inflight import FarTail, InFlightBySpread
 from eta.online import ALL, OnlineCalibration, cumulative_hazard, group_levels, recent_speed
 from eta.predictive import MIN_SPREAD, Predictive
 from eta.spec import DatasetSpec
-from eta.tables import DataError
+from eta.tables import DataError, some_of
 from eta.usual import Usual
 
 _T = TypeVar("_T")
@@ -1018,13 +1018,16 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+BACKTEST_FILE = "backtest.json"
+"""Optional file beside a model: metrics of the backtest that vetted it (``eta demo`` writes
+it, the service's ``GET /v1/models`` shows it)."""
 MODEL_FILES = (
     "spec.yaml",
     "model.json",
     "online.json",
     "recent_events.parquet",
     "lightgbm_q*.txt",
-    "backtest.json",  # the demo's backtest of the model, shown by the service
+    BACKTEST_FILE,
 )
 """What a model folder holds; a save replaces these and nothing else."""
 _SAVING = ".saving-"
@@ -1062,9 +1065,8 @@ def check_model_folder(directory: Path) -> None:
         if not entry.name.startswith(_SAVING) and not any(entry.match(f) for f in MODEL_FILES)
     )
     if others:
-        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         raise DataError(
-            f"{directory}: holds files that are not a model's ({shown}); "
+            f"{directory}: holds files that are not a model's ({some_of(others)}); "
             "save a model in a new folder or over another model"
         )
 

@@ -272,7 +272,11 @@ class _Calendar:
         the clocks skip is the instant they read after it, see :meth:`closed_by`)."""
         opens, closes = self.spans(day)
         within = ((local[:, None] >= opens) & (local[:, None] <= closes)).any(axis=1)
-        return within | (self.utc(local) == self.utc(self.closes(day)))
+        rest = np.flatnonzero(~within & (local != NAT))  # only these can be a skipped close
+        if len(rest):
+            at_close = self.utc(local[rest]) == self.utc(self.closes(day[rest]))
+            within[rest] = at_close
+        return within
 
     def span_open(self, day: np.ndarray, local: np.ndarray) -> np.ndarray:
         """When the span each local time is in (or the last one before it) opened."""

@@ -214,7 +214,7 @@ class CalendarSpec(_Strict):
     @classmethod
     def _dates_as_written(cls, value: object) -> object:
         """One or many; YAML reads an unquoted 2026-12-24 as a date, said back as written."""
-        values = value if isinstance(value, list | tuple) else [value]
+        values = (value,) if isinstance(value, dt.date) else _one_or_many(value)
         return tuple(v.isoformat() if isinstance(v, dt.date) else v for v in values)
 
     @field_validator("days_off")
@@ -256,17 +256,15 @@ class CalendarSpec(_Strict):
 
     def worked_rules(self) -> tuple[set[dt.date], set[tuple[int, int]], set[str]]:
         """:attr:`holidays_worked` as dates, (month, day) pairs and casefolded names."""
-        dates, yearly = _day_rules(tuple(d for d in self.holidays_worked if _is_calendar_day(d)))
         from eta.calendar import holiday_key, holiday_names_of
 
+        dates, yearly = _day_rules(tuple(d for d in self.holidays_worked if _is_calendar_day(d)))
+        named = [d for d in self.holidays_worked if not _is_calendar_day(d)]
+        if not named:  # every clock asks: the names of forty years are read only when needed
+            return dates, yearly, set()
         # By their names in the package's own language, whichever language they were given in.
         names = holiday_names_of(self.holidays, self.holiday_categories)
-        worked = {
-            holiday_key(names[holiday_key(d)])
-            for d in self.holidays_worked
-            if not _is_calendar_day(d)
-        }
-        return dates, yearly, worked
+        return dates, yearly, {holiday_key(names[holiday_key(d)]) for d in named}
 
     @field_validator("days")
     @classmethod
@@ -668,6 +666,7 @@ def _named(entry: str, codes: tuple[str, ...], categories: tuple[str, ...]) -> s
     """What to tell of a holiday name not found: its category when it is one of another, else
     the name it was probably meant to be, else the names there are."""
     from eta.calendar import holiday_categories, holiday_key, holiday_names_of
+    from eta.tables import some_of
 
     for category in sorted({c for code in codes for c in holiday_categories(code)}):
         if category not in categories and holiday_key(entry) in holiday_names_of(
@@ -679,7 +678,7 @@ def _named(entry: str, codes: tuple[str, ...], categories: tuple[str, ...]) -> s
     if near:
         return f"; did you mean {names[near[0]]!r}?"
     listed = sorted(set(names.values()))
-    return f" (its holidays: {', '.join(listed[:20])}{', ...' if len(listed) > 20 else ''})"
+    return f" (its holidays: {some_of(listed, 20)})"
 
 
 def _keys_at(loc: tuple) -> list[str]:

@@ -13,7 +13,7 @@ import csv
 import gzip
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TextIO
 
@@ -229,6 +229,11 @@ def record_lines(path: str | Path, rows: Iterable[int]) -> dict[int, int]:
                         break
             begins = reader.line_num + 1
     return found
+
+
+def some_of(values: Sequence[str], shown: int = 3) -> str:
+    """The first ``shown`` of ``values``, with '...' for the rest: 'a, b, c, ...'."""
+    return ", ".join(values[:shown]) + (", ..." if len(values) > shown else "")
 
 
 def row_places(source: str, rows: Iterable[int]) -> dict[int, str]:
