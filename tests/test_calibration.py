@@ -500,6 +500,18 @@ def test_thinning_merges_ties_without_changing_any_quantile() -> None:
     np.testing.assert_array_equal(before, after)
 
 
+def test_far_tail_does_not_read_a_level_from_history_s_longest_item() -> None:
+    """A small company's history: 60 items past their promise, finished within two promises
+    more, but one (an inspection promised 5 hours that took 240) 43 promises on. Its 97.5th
+    percentile would be that one item, and a parts job past its promise was promised six years
+    out; the fixed cap answers instead. With 40 times as many items the level is read."""
+    rng = np.random.default_rng(3)
+    few = np.r_[1.0 + rng.uniform(0, 2, 59), 44.0]
+    assert FarTail.fit(few, np.ones(60, bool), 0.975).cap(np.array([1.2]), 10.0)[0] == 10.0
+    many = np.r_[1.0 + rng.uniform(0, 2, 2400), 44.0]
+    assert FarTail.fit(many, np.ones(2401, bool), 0.975).cap(np.array([1.2]), 10.0)[0] < 2.5
+
+
 def test_far_tail_reads_where_delays_end_and_lifts_the_cap_where_history_cannot_see() -> None:
     """Ages in fresh promises. Delays that end (found 3-6 promises in): at 3 promises, the
     rest is uniform over 3 more, whose 95th percentile is 2.85. A Pareto tail (shape 1.1)

@@ -308,6 +308,9 @@ FAR_TAIL_AGES = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 """Ages, in fresh promises, at which :class:`FarTail` reads history's remaining times."""
 MIN_FAR_TAIL_FINISHES = 30
 """Finishes beyond an age before :class:`FarTail` speaks for it."""
+FAR_TAIL_BEYOND = 3.0
+"""Finishes expected beyond the level's quantile before :class:`FarTail` reads it (120 at
+97.5%): with fewer, the quantile is history's longest item or two."""
 
 
 @dataclass(frozen=True)
@@ -325,7 +328,11 @@ class FarTail:
     level asked, a promise goes no further; where more than that share of them were still
     running at the longest follow-up (not ``reached``), the tail is heavier than history can
     show, and a promise may go as far as history followed them, and never less far than the
-    fixed cap; ages with too few finishes keep the fixed cap.
+    fixed cap. Ages with too few finishes keep the fixed cap, and so do ages whose quantile
+    would be history's longest item or two (:data:`FAR_TAIL_BEYOND`): a field-service
+    company's 57 jobs finished past their promise, one of them an inspection promised 5 hours
+    that took 240, read as a tail 43 promises long, and a parts job 45 working days in was
+    promised six years out (now, at ten fresh promises, 16 months).
     """
 
     ages: np.ndarray
@@ -342,12 +349,18 @@ class FarTail:
         ages, remaining, reached = [], [], []
         for r in FAR_TAIL_AGES:
             above = age > r
-            if finished[above].sum() < MIN_FAR_TAIL_FINISHES:
+            finishes = finished[above].sum()
+            if finishes < MIN_FAR_TAIL_FINISHES:
                 break
-            u, _, survival = _still_running(age[above] - r, finished[above])
+            u, ended, survival = _still_running(age[above] - r, finished[above])
             at_level = np.flatnonzero(survival <= 1.0 - level)
+            # Heavier than history can show: more than the level leaves still running at the
+            # longest follow-up, and some are (not just the quoted item of every risk set).
+            heavy = not len(at_level) and not ended[-1]
+            if not heavy and finishes < FAR_TAIL_BEYOND / (1.0 - level):
+                break  # the quantile would be history's longest item or two
             ages.append(r)
-            reached.append(len(at_level) > 0)
+            reached.append(not heavy)
             remaining.append(u[at_level[0]] if len(at_level) else u[-1])
         return cls(np.asarray(ages, float), np.asarray(remaining, float), np.asarray(reached, bool))
 
