@@ -8,6 +8,7 @@ machine without Chromium skips these tests; in CI (``CI=true``) a missing browse
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -215,3 +216,5 @@ def test_checkout_widget_quotes_a_shops_own_model_by_its_option_feature(
     for priority in shown:
         window = page.locator(f'.option[data-service="{priority}"] .window')
         assert window.get_attribute("data-start") <= window.get_attribute("data-end")
+        # A window of instants is told with its times (a grocery's read "Mon, Dec 7" alone).
+        assert re.search(r"\d:\d\d", window.text_content()), window.text_content()

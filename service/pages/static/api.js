@@ -45,9 +45,12 @@ export function formatInstant(iso, locale, timeZone, withTime = true) {
   return new Intl.DateTimeFormat(locale || undefined, options).format(new Date(iso));
 }
 
+// A window of dates ("2026-12-07") is said in days; one of instants with its times too: a
+// grocery's 25-minute delivery read "Mon, Dec 7" for a window of 14:33–14:56.
 export function formatWindow(start, end, locale, timeZone) {
+  const times = start.includes("T") ? { hour: "numeric", minute: "2-digit" } : {};
   const format = new Intl.DateTimeFormat(locale || undefined, {
-    weekday: "short", day: "numeric", month: "short", timeZone,
+    weekday: "short", day: "numeric", month: "short", ...times, timeZone,
   });
   const a = new Date(start), b = new Date(end);
   return format.formatRange ? format.formatRange(a, b) : `${format.format(a)} – ${format.format(b)}`;

@@ -120,7 +120,7 @@ function render(option, result) {
   const windowText = option.querySelector(".window");
   const note = option.querySelector(".note");
   if (!result.quote) {
-    windowText.textContent = "no estimate";
+    windowText.textContent = "–";
     note.textContent = result.error.detail;
     return;
   }
@@ -141,7 +141,7 @@ function renderPrices() {
   document.documentElement.lang = lang;
   for (const cell of document.querySelectorAll("[data-price]")) {
     const price = Number(cell.dataset.price);
-    cell.textContent = cell.classList.contains("price") && price === 0 ? "free" : money(price, lang);
+    cell.textContent = money(price, lang);
   }
   const items = [...document.querySelectorAll("#cart [data-price]")].reduce((s, c) => s + Number(c.dataset.price), 0);
   const chosen = document.querySelector("#shipping input:checked").closest(".option").querySelector(".price");
