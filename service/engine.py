@@ -26,7 +26,7 @@ import pandas as pd
 from eta.calendar import NAT, utc_instants
 from eta.data import START
 from eta.feedback import OutcomeFeed, ReportSummary
-from eta.quote import prepare_items, quote_columns
+from eta.quote import PROMISED, prepare_items, quote_columns
 from eta.timestamps import parse_finishes, parse_timestamp
 from service.problems import FieldError
 from service.schemas import OutcomeItem, Quote, QuoteRequest
@@ -160,10 +160,12 @@ def quote(
     model = deployment.model
     spec = model.spec
     errors = [_feature_problems(item, spec, deployment.name) for item in items]
-    starts = _starts(
+    starts = _moments(
         [None if errors[i] else item.started_at or now for i, item in enumerate(items)]
     )
     frame = _raw_frame(spec, items, starts, elapsed=[item.elapsed_hours for item in items])
+    if any(item.promised_at for item in items):
+        frame[PROMISED] = _moments([item.promised_at for item in items])
     prepared, problems = prepare_items(frame, spec, now=now)
     quotes = quote_columns(
         model,
@@ -262,10 +264,11 @@ def _feature_problems(
     return errors or None
 
 
-def _starts(moments: list[datetime | None]) -> pd.DatetimeIndex | list[str | None]:
-    """Start moments as :func:`eta.quote.prepare_items` reads them: as instants when each one
-    carries its offset (the usual case: parsing text again costs more than a quote's words),
-    else as ISO text, so that prepare_items reads a time without offset as the model's."""
+def _moments(moments: list[datetime | None]) -> pd.DatetimeIndex | list[str | None]:
+    """Starts or promises as :func:`eta.quote.prepare_items` reads them: as instants when each
+    one carries its offset (the usual case: parsing text again costs more than a quote's
+    words), else as ISO text, so that prepare_items reads a time without offset as the
+    model's."""
     if all(m is None or m.tzinfo is not None for m in moments):
         return utc_instants([NAT if m is None else pd.Timestamp(m).value for m in moments])
     return [None if m is None else m.isoformat() for m in moments]

@@ -140,6 +140,9 @@ class QuoteRequest(_Schema):
     has taken."""
     elapsed_hours: Annotated[float, Field(ge=0, le=100_000), Number] | None = None
     """Clock hours already spent on the item (overrides what ``started_at`` implies)."""
+    promised_at: Instant | None = None
+    """For an item in progress: the promise the customer was given. Past it, the customer hears
+    an apology for the broken promise; without it, only that it takes longer than usual."""
     confidence: Annotated[float, Field(gt=0.5, le=MAX_CONFIDENCE), Number] | None = None
     """Promise level (default: the model's, usually 0.9)."""
     locale: Annotated[str | None, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8}){0,4}$")] = (

@@ -54,6 +54,26 @@ def test_an_item_in_progress_is_requoted_from_the_time_it_has_taken(
     assert explicit["elapsed_hours"] == 5.0
 
 
+def test_a_promise_given_is_kept_or_apologised_for(client: TestClient, headers: dict) -> None:
+    """A tracking page re-quoting an order passes the promise the customer was shown (the CLI
+    read it; the service refused it as an unknown field): a promise still to come stands, one
+    that passed gets the broken-promise apology, and a bad one names its field."""
+    started = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=2)).isoformat()
+    usual = quote(client, headers, features=PARCEL, started_at=started).json()
+    later = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=40)).floor("h")
+    kept = quote(client, headers, features=PARCEL, started_at=started, promised_at=str(later))
+    assert kept.status_code == 200, kept.text
+    assert pd.Timestamp(kept.json()["promise_at"]) == later
+    passed = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=1)).isoformat()
+    broken = quote(client, headers, features=PARCEL, started_at=started, promised_at=passed)
+    assert broken.json()["risk_codes"][0] == "overdue" and broken.json()["escalate"]
+    assert "longer than we promised" in broken.json()["customer_message"]
+    assert "promised" not in usual["customer_message"]
+    before = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=3)).isoformat()
+    wrong = quote(client, headers, features=PARCEL, started_at=started, promised_at=before)
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "promised_at"
+
+
 def test_hours_spent_on_an_item_not_started_yet_are_a_problem_naming_the_field(
     client: TestClient, headers: dict
 ) -> None:
