@@ -84,6 +84,15 @@ def test_train_writes_a_model_quarantines_bad_rows_and_logs_to_mlflow(workspace:
     assert "registered tickets version 1" in result.output
     assert "no yearly season learnt" in result.output  # 5,000 tickets over less than a year
     assert "a small history" not in result.output
+    # The segments counted are those calibrated on their own items: a tester's 400 sellers read
+    # "398 calibration segments" where 37 had a distribution of their own.
+    from eta.model import EtaModel
+
+    calibration = EtaModel.load(workspace / "model").calibration_
+    own = [t for t in calibration.segments if calibration.by_key[t].borrowed_from is None]
+    said = re.search(r"(\d+) calibration segments(?: \(and (\d+) thin)?", result.output)
+    assert said and int(said[1]) == len(own), result.output
+    assert int(said[2] or 0) == len(calibration.segments) - len(own)
 
     import mlflow
 
@@ -552,3 +561,30 @@ def test_commands_started_together_on_a_new_tracking_store_all_open_it(tmp_path:
     ]
     failures = [p.stderr.read().decode() for p in started if p.wait(timeout=120) != 0]
     assert failures == [], failures
+
+
+def test_the_worst_segments_shown_are_those_furthest_below_target(monkeypatch) -> None:
+    """400 sellers: the lowest rates belong to sellers with two orders judged, which say
+    little; a seller with 213 orders, 64% kept, says much and heads the table."""
+    import io
+
+    from rich.console import Console
+
+    from eta import cli
+
+    rates = {f"S{k:03d}": (0.5, 2) for k in range(20)} | {"S398": (0.64, 213)}
+    rates |= {f"T{k:03d}": (0.9, 300) for k in range(380)}
+    by_segment = pd.DataFrame(
+        {
+            "items": [n for _, n in rates.values()],
+            "on_time_rate": [r for r, _ in rates.values()],
+            "not_yet_known": 0,
+        },
+        index=pd.Index(list(rates), name="segment"),
+    ).sort_values("on_time_rate")
+    out = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=out, width=120))
+    cli._print_segments(by_segment, 0.9)
+    shown = re.findall(r"\b([ST]\d{3})\b", out.getvalue())
+    assert shown[0] == "S398" and len(shown) == cli.SEGMENTS_SHOWN, shown
+    assert "10 of 401 furthest" in out.getvalue()
