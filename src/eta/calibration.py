@@ -112,6 +112,8 @@ class ScoreDistribution:
     borrowed_from: str | None = None
     """The tag of the segment whose shape a thin segment's distribution borrows (see
     :meth:`moved`); ``None`` for a distribution of the segment's own scores."""
+    shift: float = 0.0
+    """How far a borrowed shape was moved (:meth:`moved`): saved instead of the shape again."""
 
     @classmethod
     def fit(
@@ -188,12 +190,16 @@ class ScoreDistribution:
         n = own.n_effective
         shift = float(own.quantile(np.array([0.5]))[0] - self.quantile(np.array([0.5]))[0])
         shift *= n / (n + MIN_SHIFTED_ITEMS)
+        return self._moved_by(shift, n, tag)
+
+    def _moved_by(self, shift: float, n_effective: float, tag: str) -> ScoreDistribution:
         return replace(
             self,
             scores=self.scores + shift,
-            n_effective=n,
+            n_effective=n_effective,
             tail_start=self.tail_start + shift,
             borrowed_from=tag,
+            shift=shift,
         )
 
     def to_dict(self) -> dict:
@@ -373,14 +379,31 @@ class MondrianCalibration:
         return {tag: np.array(rows[tag], dtype=np.int64) for tag in sorted(rows)}
 
     def to_dict(self) -> dict:
-        return {
-            "min_items": self.min_items,
-            "by_key": {k: v.to_dict() for k, v in self.by_key.items()},
-        }
+        """A thin segment's borrowed shape is saved as its parent's tag and the shift: a
+        tester's 400 sellers, 360 of them thin, made a 63 MB model file of copies (2 MB now)."""
+        by_key = {}
+        for key, dist in self.by_key.items():
+            if dist.borrowed_from is None or _parent(key, dist.borrowed_from) not in self.by_key:
+                by_key[key] = dist.to_dict()
+            else:
+                by_key[key] = {
+                    "borrowed_from": dist.borrowed_from,
+                    "shift": dist.shift,
+                    "n_effective": dist.n_effective,
+                }
+        return {"min_items": self.min_items, "by_key": by_key}
 
     @classmethod
     def from_dict(cls, raw: dict) -> MondrianCalibration:
-        by_key = {k: ScoreDistribution.from_dict(v) for k, v in raw["by_key"].items()}
+        by_key = {
+            k: ScoreDistribution.from_dict(v) for k, v in raw["by_key"].items() if "scores" in v
+        }
+        for key, moved in raw["by_key"].items():
+            if "scores" not in moved:
+                parent = by_key[_parent(key, moved["borrowed_from"])]
+                by_key[key] = parent._moved_by(
+                    moved["shift"], moved["n_effective"], moved["borrowed_from"]
+                )
         return cls(by_key, raw["min_items"])
 
 
@@ -402,3 +425,9 @@ def own_segments(
 
 def _tag(depth: int, key: str) -> str:
     return f"{depth}:{key}"
+
+
+def _parent(key: str, borrowed_from: str) -> str:
+    """The key of the distribution whose shape ``key``'s borrows: an ahead twin borrows from
+    its parent's ahead twin (their tags say the parent without the prefix)."""
+    return (AHEAD if key.startswith(AHEAD) else "") + borrowed_from
