@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from pathlib import Path
 
@@ -119,7 +120,13 @@ def test_retrain_registers_every_version_and_moves_the_champion_alias_only_when_
     assert first.comparison.promote and first.comparison.champion is None
     assert (first.report.parent / "report.md").exists()
 
-    second = retrain_and_promote(tickets_history, "tickets", tmp_path / "second")
+    # What looked wrong in the export is in the report and the run, not only on a terminal.
+    doubt = "priority: every value is missing, so it tells the model nothing"
+    doubted = dataclasses.replace(tickets_history, doubts=(doubt,))
+    second = retrain_and_promote(doubted, "tickets", tmp_path / "second")
+    assert f"check the data: {doubt}" in second.report.read_text()
+    run = mlflow.MlflowClient().get_run(second.run_id)
+    assert run.data.metrics["data_doubts"] == 1.0
     assert second.comparison.champion is not None
     assert second.comparison.holdout.start >= pd.Timestamp(early.as_of)  # champion never saw it
     champion = tracking.load_model("tickets", CHAMPION)

@@ -7,6 +7,7 @@ silently.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import tempfile
@@ -112,9 +113,10 @@ def load_checked_history(
         max_rejected=max_rejected,
     )
     report_rejected(history.rejected, quarantine or quarantine_beside(data))
-    for doubt in doubts(history, as_of_given=as_of is not None):
+    said = tuple(doubts(history, as_of_given=as_of is not None))
+    for doubt in said:
         err_console.print(f"[yellow]check the data:[/] {doubt}", highlight=False)
-    return history
+    return dataclasses.replace(history, doubts=said)
 
 
 CALENDAR_MISMATCH = 0.2

@@ -90,6 +90,9 @@ class History:
     read_as_open: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["row", "column", "written", "at", "why"])
     )
+    doubts: tuple[str, ...] = ()
+    """What looks wrong in the export though no row is (:func:`eta.doubts.doubts`), as a
+    command that loaded it said on stderr: the retrain keeps them in its report and run."""
 
     @property
     def open_share(self) -> float:

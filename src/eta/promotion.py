@@ -776,6 +776,11 @@ def retrain_and_promote(
     model = EtaModel(history.spec, settings).fit(history)
     if champion is not None and (moved := durations_moved(model, champion.model)):
         comparison = replace(comparison, reasons=[*comparison.reasons, moved])
+    # What looked wrong in the export goes where the decision is read (the report, the run), not
+    # only to a terminal: a tester's export without its open tickets, and one with a column all
+    # blank, were refused like any candidate, their warnings nowhere in the report or run.
+    doubted = [f"check the data: {doubt}" for doubt in history.doubts]
+    comparison = replace(comparison, reasons=[*comparison.reasons, *doubted])
     model_dir = model.save(out / "model")
     fingerprint = tracking.model_fingerprint(model_dir)
     # The challenger's files, read once: for whether the candidate repeats them, and for
@@ -907,6 +912,7 @@ def _run_metrics(comparison: Comparison) -> dict[str, float]:
         metrics["pinball_loss_lower_by"] = comparison.tighter.by
         metrics["pinball_loss_lower_by_se"] = comparison.tighter.standard_error
     metrics["promoted"] = float(comparison.promote)
+    metrics["data_doubts"] = float(sum(r.startswith("check the ") for r in comparison.reasons))
     return metrics
 
 
