@@ -19,7 +19,7 @@ from eta.localization import LANGUAGES, language
 from eta.model import EtaModel
 from eta.online import ALL, OnlineCalibration
 from eta.quote import prepare_items, quote_items
-from eta.spec import DatasetSpec
+from eta.spec import CalendarSpec, DatasetSpec
 from eta.usual import Usual
 
 
@@ -49,6 +49,30 @@ def test_a_backlog_far_above_the_segments_usual_level_is_busier_than_usual(
         "We have more requests than usual right now, so it may take longer."
     )
     assert note["agent_text"].startswith("Busier than usual: open items in this segment: ")
+
+
+def test_busier_than_usual_is_judged_against_the_usual_load_at_that_hour() -> None:
+    """A grocery's dinner rush: three times the day's backlog every evening. Judged against the
+    whole day it was "busier than usual" on nearly every evening order; against the evening's
+    usual it is said only of an evening busier than evenings are, or of such a load at 10:00."""
+    rng = np.random.default_rng(4)
+    n = 24 * 400
+    start = pd.Timestamp("2026-01-05", tz="Europe/Madrid") + pd.to_timedelta(
+        np.sort(rng.uniform(0, 400 * 24, n)), unit="h"
+    )
+    hour = np.asarray(start.hour)
+    backlog = rng.poisson(np.where((hour >= 20) & (hour < 23), 30, 10)).astype(float)
+    frame = pd.DataFrame({START: start.tz_convert("UTC"), SEGMENT: "all"})
+    frame[HOURS], frame[FINISHED] = 1.0, True
+    features = pd.DataFrame({"backlog": backlog})
+    usual = Usual.fit(frame, features, Clock(CalendarSpec(), "Europe/Madrid", "wall"))
+    segments = np.array(["all", "all", "all"], dtype=object)
+    median, p90 = usual.level(segments, "backlog", np.array([21, 10, 21]))
+    assert median[0] == pytest.approx(30, abs=1) and median[1] == pytest.approx(10, abs=1)
+    assert p90[0] > 30 > p90[1]  # the evening's usual, the morning's
+    assert Usual.from_dict(json.loads(json.dumps(usual.to_dict()))).rhythm == usual.rhythm
+    day = usual.level(segments, "backlog")  # without hours: the whole day's
+    assert day[0][0] == pytest.approx(10, abs=1)
 
 
 def test_a_busy_record_is_not_said_of_items_long_after_it_ended(tickets_model, items) -> None:

@@ -302,6 +302,8 @@ def _busier(model: EtaModel, f: QuoteFacts):
     if not recent.any():
         return
     segments = f.segment
+    local = model.clock_.local(utc_instants(f.start))
+    hours = np.nan_to_num(np.asarray(local.hour, dtype=float)).astype(int)  # usual at its hour
     best_ratio = np.zeros(len(segments))
     best = np.full(len(segments), -1)  # which measure, by position in `measures`
     measures = [(name, segments) for name in LOAD_FEATURES]
@@ -313,7 +315,7 @@ def _busier(model: EtaModel, f: QuoteFacts):
             medians.append(None)
             continue
         value = np.asarray(f.features[name], dtype=float)
-        median, p90 = usual.level(keys, name)
+        median, p90 = usual.level(keys, name, hours)
         ratio = value / np.maximum(median, 1.0)
         busy = recent & (value > p90) & (ratio >= BUSY_RATIO) & (ratio > best_ratio)
         best = np.where(busy, len(values), best)

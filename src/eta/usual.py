@@ -5,8 +5,10 @@ Two things are kept (small, JSON-friendly, saved with the model):
 
 * **Usual load per segment**: the median and 90th percentile of the recent-history features that
   measure load (the segment's backlog, the items it started in the last week, the whole queue's
-  backlog; see :mod:`eta.features`) over the last year of history. A quote compares an item's own
-  values with them.
+  backlog; see :mod:`eta.features`) over the last year of history, and the day's rhythm: each
+  local hour's median load over the whole day's, for everyone. A quote compares an item's own
+  values with its segment's levels at its hour of the day: a grocery's ordinary dinner rush,
+  measured against the whole day, was "busier than usual" on nearly every evening order.
 * **Peak weeks**: ISO weeks of the year that were markedly slower or busier than the rest of the
   year *in every year the history covers*. Slower is judged on clock hours relative to the item's
   segment (IPCW-weighted so open items do not hide the slow ones) after removing the history's
@@ -54,6 +56,9 @@ class Usual:
     """segment -> feature -> [median, 90th percentile]; segment ``'*'`` is everyone."""
     peak_weeks: dict[int, dict[str, float]] = field(default_factory=dict)
     """ISO week -> {'slower': duration factor, 'busier': volume factor} in the weakest year."""
+    rhythm: dict[str, list[float]] = field(default_factory=dict)
+    """feature -> 24 factors: the median at each local start hour over the whole day's (1 for
+    an hour with fewer than :data:`MIN_ITEMS` items)."""
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, features: pd.DataFrame, clock: Clock) -> Usual:
@@ -64,18 +69,26 @@ class Usual:
         recent = (start >= start.min() + WARM_UP) & (start >= start.max() - pd.Timedelta(days=365))
         if recent.sum() < MIN_ITEMS:
             recent = pd.Series(True, index=frame.index)
+        hours = clock.local(start[recent]).hour.to_numpy()
         return cls(
             _load_levels(features[recent.to_numpy()], frame.loc[recent, SEGMENT]),
             _peak_weeks(frame, clock),
+            _rhythm(features[recent.to_numpy()], hours),
         )
 
-    def level(self, segments: np.ndarray, feature: str) -> tuple[np.ndarray, np.ndarray]:
-        """Usual (median, 90th percentile) of ``feature`` for each segment (NaN if unknown)."""
+    def level(
+        self, segments: np.ndarray, feature: str, hours: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Usual (median, 90th percentile) of ``feature`` for each segment (NaN if unknown), at
+        each item's local start hour when ``hours`` are given."""
         known = [s for s, v in self.load.items() if feature in v]
         fallback = self.load.get(ALL, {}).get(feature, [np.nan, np.nan])
         levels = np.array([*(self.load[s][feature] for s in known), fallback], dtype=float)
         at = look_up(segments, {s: k for k, s in enumerate(known)}, len(known)).astype(np.int64)
-        return levels[at, 0], levels[at, 1]
+        factor = 1.0
+        if hours is not None and feature in self.rhythm:
+            factor = np.asarray(self.rhythm[feature], dtype=float)[np.asarray(hours, dtype=int)]
+        return levels[at, 0] * factor, levels[at, 1] * factor
 
     def in_peak(self, first: np.ndarray, last: np.ndarray) -> np.ndarray:
         """Whether each range of local dates ``[first, last]`` (datetime64[D]) meets a peak week."""
@@ -89,7 +102,8 @@ class Usual:
         return count[end] > count[begin]
 
     def to_dict(self) -> dict:
-        return {"load": self.load, "peak_weeks": {str(k): v for k, v in self.peak_weeks.items()}}
+        peaks = {str(k): v for k, v in self.peak_weeks.items()}
+        return {"load": self.load, "peak_weeks": peaks, "rhythm": self.rhythm}
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> Usual:
@@ -97,7 +111,7 @@ class Usual:
         if not raw:
             return cls()
         peaks = {int(k): v for k, v in raw.get("peak_weeks", {}).items()}
-        return cls(raw.get("load", {}), peaks)
+        return cls(raw.get("load", {}), peaks, raw.get("rhythm", {}))
 
 
 def iso_weeks(days: np.ndarray) -> np.ndarray:
@@ -123,6 +137,25 @@ def _load_levels(features: pd.DataFrame, segments: pd.Series) -> dict[str, dict[
         if len(rows) >= MIN_ITEMS:
             part = features.iloc[rows]
             out[segment] = {f: levels(part[f]) for f in LOAD_FEATURES if f in part}
+    return out
+
+
+def _rhythm(features: pd.DataFrame, hours: np.ndarray) -> dict[str, list[float]]:
+    """Each load feature's median per local start hour over its whole-day median."""
+    out = {}
+    for feature in (*LOAD_FEATURES, QUEUE_FEATURE):
+        if feature not in features:
+            continue
+        values = features[feature].to_numpy(float)
+        day = float(np.nanmedian(values)) if len(values) else np.nan
+        if not day > 0:
+            continue
+        factors = np.ones(24)
+        for hour in range(24):
+            at = values[hours == hour]
+            if np.count_nonzero(~np.isnan(at)) >= MIN_ITEMS:
+                factors[hour] = max(float(np.nanmedian(at)), 1.0) / max(day, 1.0)
+        out[feature] = factors.round(4).tolist()
     return out
 
 
