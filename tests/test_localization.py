@@ -479,6 +479,9 @@ def test_agents_hear_durations_of_days_in_days_of_the_spec_clock() -> None:
     assert said("en", business, 4752.4) == "about 594 working days"
     assert said("en", wall, 47.5) == "47.5 h"
     assert said("en", wall, 4752.4) == "about 198 days"
+    # Under an hour, minutes: a grocery's agents read "0.8 h" and "0,8 h".
+    assert said("en", wall, 0.8) == "48 min" and said("es", wall, 0.8) == "48 min"
+    assert said("de", wall, 0.25) == "15 Min." and said("en", wall, 0.001) == "1 min"
     # In days, a duration names its clock: not "about 20 working days (business hours)".
     agents = _two_parcels(
         "en",
@@ -489,6 +492,15 @@ def test_agents_hear_durations_of_days_in_days_of_the_spec_clock() -> None:
     assert "In progress: 6 h (business hours)." in agents[0]
     assert "In progress: about 5 working days. " in agents[1]
     assert said("ru", wall, 4752.4) == "около 198 дней"
+
+
+def test_a_drivers_small_value_keeps_its_first_digits() -> None:
+    """A grocery's backlog in weeks of arrivals, 0.04, read "= 0 (+25%)"."""
+    reference = pd.DatetimeIndex([pd.Timestamp("2025-06-02T09:00", tz="UTC")])
+    speaker = Speaker(language("es"), load_spec("tickets"), "UTC", reference)
+    facts = {"feature": "queue_open", "value": 0.043, "effect": 0.25}
+    assert "queue_open = 0,043 (+25" in speaker._driver(facts, 0)[1]
+    assert "queue_open = 12,5 (+25" in speaker._driver({**facts, "value": 12.5}, 0)[1]
 
 
 def test_every_holiday_before_the_promise_is_said_by_its_date() -> None:

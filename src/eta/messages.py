@@ -184,10 +184,14 @@ class Speaker:
         return np.array(out, dtype=object)
 
     def duration(self, hours: float) -> str:
-        """Clock hours of the spec's clock, for agents: '37.5 h' under :data:`DAYS_FROM` of
-        its days, then 'about 17 working days' (days of its usual hours on a business clock)
-        or 'about 198 days' (a wall clock's)."""
+        """Clock hours of the spec's clock, for agents: '48 min' under an hour (a grocery's
+        agents read '0.8 h'), '37.5 h' under :data:`DAYS_FROM` of its days, then 'about 17
+        working days' (days of its usual hours on a business clock) or 'about 198 days' (a
+        wall clock's)."""
         lang = self.language
+        if hours < 1.0:
+            minutes = lang.number(max(round(hours * 60.0), 1), "#,##0")
+            return lang.text("duration.minutes", minutes=minutes)
         if not self.in_days(hours):
             return lang.text("duration.hours", hours=lang.number(hours))
         days = hours / self._day_hours
@@ -538,7 +542,10 @@ class Speaker:
         if said is None:
             value = facts["value"]
             if isinstance(value, float | np.floating):
-                value = lang.number(float(value))
+                # A small value keeps its first digits: a grocery's backlog of 0.04 weeks of
+                # arrivals read "= 0 (+25%)".
+                small = 0 < abs(value) < 0.05
+                value = lang.number(float(value), "@#" if small else "#,##0.#")
             said = feature.strip(), value
         agent = lang.text(
             "risk.driver.agent",
