@@ -337,6 +337,35 @@ def test_a_follow_up_at_night_for_the_customer_is_said_by_the_part_of_the_day(co
 
 
 @pytest.mark.parametrize("code", LANGUAGES)
+def test_promises_to_the_minute_say_the_likely_time_and_follow_up_to_the_minute(code: str) -> None:
+    """A grocery's 25-minute deliveries: "most likely tonight, and at the latest by 21:40" and
+    "we will update you tonight" told a customer nothing they could wait for. With promises to
+    the minute, the likely time and the follow-up are told to the minute, even at night."""
+    spec = load_spec("tickets").model_copy(update={"rounding": "minute"})
+    quoted = pd.Timestamp("2026-12-07T20:55", tz="Europe/Madrid")
+    minute = 60 * 10**9
+    at = utc_nanoseconds(pd.DatetimeIndex([quoted]))
+    speaker = Speaker(language(code), spec, "Europe/Madrid", pd.DatetimeIndex([quoted]))
+    words = compose(
+        speaker,
+        earliest=at + 12 * minute,
+        likely=at + 24 * minute,
+        promise=at + 40 * minute,
+        follow_up=at + 33 * minute,
+        in_progress=np.zeros(1, bool),
+        elapsed=np.zeros(1),
+        escalate=np.zeros(1, bool),
+        segments=["0:all"],
+        findings=[[]],
+        confidence=0.9,
+    )
+    local = wall_nanoseconds(np.r_[at + 24 * minute, at + 33 * minute], "Europe/Madrid")
+    likely, follow_up = speaker.said(local, "on.time")
+    assert likely in words["customer_message"][0], words["customer_message"][0]
+    assert follow_up in words["follow_up_message"][0], words["follow_up_message"][0]
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
 def test_a_deadline_at_midnight_is_said_as_the_end_of_the_day_before(code: str) -> None:
     """'By Saturday, February 21 at 12:00 AM' is read as Saturday night: it is said 'by
     Friday', the same instant; other deadlines keep their time."""

@@ -604,6 +604,9 @@ def compose(
     lang, spec = speaker.language, speaker.spec
     n = len(findings)
     by_date = spec.promise_rounding == "date"
+    # Promises to the minute (a grocery's 25-minute deliveries) say the likely time and the
+    # follow-up to the minute too: "hoy por la tarde" beside "a más tardar, hoy a las 21:40".
+    to_minute = spec.promise_rounding == "minute"
     moments = np.concatenate([earliest, likely, promise, follow_up])
     earliest, likely, promise, follow_up = np.split(wall_nanoseconds(moments, speaker.timezone), 4)
     one_day = by_date & (likely // NS_PER_DAY == promise // NS_PER_DAY)
@@ -627,7 +630,9 @@ def compose(
         lambda follow_up: _sentence(
             lang.text(f"message.follow_up.{spec.kind}", follow_up=follow_up)
         ),
-        follow_up=_follow_up_words(speaker, follow_up, dated(follow_up), year(follow_up)),
+        follow_up=_follow_up_words(
+            speaker, follow_up, dated(follow_up), year(follow_up), always_time=to_minute
+        ),
     )
     # An item under way says so in the same sentence: "Your parcel is on its way. Your parcel
     # will most likely arrive..." said the parcel twice. An escalated one's apology says it.
@@ -647,7 +652,10 @@ def compose(
         one=one_day,
         under=under_way,
         likely=speaker.said(
-            likely, "on.day" if by_date else "on.part", dated(likely), year(likely)
+            likely,
+            "on.day" if by_date else "on.time" if to_minute else "on.part",
+            dated(likely),
+            year(likely),
         ),
         promise=speaker.said(promise, "by.day" if by_date else "by.time"),
     )
@@ -801,12 +809,21 @@ def _evening_from(locale: str) -> int:
 
 
 def _follow_up_words(
-    speaker: Speaker, local: np.ndarray, dated: np.ndarray, year: np.ndarray
+    speaker: Speaker,
+    local: np.ndarray,
+    dated: np.ndarray,
+    year: np.ndarray,
+    *,
+    always_time: bool = False,
 ) -> np.ndarray:
     """When the customer hears from us: to the minute within a person's day, by the part of the
     day outside it. Follow-ups are set in the business's hours; a customer eight time zones
-    away was told "We will update you on Wednesday at 5:00 AM" (now "on Wednesday morning")."""
+    away was told "We will update you on Wednesday at 5:00 AM" (now "on Wednesday morning").
+    With ``always_time`` (promises to the minute, a delivery in the next hour), at any hour: a
+    grocery's evening orders heard "we will update you tonight" beside "by 21:40"."""
     out = speaker.said(local, "on.time", dated, year)
+    if always_time:
+        return out
     night = ~in_contact_hours(local) & (local != NAT)
     if night.any():
         out[night] = speaker.said(local, "on.part", dated, year)[night]
