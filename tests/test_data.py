@@ -334,6 +334,28 @@ def test_a_feature_column_the_export_stopped_filling_is_doubted() -> None:
     assert shares and shares.group(1) == "100" and int(shares.group(2)) < 10, said
 
 
+def test_a_category_value_renamed_in_the_export_is_doubted() -> None:
+    """'billing' became 'billing & payments' in the export's last weeks: the model took it for
+    a new queue, learnt from its few items, and a retrain refused a better model without a
+    word. A value that merely ends, or a new one beside the old ones, is not doubted."""
+    sim = tickets(4_000, seed=3)
+    history, spec = sim.history.copy(), sim.spec
+    renamed = (history[spec.start] >= "2025-12-10") & (history["category"] == "billing")
+    history.loc[renamed, "category"] = "billing & payments"
+    said = [d for d in doubts(load_history(history, spec), as_of_given=False) if "renamed" in d]
+    assert said == [
+        "category: 'billing' stopped at 2025-12-09 and 'billing & payments' began then; "
+        "renamed? The model learns 'billing & payments' from its few items since and quotes "
+        "'billing' from the items before: write one name for both in the export, or retrain "
+        "later"
+    ], said
+    ended = sim.history[~renamed]  # billing's last weeks gone, nothing new
+    assert not any("renamed" in d for d in doubts(load_history(ended, spec), as_of_given=False))
+    added = sim.history.copy()
+    added.loc[renamed & (added.index % 2 == 0), "category"] = "billing & payments"
+    assert not any("renamed" in d for d in doubts(load_history(added, spec), as_of_given=False))
+
+
 def test_doubts_name_a_late_last_timestamp_and_items_open_longer_than_any_finish(
     tmp_path: Path,
 ) -> None:

@@ -75,6 +75,10 @@ EMPTIED_SHARE = 0.9
 """A column missing in this share of the latest items, and in at most half of the others,
 looks emptied by the export."""
 
+RENAMED_ITEMS = 20
+"""A value is missed once this many of its items would have started since its last one (and a
+new value has had this many): fewer could be chance."""
+
 
 def doubts(history: History, *, as_of_given: bool) -> list[str]:
     """What looks wrong with a history that loaded, in words: things no single row is to blame
@@ -144,6 +148,14 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                     "filling it? The model learnt from it, and items quoted without it are "
                     "promised from their other columns alone"
                 )
+    for column in history.spec.features.categorical:
+        if len(frame) >= MIN_ROWS_TO_DOUBT and (renamed := _renamed(frame[column], frame[START])):
+            gone, since, came = renamed
+            said.append(
+                f"{column}: {gone!r} stopped at {since:%Y-%m-%d} and {came!r} began then; renamed? "
+                f"The model learns {came!r} from its few items since and quotes {gone!r} from "
+                "the items before: write one name for both in the export, or retrain later"
+            )
     for column, merged in history.respelled.items():
         shown = "; ".join(f"{k!r} for {' / '.join(map(repr, v))}" for k, v in [*merged.items()][:3])
         said.append(
@@ -235,6 +247,46 @@ def _coarse_rounding(history: History) -> str | None:
         f"that takes {took} is promised up to a whole {span} later; set 'rounding: {finer}' "
         "in the spec"
     )
+
+
+def _renamed(values: pd.Series, starts: pd.Series) -> tuple[str, pd.Timestamp, str] | None:
+    """A value that stopped though :data:`RENAMED_ITEMS` of its items would have started since,
+    at its share of the items before, and one that began within a day of its last item, has
+    had as many and takes about the same share (half to twice): a tester's export renamed
+    'Billing' (a quarter of its tickets) to 'billing & payments', which a retrain took as a new
+    queue, without a word, and it refused a better model. The first such pair, by the stopped
+    value's size."""
+    order = np.argsort(starts.to_numpy(), kind="stable")
+    values, starts = values.iloc[order], starts.iloc[order]
+    text = values.astype("string").replace(MISSING, pd.NA)
+    known = text.notna().to_numpy(bool)
+    at = np.arange(len(text))[known]
+    names = text[known].to_numpy(object)
+    if not len(names):
+        return None
+    first = pd.Series(at).groupby(names).min()
+    last = pd.Series(at).groupby(names).max()
+    count = pd.Series(at).groupby(names).size()
+    day = pd.Timedelta(days=1)
+    for gone in count.sort_values(ascending=False).index:
+        up_to = last[gone] + 1
+        expected = count[gone] / up_to * (len(text) - up_to)
+        if expected < RENAMED_ITEMS:
+            continue
+        stopped = starts.iloc[last[gone]]
+        share = count[gone] / up_to
+        began = [
+            v
+            for v in first.index
+            if v != gone
+            and count[v] >= RENAMED_ITEMS
+            and starts.iloc[first[v]] >= stopped - day
+            and 0.5 <= count[v] / (len(text) - first[v]) / share <= 2.0
+        ]
+        if began:
+            came = max(began, key=lambda v: count[v])
+            return str(gone), stopped, str(came)
+    return None
 
 
 def _emptied_lately(
