@@ -23,6 +23,7 @@ from eta.promotion import (
     Tighter,
     compare,
     durations_moved,
+    renamed_values,
     retrain_and_promote,
     without_champion,
 )
@@ -88,6 +89,29 @@ def test_an_export_whose_durations_moved_far_from_the_champions_is_doubted(ticke
     older = copy.copy(champion)
     older.info_ = {k: v for k, v in champion.info_.items() if k != "median_finish_hours"}
     assert durations_moved(candidate, older) is None  # saved before it kept one
+
+
+def test_category_values_renamed_since_the_champion_are_doubted(tickets_model) -> None:
+    """'Billing' renamed 'billing & payments' in every row of an export: promoted without a
+    word, and live tickets still written 'Billing' kept 80% of their promises. A value added,
+    or one of many sellers gone, is not doubted."""
+    import copy
+
+    champion = tickets_model
+    candidate = copy.copy(champion)
+    categories = champion.categories_["category"]
+    renamed = ["billing & payments" if v == "billing" else v for v in categories]
+    candidate.categories_ = {**champion.categories_, "category": renamed}
+    [said] = renamed_values(candidate, champion)
+    assert said.startswith("check the export: category values the champion learnt are gone")
+    assert "(billing)" in said and "(billing & payments)" in said
+    candidate.categories_["category"] = [*categories, "returns"]
+    assert renamed_values(candidate, champion) == []
+    sellers = [f"S{k:03d}" for k in range(400)]
+    champion = copy.copy(champion)
+    champion.categories_ = {**champion.categories_, "seller": sellers}
+    candidate.categories_ = {**candidate.categories_, "seller": [*sellers[1:], "S400"]}
+    assert renamed_values(candidate, champion) == []
 
 
 def test_a_day_that_moves_every_item_counts_once_in_the_standard_error() -> None:
