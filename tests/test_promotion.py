@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from eta.promotion import (
     durations_moved,
     renamed_values,
     retrain_and_promote,
+    window_shrunk,
     without_champion,
 )
 
@@ -114,6 +114,25 @@ def test_category_values_renamed_since_the_champion_are_doubted(tickets_model) -
     assert renamed_values(candidate, champion) == []
 
 
+def test_an_export_spanning_less_than_half_the_champions_history_is_doubted(
+    tickets_model,
+) -> None:
+    """An export cut to its last three weeks was refused as too short, never called cut."""
+    import copy
+
+    champion = tickets_model
+    first, last = champion.info_["training_window"]
+    candidate = copy.copy(champion)
+    late = pd.Timestamp(last) - pd.Timedelta(days=21)
+    candidate.info_ = {**champion.info_, "training_window": [late.isoformat(), last]}
+    said = window_shrunk(candidate, champion)
+    assert said is not None and said.startswith(f"check the export: it starts on {late:%Y-%m-%d}")
+    assert "spans 21 days" in said and "truncated?" in said
+    longer = pd.Timestamp(first) - pd.Timedelta(days=30)  # a longer export: nothing to say
+    candidate.info_["training_window"] = [longer.isoformat(), last]
+    assert window_shrunk(candidate, champion) is None
+
+
 def test_a_day_that_moves_every_item_counts_once_in_the_standard_error() -> None:
     rng = np.random.default_rng(7)
     days = np.repeat(np.arange(20), 200)
@@ -146,7 +165,7 @@ def test_retrain_registers_every_version_and_moves_the_champion_alias_only_when_
 
     # What looked wrong in the export is in the report and the run, not only on a terminal.
     doubt = "priority: every value is missing, so it tells the model nothing"
-    doubted = dataclasses.replace(tickets_history, doubts=(doubt,))
+    doubted = replace(tickets_history, doubts=(doubt,))
     second = retrain_and_promote(doubted, "tickets", tmp_path / "second")
     assert f"check the data: {doubt}" in second.report.read_text()
     run = mlflow.MlflowClient().get_run(second.run_id)

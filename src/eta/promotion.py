@@ -776,7 +776,11 @@ def retrain_and_promote(
         comparison = without_champion(comparison, name)
     model = EtaModel(history.spec, settings).fit(history)
     if champion is not None:
-        moved = [durations_moved(model, champion.model), *renamed_values(model, champion.model)]
+        moved = [
+            durations_moved(model, champion.model),
+            *renamed_values(model, champion.model),
+            window_shrunk(model, champion.model),
+        ]
         comparison = replace(comparison, reasons=[*comparison.reasons, *filter(None, moved)])
     # What looked wrong in the export goes where the decision is read (the report, the run), not
     # only to a terminal: a tester's export without its open tickets, and one with a column all
@@ -847,6 +851,27 @@ def durations_moved(candidate: EtaModel, champion: EtaModel) -> str | None:
         f"check the export: its finished items took a median of {new:,.1f} clock hours, "
         f"{ratio:.1f} times {way} than the champion's history ({old:,.1f} h); a changed export "
         "(another unit, a filter, another clock) judges both models wrongly"
+    )
+
+
+def window_shrunk(candidate: EtaModel, champion: EtaModel) -> str | None:
+    """Why to look at the export, when it spans less than half the champion's history: a
+    tester's export cut to its last three weeks (946 rows against 20,545) was refused as too
+    short for the holdout, and never called truncated."""
+    spans = []
+    for model in (candidate, champion):
+        window = getattr(model, "info_", {}).get("training_window") or []
+        if len(window) != 2:
+            return None
+        spans.append(pd.Timestamp(window[1]) - pd.Timestamp(window[0]))
+    new, old = spans
+    if new * 2 >= old:
+        return None
+    first = pd.Timestamp(candidate.info_["training_window"][0])
+    return (
+        f"check the export: it starts on {first:%Y-%m-%d} and spans {new.days} days, against "
+        f"{old.days} of the champion's history; truncated? A model of a cut export knows less "
+        "than the one it would replace"
     )
 
 
