@@ -356,6 +356,20 @@ def test_a_category_value_renamed_in_the_export_is_doubted() -> None:
     assert not any("renamed" in d for d in doubts(load_history(added, spec), as_of_given=False))
 
 
+def test_finishes_written_in_utc_for_a_local_spec_are_doubted() -> None:
+    """Finishes an hour early in summer time only (as a column written in UTC for a London
+    desk is): many more of them fall while the calendar is closed than in winter time, and
+    training said nothing. Written in local time, not doubted."""
+    sim = tickets(6_000, seed=3)
+    history, spec = sim.history.copy(), sim.spec
+    assert not any("UTC" in d for d in doubts(load_history(history, spec), as_of_given=False))
+    ends = pd.to_datetime(history[spec.end], utc=True).dt.tz_convert(spec.timezone)
+    summer = ends.map(lambda t: bool(t.dst()) if pd.notna(t) else False).to_numpy(bool)
+    history.loc[summer, spec.end] = (ends[summer] - pd.Timedelta(hours=1)).astype(object)
+    said = [d for d in doubts(load_history(history, spec), as_of_given=False) if "UTC" in d]
+    assert len(said) == 1 and said[0].startswith(f"{spec.end}: ") and "in summer time" in said[0]
+
+
 def test_doubts_name_a_late_last_timestamp_and_items_open_longer_than_any_finish(
     tmp_path: Path,
 ) -> None:

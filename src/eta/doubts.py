@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from eta.calendar import Clock
+from eta.calendar import Clock, utc_nanoseconds, wall_nanoseconds
 from eta.censoring import censoring_survival
 from eta.data import (
     AFTER_TODAY,
@@ -75,6 +75,10 @@ EMPTIED_SHARE = 0.9
 """A column missing in this share of the latest items, and in at most half of the others,
 looks emptied by the export."""
 
+SKEW_FINISHES = 200
+"""Finishes in each of summer and winter time before :func:`_summer_skew` compares them."""
+SKEW_FACTOR = 3.0
+"""...and how many times more often one season's fall while the calendar is closed."""
 RENAMED_ITEMS = 20
 """A value is missed once this many of its items would have started since its last one (and a
 new value has had this many): fewer could be chance."""
@@ -188,6 +192,8 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                 "slower? Open, they make promises far longer"
             )
     closed = _closed_finishes(history)
+    if (skew := _summer_skew(history, closed)) is not None:
+        said.append(skew)
     outside, apart = _worked_outside_hours(history, closed)
     worked = _finishes_in_working_hours(history, closed, apart)
     if worked is not None:
@@ -322,6 +328,37 @@ def _open_since_the_middle(
     at = np.searchsorted(times, ages, side="right") - 1
     running = np.where(at >= 0, survival[np.maximum(at, 0)], 1.0)
     return middle, int((~finished[~early]).sum()), float(running.sum())
+
+
+def _summer_skew(history: History, closed: np.ndarray) -> str | None:
+    """When finishes fall while the calendar is closed far more often in summer time than in
+    winter time (or the other way round): a column written in UTC, or in another zone, while
+    the spec reads it as local is an hour off in one season only. A tester's export wrote its
+    finishes in UTC: 12% of London's summer finishes fell before the desk opened, 1% of its
+    winter ones, and training said nothing."""
+    frame = history.frame
+    finished = frame[FINISHED].to_numpy(bool)
+    if finished.sum() < 2 * SKEW_FINISHES:
+        return None
+    ends = utc_nanoseconds(frame.loc[finished, END])
+    offset = wall_nanoseconds(ends, history.spec.timezone) - ends
+    summer = offset > offset.min()
+    shut = closed[finished]
+    if min(summer.sum(), (~summer).sum()) < SKEW_FINISHES:
+        return None
+    rates = shut[summer].mean(), shut[~summer].mean()
+    high, low = max(rates), min(rates)
+    pooled = shut.mean()
+    error = np.sqrt(pooled * (1 - pooled) * (1 / summer.sum() + 1 / (~summer).sum()))
+    if high < SKEW_FACTOR * low + 0.02 or high - low < 4.0 * max(error, 1e-12):
+        return None
+    season = ("summer", "winter") if rates[0] > rates[1] else ("winter", "summer")
+    return (
+        f"{history.spec.end}: {high:.0%} of the finishes in {season[0]} time fall while the "
+        f"calendar is closed, against {low:.0%} in {season[1]} time; is the column written in "
+        f"UTC or another zone, while the spec reads it in {history.spec.timezone}? An hour "
+        "off in one season makes those items an hour longer or shorter"
+    )
 
 
 def _closed_finishes(history: History) -> np.ndarray:
