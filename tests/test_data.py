@@ -107,6 +107,18 @@ def test_a_repeated_id_keeps_the_row_that_knows_most(tmp_path: Path) -> None:
     }
 
 
+def test_an_export_written_twice_loads_its_rows_once(tmp_path: Path) -> None:
+    """Every row twice: half the rows were duplicate ids and the export was refused whole.
+    A copy cell for cell loses nothing: quarantined, not counted against the export; a
+    duplicate id with other cells still is."""
+    history = load_history(write(tmp_path, GOOD + GOOD), SPEC)
+    assert len(history.frame) == len(GOOD) and len(history.rejected) == len(GOOD)
+    assert set(history.rejected["reason"]) == {DUPLICATE}
+    other = [row.replace("email", "phone") for row in GOOD]
+    with pytest.raises(DataError, match=r"40 of 80 rows \(50.0%\) were rejected"):
+        load_history(write(tmp_path, GOOD + other), SPEC)
+
+
 def test_a_few_starts_in_another_format_are_told_the_format_that_reads_them(tmp_path: Path) -> None:
     """A tenth of a helpdesk export's rows were written 19.12.2025 14:03: refused as "not
     ISO-8601" without a word of the timestamp_format that reads them with the ISO ones."""

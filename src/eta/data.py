@@ -212,16 +212,22 @@ def load_history(
         problems.add(ids.notna() & ~kept, spec.id, DUPLICATE)
 
     bad = problems.any()
+    # A row that repeats another cell for cell loses nothing when set aside: it is quarantined
+    # but not counted against the export (a tester's export written twice was refused whole).
+    copies = np.zeros(len(raw), dtype=bool)
+    if spec.id and (ids.notna() & ~kept).any():
+        copies = raw.duplicated().to_numpy(bool)
     rejected = problems.frame(raw, source)
     if quarantine is None and len(rejected) and not isinstance(data, pd.DataFrame):
         quarantine = quarantine_beside(source)
     if quarantine is not None and len(rejected):
         write_table(rejected, quarantine, like=raw)
-    share = bad.mean() if len(raw) else 0.0
+    share = (bad & ~copies).mean() if len(raw) else 0.0
     if share > max_rejected:
         where = f"; rejected rows are in {quarantine}" if quarantine else ""
         raise DataError(
-            f"{source}: {bad.sum()} of {len(raw)} rows ({share:.1%}) were rejected, more than the "
+            f"{source}: {(bad & ~copies).sum()} of {len(raw)} rows ({share:.1%}) were rejected, "
+            "more than the "
             f"allowed {max_rejected:.0%}{where} (fix them in the export, or allow more with "
             "--max-rejected). First problems: "
             + "; ".join(describe_rejected(rejected.head(3), source))
