@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import numpy as np
@@ -264,12 +264,12 @@ def _feature_problems(
     return errors or None
 
 
-def _moments(moments: list[datetime | None]) -> pd.DatetimeIndex | list[str | None]:
+def _moments(moments: list[datetime | date | None]) -> pd.DatetimeIndex | list[str | None]:
     """Starts or promises as :func:`eta.quote.prepare_items` reads them: as instants when each
     one carries its offset (the usual case: parsing text again costs more than a quote's
     words), else as ISO text, so that prepare_items reads a time without offset as the
-    model's."""
-    if all(m is None or m.tzinfo is not None for m in moments):
+    model's, and a date alone as that date (a promise to it holds to its end)."""
+    if all(m is None or (isinstance(m, datetime) and m.tzinfo is not None) for m in moments):
         return utc_instants([NAT if m is None else pd.Timestamp(m).value for m in moments])
     return [None if m is None else m.isoformat() for m in moments]
 

@@ -8,7 +8,7 @@ quote reads the same from ``eta quote`` and from the API. Times are ISO-8601 ins
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
@@ -102,6 +103,24 @@ Instant = Annotated[
 """An ISO-8601 instant between 2000 and 2100; without an offset, the model's local time."""
 
 
+def _date_only(value: Any) -> Any:
+    """A date written alone ('2026-01-08') stays a date: a promise to a date holds to its end,
+    where pydantic would read its midnight (an order promised for Thursday was apologised for
+    on Thursday morning)."""
+    if isinstance(value, str) and _DATE_ONLY.fullmatch(value.strip()):
+        return date.fromisoformat(value.strip())
+    return value
+
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+PromisedAt = Annotated[
+    Annotated[date, Strict()] | Instant,
+    Field(union_mode="left_to_right"),
+    BeforeValidator(_date_only),
+]
+"""A promise given: a date (kept as one) or an instant (:data:`Instant`)."""
+
+
 def _id_text(value: Any) -> Any:
     """A whole number as its digits: an order number is often one in JSON (a tester's shop sent
     ``"id": 123`` and was refused "Input should be a valid string")."""
@@ -140,9 +159,10 @@ class QuoteRequest(_Schema):
     has taken."""
     elapsed_hours: Annotated[float, Field(ge=0, le=100_000), Number] | None = None
     """Clock hours already spent on the item (overrides what ``started_at`` implies)."""
-    promised_at: Instant | None = None
-    """For an item in progress: the promise the customer was given. Past it, the customer hears
-    an apology for the broken promise; without it, only that it takes longer than usual."""
+    promised_at: PromisedAt | None = None
+    """For an item in progress: the promise the customer was given, an instant or a date (the
+    end of that date, as a delivery window's ``window_end`` is). Past it, the customer hears an
+    apology for the broken promise; without it, only that it takes longer than usual."""
     confidence: Annotated[float, Field(gt=0.5, le=MAX_CONFIDENCE), Number] | None = None
     """Promise level (default: the model's, usually 0.9)."""
     locale: Annotated[str | None, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8}){0,4}$")] = (

@@ -69,6 +69,12 @@ def test_a_promise_given_is_kept_or_apologised_for(client: TestClient, headers: 
     assert broken.json()["risk_codes"][0] == "overdue" and broken.json()["escalate"]
     assert "longer than we promised" in broken.json()["customer_message"]
     assert "promised" not in usual["customer_message"]
+    # A date alone holds to its end (a delivery window's window_end): today's is still to come.
+    today = pd.Timestamp.now(tz="Europe/Berlin").date().isoformat()
+    dated = quote(client, headers, features=PARCEL, started_at=started, promised_at=today)
+    assert dated.status_code == 200, dated.text
+    assert "longer than we promised" not in dated.json()["customer_message"]
+    assert not dated.json()["escalate"]
     before = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=3)).isoformat()
     wrong = quote(client, headers, features=PARCEL, started_at=started, promised_at=before)
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "promised_at"
