@@ -236,7 +236,7 @@ def test_a_saved_feed_goes_on_exactly_as_the_one_that_never_stopped(model, items
     restarted = copy.copy(model)
     restarted.online_ = OnlineCalibration.from_dict(json.loads(json.dumps(model.online_.to_dict())))
     saved = json.loads(json.dumps(running.to_dict()))
-    assert {tuple(item["groups"]) for item in saved["tracked"]} >= {("channel=email",)}
+    assert any("channel=email" in item["groups"] for item in saved["tracked"])
     restored = OutcomeFeed.from_dict(saved, restarted)
 
     t2 = t1 + pd.Timedelta(days=30)

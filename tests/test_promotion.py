@@ -259,8 +259,10 @@ def test_the_pipeline_takes_the_max_rejected_its_error_names(
     monkeypatch.setenv("ETA_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     script = Path(__file__).parents[1] / "pipelines" / "retrain_and_promote.py"
     (tmp_path / "spec.yaml").write_text(tickets_sim.spec.to_yaml())
-    head = tickets_sim.history.head(30)
-    pd.concat([head, head]).to_csv(tmp_path / "twice.csv", index=False)
+    head = tickets_sim.history.head(30)  # appended again, re-exported: its ids, other cells
+    pd.concat([head, head.assign(queue_open=head["queue_open"] + 1)]).to_csv(
+        tmp_path / "twice.csv", index=False
+    )
     args = [sys.executable, str(script), "--spec", str(tmp_path / "spec.yaml")]
     args += ["--data", str(tmp_path / "twice.csv"), "--out", str(tmp_path / "out")]
     refused = subprocess.run(args, capture_output=True, text=True, check=False)
