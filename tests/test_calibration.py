@@ -418,7 +418,7 @@ def test_a_group_speed_sees_a_slowdown_that_no_segment_shows_and_not_a_rush_of_a
     it, chat's own estimate the rest. A rush that slows everyone alike, which the whole model
     sees from its latest items, leaves every group's own estimate near none."""
     calibration = _standard_normal_calibration()
-    pace = {ALL: 4_000.0, "region=a": 2_000.0, "region=b": 2_000.0}
+    pace = {ALL: 4_000.0, "0:all": 4_000.0, "region=a": 2_000.0, "region=b": 2_000.0}
     usual, chat = _watched(0.0, 3_000, seed=8), _watched(np.log(1.4), 1_000, seed=9)
     rng = np.random.default_rng(10)
     order = rng.permutation(4_000)
@@ -427,14 +427,43 @@ def test_a_group_speed_sees_a_slowdown_that_no_segment_shows_and_not_a_rush_of_a
     segments = np.full(4_000, "0:all", dtype=object)
     args = (calibration, segments, location, np.ones(4_000), hours, finished, pace)
     found = recent_speed(*args, [channel.astype(object)])
-    assert found[ALL] + found["channel=chat"] == pytest.approx(np.log(1.4), abs=0.08)
-    assert found[ALL] + found["channel=email"] == pytest.approx(0.0, abs=0.06)
+    # An item's speed is the sum of its keys': the whole model's, its segment's, its groups'.
+    everyone = found[ALL] + found["0:all"]
+    assert everyone + found["channel=chat"] == pytest.approx(np.log(1.4), abs=0.08)
+    assert everyone + found["channel=email"] == pytest.approx(0.0, abs=0.06)
     calm, rush = _watched(0.0, 3_600, seed=11), _watched(0.5, 400, seed=12)
     location, hours, finished = (np.r_[a, b] for a, b in zip(calm, rush, strict=True))
     region = rng.choice(np.array(["region=a", "region=b"], dtype=object), 4_000)
     found = recent_speed(*args[:2], location, np.ones(4_000), hours, finished, pace, [region])
     assert found[ALL] > 0.3  # the rush, from the latest items
     assert abs(found["region=a"]) < 0.1 and abs(found["region=b"]) < 0.1
+
+
+def test_a_group_within_one_segment_does_not_count_its_segments_slowdown_twice() -> None:
+    """Sellers as speed keys under fulfilment types: type P runs 0.3 slow (sellers S and T), type
+    Q on time (seller U alone). Measured against the whole model, S counted P's slowdown twice
+    and U read as fast (0.49 and -0.10 in all); against its items' segments, each seller's
+    total is its own truth."""
+    rng = np.random.default_rng(3)
+    scores = rng.standard_normal(20_000)
+    keys = [np.full(20_000, "all", dtype=object), rng.choice(np.array(["P", "Q"], object), 20_000)]
+    calibration = MondrianCalibration.fit(scores, np.ones(20_000), keys)
+    slow, fast = _watched(0.3, 2_000, seed=31), _watched(0.0, 2_000, seed=32)
+    order = rng.permutation(4_000)
+    location, hours, finished = (np.r_[a, b][order] for a, b in zip(slow, fast, strict=True))
+    segments = np.r_[np.full(2_000, "1:P"), np.full(2_000, "1:Q")].astype(object)[order]
+    seller = np.r_[rng.choice(["seller=S", "seller=T"], 2_000), np.full(2_000, "seller=U")]
+    seller = seller.astype(object)[order]
+    pace = {ALL: 4_000.0, "1:P": 2_000.0, "1:Q": 2_000.0}
+    found = recent_speed(
+        calibration, segments, location, np.ones(4_000), hours, finished, pace, [seller]
+    )
+    total = {
+        k: found[ALL] + found[f"1:{p}"] + found[f"seller={k}"]
+        for k, p in zip("STU", "PPQ", strict=True)
+    }
+    assert total["S"] == pytest.approx(0.3, abs=0.07) and total["T"] == pytest.approx(0.3, abs=0.07)
+    assert total["U"] == pytest.approx(0.0, abs=0.05), total
 
 
 def test_a_group_level_is_its_slowness_over_the_whole_period_not_lately() -> None:
@@ -457,7 +486,7 @@ def test_a_group_level_is_its_slowness_over_the_whole_period_not_lately() -> Non
     )
     assert levels["channel=email"] < 0 < levels["channel=chat"]
     lately = recent_speed(*args, hours, finished, pace, [channel])
-    assert abs(lately["channel=chat"]) < 0.08
+    assert abs(lately["0:all"] + lately["channel=chat"]) < 0.08
 
 
 @settings(max_examples=40, deadline=None)
