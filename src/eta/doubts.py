@@ -79,6 +79,9 @@ SKEW_FINISHES = 200
 """Finishes in each of summer and winter time before :func:`_summer_skew` compares them."""
 SKEW_FACTOR = 3.0
 """...and how many times more often one season's fall while the calendar is closed."""
+RENAMED_FROM_VALUES = 50
+"""A category column with more values than this (sellers, stores) sees values come and go as
+a business does, and is not doubted for a renamed one."""
 RENAMED_ITEMS = 20
 """A value is missed once this many of its items would have started since its last one (and a
 new value has had this many): fewer could be chance."""
@@ -257,41 +260,46 @@ def _coarse_rounding(history: History) -> str | None:
 
 def _renamed(values: pd.Series, starts: pd.Series) -> tuple[str, pd.Timestamp, str] | None:
     """A value that stopped though :data:`RENAMED_ITEMS` of its items would have started since,
-    at its share of the items before, and one that began within a day of its last item, has
+    at its share of the items before, and one that began within a day of its last item (before
+    or after), has
     had as many and takes about the same share (half to twice): a tester's export renamed
     'Billing' (a quarter of its tickets) to 'billing & payments', which a retrain took as a new
     queue, without a word, and it refused a better model. The first such pair, by the stopped
     value's size."""
     order = np.argsort(starts.to_numpy(), kind="stable")
-    values, starts = values.iloc[order], starts.iloc[order]
-    text = values.astype("string").replace(MISSING, pd.NA)
-    known = text.notna().to_numpy(bool)
-    at = np.arange(len(text))[known]
-    names = text[known].to_numpy(object)
-    if not len(names):
+    codes, uniques = pd.factorize(values.iloc[order], use_na_sentinel=True)
+    names = np.asarray(uniques, dtype=object)
+    if len(names) > RENAMED_FROM_VALUES:
         return None
-    first = pd.Series(at).groupby(names).min()
-    last = pd.Series(at).groupby(names).max()
-    count = pd.Series(at).groupby(names).size()
-    day = pd.Timedelta(days=1)
-    for gone in count.sort_values(ascending=False).index:
-        up_to = last[gone] + 1
-        expected = count[gone] / up_to * (len(text) - up_to)
-        if expected < RENAMED_ITEMS:
+    ns = starts.iloc[order].to_numpy("datetime64[ns]").astype(np.int64)
+    known = (codes >= 0) & ~np.isin(codes, np.flatnonzero(names == MISSING))
+    if not known.any():
+        return None
+    n, day = len(codes), 86_400 * 10**9
+    code, at = codes[known], np.flatnonzero(known)
+    count = np.bincount(code, minlength=len(names))
+    first = np.full(len(names), n)
+    np.minimum.at(first, code, at)
+    last = np.zeros(len(names), dtype=np.int64)
+    np.maximum.at(last, code, at)
+    up_to = last + 1
+    share = count / up_to
+    began_at = ns[np.minimum(first, n - 1)]
+    later_share = count / np.maximum(n - first, 1)
+    for gone in np.argsort(-count, kind="stable"):
+        if share[gone] * (n - up_to[gone]) < RENAMED_ITEMS:
             continue
-        stopped = starts.iloc[last[gone]]
-        share = count[gone] / up_to
-        began = [
-            v
-            for v in first.index
-            if v != gone
-            and count[v] >= RENAMED_ITEMS
-            and starts.iloc[first[v]] >= stopped - day
-            and 0.5 <= count[v] / (len(text) - first[v]) / share <= 2.0
-        ]
-        if began:
-            came = max(began, key=lambda v: count[v])
-            return str(gone), stopped, str(came)
+        stopped = ns[last[gone]]
+        began = (
+            (count >= RENAMED_ITEMS)
+            & (np.abs(began_at - stopped) <= day)
+            & (later_share >= 0.5 * share[gone])
+            & (later_share <= 2.0 * share[gone])
+        )
+        began[gone] = False
+        if began.any():
+            came = np.flatnonzero(began)[np.argmax(count[began])]
+            return str(names[gone]), pd.Timestamp(stopped, tz="UTC"), str(names[came])
     return None
 
 

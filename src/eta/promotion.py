@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from eta.backtest import period_items, replay_offsets, run_backtest
-from eta.data import END, FINISHED, HOURS, START, History
+from eta.data import END, FINISHED, HOURS, MISSING, START, History
+from eta.doubts import RENAMED_FROM_VALUES
 from eta.evaluation import (
     MIN_SEGMENT_ITEMS,
     kept_probability,
@@ -875,10 +876,6 @@ def window_shrunk(candidate: EtaModel, champion: EtaModel) -> str | None:
     )
 
 
-RENAMED_FROM_VALUES = 50
-"""A category column with more values than this is not doubted for values gone and new."""
-
-
 def renamed_values(candidate: EtaModel, champion: EtaModel) -> list[str]:
     """Why to look at the export, per category column, when values the champion learnt are
     gone from it while new ones came: a tester's export renamed 'Billing' to 'billing &
@@ -891,8 +888,8 @@ def renamed_values(candidate: EtaModel, champion: EtaModel) -> list[str]:
         now = candidate.categories_.get(column)
         if now is None or len(known) > RENAMED_FROM_VALUES:
             continue
-        gone = [v for v in known if v not in set(now)]
-        came = [v for v in now if v not in set(known)]
+        gone = [v for v in known if v not in set(now) and v != MISSING]
+        came = [v for v in now if v not in set(known) and v != MISSING]
         if gone and came:
             said.append(
                 f"check the export: {column} values the champion learnt are gone from it "
