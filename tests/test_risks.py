@@ -65,7 +65,8 @@ def test_busier_than_usual_is_judged_against_the_usual_load_at_that_hour() -> No
     frame = pd.DataFrame({START: start.tz_convert("UTC"), SEGMENT: "all"})
     frame[HOURS], frame[FINISHED] = 1.0, True
     features = pd.DataFrame({"backlog": backlog})
-    usual = Usual.fit(frame, features, Clock(CalendarSpec(), "Europe/Madrid", "wall"))
+    clock = Clock(CalendarSpec(), "Europe/Madrid", "wall")
+    usual = Usual.fit(frame, features, clock)
     segments = np.array(["all", "all", "all"], dtype=object)
     median, p90 = usual.level(segments, "backlog", np.array([21, 10, 21]))
     assert median[0] == pytest.approx(30, abs=1) and median[1] == pytest.approx(10, abs=1)
@@ -73,6 +74,17 @@ def test_busier_than_usual_is_judged_against_the_usual_load_at_that_hour() -> No
     assert Usual.from_dict(json.loads(json.dumps(usual.to_dict()))).rhythm == usual.rhythm
     day = usual.level(segments, "backlog")  # without hours: the whole day's
     assert day[0][0] == pytest.approx(10, abs=1)
+    # A quiet night (two usually open) spreads wide for its size: its own 90th percentile, not
+    # the day's scaled by the median, says what is usual (one night item in eight was "busier").
+    night = rng.poisson(2, 4_000).astype(float)
+    start = start.append(pd.DatetimeIndex(start[:4_000].normalize() + pd.Timedelta(hours=3)))
+    frame = pd.DataFrame({START: start.tz_convert("UTC"), SEGMENT: "all"})
+    frame[HOURS], frame[FINISHED] = 1.0, True
+    usual = Usual.fit(frame, pd.DataFrame({"backlog": np.r_[backlog, night]}), clock)
+    median, p90 = usual.level(
+        np.full(len(night), "all", dtype=object), "backlog", np.full(len(night), 3)
+    )
+    assert np.mean((night > p90) & (night - median >= 3)) < 0.05
 
 
 def test_a_busy_record_is_not_said_of_items_long_after_it_ended(tickets_model, items) -> None:

@@ -80,7 +80,10 @@ _SEVERITY_RANK = {s: k for k, s in enumerate(SEVERITIES)}
 _CODE_RANK = {c: k for k, c in enumerate(CODES)}
 
 BUSY_RATIO = 1.5
-"""Busier than usual: at least this times the usual (median) level, and above its P90."""
+"""Busier than usual: at least this times the usual (median) level, and above its P90..."""
+BUSY_EXCESS = 3.0
+"""...and at least this many items more than the usual median: at a quiet hour, 4 open where 2
+are usual is no news."""
 MIN_JUDGED = 30
 """Promises judged before a live on-time rate is trusted."""
 MISSED_BY = 0.05
@@ -318,6 +321,7 @@ def _busier(model: EtaModel, f: QuoteFacts):
         median, p90 = usual.level(keys, name, hours)
         ratio = value / np.maximum(median, 1.0)
         busy = recent & (value > p90) & (ratio >= BUSY_RATIO) & (ratio > best_ratio)
+        busy &= value - median >= BUSY_EXCESS
         best = np.where(busy, len(values), best)
         best_ratio = np.where(busy, ratio, best_ratio)
         values.append(value)

@@ -6,9 +6,10 @@ Two things are kept (small, JSON-friendly, saved with the model):
 * **Usual load per segment**: the median and 90th percentile of the recent-history features that
   measure load (the segment's backlog, the items it started in the last week, the whole queue's
   backlog; see :mod:`eta.features`) over the last year of history, and the day's rhythm: each
-  local hour's median load over the whole day's, for everyone. A quote compares an item's own
-  values with its segment's levels at its hour of the day: a grocery's ordinary dinner rush,
-  measured against the whole day, was "busier than usual" on nearly every evening order.
+  local hour's median and 90th percentile load over the whole day's, for everyone. A quote
+  compares an item's own values with its segment's levels at its hour of the day: a grocery's
+  ordinary dinner rush, measured against the whole day, was "busier than usual" on nearly
+  every evening order.
 * **Peak weeks**: ISO weeks of the year that were markedly slower or busier than the rest of the
   year *in every year the history covers*. Slower is judged on clock hours relative to the item's
   segment (IPCW-weighted so open items do not hide the slow ones) after removing the history's
@@ -56,9 +57,11 @@ class Usual:
     """segment -> feature -> [median, 90th percentile]; segment ``'*'`` is everyone."""
     peak_weeks: dict[int, dict[str, float]] = field(default_factory=dict)
     """ISO week -> {'slower': duration factor, 'busier': volume factor} in the weakest year."""
-    rhythm: dict[str, list[float]] = field(default_factory=dict)
-    """feature -> 24 factors: the median at each local start hour over the whole day's (1 for
-    an hour with fewer than :data:`MIN_ITEMS` items)."""
+    rhythm: dict[str, list[list[float]]] = field(default_factory=dict)
+    """feature -> 24 pairs of factors: the median and the 90th percentile at each local start
+    hour over the whole day's (1 for an hour with fewer than :data:`MIN_ITEMS` items). Both:
+    a quiet hour's loads spread wider for their size than the day's, and its 90th percentile
+    read from the median's factor called one night item in eight busier than usual."""
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, features: pd.DataFrame, clock: Clock) -> Usual:
@@ -85,10 +88,10 @@ class Usual:
         fallback = self.load.get(ALL, {}).get(feature, [np.nan, np.nan])
         levels = np.array([*(self.load[s][feature] for s in known), fallback], dtype=float)
         at = look_up(segments, {s: k for k, s in enumerate(known)}, len(known)).astype(np.int64)
-        factor = 1.0
+        factors = np.ones(2)
         if hours is not None and feature in self.rhythm:
-            factor = np.asarray(self.rhythm[feature], dtype=float)[np.asarray(hours, dtype=int)]
-        return levels[at, 0] * factor, levels[at, 1] * factor
+            factors = np.asarray(self.rhythm[feature], dtype=float)[np.asarray(hours, dtype=int)]
+        return levels[at, 0] * factors[..., 0], levels[at, 1] * factors[..., 1]
 
     def in_peak(self, first: np.ndarray, last: np.ndarray) -> np.ndarray:
         """Whether each range of local dates ``[first, last]`` (datetime64[D]) meets a peak week."""
@@ -140,21 +143,23 @@ def _load_levels(features: pd.DataFrame, segments: pd.Series) -> dict[str, dict[
     return out
 
 
-def _rhythm(features: pd.DataFrame, hours: np.ndarray) -> dict[str, list[float]]:
-    """Each load feature's median per local start hour over its whole-day median."""
+def _rhythm(features: pd.DataFrame, hours: np.ndarray) -> dict[str, list[list[float]]]:
+    """Each load feature's median and 90th percentile per local start hour over the whole
+    day's."""
     out = {}
     for feature in (*LOAD_FEATURES, QUEUE_FEATURE):
         if feature not in features:
             continue
         values = features[feature].to_numpy(float)
-        day = float(np.nanmedian(values)) if len(values) else np.nan
-        if not day > 0:
+        known = ~np.isnan(values)
+        if known.sum() < MIN_ITEMS:
             continue
-        factors = np.ones(24)
+        day = np.maximum(np.quantile(values[known], [0.5, 0.9]), 1.0)
+        factors = np.ones((24, 2))
         for hour in range(24):
-            at = values[hours == hour]
-            if np.count_nonzero(~np.isnan(at)) >= MIN_ITEMS:
-                factors[hour] = max(float(np.nanmedian(at)), 1.0) / max(day, 1.0)
+            at = values[known & (hours == hour)]
+            if len(at) >= MIN_ITEMS:
+                factors[hour] = np.maximum(np.quantile(at, [0.5, 0.9]), 1.0) / day
         out[feature] = factors.round(4).tolist()
     return out
 
