@@ -399,6 +399,11 @@ def test_a_thin_segment_borrows_its_parents_shape_at_its_own_median() -> None:
     again = MondrianCalibration.from_dict(json.loads(json.dumps(both.to_dict())))
     assert _same(again.by_key[AHEAD + "1:d"], both.by_key[AHEAD + "1:d"])
     assert not _same(again.by_key[AHEAD + "1:d"], own)
+    # A model saved before the shift was kept (copies, no shift) loads, and saves, as it was.
+    old = calibration.to_dict()
+    old["by_key"]["1:d"] = own.to_dict()
+    resaved = MondrianCalibration.from_dict(MondrianCalibration.from_dict(old).to_dict())
+    assert resaved.by_key["1:d"].to_dict() == own.to_dict()
     # Items from before the calibration period count for the median; too few, none at all.
     few = MondrianCalibration.fit(scores[:-36], np.ones(len(scores) - 36), [k[:-36] for k in keys])
     assert "1:d" not in few.by_key
@@ -550,6 +555,12 @@ def test_far_tail_does_not_read_a_level_from_history_s_longest_item() -> None:
     assert FarTail.fit(few, np.ones(60, bool), 0.975).cap(np.array([1.2]), 10.0)[0] == 10.0
     many = np.r_[1.0 + rng.uniform(0, 2, 2400), 44.0]
     assert FarTail.fit(many, np.ones(2401, bool), 0.975).cap(np.array([1.2]), 10.0)[0] < 2.5
+    # 3,000 still running past 150 finishes is a tail heavier than history shows, whether the
+    # one followed longest finished or not: never nearer than the fixed cap (it read 2.2).
+    running = np.r_[1.0 + rng.uniform(0, 2, 3_150), 4.0]
+    for last in (True, False):
+        done = np.r_[np.ones(150, bool), np.zeros(3_000, bool), last]
+        assert FarTail.fit(running, done, 0.975).cap(np.array([1.0]), 10.0)[0] == 10.0
 
 
 def test_far_tail_reads_where_delays_end_and_lifts_the_cap_where_history_cannot_see() -> None:
