@@ -352,11 +352,12 @@ class FarTail:
             finishes = finished[above].sum()
             if finishes < MIN_FAR_TAIL_FINISHES:
                 break
-            u, ended, survival = _still_running(age[above] - r, finished[above])
+            u, _, survival = _still_running(age[above] - r, finished[above])
             at_level = np.flatnonzero(survival <= 1.0 - level)
-            # Heavier than history can show: more than the level leaves still running at the
-            # longest follow-up, and some are (not just the quoted item of every risk set).
-            heavy = not len(at_level) and not ended[-1]
+            # Heavier than history can show: at the longest follow-up, well over the level's
+            # share still running (twice: just over it is the quoted item of every risk set
+            # keeping the last finish from reaching it, not a heavy tail).
+            heavy = not len(at_level) and survival[-1] > 2.0 * (1.0 - level)
             if not heavy and finishes < FAR_TAIL_BEYOND / (1.0 - level):
                 break  # the quantile would be history's longest item or two
             ages.append(r)
