@@ -511,6 +511,7 @@ def test_agents_hear_durations_of_days_in_days_of_the_spec_clock() -> None:
     # Under an hour, minutes: a grocery's agents read "0.8 h" and "0,8 h".
     assert said("en", wall, 0.8) == "48 min" and said("es", wall, 0.8) == "48 min"
     assert said("de", wall, 0.25) == "15 Min." and said("en", wall, 0.001) == "1 min"
+    assert said("en", wall, 0.995) == "1 h" and said("en", wall, 0.0) == "0 min"
     # In days, a duration names its clock: not "about 20 working days (business hours)".
     agents = _two_parcels(
         "en",
@@ -530,6 +531,8 @@ def test_a_drivers_small_value_keeps_its_first_digits() -> None:
     facts = {"feature": "queue_open", "value": 0.043, "effect": 0.25}
     assert "queue_open = 0,043 (+25" in speaker._driver(facts, 0)[1]
     assert "queue_open = 12,5 (+25" in speaker._driver({**facts, "value": 12.5}, 0)[1]
+    for value, said in ((0.05, "0,05"), (-0.05, "-0,05"), (0.12, "0,12"), (0.8, "0,8")):
+        assert f"queue_open = {said} (" in speaker._driver({**facts, "value": value}, 0)[1]
 
 
 def test_every_holiday_before_the_promise_is_said_by_its_date() -> None:

@@ -189,9 +189,9 @@ class Speaker:
         working days' (days of its usual hours on a business clock) or 'about 198 days' (a
         wall clock's)."""
         lang = self.language
-        if hours < 1.0:
-            minutes = lang.number(max(round(hours * 60.0), 1), "#,##0")
-            return lang.text("duration.minutes", minutes=minutes)
+        if round(hours * 60.0) < 60:  # a minute at least, once any time has passed
+            minutes = round(hours * 60.0) or (1 if hours > 0 else 0)
+            return lang.text("duration.minutes", minutes=lang.number(minutes, "#,##0"))
         if not self.in_days(hours):
             return lang.text("duration.hours", hours=lang.number(hours))
         days = hours / self._day_hours
@@ -484,10 +484,10 @@ class Speaker:
             )
             parts.append(lang.text("risk.thin_history.agent_beyond", values=values))
         if facts.get("outlived") is not None:
-            longest = self.duration(round(facts["outlived"]))
+            longest = self.duration(facts["outlived"])
             parts.append(lang.text("risk.thin_history.agent_outlived", longest=longest))
         if facts.get("far") is not None:
-            longest = self.duration(round(facts["far"]))
+            longest = self.duration(facts["far"])
             parts.append(lang.text("risk.thin_history.agent_far", longest=longest))
         if facts.get("short") is not None:
             share = lang.percent(facts["short"], "#,##0%")
@@ -542,9 +542,9 @@ class Speaker:
         if said is None:
             value = facts["value"]
             if isinstance(value, float | np.floating):
-                # A small value keeps its first digits: a grocery's backlog of 0.04 weeks of
-                # arrivals read "= 0 (+25%)".
-                small = 0 < abs(value) < 0.05
+                # Under 1, two significant digits: a grocery's backlog of 0.04 weeks of
+                # arrivals read "= 0 (+25%)", and 0.06 and 0.12 alike "0.1".
+                small = 0 < abs(value) < 1
                 value = lang.number(float(value), "@#" if small else "#,##0.#")
             said = feature.strip(), value
         agent = lang.text(
