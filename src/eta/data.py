@@ -226,8 +226,9 @@ def load_history(
     if share > max_rejected:
         where = f"; rejected rows are in {quarantine}" if quarantine else ""
         raise DataError(
-            f"{source}: {(bad & ~copies).sum()} of {len(raw)} rows ({share:.1%}) were rejected, "
-            "more than the "
+            f"{source}: {(bad & ~copies).sum()} of {len(raw)} rows ({share:.1%}) were rejected"
+            + (f" (and {copies.sum()} exact copies set aside)" if copies.any() else "")
+            + ", more than the "
             f"allowed {max_rejected:.0%}{where} (fix them in the export, or allow more with "
             "--max-rejected). First problems: "
             + "; ".join(describe_rejected(rejected.head(3), source))

@@ -798,9 +798,9 @@ def retrain_and_promote(
     if same is not None:
         alias, version = same
         promote = comparison.promote and alias == CHALLENGER
-        reasons = [_identical(name, alias, version, promote)]
+        reasons = [_identical(name, alias, version, promote), *doubted]
         if alias == CHALLENGER:
-            reasons = comparison.reasons + reasons
+            reasons = comparison.reasons + reasons[:1]
         comparison = replace(comparison, promote=promote, reasons=reasons)
     stays = None if comparison.promote else _later_challenger(challenger, model.as_of_)
     if stays is not None and same is None:
