@@ -304,6 +304,20 @@ def test_a_likely_day_beside_a_promise_said_with_its_year_carries_it_too() -> No
     assert "30 de diciembre y" in this_year and "31 de diciembre a" in this_year, this_year
 
 
+def _new_item(speaker: Speaker, **moments: np.ndarray) -> dict:
+    """The words of one new item with no findings, at the four moments given (UTC ns)."""
+    return compose(
+        speaker,
+        **moments,
+        in_progress=np.zeros(1, bool),
+        elapsed=np.zeros(1),
+        escalate=np.zeros(1, bool),
+        segments=["0:all"],
+        findings=[[]],
+        confidence=0.9,
+    )
+
+
 @pytest.mark.parametrize("code", LANGUAGES)
 def test_a_follow_up_at_night_for_the_customer_is_said_by_the_part_of_the_day(code: str) -> None:
     """Berlin's agents update at 14:00, which is 5:00 AM in Los Angeles: that customer hears
@@ -314,18 +328,12 @@ def test_a_follow_up_at_night_for_the_customer_is_said_by_the_part_of_the_day(co
     for zone in ("America/Los_Angeles", "America/New_York"):
         reference = pd.DatetimeIndex([pd.Timestamp("2026-12-07T15:00", tz="UTC")])
         speaker = Speaker(language(code), spec, zone, reference)
-        words = compose(
+        words = _new_item(
             speaker,
             earliest=follow_up - 30 * 3_600 * 10**9,
             likely=follow_up - 3_600 * 10**9,
             promise=follow_up + 30 * 3_600 * 10**9,
             follow_up=follow_up,
-            in_progress=np.zeros(1, bool),
-            elapsed=np.zeros(1),
-            escalate=np.zeros(1, bool),
-            segments=["0:all"],
-            findings=[[]],
-            confidence=0.9,
         )
         local = wall_nanoseconds(follow_up, zone)
         on = {style: speaker.said(local, style)[0] for style in ("on.time", "on.part")}
@@ -346,18 +354,12 @@ def test_promises_to_the_minute_say_the_likely_time_and_follow_up_to_the_minute(
     minute = 60 * 10**9
     at = utc_nanoseconds(pd.DatetimeIndex([quoted]))
     speaker = Speaker(language(code), spec, "Europe/Madrid", pd.DatetimeIndex([quoted]))
-    words = compose(
+    words = _new_item(
         speaker,
         earliest=at + 12 * minute,
         likely=at + 24 * minute,
         promise=at + 40 * minute,
         follow_up=at + 33 * minute,
-        in_progress=np.zeros(1, bool),
-        elapsed=np.zeros(1),
-        escalate=np.zeros(1, bool),
-        segments=["0:all"],
-        findings=[[]],
-        confidence=0.9,
     )
     local = wall_nanoseconds(np.r_[at + 24 * minute, at + 33 * minute], "Europe/Madrid")
     likely, follow_up = speaker.said(local, "on.time")
