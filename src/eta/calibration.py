@@ -435,6 +435,11 @@ def _tag(depth: int, key: str) -> str:
     return f"{depth}:{key}"
 
 
+def tag_depth(tag: str) -> int:
+    """The depth of a calibration tag ('ahead|2:P3 / Access' -> 2)."""
+    return int(str(tag).removeprefix(AHEAD).partition(":")[0])
+
+
 def _parent(key: str, borrowed_from: str) -> str:
     """The key of the distribution whose shape ``key``'s borrows: an ahead twin borrows from
     its parent's ahead twin (their tags say the parent without the prefix)."""

@@ -222,11 +222,12 @@ def load_history(
         quarantine = quarantine_beside(source)
     if quarantine is not None and len(rejected):
         write_table(rejected, quarantine, like=raw)
-    share = (bad & ~copies).mean() if len(raw) else 0.0
+    counted = bad & ~copies
+    share = counted.mean() if len(raw) else 0.0
     if share > max_rejected:
         where = f"; rejected rows are in {quarantine}" if quarantine else ""
         raise DataError(
-            f"{source}: {(bad & ~copies).sum()} of {len(raw)} rows ({share:.1%}) were rejected"
+            f"{source}: {counted.sum()} of {len(raw)} rows ({share:.1%}) were rejected"
             + (f" (and {copies.sum()} exact copies set aside)" if copies.any() else "")
             + ", more than the "
             f"allowed {max_rejected:.0%}{where} (fix them in the export, or allow more with "

@@ -36,7 +36,14 @@ import pandas as pd
 from eta import __version__, allowance
 from eta.allowance import RoundingAllowance
 from eta.calendar import NAT, NS_PER_DAY, Clock, Instants, utc_nanoseconds
-from eta.calibration import AHEAD, MIN_SEGMENT_ITEMS, MondrianCalibration, Scores, own_segments
+from eta.calibration import (
+    AHEAD,
+    MIN_SEGMENT_ITEMS,
+    MondrianCalibration,
+    Scores,
+    own_segments,
+    tag_depth,
+)
 from eta.censoring import effective_sample_size, ipcw_weights, still_running_share
 from eta.data import (
     END,
@@ -852,7 +859,7 @@ class EtaModel:
         0.55 times its true P90), their outcomes heard only by everyone's corrections. A
         missing value has none ('')."""
         tags, where = np.unique(np.asarray(segments, dtype=object), return_inverse=True)
-        depth = np.array([_tag_depth(tag) for tag in tags], dtype=int)[where]
+        depth = np.array([tag_depth(tag) for tag in tags], dtype=int)[where]
         groups = []
         for column in self.spec.features.categorical:
             if column not in items:
@@ -871,11 +878,6 @@ class EtaModel:
     def _check_fitted(self) -> None:
         if not hasattr(self, "calibration_"):
             raise NotFittedError("call fit() or EtaModel.load() before asking for quantiles")
-
-
-def _tag_depth(tag: str) -> int:
-    """The depth of a calibration tag ('ahead|2:P3 / Access' -> 2)."""
-    return int(str(tag).removeprefix(AHEAD).partition(":")[0])
 
 
 PARALLEL_ROWS = 10_000

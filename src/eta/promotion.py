@@ -798,9 +798,10 @@ def retrain_and_promote(
     if same is not None:
         alias, version = same
         promote = comparison.promote and alias == CHALLENGER
-        reasons = [_identical(name, alias, version, promote), *doubted]
-        if alias == CHALLENGER:
-            reasons = comparison.reasons + reasons[:1]
+        identical = _identical(name, alias, version, promote)
+        # The champion's twin is judged by nothing but the export's doubts; the challenger's
+        # keeps the gate's reasons, which hold them already.
+        reasons = [*comparison.reasons, identical] if alias == CHALLENGER else [identical, *doubted]
         comparison = replace(comparison, promote=promote, reasons=reasons)
     stays = None if comparison.promote else _later_challenger(challenger, model.as_of_)
     if stays is not None and same is None:

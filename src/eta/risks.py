@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from eta.calendar import NAT, Clock, utc_instants, utc_nanoseconds
-from eta.calibration import AHEAD
+from eta.calibration import tag_depth
 from eta.data import MISSING, SEGMENT, START, look_up
 from eta.model import EtaModel, Features
 from eta.online import ALL
@@ -372,12 +372,11 @@ def _thin_history(model: EtaModel, f: QuoteFacts):
     # A segment thinner than a distribution of its own: calibrated on a wider group's shape.
     by_key = model.calibration_.by_key
     wider = np.array([by_key[t].borrowed_from or t for t in tags], dtype=object)
-    fell_back = np.array([not t.removeprefix(AHEAD).startswith(f"{depth}:") for t in wider])
+    fell_back = np.array([tag_depth(t) != depth for t in wider])
     # Only where other segments have their own: a small company whose segments are all too thin
     # heard "we have seen few requests like this one" on every quote, which then meant nothing.
     fell_back &= depth > 0 and any(
-        t.removeprefix(AHEAD).startswith(f"{depth}:") and d.borrowed_from is None
-        for t, d in by_key.items()
+        tag_depth(t) == depth and d.borrowed_from is None for t, d in by_key.items()
     )
     unseen = np.zeros(len(tags), dtype=bool)
     values: dict[int, list[str]] = {}
