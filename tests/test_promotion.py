@@ -797,3 +797,37 @@ def test_a_registered_model_whose_spec_was_edited_is_named_in_the_registry(
     assert str(error.value).startswith(
         f"tickets@champion (version 1): {source}/spec.yaml: changed after the model was trained"
     )
+
+
+def test_a_candidate_of_an_export_unlike_the_champions_history_moves_no_alias(
+    tickets_history: History, tmp_path: Path
+) -> None:
+    """A tester's export with 'billing' renamed in every row was promoted without a look, and
+    live tickets still written the old way kept 80% of their promises; one cut to three weeks
+    became @challenger, a click from service. Both are registered; neither alias moves."""
+    early = seen_at(tickets_history, tickets_history.as_of - pd.Timedelta(days=75))
+    _register_champion(EtaModel(early.spec).fit(early), tmp_path / "champion")
+    champion = tracking.alias_version("tickets", CHAMPION)
+
+    class Lenient(Gate):
+        def decide(self, *args, **kwargs) -> tuple[bool, list[str]]:
+            return True, ["any candidate is promoted"]
+
+    lenient = Lenient()
+    frame = tickets_history.frame
+    category = frame["category"].astype(str)
+    renamed = replace(
+        tickets_history,
+        frame=frame.assign(category=category.replace("billing", "billing & payments")),
+    )
+    result = retrain_and_promote(renamed, "tickets", tmp_path / "renamed", gate=lenient)
+    assert result.version is not None and not result.comparison.promote
+    said = "\n".join(result.comparison.reasons)
+    assert "renamed?" in said and "move @champion to this candidate's version by hand" in said
+    assert "@challenger is not set" in said
+    assert tracking.alias_version("tickets", CHAMPION) == champion
+    assert tracking.alias_version("tickets", CHALLENGER) is None
+    # The same export unchanged is promoted by the same gate.
+    plain = retrain_and_promote(tickets_history, "tickets", tmp_path / "plain", gate=lenient)
+    assert plain.comparison.promote
+    assert tracking.alias_version("tickets", CHAMPION) == plain.version

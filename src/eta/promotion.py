@@ -750,7 +750,9 @@ def retrain_and_promote(
     """Train on the whole history, compare with the champion, register, move the alias.
 
     The new version is registered (every candidate is kept and findable); the alias
-    ``@champion`` moves to it only when the gate says so, else ``@challenger`` does. ``data``,
+    ``@champion`` moves to it only when the gate says so, else ``@challenger`` does; neither
+    moves when the export differs from the champion's history as a faulty one would
+    (:func:`export_changed`). ``data``,
     the file the history was read from, is recorded with its rows and content hash, so that a
     version can be traced to the export it learnt from even after the file is overwritten.
 
@@ -776,13 +778,9 @@ def retrain_and_promote(
     if champion is None:
         comparison = without_champion(comparison, name)
     model = EtaModel(history.spec, settings).fit(history)
-    if champion is not None:
-        moved = [
-            durations_moved(model, champion.model),
-            *renamed_values(model, champion.model),
-            window_shrunk(model, champion.model),
-        ]
-        comparison = replace(comparison, reasons=[*comparison.reasons, *filter(None, moved)])
+    changed = [] if champion is None else export_changed(model, champion.model)
+    if changed:
+        comparison = held(comparison, changed)
     # What looked wrong in the export goes where the decision is read (the report, the run), not
     # only to a terminal: a tester's export without its open tickets, and one with a column all
     # blank, were refused like any candidate, their warnings nowhere in the report or run.
@@ -804,6 +802,8 @@ def retrain_and_promote(
         reasons = [*comparison.reasons, identical] if alias == CHALLENGER else [identical, *doubted]
         comparison = replace(comparison, promote=promote, reasons=reasons)
     stays = None if comparison.promote else _later_challenger(challenger, model.as_of_)
+    if changed and stays is None:
+        stays = _doubted_challenger(challenger)
     if stays is not None and same is None:
         comparison = replace(comparison, reasons=[*comparison.reasons, stays])
     report = write_report(comparison, name, out / "report")
@@ -832,6 +832,31 @@ def retrain_and_promote(
     if comparison.promote or stays is None:
         tracking.set_alias(name, CHAMPION if comparison.promote else CHALLENGER, logged["version"])
     return RetrainResult(comparison, logged["version"], logged["run_id"], report, model_dir)
+
+
+def export_changed(candidate: EtaModel, champion: EtaModel) -> list[str]:
+    """Why to look at the export before either alias moves: it differs from the champion's
+    history as a faulty export would (durations in another unit, values renamed, cut short)."""
+    said = [
+        durations_moved(candidate, champion),
+        *renamed_values(candidate, champion),
+        window_shrunk(candidate, champion),
+    ]
+    return [reason for reason in said if reason]
+
+
+def held(comparison: Comparison, changed: list[str]) -> Comparison:
+    """Not promoted, whatever the gate said, while the export differs from the champion's
+    history (:func:`export_changed`): a tester's export with 'Billing' renamed in every row was
+    promoted, and live tickets still written 'Billing' kept 80% of their promises. A change the
+    business made is promoted by hand, once someone has looked."""
+    said = [*comparison.reasons, *changed]
+    if comparison.promote:
+        said.append(
+            "not promoted while the export differs from the champion's history as above; if "
+            f"the change is real, move @{CHAMPION} to this candidate's version by hand"
+        )
+    return replace(comparison, promote=False, reasons=said)
 
 
 DURATIONS_MOVED = 2.0
@@ -940,6 +965,16 @@ def _later_challenger(
         f"@{CHALLENGER} stays on version {challenger.version}, which learnt from a later "
         f"history (as of {pd.Timestamp(challenger.as_of):%Y-%m-%d %H:%M} UTC) than this "
         f"candidate's ({as_of:%Y-%m-%d %H:%M} UTC)"
+    )
+
+
+def _doubted_challenger(challenger: tracking.RegisteredFiles | None) -> str:
+    """Why ``@challenger`` does not move to a candidate of a doubted export: a tester's export
+    cut to three weeks became the challenger, the version one click from service."""
+    where = f"stays on version {challenger.version}" if challenger else "is not set"
+    return (
+        f"@{CHALLENGER} {where}: this candidate is registered, but no alias moves to a model of "
+        "an export doubted as above"
     )
 
 
