@@ -70,6 +70,32 @@ def test_a_burst_of_broken_promises_moves_the_aim_no_more_than_blocks_at_a_cappe
     assert steady.target_shift == pytest.approx(step * (late - 100))
 
 
+def test_a_segment_value_calibration_does_not_reach_has_corrections_of_its_own() -> None:
+    """A new seller, calibrated with all sellers, had only everyone's corrections: slow and
+    spread wide, it kept 65% of its promises. Its promises broken now lengthen its own; a
+    feature that is not a segment ('channel=chat') keeps to its speed estimate."""
+    online = OnlineCalibration(
+        0.9, 0.3, {ALL: 10_000.0, "0:all": 10_000.0}, own_columns=("seller",)
+    )
+    rng = np.random.default_rng(0)
+    for late in rng.random(400) < 0.35:
+        online.update("0:all", "promise", late, groups=("seller=S9", "channel=chat"))
+    for k in range(2_000):  # one promise in ten broken, as asked
+        online.update("0:all", "promise", k % 10 == 0, groups=("seller=S1", "channel=chat"))
+    segments = np.array(["0:all"] * 3, dtype=object)
+    sellers = np.array(["seller=S9", "seller=S1", ""], dtype=object)
+    channels = np.array(["channel=chat"] * 3, dtype=object)
+    tail = online.offsets(segments, [sellers, channels])[:, 1]
+    assert tail[0] > tail[2] + 0.3  # S9's promises grow
+    assert abs(tail[1] - tail[2]) < 0.1  # S1's kept their target: nothing of its own
+    assert "promise|channel=chat" not in online.offset
+    # Saved and loaded, the corrections stay the seller's.
+    again = OnlineCalibration.from_dict(online.to_dict())
+    np.testing.assert_allclose(
+        again.offsets(segments, [sellers, channels]), online.offsets(segments, [sellers, channels])
+    )
+
+
 def test_the_likely_correction_moves_faster_when_its_wait_is_shorter() -> None:
     slow = OnlineCalibration(0.9, 0.3, {ALL: 1_000.0, "1:x": 1_000.0})
     fast = OnlineCalibration(0.9, 0.3, {ALL: 1_000.0, "1:x": 1_000.0}, horizon={"likely": 0.25})

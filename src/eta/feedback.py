@@ -587,7 +587,9 @@ class OutcomeFeed:
             late, estimated = 1.0, False
         else:
             late, estimated = self._late_probability(item, name, limit, now), True
-        self.online.update(item.segment, name, late, estimated=estimated, instead_of=before)
+        self.online.update(
+            item.segment, name, late, groups=item.groups, estimated=estimated, instead_of=before
+        )
         if estimated:
             item.estimated[name] = (limit, late)
         else:
@@ -595,7 +597,7 @@ class OutcomeFeed:
             self.judgements += name in CHECKPOINTS
 
     def _judge(self, item: _Tracked, name: str, *, late: float, estimated: bool = False) -> None:
-        self.online.update(item.segment, name, late, estimated=estimated)
+        self.online.update(item.segment, name, late, groups=item.groups, estimated=estimated)
         item.unjudged.discard(name)
         self.judgements += name in CHECKPOINTS and not estimated
 

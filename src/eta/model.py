@@ -295,6 +295,7 @@ class EtaModel:
             self.settings.online_gain,
             _with_ahead_twins(pace, segments),
             horizon=horizon,
+            own_columns=tuple(self.spec.segments),
         )
         # Open items stay in the backlog either way; the state at the as-of time fades as the
         # speed does for items that start later.
