@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
-from eta.data import END, FINISHED, HOURS, SEEN, SEGMENT, START
+from eta.data import END, FINISHED, HOURS, SEEN, SEGMENT, START, load_history
 from eta.features import CALENDAR_FEATURES, RECENT_FEATURES, RECORD_ENDED
 from eta.quote import PROMISED
 from eta.spec import RESERVED_COLUMNS, DatasetSpec, SpecError, iana_zone
@@ -57,7 +58,7 @@ confidence: 0.9
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"kind": "teleport"}, "kind"),
         ({"confidence": 1.5}, "confidence"),
-        ({"segments": ["region"]}, "segments"),
+        ({"segments": ["queue_open"]}, "segments"),
         ({"calendar": {"holidays": "XX"}}, "calendar.holidays"),
         ({"calendar": {"hours": ["17:00", "17:00"]}}, "calendar.hours"),
         ({"calendar": {"cutoff": "25:99"}}, "calendar.cutoff"),
@@ -92,10 +93,26 @@ def test_a_bad_spec_names_the_key(change: dict, key: str) -> None:
         DatasetSpec.from_dict({**BASE, **change}, source="s.yaml")
 
 
-def test_a_misspelt_segment_says_which_feature_it_means() -> None:
-    """A freight forwarder's 'customs_chanel' got no more than "must also be listed"."""
-    with pytest.raises(SpecError, match=r"did you mean 'priority' for 'priorty'\?"):
-        DatasetSpec.from_dict({**BASE, "segments": ["priorty"]}, source="s.yaml")
+def test_a_segment_left_out_of_the_features_is_a_category_all_the_same() -> None:
+    """An outside harness's spec with ``segments: [customer_type]`` alone was refused: the
+    contract does not ask to list a segment twice. A numeric one is refused."""
+    spec = DatasetSpec.from_dict({**BASE, "segments": ["region", "priority"]})
+    assert spec.features.categorical == ("priority", "region")
+    assert spec.segments == ("region", "priority")
+    with pytest.raises(SpecError, match=r"key 'segments'.*numeric features"):
+        DatasetSpec.from_dict({**BASE, "segments": ["queue_open"]})
+
+
+def test_a_misspelt_segment_says_which_column_it_means() -> None:
+    """A freight forwarder's 'customs_chanel' got no more than "must also be listed"; now the
+    spec takes it, and loading names the column the data has."""
+    spec = DatasetSpec.from_dict({**BASE, "segments": ["priorty"]}, source="s.yaml")
+    history = pd.DataFrame(
+        {"created_at": ["2025-01-06 10:00"], "resolved_at": [None], "priority": ["P1"],
+         "queue_open": [3]}
+    )  # fmt: skip
+    with pytest.raises(Exception, match=r"priorty.*did you mean 'priority'"):
+        load_history(history, spec)
 
 
 def test_a_zone_name_in_a_timestamp_format_says_what_to_write_instead() -> None:

@@ -531,13 +531,30 @@ class DatasetSpec(_Strict):
         features = info.data.get("features")
         if features is None:  # refused itself: its error says why
             return value
-        unknown = [s for s in value if s not in features.categorical]
-        if unknown:
-            near = [difflib.get_close_matches(s, features.categorical, n=1) for s in unknown]
-            meant = [f"{m[0]!r} for {s!r}" for s, m in zip(unknown, near, strict=True) if m]
-            hint = f"; did you mean {', '.join(meant)}?" if meant else ""
-            raise ValueError(f"{unknown} must also be listed in features.categorical{hint}")
+        numeric = [s for s in value if s in features.numeric]
+        if numeric:
+            raise ValueError(
+                f"{numeric} are numeric features; a segment groups items by a category (list "
+                "the column under features.categorical, or a banded copy of it)"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _segments_as_categories(self) -> DatasetSpec:
+        """A segment column the features leave out is a category of the items all the same:
+        the contract's spec does not ask to list it twice, and an outside harness's spec with
+        ``segments: [customer_type]`` alone was refused. A misspelt one ('priorty') is then a
+        column the data does not have, which loading names with the one it has."""
+        extra = tuple(s for s in self.segments if s not in self.features.categorical)
+        if extra:
+            features = self.features
+            widened = FeatureSpec(
+                categorical=(*features.categorical, *extra),
+                numeric=features.numeric,
+                phrases=features.phrases,
+            )
+            object.__setattr__(self, "features", widened)
+        return self
 
     @property
     def feature_columns(self) -> tuple[str, ...]:
