@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eta.backtest import run_backtest
+from eta.backtest import period_items, run_backtest
 from eta.calendar import Clock
 from eta.data import END, FINISHED, HOURS, START, History, load_history
 from eta.evaluation import (
@@ -228,3 +228,18 @@ def test_tickets_that_wait_for_a_weekday_team_on_a_wall_clock_are_kept() -> None
     assert long_wait.sum() > 500
     assert 0.88 <= kept[~long_wait].mean() <= 0.92
     assert kept[long_wait].mean() >= 0.88, f"long waits kept {kept[long_wait].mean():.1%}"
+
+
+def test_without_an_id_column_items_are_named_by_their_row_in_the_data(tickets_sim) -> None:
+    """An outside harness whose spec had no id could not join `eta backtest --out` back to its
+    export: the ids were 0, 1, ... in the test period's time order."""
+    spec = tickets_sim.spec.model_copy(update={"id": None})
+    raw = tickets_sim.history.drop(columns=tickets_sim.spec.id).sample(frac=1, random_state=3)
+    raw = raw.reset_index(drop=True)
+    history = load_history(raw, spec)
+    start = history.frame[START].quantile(0.8)
+    items = period_items(history, start, None)
+    assert len(items) > 1000
+    written = pd.to_datetime(raw.loc[items["id"], spec.start], utc=True)
+    assert (written.to_numpy() == items[START].to_numpy()).all()
+    assert not items["id"].is_monotonic_increasing  # the data's order, not the period's

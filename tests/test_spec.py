@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from eta.data import END, FINISHED, HOURS, SEEN, SEGMENT, START, load_history
+from eta.data import END, FINISHED, HOURS, ROW, SEEN, SEGMENT, START, load_history
 from eta.features import CALENDAR_FEATURES, RECENT_FEATURES, RECORD_ENDED
 from eta.quote import PROMISED
 from eta.spec import RESERVED_COLUMNS, DatasetSpec, SpecError, iana_zone
@@ -217,7 +217,7 @@ def test_unquoted_times_of_day_in_yaml_are_refused_with_the_fix(tmp_path: Path) 
 
 def test_every_column_the_engine_names_itself_is_reserved() -> None:
     engine_columns = {
-        *(START, END, SEEN, HOURS, FINISHED, SEGMENT),
+        *(START, END, SEEN, HOURS, FINISHED, SEGMENT, ROW),
         *RECENT_FEATURES,
         *CALENDAR_FEATURES,
         RECORD_ENDED,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from eta.data import FINISHED, HOURS, START, History, seen_at
+from eta.data import FINISHED, HOURS, ROW, START, History, seen_at
 from eta.evaluation import (
     kept_probability,
     known_outcomes,
@@ -44,14 +44,15 @@ class BacktestResult:
 def period_items(
     history: History, test_start: pd.Timestamp, test_end: pd.Timestamp | None
 ) -> pd.DataFrame:
-    """Items that start in [test_start, test_end), with their finish as the full data knows it."""
+    """Items that start in [test_start, test_end), with their finish as the full data knows it,
+    and their ``id``: the spec's id column's, or without one the item's row in the data (0 for
+    the first), so that quotes join back to the export whatever order they come in."""
     frame = history.frame
     mask = frame[START] >= test_start
     if test_end is not None:
         mask &= frame[START] < test_end
     items = frame[mask].copy()
-    if history.spec.id:
-        items["id"] = items[history.spec.id]
+    items["id"] = items[history.spec.id if history.spec.id else ROW]
     return items
 
 

@@ -53,6 +53,9 @@ START, END, SEEN, HOURS, FINISHED, SEGMENT = (
     "segment",
 )
 """Canonical column names of a validated history, whatever the spec calls them."""
+ROW = "data_row"
+"""Where each item of a validated history came from: its row among the data's rows (0 for the
+first), by which ``eta backtest --out`` names items when the spec has no id column."""
 
 MISSING = "(missing)"
 """What a missing categorical value reads as: a value of its own, not an error."""
@@ -252,6 +255,7 @@ def load_history(
         # `eta quote` does; anything else is text, which every id can be written as.
         frame[spec.id] = ids if pd.api.types.is_integer_dtype(ids) else ids.astype("string")
     frame[SEGMENT] = segment_keys(frame, spec)
+    frame[ROW] = frame.index.to_numpy()  # the data's rows, before any is sorted
     respelled = {column: merged for column, merged in respelled.items() if merged}
     later = max(as_of, pd.Timestamp.now(tz="UTC"))
     listed = [

@@ -42,7 +42,7 @@ OneOrMany = Annotated[tuple[str, ...], BeforeValidator(_one_or_many)]
 RESERVED_COLUMNS = frozenset(
     {
         # a validated history's own columns (eta.data)
-        "start", "end", "observed_until", "hours", "finished", "segment",
+        "start", "end", "observed_until", "hours", "finished", "segment", "data_row",
         # what a quote reads from an item in progress (eta.quote)
         "elapsed", "promised_at",
         # features the engine computes (eta.features)
@@ -361,8 +361,8 @@ class FeatureSpec(_Strict):
         reserved = sorted(set(value) & RESERVED_COLUMNS)
         if reserved:
             raise ValueError(
-                f"{reserved}: the engine's own column names; rename the column in the data "
-                "and here (e.g. 'ticket_hours')"
+                f"{reserved}: names the engine gives its own columns; rename the column in the "
+                f"data and here (e.g. {reserved[0] + '_'!r})"
             )
         return value
 
