@@ -15,6 +15,7 @@ from eta.data import (
     DUPLICATE,
     FINISHED,
     MISSING,
+    ROW,
     category_texts,
     load_history,
     look_up,
@@ -827,15 +828,16 @@ def test_rows_in_another_order_load_as_the_same_history(tmp_path: Path) -> None:
     and the same rows trained a different model."""
     rows = [r.replace("T10:00:00", "T09:00:00") for r in GOOD]  # many starts tied
     shuffled = [rows[i] for i in np.random.default_rng(0).permutation(len(rows))]
-    first = load_history(write(tmp_path, rows), SPEC).frame
-    again = load_history(write(tmp_path, shuffled), SPEC).frame
+    # Only where each row was in the data differs (quotes of a backtest are named by it).
+    first = load_history(write(tmp_path, rows), SPEC).frame.drop(columns=ROW)
+    again = load_history(write(tmp_path, shuffled), SPEC).frame.drop(columns=ROW)
     pd.testing.assert_frame_equal(first, again)
     anonymous = SPEC.model_copy(update={"id": None})
     first = load_history(write(tmp_path, rows), anonymous).frame
     again = load_history(write(tmp_path, shuffled), anonymous).frame
     pd.testing.assert_frame_equal(
-        first.drop(columns="ticket_id", errors="ignore"),
-        again.drop(columns="ticket_id", errors="ignore"),
+        first.drop(columns=["ticket_id", ROW], errors="ignore"),
+        again.drop(columns=["ticket_id", ROW], errors="ignore"),
     )
 
 
@@ -1045,3 +1047,17 @@ def test_a_status_column_catches_closed_items_without_a_finish_and_reopened_ones
         DatasetSpec.from_dict(
             {**SPEC.model_dump(), "status": {"column": "category", "finished": "x"}}
         )
+
+
+def test_a_spec_without_a_timezone_is_doubted(tmp_path: Path) -> None:
+    """An outside harness's Warsaw pallets were read as UTC, calendar and all, without a word."""
+    import yaml
+
+    written = yaml.safe_load(SPEC.to_yaml())
+    bare = DatasetSpec.from_dict({k: v for k, v in written.items() if k != "timezone"})
+    assert bare.timezone == "UTC"
+    said = doubts(load_history(write(tmp_path, GOOD), bare), as_of_given=True)
+    assert any(d.startswith("the spec names no timezone") for d in said)
+    named = DatasetSpec.from_dict({**written, "timezone": "UTC"})  # UTC on purpose: no doubt
+    said = doubts(load_history(write(tmp_path, GOOD), named), as_of_given=True)
+    assert not any("timezone" in d for d in said)

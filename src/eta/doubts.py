@@ -91,6 +91,8 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
     """What looks wrong with a history that loaded, in words: things no single row is to blame
     for, which would still make every promise wrong, or that loading repaired.
 
+    * A spec without a timezone: UTC's, which an outside harness's Warsaw pallets were read
+      in without a word (their promises' days and hours a UTC calendar's).
     * A default as-of time (the latest timestamp) long after the latest start: one finish
       typed in the wrong year makes every open item that much older.
     * Open items older than anything that finished: cancelled or abandoned items an export
@@ -117,6 +119,12 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
     """
     frame = history.frame
     said = []
+    if "timezone" not in history.spec.model_fields_set:
+        said.append(
+            "the spec names no timezone, so its calendar's days, hours and holidays are UTC's, "
+            "and so is every timestamp written without an offset; name the business's zone "
+            "('timezone: Europe/Warsaw') unless UTC is meant"
+        )
     if not as_of_given and len(frame):
         latest = frame[START].max()
         quiet = history.as_of - latest
