@@ -56,6 +56,7 @@ export function formatWindow(start, end, locale, timeZone) {
   return format.formatRange ? format.formatRange(a, b) : `${format.format(a)} – ${format.format(b)}`;
 }
 
-export function money(amount, locale) {
-  return new Intl.NumberFormat(locale || undefined, { style: "currency", currency: "EUR" }).format(amount);
+// The shop's currency in the shopper's locale: a Chilean shop's prices are pesos whoever reads them.
+export function money(amount, locale, currency) {
+  return new Intl.NumberFormat(locale || undefined, { style: "currency", currency }).format(amount);
 }

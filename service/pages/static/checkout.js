@@ -136,16 +136,22 @@ function render(option, result) {
   note.textContent = customerNote ? customerNote.customer_text : "";
 }
 
+// Prices are in the shop's currency (&currency=CLP, else the cart's data-currency), said in
+// the shopper's language: a Chilean shop's shoppers read "EUR 0,00" when euros were fixed.
+function currency() {
+  return (params.get("currency") || $("cart").dataset.currency || "EUR").toUpperCase();
+}
+
 function renderPrices() {
   const lang = locale();
   document.documentElement.lang = lang;
   for (const cell of document.querySelectorAll("[data-price]")) {
     const price = Number(cell.dataset.price);
-    cell.textContent = money(price, lang);
+    cell.textContent = money(price, lang, currency());
   }
   const items = [...document.querySelectorAll("#cart [data-price]")].reduce((s, c) => s + Number(c.dataset.price), 0);
   const chosen = document.querySelector("#shipping input:checked").closest(".option").querySelector(".price");
-  $("total").textContent = money(items + Number(chosen.dataset.price), lang);
+  $("total").textContent = money(items + Number(chosen.dataset.price), lang, currency());
 }
 
 function showError(error) {
