@@ -250,6 +250,13 @@ def test_a_promise_given_and_still_to_come_is_never_pulled_in(tickets_model, tic
     assert quotes["likely_at"].iloc[0] == quotes["likely_at"].iloc[2]
     assert quotes["promise_hours"].iloc[0] > quotes["promise_hours"].iloc[2] + 20 * 8 * 0.5
     assert not quotes["escalate"].any()
+    # A later promise than the one told, still to come, is said to have moved (a tester's
+    # shopper promised Wednesday heard "by Friday" as if nothing changed); a promise told that
+    # stands, or none told, is not.
+    moved = ["promise_moved" in codes.split(",") for codes in quotes["risk_codes"]]
+    assert moved == [False, True, False]
+    note = quotes["risk_notes"].iloc[1][0]
+    assert note["code"] == "promise_moved" and "later than we told you before" in note["customer_text"]
 
 
 def test_a_promise_given_as_a_date_holds_until_the_end_of_that_date(

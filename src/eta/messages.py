@@ -368,6 +368,11 @@ class Speaker:
         )
         return lang.text(f"risk.overdue.customer{key}"), agent
 
+    def _promise_moved(self, facts: dict, row: int) -> tuple[str, str]:
+        lang = self.language
+        agent = lang.text("risk.promise_moved.agent", promised=self.exact(facts["promised"]))
+        return lang.text("risk.promise_moved.customer"), agent
+
     def _holiday_in_window(self, facts: dict, row: int) -> tuple[str, str]:
         """Every holiday before the promise, each by its date unless it is today or tomorrow:
         "by Friday, October 17 ... Friday is a public holiday" named October 3, and a window

@@ -11,6 +11,8 @@ Codes, most important first (the order ranks notes of equal severity):
 
 =========================  ========  ==========================================================
 ``overdue``                high      the item is past the promise it was given
+``promise_moved``          medium    a re-quote's promise is later than the one the customer
+                                     was told, which has not passed yet
 ``holiday_in_window``      medium    a public holiday on a working weekday before a promise
                                      at most six weeks away
 ``after_cutoff``           medium    started after the cut-off: work starts the next working day
@@ -54,6 +56,7 @@ from eta.usual import LOAD_FEATURES, QUEUE_FEATURE
 
 CODES = (
     "overdue",
+    "promise_moved",
     "holiday_in_window",
     "after_cutoff",
     "outside_hours",
@@ -210,6 +213,27 @@ def _overdue(model: EtaModel, f: QuoteFacts):
                 promise_given=bool(given[row]),
             ),
         )
+
+
+def _promise_moved(model: EtaModel, f: QuoteFacts):
+    """A re-quote promising later than the promise the customer was told, before that one has
+    passed: a tester's shopper, promised Wednesday, was told "by Friday" as if nothing had
+    changed. Rounding only moves a promise later, so one later before rounding is later as
+    told. Not said when the caller did not give ``promised_at``: nobody knows what was told."""
+    if f.promise_given is None:
+        given = np.ones(len(f.items), dtype=bool)
+    else:
+        given = np.asarray(f.promise_given, dtype=bool)
+    promised = f.promised_at.asi8
+    moved = (
+        given
+        & (promised != NAT)
+        & (f.reference.asi8 <= promised)
+        & (f.promise_at.asi8 > promised)
+        & (np.nan_to_num(f.elapsed) > 0)
+    )
+    for row in np.flatnonzero(moved):
+        yield row, _finding("promise_moved", promised=int(promised[row]))
 
 
 HOLIDAY_WINDOW_DAYS = np.timedelta64(42, "D")
@@ -538,6 +562,7 @@ def _drivers(model: EtaModel, f: QuoteFacts):
 
 _DETECTORS = (
     _overdue,
+    _promise_moved,
     _holidays,
     _after_cutoff,
     _outside_hours,
