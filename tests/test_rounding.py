@@ -372,3 +372,15 @@ def test_a_night_shift_whose_close_the_clocks_skip_ends_when_they_read_after_it(
     rounded = round_promise(clock, close, "day")
     assert rounded[0] == close[0]
     assert in_business_hours(clock, rounded).all()
+
+
+def test_a_date_in_the_hour_the_clocks_repeat_ends_at_that_dates_last_minute() -> None:
+    """Santiago's clocks go back from midnight to 23:00 on 5 April 2025: promises in the second
+    23:00-24:00 stayed at 23:07 and 23:18 instead of the end of the date (found by a tester)."""
+    clock = Clock(CalendarSpec(), "America/Santiago", "wall")
+    exact = pd.DatetimeIndex(
+        ["2025-04-06 03:07", "2025-04-06 02:07", "2025-04-05 15:00"]  # 23:07 -04, 23:07 -03
+    ).tz_localize("UTC")
+    said = round_promise(clock, exact, "date")
+    assert said.strftime("%Y-%m-%d %H:%M").tolist() == ["2025-04-06 03:59"] * 3
+    assert (said >= exact).all()

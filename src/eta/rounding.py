@@ -99,10 +99,14 @@ def round_promise(
         inside = calendar.working(day) & ((local <= closes) | (utc <= calendar.utc(closes)))
         up = calendar.end_of_day(calendar.next_working_day(day, keep=inside))
     else:  # date, where the customer is
+        # The minute before the next date begins: 23:59 read on the wall is the first of two
+        # where the clocks go back at midnight (Santiago's), and promises in the second were
+        # left unrounded at 23:07.
         zone = timezone or clock.timezone
         local_floor = calendar.local(floor, zone)
-        up = local_floor - local_floor % NS_PER_DAY + _LAST_MINUTE
-    out = np.maximum(calendar.utc(up, zone if how == "date" else None), floor)
+        midnight = calendar.utc(local_floor - local_floor % NS_PER_DAY + NS_PER_DAY, zone)
+        return _index(np.where(utc == NAT, NAT, np.maximum(midnight - NS_PER_MINUTE, floor)))
+    out = np.maximum(calendar.utc(up, None), floor)
     out[utc == NAT] = NAT
     return _index(out)
 
