@@ -66,6 +66,7 @@ def test_each_kind_of_bad_row_is_reported_with_row_column_and_reason(tmp_path: P
         "T0,2025-03-10T12:00:00+01:00,,high,billing,email,1",
         "B6,2025-03-10T12:00:00+01:00,,high,billing,email,-inf",
         "B7,9999-12-31,,high,billing,email,1",
+        "B8,2025-02-29T12:00:00+01:00,,high,billing,email,1",  # not a leap year
     ]
     path = write(tmp_path, GOOD + bad)
     quarantine = tmp_path / "rejected.csv"
@@ -77,12 +78,16 @@ def test_each_kind_of_bad_row_is_reported_with_row_column_and_reason(tmp_path: P
     assert got.loc["B3"].tolist() == [43, "resolved_at", "finishes before it starts"]
     assert got.loc["B4"].tolist()[:2] == [44, "resolved_at"]
     assert got.loc["B4", "reason"].startswith("unparseable timestamp 'soon'")
+    # ISO-8601 all right, but a day the calendar does not have (was "not ISO-8601").
+    assert got.loc["B8", "reason"] == (
+        "unparseable timestamp '2025-02-29T12:00:00+01:00': no such day on the calendar"
+    )
     assert got.loc["B5"].tolist() == [45, "queue_open", "not a number: 'many'"]
     assert got.loc["T0"].tolist() == [46, "ticket_id", DUPLICATE]
     assert got.loc["B6"].tolist() == [47, "queue_open", "not a finite number"]
     assert got.loc["B7", "reason"].startswith("timestamp outside the years 1700-2249")
     saved = pd.read_csv(quarantine, dtype=str)
-    assert len(saved) == 8 and set(saved["file"]) == {str(path)}
+    assert len(saved) == 9 and set(saved["file"]) == {str(path)}
     assert len(history.frame) == 40  # nothing good was lost
 
 

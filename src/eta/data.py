@@ -616,6 +616,20 @@ def _as_of(
     return as_of
 
 
+def _no_such_day(text: pd.Series) -> pd.Series:
+    """Texts that begin with an ISO date the calendar does not have ('2026-09-31', '2026-13-01'):
+    an outside harness's September 31 was said to be "not ISO-8601", which it is."""
+    parts = text.str.extract(r"^(\d{4})-(\d{2})-(\d{2})(?:$|[T ])").astype("Float64")
+    year, month, day = parts[0], parts[1], parts[2]
+    valid = month.between(1, 12) & (day >= 1)
+    first = pd.to_datetime(
+        {"year": year.where(valid, 2000), "month": month.where(valid, 1), "day": 1},
+        errors="coerce",
+    )
+    days = first.dt.days_in_month
+    return (year.notna() & ~(valid & (day <= days))).fillna(False).astype(bool)
+
+
 def _shown(text: pd.Series) -> pd.Series:
     """Cell texts as a reason quotes them: in quotes, a long one cut short."""
     cut = text.str.len() > 40
@@ -702,6 +716,11 @@ class _Problems:
             f"timestamp outside the years {FIRST_YEAR}-{END_YEAR - 1}: "
             + shown
             + " (a placeholder such as 0000-00-00 or 9999-12-31?)",
+        )
+        self.add(
+            _no_such_day(text).reindex(written.index, fill_value=False),
+            column,
+            "unparseable timestamp " + shown + ": no such day on the calendar",
         )
         if timestamp_format is not None:
             tail = f": neither the spec's timestamp_format {timestamp_format!r} nor ISO-8601"
