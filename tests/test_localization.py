@@ -13,7 +13,7 @@ from eta.calendar import utc_nanoseconds, wall_nanoseconds
 from eta.localization import LANGUAGES, catalog, language, placeholders
 from eta.messages import Speaker, compose
 from eta.risks import CODES
-from eta.spec import CalendarSpec
+from eta.spec import WEEKDAYS, CalendarSpec
 from eta.synthetic import load_spec
 
 WEEKDAY_FIELDS = {"weekday", "weekday_on"}
@@ -560,6 +560,25 @@ def test_every_holiday_before_the_promise_is_said_by_its_date() -> None:
         "Christmas), and Thursday, January 1, 2026 (New Year's Day) are public holidays, so it "
         "may take the full time."
     )  # one said with its year, all are
+
+
+def test_holidays_three_or_more_in_a_row_are_said_as_one_span() -> None:
+    """A Kathmandu desk's customers heard Dashain's days and Tihar's one by one in a sentence."""
+    from eta.risks import Finding
+
+    spec = load_spec("tickets").model_copy(
+        update={"calendar": CalendarSpec(days=WEEKDAYS, holidays=("NP",))}
+    )
+    reference = pd.DatetimeIndex([pd.Timestamp("2025-10-15T09:00", tz="UTC")])
+    speaker = Speaker(language("en"), spec, "UTC", reference)
+    days = tuple(dt.date(2025, 10, d) for d in (20, 21, 22, 23, 24, 27))
+    facts = {"days": days, "names": ("x",) * len(days)}
+    said = speaker.note(Finding("holiday_in_window", "medium", facts), 0)["customer_text"]
+    assert said == (
+        "October 20\u2009–\u200924 (Laxmi Pooja, Gai Tihar, Gobardhan Pooja; Mha Pooja, Bhai "
+        "Tika, Tihar Holiday) and Monday, October 27 (Chhath Parva) are public holidays, so it "
+        "may take the full time."
+    )
 
 
 def test_the_first_of_a_month_is_the_premier_in_french() -> None:

@@ -256,7 +256,8 @@ def test_a_promise_given_and_still_to_come_is_never_pulled_in(tickets_model, tic
     moved = ["promise_moved" in codes.split(",") for codes in quotes["risk_codes"]]
     assert moved == [False, True, False]
     note = quotes["risk_notes"].iloc[1][0]
-    assert note["code"] == "promise_moved" and "later than we told you before" in note["customer_text"]
+    assert note["code"] == "promise_moved"
+    assert "later than we told you before" in note["customer_text"]
 
 
 def test_a_promise_given_as_a_date_holds_until_the_end_of_that_date(

@@ -385,9 +385,10 @@ class Speaker:
         year = bool(_needs_year(numbers, numbers - int(self._reference_day[row])).any())
         days = [self._holiday_day(day, row, year) for day in facts["days"]]
         if len(days) > 1:
-            pairs = zip(days, names, strict=True)
-            listed = [f"{day} ({name})" if name else day for day, name in pairs]
-            customer = lang.text("risk.holiday_in_window.customer_many", days=lang.join(listed))
+            customer = lang.text(
+                "risk.holiday_in_window.customer_many",
+                days=lang.join(self._holiday_runs(facts["days"], names, row, year)),
+            )
         elif names[0]:
             customer = lang.text("risk.holiday_in_window.customer", day=days[0], name=names[0])
         else:
@@ -399,6 +400,25 @@ class Speaker:
             ]
         )
         return customer, lang.text("risk.holiday_in_window.agent", holidays=listed)
+
+    def _holiday_runs(
+        self, days: Sequence[dt.date], names: list[str | None], row: int, year: bool
+    ) -> list[str]:
+        """Holidays for the customer, each by its day and name, three or more in a row as one
+        span with their names once each: a Kathmandu desk's customers heard Dashain's five days
+        and Tihar's six one by one in a sentence."""
+        named = dict(zip(days, names, strict=True))
+        said = []
+        for run in _runs(days):
+            if len(run) < 3:
+                for day in run:
+                    text = self._holiday_day(day, row, year)
+                    said.append(f"{text} ({named[day]})" if named[day] else text)
+                continue
+            span = self.language.dates(run[0], run[-1], year=year)
+            words = list(dict.fromkeys(named[day] for day in run if named[day]))
+            said.append(f"{span} ({', '.join(words)})" if words else span)
+        return said
 
     def _holiday_day(self, day: dt.date, row: int, year: bool | None) -> str:
         """A holiday today or tomorrow by that word, any other by its date (with its year, if
