@@ -14,6 +14,7 @@ from eta.features import CALENDAR_FEATURES, RECENT_FEATURES, RECORD_ENDED
 from eta.quote import PROMISED
 from eta.spec import RESERVED_COLUMNS, DatasetSpec, SpecError, iana_zone
 from eta.synthetic import load_spec
+from eta.tables import DataError
 
 BASE = {
     "name": "tickets",
@@ -101,6 +102,11 @@ def test_a_segment_left_out_of_the_features_is_a_category_all_the_same() -> None
     assert spec.segments == ("region", "priority")
     with pytest.raises(SpecError, match=r"key 'segments'.*numeric features"):
         DatasetSpec.from_dict({**BASE, "segments": ["queue_open"]})
+    # Checked as a feature is: the finish column as a segment would leak every outcome.
+    with pytest.raises(SpecError, match="'resolved_at' is the finish column"):
+        DatasetSpec.from_dict({**BASE, "segments": ["resolved_at"]})
+    with pytest.raises(SpecError, match=r"key 'segments': \['hours'\]: names the engine"):
+        DatasetSpec.from_dict({**BASE, "segments": ["hours"]})
 
 
 def test_a_misspelt_segment_says_which_column_it_means() -> None:
@@ -111,7 +117,7 @@ def test_a_misspelt_segment_says_which_column_it_means() -> None:
         {"created_at": ["2025-01-06 10:00"], "resolved_at": [None], "priority": ["P1"],
          "queue_open": [3]}
     )  # fmt: skip
-    with pytest.raises(Exception, match=r"priorty.*did you mean 'priority'"):
+    with pytest.raises(DataError, match=r"priorty.*did you mean 'priority'"):
         load_history(history, spec)
 
 

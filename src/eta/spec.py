@@ -531,6 +531,12 @@ class DatasetSpec(_Strict):
         features = info.data.get("features")
         if features is None:  # refused itself: its error says why
             return value
+        reserved = sorted(set(value) & RESERVED_COLUMNS)
+        if reserved:
+            raise ValueError(
+                f"{reserved}: names the engine gives its own columns; rename the column in the "
+                f"data and here (e.g. {reserved[0] + '_'!r})"
+            )
         numeric = [s for s in value if s in features.numeric]
         if numeric:
             raise ValueError(
@@ -539,22 +545,31 @@ class DatasetSpec(_Strict):
             )
         return value
 
-    @model_validator(mode="after")
-    def _segments_as_categories(self) -> DatasetSpec:
+    @model_validator(mode="before")
+    @classmethod
+    def _segments_as_categories(cls, raw: object) -> object:
         """A segment column the features leave out is a category of the items all the same:
         the contract's spec does not ask to list it twice, and an outside harness's spec with
-        ``segments: [customer_type]`` alone was refused. A misspelt one ('priorty') is then a
-        column the data does not have, which loading names with the one it has."""
-        extra = tuple(s for s in self.segments if s not in self.features.categorical)
-        if extra:
-            features = self.features
-            widened = FeatureSpec(
-                categorical=(*features.categorical, *extra),
-                numeric=features.numeric,
-                phrases=features.phrases,
-            )
-            object.__setattr__(self, "features", widened)
-        return self
+        ``segments: [customer_type]`` alone was refused. Added before any key is checked, so
+        that a segment is checked as a feature is (the finish or id column is refused as one);
+        a misspelt one ('priorty') is then a column the data does not have, which loading
+        names with the one it has."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("segments"), list | tuple):
+            return raw  # none, or refused by its own check
+        features = raw.get("features") or {}
+        if isinstance(features, FeatureSpec):
+            features = features.model_dump()
+        if not isinstance(features, dict):
+            return raw
+        listed = [_one_or_many(features.get(kind)) for kind in ("categorical", "numeric")]
+        if not all(isinstance(names, list | tuple) for names in listed):
+            return raw
+        taken = {*listed[0], *listed[1], *RESERVED_COLUMNS}
+        extra = [s for s in raw["segments"] if isinstance(s, str) and s not in taken]
+        if not extra:
+            return raw
+        categorical = [*listed[0], *dict.fromkeys(extra)]
+        return {**raw, "features": {**features, "categorical": categorical}}
 
     @property
     def feature_columns(self) -> tuple[str, ...]:
