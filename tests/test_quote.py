@@ -595,3 +595,43 @@ def test_an_order_placed_while_closed_is_promised_from_the_opening(slipped: int)
 def test_a_history_in_which_enough_items_wait_learns_the_wait() -> None:
     model, _ = _grocery(slipped=200)
     assert "hours_until_open" in model.inputs_
+
+
+def test_a_promise_is_said_to_have_moved_as_it_is_told(
+    tickets_model, tickets_sim, deliveries_model, deliveries_sim
+) -> None:
+    """A promise given at 08:40 and told at 09:00 now has moved, which the unrounded promise
+    missed; a date given to a shopper in New York, read as the end of that date in Berlin, has
+    not moved when the re-quote tells the same date (it was said to have)."""
+    raw = tickets_sim.history.iloc[[300]].copy()
+    now = pd.Timestamp(raw["created_at"].iloc[0]) + pd.Timedelta(hours=2)
+    fresh = quote_items(tickets_model, prepare_items(raw, tickets_model.spec)[0], now=now)
+    raw["promised_at"] = [fresh["promise_at"].iloc[0] - pd.Timedelta(minutes=20)]
+    again = quote_items(tickets_model, prepare_items(raw, tickets_model.spec)[0], now=now)
+    assert again["promise_at"].iloc[0] == fresh["promise_at"].iloc[0]
+    assert "promise_moved" in again["risk_codes"].iloc[0].split(",")
+
+    spec, zone = deliveries_model.spec, "America/New_York"
+    raw = deliveries_sim.history.iloc[[500]].copy()
+    now = pd.Timestamp(raw[spec.start].iloc[0]) + pd.Timedelta(hours=1)
+    first = quote_items(deliveries_model, prepare_items(raw, spec)[0], now=now, timezone=zone)
+    told = first["promise_at"].iloc[0].tz_convert(zone)
+    for day, moved in ((told, False), (told - pd.Timedelta(days=1), True)):
+        raw["promised_at"] = [f"{day:%Y-%m-%d}"]
+        quotes = quote_items(deliveries_model, prepare_items(raw, spec)[0], now=now, timezone=zone)
+        if day >= now:
+            assert ("promise_moved" in quotes["risk_codes"].iloc[0].split(",")) is moved
+
+
+def test_a_date_promised_where_the_clocks_go_back_at_midnight_ends_that_date(
+    tickets_model, tickets_sim
+) -> None:
+    """Santiago's 5 April 2025 has two 23:59s: a date promised for it was refused as
+    unparseable; it ends at the second, where round_promise ends that date."""
+    spec = tickets_model.spec.model_copy(update={"timezone": "America/Santiago"})
+    raw = tickets_sim.history.iloc[[300]].copy()
+    raw[spec.start], raw[spec.end] = ["2025-04-03T10:00:00-03:00"], [None]
+    raw["promised_at"] = ["2025-04-05"]
+    items, errors = prepare_items(raw, spec)
+    assert errors.tolist() == [""]
+    assert items["promised_at"].iloc[0] == pd.Timestamp("2025-04-06 03:59", tz="UTC")

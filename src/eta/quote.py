@@ -25,7 +25,15 @@ import numpy as np
 import pandas as pd
 
 from eta import messages, risks
-from eta.calendar import NAT, NS_PER_MINUTE, Clock, utc_instants, utc_nanoseconds
+from eta.calendar import (
+    NAT,
+    NS_PER_DAY,
+    NS_PER_MINUTE,
+    Clock,
+    utc_instants,
+    utc_nanoseconds,
+    wall_nanoseconds,
+)
 from eta.data import (
     SEGMENT,
     START,
@@ -362,6 +370,7 @@ def _answer(
         )
         promise_at, promise_exact = np.where(kept, given, promise_at), promise_exact.copy()
         promise_exact[kept] = given[kept]
+    moved = _moved_later(given, promise_at, reference, spec.promise_rounding, zone)
     promised_at = np.where(given != NAT, given, promised_at)
     promised_hours = clock.hours_between(begin, utc_instants(promised_at))
     told &= given == NAT
@@ -372,7 +381,7 @@ def _answer(
     facts = risks.QuoteFacts(
         items, features, predictive, begin, utc_instants(reference), utc_instants(promise_exact),
         elapsed, promised, promised_hours, fresh[:, [0, 2]], promise_hours=hours[:, 3],
-        promise_given=given != NAT,
+        promise_given=given != NAT, moved=moved,
     )  # fmt: skip
     findings = risks.assess(model, facts)
     # Overdue is the only high-severity finding: ranked first wherever it is found.
@@ -419,6 +428,23 @@ def _answer(
     }
 
 
+def _moved_later(
+    given: np.ndarray, told: np.ndarray, reference: np.ndarray, rounding: str, zone: str
+) -> np.ndarray:
+    """Whether the promise told now (rounded, UTC ns) is later than the one the customer was
+    given, which has not passed yet: as told, so a promise given at 08:40 and told now at
+    09:00 has moved; by the customer's date for promises said as dates, so a date given and
+    read as its end in the business's zone is not "moved" to the same date's end in the
+    customer's."""
+    later = told > given
+    if rounding == "date":
+        later = (
+            wall_nanoseconds(told, zone) // NS_PER_DAY
+            > wall_nanoseconds(np.where(given == NAT, told, given), zone) // NS_PER_DAY
+        )
+    return (given != NAT) & (given >= reference) & later
+
+
 def _end_of_date_only(cells: pd.Series, promised: pd.Series, zone: str) -> pd.Series:
     """A promise written as a date ('2026-01-08', as a delivery's ``window_end`` is) means the
     end of that date in ``zone``: 23:59 local, as promises to a date are represented
@@ -428,11 +454,13 @@ def _end_of_date_only(cells: pd.Series, promised: pd.Series, zone: str) -> pd.Se
     if not day_only.any():
         return promised
     midnight = promised[day_only].dt.tz_convert(zone).dt.tz_localize(None)
-    end = (midnight + pd.Timedelta(hours=23, minutes=59)).dt.tz_localize(
-        zone, ambiguous="NaT", nonexistent="shift_forward"
+    # The minute before the next date begins, as round_promise says a date: 23:59 on the wall
+    # is the first of two where the clocks go back at midnight (Santiago's 5 April, refused).
+    following = (midnight + pd.Timedelta(days=1)).dt.tz_localize(
+        zone, ambiguous=np.ones(int(day_only.sum()), dtype=bool), nonexistent="shift_forward"
     )
     promised = promised.copy()
-    promised[day_only] = end.dt.tz_convert(promised.dt.tz)
+    promised[day_only] = (following - pd.Timedelta(minutes=1)).dt.tz_convert(promised.dt.tz)
     return promised
 
 

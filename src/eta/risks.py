@@ -144,6 +144,9 @@ class QuoteFacts:
     promise_given: np.ndarray | None = None
     """Whether ``promised_at`` is the promise the customer was told, given by the caller, not
     the one a new item like it gets from this model (None: given, for every item)."""
+    moved: np.ndarray | None = None
+    """Whether the promise told now is later than the one given, which has not passed yet
+    (judged as told, after rounding: :func:`eta.quote._moved_later`); None: none is."""
 
     @functools.cached_property
     def start(self) -> np.ndarray:
@@ -218,22 +221,12 @@ def _overdue(model: EtaModel, f: QuoteFacts):
 def _promise_moved(model: EtaModel, f: QuoteFacts):
     """A re-quote promising later than the promise the customer was told, before that one has
     passed: a tester's shopper, promised Wednesday, was told "by Friday" as if nothing had
-    changed. Rounding only moves a promise later, so one later before rounding is later as
-    told. Not said when the caller did not give ``promised_at``: nobody knows what was told."""
-    if f.promise_given is None:
-        given = np.ones(len(f.items), dtype=bool)
-    else:
-        given = np.asarray(f.promise_given, dtype=bool)
-    promised = f.promised_at.asi8
-    moved = (
-        given
-        & (promised != NAT)
-        & (f.reference.asi8 <= promised)
-        & (f.promise_at.asi8 > promised)
-        & (np.nan_to_num(f.elapsed) > 0)
-    )
-    for row in np.flatnonzero(moved):
-        yield row, _finding("promise_moved", promised=int(promised[row]))
+    changed. Not said when the caller did not give ``promised_at``: nobody knows what was
+    told."""
+    if f.moved is None:
+        return
+    for row in np.flatnonzero(f.moved):
+        yield row, _finding("promise_moved", promised=int(f.promised_at.asi8[row]))
 
 
 HOLIDAY_WINDOW_DAYS = np.timedelta64(42, "D")
