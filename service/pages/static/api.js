@@ -56,7 +56,12 @@ export function formatWindow(start, end, locale, timeZone) {
   return format.formatRange ? format.formatRange(a, b) : `${format.format(a)} – ${format.format(b)}`;
 }
 
-// The shop's currency in the shopper's locale: a Chilean shop's prices are pesos whoever reads them.
+// The shop's currency in the shopper's locale: a Chilean shop's prices are pesos whoever reads
+// them. A code the browser does not know ('PESO') is written after the amount, not thrown.
 export function money(amount, locale, currency) {
-  return new Intl.NumberFormat(locale || undefined, { style: "currency", currency }).format(amount);
+  try {
+    return new Intl.NumberFormat(locale || undefined, { style: "currency", currency }).format(amount);
+  } catch {
+    return `${new Intl.NumberFormat(locale || undefined).format(amount)} ${currency}`;
+  }
 }

@@ -136,10 +136,11 @@ function render(option, result) {
   note.textContent = customerNote ? customerNote.customer_text : "";
 }
 
-// Prices are in the shop's currency (&currency=CLP, else the cart's data-currency), said in
-// the shopper's language: a Chilean shop's shoppers read "EUR 0,00" when euros were fixed.
+// Prices are in the cart's currency (its data-currency, which the shop's page sets with the
+// amounts), said in the shopper's language: a Chilean shop's shoppers read "EUR 0,00" when
+// euros were fixed.
 function currency() {
-  return (params.get("currency") || $("cart").dataset.currency || "EUR").toUpperCase();
+  return ($("cart").dataset.currency || "EUR").toUpperCase();
 }
 
 function renderPrices() {
