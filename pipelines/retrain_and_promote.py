@@ -3,7 +3,9 @@
 The data team's scheduled job (nightly, weekly): validate the export, train a candidate, compare it
 with the champion on the latest period whose outcomes are known, write a report with plots, log
 everything to MLflow, register the new version and move ``@champion`` to it only when the gate
-(:class:`eta.promotion.Gate`) says so. The service picks the new champion up on its next reload.
+(:class:`eta.promotion.Gate`) says so, and no alias at all when the export differs from the
+champion's history as a faulty one would (:func:`eta.promotion.export_changed`). The service
+picks the new champion up on its next reload.
 
     python pipelines/retrain_and_promote.py --spec tickets.yaml --data tickets.parquet
 

@@ -860,8 +860,8 @@ def held(comparison: Comparison, changed: list[str]) -> Comparison:
 
 
 DURATIONS_MOVED = 2.0
-"""A history whose median finish is this many times longer or shorter than the champion's is
-doubted in the retrain's reasons."""
+"""A history whose median finish is this many times longer or shorter than the champion's
+differs from it as a faulty export would (:func:`export_changed`): no alias moves."""
 
 
 def durations_moved(candidate: EtaModel, champion: EtaModel) -> str | None:
@@ -974,7 +974,7 @@ def _doubted_challenger(challenger: tracking.RegisteredFiles | None) -> str:
     where = f"stays on version {challenger.version}" if challenger else "is not set"
     return (
         f"@{CHALLENGER} {where}: this candidate is registered, but no alias moves to a model of "
-        "an export doubted as above"
+        "an export that differs from the champion's history as above"
     )
 
 
