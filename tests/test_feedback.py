@@ -21,7 +21,9 @@ def model(tickets_model: EtaModel) -> EtaModel:
     """A private copy with fresh online corrections, so tests do not leak into each other."""
     fresh = copy.copy(tickets_model)
     online = tickets_model.online_
-    fresh.online_ = OnlineCalibration(online.confidence, online.gain, dict(online.pace))
+    fresh.online_ = OnlineCalibration(
+        online.confidence, online.gain, dict(online.pace), own_columns=online.own_columns
+    )
     return fresh
 
 
@@ -365,3 +367,24 @@ def test_a_report_that_contradicts_an_earlier_one_in_time_is_refused(model, item
     assert seen.unit != "ns"
     reopened = feed.report(model, one, pd.Series([pd.NaT]), seen, now=now)
     assert "cannot be reported open after that" in reopened.errors[0]
+
+
+def test_a_value_calibration_does_not_reach_learns_from_its_own_broken_promises(
+    model, items
+) -> None:
+    """A new seller's outcomes were heard only by everyone's corrections: a category value the
+    model never saw now has its own, from its own items' promises."""
+    assert model.online_.own_columns == model.spec.segments  # set at training
+    new = items.iloc[:5].assign(category="legal")  # a value no calibration segment reaches
+    later = new[START].max() + pd.Timedelta(days=60)
+    OutcomeFeed.for_model(model).report(model, new, pd.Series([pd.NaT] * 5), later, now=later)
+    assert model.online_.offset["promise|category=legal"] > 0
+    assert model.online_.offset["likely|category=legal"] > 0
+    assert not any(
+        key.endswith("|channel=email")
+        for key in model.online_.offset
+        if "|" in key and not key.startswith("speed|")
+    )  # not a segment column: its speed only
+    legal = quote_items(model, new.iloc[:1])["promise_hours"].iloc[0]
+    other = quote_items(model, items.iloc[:1].assign(category="tax"))["promise_hours"].iloc[0]
+    assert legal > other  # the same item as another unseen value, longer promised

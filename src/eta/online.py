@@ -159,20 +159,19 @@ class OnlineCalibration:
             return np.empty((0, len(CHECKPOINTS)))
         out = table[inverse]
         for keys in groups:
-            out[:, 0] += self.group_speed(keys)
-            out[:, 0] += self._group_offset(keys, CHECKPOINTS[0])
-            out[:, 1] += self._group_offset(keys, CHECKPOINTS[1])
+            # Per key: its speed and likely-time corrections move the location, its promise
+            # correction the tail (0 for '' and for a key without them).
+            inverse, values = pd.factorize(np.asarray(keys, dtype=object), sort=True)
+            names = (SPEED, *CHECKPOINTS)
+            found = np.array(
+                [
+                    [self.offset.get(f"{n}|{key}", 0.0) if key else 0.0 for n in names]
+                    for key in values
+                ]
+            ).reshape(len(values), len(names))[inverse]
+            out[:, 0] += found[:, 0] + found[:, 1]
+            out[:, 1] += found[:, 2]
         return out
-
-    def group_speed(self, keys: np.ndarray) -> np.ndarray:
-        """The speed estimates of ``keys`` (0 for '' and for a key without one)."""
-        return self._group_offset(keys, SPEED)
-
-    def _group_offset(self, keys: np.ndarray, name: str) -> np.ndarray:
-        """Offset ``name`` of each of ``keys`` (0 for '' and for a key without one)."""
-        inverse, values = pd.factorize(np.asarray(keys, dtype=object), sort=True)
-        found = [self.offset.get(f"{name}|{key}", 0.0) if key else 0.0 for key in values]
-        return np.asarray(found, dtype=float)[inverse]
 
     def observe_speed(
         self,
@@ -243,7 +242,7 @@ class OnlineCalibration:
             err = late - target
         else:
             err = late - float(instead_of)
-        own = [key for key in groups if key and key.split("=", 1)[0] in self.own_columns]
+        own = [k for k in groups if any(k.startswith(f"{c}=") for c in self.own_columns)]
         for key in (ALL, segment, *own):
             pace = self.pace.get(key, MIN_PACE) * self.horizon.get(checkpoint, 1.0)
             name = f"{checkpoint}|{key}"
