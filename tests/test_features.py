@@ -96,11 +96,22 @@ def test_after_the_record_ends_the_last_state_fades_to_the_usual_one(tickets_his
     pd.testing.assert_frame_equal(kept[known], last[known])
     assert last["started_7d"].sum() > 0  # not the empty queue of an unrecorded month
 
-    # Fading over a day: a month on, the state is the mean over every hour of the last weeks.
+    # Fading over a day: a month on, the state is the mean of the last two weeks' states at the
+    # same hour of the week (a Friday evening's queue is not a Monday morning's).
+    def usual_at(when: pd.Timestamp) -> pd.DataFrame:
+        weeks = [when - pd.Timedelta(weeks=j) for j in range(1, 12)]
+        same_hour = [w for w in weeks if pd.Timedelta(0) <= moment - w <= pd.Timedelta(days=14)]
+        assert len(same_hour) == 2
+        return pd.concat([at(record, h) for h in same_hour]).groupby(level=0).mean()
+
+    for later in (pd.Timedelta(days=30), pd.Timedelta(days=30, hours=7)):
+        usual = usual_at(moment + later)
+        faded = at(record.since(moment, pd.Timedelta(days=1)), moment + later)
+        pd.testing.assert_frame_equal(faded, usual.set_axis(faded.index), check_dtype=False)
     hours = moment - pd.to_timedelta(np.arange(14 * 24 + 1), unit="h")
-    usual = pd.concat([at(record, h) for h in hours]).groupby(level=0).mean()
-    faded = at(record.since(moment, pd.Timedelta(days=1)), moment + pd.Timedelta(days=30))
-    pd.testing.assert_frame_equal(faded, usual.set_axis(faded.index), check_dtype=False)
+    flat = pd.concat([at(record, h) for h in hours]).groupby(level=0).mean()
+    assert not np.allclose(faded["backlog"], flat["backlog"])  # not every hour alike
+    usual = usual_at(moment + pd.Timedelta(hours=1))
     soon = at(record.since(moment, pd.Timedelta(days=1)), moment + pd.Timedelta(hours=1))
     both = known & usual.notna().to_numpy()
     between = (soon - last).abs() <= (usual.to_numpy() - last).abs() + 1e-9
