@@ -1066,3 +1066,20 @@ def test_a_spec_without_a_timezone_is_doubted(tmp_path: Path) -> None:
     named = DatasetSpec.from_dict({**written, "timezone": "UTC"})  # UTC on purpose: no doubt
     said = doubts(load_history(write(tmp_path, GOOD), named), as_of_given=True)
     assert not any("timezone" in d for d in said)
+
+
+def test_an_export_with_fractions_of_a_second_loads_as_the_same_history(tickets_sim) -> None:
+    """The same export as Parquet (nanoseconds) and as CSV (whole seconds) trained models whose
+    promises differed for 95% of items, by 3% at the median."""
+    spec, raw = tickets_sim.spec, tickets_sim.history
+    jitter = pd.to_timedelta(np.random.default_rng(5).integers(0, 10**9, len(raw)), unit="ns")
+    fine = raw.assign(
+        **{c: pd.to_datetime(raw[c], utc=True) + jitter for c in (spec.start, spec.end)}
+    )
+    whole = raw.assign(
+        **{c: pd.to_datetime(raw[c], utc=True).dt.floor("s") for c in (spec.start, spec.end)}
+    )
+    as_of = pd.Timestamp(whole[spec.start].max()) + pd.Timedelta(days=1)
+    pd.testing.assert_frame_equal(
+        load_history(fine, spec, as_of=as_of).frame, load_history(whole, spec, as_of=as_of).frame
+    )

@@ -240,8 +240,13 @@ def load_history(
     kept_seen = None if seen is None else seen[~bad]
     as_of = _as_of(as_of, start[~bad], end[~bad], kept_seen, spec, source)
 
-    frame = pd.DataFrame({START: start[~bad], END: end[~bad]})
-    frame[SEEN] = seen[~bad] if seen is not None else pd.Series(pd.NaT, dtype=end.dtype)
+    # To the whole second, as most exports write them: an outside harness's same export as
+    # Parquet (nanoseconds) and CSV (seconds) trained models whose promises differed by 3% at
+    # the median, 95% of them not the same.
+    frame = pd.DataFrame({START: start[~bad].dt.floor("s"), END: end[~bad].dt.floor("s")})
+    frame[SEEN] = (
+        seen[~bad].dt.floor("s") if seen is not None else pd.Series(pd.NaT, dtype=end.dtype)
+    )
     respelled = {}
     for column in spec.features.categorical:
         values = raw.loc[~bad, column]
