@@ -166,7 +166,7 @@ def quote(
     frame = _raw_frame(spec, items, starts, elapsed=[item.elapsed_hours for item in items])
     if any(item.promised_at for item in items):
         frame[PROMISED] = _moments([item.promised_at for item in items])
-    prepared, problems = prepare_items(frame, spec, now=now)
+    prepared, problems = prepare_items(frame, spec, now=now, timezone=options.timezone)
     quotes = quote_columns(
         model,
         prepared,

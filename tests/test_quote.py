@@ -618,9 +618,18 @@ def test_a_promise_is_said_to_have_moved_as_it_is_told(
     told = first["promise_at"].iloc[0].tz_convert(zone)
     for day, moved in ((told, False), (told - pd.Timedelta(days=1), True)):
         raw["promised_at"] = [f"{day:%Y-%m-%d}"]
-        quotes = quote_items(deliveries_model, prepare_items(raw, spec)[0], now=now, timezone=zone)
-        if day >= now:
-            assert ("promise_moved" in quotes["risk_codes"].iloc[0].split(",")) is moved
+        items = prepare_items(raw, spec, timezone=zone)[0]
+        quotes = quote_items(deliveries_model, items, now=now, timezone=zone)
+        assert items["promised_at"].iloc[0] == day.normalize() + pd.Timedelta("23:59:00")
+        assert ("promise_moved" in quotes["risk_codes"].iloc[0].split(",")) is moved
+    # Told that date in Los Angeles: at 22:00 there on that date, not overdue (it was, since
+    # the date was read in Berlin).
+    la = "America/Los_Angeles"
+    raw["promised_at"] = [f"{told:%Y-%m-%d}"]
+    late_evening = pd.Timestamp(f"{told:%Y-%m-%d} 22:00", tz=la)
+    items = prepare_items(raw, spec, timezone=la)[0]
+    quotes = quote_items(deliveries_model, items, now=late_evening, timezone=la)
+    assert not quotes["escalate"].iloc[0]
 
 
 def test_a_date_promised_where_the_clocks_go_back_at_midnight_ends_that_date(

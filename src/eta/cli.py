@@ -347,7 +347,7 @@ def quote(
         )
     refuse_merged_records(raw, [*loaded.spec.required_columns, *REQUOTE_COLUMNS], str(data))
     moment = option_timestamp(now, "now", loaded.spec.timezone)
-    items, errors = prepare_items(raw, loaded.spec, now=moment)
+    items, errors = prepare_items(raw, loaded.spec, now=moment, timezone=timezone)
     quotes = quote_items(
         loaded,
         items,

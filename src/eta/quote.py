@@ -96,7 +96,11 @@ REQUOTE_COLUMNS = ("elapsed", PROMISED)
 
 
 def prepare_items(
-    raw: pd.DataFrame, spec: DatasetSpec, *, now: pd.Timestamp | None = None
+    raw: pd.DataFrame,
+    spec: DatasetSpec,
+    *,
+    now: pd.Timestamp | None = None,
+    timezone: str | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Canonical item rows for quoting, and a per-row error ('' when the row is fine).
 
@@ -105,7 +109,9 @@ def prepare_items(
     Optional columns: ``elapsed`` (clock hours already spent) and ``promised_at`` (the promise
     given earlier), both for re-quotes of items in progress. With ``now`` (the quote's moment),
     an item that would have been in progress for more than :data:`MAX_ELAPSED_HOURS` is an
-    error, as is such an ``elapsed``.
+    error, as is such an ``elapsed``. ``timezone``: where the customer was told a
+    ``promised_at`` written as a date alone (default: the spec's), which holds to that date's
+    end there.
     """
     if spec.start not in raw.columns:
         raise KeyError(f"items have no '{spec.start}' column (the spec's start column)")
@@ -162,7 +168,9 @@ def prepare_items(
         columns["elapsed"] = hours
     if PROMISED in raw.columns:
         promised = parse_timestamps(raw[PROMISED], spec.timezone, spec.timestamp_format)
-        promised = _end_of_date_only(raw[PROMISED], promised, spec.timezone)
+        promised = _end_of_date_only(
+            raw[PROMISED], promised, spec.timezone, timezone or spec.timezone
+        )
         columns[PROMISED] = promised.array
         bad = (promised.isna() & holds_value(raw[PROMISED])).to_numpy() & (error == "")
         error[bad] = [
@@ -445,19 +453,24 @@ def _moved_later(
     return (given != NAT) & (given >= reference) & later
 
 
-def _end_of_date_only(cells: pd.Series, promised: pd.Series, zone: str) -> pd.Series:
+def _end_of_date_only(
+    cells: pd.Series, promised: pd.Series, written_in: str, told_in: str
+) -> pd.Series:
     """A promise written as a date ('2026-01-08', as a delivery's ``window_end`` is) means the
-    end of that date in ``zone``: 23:59 local, as promises to a date are represented
-    (:mod:`eta.rounding`). Read as its midnight, an order promised for Thursday was apologised
-    for and escalated on Thursday morning."""
+    end of that date where the customer was told it (``told_in``): the minute before the next
+    date begins there, as promises to a date are said (:func:`eta.rounding.round_promise`).
+    Read as its midnight, an order promised for Thursday was apologised for and escalated on
+    Thursday morning; read in the business's zone, a Los Angeles shopper was apologised to at
+    22:00 on the promised date, and a Berlin one told the date had moved when it had not."""
     day_only = written_as_date(cells) & promised.notna()
     if not day_only.any():
         return promised
-    midnight = promised[day_only].dt.tz_convert(zone).dt.tz_localize(None)
-    # The minute before the next date begins, as round_promise says a date: 23:59 on the wall
-    # is the first of two where the clocks go back at midnight (Santiago's 5 April, refused).
-    following = (midnight + pd.Timedelta(days=1)).dt.tz_localize(
-        zone, ambiguous=np.ones(int(day_only.sum()), dtype=bool), nonexistent="shift_forward"
+    # The date as written: parsed as midnight in the zone dates are read in (``written_in``).
+    written = promised[day_only].dt.tz_convert(written_in).dt.tz_localize(None).dt.normalize()
+    # 23:59 on the wall is the first of two where the clocks go back at midnight (Santiago's
+    # 5 April, refused), so the next midnight less a minute.
+    following = (written + pd.Timedelta(days=1)).dt.tz_localize(
+        told_in, ambiguous=np.ones(int(day_only.sum()), dtype=bool), nonexistent="shift_forward"
     )
     promised = promised.copy()
     promised[day_only] = (following - pd.Timedelta(minutes=1)).dt.tz_convert(promised.dt.tz)

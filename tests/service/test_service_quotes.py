@@ -75,6 +75,14 @@ def test_a_promise_given_is_kept_or_apologised_for(client: TestClient, headers: 
     assert dated.status_code == 200, dated.text
     assert "longer than we promised" not in dated.json()["customer_message"]
     assert not dated.json()["escalate"]
+    # ... where the customer was told it: Honolulu's today, read in Berlin, had often passed.
+    honolulu = pd.Timestamp.now(tz="Pacific/Honolulu").date().isoformat()
+    there = quote(
+        client, headers, features=PARCEL, started_at=started, promised_at=honolulu,
+        timezone="Pacific/Honolulu",
+    )  # fmt: skip
+    assert there.status_code == 200, there.text
+    assert not there.json()["escalate"] and "overdue" not in there.json()["risk_codes"]
     before = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=3)).isoformat()
     wrong = quote(client, headers, features=PARCEL, started_at=started, promised_at=before)
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "promised_at"
