@@ -622,6 +622,8 @@ def test_a_promise_is_said_to_have_moved_as_it_is_told(
         quotes = quote_items(deliveries_model, items, now=now, timezone=zone)
         assert items["promised_at"].iloc[0] == day.normalize() + pd.Timedelta("23:59:00")
         assert ("promise_moved" in quotes["risk_codes"].iloc[0].split(",")) is moved
+        for note in quotes["risk_notes"].iloc[0]:  # told a date, said as the date it was
+            assert note["code"] != "promise_moved" or ":59" not in note["agent_text"]
     # Told that date in Los Angeles: at 22:00 there on that date, not overdue (it was, since
     # the date was read in Berlin).
     la = "America/Los_Angeles"

@@ -369,8 +369,15 @@ class Speaker:
         return lang.text(f"risk.overdue.customer{key}"), agent
 
     def _promise_moved(self, facts: dict, row: int) -> tuple[str, str]:
-        lang = self.language
-        agent = lang.text("risk.promise_moved.agent", promised=self.exact(facts["promised"]))
+        """The promise told, as it was said: a date alone where promises are dates (a parcel's
+        agent read "told: Saturday, October 4, 11:59 PM")."""
+        lang, told = self.language, facts["promised"]
+        if self.spec.promise_rounding == "date":
+            day = dt.date.fromordinal(self._wall(told) // NS_PER_DAY + _EPOCH_ORDINAL)
+            said = self.dated(day, row)
+        else:
+            said = self.exact(told)
+        agent = lang.text("risk.promise_moved.agent", promised=said)
         return lang.text("risk.promise_moved.customer"), agent
 
     def _holiday_in_window(self, facts: dict, row: int) -> tuple[str, str]:
