@@ -206,10 +206,10 @@ def recent_history(events: Events, segment: np.ndarray, at: np.ndarray) -> pd.Da
     :data:`USUAL_SPAN` at the same hour of the week. Counted up to the query time instead, a
     model quoting a month after its training saw a queue where nothing started or finished for
     weeks (no training item looked like that) and kept 64-85% of promises in the last weeks of
-    a month of tickets. Carried
-    forward unfaded, one moment's state stood for a whole month: fine for a ticket queue that
-    changes slowly, but for flights, where the last evening's weather is forgotten by the next
-    morning, it kept 79% of promises instead of 89%. Hence a fade as fast as the speed of
+    a month of tickets. Carried forward unfaded, one moment's state stood for a whole month:
+    fine for a ticket queue that changes slowly, but for flights, where the last evening's
+    weather is forgotten by the next morning, it kept 79% of promises instead of 89%. Hence a
+    fade as fast as the speed of
     recent items fades (:meth:`eta.model.EtaModel.predict`): both say where things stood.
     """
     return pd.DataFrame(_recent_history(events, segment, at))

@@ -56,6 +56,17 @@ RESERVED_COLUMNS = frozenset(
 """Names the engine gives its own columns: a feature or id column by one of these names would be
 overwritten by (or read as) the engine's, silently changing every promise."""
 
+
+def _not_reserved(columns: tuple[str, ...]) -> None:
+    """Refuse columns named as the engine names its own (:data:`RESERVED_COLUMNS`)."""
+    reserved = sorted(set(columns) & RESERVED_COLUMNS)
+    if reserved:
+        raise ValueError(
+            f"{reserved}: names the engine gives its own columns; rename the column in the "
+            f"data and here (e.g. {reserved[0] + '_'!r})"
+        )
+
+
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MAX_CONFIDENCE = 0.999
@@ -358,12 +369,7 @@ class FeatureSpec(_Strict):
     @classmethod
     def _no_repeats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         _listed_once_each(value)
-        reserved = sorted(set(value) & RESERVED_COLUMNS)
-        if reserved:
-            raise ValueError(
-                f"{reserved}: names the engine gives its own columns; rename the column in the "
-                f"data and here (e.g. {reserved[0] + '_'!r})"
-            )
+        _not_reserved(value)
         return value
 
     @field_validator("numeric")
@@ -524,19 +530,14 @@ class DatasetSpec(_Strict):
 
     @field_validator("segments")
     @classmethod
-    def _segments_are_features(
+    def _segments_can_be_categories(
         cls, value: tuple[str, ...], info: ValidationInfo
     ) -> tuple[str, ...]:
         _listed_once_each(value)
         features = info.data.get("features")
         if features is None:  # refused itself: its error says why
             return value
-        reserved = sorted(set(value) & RESERVED_COLUMNS)
-        if reserved:
-            raise ValueError(
-                f"{reserved}: names the engine gives its own columns; rename the column in the "
-                f"data and here (e.g. {reserved[0] + '_'!r})"
-            )
+        _not_reserved(value)
         numeric = [s for s in value if s in features.numeric]
         if numeric:
             raise ValueError(
