@@ -324,7 +324,11 @@ def quote(
         ),
     ] = None,
     timezone: Annotated[
-        str | None, typer.Option(help="IANA zone times are said in (default: the spec's).")
+        str | None,
+        typer.Option(
+            help="IANA zone times are said in, and a promised_at written as a date was told "
+            "in (default: the spec's)."
+        ),
     ] = None,
 ) -> None:
     """Quote items: one row per input row, same order, with messages and risk notes."""
