@@ -46,7 +46,7 @@ from eta.data import (
 )
 from eta.localization import Language, language
 from eta.model import EtaModel
-from eta.rounding import follow_up, round_promise
+from eta.rounding import date_ends, follow_up, round_promise
 from eta.spec import MAX_CONFIDENCE, DatasetSpec, iana_zone
 from eta.tables import DELIMITER, ragged_rows, write_table
 from eta.timestamps import parse_timestamps, read_ends, written_as_date
@@ -457,8 +457,8 @@ def _end_of_date_only(
     cells: pd.Series, promised: pd.Series, written_in: str, told_in: str
 ) -> pd.Series:
     """A promise written as a date ('2026-01-08', as a delivery's ``window_end`` is) means the
-    end of that date where the customer was told it (``told_in``): the minute before the next
-    date begins there, as promises to a date are said (:func:`eta.rounding.round_promise`).
+    end of that date where the customer was told it (``told_in``), as promises to a date are
+    said (:func:`eta.rounding.date_ends`).
     Read as its midnight, an order promised for Thursday was apologised for and escalated on
     Thursday morning; read in the business's zone, a Los Angeles shopper was apologised to at
     22:00 on the promised date, and a Berlin one told the date had moved when it had not."""
@@ -466,14 +466,10 @@ def _end_of_date_only(
     if not day_only.any():
         return promised
     # The date as written: parsed as midnight in the zone dates are read in (``written_in``).
-    written = promised[day_only].dt.tz_convert(written_in).dt.tz_localize(None).dt.normalize()
-    # 23:59 on the wall is the first of two where the clocks go back at midnight (Santiago's
-    # 5 April, refused), so the next midnight less a minute.
-    following = (written + pd.Timedelta(days=1)).dt.tz_localize(
-        told_in, ambiguous=np.ones(int(day_only.sum()), dtype=bool), nonexistent="shift_forward"
-    )
+    written = wall_nanoseconds(utc_nanoseconds(promised[day_only]), written_in)
+    ends = date_ends(written - written % NS_PER_DAY, told_in)
     promised = promised.copy()
-    promised[day_only] = (following - pd.Timedelta(minutes=1)).dt.tz_convert(promised.dt.tz)
+    promised[day_only] = utc_instants(ends).tz_convert(promised.dt.tz)
     return promised
 
 

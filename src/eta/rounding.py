@@ -99,16 +99,21 @@ def round_promise(
         inside = calendar.working(day) & ((local <= closes) | (utc <= calendar.utc(closes)))
         up = calendar.end_of_day(calendar.next_working_day(day, keep=inside))
     else:  # date, where the customer is
-        # The minute before the next date begins: 23:59 read on the wall is the first of two
-        # where the clocks go back at midnight (Santiago's), and promises in the second were
-        # left unrounded at 23:07.
         zone = timezone or clock.timezone
         local_floor = calendar.local(floor, zone)
-        midnight = calendar.utc(local_floor - local_floor % NS_PER_DAY + NS_PER_DAY, zone)
-        return _index(np.where(utc == NAT, NAT, np.maximum(midnight - NS_PER_MINUTE, floor)))
+        ends = date_ends(local_floor - local_floor % NS_PER_DAY, zone)
+        return _index(np.where(utc == NAT, NAT, np.maximum(ends, floor)))
     out = np.maximum(calendar.utc(up, None), floor)
     out[utc == NAT] = NAT
     return _index(out)
+
+
+def date_ends(days: np.ndarray, zone: str) -> np.ndarray:
+    """When each local date (its midnight as wall-clock nanoseconds) ends in ``zone``, as a
+    promise to it is said: the minute before the next date begins (UTC nanoseconds). Not 23:59
+    on the wall, the first of two where the clocks go back at midnight (Santiago's): promises
+    in the second were left unrounded at 23:07, and a date promised for that day was refused."""
+    return utc_from_wall(np.asarray(days, dtype=np.int64) + NS_PER_DAY, zone) - NS_PER_MINUTE
 
 
 def follow_up(
