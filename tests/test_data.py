@@ -264,8 +264,7 @@ def test_a_finish_before_its_start_is_quarantined_in_a_history_with_last_looks(
         ],
     )
     rejected = load_history(path, LOOKED).rejected.set_index("ticket_id")["reason"]
-    assert rejected["B1"].startswith("finishes before it starts: '2025-03-10' has no time of day")
-    assert rejected["B2"] == "finishes before it starts"
+    assert rejected.to_dict() == {"B2": "finishes before it starts"}  # B1 finished that day
 
 
 def test_a_parquet_file_written_from_a_filtered_frame_loads(tmp_path: Path) -> None:
@@ -308,6 +307,24 @@ def test_an_export_that_lost_its_recent_finishes_is_doubted() -> None:
     [doubt] = [d for d in said if "lose their finishes" in d]
     assert doubt.startswith("1,187 of the items that started since 2025-07-18 are still open")
     assert f"an empty {spec.end} where the item was done" in doubt
+
+
+def test_finishes_written_as_dates_alone_are_said_and_not_judged_against_the_hours() -> None:
+    """An order desk's export of dates alone: every finish, read at its date's end, fell while
+    the calendar was closed, and training advised a wall clock."""
+    sim = tickets(2_000, seed=3)
+    spec = sim.spec
+    dates = pd.to_datetime(sim.history[spec.end], utc=True).dt.tz_convert(spec.timezone)
+    history = sim.history.assign(**{spec.end: dates.dt.strftime("%Y-%m-%d").where(dates.notna())})
+    said = doubts(load_history(history, spec), as_of_given=False)
+    assert [d for d in said if "time of day" in d or "calendar" in d] == [
+        "100% of the finishes are dates without a time of day, each read as the end of its "
+        "date: durations run to the end of the day an item finished, and the hours items finish "
+        "in are unknown (export the finishes with their time if you have it)"
+    ]
+    assert not any(
+        "time of day" in d for d in doubts(load_history(sim.history, spec), as_of_given=False)
+    )
 
 
 def test_promises_rounded_far_coarser_than_the_items_take_are_doubted() -> None:
@@ -860,14 +877,21 @@ def test_a_format_that_says_utc_is_read_as_utc_whatever_the_specs_zone(
     assert read == pd.Timestamp("2025-01-01T07:18:21Z")
 
 
-def test_a_finish_without_a_time_of_day_is_named_as_such(tmp_path: Path) -> None:
-    """'2025-03-03' for a ticket opened at 10:00 that day read as 'finishes before it starts'."""
-    rows = [*GOOD, "D1,2025-03-03T10:00:00+01:00,2025-03-03,high,billing,email,1"]
-    [reason] = load_history(write(tmp_path, rows), SPEC).rejected["reason"]
-    assert reason == (
-        "finishes before it starts: '2025-03-03' has no time of day, so it reads as midnight; "
-        "export the finish with its time"
-    )
+def test_a_finish_without_a_time_of_day_is_the_end_of_that_date(tmp_path: Path) -> None:
+    """'2025-03-03' for a ticket opened at 10:00 that day read as midnight: 'finishes before it
+    starts'; and an order delivered on Monday as finished by Friday's close."""
+    rows = [
+        *GOOD,
+        "D1,2025-03-03T10:00:00+01:00,2025-03-03,high,billing,email,1",
+        "D2,2025-02-27T10:00:00+01:00,2025-03-03,high,billing,email,1",
+        "D3,2025-03-03T10:00:00+01:00,2025-03-02,high,billing,email,1",
+    ]
+    history = load_history(write(tmp_path, rows), SPEC)
+    end = history.frame.set_index("ticket_id")["end"].dt.tz_convert("Europe/Sarajevo")
+    assert end["D1"] == end["D2"] == pd.Timestamp("2025-03-03T23:59", tz="Europe/Sarajevo")
+    assert history.rejected.set_index("ticket_id")["reason"].to_dict() == {
+        "D3": "finishes before it starts"
+    }
 
 
 def test_a_finish_in_the_repeated_autumn_hour_may_be_its_second_occurrence(tmp_path: Path) -> None:

@@ -172,7 +172,12 @@ def train(
     console.print(
         f"[green]trained[/] {dataset.name}: {info['rows']:,} rows ({info['open_share']:.1%} open), "
         f"{own} calibration segments"
-        + (f" (and {borrowing} thin ones on a wider group's shape)" if borrowing else "")
+        + (
+            f" (and {borrowing} thin {'one' if borrowing == 1 else 'ones'} on a wider group's "
+            "shape)"
+            if borrowing
+            else ""
+        )
         + f" -> {out}"
     )
     share = info["no_clock_time_share"]

@@ -40,7 +40,6 @@ from eta.timestamps import (
     parse_timestamp,
     parse_timestamps,
     read_ends,
-    written_as_date,
     written_year,
 )
 
@@ -177,16 +176,6 @@ def load_history(
     end, no_finish = read_ends(raw[spec.end], start, tz, written)
     problems.unparseable(raw[spec.end].mask(no_finish), end, timestamp_format=written)
     before = end < start
-    if before.any():  # '2025-01-01' for a ticket opened at 02:18 that day
-        cells = raw.loc[before.fillna(False).to_numpy(bool), spec.end].astype("string")
-        day_only = written_as_date(cells)
-        problems.add(
-            day_only.reindex(raw.index, fill_value=False),
-            spec.end,
-            "finishes before it starts: "
-            + _shown(cells[day_only])
-            + " has no time of day, so it reads as midnight; export the finish with its time",
-        )
     problems.add(before, spec.end, "finishes before it starts")
     reopened = pd.Series(False, index=raw.index)
     if spec.status:

@@ -58,6 +58,8 @@ FEW_HOURS_OF_THE_WEEK = 0.5
 """Items whose finishes (:data:`WORKING_HOURS_FINISHES` of them) fall in at most this share of
 the week's 168 hours are worked in hours of their own (see :func:`_hours_of_their_own`)."""
 
+ONE_TIME_OF_DAY = 0.95
+"""Share of finishes at one local time of day that says they were written as dates alone."""
 ROUNDING_HOURS = {"date": 24.0, "day": 24.0, "hour": 1.0}
 """About how much a promise can be pushed later by each ``rounding`` of the spec."""
 COARSE_ROUNDING = 4.0
@@ -202,30 +204,7 @@ def doubts(history: History, *, as_of_given: bool) -> list[str]:
                 f"{history.spec.end} where the item was done), or have items become much "
                 "slower? Open, they make promises far longer"
             )
-    closed = _closed_finishes(history)
-    if (skew := _summer_skew(history, closed)) is not None:
-        said.append(skew)
-    outside, apart = _worked_outside_hours(history, closed)
-    worked = _finishes_in_working_hours(history, closed, apart)
-    if worked is not None:
-        inside, open_share = worked
-        said.append(
-            f"{inside:.0%} of {'the other ' if outside else ''}finished items finished while the "
-            f"calendar is open, which it is "
-            f"{open_share:.0%} of the time; if the work is done only then, 'clock: business' "
-            "in the spec counts the hours it is done in. 'clock: wall' counts every night and "
-            "weekend an item waits into its duration, and its promises hold less well for items "
-            "started shortly before the calendar opens"
-            + (f"; but {outside} finish while it is closed: {_OWN_SPEC}" if outside else "")
-        )
-    elif outside and history.spec.clock == "business":
-        said.append(
-            f"{outside} finish while the calendar is closed; 'clock: business' counts only its "
-            f"hours, so their work outside them counts as none and their promises run to its "
-            f"opening: {_OWN_SPEC} (or 'clock: wall')"
-        )
-    if (own := _hours_of_their_own(history)) is not None:
-        said.append(own)
+    said.extend(_clock_doubts(history))
     if (coarse := _coarse_rounding(history)) is not None:
         said.append(coarse)
     if finished.any():
@@ -344,6 +323,59 @@ def _open_since_the_middle(
     at = np.searchsorted(times, ages, side="right") - 1
     running = np.where(at >= 0, survival[np.maximum(at, 0)], 1.0)
     return middle, int((~finished[~early]).sum()), float(running.sum())
+
+
+def _clock_doubts(history: History) -> list[str]:
+    """The clock against when items finish (see :func:`doubts`); nothing when the finishes
+    carry no time of day (:func:`_dates_alone`)."""
+    said: list[str] = []
+    if (alone := _dates_alone(history)) is not None:
+        return [alone]
+    closed = _closed_finishes(history)
+    if (skew := _summer_skew(history, closed)) is not None:
+        said.append(skew)
+    outside, apart = _worked_outside_hours(history, closed)
+    worked = _finishes_in_working_hours(history, closed, apart)
+    if worked is not None:
+        inside, open_share = worked
+        said.append(
+            f"{inside:.0%} of {'the other ' if outside else ''}finished items finished while the "
+            f"calendar is open, which it is "
+            f"{open_share:.0%} of the time; if the work is done only then, 'clock: business' "
+            "in the spec counts the hours it is done in. 'clock: wall' counts every night and "
+            "weekend an item waits into its duration, and its promises hold less well for items "
+            "started shortly before the calendar opens"
+            + (f"; but {outside} finish while it is closed: {_OWN_SPEC}" if outside else "")
+        )
+    elif outside and history.spec.clock == "business":
+        said.append(
+            f"{outside} finish while the calendar is closed; 'clock: business' counts only its "
+            f"hours, so their work outside them counts as none and their promises run to its "
+            f"opening: {_OWN_SPEC} (or 'clock: wall')"
+        )
+    if (own := _hours_of_their_own(history)) is not None:
+        said.append(own)
+    return said
+
+
+def _dates_alone(history: History) -> str | None:
+    """Said when the finishes were written as dates alone: :data:`ONE_TIME_OF_DAY` of them or
+    more at one local time of day (each date's end, :func:`eta.timestamps.parse_finishes`).
+    When in the day items finish is then unknown: read as known, an outside harness's order
+    desk was told that 100% of its finishes fell while its calendar was closed, and to use a
+    wall clock."""
+    frame = history.frame
+    ends = frame.loc[frame[FINISHED].to_numpy(bool), END].dt.tz_convert(history.spec.timezone)
+    if ends.empty:
+        return None
+    share = (ends.dt.strftime("%H:%M").value_counts(normalize=True)).head(1)
+    if share.iloc[0] < ONE_TIME_OF_DAY or share.index[0] != "23:59":
+        return None
+    return (
+        f"{share.iloc[0]:.0%} of the finishes are dates without a time of day, each read as "
+        "the end of its date: durations run to the end of the day an item finished, and the "
+        "hours items finish in are unknown (export the finishes with their time if you have it)"
+    )
 
 
 def _summer_skew(history: History, closed: np.ndarray) -> str | None:
