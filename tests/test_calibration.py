@@ -257,6 +257,24 @@ def test_in_flight_levels_hold_for_narrow_and_wide_items_alike() -> None:
             ), (age, outer)
 
 
+def test_an_in_flight_level_does_not_jump_past_its_bands_oldest_table() -> None:
+    """Past its band's oldest table an item took all items' tables, which a band of stuck
+    claims does not resemble: a tester's theft claim asked for a level of 0.74 at 850 business
+    hours and 0.95 at 900, and its remaining promise went from 1,197 h to 3,828 h."""
+    rng = np.random.default_rng(3)
+    n = 3_000  # per band: about 1,000 items, too few finishes for a table at every age
+    spread = rng.choice([0.3, 0.6, 1.0], n)
+    narrow = spread == 0.3
+    levels = np.where(narrow & (rng.random(n) < 0.5), 0.9 + 0.1 * rng.random(n) ** 4, rng.random(n))
+    banded = InFlightBySpread.fit(levels, np.ones(n, bool), spread)
+    table = banded.bands[0]
+    assert len(table.ages) < len(banded.whole.ages)  # the whole has older tables than the band
+    oldest = table.ages[-1]
+    ages = np.array([[oldest - 1e-6], [oldest + 1e-6]])
+    asked = banded.level(np.full((2, 1), 0.9), ages, np.full(2, 0.3))[:, 0]
+    assert abs(asked[1] - asked[0]) < 0.01, (oldest, asked)
+
+
 def test_in_flight_tables_saved_before_the_bands_still_load() -> None:
     levels = np.random.default_rng(1).random(5_000)
     old = InFlightCalibration.fit(levels, np.ones(len(levels), bool))

@@ -187,8 +187,13 @@ SPREAD_BANDS = 3
 @dataclass(frozen=True)
 class InFlightBySpread:
     """:class:`InFlightCalibration` per band of the items' spread, the model's own word for how
-    uncertain an item is, each band falling back to the tables of all items at the ages it has
-    too few finishes for (a Mondrian split by difficulty).
+    uncertain an item is (a Mondrian split by difficulty). Past its oldest table a band's item
+    is conditioned on that table (:meth:`InFlightCalibration.level`); only a band with no table
+    at all takes all items' tables. Switching to all items' tables past the band's oldest made
+    levels jump: a tester's theft claim, in a band of claims that finish soon once late, asked
+    for 0.74 at 850 business hours and, in all claims' table, 0.95 at 900; its remaining
+    promise went from 1,197 h to 3,828 h, and 73 of 1,712 consecutive re-quotes of open claims
+    came out earlier than the one before.
 
     Items that are late are not late the same way everywhere. Where the model already spreads
     an item wide (a queue where a fifth of the tickets get stuck), being past its usual time
@@ -248,7 +253,7 @@ class InFlightBySpread:
 
     def level(self, p: np.ndarray, age: np.ndarray, spread: np.ndarray) -> np.ndarray:
         """:meth:`InFlightCalibration.level` from each item's band (rows; ``spread`` per item),
-        or from all items' tables where the item is older than its band's oldest table."""
+        or from all items' tables where its band has none."""
         p = np.asarray(p, dtype=float)
         age = np.broadcast_to(np.asarray(age, dtype=float), p.shape)
         asked = p.copy()  # a new item (age 0) asks for ``p`` itself: most quotes, no look-ups
@@ -261,8 +266,7 @@ class InFlightBySpread:
         spread = np.asarray(spread, float).reshape(-1)[started]
         band = np.searchsorted(self.edges, np.log(spread))
         for k, table in enumerate(self.bands):
-            oldest = table.ages[-1] if len(table.ages) else -1.0
-            rows = started[(band == k) & (age[started, 0] <= oldest)]
+            rows = started[band == k] if len(table.ages) else []
             if len(rows):
                 asked[rows] = table.level(p[rows], age[rows])
         return asked
