@@ -92,10 +92,11 @@ CROSS_FIT_FOLDS = 5
 (:meth:`EtaModel._thin_segments_before`): trees grown on four fifths of a segment's items err
 about it nearly as the model's own trees, grown on all of them, err about its new items (on
 halves, eight generated workshops' recall repairs came out 0.15 log hours slow at the median,
-on fifths 0.06)."""
+on fifths 0.05)."""
 CROSS_FIT_ROWS = 50_000
-"""Most items of the other segments that a fold's trees grow on: enough for what they share
-with the thin ones, and a bound on what the folds cost a history of millions."""
+"""Most items of the thin segments that are cross-fitted, and of the others that a fold's trees
+grow on beside them: enough for what they share, and a bound on what the folds cost a history
+of millions (five pairs of trees on at most 90,000 items)."""
 MIN_FINISHED = 50
 """Finished items a history needs before a model can learn from it."""
 MIN_WAITING = 50
@@ -446,26 +447,35 @@ class EtaModel:
         wider) sat 0.10 log hours from their in-sample median and 0.36 from their true one,
         and were promised 0.57x their true P90. The shape stays the parent's: wider segments
         are still promised short (eight generated workshops' recalls, 3% of the repairs and
-        twice as wide as the rest: 79.9% kept at 0.66x the true P90 in-sample, 85.9% at 0.86x
+        twice as wide as the rest: 79.9% kept at 0.66x the true P90 in-sample, 85.7% at 0.85x
         cross-fitted)."""
         keys = self._segment_levels(items)
         own = own_segments(calibration_weights, calibration_keys)
         thin = np.zeros(len(items), dtype=bool)
-        for depth in range(1, len(keys)):
-            thin |= ~np.isin(keys[depth], list(own[depth]))
+        for depth in range(1, len(keys)):  # of a thin segment the calibration period has
+            present = np.unique(calibration_keys[depth])
+            thin |= ~np.isin(keys[depth], list(own[depth])) & np.isin(keys[depth], present)
         rows = np.flatnonzero(thin & (weights > 0))
         if not len(rows):
             return None
         rng = np.random.default_rng(self.settings.seed)
-        fold = rng.integers(CROSS_FIT_FOLDS, size=len(rows))
+        if len(rows) > CROSS_FIT_ROWS:  # a median needs dozens, not a million
+            rows = np.sort(rng.choice(rows, CROSS_FIT_ROWS, replace=False))
         others = np.flatnonzero(~thin & (weights > 0))
         if len(others) > CROSS_FIT_ROWS:
             others = np.sort(rng.choice(others, CROSS_FIT_ROWS, replace=False))
+        folds = min(CROSS_FIT_FOLDS, len(rows))
+        fold = rng.permutation(len(rows)) % folds
         location, spread = np.empty(len(rows)), np.empty(len(rows))
-        for k in range(CROSS_FIT_FOLDS):
+        for k in range(folds):
             held = fold == k
             learn = np.r_[others, rows[~held]]
-            boosters = self._grown(x.iloc[learn], log_hours[learn], weights[learn])
+            # Too few to grow trees on (a history of thin segments only): scored in-sample.
+            boosters = (
+                self._grown(x.iloc[learn], log_hours[learn], weights[learn])
+                if len(learn) >= MIN_FINISHED
+                else None
+            )
             location[held], spread[held] = self._location_spread(x.iloc[rows[held]], boosters)
         scores = (log_hours[rows] - location) / spread
         return Scores(scores, weights[rows], [k[rows] for k in keys])
