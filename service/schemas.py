@@ -105,20 +105,20 @@ Instant = Annotated[
 
 def _date_only(value: Any) -> Any:
     """A date written alone ('2026-01-08') stays a date: a promise to a date holds to its end,
-    where pydantic would read its midnight (an order promised for Thursday was apologised for
-    on Thursday morning)."""
+    and a finish on a date is the end of it as a history's is, where pydantic would read its
+    midnight (an order promised for Thursday was apologised for on Thursday morning)."""
     if isinstance(value, str) and _DATE_ONLY.fullmatch(value.strip()):
         return date.fromisoformat(value.strip())
     return value
 
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
-PromisedAt = Annotated[
+DateOrInstant = Annotated[
     Annotated[date, Strict()] | Instant,
     Field(union_mode="left_to_right"),
     BeforeValidator(_date_only),
 ]
-"""A promise given: a date (kept as one) or an instant (:data:`Instant`)."""
+"""A promise given or a finish: a date (kept as one) or an instant (:data:`Instant`)."""
 
 
 def _id_text(value: Any) -> Any:
@@ -159,7 +159,7 @@ class QuoteRequest(_Schema):
     has taken."""
     elapsed_hours: Annotated[float, Field(ge=0, le=100_000), Number] | None = None
     """Clock hours already spent on the item (overrides what ``started_at`` implies)."""
-    promised_at: PromisedAt | None = None
+    promised_at: DateOrInstant | None = None
     """For an item in progress: the promise the customer was given, an instant or a date (the
     end of that date, as a delivery window's ``window_end`` is). Past it, the customer hears an
     apology for the broken promise; without it, only that it takes longer than usual."""
@@ -335,10 +335,11 @@ class OutcomeItem(_Schema):
     """The features it was quoted with."""
     started_at: Instant
     """When it started, as quoted (without an offset: the model's local time)."""
-    finished_at: Instant | None = None
-    """When it finished; null while it is still open. Once reported, a finish stands: another
-    one for the same id (or the item reported open after it) is refused as this item's error,
-    naming the finish first reported; its promise was judged by that one."""
+    finished_at: DateOrInstant | None = None
+    """When it finished (a date alone: by the end of that date); null while it is still open.
+    Once reported, a finish stands: another one for the same id (or the item reported open
+    after it) is refused as this item's error, naming the finish first reported; its promise
+    was judged by that one."""
 
 
 class OutcomeReport(_Schema):

@@ -329,3 +329,18 @@ def test_a_naive_finish_in_the_repeated_autumn_hour_is_read_as_its_second_occurr
     with TestClient(make_app(model_copy)) as client:
         body = client.post("/v1/outcomes", json={"items": [item]}, headers=headers["outcomes"])
     assert (body.json()["accepted"], body.json()["failed"]) == (1, 0), body.text
+
+
+def test_a_finish_reported_as_a_date_is_the_end_of_that_date(
+    model_copy: Path, make_app: Callable, headers: dict
+) -> None:
+    """As in a history: read as its midnight, a parcel delivered on Monday was reported done by
+    Sunday's end, and its promise judged a day early."""
+    item = ticket(1, days_ago=40, took_hours=1)
+    day = (pd.Timestamp(item["started_at"]) + pd.Timedelta(days=2)).strftime("%Y-%m-%d")
+    with TestClient(make_app(model_copy)) as client:
+        first = report(client, headers, {**item, "finished_at": day})
+        assert (first["accepted"], first["failed"]) == (1, 0), first
+        # The same finish said to the minute, in the model's own zone: nothing new.
+        again = report(client, headers, {**item, "finished_at": f"{day}T23:59:00"})
+        assert (again["duplicates"], again["failed"]) == (1, 0), again
