@@ -26,7 +26,7 @@ from eta.doubts import doubts
 from eta.spec import WEEKDAYS, CalendarSpec, DatasetSpec, FeatureSpec, SpecError
 from eta.synthetic import load_spec, tickets
 from eta.tables import DataError, read_table, record_lines
-from eta.timestamps import parse_timestamps
+from eta.timestamps import parse_finishes, parse_timestamps
 
 SPEC = load_spec("tickets")
 HEADER = "ticket_id,created_at,resolved_at,priority,category,channel,queue_open\n"
@@ -892,6 +892,21 @@ def test_a_finish_without_a_time_of_day_is_the_end_of_that_date(tmp_path: Path) 
     assert history.rejected.set_index("ticket_id")["reason"].to_dict() == {
         "D3": "finishes before it starts"
     }
+
+
+def test_a_date_alone_ends_by_now_and_only_text_is_read_as_a_date() -> None:
+    """A daily export's finishes of today were listed as 'after today' and counted open; an
+    instant at midnight (a Parquet column) or '2025-03-03T10' (a time without a colon) was
+    moved to the end of its date."""
+    start = pd.Series(pd.to_datetime(["2025-03-03T08:00Z"] * 3, utc=True))
+    now = pd.Timestamp("2025-03-03T15:00Z")
+    read = parse_finishes(pd.Series(["2025-03-03", "2025-03-03T10", None]), start, "UTC", now=now)
+    assert read.tolist()[:2] == [now, pd.Timestamp("2025-03-03T10:00Z")]
+    instants = pd.Series(pd.to_datetime(["2025-03-04T00:00", "2025-03-05T00:00", None]))
+    assert parse_finishes(instants, start, "UTC").tolist()[:2] == [
+        pd.Timestamp("2025-03-04T00:00Z"),
+        pd.Timestamp("2025-03-05T00:00Z"),
+    ]
 
 
 def test_a_finish_in_the_repeated_autumn_hour_may_be_its_second_occurrence(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from eta.monitoring import (
     kept_this_few_chance,
     kept_this_many_chance,
     promise_report,
+    read_promises,
     tarone_family,
     week_axis,
     wilson_interval,
@@ -73,6 +74,17 @@ def test_a_finish_after_as_of_is_not_known_yet() -> None:
     quotes, outcomes = frames(["2026-02-01T10:00Z"], ["2026-03-10T10:00Z"], ["a"])
     report = promise_report(quotes, outcomes, AS_OF)
     assert report.overall["still_open_past_promise"] == 1 and report.overall["on_time_rate"] == 0
+
+
+def test_a_finish_written_as_a_date_is_judged_by_that_dates_end(tmp_path: Path) -> None:
+    """As training reads it: a parcel delivered on 1 February, promised for 10:00 that day,
+    was counted kept (its finish read as midnight) where the engine's model learnt it late."""
+    quotes, outcomes = frames(["2026-02-01T10:00Z"] * 2, ["2026-02-01", "2026-01-31"], ["a"] * 2)
+    quotes.to_csv(tmp_path / "q.csv", index=False)
+    outcomes.to_csv(tmp_path / "o.csv", index=False)
+    given, happened, _ = read_promises(tmp_path / "q.csv", tmp_path / "o.csv")
+    report = promise_report(given, happened, AS_OF)
+    assert report.overall["judged"] == 2 and report.overall["on_time_rate"] == 0.5
 
 
 def test_segments_are_flagged_only_beyond_sampling_noise() -> None:

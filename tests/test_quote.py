@@ -483,6 +483,20 @@ def test_finished_rows_and_starts_a_lifetime_ahead_are_errors_not_overdue_promis
     assert errors[3] == "column 'created_at': starts more than 100,000 hours after now"
 
 
+def test_a_finish_on_todays_date_has_finished_by_now(tickets_model, tickets_sim) -> None:
+    """Read as the end of its date, a finish written as today's date was in the future at
+    15:00: the item was quoted as open. A date's end is never later than now."""
+    raw = tickets_sim.history.head(2).copy().astype({"created_at": str, "resolved_at": str})
+    now = pd.Timestamp("2025-03-03T15:00", tz=tickets_model.spec.timezone)
+    raw["created_at"] = "2025-03-03T08:00:00"
+    raw["resolved_at"] = ["2025-03-03", None]
+    same_labels = raw.reset_index(drop=True).set_axis([0, 0])  # as a filtered frame may have
+    _, errors = prepare_items(same_labels, tickets_model.spec, now=now)
+    errors = list(errors)
+    assert errors[0].startswith("column 'resolved_at': the item finished (2025-03-03) before now")
+    assert errors[1] == ""
+
+
 def test_a_finish_before_the_start_is_an_error_not_an_open_item(tickets_model, tickets_sim) -> None:
     """A city's request closed the day before it was created was quoted as open, silently."""
     raw = tickets_sim.history.head(2).copy().astype({"created_at": str, "resolved_at": str})

@@ -171,7 +171,7 @@ def train(
     borrowing = len(model.calibration_.segments) - own
     console.print(
         f"[green]trained[/] {dataset.name}: {info['rows']:,} rows ({info['open_share']:.1%} open), "
-        f"{own} calibration segments"
+        f"{own} calibration segment{'' if own == 1 else 's'}"
         + (
             f" (and {borrowing} thin {'one' if borrowing == 1 else 'ones'} on a wider group's "
             "shape)"

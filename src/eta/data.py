@@ -37,6 +37,7 @@ from eta.timestamps import (
     ISO_EXAMPLE,
     NOTHING,
     format_hint,
+    parse_finishes,
     parse_timestamp,
     parse_timestamps,
     read_ends,
@@ -107,12 +108,20 @@ def read_instants(
     source: str,
     timezone: str,
     timestamp_format: str | None = None,
+    *,
+    finishes: bool = False,
 ) -> tuple[pd.Series, pd.DataFrame]:
-    """``raw[column]`` as instants (:func:`~eta.timestamps.parse_timestamps`), and the rows that
-    hold a time that cannot be read as rejected rows (``file``, ``row``, ``column``, ``reason``,
-    then the row as written): for a file that is not a history but must not lose rows either,
-    e.g. the outcomes a monitor judges promises by. An empty cell is no time, not an error."""
-    instants = parse_timestamps(raw[column], timezone, timestamp_format)
+    """``raw[column]`` as instants (:func:`~eta.timestamps.parse_timestamps`; with
+    ``finishes``, a date alone is its end, as a history's finish is:
+    :func:`~eta.timestamps.parse_finishes`), and the rows that hold a time that cannot be read
+    as rejected rows (``file``, ``row``, ``column``, ``reason``, then the row as written): for
+    a file that is not a history but must not lose rows either, e.g. the outcomes a monitor
+    judges promises by. An empty cell is no time, not an error."""
+    if finishes:
+        unknown = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+        instants = parse_finishes(raw[column], unknown, timezone, timestamp_format)
+    else:
+        instants = parse_timestamps(raw[column], timezone, timestamp_format)
     problems = _Problems(len(raw))
     problems.ragged(raw)
     problems.unparseable(raw[column], instants, timestamp_format=timestamp_format)

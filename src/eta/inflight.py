@@ -260,15 +260,16 @@ class InFlightBySpread:
         started = np.flatnonzero(age[:, 0] > 0) if p.size else np.array([], dtype=np.int64)
         if not len(started):
             return asked
-        asked[started] = self.whole.level(p[started], age[started])
         if not len(self.edges):
+            asked[started] = self.whole.level(p[started], age[started])
             return asked
         spread = np.asarray(spread, float).reshape(-1)[started]
         band = np.searchsorted(self.edges, np.log(spread))
         for k, table in enumerate(self.bands):
-            rows = started[band == k] if len(table.ages) else []
+            rows = started[band == k]
             if len(rows):
-                asked[rows] = table.level(p[rows], age[rows])
+                use = table if len(table.ages) else self.whole
+                asked[rows] = use.level(p[rows], age[rows])
         return asked
 
     def to_dict(self) -> dict:

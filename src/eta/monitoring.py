@@ -185,7 +185,9 @@ def read_promises(
         if missing:
             named = " named by the spec" if spec is not None and path == outcomes else ""
             raise DataError(f"{path}: no column(s) {missing}{named} (have {list(frame.columns)})")
-    finished, unread_finish = read_instants(happened, end, str(outcomes), zone, written)
+    finished, unread_finish = read_instants(
+        happened, end, str(outcomes), zone, written, finishes=True
+    )
     unread_finish = _impossible_outcomes(
         happened, finished, unread_finish, id_column, spec, str(outcomes)
     )

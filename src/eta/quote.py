@@ -628,7 +628,7 @@ def _check_finishes(
     if not written.notna().any():
         return
     tz, written_as = spec.timezone, spec.timestamp_format
-    finish, no_date = read_ends(written, start, tz, written_as)
+    finish, no_date = read_ends(written, start, tz, written_as, now=now)
     why = unread_times(written.mask(no_date), finish, written_as).to_numpy(object)
     bad = (why != "") & (error == "")
     error[bad] = f"column '{spec.end}': " + why[bad] + " (leave the cell empty for one still open)"

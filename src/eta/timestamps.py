@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from eta.calendar import NAT, NS_PER_DAY, utc_instants, wall_nanoseconds
+from eta.calendar import NAT, NS_PER_DAY, utc_instants, utc_nanoseconds, wall_nanoseconds
 from eta.rounding import date_ends
 
 _HAS_OFFSET = re.compile(
@@ -27,34 +27,60 @@ colon), so its cells are not dates alone."""
 
 
 def parse_finishes(
-    values: pd.Series, start: pd.Series, timezone: str, timestamp_format: str | None = None
+    values: pd.Series,
+    start: pd.Series,
+    timezone: str,
+    timestamp_format: str | None = None,
+    *,
+    now: pd.Timestamp | None = None,
 ) -> pd.Series:
     """:func:`parse_timestamps` for finishes: a naive time in the hour autumn repeats is its
     second occurrence when the first would put it before its ``start`` (opened at 01:30 summer
     time, solved at 01:20 winter time: 50 minutes, not a finish before its start).
 
     A finish written as a date alone ('2025-12-08': delivered that day) is the end of that
-    date (:func:`eta.rounding.date_ends`), as a promise to a date is: read as its midnight, an
-    order delivered on a Monday had finished by Friday's close on a business clock, and an
+    date (:func:`eta.rounding.date_ends`), as a promise to a date is, or ``now`` (default: the
+    present) if that is sooner: an export holds what finished by then. Read as its midnight,
+    an order delivered on a Monday had finished by Friday's close on a business clock, and an
     outside harness's date-only order desk was promised a working day early throughout (81.4%
-    kept against its truth, while its own backtest, judging by midnight too, counted 85.6%)."""
+    kept against its truth, while its own backtest, judging by midnight too, counted 85.6%).
+    A date before its start stays midnight: '1900-01-01' is a date written for none
+    (:func:`no_dates`). ``start`` may be NaT where it is not known (outcomes a monitor reads)."""
     end = parse_timestamps(values, timezone, timestamp_format)
-    dated = (written_as_date(values) & end.notna()).to_numpy(bool)
-    if dated.any() and not (timestamp_format and _TIME_DIRECTIVE.search(timestamp_format)):
-        days = wall_nanoseconds(end.to_numpy("datetime64[ns]").astype(np.int64)[dated], timezone)
-        ends = pd.Series(
-            pd.to_datetime(date_ends(days - days % NS_PER_DAY, timezone), utc=True),
-            index=end.index[dated],
-        ).dt.as_unit(end.dt.unit)
-        # A date before its start stays midnight: '1900-01-01' is a date written for none.
-        ends = ends[(ends >= start[ends.index]).to_numpy(bool)]
-        end[ends.index] = ends
+    ns = end.to_numpy("datetime64[ns]").astype(np.int64)
+    begun = start.to_numpy("datetime64[ns]").astype(np.int64)
+    dated = _dates_alone(values, timestamp_format) & (ns != NAT)
+    if dated.any():
+        wall = wall_nanoseconds(ns[dated], timezone)
+        midnight = wall % NS_PER_DAY == 0
+        rows = np.flatnonzero(dated)[midnight]
+        ends = date_ends(wall[midnight], timezone)
+        limit = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+        ends = np.minimum(ends, utc_nanoseconds(pd.DatetimeIndex([limit]))[0])
+        later = (ends >= begun[rows]) | (begun[rows] == NAT)
+        ns[rows[later]] = ends[later]
+        end = pd.Series(pd.to_datetime(ns, utc=True), index=end.index).dt.as_unit(end.dt.unit)
     before = end < start
     if before.any():
         again = parse_timestamps(values[before], timezone, timestamp_format, first_fold=False)
         later = again[again >= start[before]]
         end[later.index] = later
     return end
+
+
+def _dates_alone(values: pd.Series, timestamp_format: str | None) -> np.ndarray:
+    """Which cells are written as a date without a time of day: text without one (a column
+    of instants, as Parquet holds, has its times), read by no format that reads times."""
+    if not _text_dtype(values) or (timestamp_format and _TIME_DIRECTIVE.search(timestamp_format)):
+        return np.zeros(len(values), dtype=bool)
+    return written_as_date(values).to_numpy(bool)
+
+
+def _text_dtype(values: pd.Series) -> bool:
+    return not (
+        pd.api.types.is_datetime64_any_dtype(values.dtype)
+        or pd.api.types.is_numeric_dtype(values.dtype)
+    )
 
 
 def written_as_date(cells: pd.Series) -> pd.Series:
@@ -220,12 +246,17 @@ def no_dates(
 
 
 def read_ends(
-    values: pd.Series, start: pd.Series, timezone: str, timestamp_format: str | None = None
+    values: pd.Series,
+    start: pd.Series,
+    timezone: str,
+    timestamp_format: str | None = None,
+    *,
+    now: pd.Timestamp | None = None,
 ) -> tuple[pd.Series, pd.Series]:
     """A finish or last-look column as instants (:func:`parse_finishes`), a date written for
     "no date" read as an empty cell (:func:`no_dates`); and which cells those were. One reading
     for a history's finishes and last looks and for a quote file's finishes."""
-    end = parse_finishes(values, start, timezone, timestamp_format)
+    end = parse_finishes(values, start, timezone, timestamp_format, now=now)
     none = no_dates(values, end, start, timezone, timestamp_format)
     return end.mask(none), none
 
