@@ -26,7 +26,7 @@ from eta.doubts import doubts
 from eta.spec import WEEKDAYS, CalendarSpec, DatasetSpec, FeatureSpec, SpecError
 from eta.synthetic import load_spec, tickets
 from eta.tables import DataError, read_table, record_lines
-from eta.timestamps import parse_finishes, parse_timestamps
+from eta.timestamps import parse_finishes, parse_timestamps, read_ends
 
 SPEC = load_spec("tickets")
 HEADER = "ticket_id,created_at,resolved_at,priority,category,channel,queue_open\n"
@@ -819,6 +819,15 @@ def test_a_no_date_placeholder_finish_is_read_as_open_and_said(tmp_path: Path) -
         "'1900-01-01 00:00:00'), so they count as still open; placeholders? Leave the cell "
         "empty for an item still open"
     ]
+
+
+def test_zeros_under_a_format_of_their_own_are_no_date() -> None:
+    """'00.00.0000' under '%d.%m.%Y': no format reads a year in it, and the slow item it
+    belonged to was quarantined as unreadable (a tester's order desk)."""
+    start = pd.Series(pd.to_datetime(["2025-03-03T08:00Z"] * 3, utc=True))
+    written = pd.Series(["00.00.0000", "00/00/0000 00:00", "31.02.2025"])
+    end, none = read_ends(written, start, "UTC", "%d.%m.%Y")
+    assert none.tolist() == [True, True, False] and end.isna().all()
 
 
 def test_a_no_date_placeholder_last_look_is_no_look(tmp_path: Path) -> None:

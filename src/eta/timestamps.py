@@ -21,6 +21,8 @@ _HAS_OFFSET = re.compile(
     r"[T\s]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE
 )
 """An offset after a time of day: a date alone ('2025-03-09') is naive, its '-09' is the day."""
+_ZEROS = r"[\W_]*0[0\W_]*"
+"""A timestamp of zeros and separators alone ('00.00.0000', '00/00/0000 00:00')."""
 _TIME_DIRECTIVE = re.compile(r"%[-#]?[HIMSpXTRcfz]")
 """A strftime directive of a time of day: a format with one reads times ('%Y%m%d%H%M' has no
 colon), so its cells are not dates alone."""
@@ -239,8 +241,10 @@ def no_dates(
     )
     unread = instants.isna() & written.notna()
     if unread.any():
-        year = written_year(written[unread].astype("string").str.strip(), timestamp_format)
-        outside = (year < FIRST_YEAR) | (year >= END_YEAR)
+        text = written[unread].astype("string").str.strip()
+        year = written_year(text, timestamp_format)
+        # Zeros alone ('00.00.0000' under '%d.%m.%Y'): no year a format reads, and no date.
+        outside = (year < FIRST_YEAR) | (year >= END_YEAR) | text.str.fullmatch(_ZEROS)
         found |= outside.fillna(False).astype(bool).reindex(instants.index, fill_value=False)
     return found
 
