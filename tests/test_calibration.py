@@ -458,6 +458,42 @@ def test_a_thin_segment_borrows_its_parents_shape_at_its_own_median() -> None:
     assert helped.by_key["1:d"].n_effective == pytest.approx(34.0)
 
 
+def test_a_thin_segment_is_as_much_wider_than_its_parent_as_its_earlier_items_say() -> None:
+    # A slow kind of claim: 60 of its items in the calibration period (most of its latest still
+    # open), 1,000 earlier ones, twice as wide as everyone's earlier items. Its parent's shape
+    # as it was promised the kind 0.91x its true P90 over six generated histories.
+    rng = np.random.default_rng(6)
+    wide, thin = rng.normal(0.0, 1.0, 5_000), rng.normal(0.0, 2.0, 60)
+    scores = np.r_[wide, thin]
+    keys = [np.full(len(scores), "all"), np.array(["a"] * len(wide) + ["d"] * len(thin))]
+
+    def fitted(spread_before: float, own_spread_before: float) -> MondrianCalibration:
+        # Earlier items are scored in-sample-free but without the latest months' drift:
+        # narrower than the latest for everyone alike, which must not narrow the thin one.
+        earlier = np.r_[
+            rng.normal(0.0, spread_before, 19_000), rng.normal(0.0, own_spread_before, 1_000)
+        ]
+        older_keys = [np.full(20_000, "all"), np.array(["a"] * 19_000 + ["d"] * 1_000)]
+        older = Scores(earlier, np.ones(20_000), older_keys)
+        return MondrianCalibration.fit(scores, np.ones(len(scores)), keys, older=older)
+
+    def width(distribution: ScoreDistribution) -> float:
+        return float(np.diff(distribution.quantile(np.array([0.5, 0.9])))[0])
+
+    twice = fitted(0.6, 1.2)
+    parent, own = twice.by_key["0:all"], twice.by_key["1:d"]
+    assert own.borrowed_from == "0:all"
+    # Twice as wide (a little less than its parent, which holds it), shrunk by 1,000 /
+    # (1,000 + 150) in the log: about 1.8x.
+    assert width(own) / width(parent) == pytest.approx(2.0 ** (1_000 / 1_150), rel=0.1)
+    assert own.tail_rate == pytest.approx(parent.tail_rate / own.stretch)
+    saved = MondrianCalibration.from_dict(json.loads(json.dumps(twice.to_dict())))
+    assert "scores" not in twice.to_dict()["by_key"]["1:d"]
+    assert _same(saved.by_key["1:d"], own)
+    alike = fitted(0.6, 0.6).by_key["1:d"]
+    assert width(alike) / width(parent) == pytest.approx(1.0, rel=0.1)
+
+
 def _same(a: ScoreDistribution, b: ScoreDistribution) -> bool:
     return a.to_dict() == b.to_dict() and a.shift == b.shift
 

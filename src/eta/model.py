@@ -94,9 +94,9 @@ about it nearly as the model's own trees, grown on all of them, err about its ne
 halves, eight generated workshops' recall repairs came out 0.15 log hours slow at the median,
 on fifths 0.05)."""
 CROSS_FIT_ROWS = 50_000
-"""Most items of the thin segments that are cross-fitted, and of the others that a fold's trees
-grow on beside them: enough for what they share, and a bound on what the folds cost a history
-of millions (five pairs of trees on at most 90,000 items)."""
+"""Most items of the thin segments that are cross-fitted, and of the others cross-fitted beside
+them: enough for what they share, and a bound on what the folds cost a history of millions
+(five pairs of trees on at most 80,000 items)."""
 MIN_FINISHED = 50
 """Finished items a history needs before a model can learn from it."""
 MIN_WAITING = 50
@@ -437,18 +437,16 @@ class EtaModel:
         calibration_keys: list[np.ndarray],
         calibration_weights: np.ndarray,
     ) -> Scores | None:
-        """Scores of the training items of segments too thin in the calibration period for a
-        distribution of their own, for their medians (:meth:`MondrianCalibration.fit`).
+        """Scores of training items, for the segments too thin in the calibration period for a
+        distribution of their own (:meth:`MondrianCalibration.fit`): theirs for their medians
+        and widths, and others' for their parents' widths, measured alike.
 
         Cross-fitted: each item is scored by trees grown without it (:data:`CROSS_FIT_FOLDS`
-        folds of the thin items, beside at most :data:`CROSS_FIT_ROWS` of the others). Scored
-        by the trees that learnt from them, they said what those trees had memorised: an
-        outside harness's recall repairs (149 a year, truly 2.5x slower than the rest and
-        wider) sat 0.10 log hours from their in-sample median and 0.36 from their true one,
-        and were promised 0.57x their true P90. The shape stays the parent's: wider segments
-        are still promised short (eight generated workshops' recalls, 3% of the repairs and
-        twice as wide as the rest: 79.9% kept at 0.66x the true P90 in-sample, 85.7% at 0.85x
-        cross-fitted)."""
+        folds of at most :data:`CROSS_FIT_ROWS` thin items and as many others). Scored by the
+        trees that learnt from them, they said what those trees had memorised: an outside
+        harness's recall repairs (149 a year, truly 2.5x slower than the rest and wider) sat
+        0.10 log hours from their in-sample median and 0.36 from their true one, and were
+        promised 0.57x their true P90."""
         keys = self._segment_levels(items)
         own = own_segments(calibration_weights, calibration_keys)
         thin = np.zeros(len(items), dtype=bool)
@@ -465,11 +463,12 @@ class EtaModel:
         if len(others) > CROSS_FIT_ROWS:
             others = np.sort(rng.choice(others, CROSS_FIT_ROWS, replace=False))
         folds = min(CROSS_FIT_FOLDS, len(rows))
-        fold = rng.permutation(len(rows)) % folds
+        fold = np.r_[rng.permutation(len(rows)), rng.permutation(len(others))] % folds
+        rows = np.r_[rows, others]
         location, spread = np.empty(len(rows)), np.empty(len(rows))
         for k in range(folds):
             held = fold == k
-            learn = np.r_[others, rows[~held]]
+            learn = rows[~held]
             # Too few to grow trees on (a history of thin segments only): scored in-sample.
             boosters = (
                 self._grown(x.iloc[learn], log_hours[learn], weights[learn])
