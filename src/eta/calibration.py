@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -113,9 +114,9 @@ class ScoreDistribution:
     """The tag of the segment whose shape a thin segment's distribution borrows (see
     :meth:`moved`); ``None`` for a distribution of the segment's own scores."""
     shift: float = 0.0
-    """How far a borrowed shape was moved (:meth:`moved`): saved instead of the shape again."""
     stretch: float = 1.0
-    """How much a borrowed shape was widened (:meth:`moved`), saved like ``shift``."""
+    """A borrowed shape's scores are its parent's times ``stretch`` plus ``shift``
+    (:meth:`moved`): saved instead of the shape again."""
 
     @classmethod
     def fit(
@@ -235,30 +236,51 @@ class ScoreDistribution:
         )
 
 
-def relative_width(own: Scores, parents: Scores) -> float:
-    """How much wider a thin segment's scores spread than its parent's, from P50 to P90, both
-    measured alike: on items before the calibration period, each scored by trees grown without
-    it (:meth:`eta.model.EtaModel._thin_segments_before`). The ratio is shrunk towards 1 by
-    ``n / (n + MIN_SEGMENT_ITEMS)`` in the log, ``n`` the segment's effective items: a width
-    needs more items than a median does.
+MAX_STRETCH = 3.0
+"""Most a thin segment's borrowed shape is widened (:func:`relative_width`)."""
+
+
+def relative_width(own: Scores, parents_width: float) -> float:
+    """How much wider a thin segment's scores spread from P50 to P90 than its parent's
+    (``parents_width``, :func:`width`), both measured alike: on items before the calibration
+    period, each scored by trees grown without it
+    (:meth:`eta.model.EtaModel._thin_segments_before`). The ratio is shrunk towards 1 by
+    ``n / (n + MIN_SEGMENT_ITEMS)`` in the log, ``n`` the effective number of those earlier
+    items of the segment (a width needs more items than a median does), and kept between 1 and
+    :data:`MAX_STRETCH`: narrowing is not measured, and a narrower promise is the riskier way
+    to be wrong.
 
     Why: a thin segment borrows its parent's shape, measured on the latest items and so holding
     the drift that the latest months bring, and the quantile models give a kind of item that is
     both rare and wide too narrow a spread. Recall repairs, 3% of a workshop's and twice as
-    wide as the rest, were promised 0.78x their true P90; a kind of claim twice as wide,
-    its latest items still open, 0.91x. Its own earlier scores alone, narrower than the latest
-    for every segment in a drifting history, promised a ticket queue 30% short."""
-    if min(effective_sample_size(own.weights), effective_sample_size(parents.weights)) < (
-        MIN_SHIFTED_ITEMS
-    ):
-        return 1.0
-    levels = np.array([0.5, 0.9])
-    mine = np.diff(ScoreDistribution.fit(own.scores, own.weights).quantile(levels))[0]
-    theirs = np.diff(ScoreDistribution.fit(parents.scores, parents.weights).quantile(levels))[0]
-    if mine <= 0 or theirs <= 0:
+    wide as the rest, were promised well short of their true P90, and so was a kind of claim
+    twice as wide, its latest items still open (``benchmarks/THIN_SEGMENTS.md``). Its own
+    earlier scores alone, narrower than the latest for every segment in a drifting history,
+    promised a ticket queue 30% short: hence the ratio, not the earlier shape itself."""
+    mine = width(own)
+    if not (np.isfinite(mine) and np.isfinite(parents_width) and parents_width > 1e-6):
         return 1.0
     n = effective_sample_size(own.weights)
-    return float((mine / theirs) ** (n / (n + MIN_SEGMENT_ITEMS)))
+    ratio = max(mine / parents_width, 1.0) ** (n / (n + MIN_SEGMENT_ITEMS))
+    return float(min(ratio, MAX_STRETCH))
+
+
+def width(scores: Scores) -> float:
+    """The distance from P50 to P90 of finished items' ``scores`` (NaN with fewer than
+    :data:`MIN_SHIFTED_ITEMS` effective items), counting each row for the items it stands for
+    (:attr:`Scores.represents`). Normalised by its own weights, as its rows hold no open items
+    to count."""
+    if effective_sample_size(scores.weights) < MIN_SHIFTED_ITEMS:
+        return math.nan
+    represents = np.ones(len(scores.scores)) if scores.represents is None else scores.represents
+    order = np.argsort(scores.scores, kind="stable")
+    counted = (scores.weights * represents)[order]
+    cumulative = np.cumsum(counted) / counted.sum()
+    at = np.searchsorted(cumulative, [0.5, 0.9])
+    if at[-1] >= len(order):
+        return math.nan
+    p50, p90 = scores.scores[order][at]
+    return float(p90 - p50)
 
 
 def _tail_rate(excess: np.ndarray, finished: np.ndarray, prior_rate: float) -> float:
@@ -281,9 +303,14 @@ class Scores:
     scores: np.ndarray
     weights: np.ndarray
     keys: list[np.ndarray] = field(default_factory=list)
+    represents: np.ndarray | None = None
+    """How many of the history's items each row stands for, where rows were drawn at different
+    rates (``None``: each only itself)."""
 
     def of(self, rows: np.ndarray) -> Scores:
-        return Scores(self.scores[rows], self.weights[rows], [k[rows] for k in self.keys])
+        represents = None if self.represents is None else self.represents[rows]
+        keys = [k[rows] for k in self.keys]
+        return Scores(self.scores[rows], self.weights[rows], keys, represents)
 
     def plus(self, other: Scores) -> Scores:
         return Scores(
@@ -303,7 +330,8 @@ class MondrianCalibration:
 
     ``keys[d]`` is each item's segment key at depth ``d`` (depth 0 is everyone); an item uses the
     deepest segment that has at least :data:`MIN_SEGMENT_ITEMS` effective calibration items, or
-    at least :data:`MIN_SHIFTED_ITEMS` for its parent's distribution moved to its own median.
+    at least :data:`MIN_SHIFTED_ITEMS` for its parent's distribution moved to its own median
+    (and widened as its earlier items say).
     """
 
     by_key: dict[str, ScoreDistribution] = field(default_factory=dict)
@@ -324,6 +352,8 @@ class MondrianCalibration:
         parent's earlier items, for how much wider it is (:func:`relative_width`)."""
         by_key: dict[str, ScoreDistribution] = {}
         enough = own_segments(weights, keys, min_items)
+        earlier = _by_key(older)
+        widths: dict[str, float] = {}  # the parents' earlier widths, each measured once
         for depth, level in enumerate(keys):
             for key in np.unique(level):
                 rows = level == key
@@ -342,10 +372,12 @@ class MondrianCalibration:
                 # as wide as its earlier items say.
                 own, stretch = Scores(scores[rows], weights[rows]), 1.0
                 if older is not None:
-                    earlier = older.of(older.keys[depth] == key)
-                    own = own.plus(earlier)
-                    alike = older.keys[parent_depth] == keys[parent_depth][rows][0]
-                    stretch = relative_width(earlier, older.of(alike))
+                    mine = earlier(depth, key)
+                    own = own.plus(mine)
+                    if parent_tag not in widths:
+                        parents = earlier(parent_depth, parent_tag.partition(":")[2])
+                        widths[parent_tag] = width(parents)
+                    stretch = relative_width(mine, widths[parent_tag])
                 if effective_sample_size(own.weights) >= MIN_SHIFTED_ITEMS:
                     by_key[_tag(depth, key)] = parent.moved(
                         own.scores, own.weights, parent_tag, stretch
@@ -423,7 +455,7 @@ class MondrianCalibration:
         return {tag: np.array(rows[tag], dtype=np.int64) for tag in sorted(rows)}
 
     def to_dict(self) -> dict:
-        """A thin segment's borrowed shape is saved as its parent's tag and the shift: a
+        """A thin segment's borrowed shape is saved as its parent's tag, shift and stretch: a
         tester's 400 sellers, 360 of them thin, made a 63 MB model file of copies (4.4 MB
         now)."""
         by_key = {}
@@ -439,11 +471,17 @@ class MondrianCalibration:
             if moved is None or not np.array_equal(moved, dist.scores):
                 by_key[key] = dist.to_dict()
             else:
+                # A widened shape's shift is not a distance moved: under its own name, so that
+                # an engine from before widening refuses it instead of misreading it.
+                moves = (
+                    {"shift": dist.shift}
+                    if dist.stretch == 1.0
+                    else {"offset": dist.shift, "stretch": dist.stretch}
+                )
                 by_key[key] = {
                     "borrowed_from": dist.borrowed_from,
-                    "shift": dist.shift,
+                    **moves,
                     "n_effective": dist.n_effective,
-                    **({"stretch": dist.stretch} if dist.stretch != 1.0 else {}),
                 }
         return {"min_items": self.min_items, "by_key": by_key}
 
@@ -456,12 +494,31 @@ class MondrianCalibration:
             if "scores" not in moved:
                 parent = by_key[_parent(key, moved["borrowed_from"])]
                 by_key[key] = parent._moved_by(
-                    moved["shift"],
+                    moved["shift"] if "shift" in moved else moved["offset"],
                     moved["n_effective"],
                     moved["borrowed_from"],
                     moved.get("stretch", 1.0),
                 )
         return cls(by_key, raw["min_items"])
+
+
+def _by_key(older: Scores | None) -> Callable[[int, str], Scores]:
+    """``older``'s rows of one segment (a depth and a key), grouped once: a history of 400
+    sellers, 360 of them thin, would otherwise scan every earlier row for each."""
+    groups: dict[int, dict[str, np.ndarray]] = {}
+
+    def rows_of(depth: int, key: str) -> Scores:
+        assert older is not None
+        if depth not in groups:
+            names, which = np.unique(older.keys[depth], return_inverse=True)
+            order = np.argsort(which, kind="stable")
+            bounds = np.searchsorted(which[order], np.arange(len(names) + 1))
+            groups[depth] = {
+                str(name): order[bounds[k] : bounds[k + 1]] for k, name in enumerate(names)
+            }
+        return older.of(groups[depth].get(key, np.array([], dtype=np.int64)))
+
+    return rows_of
 
 
 def own_segments(

@@ -457,12 +457,17 @@ class EtaModel:
         if not len(rows):
             return None
         rng = np.random.default_rng(self.settings.seed)
+        others = np.flatnonzero(~thin & (weights > 0))
+        # Each group drawn at its own rate, and each row counted for the items it stands for.
+        represents = np.r_[
+            np.full(min(len(rows), CROSS_FIT_ROWS), max(len(rows) / CROSS_FIT_ROWS, 1.0)),
+            np.full(min(len(others), CROSS_FIT_ROWS), max(len(others) / CROSS_FIT_ROWS, 1.0)),
+        ]
         if len(rows) > CROSS_FIT_ROWS:  # a median needs dozens, not a million
             rows = np.sort(rng.choice(rows, CROSS_FIT_ROWS, replace=False))
-        others = np.flatnonzero(~thin & (weights > 0))
         if len(others) > CROSS_FIT_ROWS:
             others = np.sort(rng.choice(others, CROSS_FIT_ROWS, replace=False))
-        folds = min(CROSS_FIT_FOLDS, len(rows))
+        folds = min(CROSS_FIT_FOLDS, len(rows) + len(others))
         fold = np.r_[rng.permutation(len(rows)), rng.permutation(len(others))] % folds
         rows = np.r_[rows, others]
         location, spread = np.empty(len(rows)), np.empty(len(rows))
@@ -477,7 +482,7 @@ class EtaModel:
             )
             location[held], spread[held] = self._location_spread(x.iloc[rows[held]], boosters)
         scores = (log_hours[rows] - location) / spread
-        return Scores(scores, weights[rows], [k[rows] for k in keys])
+        return Scores(scores, weights[rows], [k[rows] for k in keys], represents)
 
     def _calibration_cut(self, hours: np.ndarray, finished: np.ndarray, strata: np.ndarray) -> int:
         """Where calibration begins: the latest ``calibration_share`` of the history, or more of
