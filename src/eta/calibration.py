@@ -268,8 +268,8 @@ def relative_width(own: Scores, parents_width: float) -> float:
 def width(scores: Scores) -> float:
     """The distance from P50 to P90 of finished items' ``scores`` (NaN with fewer than
     :data:`MIN_SHIFTED_ITEMS` effective items), counting each row for the items it stands for
-    (:attr:`Scores.represents`). Normalised by its own weights, as its rows hold no open items
-    to count."""
+    (:attr:`Scores.represents`). Normalised by its own weights: the other segments' open items
+    are not drawn, so a thin segment's and its parent's widths are read alike only so."""
     if effective_sample_size(scores.weights) < MIN_SHIFTED_ITEMS:
         return math.nan
     represents = np.ones(len(scores.scores)) if scores.represents is None else scores.represents
